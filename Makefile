@@ -1,0 +1,136 @@
+# fltools - federated learning with real privacy, as Unix tools.
+# make [all] | check | sanitize | valgrind | fuzz | bench | install | deps | lint
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+
+# O is the build directory: "." builds in the tree (lib/libfl.a, bin/fl-*);
+# the sanitizer build goes to build/sanitize so both can coexist.
+O ?= .
+B = $(if $(filter .,$(O)),,$(O)/)
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-missing-field-initializers
+ALL_CPPFLAGS = -D_DEFAULT_SOURCE $(CPPFLAGS)
+ALL_CFLAGS = $(WARN) $(CFLAGS) -MMD -MP
+LDLIBS_ALL = -Wl,--as-needed -lsodium -lcsv -lz -lm $(LDLIBS)
+
+LIB_SRC = $(sort $(wildcard lib/*.c))
+TOOL_SRC = bin/tool.c
+PROG_SRC = $(sort $(wildcard bin/fl-*.c))
+PROGS = $(patsubst bin/%.c,%,$(PROG_SRC))
+LIB_OBJ = $(patsubst %.c,$(B)%.o,$(LIB_SRC))
+TOOL_OBJ = $(patsubst %.c,$(B)%.o,$(TOOL_SRC))
+BIN = $(addprefix $(B)bin/,$(PROGS))
+LIBA = $(B)lib/libfl.a
+UNIT = $(B)tests/unit/unit
+MAN1 = $(sort $(wildcard man/man1/*.1))
+MAN5 = $(sort $(wildcard man/man5/*.5))
+MAN7 = $(sort $(wildcard man/man7/*.7))
+
+FUZZ_SECONDS ?= 60
+FUZZERS = record values
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+
+.PHONY: all check sanitize valgrind fuzz fuzz-build bench demo install \
+	uninstall clean deps lint
+.DELETE_ON_ERROR:
+
+all: $(LIBA) $(BIN)
+
+$(B)%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(B)bin/fl-%: $(B)bin/fl-%.o $(TOOL_OBJ) $(LIBA)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TOOL_OBJ) $(LIBA) $(LDLIBS_ALL)
+
+$(UNIT): $(patsubst %.c,$(B)%.o,$(sort $(wildcard tests/unit/*.c))) $(LIBA)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# The README's test command.  FL_BIN says where the programs under test are.
+check: all $(UNIT)
+	FL_BIN=$(abspath $(B)bin) FL_UNIT=$(abspath $(UNIT)) tests/run
+
+sanitize:
+	$(MAKE) O=build/sanitize CC=clang CFLAGS='$(SAN_FLAGS)' \
+	    LDFLAGS='-fsanitize=address,undefined' check FL_SANITIZE=1
+
+# The same suite with every program under valgrind (slow: minutes).
+valgrind: all $(UNIT)
+	FL_BIN=$(abspath $(B)bin) FL_UNIT=$(abspath $(UNIT)) FL_VALGRIND=1 \
+	    tests/run
+
+fuzz-build: $(addprefix build/fuzz/fuzz-,$(FUZZERS))
+
+build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) lib/fl.h lib/internal.h
+	@mkdir -p $(@D)
+	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ $< $(LIB_SRC) -lz -lm
+
+# Each fuzzer runs FUZZ_SECONDS from the seed corpus; new inputs it finds go
+# to build/fuzz/corpus-NAME, never into the checked-in seeds.
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+	    mkdir -p build/fuzz/corpus-$$f; \
+	    echo "fuzz-$$f: $(FUZZ_SECONDS) s"; \
+	    build/fuzz/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) \
+	        -max_len=65536 -print_final_stats=1 \
+	        build/fuzz/corpus-$$f tests/fuzz/corpus-$$f \
+	        2>build/fuzz/fuzz-$$f.log || { tail -50 build/fuzz/fuzz-$$f.log; exit 1; }; \
+	    grep -E 'stat::number_of_executed_units|Done' build/fuzz/fuzz-$$f.log; \
+	done
+
+bench: all
+	bench/run
+
+demo: all
+	@echo "make demo arrives with the federated simulation (issue 8)"
+
+lint:
+	mandoc -T lint -W warning $(MAN1) $(MAN5) $(MAN7)
+	bash -n completions/fl.bash
+	shellcheck -s bash completions/fl.bash
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	for p in $(PROGS); do \
+	    install -m 644 completions/fl.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; \
+	done
+	install -m 644 completions/_fl $(DESTDIR)$(ZSHCOMPDIR)/_fl
+
+uninstall:
+	for p in $(PROGS); do \
+	    rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(BASHCOMPDIR)/$$p; \
+	done
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7))) \
+	    $(DESTDIR)$(ZSHCOMPDIR)/_fl
+
+deps:
+	@tools/deps
+
+clean:
+	rm -f lib/*.o lib/*.d lib/libfl.a bin/*.o bin/*.d $(addprefix bin/,$(PROGS)) \
+	    tests/unit/*.o tests/unit/*.d tests/unit/unit
+	rm -rf build
+
+-include $(wildcard $(B)lib/*.d $(B)bin/*.d $(B)tests/unit/*.d)
+.SECONDARY: $(patsubst %.c,$(B)%.o,$(PROG_SRC))

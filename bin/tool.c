@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: ISC */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static const char *usage_text = "";
+static struct tool_output *pending;     /* an -o file not yet committed */
+static volatile sig_atomic_t in_signal;
+
+static void
+vmessage(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+tool_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(fmt, ap);
+	va_end(ap);
+}
+
+void
+tool_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+tool_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vmessage(fmt, ap);
+		va_end(ap);
+	}
+	fprintf(stderr, "usage: %s\nTry '%s --help' for more information.\n",
+	    usage_text, program_invocation_short_name);
+	exit(2);
+}
+
+void
+tool_version(void)
+{
+	printf("%s (fltools) %s\n", program_invocation_short_name, FL_VERSION);
+	tool_output_close(NULL);
+	exit(0);
+}
+
+void
+tool_help(const char *options)
+{
+	printf("usage: %s\n\n%s", usage_text, options);
+	tool_output_close(NULL);
+	exit(0);
+}
+
+/* Remove an unfinished -o file however the program ends. */
+static void
+cleanup_at_exit(void)
+{
+	if (pending != NULL) {
+		fl_atomic_abort(&pending->atomic);
+		pending = NULL;
+	}
+}
+
+static void
+cleanup_on_signal(int sig)
+{
+	if (!in_signal && pending != NULL && pending->atomic.tmp != NULL) {
+		in_signal = 1;
+		unlink(pending->atomic.tmp);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void
+tool_init(const char *usage)
+{
+	usage_text = usage;
+	atexit(cleanup_at_exit);
+}
+
+double
+tool_opt_double(const char *opt, const char *arg, double min, double max)
+{
+	struct fl_error err;
+	double v;
+
+	if (fl_parse_double(arg, min, max, &v, &err) < 0)
+		tool_die("invalid %s '%s': %s", opt, arg, err.msg);
+	return v;
+}
+
+uint64_t
+tool_opt_u64(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	struct fl_error err;
+	uint64_t v;
+
+	if (fl_parse_u64(arg, min, max, &v, &err) < 0)
+		tool_die("invalid %s '%s': %s", opt, arg, err.msg);
+	return v;
+}
+
+void *
+tool_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		tool_die("out of memory");
+	return p;
+}
+
+void
+tool_input_init(struct tool_input *in, int nfiles, char **files)
+{
+	const char *env = getenv("FL_MAX_PAYLOAD");
+	static char *dash[] = { "-" };
+
+	memset(in, 0, sizeof(*in));
+	in->files = nfiles > 0 ? files : dash;
+	in->nfiles = nfiles > 0 ? nfiles : 1;
+	in->limits.max_payload = FL_DEFAULT_MAX_PAYLOAD;
+	if (env != NULL && *env != '\0')
+		in->limits.max_payload = tool_opt_u64("FL_MAX_PAYLOAD", env, 0,
+		    UINT64_MAX);
+}
+
+static void
+input_close(struct tool_input *in)
+{
+	if (in->fp != NULL && in->fp != stdin)
+		fclose(in->fp);
+	in->fp = NULL;
+}
+
+int
+tool_input_next(struct tool_input *in, struct fl_record *rec)
+{
+	struct fl_error err;
+	int rc;
+
+	for (;;) {
+		if (in->fp == NULL) {
+			const char *path;
+
+			if (in->next >= in->nfiles)
+				return 0;
+			path = in->files[in->next++];
+			in->recno = 0;
+			in->pos = 0;
+			if (strcmp(path, "-") == 0) {
+				in->fp = stdin;
+				in->name = "<stdin>";
+			} else if ((in->fp = fopen(path, "rb")) == NULL) {
+				in->failed = 1;
+				tool_warn("%s: %s", path, strerror(errno));
+				return -1;
+			} else {
+				in->name = path;
+			}
+		}
+		rc = fl_record_read(rec, in->fp, &in->limits, &err);
+		if (rc == 1) {
+			in->recno++;
+			in->offset = in->pos;
+			in->pos += rec->size;
+			return 1;
+		}
+		if (rc < 0) {
+			in->failed = 1;
+			tool_warn("%s: record %lu: %s", in->name,
+			    in->recno + 1, err.msg);
+			input_close(in);
+			return -1;
+		}
+		input_close(in);
+	}
+}
+
+void
+tool_input_free(struct tool_input *in)
+{
+	input_close(in);
+}
+
+void
+tool_output_open(struct tool_output *out, const char *path, int binary)
+{
+	struct fl_error err;
+
+	memset(out, 0, sizeof(*out));
+	if (path == NULL || strcmp(path, "-") == 0) {
+		if (binary && isatty(STDOUT_FILENO))
+			tool_die("refusing to write binary records to a "
+			    "terminal (use -o FILE or a pipe)");
+		out->fp = stdout;
+		out->name = "<stdout>";
+		return;
+	}
+	if (fl_atomic_open(&out->atomic, path, 0666, &err) < 0)
+		tool_die("%s: %s", path, err.msg);
+	out->fp = out->atomic.fp;
+	out->name = path;
+	out->is_file = 1;
+	pending = out;
+	signal(SIGINT, cleanup_on_signal);
+	signal(SIGTERM, cleanup_on_signal);
+	signal(SIGHUP, cleanup_on_signal);
+}
+
+static _Noreturn void
+write_failed(const char *name, int e)
+{
+	/* A closed pipe is the reader's choice, not our failure to report. */
+	if (e == EPIPE)
+		exit(1);
+	tool_die("%s: %s", name, strerror(e));
+}
+
+void
+tool_output_record(struct tool_output *out, const struct fl_record *rec,
+    int zlevel)
+{
+	struct fl_error err;
+
+	if (fl_record_write(out->fp, rec, zlevel, &err) < 0) {
+		if (err.code == FL_EIO)
+			write_failed(out->name, errno);
+		tool_die("%s: %s", out->name, err.msg);
+	}
+}
+
+/* NULL closes stdout alone: every program ends through here, so a failed
+ * final flush (a full disk, /dev/full) is an error, not silent data loss. */
+void
+tool_output_close(struct tool_output *out)
+{
+	struct fl_error err;
+
+	if (out != NULL && out->is_file) {
+		pending = NULL;
+		if (fl_atomic_commit(&out->atomic, &err) < 0)
+			tool_die("%s: %s", out->name, err.msg);
+		out->is_file = 0;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		write_failed("<stdout>", errno ? errno : EIO);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tool.h - what every fl-* program shares: messages in the one shape
+ * "fl-x: FILE: record N: problem", exit statuses (0 ok, 1 failure, 2 usage),
+ * strict option values, the record input loop and checked output.
+ * Unlike libfl, this layer prints and exits: it is the programs' half.
+ */
+#ifndef FL_TOOL_H
+#define FL_TOOL_H
+
+#include <stdio.h>
+
+#include "../lib/fl.h"
+
+/* Set once by tool_init: the text after "usage: " (may span lines). */
+void tool_init(const char *usage);
+
+_Noreturn void tool_usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+_Noreturn void tool_die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void tool_version(void);
+/* Print "usage: ..." and the option lines to stdout; exit 0. */
+_Noreturn void tool_help(const char *options);
+
+/* Option values: on a bad value, "invalid --opt 'x': why", exit 1. */
+double tool_opt_double(const char *opt, const char *arg, double min,
+    double max);
+uint64_t tool_opt_u64(const char *opt, const char *arg, uint64_t min,
+    uint64_t max);
+
+/*
+ * The input: file operands read in order as one record stream; none, or
+ * "-", is standard input.  tool_input_next returns 1 with a record, 0 at the
+ * end of all input, or -1 after printing why the current file failed (the
+ * next call goes on with the next file; in->failed stays set).
+ */
+struct tool_input {
+	char **files;
+	int nfiles;
+	int next;
+	FILE *fp;
+	const char *name;       /* current file, "<stdin>" for stdin */
+	unsigned long recno;    /* records read so far from the file */
+	uint64_t offset;        /* where the last record starts in the file */
+	uint64_t pos;           /* bytes of the file read so far */
+	struct fl_limits limits;
+	int failed;
+};
+
+void tool_input_init(struct tool_input *in, int nfiles, char **files);
+int tool_input_next(struct tool_input *in, struct fl_record *rec);
+void tool_input_free(struct tool_input *in);
+
+/*
+ * The output: stdout, or FILE written atomically (-o).  Binary output to a
+ * terminal is refused.  Every failure prints and exits 1, and an unfinished
+ * -o file is removed (also on exit and on SIGINT, SIGTERM, SIGHUP).
+ */
+struct tool_output {
+	FILE *fp;
+	const char *name;
+	struct fl_atomic atomic;
+	int is_file;
+};
+
+void tool_output_open(struct tool_output *out, const char *path, int binary);
+void tool_output_record(struct tool_output *out, const struct fl_record *rec,
+    int zlevel);
+void tool_output_close(struct tool_output *out);
+
+/* Checked allocation for the programs: out of memory is fatal here. */
+void *tool_malloc(size_t n);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: ISC */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "internal.h"
+
+void *
+fl_alloc_aligned(size_t n)
+{
+	void *p;
+
+	/* 64 bytes: a cache line and the widest vector load we use. */
+	if (posix_memalign(&p, FL_ALIGN, n ? n : FL_ALIGN) != 0)
+		return NULL;
+	return p;
+}
+
+int
+fl_grow(unsigned char **buf, size_t *cap, size_t need, size_t keep,
+    struct fl_error *err)
+{
+	unsigned char *p;
+
+	if (need <= *cap)
+		return 0;
+	p = fl_alloc_aligned(need);
+	if (p == NULL)
+		return fl_error_set(err, FL_ENOMEM,
+		    "out of memory allocating %zu bytes", need);
+	if (keep)
+		memcpy(p, *buf, keep);
+	free(*buf);
+	*buf = p;
+	*cap = need;
+	return 0;
+}
+
+uint32_t
+fl_crc32(uint32_t crc, const void *buf, size_t len)
+{
+	return (uint32_t)crc32_z(crc, buf, len);
+}

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fl.h - libfl, the library under the fltools programs.
+ *
+ * libfl reads and writes FLT v1 records (see flt(5)), holds their metadata
+ * and tensors in memory, parses numbers strictly and writes files
+ * atomically.  It never prints and never exits: every function that can fail
+ * returns 0 on success and -1 on failure (readers: 1 record, 0 clean end,
+ * -1 failure) and, when given one, fills a struct fl_error with a one-line,
+ * lower-case message that a program prefixes with its name and the file.
+ *
+ * Ownership: the creator frees.  A struct fl_record owns its metadata,
+ * tensor table and payload; tensor data pointers point into the payload.
+ */
+#ifndef FL_H
+#define FL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define FL_VERSION "0.1.0"
+
+/* The record format (flt(5)).  Caps are checked before any allocation. */
+#define FL_MAGIC "\x89" "FLT\r\n\x1a\n"
+#define FL_FORMAT_VERSION 1
+#define FL_PREAMBLE_SIZE 32
+#define FL_ALIGN 64
+#define FL_FLAG_ZLIB 0x01u
+#define FL_MAX_HEADER (1u << 20)        /* header bytes */
+#define FL_MAX_KEY 64                   /* metadata key bytes */
+#define FL_MAX_VALUE 4096               /* metadata value bytes */
+#define FL_MAX_NAME 255                 /* tensor name bytes */
+#define FL_MAX_META 1024                /* metadata entries per record */
+#define FL_MAX_TENSORS 65536            /* tensors per record */
+#define FL_MAX_RANK 8                   /* dimensions per tensor */
+#define FL_DEFAULT_MAX_PAYLOAD (UINT64_C(4) << 30) /* raw payload bytes */
+
+/* Error classes, so callers can tell a damaged stream from a failed disk. */
+enum fl_errcode {
+	FL_OK = 0,
+	FL_EIO,         /* a system call failed; errno text is in msg */
+	FL_ETRUNC,      /* input ended inside a record */
+	FL_EFORMAT,     /* input breaks a rule of the format */
+	FL_ELIMIT,      /* input exceeds a cap (size, count, rank) */
+	FL_ENOMEM,      /* allocation failed */
+	FL_EINVAL       /* a caller's argument is invalid (bad key, number...) */
+};
+
+struct fl_error {
+	enum fl_errcode code;
+	char msg[256];
+};
+
+enum fl_dtype {
+	FL_F32, FL_F64, FL_I8, FL_U8, FL_I16, FL_U16, FL_I32, FL_U32,
+	FL_I64, FL_U64,
+	FL_DTYPE_COUNT
+};
+
+struct fl_meta {
+	char *key;
+	char *value;
+};
+
+/*
+ * A tensor: C order, little-endian elements at data.  data points into the
+ * owning record's payload, at the 64-aligned byte offset `offset`.
+ */
+struct fl_tensor {
+	char *name;
+	enum fl_dtype dtype;
+	int rank;
+	uint64_t dims[FL_MAX_RANK];
+	uint64_t numel;         /* product of dims; 1 for a scalar */
+	size_t offset;          /* byte offset into the raw payload */
+	size_t nbytes;          /* numel * element size */
+	void *data;
+};
+
+/* The 32-byte preamble of the record last read into a struct fl_record. */
+struct fl_preamble {
+	unsigned version;
+	unsigned flags;
+	uint32_t hlen;
+	uint64_t plen;
+	uint32_t pcrc;
+	uint32_t hcrc;
+};
+
+/*
+ * A record.  Zero-initialise it (or fl_record_init) before first use and
+ * release it with fl_record_free.  meta is kept sorted by key bytewise; the
+ * tensors are in payload order.  raw holds rawlen payload bytes, 64-aligned,
+ * with every byte that no tensor covers equal to zero.
+ */
+struct fl_record {
+	struct fl_meta *meta;
+	size_t nmeta;
+	struct fl_tensor *tensors;
+	size_t ntensors;
+	unsigned char *raw;
+	size_t rawlen;
+	struct fl_preamble pre;  /* filled by fl_record_read */
+	uint64_t size;           /* bytes the record took in the stream */
+
+	/* private: capacities and scratch buffers kept for reuse */
+	size_t metacap, tensorcap, rawcap;
+	char *hbuf;
+	size_t hcap;
+	unsigned char *zbuf;
+	size_t zcap;
+};
+
+/* Reader limits.  A NULL pointer means the defaults. */
+struct fl_limits {
+	uint64_t max_payload;   /* raw (decompressed) payload bytes */
+};
+
+/* ---- errors ---- */
+
+/* Fill err (if not NULL) with code and a printf-style message; returns -1. */
+int fl_error_set(struct fl_error *err, enum fl_errcode code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- dtypes ---- */
+
+/* "f32", "u32", ...; NULL for an invalid value. */
+const char *fl_dtype_name(enum fl_dtype dt);
+
+/* Element size in bytes; 0 for an invalid value. */
+size_t fl_dtype_size(enum fl_dtype dt);
+
+/* Parse a dtype name of len bytes.  Returns 0, or -1 if unknown. */
+int fl_dtype_parse(const char *s, size_t len, enum fl_dtype *out);
+
+/* 1 for f32/f64, 0 for the integer types. */
+int fl_dtype_is_float(enum fl_dtype dt);
+
+/* 1 for the signed integer types, 0 otherwise. */
+int fl_dtype_is_signed_int(enum fl_dtype dt);
+
+/* ---- records ---- */
+
+void fl_record_init(struct fl_record *rec);
+
+/* Free everything rec owns and leave it as after fl_record_init.
+ * Accepts NULL. */
+void fl_record_free(struct fl_record *rec);
+
+/* Drop metadata and tensors but keep the buffers for the next record. */
+void fl_record_clear(struct fl_record *rec);
+
+/*
+ * Read the next record of the stream fp into rec (which is cleared first;
+ * its buffers are reused).  Every rule of flt(5) is checked: sizes and caps
+ * before allocation, the header CRC before anything payload-sized, the
+ * payload CRC before inflating, zlib output of exactly the expected length,
+ * and zero padding.  lim may be NULL for the defaults.
+ *
+ * Returns 1 when a record was read, 0 at a clean end of stream (EOF exactly
+ * at a record boundary), -1 on failure with err filled (FL_ETRUNC for a
+ * stream that ends inside a record; bad magic names gzip, zstd, .npy and
+ * safetensors input when it recognises them).  After -1 the stream position
+ * is unspecified; rec is left empty but valid.
+ */
+int fl_record_read(struct fl_record *rec, FILE *fp,
+    const struct fl_limits *lim, struct fl_error *err);
+
+/*
+ * Parse one whole record held in memory (buf, len bytes; len must be the
+ * exact record size).  Same checks and results as fl_record_read.
+ */
+int fl_record_parse(struct fl_record *rec, const void *buf, size_t len,
+    const struct fl_limits *lim, struct fl_error *err);
+
+/*
+ * Write rec to fp.  zlevel 0 stores the payload as is; 1-9 compresses it
+ * with zlib at that level (flag bit 0).  Output is a deterministic function
+ * of rec and zlevel.  Returns 0, or -1 with err filled (FL_EIO: errno set).
+ */
+int fl_record_write(FILE *fp, const struct fl_record *rec, int zlevel,
+    struct fl_error *err);
+
+/* ---- metadata ---- */
+
+/* Value of key, or NULL.  The pointer is valid until the key changes. */
+const char *fl_meta_get(const struct fl_record *rec, const char *key);
+
+/*
+ * Set key to value (copied), keeping the keys sorted.  key must match
+ * [a-z0-9][a-z0-9._-]{0,63} and not be "tensor"; value must be valid UTF-8
+ * of at most 4096 bytes without control characters or leading or trailing
+ * spaces.  Returns 0, or -1 (FL_EINVAL, FL_ELIMIT, FL_ENOMEM).
+ */
+int fl_meta_set(struct fl_record *rec, const char *key, const char *value,
+    struct fl_error *err);
+
+/* fl_meta_set with a printf-formatted value. */
+int fl_meta_setf(struct fl_record *rec, struct fl_error *err, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Remove key if present.  Returns 1 if removed, 0 if absent. */
+int fl_meta_del(struct fl_record *rec, const char *key);
+
+/* Copy every metadata entry of src into dst (overwriting equal keys). */
+int fl_meta_copy(struct fl_record *dst, const struct fl_record *src,
+    struct fl_error *err);
+
+/* Validation alone: 0 if valid, else -1 with err naming the problem. */
+int fl_meta_check_key(const char *key, size_t len, struct fl_error *err);
+int fl_meta_check_value(const char *value, size_t len, struct fl_error *err);
+
+/* ---- tensors ---- */
+
+/* The tensor called name, or NULL. */
+struct fl_tensor *fl_tensor_find(const struct fl_record *rec,
+    const char *name);
+
+/*
+ * Append a zero-filled tensor at the end of the payload.  name must match
+ * [A-Za-z0-9_.:/-]{1,255} without a leading '-' and be new in rec.
+ * Growing the payload may move it: data pointers of every tensor are
+ * updated, but pointers the caller saved (to data or to a struct
+ * fl_tensor) are invalid after the call.  Returns the new tensor or NULL
+ * with err filled.
+ */
+struct fl_tensor *fl_tensor_add(struct fl_record *rec, const char *name,
+    enum fl_dtype dtype, int rank, const uint64_t *dims,
+    struct fl_error *err);
+
+/* Validation of a tensor name alone: 0 if valid, else -1. */
+int fl_tensor_check_name(const char *name, size_t len, struct fl_error *err);
+
+/* Element i of t as a double (exact for every value of 32-bit types). */
+double fl_tensor_get(const struct fl_tensor *t, uint64_t i);
+
+/* ---- shapes ---- */
+
+/*
+ * Parse a shape: "[2,3]" ("[]" is a scalar) or "2x3" ("" is not a shape).
+ * Returns 0, or -1 for bad syntax, rank > 8 or a product that overflows.
+ */
+int fl_shape_parse(const char *s, int *rank, uint64_t dims[FL_MAX_RANK],
+    struct fl_error *err);
+
+/* Write "[2,3]" into buf (size n); returns the length it needs. */
+int fl_shape_format(char *buf, size_t n, int rank, const uint64_t *dims);
+
+/* ---- statistics ---- */
+
+/*
+ * Summary of a tensor.  min/max/mean/std/l2 cover the finite values only
+ * (they are NaN when there are none); nonfinite counts NaN and infinities;
+ * std is the population standard deviation.  For integer tensors imin/imax
+ * (signed types) or umin/umax (unsigned) hold the exact extremes.
+ */
+struct fl_stats {
+	uint64_t count, finite, nonfinite, zeros;
+	double min, max, mean, std, l2;
+	int64_t imin, imax;
+	uint64_t umin, umax;
+};
+
+void fl_tensor_stats(const struct fl_tensor *t, struct fl_stats *st);
+
+/* ---- numbers ---- */
+
+/*
+ * Strict parsers in the C locale: the whole string must be a number in
+ * [min, max] (and finite, for doubles).  Return 0, or -1 with err saying why
+ * ("not a number", "must be at least 1", ...).
+ */
+int fl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+    struct fl_error *err);
+int fl_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out,
+    struct fl_error *err);
+int fl_parse_double(const char *s, double min, double max, double *out,
+    struct fl_error *err);
+
+/* Shortest text that reads back to exactly v (double or float). */
+#define FL_NUMBUF 32
+char *fl_format_double(char buf[FL_NUMBUF], double v);
+char *fl_format_float(char buf[FL_NUMBUF], float v);
+
+/* ---- numbers as text ---- */
+
+/* How many numbers text holds (separated by commas and white space; '#'
+ * starts a comment that runs to the end of the line). */
+size_t fl_values_count(const char *text, size_t len);
+
+/*
+ * Parse exactly t->numel numbers from text into t's data, checking each
+ * against the dtype's range (floats also accept nan and inf).  Errors name
+ * the line and the value's position.
+ */
+int fl_values_parse(struct fl_tensor *t, const char *text, size_t len,
+    struct fl_error *err);
+
+/* ---- atomic output ---- */
+
+/*
+ * Write a file so that readers see the old file or the whole new one, never
+ * a part: fl_atomic_open creates a temporary file beside path (permissions
+ * mode & ~umask), fl_atomic_commit flushes, fsyncs and renames it over path,
+ * fl_atomic_abort removes it.  Both end the struct's life.
+ */
+struct fl_atomic {
+	FILE *fp;
+	char *path;
+	char *tmp;
+};
+
+int fl_atomic_open(struct fl_atomic *a, const char *path, unsigned mode,
+    struct fl_error *err);
+int fl_atomic_commit(struct fl_atomic *a, struct fl_error *err);
+void fl_atomic_abort(struct fl_atomic *a);
+
+/* ---- input sniffing ---- */
+
+/*
+ * Name the format of a buffer that is not FLT ("gzip", "zstd", "a numpy
+ * .npy file", "a safetensors file"), or NULL when it is not recognised.
+ */
+const char *fl_sniff_format(const unsigned char *buf, size_t len);
+
+#endif

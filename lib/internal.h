@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: ISC */
+/* internal.h - helpers shared by libfl's files; not installed. */
+#ifndef FL_INTERNAL_H
+#define FL_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "fl.h"
+
+static inline uint32_t
+fl_load_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t
+fl_load_le64(const unsigned char *p)
+{
+	return (uint64_t)fl_load_le32(p) | (uint64_t)fl_load_le32(p + 4) << 32;
+}
+
+static inline void
+fl_store_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = v >> 8 & 0xff;
+	p[2] = v >> 16 & 0xff;
+	p[3] = v >> 24 & 0xff;
+}
+
+static inline void
+fl_store_le64(unsigned char *p, uint64_t v)
+{
+	fl_store_le32(p, (uint32_t)v);
+	fl_store_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Round up to the format's 64-byte alignment; 0 on overflow. */
+static inline uint64_t
+fl_align64(uint64_t n)
+{
+	return n > UINT64_MAX - (FL_ALIGN - 1) ? 0 :
+	    (n + FL_ALIGN - 1) & ~(uint64_t)(FL_ALIGN - 1);
+}
+
+/* 64-aligned buffers (alloc.c).  fl_grow keeps the first `keep` bytes. */
+void *fl_alloc_aligned(size_t n);
+int fl_grow(unsigned char **buf, size_t *cap, size_t need, size_t keep,
+    struct fl_error *err);
+
+/* crc32 over any length (zlib's takes 32-bit lengths on some builds). */
+uint32_t fl_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* Header text (header.c). */
+int fl_header_parse(struct fl_record *rec, const char *text, size_t len,
+    const struct fl_limits *lim, struct fl_error *err);
+int fl_header_format(const struct fl_record *rec, char **out, size_t *len,
+    struct fl_error *err);
+
+/* Raw payload size that the tensor table of rec implies; -1 on overflow. */
+int fl_tensors_rawlen(const struct fl_record *rec, size_t *out);
+
+#endif

@@ -1,0 +1,30 @@
+# Loaded by every tests/*.bats file: assertions, the programs on PATH and a
+# scratch directory per test.
+bats_require_minimum_version 1.5.0
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+DATA=$BATS_TEST_DIRNAME/data
+PATH="${FL_BIN:-$TOP/bin}:$PATH"
+export PATH TOP DATA
+
+# Every program the build made, by name.
+fl_programs() {
+	local p
+	for p in "${FL_REAL_BIN:-${FL_BIN:-$TOP/bin}}"/fl-*; do
+		[ -x "$p" ] && basename "$p"
+	done
+}
+
+# A failure must be an exit status, never a crash (signals give >= 128).
+assert_no_crash() {
+	if [ "$status" -ge 128 ]; then
+		fail "crashed with status $status: $output"
+	fi
+}
+
+# The system python with numpy (the pyenv python3 on PATH has none).
+PYTHON=/usr/bin/python3
+
+cd "$BATS_TEST_TMPDIR" || exit 1
