@@ -65,10 +65,12 @@ sanitize:
 	$(MAKE) O=build/sanitize CC=clang CFLAGS='$(SAN_FLAGS)' \
 	    LDFLAGS='-fsanitize=address,undefined' check FL_SANITIZE=1
 
-# The same suite with every program under valgrind (slow: minutes).
+# Every program under valgrind; leaks and memory errors fail the test.
+# VALGRIND_TESTS picks the files (the whole suite takes long).
+VALGRIND_TESTS ?= tests/unit.bats tests/fl-inspect.bats tests/fl-pack.bats
 valgrind: all $(UNIT)
 	FL_BIN=$(abspath $(B)bin) FL_UNIT=$(abspath $(UNIT)) FL_VALGRIND=1 \
-	    tests/run
+	    tests/run $(VALGRIND_TESTS)
 
 fuzz-build: $(addprefix build/fuzz/fuzz-,$(FUZZERS))
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# The C unit tests of libfl (tests/unit/unit.c), one Bats test each.
+
+load helper
+
+UNIT=${FL_UNIT:-$TOP/tests/unit/unit}
+
+unit() {
+	if [ -n "${FL_VALGRIND:-}" ]; then
+		run valgrind -q --error-exitcode=99 --leak-check=full "$UNIT" "$1"
+	else
+		run "$UNIT" "$1"
+	fi
+	assert_success
+}
+
+@test "unit: every unit test has a line here" {
+	run "$UNIT" --list
+	assert_success
+	for name in $output; do
+		grep -q "^@test \"unit: $name\"" "$BATS_TEST_FILENAME" ||
+			fail "unit test '$name' is not run by tests/unit.bats"
+	done
+}
+
+@test "unit: dtype" {
+	unit dtype
+}
+
+@test "unit: parse_numbers" {
+	unit parse_numbers
+}
+
+@test "unit: format_numbers" {
+	unit format_numbers
+}
+
+@test "unit: meta" {
+	unit meta
+}
+
+@test "unit: tensor_add" {
+	unit tensor_add
+}
+
+@test "unit: shape_parse" {
+	unit shape_parse
+}
+
+@test "unit: roundtrip" {
+	unit roundtrip
+}
+
+@test "unit: stream" {
+	unit stream
+}
+
+@test "unit: limits" {
+	unit limits
+}
+
+@test "unit: header_padding" {
+	unit header_padding
+}
+
+@test "unit: stats" {
+	unit stats
+}
+
+@test "unit: values" {
+	unit values
+}
+
+@test "unit: atomic" {
+	unit atomic
+}
+
+@test "unit: sniff" {
+	unit sniff
+}

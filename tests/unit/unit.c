@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests of libfl.  `unit NAME` runs one test, `unit --list` names them
+ * all (tests/unit.bats runs each, and checks that none is left out).  A
+ * failed check prints file:line and the expression, and the test exits 1.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../lib/fl.h"
+
+static int failures;
+
+#define CHECK(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
+		    __LINE__, #cond);					\
+		failures++;						\
+	}								\
+} while (0)
+
+/* A deterministic test sequence (splitmix64): not for anything private. */
+static uint64_t
+next_u64(uint64_t *s)
+{
+	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* Write rec to memory; the caller frees *buf. */
+static int
+to_memory(const struct fl_record *rec, int zlevel, char **buf, size_t *len)
+{
+	struct fl_error err;
+	FILE *fp = open_memstream(buf, len);
+	int rc;
+
+	if (fp == NULL)
+		return -1;
+	rc = fl_record_write(fp, rec, zlevel, &err);
+	if (fclose(fp) != 0)
+		return -1;
+	return rc;
+}
+
+static void
+test_dtype(void)
+{
+	enum fl_dtype dt;
+
+	for (int i = 0; i < FL_DTYPE_COUNT; i++) {
+		const char *name = fl_dtype_name((enum fl_dtype)i);
+
+		CHECK(name != NULL);
+		CHECK(fl_dtype_parse(name, strlen(name), &dt) == 0);
+		CHECK(dt == (enum fl_dtype)i);
+		CHECK(fl_dtype_size(dt) == (size_t)(name[1] == '8' ? 1 :
+		    atoi(name + 1) / 8));
+	}
+	CHECK(fl_dtype_parse("bf16", 4, &dt) < 0);
+	CHECK(fl_dtype_parse("f3", 2, &dt) < 0);
+	CHECK(fl_dtype_parse("f32 ", 4, &dt) < 0);
+	CHECK(fl_dtype_name(FL_DTYPE_COUNT) == NULL);
+	CHECK(fl_dtype_size(FL_DTYPE_COUNT) == 0);
+	CHECK(fl_dtype_is_float(FL_F64) && !fl_dtype_is_float(FL_I32));
+	CHECK(fl_dtype_is_signed_int(FL_I8) && !fl_dtype_is_signed_int(FL_U8));
+}
+
+static void
+test_parse_numbers(void)
+{
+	struct fl_error err;
+	uint64_t u;
+	int64_t i;
+	double d;
+
+	CHECK(fl_parse_u64("0", 0, 10, &u, &err) == 0 && u == 0);
+	CHECK(fl_parse_u64("18446744073709551615", 0, UINT64_MAX, &u,
+	    &err) == 0 && u == UINT64_MAX);
+	CHECK(fl_parse_u64("18446744073709551616", 0, UINT64_MAX, &u,
+	    &err) < 0);
+	CHECK(fl_parse_u64("-1", 0, UINT64_MAX, &u, &err) < 0);
+	CHECK(fl_parse_u64(" 1", 0, 10, &u, &err) < 0);
+	CHECK(fl_parse_u64("1 ", 0, 10, &u, &err) < 0);
+	CHECK(fl_parse_u64("", 0, 10, &u, &err) < 0);
+	CHECK(fl_parse_u64("+1", 0, 10, &u, &err) < 0);
+	CHECK(fl_parse_u64("11", 0, 10, &u, &err) < 0);
+	CHECK(strstr(err.msg, "at most 10") != NULL);
+	CHECK(fl_parse_u64("1", 2, 10, &u, &err) < 0);
+	CHECK(strstr(err.msg, "at least 2") != NULL);
+
+	CHECK(fl_parse_i64("-9223372036854775808", INT64_MIN, INT64_MAX, &i,
+	    &err) == 0 && i == INT64_MIN);
+	CHECK(fl_parse_i64("-9223372036854775809", INT64_MIN, INT64_MAX, &i,
+	    &err) < 0);
+	CHECK(fl_parse_i64("9223372036854775808", INT64_MIN, INT64_MAX, &i,
+	    &err) < 0);
+	CHECK(fl_parse_i64("-", INT64_MIN, INT64_MAX, &i, &err) < 0);
+	CHECK(fl_parse_i64("--1", INT64_MIN, INT64_MAX, &i, &err) < 0);
+
+	CHECK(fl_parse_double("1.5", 0, 2, &d, &err) == 0 && d == 1.5);
+	CHECK(fl_parse_double("-2e-3", -1, 1, &d, &err) == 0 && d == -2e-3);
+	CHECK(fl_parse_double("1e309", -INFINITY, INFINITY, &d, &err) < 0);
+	CHECK(fl_parse_double("nan", -INFINITY, INFINITY, &d, &err) < 0);
+	CHECK(fl_parse_double("inf", -INFINITY, INFINITY, &d, &err) < 0);
+	CHECK(fl_parse_double("0x10", -INFINITY, INFINITY, &d, &err) < 0);
+	CHECK(fl_parse_double("1.5x", -INFINITY, INFINITY, &d, &err) < 0);
+	CHECK(fl_parse_double("", -INFINITY, INFINITY, &d, &err) < 0);
+	CHECK(fl_parse_double(".", -INFINITY, INFINITY, &d, &err) < 0);
+	CHECK(fl_parse_double("3", 0, 2, &d, &err) < 0);
+	CHECK(strstr(err.msg, "at most 2") != NULL);
+}
+
+static void
+test_format_numbers(void)
+{
+	static const double specials[] = { 0, -0.0, 0.1, 1.0 / 3, 1e-300,
+		5e-324, DBL_MAX, -DBL_MIN, 123456789012345678.0, 2.5 };
+	char buf[FL_NUMBUF];
+	uint64_t s = 1;
+
+	CHECK(strcmp(fl_format_double(buf, 0.1), "0.1") == 0);
+	CHECK(strcmp(fl_format_double(buf, 1e-5), "1e-05") == 0);
+	CHECK(strcmp(fl_format_double(buf, -0.0), "-0") == 0);
+	CHECK(strcmp(fl_format_float(buf, 0.1f), "0.1") == 0);
+	CHECK(strcmp(fl_format_float(buf, 1e-45f), "1e-45") == 0);
+	for (size_t k = 0; k < sizeof(specials) / sizeof(*specials); k++) {
+		fl_format_double(buf, specials[k]);
+		CHECK(strtod(buf, NULL) == specials[k]);
+	}
+	/* Random bit patterns: every finite double and float round-trips. */
+	for (int k = 0; k < 100000; k++) {
+		uint64_t bits = next_u64(&s);
+		uint32_t fbits = (uint32_t)bits;
+		double d;
+		float f;
+
+		memcpy(&d, &bits, sizeof(d));
+		memcpy(&f, &fbits, sizeof(f));
+		if (isfinite(d)) {
+			fl_format_double(buf, d);
+			CHECK(strtod(buf, NULL) == d);
+		}
+		if (isfinite(f)) {
+			fl_format_float(buf, f);
+			CHECK(strtof(buf, NULL) == f);
+		}
+	}
+}
+
+static void
+test_meta(void)
+{
+	static const char *keys[] = { "round", "kind", "a", "z9", "x-user.key",
+		"clip", "q.bits", "weight" };
+	char longval[FL_MAX_VALUE + 2], key[80];
+	struct fl_record rec;
+	struct fl_error err;
+
+	fl_record_init(&rec);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+		CHECK(fl_meta_set(&rec, keys[i], keys[i], &err) == 0);
+	for (size_t i = 1; i < rec.nmeta; i++)
+		CHECK(strcmp(rec.meta[i - 1].key, rec.meta[i].key) < 0);
+	CHECK(strcmp(fl_meta_get(&rec, "kind"), "kind") == 0);
+	CHECK(fl_meta_set(&rec, "kind", "update", &err) == 0);
+	CHECK(strcmp(fl_meta_get(&rec, "kind"), "update") == 0);
+	CHECK(rec.nmeta == sizeof(keys) / sizeof(*keys));
+	CHECK(fl_meta_del(&rec, "kind") == 1);
+	CHECK(fl_meta_del(&rec, "kind") == 0);
+	CHECK(fl_meta_get(&rec, "kind") == NULL);
+	CHECK(fl_meta_setf(&rec, &err, "round", "%d", 42) == 0);
+	CHECK(strcmp(fl_meta_get(&rec, "round"), "42") == 0);
+
+	/* Keys. */
+	CHECK(fl_meta_set(&rec, "Kind", "x", &err) < 0);
+	CHECK(fl_meta_set(&rec, ".kind", "x", &err) < 0);
+	CHECK(fl_meta_set(&rec, "-kind", "x", &err) < 0);
+	CHECK(fl_meta_set(&rec, "", "x", &err) < 0);
+	CHECK(fl_meta_set(&rec, "tensor", "x", &err) < 0);
+	CHECK(fl_meta_set(&rec, "k y", "x", &err) < 0);
+	memset(key, 'k', 64);
+	key[64] = '\0';
+	CHECK(fl_meta_set(&rec, key, "x", &err) == 0);
+	key[64] = 'k';
+	key[65] = '\0';
+	CHECK(fl_meta_set(&rec, key, "x", &err) < 0);
+
+	/* Values. */
+	CHECK(fl_meta_set(&rec, "v", "", &err) == 0);
+	CHECK(fl_meta_set(&rec, "v", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	    &err) == 0);
+	CHECK(fl_meta_set(&rec, "v", " lead", &err) < 0);
+	CHECK(fl_meta_set(&rec, "v", "trail ", &err) < 0);
+	CHECK(fl_meta_set(&rec, "v", "tab\there", &err) < 0);
+	CHECK(fl_meta_set(&rec, "v", "del\x7f", &err) < 0);
+	CHECK(fl_meta_set(&rec, "v", "\xc0\xaf", &err) < 0);       /* overlong */
+	CHECK(fl_meta_set(&rec, "v", "\xed\xa0\x80", &err) < 0);   /* surrogate */
+	CHECK(fl_meta_set(&rec, "v", "\xf4\x90\x80\x80", &err) < 0); /* > U+10FFFF */
+	CHECK(fl_meta_set(&rec, "v", "\xe2\x82", &err) < 0);       /* cut short */
+	memset(longval, 'v', FL_MAX_VALUE);
+	longval[FL_MAX_VALUE] = '\0';
+	CHECK(fl_meta_set(&rec, "v", longval, &err) == 0);
+	longval[FL_MAX_VALUE] = 'v';
+	longval[FL_MAX_VALUE + 1] = '\0';
+	CHECK(fl_meta_set(&rec, "v", longval, &err) < 0);
+	fl_record_free(&rec);
+
+	/* The count cap. */
+	fl_record_init(&rec);
+	for (int i = 0; i < FL_MAX_META; i++) {
+		snprintf(key, sizeof(key), "k%05d", i);
+		CHECK(fl_meta_set(&rec, key, "1", &err) == 0);
+	}
+	CHECK(fl_meta_set(&rec, "overflow", "1", &err) < 0);
+	CHECK(err.code == FL_ELIMIT);
+	fl_record_free(&rec);
+}
+
+static void
+test_tensor_add(void)
+{
+	uint64_t d3[] = { 3 }, d23[] = { 2, 3 }, d100[] = { 100 };
+	uint64_t big[] = { UINT64_C(1) << 32, UINT64_C(1) << 32 };
+	uint64_t d9[9] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+	struct fl_record rec;
+	struct fl_error err;
+	struct fl_tensor *t;
+	float *w;
+
+	fl_record_init(&rec);
+	t = fl_tensor_add(&rec, "a", FL_F32, 1, d3, &err);
+	CHECK(t != NULL && t->offset == 0 && t->nbytes == 12);
+	((float *)t->data)[2] = 7;
+	t = fl_tensor_add(&rec, "b/w:0", FL_F64, 2, d23, &err);
+	CHECK(t != NULL && t->offset == 64 && t->nbytes == 48);
+	t = fl_tensor_add(&rec, "c", FL_U8, 0, NULL, &err);
+	CHECK(t != NULL && t->offset == 128 && t->numel == 1);
+	t = fl_tensor_add(&rec, "big", FL_U32, 1, d100, &err);
+	CHECK(t != NULL && t->offset == 192 && rec.rawlen == 640);
+	/* Growth moved the payload: data pointers follow. */
+	w = fl_tensor_find(&rec, "a")->data;
+	CHECK(w[2] == 7);
+	CHECK((unsigned char *)fl_tensor_find(&rec, "big")->data ==
+	    rec.raw + 192);
+	CHECK(((uintptr_t)rec.raw % 64) == 0);
+	for (size_t i = 12; i < 64; i++)
+		CHECK(rec.raw[i] == 0);
+
+	CHECK(fl_tensor_add(&rec, "a", FL_F32, 1, d3, &err) == NULL);
+	CHECK(strstr(err.msg, "duplicate") != NULL);
+	CHECK(fl_tensor_add(&rec, "-a", FL_F32, 1, d3, &err) == NULL);
+	CHECK(fl_tensor_add(&rec, "a b", FL_F32, 1, d3, &err) == NULL);
+	CHECK(fl_tensor_add(&rec, "", FL_F32, 1, d3, &err) == NULL);
+	CHECK(fl_tensor_add(&rec, "r9", FL_F32, 9, d9, &err) == NULL);
+	CHECK(fl_tensor_add(&rec, "huge", FL_F64, 2, big, &err) == NULL);
+	CHECK(err.code == FL_ELIMIT);
+	CHECK(fl_tensor_add(&rec, "bad", FL_DTYPE_COUNT, 1, d3, &err) == NULL);
+	CHECK(fl_tensor_find(&rec, "nope") == NULL);
+	CHECK(rec.ntensors == 4);
+	fl_record_free(&rec);
+}
+
+static void
+test_shape_parse(void)
+{
+	uint64_t dims[FL_MAX_RANK];
+	struct fl_error err;
+	char buf[64];
+	int rank;
+
+	CHECK(fl_shape_parse("[2,3]", &rank, dims, &err) == 0 && rank == 2 &&
+	    dims[0] == 2 && dims[1] == 3);
+	CHECK(fl_shape_parse("2x3x4", &rank, dims, &err) == 0 && rank == 3 &&
+	    dims[2] == 4);
+	CHECK(fl_shape_parse("[]", &rank, dims, &err) == 0 && rank == 0);
+	CHECK(fl_shape_parse("7", &rank, dims, &err) == 0 && rank == 1);
+	CHECK(fl_shape_parse("[0]", &rank, dims, &err) == 0 && dims[0] == 0);
+	CHECK(fl_shape_parse("", &rank, dims, &err) < 0);
+	CHECK(fl_shape_parse("[2,]", &rank, dims, &err) < 0);
+	CHECK(fl_shape_parse("[2", &rank, dims, &err) < 0);
+	CHECK(fl_shape_parse("2x", &rank, dims, &err) < 0);
+	CHECK(fl_shape_parse("[2x3]", &rank, dims, &err) < 0);
+	CHECK(fl_shape_parse("[2]x", &rank, dims, &err) < 0);
+	CHECK(fl_shape_parse("1x1x1x1x1x1x1x1x1", &rank, dims, &err) < 0);
+	CHECK(fl_shape_parse("1x1x1x1x1x1x1x1", &rank, dims, &err) == 0);
+	CHECK(fl_shape_parse("99999999999999999999", &rank, dims, &err) < 0);
+	CHECK(fl_shape_parse("4294967296x4294967296", &rank, dims, &err) < 0);
+	dims[0] = 2;
+	dims[1] = 3;
+	CHECK(fl_shape_format(buf, sizeof(buf), 2, dims) == 5);
+	CHECK(strcmp(buf, "[2,3]") == 0);
+	CHECK(fl_shape_format(buf, sizeof(buf), 0, dims) == 2);
+	CHECK(strcmp(buf, "[]") == 0);
+	/* Too small a buffer: truncated, and the length it needs. */
+	CHECK(fl_shape_format(buf, 3, 2, dims) == 5 && strlen(buf) == 2);
+}
+
+/* A record with every dtype, metadata and odd sizes. */
+static void
+build_sample(struct fl_record *rec, uint64_t seed)
+{
+	struct fl_error err;
+
+	fl_record_init(rec);
+	fl_meta_set(rec, "kind", "update", &err);
+	fl_meta_set(rec, "round", "3", &err);
+	fl_meta_set(rec, "x-note", "caf\xc3\xa9", &err);
+	for (int dt = 0; dt < FL_DTYPE_COUNT; dt++) {
+		uint64_t dims[2] = { 3 + (uint64_t)dt, 5 };
+		char name[16];
+		struct fl_tensor *t;
+
+		snprintf(name, sizeof(name), "t%d", dt);
+		t = fl_tensor_add(rec, name, (enum fl_dtype)dt, dt % 3, dims,
+		    &err);
+		for (size_t i = 0; i < t->nbytes; i++)
+			((unsigned char *)t->data)[i] =
+			    (unsigned char)next_u64(&seed);
+	}
+}
+
+static int
+records_equal(const struct fl_record *a, const struct fl_record *b)
+{
+	if (a->nmeta != b->nmeta || a->ntensors != b->ntensors ||
+	    a->rawlen != b->rawlen || memcmp(a->raw, b->raw, a->rawlen) != 0)
+		return 0;
+	for (size_t i = 0; i < a->nmeta; i++)
+		if (strcmp(a->meta[i].key, b->meta[i].key) != 0 ||
+		    strcmp(a->meta[i].value, b->meta[i].value) != 0)
+			return 0;
+	for (size_t i = 0; i < a->ntensors; i++) {
+		const struct fl_tensor *x = &a->tensors[i], *y = &b->tensors[i];
+
+		if (strcmp(x->name, y->name) != 0 || x->dtype != y->dtype ||
+		    x->rank != y->rank || x->numel != y->numel ||
+		    x->offset != y->offset ||
+		    memcmp(x->dims, y->dims, sizeof(x->dims[0]) * x->rank))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+test_roundtrip(void)
+{
+	struct fl_record a, b;
+	struct fl_error err;
+
+	build_sample(&a, 7);
+	fl_record_init(&b);
+	for (int z = 0; z <= 9; z += 3) {
+		char *buf = NULL, *buf2 = NULL;
+		size_t len = 0, len2 = 0;
+
+		CHECK(to_memory(&a, z, &buf, &len) == 0);
+		CHECK(len % 64 == 0);
+		CHECK(fl_record_parse(&b, buf, len, NULL, &err) == 1);
+		CHECK(records_equal(&a, &b));
+		CHECK(b.size == len);
+		CHECK((b.pre.flags & FL_FLAG_ZLIB) == (z ? FL_FLAG_ZLIB : 0u));
+		/* Read then written again: the same bytes (one canonical
+		 * form). */
+		CHECK(to_memory(&b, z, &buf2, &len2) == 0);
+		CHECK(len == len2 && memcmp(buf, buf2, len) == 0);
+		/* Trailing bytes are not part of one record. */
+		buf = realloc(buf, len + 1);
+		buf[len] = 0;
+		CHECK(fl_record_parse(&b, buf, len + 1, NULL, &err) < 0);
+		CHECK(b.ntensors == 0 && b.nmeta == 0);
+		free(buf);
+		free(buf2);
+	}
+	fl_record_free(&a);
+	fl_record_free(&b);
+}
+
+static void
+test_stream(void)
+{
+	struct fl_record a, b, c;
+	struct fl_error err;
+	char *buf = NULL;
+	size_t len = 0, first = 0;
+	FILE *fp;
+
+	build_sample(&a, 1);
+	build_sample(&b, 2);
+	fl_record_init(&c);
+	fp = open_memstream(&buf, &len);
+	CHECK(fl_record_write(fp, &a, 0, &err) == 0);
+	CHECK(fl_record_write(fp, &b, 6, &err) == 0);
+	CHECK(fl_record_write(fp, &a, 1, &err) == 0);
+	fclose(fp);
+
+	/* Three records, then a clean end; the same record struct is
+	 * reused, buffers and all. */
+	fp = fmemopen(buf, len, "rb");
+	CHECK(fl_record_read(&c, fp, NULL, &err) == 1 && records_equal(&a, &c));
+	first = c.size;
+	CHECK(fl_record_read(&c, fp, NULL, &err) == 1 && records_equal(&b, &c));
+	CHECK(fl_record_read(&c, fp, NULL, &err) == 1 && records_equal(&a, &c));
+	CHECK(fl_record_read(&c, fp, NULL, &err) == 0);
+	CHECK(fl_record_read(&c, fp, NULL, &err) == 0);
+	fclose(fp);
+
+	/* Cut anywhere inside the second record: a truncation error after
+	 * one good record. */
+	for (size_t cut = first + 1; cut < first + 300; cut += 37) {
+		fp = fmemopen(buf, cut, "rb");
+		CHECK(fl_record_read(&c, fp, NULL, &err) == 1);
+		CHECK(fl_record_read(&c, fp, NULL, &err) == -1);
+		CHECK(err.code == FL_ETRUNC);
+		CHECK(strstr(err.msg, "truncated") != NULL);
+		fclose(fp);
+	}
+	free(buf);
+	fl_record_free(&a);
+	fl_record_free(&b);
+	fl_record_free(&c);
+}
+
+static void
+test_limits(void)
+{
+	struct fl_limits lim = { 100 };
+	uint64_t dims[] = { 64 };
+	struct fl_record a, b;
+	struct fl_error err;
+	char *buf = NULL;
+	size_t len = 0;
+
+	fl_record_init(&a);
+	fl_record_init(&b);
+	fl_tensor_add(&a, "w", FL_F32, 1, dims, &err);
+	CHECK(to_memory(&a, 0, &buf, &len) == 0);
+	CHECK(fl_record_parse(&b, buf, len, &lim, &err) == -1);
+	CHECK(err.code == FL_ELIMIT);
+	lim.max_payload = 256;
+	CHECK(fl_record_parse(&b, buf, len, &lim, &err) == 1);
+	free(buf);
+	fl_record_free(&a);
+	fl_record_free(&b);
+}
+
+static void
+test_header_padding(void)
+{
+	char val[200];
+	struct fl_record a, b;
+	struct fl_error err;
+
+	/* Every header length lands on a 64-byte boundary, including the
+	 * case where the text fills it exactly (a bare newline pads). */
+	for (int n = 0; n < 130; n++) {
+		char *buf = NULL;
+		size_t len = 0;
+
+		fl_record_init(&a);
+		fl_record_init(&b);
+		memset(val, 'x', (size_t)n);
+		val[n] = '\0';
+		fl_meta_set(&a, "k", val, &err);
+		CHECK(to_memory(&a, 0, &buf, &len) == 0);
+		CHECK(len % 64 == 0);
+		CHECK(fl_record_parse(&b, buf, len, NULL, &err) == 1);
+		CHECK(strcmp(fl_meta_get(&b, "k"), val) == 0);
+		free(buf);
+		fl_record_free(&a);
+		fl_record_free(&b);
+	}
+}
+
+static void
+test_stats(void)
+{
+	uint64_t d4[] = { 4 }, d3[] = { 3 }, d2[] = { 2 };
+	struct fl_record rec;
+	struct fl_error err;
+	struct fl_tensor *t;
+	struct fl_stats st;
+	float *f;
+	double *d;
+
+	fl_record_init(&rec);
+	t = fl_tensor_add(&rec, "f", FL_F32, 1, d4, &err);
+	f = t->data;
+	f[0] = 1;
+	f[1] = -3;
+	f[2] = 0;
+	f[3] = NAN;
+	fl_tensor_stats(t, &st);
+	CHECK(st.count == 4 && st.finite == 3 && st.nonfinite == 1);
+	CHECK(st.zeros == 1 && st.min == -3 && st.max == 1);
+	CHECK(fabs(st.mean - (-2.0 / 3)) < 1e-15);
+	CHECK(fabs(st.l2 - sqrt(10)) < 1e-15);
+	CHECK(fabs(st.std - sqrt(((1 + 2.0 / 3) * (1 + 2.0 / 3) +
+	    (-3 + 2.0 / 3) * (-3 + 2.0 / 3) + (4.0 / 9)) / 3)) < 1e-12);
+
+	/* A large mean against a small spread: no cancellation. */
+	t = fl_tensor_add(&rec, "d", FL_F64, 1, d3, &err);
+	d = t->data;
+	d[0] = 1e9;
+	d[1] = 1e9 + 1;
+	d[2] = 1e9 + 2;
+	fl_tensor_stats(t, &st);
+	CHECK(fabs(st.std - sqrt(2.0 / 3)) < 1e-9);
+
+	/* Integer extremes are exact. */
+	t = fl_tensor_add(&rec, "i", FL_I64, 1, d2, &err);
+	((int64_t *)t->data)[0] = INT64_MIN;
+	((int64_t *)t->data)[1] = INT64_MAX;
+	fl_tensor_stats(t, &st);
+	CHECK(st.imin == INT64_MIN && st.imax == INT64_MAX);
+	t = fl_tensor_add(&rec, "u", FL_U64, 1, d2, &err);
+	((uint64_t *)t->data)[0] = UINT64_MAX;
+	((uint64_t *)t->data)[1] = 5;
+	fl_tensor_stats(t, &st);
+	CHECK(st.umin == 5 && st.umax == UINT64_MAX);
+
+	/* All non-finite: undefined statistics, not zeros. */
+	t = fl_tensor_add(&rec, "n", FL_F32, 1, d2, &err);
+	((float *)t->data)[0] = INFINITY;
+	((float *)t->data)[1] = NAN;
+	fl_tensor_stats(t, &st);
+	CHECK(st.nonfinite == 2 && isnan(st.mean) && isnan(st.min));
+	fl_record_free(&rec);
+}
+
+static void
+test_values(void)
+{
+	static const char text[] = "1, 2\t3\n# a comment, 9 9\n4,5 6 # end\n";
+	uint64_t d6[] = { 6 }, d2[] = { 2 };
+	struct fl_record rec;
+	struct fl_error err;
+	struct fl_tensor *t;
+
+	fl_record_init(&rec);
+	CHECK(fl_values_count(text, strlen(text)) == 6);
+	CHECK(fl_values_count("", 0) == 0);
+	CHECK(fl_values_count(" ,,\n", 4) == 0);
+	t = fl_tensor_add(&rec, "i", FL_I16, 1, d6, &err);
+	CHECK(fl_values_parse(t, text, strlen(text), &err) == 0);
+	CHECK(((int16_t *)t->data)[5] == 6);
+	t = fl_tensor_add(&rec, "u", FL_U8, 1, d2, &err);
+	CHECK(fl_values_parse(t, "255 0", 5, &err) == 0);
+	CHECK(fl_values_parse(t, "256 0", 5, &err) < 0);
+	CHECK(strstr(err.msg, "value 1 '256'") != NULL);
+	CHECK(fl_values_parse(t, "1 -1", 4, &err) < 0);
+	CHECK(fl_values_parse(t, "1", 1, &err) < 0);
+	CHECK(fl_values_parse(t, "1 2 3", 5, &err) < 0);
+	CHECK(fl_values_parse(t, "1\n2.5", 5, &err) < 0);
+	CHECK(strstr(err.msg, "line 2") != NULL);
+	t = fl_tensor_add(&rec, "f", FL_F32, 1, d2, &err);
+	CHECK(fl_values_parse(t, "nan -inf", 8, &err) == 0);
+	CHECK(isnan(((float *)t->data)[0]) && isinf(((float *)t->data)[1]));
+	CHECK(fl_values_parse(t, "1.5 x", 5, &err) < 0);
+	CHECK(fl_values_parse(t, "1e400 0", 7, &err) == 0);  /* inf, by IEEE */
+	fl_record_free(&rec);
+}
+
+static void
+test_atomic(void)
+{
+	char dir[] = "/tmp/fl-unit.XXXXXX", path[64], cmd[96];
+	struct fl_atomic a;
+	struct fl_error err;
+	struct stat st;
+	mode_t old;
+	FILE *fp;
+	char buf[8];
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	old = umask(022);
+	CHECK(fl_atomic_open(&a, path, 0666, &err) == 0);
+	fputs("new", a.fp);
+	CHECK(access(path, F_OK) != 0);         /* not there until commit */
+	CHECK(fl_atomic_commit(&a, &err) == 0);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
+	CHECK(fl_atomic_open(&a, path, 0600, &err) == 0);
+	fputs("partial", a.fp);
+	fl_atomic_abort(&a);                    /* the old file stands */
+	fp = fopen(path, "r");
+	CHECK(fp != NULL && fgets(buf, sizeof(buf), fp) != NULL);
+	CHECK(strcmp(buf, "new") == 0);
+	fclose(fp);
+	CHECK(fl_atomic_open(&a, "/nonexistent-dir/x", 0666, &err) < 0);
+	umask(old);
+	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 1", dir);
+	CHECK(system(cmd) == 0);                /* no temporary left */
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+test_sniff(void)
+{
+	CHECK(strstr(fl_sniff_format((const unsigned char *)"\x1f\x8b\x08",
+	    3), "gzip") != NULL);
+	CHECK(strstr(fl_sniff_format((const unsigned char *)"\x28\xb5\x2f\xfd",
+	    4), "zstd") != NULL);
+	CHECK(strstr(fl_sniff_format((const unsigned char *)"\x93NUMPY\x01",
+	    7), ".npy") != NULL);
+	CHECK(strstr(fl_sniff_format((const unsigned char *)
+	    "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\"", 12), "safetensors") !=
+	    NULL);
+	CHECK(fl_sniff_format((const unsigned char *)"hello world", 11) ==
+	    NULL);
+	CHECK(fl_sniff_format((const unsigned char *)"", 0) == NULL);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	{ "dtype", test_dtype },
+	{ "parse_numbers", test_parse_numbers },
+	{ "format_numbers", test_format_numbers },
+	{ "meta", test_meta },
+	{ "tensor_add", test_tensor_add },
+	{ "shape_parse", test_shape_parse },
+	{ "roundtrip", test_roundtrip },
+	{ "stream", test_stream },
+	{ "limits", test_limits },
+	{ "header_padding", test_header_padding },
+	{ "stats", test_stats },
+	{ "values", test_values },
+	{ "atomic", test_atomic },
+	{ "sniff", test_sniff },
+};
+
+int
+main(int argc, char **argv)
+{
+	size_t n = sizeof(tests) / sizeof(*tests);
+
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		for (size_t i = 0; i < n; i++)
+			puts(tests[i].name);
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: unit --list | unit NAME\n");
+		return 2;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], tests[i].name) == 0) {
+			tests[i].fn();
+			return failures ? 1 : 0;
+		}
+	}
+	fprintf(stderr, "unit: no test '%s'\n", argv[1]);
+	return 2;
+}
