@@ -11,7 +11,7 @@
 #include "tool.h"
 
 static const char usage[] =
-    "fl-inspect [-cj] [-d name | -g key] [-o file] [file ...]\n"
+    "fl-inspect [-c | -j | -d name | -g key] [-o file] [file ...]\n"
     "       fl-inspect --diff [-j] [--tolerance=t] [-o file] a b";
 
 static const char options[] =
@@ -21,14 +21,15 @@ static const char options[] =
     "\n"
     "  -c, --check            validate only: print nothing, exit 1 if any\n"
     "                         record is invalid\n"
-    "  -d, --dump=NAME        print the values of tensor NAME, one line per\n"
-    "                         row of its last dimension, comma-separated\n"
+    "  -d, --dump=NAME        print the values of tensor NAME: a vector one\n"
+    "                         per line, else one comma-separated line per\n"
+    "                         row of the last dimension\n"
     "      --diff             compare two record streams: per tensor, the\n"
     "                         max absolute and max relative difference\n"
     "  -g, --get=KEY          print the value of metadata KEY per record\n"
     "  -h, --help             print this help and exit\n"
-    "  -j, --json             one JSON object per line per record (or, with\n"
-    "                         --diff, per tensor)\n"
+    "  -j, --json             JSON Lines: an object per record, or per\n"
+    "                         tensor when comparing\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
     "      --tolerance=T      with --diff: exit 1 if an absolute difference\n"
     "                         is above T\n"
@@ -316,11 +317,49 @@ struct diff {
 	double max_abs, max_rel;
 };
 
+/* Element i of an integer tensor, exactly (64-bit values do not fit a
+ * double: 2^64-1 and 2^64-2 would compare equal). */
+static __int128
+int_value(const struct fl_tensor *t, uint64_t i)
+{
+	if (t->dtype == FL_I64)
+		return ((const int64_t *)t->data)[i];
+	if (t->dtype == FL_U64)
+		return ((const uint64_t *)t->data)[i];
+	return (__int128)fl_tensor_get(t, i);
+}
+
+static struct diff
+diff_ints(const struct fl_tensor *a, const struct fl_tensor *b)
+{
+	struct diff d = { 0, 0 };
+
+	for (uint64_t i = 0; i < a->numel; i++) {
+		__int128 x = int_value(a, i), y = int_value(b, i);
+		__int128 ad = x > y ? x - y : y - x;
+		__int128 m = x < 0 ? -x : x, my = y < 0 ? -y : y;
+		double rel;
+
+		if (ad == 0)
+			continue;
+		if (my > m)
+			m = my;
+		rel = (double)ad / (double)m;
+		if ((double)ad > d.max_abs)
+			d.max_abs = (double)ad;
+		if (rel > d.max_rel)
+			d.max_rel = rel;
+	}
+	return d;
+}
+
 static struct diff
 diff_tensor(const struct fl_tensor *a, const struct fl_tensor *b)
 {
 	struct diff d = { 0, 0 };
 
+	if (!fl_dtype_is_float(a->dtype))
+		return diff_ints(a, b);
 	for (uint64_t i = 0; i < a->numel; i++) {
 		double x = fl_tensor_get(a, i), y = fl_tensor_get(b, i);
 		double ad, m;
@@ -417,10 +456,10 @@ diff_records(FILE *fp, const struct opts *o, const struct tool_input *ia,
 		if (!same_shape(ta, tb)) {
 			fl_shape_format(sa, sizeof(sa), ta->rank, ta->dims);
 			fl_shape_format(sb, sizeof(sb), tb->rank, tb->dims);
-			tool_warn("record %lu: tensor '%s': %s %s in %s, %s %s "
-			    "in %s", ia->recno, ta->name,
-			    fl_dtype_name(ta->dtype), sa, ia->name,
-			    fl_dtype_name(tb->dtype), sb, ib->name);
+			tool_warn("%s: record %lu: tensor '%s' is %s %s, in %s "
+			    "%s %s", ia->name, ia->recno, ta->name,
+			    fl_dtype_name(ta->dtype), sa, ib->name,
+			    fl_dtype_name(tb->dtype), sb);
 			status = 1;
 			continue;
 		}
@@ -439,9 +478,10 @@ diff_records(FILE *fp, const struct opts *o, const struct tool_input *ia,
 			    d.max_rel);
 		}
 		if (o->tolerance >= 0 && !(d.max_abs <= o->tolerance)) {
-			tool_warn("record %lu: tensor '%s' differs by %g, "
-			    "above the tolerance %g", ia->recno, ta->name,
-			    d.max_abs, o->tolerance);
+			tool_warn("%s: record %lu: tensor '%s' differs from %s "
+			    "by %g, above the tolerance %g", ia->name,
+			    ia->recno, ta->name, ib->name, d.max_abs,
+			    o->tolerance);
 			status = 1;
 		}
 	}
@@ -470,8 +510,9 @@ run_diff(const struct opts *o, char **files, FILE *fp)
 		if (ra == 0 && rb == 0)
 			break;
 		if (ra == 0 || rb == 0) {
-			tool_warn("%s has more records than %s",
-			    ra ? ia.name : ib.name, ra ? ib.name : ia.name);
+			tool_warn("%s: record %lu: %s ends after record %lu",
+			    ra ? ia.name : ib.name, ra ? ia.recno : ib.recno,
+			    ra ? ib.name : ia.name, ra ? ib.recno : ia.recno);
 			status = 1;
 			break;
 		}
@@ -556,6 +597,9 @@ main(int argc, char **argv)
 		tool_usage_error("--tolerance needs --diff");
 	if (o.mode == DIFF && argc != 2)
 		tool_usage_error("--diff compares exactly two inputs");
+	if (o.mode == DIFF && strcmp(argv[0], "-") == 0 &&
+	    strcmp(argv[1], "-") == 0)
+		tool_usage_error("--diff: only one input can be stdin");
 
 	tool_output_open(&out, output, 0);
 	if (o.mode == DIFF)

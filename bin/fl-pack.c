@@ -38,6 +38,7 @@ slurp(const char *path)
 	struct text t = { NULL, 0 };
 	size_t cap = 0;
 	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	const char *name = fp == stdin ? "<stdin>" : path;
 
 	if (fp == NULL)
 		tool_die("%s: %m", path);
@@ -55,17 +56,41 @@ slurp(const char *path)
 			break;
 	}
 	if (ferror(fp))
-		tool_die("%s: read error: %m", path);
+		tool_die("%s: read error: %m", name);
 	if (fp != stdin)
 		fclose(fp);
 	return t;
+}
+
+/* The dtype of "NAME:DTYPE[:SHAPE]", found from the right because names
+ * may themselves hold ':' (companion tensors such as "fc.w:scale"). */
+static void
+split_spec(char *spec, enum fl_dtype *dtype, char **shape)
+{
+	char *colon = strrchr(spec, ':'), *prev;
+
+	if (colon == NULL)
+		tool_usage_error("bad tensor spec '%s': want "
+		    "NAME:DTYPE[:SHAPE]=VALUES", spec);
+	*shape = NULL;
+	if (fl_dtype_parse(colon + 1, strlen(colon + 1), dtype) == 0) {
+		*colon = '\0';
+		return;
+	}
+	*colon = '\0';
+	if ((prev = strrchr(spec, ':')) == NULL ||
+	    fl_dtype_parse(prev + 1, strlen(prev + 1), dtype) < 0)
+		tool_die("tensor spec '%s': unknown dtype '%s'", spec,
+		    prev ? prev + 1 : colon + 1);
+	*prev = '\0';
+	*shape = colon + 1;
 }
 
 /* NAME:DTYPE[:SHAPE]=VALUES or NAME:DTYPE[:SHAPE]=@FILE */
 static void
 add_tensor(struct fl_record *rec, char *spec)
 {
-	char *eq = strchr(spec, '='), *name = spec, *dt, *shape;
+	char *eq = strchr(spec, '='), *shape;
 	uint64_t dims[FL_MAX_RANK];
 	struct text vals = { NULL, 0 };
 	struct fl_tensor *t;
@@ -74,18 +99,14 @@ add_tensor(struct fl_record *rec, char *spec)
 	const char *text, *where = "-t";
 	int rank = 1;
 
-	if (eq == NULL || (dt = strchr(spec, ':')) == NULL || dt > eq)
+	if (eq == NULL)
 		tool_usage_error("bad tensor spec '%s': want "
 		    "NAME:DTYPE[:SHAPE]=VALUES", spec);
 	*eq = '\0';
-	*dt++ = '\0';
-	if ((shape = strchr(dt, ':')) != NULL)
-		*shape++ = '\0';
-	if (fl_dtype_parse(dt, strlen(dt), &dtype) < 0)
-		tool_die("tensor '%s': unknown dtype '%s'", name, dt);
+	split_spec(spec, &dtype, &shape);
 	if (eq[1] == '@') {
-		where = eq + 2;
-		vals = slurp(where);
+		vals = slurp(eq + 2);
+		where = strcmp(eq + 2, "-") == 0 ? "<stdin>" : eq + 2;
 		text = vals.buf;
 	} else {
 		text = eq + 1;
@@ -94,9 +115,9 @@ add_tensor(struct fl_record *rec, char *spec)
 	if (shape == NULL)
 		dims[0] = fl_values_count(text, vals.len);
 	else if (fl_shape_parse(shape, &rank, dims, &err) < 0)
-		tool_die("tensor '%s': %s", name, err.msg);
-	if ((t = fl_tensor_add(rec, name, dtype, rank, dims, &err)) == NULL)
-		tool_die("tensor '%s': %s", name, err.msg);
+		tool_die("tensor '%s': %s", spec, err.msg);
+	if ((t = fl_tensor_add(rec, spec, dtype, rank, dims, &err)) == NULL)
+		tool_die("tensor '%s': %s", spec, err.msg);
 	if (fl_values_parse(t, text, vals.len, &err) < 0)
 		tool_die("%s: %s", where, err.msg);
 	free(vals.buf);
@@ -134,7 +155,7 @@ main(int argc, char **argv)
 				    "KEY=VALUE", optarg);
 			*eq = '\0';
 			if (fl_meta_set(&rec, optarg, eq + 1, &err) < 0)
-				tool_die("metadata '%s': %s", optarg, err.msg);
+				tool_die("-m: %s", err.msg);
 			break;
 		}
 		case 'o':

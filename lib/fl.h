@@ -316,6 +316,44 @@ int fl_atomic_open(struct fl_atomic *a, const char *path, unsigned mode,
 int fl_atomic_commit(struct fl_atomic *a, struct fl_error *err);
 void fl_atomic_abort(struct fl_atomic *a);
 
+/* ---- randomness ---- */
+
+/*
+ * Keys are 32 bytes.  A production key comes from the OS (fl_rng_seed_os);
+ * fl_rng_seed_text turns a --seed string into a key for reproducible tests
+ * and simulations, which makes the output predictable: not private.
+ * Purpose keys come from fl_rng_derive (purpose: up to 8 characters, e.g.
+ * "dp-noise"; id: e.g. the tensor index).  Wipe keys with fl_rng_wipe or
+ * sodium_memzero when done.
+ */
+#define FL_RNG_KEYBYTES 32
+
+int fl_rng_seed_os(unsigned char key[FL_RNG_KEYBYTES], struct fl_error *err);
+void fl_rng_seed_text(unsigned char key[FL_RNG_KEYBYTES], const char *seed);
+void fl_rng_derive(unsigned char out[FL_RNG_KEYBYTES],
+    const unsigned char master[FL_RNG_KEYBYTES], const char *purpose,
+    uint64_t id);
+
+/* n bytes of the ChaCha20 keystream of (key, stream) from 64-byte block
+ * `block` on: random access, for chunked and parallel generation. */
+void fl_rng_stream(void *out, size_t n, const unsigned char key[FL_RNG_KEYBYTES],
+    uint64_t stream, uint64_t block);
+
+/* A sequential generator over one keystream. */
+struct fl_rng {
+	unsigned char key[FL_RNG_KEYBYTES];
+	uint64_t stream, block;
+	size_t pos;
+	unsigned char buf[512];
+};
+
+void fl_rng_init(struct fl_rng *r, const unsigned char key[FL_RNG_KEYBYTES],
+    uint64_t stream);
+uint64_t fl_rng_u64(struct fl_rng *r);
+/* Uniform on [0, bound) by rejection (bound 0: a full 64-bit word). */
+uint64_t fl_rng_below(struct fl_rng *r, uint64_t bound);
+void fl_rng_wipe(struct fl_rng *r);
+
 /* ---- input sniffing ---- */
 
 /*

@@ -232,6 +232,12 @@ fl_header_parse(struct fl_record *rec, const char *text, size_t len,
 	if (pad > text && pad[-1] != '\n')
 		return fl_error_set(err, FL_EFORMAT,
 		    "header does not end with a line of space padding");
+	/* The shortest padding that aligns, as the writer makes it: one
+	 * canonical form, and no room to hide bytes. */
+	if (stop - 1 - pad >= FL_ALIGN)
+		return fl_error_set(err, FL_EFORMAT,
+		    "header padding of %zu spaces (at most 63)",
+		    (size_t)(stop - 1 - pad));
 	while (p < pad) {
 		const char *nl = memchr(p, '\n', (size_t)(pad - p));
 		const char *eq, *cr;

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Tensor summaries.  Two passes (sum, then squared deviations from the
- * mean) so the standard deviation does not cancel catastrophically when the
- * mean is large against the spread.  Sums are in double.
+ * Tensor summaries, in three passes over the data:
+ *  1. counts, extremes and the largest magnitude;
+ *  2. sums of x and x^2 scaled by a power of two chosen from that magnitude
+ *     (exact scaling: no overflow for 1e200 or 1e308, no rounding added);
+ *  3. squared deviations from the mean, so the standard deviation does not
+ *     cancel catastrophically when the mean is large against the spread.
  */
 #include <math.h>
 #include <string.h>
 
 #include "fl.h"
 
-#define FLOAT_PASS1(T) do {						\
+#define PASS1_FLOAT(T) do {						\
 	const T *v = t->data;						\
 	for (uint64_t i = 0; i < n; i++) {				\
 		double x = v[i];					\
@@ -17,41 +20,63 @@
 			st->nonfinite++;				\
 			continue;					\
 		}							\
-		if (x == 0)						\
-			st->zeros++;					\
-		if (st->finite == 0 || x < st->min)			\
+		st->zeros += x == 0;					\
+		if (st->finite++ == 0 || x < st->min)			\
 			st->min = x;					\
-		if (st->finite == 0 || x > st->max)			\
+		if (x > st->max || st->finite == 1)			\
 			st->max = x;					\
-		st->finite++;						\
-		sum += x;						\
-		sumsq += x * x;						\
 	}								\
 } while (0)
 
-#define INT_PASS1(T, LO, HI) do {					\
+#define PASS1_INT(T, LO, HI) do {					\
 	const T *v = t->data;						\
 	for (uint64_t i = 0; i < n; i++) {				\
-		if (v[i] == 0)						\
-			st->zeros++;					\
+		st->zeros += v[i] == 0;					\
 		if (i == 0 || v[i] < LO)				\
 			LO = v[i];					\
 		if (i == 0 || v[i] > HI)				\
 			HI = v[i];					\
-		sum += (double)v[i];					\
-		sumsq += (double)v[i] * (double)v[i];			\
 	}								\
 	st->finite = n;							\
-	st->min = (double)LO;						\
-	st->max = (double)HI;						\
+	if (n > 0) {							\
+		st->min = (double)LO;					\
+		st->max = (double)HI;					\
+	}								\
 } while (0)
 
 #define PASS2(T) do {							\
 	const T *v = t->data;						\
 	for (uint64_t i = 0; i < n; i++) {				\
-		double d = (double)v[i] - st->mean;			\
+		double x = (double)v[i] * scale;			\
+		if (isfinite(x)) {					\
+			sum += x;					\
+			sumsq += x * x;					\
+		}							\
+	}								\
+} while (0)
+
+#define PASS3(T) do {							\
+	const T *v = t->data;						\
+	for (uint64_t i = 0; i < n; i++) {				\
+		double d = (double)v[i] * scale - smean;		\
 		if (isfinite(d))					\
 			dev += d * d;					\
+	}								\
+} while (0)
+
+#define EACH_DTYPE(PASS) do {						\
+	switch (t->dtype) {						\
+	case FL_F32: PASS(float); break;				\
+	case FL_F64: PASS(double); break;				\
+	case FL_I8: PASS(int8_t); break;				\
+	case FL_I16: PASS(int16_t); break;				\
+	case FL_I32: PASS(int32_t); break;				\
+	case FL_I64: PASS(int64_t); break;				\
+	case FL_U8: PASS(uint8_t); break;				\
+	case FL_U16: PASS(uint16_t); break;				\
+	case FL_U32: PASS(uint32_t); break;				\
+	case FL_U64: PASS(uint64_t); break;				\
+	default: break;							\
 	}								\
 } while (0)
 
@@ -59,21 +84,21 @@ void
 fl_tensor_stats(const struct fl_tensor *t, struct fl_stats *st)
 {
 	uint64_t n = t->numel;
-	double sum = 0, sumsq = 0, dev = 0;
+	double sum = 0, sumsq = 0, dev = 0, scale = 1, smean, big;
 
 	memset(st, 0, sizeof(*st));
 	st->count = n;
 	switch (t->dtype) {
-	case FL_F32: FLOAT_PASS1(float); break;
-	case FL_F64: FLOAT_PASS1(double); break;
-	case FL_I8: INT_PASS1(int8_t, st->imin, st->imax); break;
-	case FL_I16: INT_PASS1(int16_t, st->imin, st->imax); break;
-	case FL_I32: INT_PASS1(int32_t, st->imin, st->imax); break;
-	case FL_I64: INT_PASS1(int64_t, st->imin, st->imax); break;
-	case FL_U8: INT_PASS1(uint8_t, st->umin, st->umax); break;
-	case FL_U16: INT_PASS1(uint16_t, st->umin, st->umax); break;
-	case FL_U32: INT_PASS1(uint32_t, st->umin, st->umax); break;
-	case FL_U64: INT_PASS1(uint64_t, st->umin, st->umax); break;
+	case FL_F32: PASS1_FLOAT(float); break;
+	case FL_F64: PASS1_FLOAT(double); break;
+	case FL_I8: PASS1_INT(int8_t, st->imin, st->imax); break;
+	case FL_I16: PASS1_INT(int16_t, st->imin, st->imax); break;
+	case FL_I32: PASS1_INT(int32_t, st->imin, st->imax); break;
+	case FL_I64: PASS1_INT(int64_t, st->imin, st->imax); break;
+	case FL_U8: PASS1_INT(uint8_t, st->umin, st->umax); break;
+	case FL_U16: PASS1_INT(uint16_t, st->umin, st->umax); break;
+	case FL_U32: PASS1_INT(uint32_t, st->umin, st->umax); break;
+	case FL_U64: PASS1_INT(uint64_t, st->umin, st->umax); break;
 	default: break;
 	}
 	if (st->finite == 0) {
@@ -81,20 +106,14 @@ fl_tensor_stats(const struct fl_tensor *t, struct fl_stats *st)
 		st->l2 = n ? NAN : 0;
 		return;
 	}
-	st->mean = sum / (double)st->finite;
-	st->l2 = sqrt(sumsq);
-	switch (t->dtype) {
-	case FL_F32: PASS2(float); break;
-	case FL_F64: PASS2(double); break;
-	case FL_I8: PASS2(int8_t); break;
-	case FL_I16: PASS2(int16_t); break;
-	case FL_I32: PASS2(int32_t); break;
-	case FL_I64: PASS2(int64_t); break;
-	case FL_U8: PASS2(uint8_t); break;
-	case FL_U16: PASS2(uint16_t); break;
-	case FL_U32: PASS2(uint32_t); break;
-	case FL_U64: PASS2(uint64_t); break;
-	default: break;
-	}
-	st->std = sqrt(dev / (double)st->finite);
+	/* Scale so the largest magnitude is below 1: a power of two. */
+	big = fmax(fabs(st->min), fabs(st->max));
+	if (big > 0)
+		scale = ldexp(1, -ilogb(big) - 1);
+	EACH_DTYPE(PASS2);
+	smean = sum / (double)st->finite;
+	EACH_DTYPE(PASS3);
+	st->mean = smean / scale;
+	st->l2 = sqrt(sumsq) / scale;
+	st->std = sqrt(dev / (double)st->finite) / scale;
 }

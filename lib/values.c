@@ -4,7 +4,6 @@
  * commas and white space, '#' starts a comment to the end of the line.
  * Floats accept nan and inf (a record may carry them; tools decide).
  */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +68,53 @@ static const struct {
 	[FL_I64] = { INT64_MIN, INT64_MAX }, [FL_U64] = { 0, UINT64_MAX },
 };
 
+/* Is s one of the spellings of a non-finite value we accept? */
+static int
+nonfinite_word(const char *s)
+{
+	if (*s == '-' || *s == '+')
+		s++;
+	return strcmp(s, "nan") == 0 || strcmp(s, "inf") == 0;
+}
+
+/*
+ * Decimal floats only (no hex floats, no "infinity"), correctly rounded by
+ * strtof/strtod; a value that overflows to infinity or underflows to zero
+ * is an error, not a silent change.  nan, inf and -inf are accepted as such.
+ */
+static int
+store_float(struct fl_tensor *t, uint64_t i, const char *s,
+    struct fl_error *err)
+{
+	double v;
+	char *end;
+	int word = nonfinite_word(s);
+
+	if (!word && strspn(s, "0123456789+-.eE") != strlen(s))
+		return fl_error_set(err, FL_EINVAL, "not a decimal number");
+	if (t->dtype == FL_F32) {
+		float f = strtof(s, &end);
+
+		((float *)t->data)[i] = f;
+		v = f;
+	} else {
+		v = strtod(s, &end);
+		((double *)t->data)[i] = v;
+	}
+	if (end == s || *end != '\0')
+		return fl_error_set(err, FL_EINVAL, "not a number");
+	if (word)
+		return 0;
+	if (isinf(v))
+		return fl_error_set(err, FL_EINVAL, "too large for %s",
+		    fl_dtype_name(t->dtype));
+	if (v == 0 && strpbrk(s, "123456789") != NULL &&
+	    strpbrk(s, "123456789") < s + strcspn(s, "eE"))
+		return fl_error_set(err, FL_EINVAL, "too small for %s "
+		    "(rounds to zero)", fl_dtype_name(t->dtype));
+	return 0;
+}
+
 static int
 store(struct fl_tensor *t, uint64_t i, const char *s, struct fl_error *err)
 {
@@ -79,13 +125,8 @@ store(struct fl_tensor *t, uint64_t i, const char *s, struct fl_error *err)
 
 	switch (t->dtype) {
 	case FL_F32:
-		errno = 0;
-		((float *)t->data)[i] = strtof(s, &end);
-		break;
 	case FL_F64:
-		errno = 0;
-		((double *)t->data)[i] = strtod(s, &end);
-		break;
+		return store_float(t, i, s, err);
 	default:
 		end = (char *)s + strlen(s);
 		if (fl_dtype_is_signed_int(t->dtype)) {
@@ -93,6 +134,10 @@ store(struct fl_tensor *t, uint64_t i, const char *s, struct fl_error *err)
 			    (int64_t)int_range[t->dtype].max, &iv, &why) < 0)
 				return fl_error_set(err, FL_EINVAL, "%s for %s",
 				    why.msg, fl_dtype_name(t->dtype));
+		} else if (s[0] == '-' && strspn(s + 1, "0123456789") ==
+		    strlen(s + 1) && strspn(s + 1, "0") != strlen(s + 1)) {
+			return fl_error_set(err, FL_EINVAL, "must be at least "
+			    "0 for %s", fl_dtype_name(t->dtype));
 		} else if (fl_parse_u64(s, 0, int_range[t->dtype].max, &uv,
 		    &why) < 0) {
 			return fl_error_set(err, FL_EINVAL, "%s for %s",
@@ -149,8 +194,9 @@ fl_values_parse(struct fl_tensor *t, const char *text, size_t len,
 	}
 	if (i != t->numel)
 		return fl_error_set(err, FL_EINVAL,
-		    "%llu values for tensor '%s' of %llu elements",
-		    (unsigned long long)i, t->name,
-		    (unsigned long long)t->numel);
+		    "tensor '%s' has %llu element%s, got %llu value%s",
+		    t->name, (unsigned long long)t->numel,
+		    t->numel == 1 ? "" : "s", (unsigned long long)i,
+		    i == 1 ? "" : "s");
 	return 0;
 }

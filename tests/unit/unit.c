@@ -527,6 +527,17 @@ test_stats(void)
 	fl_tensor_stats(t, &st);
 	CHECK(st.umin == 5 && st.umax == UINT64_MAX);
 
+	/* Magnitudes near the top of the double range do not overflow. */
+	t = fl_tensor_add(&rec, "huge", FL_F64, 1, d2, &err);
+	((double *)t->data)[0] = 1e308;
+	((double *)t->data)[1] = -1e308;
+	fl_tensor_stats(t, &st);
+	CHECK(st.mean == 0 && fabs(st.std / 1e308 - 1) < 1e-15);
+	CHECK(fabs(st.l2 / (sqrt(2) * 1e308) - 1) < 1e-15);
+	((double *)t->data)[1] = 1e308;
+	fl_tensor_stats(t, &st);
+	CHECK(fabs(st.mean / 1e308 - 1) < 1e-15 && st.std == 0);
+
 	/* All non-finite: undefined statistics, not zeros. */
 	t = fl_tensor_add(&rec, "n", FL_F32, 1, d2, &err);
 	((float *)t->data)[0] = INFINITY;
@@ -565,7 +576,20 @@ test_values(void)
 	CHECK(fl_values_parse(t, "nan -inf", 8, &err) == 0);
 	CHECK(isnan(((float *)t->data)[0]) && isinf(((float *)t->data)[1]));
 	CHECK(fl_values_parse(t, "1.5 x", 5, &err) < 0);
-	CHECK(fl_values_parse(t, "1e400 0", 7, &err) == 0);  /* inf, by IEEE */
+	/* Overflow, underflow to zero and hex floats are errors; denormals
+	 * and explicit non-finite words are values. */
+	CHECK(fl_values_parse(t, "3.5e38 0", 8, &err) < 0);
+	CHECK(strstr(err.msg, "too large for f32") != NULL);
+	CHECK(fl_values_parse(t, "1e-46 0", 7, &err) < 0);
+	CHECK(strstr(err.msg, "rounds to zero") != NULL);
+	CHECK(fl_values_parse(t, "0x10 0", 6, &err) < 0);
+	CHECK(fl_values_parse(t, "infinity 0", 10, &err) < 0);
+	CHECK(fl_values_parse(t, "1e-45 0e-99", 11, &err) == 0);
+	CHECK(((float *)t->data)[0] > 0 && ((float *)t->data)[1] == 0);
+	CHECK(fl_values_parse(t, "-inf +nan", 9, &err) == 0);
+	t = fl_tensor_add(&rec, "u2", FL_U16, 1, d2, &err);
+	CHECK(fl_values_parse(t, "-1 0", 4, &err) < 0);
+	CHECK(strstr(err.msg, "at least 0") != NULL);
 	fl_record_free(&rec);
 }
 

@@ -1,0 +1,92 @@
+# bash completion for the fltools programs (fl-*)         -*- shell-script -*-
+# SPDX-License-Identifier: ISC
+#
+# bash-completion loads a command's completion from a file named after the
+# command, so this one file is installed under the name of every program.
+# It registers the programs it knows and the name it was loaded under: a new
+# fl-* program is covered by installing it under one more name.  Options come
+# from the program's own --help, so they cannot drift from it.
+
+# Readline replaces only the text after the last word-break character of
+# the word ($1, by default after the last ':' or '='): drop the rest from
+# the candidates.
+_fl_ltrim()
+{
+    local keep=${1##*["$COMP_WORDBREAKS"]}
+    local drop=${1%"$keep"}
+
+    if [[ $drop ]]; then
+        COMPREPLY=("${COMPREPLY[@]#"$drop"}")
+    fi
+}
+
+# Whether option $2 of program $1 takes an argument: its --help line reads
+# "-d, --dump=NAME  ..." or "--tolerance=T  ...".
+_fl_takes_arg()
+{
+    local line opt
+    local -a opts
+
+    while read -r line; do
+        [[ $line == -* ]] || continue
+        line=${line%%"  "*}
+        read -r -a opts <<<"${line//,/ }"
+        for opt in "${opts[@]}"; do
+            if [[ $opt == "$2="* || ($opt == "$2" && $line == *=*) ]]; then
+                return 0
+            fi
+        done
+    done < <(LC_ALL=C "$1" --help 2>/dev/null)
+    return 1
+}
+
+_fl()
+{
+    # shellcheck disable=SC2034 # words and cword are set for _init_completion
+    local cur prev words cword split
+    _init_completion -s -n : || return
+
+    case $prev in
+        -o | --output)
+            _filedir flt
+            _fl_ltrim "$cur"
+            return
+            ;;
+        -t | --tensor)
+            # NAME:DTYPE[:SHAPE]=@FILE reads the values from FILE.
+            if [[ $cur == *=@* ]]; then
+                local spec=${cur%%=@*}=@
+                cur=${cur#*=@}
+                _filedir
+                COMPREPLY=("${COMPREPLY[@]/#/"$spec"}")
+                _fl_ltrim "$spec$cur"
+            fi
+            return
+            ;;
+    esac
+    # Any other option argument is a name, a key or a number.
+    if [[ $prev == -* ]] && _fl_takes_arg "$1" "$prev"; then
+        return
+    fi
+    $split && return
+
+    if [[ $cur == -* ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$(_parse_help "$1")" -- "$cur")
+        if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
+            compopt -o nospace
+        fi
+        return
+    fi
+    case ${1##*/} in
+        fl-pack) return ;; # no operands
+    esac
+    _filedir flt
+    _fl_ltrim "$cur"
+}
+
+complete -F _fl fl-inspect fl-pack
+if [[ ${BASH_SOURCE[0]##*/} == fl-* ]]; then
+    complete -F _fl "${BASH_SOURCE[0]##*/}"
+fi
+
+# ex: filetype=sh
