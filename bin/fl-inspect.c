@@ -510,9 +510,9 @@ run_diff(const struct opts *o, char **files, FILE *fp)
 		if (ra == 0 && rb == 0)
 			break;
 		if (ra == 0 || rb == 0) {
-			tool_warn("%s: record %lu: %s ends after record %lu",
+			tool_warn("%s: record %lu: %s has no record %lu",
 			    ra ? ia.name : ib.name, ra ? ia.recno : ib.recno,
-			    ra ? ib.name : ia.name, ra ? ib.recno : ia.recno);
+			    ra ? ib.name : ia.name, ra ? ia.recno : ib.recno);
 			status = 1;
 			break;
 		}

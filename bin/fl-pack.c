@@ -69,9 +69,6 @@ split_spec(char *spec, enum fl_dtype *dtype, char **shape)
 {
 	char *colon = strrchr(spec, ':'), *prev;
 
-	if (colon == NULL)
-		tool_usage_error("bad tensor spec '%s': want "
-		    "NAME:DTYPE[:SHAPE]=VALUES", spec);
 	*shape = NULL;
 	if (fl_dtype_parse(colon + 1, strlen(colon + 1), dtype) == 0) {
 		*colon = '\0';
@@ -80,7 +77,7 @@ split_spec(char *spec, enum fl_dtype *dtype, char **shape)
 	*colon = '\0';
 	if ((prev = strrchr(spec, ':')) == NULL ||
 	    fl_dtype_parse(prev + 1, strlen(prev + 1), dtype) < 0)
-		tool_die("tensor spec '%s': unknown dtype '%s'", spec,
+		tool_die("tensor '%s': unknown dtype '%s'", spec,
 		    prev ? prev + 1 : colon + 1);
 	*prev = '\0';
 	*shape = colon + 1;
@@ -99,7 +96,7 @@ add_tensor(struct fl_record *rec, char *spec)
 	const char *text, *where = "-t";
 	int rank = 1;
 
-	if (eq == NULL)
+	if (eq == NULL || memchr(spec, ':', (size_t)(eq - spec)) == NULL)
 		tool_usage_error("bad tensor spec '%s': want "
 		    "NAME:DTYPE[:SHAPE]=VALUES", spec);
 	*eq = '\0';

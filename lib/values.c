@@ -91,7 +91,7 @@ store_float(struct fl_tensor *t, uint64_t i, const char *s,
 	int word = nonfinite_word(s);
 
 	if (!word && strspn(s, "0123456789+-.eE") != strlen(s))
-		return fl_error_set(err, FL_EINVAL, "not a decimal number");
+		return fl_error_set(err, FL_EINVAL, "not a number");
 	if (t->dtype == FL_F32) {
 		float f = strtof(s, &end);
 
