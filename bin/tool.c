@@ -107,8 +107,11 @@ tool_opt_double(const char *opt, const char *arg, double min, double max)
 	struct fl_error err;
 	double v;
 
+	char q[FL_QUOTE];
+
 	if (fl_parse_double(arg, min, max, &v, &err) < 0)
-		tool_die("invalid %s '%s': %s", opt, arg, err.msg);
+		tool_die("invalid %s '%s': %s", opt,
+		    fl_escape(q, sizeof(q), arg, strlen(arg)), err.msg);
 	return v;
 }
 
@@ -118,8 +121,11 @@ tool_opt_u64(const char *opt, const char *arg, uint64_t min, uint64_t max)
 	struct fl_error err;
 	uint64_t v;
 
+	char q[FL_QUOTE];
+
 	if (fl_parse_u64(arg, min, max, &v, &err) < 0)
-		tool_die("invalid %s '%s': %s", opt, arg, err.msg);
+		tool_die("invalid %s '%s': %s", opt,
+		    fl_escape(q, sizeof(q), arg, strlen(arg)), err.msg);
 	return v;
 }
 

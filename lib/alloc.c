@@ -22,8 +22,12 @@ fl_grow(unsigned char **buf, size_t *cap, size_t need, size_t keep,
 {
 	unsigned char *p;
 
-	if (need <= *cap)
+	/* Never leave a NULL buffer: tensors of zero size still point into
+	 * the payload, and memcpy/memset of 0 bytes to NULL is undefined. */
+	if (need <= *cap && *buf != NULL)
 		return 0;
+	if (need < FL_ALIGN)
+		need = FL_ALIGN;
 	p = fl_alloc_aligned(need);
 	if (p == NULL)
 		return fl_error_set(err, FL_ENOMEM,

@@ -123,6 +123,14 @@ struct fl_limits {
 int fl_error_set(struct fl_error *err, enum fl_errcode code, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * s (len bytes) made safe to quote in a one-line message: printable ASCII
+ * kept, any other byte written \xNN, cut with "..." to fit buf (n bytes).
+ * Returns buf.
+ */
+#define FL_QUOTE 96
+const char *fl_escape(char *buf, size_t n, const char *s, size_t len);
+
 /* ---- dtypes ---- */
 
 /* "f32", "u32", ...; NULL for an invalid value. */

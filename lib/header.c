@@ -119,6 +119,7 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
     uint64_t *end, const struct fl_limits *lim, struct fl_error *err)
 {
 	const char *f[4], *p = s, *stop = s + len;
+	char q[FL_QUOTE];
 	size_t flen[4];
 	struct fl_tensor t;
 	uint64_t off, size;
@@ -131,8 +132,8 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 		if (sp == NULL || (i == 3 && memchr(p, ' ', len - (size_t)(p -
 		    s)) != NULL))
 			return fl_error_set(err, FL_EFORMAT,
-			    "bad tensor line 'tensor=%.*s': want NAME DTYPE "
-			    "[DIMS] OFFSET", (int)(len > 80 ? 80 : len), s);
+			    "bad tensor line 'tensor=%s': want NAME DTYPE "
+			    "[DIMS] OFFSET", fl_escape(q, sizeof(q), s, len));
 		f[i] = p;
 		flen[i] = (size_t)(sp - p);
 		p = sp + 1;
@@ -141,8 +142,8 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 		return -1;
 	if (fl_dtype_parse(f[1], flen[1], &t.dtype) < 0)
 		return fl_error_set(err, FL_EFORMAT,
-		    "tensor '%.*s': unsupported dtype '%.*s'", (int)flen[0],
-		    f[0], (int)(flen[1] > 16 ? 16 : flen[1]), f[1]);
+		    "tensor '%.*s': unsupported dtype '%s'", (int)flen[0],
+		    f[0], fl_escape(q, 40, f[1], flen[1]));
 	/* The shape: "[" decimals separated by "," "]". */
 	if (flen[2] < 2 || f[2][0] != '[' || f[2][flen[2] - 1] != ']')
 		goto badshape;
@@ -173,8 +174,8 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 		goto toolarge;
 	if (parse_decimal(f[3], flen[3], &off) < 0)
 		return fl_error_set(err, FL_EFORMAT,
-		    "tensor '%.*s': bad offset '%.*s'", (int)flen[0], f[0],
-		    (int)(flen[3] > 24 ? 24 : flen[3]), f[3]);
+		    "tensor '%.*s': bad offset '%s'", (int)flen[0], f[0],
+		    fl_escape(q, 40, f[3], flen[3]));
 	/* Tensors tile the payload: each starts at the next 64-byte boundary
 	 * after the previous one; no gaps, no overlap, no reordering. */
 	if (off != *end)
@@ -182,9 +183,10 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 		    "tensor '%.*s': offset %llu, expected %llu (tensors must "
 		    "tile the payload at 64-byte boundaries)", (int)flen[0],
 		    f[0], (unsigned long long)off, (unsigned long long)*end);
-	if (off + size > lim->max_payload)
+	if (__builtin_add_overflow(off, size, end) || *end > lim->max_payload)
 		goto toolarge;
-	*end = fl_align64(off + size);
+	if (*end != 0 && (*end = fl_align64(*end)) == 0)
+		goto toolarge;
 	if (*end > lim->max_payload)
 		goto toolarge;
 	if (rec->ntensors >= FL_MAX_TENSORS)
@@ -207,8 +209,8 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 	return 0;
 
 badshape:
-	return fl_error_set(err, FL_EFORMAT, "tensor '%.*s': bad shape '%.*s'",
-	    (int)flen[0], f[0], (int)(flen[2] > 40 ? 40 : flen[2]), f[2]);
+	return fl_error_set(err, FL_EFORMAT, "tensor '%.*s': bad shape '%s'",
+	    (int)flen[0], f[0], fl_escape(q, 60, f[2], flen[2]));
 toolarge:
 	return fl_error_set(err, FL_ELIMIT,
 	    "tensor '%.*s': payload above the limit of %llu bytes",
@@ -220,6 +222,7 @@ fl_header_parse(struct fl_record *rec, const char *text, size_t len,
     const struct fl_limits *lim, struct fl_error *err)
 {
 	const char *p = text, *stop = text + len, *pad;
+	char q[FL_QUOTE];
 	uint64_t end = 0;
 
 	if (len == 0 || text[len - 1] != '\n')
@@ -254,8 +257,8 @@ fl_header_parse(struct fl_record *rec, const char *text, size_t len,
 			    "carriage return in header");
 		if ((eq = memchr(p, '=', n)) == NULL)
 			return fl_error_set(err, FL_EFORMAT,
-			    "header line without '=': '%.*s'",
-			    (int)(n > 40 ? 40 : n), p);
+			    "header line without '=': '%s'",
+			    fl_escape(q, 60, p, n));
 		if (eq - p == 6 && memcmp(p, "tensor", 6) == 0) {
 			if (parse_tensor_line(rec, eq + 1, (size_t)(nl - eq -
 			    1), &end, lim, err) < 0)

@@ -18,11 +18,14 @@ fl_meta_check_key(const char *key, size_t len, struct fl_error *err)
 		unsigned char c = (unsigned char)key[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    (i > 0 && (c == '.' || c == '_' || c == '-'));
-		if (!ok)
+		if (!ok) {
+			char q[FL_QUOTE];
+
 			return fl_error_set(err, FL_EFORMAT,
-			    "bad metadata key '%.*s': keys are lower-case "
+			    "bad metadata key '%s': keys are lower-case "
 			    "letters, digits and . _ - (not first)",
-			    (int)(len > FL_MAX_KEY ? FL_MAX_KEY : len), key);
+			    fl_escape(q, sizeof(q), key, len));
+		}
 	}
 	if (len == 6 && memcmp(key, "tensor", 6) == 0)
 		return fl_error_set(err, FL_EFORMAT,

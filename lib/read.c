@@ -30,6 +30,8 @@ src_read(struct src *s, void *dst, size_t n)
 
 	if (s->fp == NULL) {
 		got = s->len - s->pos < n ? s->len - s->pos : n;
+		if (got == 0)
+			return 0;
 		memcpy(dst, s->buf + s->pos, got);
 		s->pos += got;
 		return got;
@@ -213,9 +215,10 @@ read_record(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
 	got = src_read(s, pre, sizeof(pre));
 	if (got == 0 && !src_error(s))
 		return 0;
-	if (got != sizeof(pre))
+	/* Bytes that cannot begin a record are bad magic, however few. */
+	if (got != sizeof(pre) && memcmp(pre, FL_MAGIC, got < 8 ? got : 8) == 0)
 		return short_read(s, "preamble", got, sizeof(pre), err);
-	if (memcmp(pre, FL_MAGIC, 8) != 0) {
+	if (memcmp(pre, FL_MAGIC, 8) != 0 || got != sizeof(pre)) {
 		if ((what = fl_sniff_format(pre, got)) != NULL)
 			return fl_error_set(err, FL_EFORMAT,
 			    "not an FLT record: input is %s", what);
@@ -281,7 +284,9 @@ read_record(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
 	} else {
 		uint64_t bound = fl_align64(compressBound(rawlen));
 
-		if (p.plen == 0 || p.plen > bound) {
+		/* Deflate expands at most 1032:1: a claim beyond that is a lie,
+		 * refused before allocating the claimed size. */
+		if (p.plen == 0 || p.plen > bound || rawlen / 1032 > p.plen) {
 			fl_error_set(err, FL_EFORMAT, "compressed payload "
 			    "length %llu impossible for %zu raw bytes",
 			    (unsigned long long)p.plen, rawlen);

@@ -8,6 +8,8 @@
 int
 fl_tensor_check_name(const char *name, size_t len, struct fl_error *err)
 {
+	char q[FL_QUOTE];
+
 	if (len == 0)
 		return fl_error_set(err, FL_EFORMAT, "empty tensor name");
 	if (len > FL_MAX_NAME)
@@ -15,7 +17,8 @@ fl_tensor_check_name(const char *name, size_t len, struct fl_error *err)
 		    "tensor name longer than %d bytes", FL_MAX_NAME);
 	if (name[0] == '-')
 		return fl_error_set(err, FL_EFORMAT,
-		    "tensor name '%.*s' starts with '-'", (int)len, name);
+		    "tensor name '%s' starts with '-'",
+		    fl_escape(q, sizeof(q), name, len));
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 
@@ -23,8 +26,8 @@ fl_tensor_check_name(const char *name, size_t len, struct fl_error *err)
 		    (c >= '0' && c <= '9') || strchr("_.:/-", c) != NULL) ||
 		    c == '\0')
 			return fl_error_set(err, FL_EFORMAT,
-			    "bad tensor name '%.*s': names are letters, digits "
-			    "and _ . : / -", (int)len, name);
+			    "bad tensor name '%s': names are letters, digits "
+			    "and _ . : / -", fl_escape(q, sizeof(q), name, len));
 	}
 	return 0;
 }
@@ -49,8 +52,10 @@ fl_tensors_rawlen(const struct fl_record *rec, size_t *out)
 		return 0;
 	}
 	t = &rec->tensors[rec->ntensors - 1];
-	end = fl_align64((uint64_t)t->offset + t->nbytes);
-	if (end == 0 && t->offset + t->nbytes != 0)
+	if (__builtin_add_overflow((uint64_t)t->offset, (uint64_t)t->nbytes,
+	    &end))
+		return -1;
+	if (end != 0 && (end = fl_align64(end)) == 0)
 		return -1;
 	if (end > SIZE_MAX)
 		return -1;
@@ -113,7 +118,7 @@ fl_tensor_add(struct fl_record *rec, const char *name, enum fl_dtype dtype,
 		rec->tensors = ts;
 		rec->tensorcap = cap;
 	}
-	if (end > rec->rawcap) {
+	if (end > rec->rawcap || rec->raw == NULL) {
 		size_t want = end;
 
 		if (rec->rawcap <= SIZE_MAX / 2 && rec->rawcap * 2 > want)
@@ -122,7 +127,8 @@ fl_tensor_add(struct fl_record *rec, const char *name, enum fl_dtype dtype,
 		    err) < 0)
 			return NULL;
 	}
-	memset(rec->raw + rec->rawlen, 0, end - rec->rawlen);
+	if (end > rec->rawlen)
+		memset(rec->raw + rec->rawlen, 0, end - rec->rawlen);
 	rec->rawlen = end;
 
 	t = &rec->tensors[rec->ntensors];
@@ -173,7 +179,7 @@ fl_shape_parse(const char *s, int *rank, uint64_t dims[FL_MAX_RANK],
     struct fl_error *err)
 {
 	const char *p = s;
-	char sep = 'x', close = '\0';
+	char sep = 'x', close = '\0', q[FL_QUOTE];
 	uint64_t numel = 1;
 	int r = 0;
 
@@ -196,19 +202,22 @@ fl_shape_parse(const char *s, int *rank, uint64_t dims[FL_MAX_RANK],
 			if (__builtin_mul_overflow(d, 10, &d) ||
 			    __builtin_add_overflow(d, (uint64_t)(*p - '0'), &d))
 				return fl_error_set(err, FL_ELIMIT,
-				    "dimension too large in shape '%s'", s);
+				    "dimension too large in shape '%s'",
+				    fl_escape(q, sizeof(q), s, strlen(s)));
 			p++;
 		}
 		if (p == start)
 			return fl_error_set(err, FL_EINVAL, "bad shape '%s'",
-			    s);
+			    fl_escape(q, sizeof(q), s, strlen(s)));
 		if (r == FL_MAX_RANK)
 			return fl_error_set(err, FL_ELIMIT,
-			    "shape '%s' has more than %d dimensions", s,
+			    "shape '%s' has more than %d dimensions",
+			    fl_escape(q, sizeof(q), s, strlen(s)),
 			    FL_MAX_RANK);
 		if (__builtin_mul_overflow(numel, d, &numel))
 			return fl_error_set(err, FL_ELIMIT,
-			    "shape '%s' has too many elements", s);
+			    "shape '%s' has too many elements",
+			    fl_escape(q, sizeof(q), s, strlen(s)));
 		dims[r++] = d;
 		if (*p == sep) {
 			p++;
@@ -216,7 +225,8 @@ fl_shape_parse(const char *s, int *rank, uint64_t dims[FL_MAX_RANK],
 		}
 		if (*p == close && (close == '\0' || p[1] == '\0'))
 			break;
-		return fl_error_set(err, FL_EINVAL, "bad shape '%s'", s);
+		return fl_error_set(err, FL_EINVAL, "bad shape '%s'",
+		    fl_escape(q, sizeof(q), s, strlen(s)));
 	}
 	*rank = r;
 	return 0;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fl.h"
+#include "internal.h"
 
 #define MAX_TOKEN 63
 
@@ -171,7 +171,7 @@ fl_values_parse(struct fl_tensor *t, const char *text, size_t len,
 	const char *tok;
 
 	while ((n = next_token(text, len, &pos, &line, &tok)) > 0) {
-		char buf[MAX_TOKEN + 1];
+		char buf[MAX_TOKEN + 1], q[FL_QUOTE];
 		struct fl_error why;
 
 		if (i == t->numel)
@@ -186,6 +186,13 @@ fl_values_parse(struct fl_tensor *t, const char *text, size_t len,
 			    MAX_TOKEN);
 		memcpy(buf, tok, n);
 		buf[n] = '\0';
+		if (memchr(tok, '\0', n) != NULL ||
+		    strspn(buf, "0123456789abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ+-.") != n)
+			return fl_error_set(err, FL_EINVAL,
+			    "line %lu: value %llu '%s': not a number", line,
+			    (unsigned long long)i + 1,
+			    fl_escape(q, sizeof(q), tok, n));
 		if (store(t, i, buf, &why) < 0)
 			return fl_error_set(err, FL_EINVAL,
 			    "line %lu: value %llu '%s': %s", line,

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Regenerate the checked-in seed corpora (small: the fuzzer's own finds go
+# to build/fuzz/corpus-NAME, never here).  Run from anywhere:
+#   tests/fuzz/make-corpus.sh
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+craft="/usr/bin/python3 $top/tests/craft.py"
+rec=$top/tests/fuzz/corpus-record
+val=$top/tests/fuzz/corpus-values
+rm -rf "$rec" "$val"
+mkdir -p "$rec" "$val"
+
+# Records: the golden files, a stream, and hostile headers with valid CRCs
+# so the fuzzer starts past the checksums.
+cp "$top"/tests/data/golden/*.flt "$rec/"
+cat "$top/tests/data/golden/update.flt" "$top/tests/data/golden/update-z.flt" \
+    > "$rec/stream.flt"
+head -c 100 "$top/tests/data/golden/update.flt" > "$rec/truncated.flt"
+$craft -H 'tensor=a bf16 [2] 0\n' --raw-zeros 64 -o "$rec/bf16.flt"
+$craft -H 'tensor=a u8 [1,1,1,1,1,1,1,2] 0\n' --raw 'ab' -o "$rec/rank8.flt"
+$craft -H 'tensor=a u8 [2] 0\ntensor=b u8 [1] 64\n' --raw-zeros 128 \
+    --poke 10:01 -o "$rec/gap.flt"
+$craft -H 'tensor=a f32 [4] 0\n' --raw-zeros 16 -z --tail '\x01' \
+    -o "$rec/ztail.flt"
+$craft -H 'tensor=a u8 [4294967296,4294967296] 0\n' -o "$rec/overflow.flt"
+$craft -H 'a=1\nb=caf\xc3\xa9\nx-y.z_w=v\ntensor=s f64 [] 0\n' \
+    --raw-hex 000000000000f03f -o "$rec/meta.flt"
+
+# Values: the first byte picks the dtype (byte % 10: '2' f32, '3' f64,
+# '4' i8, '5' u8, '6' i16, '7' u16, '8' i32, '9' u32, '0' i64, '1' u64); the
+# rest is the text, also tried as a shape and as single numbers.
+printf '2 0.5, -1, 2\n# a comment\n3e-3 nan -inf 1e-45' > "$val/f32.txt"
+printf '30.1,1e308,-4.9e-324,0x1p3' > "$val/f64.txt"
+printf '4-128 127 0' > "$val/i8.txt"
+printf '1 0,18446744073709551615\r\n' > "$val/u64.txt"
+printf '0-9223372036854775808 9223372036854775807' > "$val/i64.txt"
+printf '2[2,3]' > "$val/shape.txt"
+printf '22x3x4' > "$val/shapex.txt"
+printf '3-12.5e-3' > "$val/double.txt"
