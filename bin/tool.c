@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +156,17 @@ tool_input_init(struct tool_input *in, int nfiles, char **files)
 		    UINT64_MAX);
 }
 
+/* A 1 MiB pipe buffer instead of 64 KiB: 16 times fewer context switches
+ * between the writer and us for large records.  Best effort. */
+static void
+widen_pipe(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
 static void
 input_close(struct tool_input *in)
 {
@@ -180,6 +193,7 @@ tool_input_next(struct tool_input *in, struct fl_record *rec)
 			if (strcmp(path, "-") == 0) {
 				in->fp = stdin;
 				in->name = "<stdin>";
+				widen_pipe(STDIN_FILENO);
 			} else if ((in->fp = fopen(path, "rb")) == NULL) {
 				in->failed = 1;
 				tool_warn("%s: %s", path, strerror(errno));

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "internal.h"
 
@@ -38,10 +37,4 @@ fl_grow(unsigned char **buf, size_t *cap, size_t need, size_t keep,
 	*buf = p;
 	*cap = need;
 	return 0;
-}
-
-uint32_t
-fl_crc32(uint32_t crc, const void *buf, size_t len)
-{
-	return (uint32_t)crc32_z(crc, buf, len);
 }

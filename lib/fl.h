@@ -237,6 +237,10 @@ struct fl_tensor *fl_tensor_add(struct fl_record *rec, const char *name,
     enum fl_dtype dtype, int rank, const uint64_t *dims,
     struct fl_error *err);
 
+/* Remove the tensor called name, sliding later tensors down; pointers to
+ * tensors and data are invalid afterwards.  1 if removed, 0 if absent. */
+int fl_tensor_remove(struct fl_record *rec, const char *name);
+
 /* Validation of a tensor name alone: 0 if valid, else -1. */
 int fl_tensor_check_name(const char *name, size_t len, struct fl_error *err);
 
@@ -361,6 +365,267 @@ uint64_t fl_rng_u64(struct fl_rng *r);
 /* Uniform on [0, bound) by rejection (bound 0: a full 64-bit word). */
 uint64_t fl_rng_below(struct fl_rng *r, uint64_t bound);
 void fl_rng_wipe(struct fl_rng *r);
+
+/* ---- parallel work (parallel.c) ---- */
+
+/*
+ * Run fn(ctx, i) for every i in [0, n) on up to nthreads threads (the
+ * caller's included).  Items run in no fixed order; fn must make each
+ * item's result independent of the others for deterministic output.
+ */
+typedef void (*fl_task_fn)(void *ctx, size_t index);
+int fl_parallel_for(size_t n, int nthreads, fl_task_fn fn, void *ctx,
+    struct fl_error *err);
+
+/* ---- noise samplers (gauss.c, dgauss.c) ---- */
+
+/* A standard normal sample (ziggurat, double precision; not exact). */
+double fl_normal(struct fl_rng *r);
+
+/*
+ * The exact discrete Gaussian of Canonne, Kamath and Steinke: P[x] is
+ * proportional to exp(-x^2 / (2 sigma^2)) on the integers.  fl_dgauss_init
+ * fixes sigma^2 as a rational rounded up (dg->sigma is the scale used) and
+ * refuses a variance above FL_DGAUSS_MAX_VAR.
+ */
+#define FL_DGAUSS_MAX_VAR 72057594037927936.0   /* 2^56 */
+struct fl_dgauss {
+	uint64_t num, den, t;
+	double sigma;
+};
+int fl_dgauss_init(struct fl_dgauss *dg, double sigma, struct fl_error *err);
+int64_t fl_dgauss(struct fl_rng *r, const struct fl_dgauss *dg);
+
+/* Skellam: Poisson(sigma^2/2) - Poisson(sigma^2/2), variance sigma^2
+ * (double-precision Poisson sampler: accurate to rounding, not exact). */
+int64_t fl_skellam(struct fl_rng *r, double sigma);
+
+/* ---- clipping and noise (dp.c) ---- */
+
+enum fl_mechanism { FL_MECH_GAUSSIAN, FL_MECH_DGAUSS, FL_MECH_SKELLAM };
+
+/*
+ * Noise for fl_noise_tensor.  sigma is the standard deviation in the
+ * tensor's units: float units for FL_MECH_GAUSSIAN, grid steps for the
+ * integer mechanisms.  Float Gaussian noise is added on the power-of-two
+ * grid fl_noise_grid(sigma) (the value snapped, integer noise added
+ * exactly); exact selects the exact discrete Gaussian on that grid instead
+ * of the fast ziggurat.  modulus: integer tensors are a ring mod modulus
+ * (0 with u64: mod 2^64; 0 with i32/i64: plain integers, overflow is an
+ * error).  key: the record's noise key (chunk streams are derived from it).
+ */
+struct fl_noise {
+	enum fl_mechanism mechanism;
+	double sigma;
+	int exact;
+	uint64_t modulus;
+	int threads;
+	unsigned char key[FL_RNG_KEYBYTES];
+};
+
+/* Sum of squares of a float tensor's values, in double. */
+double fl_tensor_sumsq(const struct fl_tensor *t);
+
+/* 0 if every value is finite, else -1 naming the first bad index. */
+int fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err);
+
+/* Scale float tensors ts[0..n) so their joint L2 norm (in double) is at
+ * most clip; *clipped says whether they were scaled. */
+int fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip,
+    int *clipped);
+
+/* The noise grid for float noise of scale sigma: a power of two with
+ * sigma/grid in [2^18, 2^19). */
+double fl_noise_grid(double sigma);
+
+/* Add noise to t in place; tensor_index tells its streams apart. */
+int fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
+    const struct fl_noise *nz, struct fl_error *err);
+
+/* Add the exact squared L2 norm of an integer tensor (ring values centred
+ * on 0) to *acc; -1 if the sum would overflow 128 bits. */
+int fl_int_sumsq(const struct fl_tensor *t, uint64_t modulus,
+    unsigned __int128 *acc);
+
+/* Exactly: is ss <= bound^2? */
+int fl_int_sumsq_le(unsigned __int128 ss, double bound);
+
+/* ---- privacy accounting (account.c, pld.c, ledger.c) ---- */
+
+/*
+ * A release: `steps` compositions of one mechanism on a Poisson sample of
+ * rate q, under add/remove adjacency.  gaussian: noise is the multiplier
+ * z = noise std / L2 sensitivity.  discrete-gaussian and skellam (integer
+ * noise summed over clients, distributed DP): sigma is the std of one
+ * client's share, sens2 and sens1 the L2 and L1 sensitivity (0: derived as
+ * sens2 min(sqrt(dim), sens2)), all in grid units; clients is the number
+ * of shares in the sum (the survivors) and dim the coordinates noised.
+ * indicator: for the integer mechanisms, the noise multiplier of a
+ * Gaussian query on the same sample (adaptive clipping's clip indicator),
+ * 0 if none; a gaussian release has it folded into noise.  clip (0:
+ * unknown) and round (FL_ROUND_NONE: unknown) are informational.
+ * (enum fl_mechanism is declared with the noise, above.)
+ */
+#define FL_ROUND_NONE UINT64_MAX
+
+struct fl_release {
+	uint64_t release;       /* 1-based row of a ledger; 0 if none */
+	uint64_t round;
+	enum fl_mechanism mech;
+	double q;
+	uint64_t steps;
+	double noise;
+	double clip;
+	uint64_t clients;
+	double sigma, sens2, sens1;
+	uint64_t dim;
+	double indicator;
+};
+
+/* "gaussian", "discrete-gaussian", "skellam"; parse returns 0 or -1. */
+const char *fl_mechanism_name(enum fl_mechanism m);
+int fl_mechanism_parse(const char *s, enum fl_mechanism *m);
+
+/* 0 if r is a valid release (q in (0, 1], noise > 0, ...), else -1. */
+int fl_release_check(const struct fl_release *r, struct fl_error *err);
+
+/* The effective noise multiplier (distributed: sigma sqrt(clients) / sens2). */
+double fl_release_noise(const struct fl_release *r);
+
+/*
+ * The release a noised record stands for, from its dp.* metadata
+ * (doc/metadata.md): with distributed noise (dp.shares > 1) the noise is
+ * that of the `clients` shares actually summed.  q is dp.q, else the
+ * planned cohort max(dp.shares, clients) / population if population > 0,
+ * else 0 for the caller to set; steps is dp.steps or 1.
+ */
+int fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
+    uint64_t population, struct fl_error *err);
+
+/* RDP orders: "default" (NULL), "opacus", "dp-accounting", or a list
+ * "1.5,2,4-64,128" (LO-HI: every integer), sorted, duplicates dropped. */
+#define FL_RDP_MAX_ORDERS 1024
+#define FL_RDP_MAX_ORDER 100000
+struct fl_orders {
+	size_t n;
+	double a[FL_RDP_MAX_ORDERS];
+};
+
+int fl_orders_parse(struct fl_orders *o, const char *spec,
+    struct fl_error *err);
+
+/* RDP of one step of the Poisson-subsampled Gaussian at order alpha. */
+double fl_rdp_sgm(double q, double noise, double alpha);
+
+/* RDP of one step of r at each order (rdp: o->n values). */
+int fl_rdp_release(const struct fl_release *r, const struct fl_orders *o,
+    double *rdp, struct fl_error *err);
+
+/* The smallest epsilon (delta) over the orders for a given delta
+ * (epsilon); classic: Mironov's 2017 conversion instead of the tight one.
+ * best (may be NULL) gets the index of the order that gave it. */
+double fl_rdp_epsilon(const struct fl_orders *o, const double *rdp,
+    double delta, int classic, size_t *best);
+double fl_rdp_delta(const struct fl_orders *o, const double *rdp,
+    double epsilon, int classic, size_t *best);
+
+/* log erfc(x) and log Phi(x), accurate in the far tails. */
+double fl_log_erfc(double x);
+double fl_log_ndtr(double x);
+
+enum fl_accountant { FL_ACC_RDP, FL_ACC_RDP_CLASSIC, FL_ACC_PLD,
+	FL_ACC_EXACT };
+
+/* orders: NULL for the default; interval: the PLD grid (0: 1e-4). */
+struct fl_account {
+	enum fl_accountant accountant;
+	const struct fl_orders *orders;
+	double interval;
+};
+
+/* An answer: order is the best RDP order, interval the PLD grid used
+ * (NAN when not applicable). */
+struct fl_privacy {
+	double epsilon, delta, order, interval;
+};
+
+/*
+ * Compose the n releases.  given_eps 0: epsilon for delta = given; 1:
+ * delta for epsilon = given.  cumulative: out[i] after each release i
+ * (n entries), else out[0] for all.  The exact accountant takes only
+ * gaussian releases with q = 1, the PLD one only gaussian releases.
+ */
+int fl_account_run(const struct fl_account *acct, const struct fl_release *r,
+    size_t n, int cumulative, int given_eps, double given,
+    struct fl_privacy *out, struct fl_error *err);
+
+/*
+ * The smallest noise multiplier for tmpl (gaussian; its noise ignored)
+ * that keeps epsilon at delta, after the fixed releases, at most target:
+ * *noise and what it gives in *got.
+ */
+int fl_account_noise(const struct fl_account *acct,
+    const struct fl_release *fixed, size_t nfixed,
+    const struct fl_release *tmpl, double target, double delta,
+    double *noise, struct fl_privacy *got, struct fl_error *err);
+
+/*
+ * A privacy loss distribution on the grid loss = (lo + i) d: mass p[i]
+ * (n bins, owned) and p_inf at infinity.  fl_pld_sgm discretises one step
+ * (add 0: remove direction, 1: add direction) pessimistically; compose
+ * operations replace their first argument.
+ */
+struct fl_pld {
+	double d;
+	int64_t lo;
+	size_t n;
+	double *p;
+	double pinf;
+};
+
+int fl_pld_sgm(struct fl_pld *pl, double q, double noise, int add, double d,
+    struct fl_error *err);
+int fl_pld_self_compose(struct fl_pld *pl, uint64_t steps,
+    struct fl_error *err);
+int fl_pld_compose(struct fl_pld *a, const struct fl_pld *b,
+    struct fl_error *err);
+double fl_pld_width(const struct fl_pld *pl, uint64_t steps);
+double fl_pld_epsilon(const struct fl_pld *pl, double delta);
+double fl_pld_delta(const struct fl_pld *pl, double epsilon);
+void fl_pld_free(struct fl_pld *pl);
+/* fl_account_run's PLD half. */
+int fl_pld_account(const struct fl_account *acct, const struct fl_release *r,
+    size_t n, int cumulative, int given_eps, double given,
+    struct fl_privacy *out, struct fl_error *err);
+
+/* The Gaussian mechanism exactly (Balle and Wang 2018), mu = 1 / noise
+ * (T steps: sqrt(T) / noise). */
+double fl_gaussian_delta(double mu, double epsilon);
+double fl_gaussian_epsilon(double mu, double delta);
+
+/*
+ * The budget ledger (fl-account(1) describes the file).  fl_ledger_open
+ * locks the file (write: exclusively, creating it if missing; else
+ * shared) and reads every row, failing on any line it would not have
+ * written, named "line N: ...".  fl_ledger_append numbers the rows on,
+ * appends them in one write and fsyncs.  The lock lasts until
+ * fl_ledger_close.
+ */
+struct fl_ledger {
+	int fd;
+	int writable;
+	char *path;
+	size_t size;            /* bytes in the file */
+	struct fl_release *rows;
+	size_t nrows, cap;
+	uint32_t chain;         /* check of the last line */
+};
+
+int fl_ledger_open(struct fl_ledger *l, const char *path, int write,
+    struct fl_error *err);
+int fl_ledger_append(struct fl_ledger *l, const struct fl_release *rows,
+    size_t n, struct fl_error *err);
+void fl_ledger_close(struct fl_ledger *l);
 
 /* ---- input sniffing ---- */
 

@@ -13,9 +13,10 @@
 
 #include "internal.h"
 
-/* Below this, payload buffers are allocated at once; above it, a stream of
- * unknown length grows them as bytes arrive. */
-#define GROW_STEP ((size_t)16 << 20)
+/* Up to this size a payload buffer is allocated at once (untouched memory
+ * costs nothing); a longer claim from a stream of unknown length grows its
+ * buffer as bytes arrive, so a lie cannot make us reserve gigabytes. */
+#define GROW_STEP ((size_t)256 << 20)
 
 struct src {
 	FILE *fp;

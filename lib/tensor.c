@@ -249,3 +249,41 @@ fl_shape_format(char *buf, size_t n, int rank, const uint64_t *dims)
 	len += (size_t)w;
 	return (int)len;
 }
+
+int
+fl_tensor_remove(struct fl_record *rec, const char *name)
+{
+	struct fl_tensor *t = fl_tensor_find(rec, name);
+	size_t k, offset, rawlen = 0;
+
+	if (t == NULL)
+		return 0;
+	k = (size_t)(t - rec->tensors);
+	offset = t->offset;
+	free(t->name);
+	memmove(t, t + 1, (rec->ntensors - k - 1) * sizeof(*t));
+	rec->ntensors--;
+	/* Slide the later tensors down so they tile the payload again. */
+	for (size_t i = k; i < rec->ntensors; i++) {
+		struct fl_tensor *u = &rec->tensors[i];
+
+		memmove(rec->raw + offset, rec->raw + u->offset, u->nbytes);
+		u->offset = offset;
+		u->data = rec->raw + offset;
+		offset = (size_t)fl_align64(offset + u->nbytes);
+	}
+	fl_tensors_rawlen(rec, &rawlen);
+	if (rec->rawlen > rawlen)
+		memset(rec->raw + rawlen, 0, rec->rawlen - rawlen);
+	/* Gaps after moved tensors must be zero again. */
+	for (size_t i = k; i < rec->ntensors; i++) {
+		struct fl_tensor *u = &rec->tensors[i];
+		size_t end = u->offset + u->nbytes;
+		size_t next = i + 1 < rec->ntensors ?
+		    rec->tensors[i + 1].offset : rawlen;
+
+		memset(rec->raw + end, 0, next - end);
+	}
+	rec->rawlen = rawlen;
+	return 1;
+}

@@ -78,3 +78,7 @@ unit() {
 @test "unit: sniff" {
 	unit sniff
 }
+
+@test "unit: crc32" {
+	unit crc32
+}

@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "../../lib/fl.h"
+#include "../../lib/internal.h"
 
 static int failures;
 
@@ -627,6 +630,29 @@ test_atomic(void)
 	rmdir(dir);
 }
 
+/* The record CRC (PCLMULQDQ where the CPU has it) equals zlib's crc32 for
+ * every length, alignment and starting value. */
+static void
+test_crc32(void)
+{
+	unsigned char *buf = malloc(1 << 20);
+	uint64_t s = 3;
+
+	for (size_t i = 0; i < 1 << 20; i++)
+		buf[i] = (unsigned char)next_u64(&s);
+	for (int k = 0; k < 3000; k++) {
+		size_t off = next_u64(&s) % 64, len = k < 300 ? (size_t)k :
+		    next_u64(&s) % (k < 2900 ? 5000 : (1 << 20) - 64);
+		uint32_t init = k % 3 ? (uint32_t)next_u64(&s) : 0;
+
+		CHECK(fl_crc32(init, buf + off, len) ==
+		    (uint32_t)crc32(init, buf + off, (uInt)len));
+	}
+	/* Known value: the CRC-32 of "123456789". */
+	CHECK(fl_crc32(0, "123456789", 9) == 0xcbf43926u);
+	free(buf);
+}
+
 static void
 test_sniff(void)
 {
@@ -662,6 +688,7 @@ static const struct {
 	{ "values", test_values },
 	{ "atomic", test_atomic },
 	{ "sniff", test_sniff },
+	{ "crc32", test_crc32 },
 };
 
 int

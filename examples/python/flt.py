@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""flt.py - read and write FLT v1 records (flt(5)) with numpy alone.
+
+  flt.py show FILE...                      metadata and tensor shapes
+  flt.py from-npy [-z] [-m K=V]... OUT.flt [NAME=]FILE.npy...
+  flt.py from-npz [-z] [-m K=V]... OUT.flt IN.npz
+  flt.py from-safetensors [-z] [-m K=V]... OUT.flt IN.safetensors
+  flt.py to-npz IN.flt OUT.npz [RECORD]    tensors of one record (1-based)
+
+FILE and IN.flt may be "-" for stdin, OUT.flt "-" for stdout.  As a module:
+
+  for meta, tensors in flt.read_records(f): ...     # f: a binary file
+  flt.write_record(f, {"kind": "update"}, {"w": array}, compress=False)
+
+The reader checks every rule that libfl checks and raises ValueError naming
+the record and the problem; its arrays are read-only views of the payload.
+The writer emits the same bytes as fl-pack (-z: compress=True).
+"""
+import argparse, json, os, re, struct, sys, zipfile, zlib
+
+try:
+    import numpy as np
+except ImportError:
+    sys.exit("flt.py needs numpy (Debian: apt install python3-numpy)")
+
+MAGIC = b"\x89FLT\r\n\x1a\n"
+PREAMBLE = struct.Struct("<8sBBHIQII")
+MAX_HEADER, MAX_VALUE, MAX_META, MAX_TENSORS, MAX_RANK = 1 << 20, 4096, 1024, 65536, 8
+MAX_PAYLOAD = 4 << 30                           # raw bytes per record, as in fl.h
+DTYPES = {"f32": "<f4", "f64": "<f8", "i8": "i1", "u8": "u1", "i16": "<i2",
+          "u16": "<u2", "i32": "<i4", "u32": "<u4", "i64": "<i8", "u64": "<u8"}
+BY_KIND = {(np.dtype(v).kind, np.dtype(v).itemsize): k for k, v in DTYPES.items()}
+KEY = re.compile(rb"[a-z0-9][a-z0-9._-]{0,63}")
+NAME = re.compile(rb"[A-Za-z0-9_.:/][A-Za-z0-9_.:/-]{0,254}")
+DECIMAL = re.compile(rb"0|[1-9][0-9]{0,19}")    # canonical: no sign, no leading 0
+HINTS = {b"\x1f\x8b": "gzip data", b"\x28\xb5\x2f\xfd": "zstd data",
+         b"\x93NUMPY": "a .npy file (use: flt.py from-npy)",
+         b"PK\x03\x04": "a zip archive (a .npz file? use: flt.py from-npz)"}
+
+
+def align64(n):
+    return (n + 63) & ~63
+
+
+def _check(*rules):
+    """Raise ValueError with the message of the first (broken, message) rule."""
+    for broken, message in rules:
+        if broken:
+            raise ValueError(message)
+
+
+def _text(b):
+    """Bytes for an error message."""
+    return repr(b.decode("utf-8", "replace"))
+
+
+def _check_meta(key, value):
+    k = _text(key[:64])
+    _check((not KEY.fullmatch(key) or key == b"tensor",
+            f"bad metadata key {k}: want [a-z0-9][a-z0-9._-]{{0,63}}, not 'tensor'"),
+           (len(value) > MAX_VALUE, f"metadata {k}: value longer than {MAX_VALUE} bytes"),
+           (value[:1] == b" " or value[-1:] == b" ", f"metadata {k}: leading or trailing space"),
+           (any(c < 0x20 or c == 0x7f for c in value), f"metadata {k}: control character"))
+    return value.decode("utf-8")                # strict: any invalid UTF-8 raises
+
+
+def _check_name(name):
+    _check((not NAME.fullmatch(name), f"bad tensor name {_text(name[:255])}: want 1-255 of "
+            "A-Z a-z 0-9 _ . : / -, not starting with '-'"))
+    return name.decode()
+
+
+def _parse_header(text, max_payload):
+    """Header bytes -> (meta, [(name, dtype, shape, offset, nbytes)], raw length)."""
+    body = text[:-1].rstrip(b" ")
+    spaces = len(text) - 1 - len(body)          # the fewest that align, as written
+    _check((not text.endswith(b"\n"), "header does not end with a newline"),
+           (body and not body.endswith(b"\n"), "header does not end with a line of spaces"),
+           (spaces >= 64, f"header padding of {spaces} spaces (at most 63)"))
+    meta, table, end = {}, [], 0
+    for line in body.split(b"\n")[:-1]:
+        _check((not line, "blank line in header"), (len(line) > 64 + 1 + MAX_VALUE,
+               "header line too long"), (b"\r" in line, "carriage return in header"),
+               (b"=" not in line, f"header line without '=': {_text(line[:40])}"))
+        key, _, val = line.partition(b"=")
+        if key != b"tensor":
+            val = _check_meta(key, val)
+            _check((table, f"metadata line {_text(key)} after the tensor lines"),
+                   (meta and next(reversed(meta)).encode() >= key,
+                    f"metadata key {_text(key)} duplicated or out of order"),
+                   (len(meta) == MAX_META, f"more than {MAX_META} metadata keys"))
+            meta[key.decode()] = val
+            continue
+        fields = val.split(b" ")
+        _check((len(fields) != 4,
+                f"bad tensor line {_text(line[:80])}: want NAME DTYPE [DIMS] OFFSET"))
+        name, dtype, dims, off = fields
+        name = _check_name(name)
+        _check((dtype.decode("latin-1") not in DTYPES, f"tensor {name!r}: unsupported dtype "
+                f"{_text(dtype[:16])}"))
+        dt, dims = np.dtype(DTYPES[dtype.decode()]), dims[1:-1].split(b",")
+        _check((fields[2][:1] != b"[" or fields[2][-1:] != b"]", f"tensor {name!r}: bad shape"),
+               (len(dims) > MAX_RANK, f"tensor {name!r}: rank above {MAX_RANK}"))
+        shape = () if fields[2] == b"[]" else dims
+        _check((not all(DECIMAL.fullmatch(d) and int(d) >> 64 == 0 for d in shape),
+                f"tensor {name!r}: bad shape {_text(fields[2][:40])}"))
+        shape, numel = tuple(int(d) for d in shape), 1
+        for d in shape:                         # overflow checked per step, as in C
+            numel *= d
+            _check((numel >> 64, f"tensor {name!r}: too many elements"))
+        nbytes = numel * dt.itemsize
+        _check((not DECIMAL.fullmatch(off), f"tensor {name!r}: bad offset {_text(off[:24])}"))
+        _check((int(off) != end, f"tensor {name!r}: offset {int(off)}, expected {end} "
+                "(tensors must tile the payload at 64-byte boundaries)"),
+               (align64(end + nbytes) > max_payload,
+                f"tensor {name!r}: payload above the limit of {max_payload} bytes"),
+               (len(table) == MAX_TENSORS, f"more than {MAX_TENSORS} tensors"),
+               (any(t[0] == name for t in table), f"duplicate tensor name {name!r}"))
+        table.append((name, dt, shape, end, nbytes))
+        end = align64(end + nbytes)
+    return meta, table, end
+
+
+def _read(f, n, what, b=b""):
+    while len(b) < n:                           # raw files and pipes may read short
+        more = f.read(n - len(b))
+        _check((not more, f"truncated record: {what} has {len(b)} of {n} bytes"))
+        b = more if not b else b + more
+    return b
+
+
+def _inflate(stored, rawlen):
+    d = zlib.decompressobj()
+    try:
+        raw = d.decompress(stored, rawlen + 1)  # one byte more than needed shows a bomb
+    except zlib.error as e:
+        raise ValueError(f"corrupt compressed payload: {e}") from None
+    _check((len(raw) > rawlen, f"compressed payload inflates to more than {rawlen} bytes"),
+           (not d.eof, "corrupt compressed payload: stream ends early"),
+           (len(raw) != rawlen, f"compressed payload inflates to {len(raw)} bytes, "
+            f"the tensors need {rawlen}"),
+           (len(d.unused_data) > 63 or d.unused_data.strip(b"\0"),
+            "more than 63 bytes or non-zero bytes after the compressed stream"))
+    return raw
+
+
+def read_record(f, max_payload=MAX_PAYLOAD):
+    """Read one record from f: (meta, tensors), or None at a clean end of stream."""
+    pre = f.read(32)
+    if not pre:
+        return None
+    while len(pre) < 32 and (more := f.read(32 - len(pre))):
+        pre += more
+    hint = [h for m, h in HINTS.items() if pre.startswith(m)]
+    if pre[8:9] == b"{" and struct.unpack("<Q", pre[:8])[0] >> 32 == 0:
+        hint = ["a safetensors file (use: flt.py from-safetensors)"]
+    _check((not MAGIC.startswith(pre[:8]), f"not an FLT record: input is {hint[0]}"
+            if hint else "not an FLT record (bad magic)"),
+           (len(pre) < 32, f"truncated record: preamble has {len(pre)} of 32 bytes"))
+    _, version, flags, reserved, hlen, plen, pcrc, hcrc = PREAMBLE.unpack(pre)
+    _check((version != 1, f"unsupported format version {version}"),
+           (flags & ~1, f"unknown flags 0x{flags:02x}"),
+           (reserved, "reserved preamble bytes are not zero"),
+           (hlen > MAX_HEADER, f"header length {hlen} above the limit of {MAX_HEADER}"),
+           ((32 + hlen) % 64, f"header length {hlen} does not end on a 64-byte boundary"),
+           (plen % 64, f"payload length {plen} is not a multiple of 64"))
+    text = _read(f, hlen, "header")
+    crc = zlib.crc32(text, zlib.crc32(pre[:28]))
+    _check((crc != hcrc, f"header checksum mismatch (stored {hcrc:08x}, computed {crc:08x})"))
+    meta, table, rawlen = _parse_header(text, max_payload)
+    bound = align64(rawlen + (rawlen >> 12) + (rawlen >> 14) + (rawlen >> 25) + 13)
+    _check((not flags and plen != rawlen, f"payload length {plen}, the tensors need {rawlen}"),
+           (flags and not (0 < plen <= bound and plen >= rawlen // 1032),  # deflate: <= 1032:1
+            f"compressed payload length {plen} impossible for {rawlen} raw bytes"))
+    stored = _read(f, plen, "payload")
+    crc = zlib.crc32(stored)
+    _check((crc != pcrc, f"payload checksum mismatch (stored {pcrc:08x}, computed {crc:08x})"))
+    raw, tensors = _inflate(stored, rawlen) if flags else stored, {}
+    for i, (name, dt, shape, off, nbytes) in enumerate(table):
+        stop = table[i + 1][3] if i + 1 < len(table) else rawlen
+        _check((raw[off + nbytes:stop].strip(b"\0"), f"non-zero padding after tensor {name!r}"))
+        tensors[name] = np.frombuffer(raw, dt, nbytes // dt.itemsize, off).reshape(shape)
+    return meta, tensors
+
+
+def read_records(f, max_payload=MAX_PAYLOAD):
+    """Yield (meta: dict[str, str], tensors: dict[str, ndarray]) per record of f."""
+    n = 1
+    while True:
+        try:
+            rec = read_record(f, max_payload)
+        except ValueError as e:
+            raise ValueError(f"record {n}: {e}") from None
+        if rec is None:
+            return
+        yield rec
+        n += 1
+
+
+def write_record(f, meta, tensors, compress=False):
+    """Write one record; metadata values go through str(), tensors keep dict order."""
+    lines, parts, end = [], [], 0
+    for key in sorted(meta, key=str.encode):
+        value = str(meta[key])
+        _check_meta(key.encode(), value.encode())
+        lines.append(f"{key}={value}\n")
+    for name, a in tensors.items():
+        _check_name(name.encode())
+        a = np.asarray(a)
+        dtype = BY_KIND.get((a.dtype.kind, a.dtype.itemsize))
+        _check((dtype is None or a.ndim > MAX_RANK, f"tensor {name!r}: {a.dtype} of rank "
+                f"{a.ndim} has no FLT dtype (want {' '.join(DTYPES)}, rank <= {MAX_RANK})"))
+        data = np.ascontiguousarray(a, DTYPES[dtype]).reshape(-1).view(np.uint8)
+        lines.append(f"tensor={name} {dtype} [{','.join(map(str, a.shape))}] {end}\n")
+        parts.append((end, data))
+        end = align64(end + data.size)
+    text = "".join(lines).encode()
+    header = text + b" " * (-(32 + len(text) + 1) % 64) + b"\n"
+    _check((len(meta) > MAX_META or len(tensors) > MAX_TENSORS, "too many keys or tensors"),
+           (len(header) > MAX_HEADER, f"header above the limit of {MAX_HEADER} bytes"))
+    if compress:                                # zlib level 6, as fl-pack -z
+        raw = np.zeros(end, np.uint8)
+        for off, data in parts:
+            raw[off:off + data.size] = data
+        zdata = zlib.compress(raw, 6)
+        parts, end = [(0, zdata)], align64(len(zdata))
+    parts, pcrc, pos = parts + [(end, b"")], 0, 0
+    for off, data in parts:
+        pcrc, pos = zlib.crc32(data, zlib.crc32(bytes(off - pos), pcrc)), off + len(data)
+    pre = PREAMBLE.pack(MAGIC, 1, int(bool(compress)), 0, len(header), end, pcrc, 0)[:28]
+    f.write(pre + struct.pack("<I", zlib.crc32(header, zlib.crc32(pre))) + header)
+    pos = 0
+    for off, data in parts:
+        f.write(bytes(off - pos))
+        f.write(data)
+        pos = off + len(data)
+
+
+def read_safetensors(path):
+    """Tensors of a safetensors file in file order (its __metadata__ is dropped)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", _read(f, 8, "safetensors length"))
+        _check((n > 100 << 20, f"{path}: not a safetensors file (header length {n})"))
+        head = json.loads(_read(f, n, "safetensors header"))
+    head.pop("__metadata__", None)
+    data = np.memmap(path, np.uint8, "r", 8 + n) if os.path.getsize(path) > 8 + n else b""
+    out = {}
+    for name, t in sorted(head.items(), key=lambda kv: kv[1]["data_offsets"]):
+        dtype = t["dtype"].lower()              # F32 -> f32 ...; BF16, BOOL: no
+        _check((dtype not in DTYPES, f"tensor {name!r}: {t['dtype']} has no FLT dtype"))
+        (b, e), size = t["data_offsets"], np.dtype(DTYPES[dtype]).itemsize
+        _check((not 0 <= b <= e <= len(data) or e - b != size * int(np.prod(t["shape"])),
+                f"tensor {name!r}: data_offsets [{b}, {e}] do not fit its shape"))
+        out[name] = np.frombuffer(data[b:e], DTYPES[dtype]).reshape(t["shape"])
+    return out
+
+
+def write_file(path, records, compress=False):
+    """Write records to path atomically (a temporary file renamed); "-" is stdout."""
+    if path == "-":
+        for meta, tensors in records:
+            write_record(sys.stdout.buffer, meta, tensors, compress)
+        return sys.stdout.buffer.flush()
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            for meta, tensors in records:
+                write_record(f, meta, tensors, compress)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _open(path):
+    return open(path if path != "-" else os.dup(0), "rb")
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="flt.py", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("show").add_argument("files", nargs="+")
+    for cmd in "from-npy", "from-npz", "from-safetensors":
+        s = sub.add_parser(cmd)
+        s.add_argument("-z", "--zlib", action="store_true", help="compress the payload")
+        s.add_argument("-m", "--meta", action="append", default=[], metavar="KEY=VALUE")
+        s.add_argument("out")
+        s.add_argument("inputs", nargs="+" if cmd == "from-npy" else 1)
+    s = sub.add_parser("to-npz")
+    s.add_argument("input")
+    s.add_argument("out")
+    s.add_argument("record", nargs="?", type=int)
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "show":
+            for path in a.files:
+                with _open(path) as f:
+                    for n, (meta, tensors) in enumerate(read_records(f), 1):
+                        print(f"{path}: record {n}")
+                        print("".join(f"  {k}={v}\n" for k, v in meta.items()), end="")
+                        for k, v in tensors.items():
+                            print(f"  tensor {k} {BY_KIND[v.dtype.kind, v.itemsize]} "
+                                  f"[{','.join(map(str, v.shape))}]")
+        elif a.cmd == "to-npz":
+            with _open(a.input) as f:
+                records = [t for _, t in read_records(f)]
+            n = a.record if a.record is not None else 1 if len(records) == 1 else 0
+            if not 0 < n <= len(records):
+                sys.exit(f"flt.py: {a.input} has {len(records)} records: name one (1-based)")
+            with zipfile.ZipFile(a.out, "w") as z:
+                for name, t in records[n - 1].items():
+                    with z.open(name + ".npy", "w", force_zip64=True) as g:
+                        np.lib.format.write_array(g, t, allow_pickle=False)
+        else:
+            if not all("=" in m for m in a.meta):
+                p.error("-m wants KEY=VALUE")
+            meta, tensors = dict(m.partition("=")[::2] for m in a.meta), {}
+            if a.cmd == "from-npy":
+                for arg in a.inputs:
+                    name, eq, path = arg.partition("=")
+                    if not eq:
+                        name, path = os.path.basename(arg).removesuffix(".npy"), arg
+                    tensors[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+            elif a.cmd == "from-npz":
+                tensors = dict(np.load(a.inputs[0], allow_pickle=False))
+            else:
+                tensors = read_safetensors(a.inputs[0])
+            write_file(a.out, [(meta, tensors)], a.zlib)
+    except (OSError, ValueError) as e:
+        sys.exit(f"flt.py: {e}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Clipping and noise for differential privacy.
+ *
+ * Noise is drawn chunk by chunk: chunk c of tensor k reads its own ChaCha20
+ * stream (k, c) of the record's noise key, so the output is the same
+ * whatever the number of threads.  Each chunk's noise is generated into a
+ * buffer before it touches the data: the time a chunk takes is a sum over
+ * 16Ki draws, not a view of one draw's magnitude (rejection samplers run
+ * longer for larger noise: Jin et al. 2022).
+ *
+ * Float noise is added on a power-of-two grid g: x is snapped to the
+ * nearest multiple of g, integer noise in grid steps is added in int64, and
+ * the exact integer sum times g is the output.  The set of possible outputs
+ * is the lattice gZ whatever x is, so the low-order bits say nothing of x
+ * (Mironov 2012).  Snapping moves x by at most g/2 per coordinate; the
+ * sensitivity this costs, g sqrt(d), is reported for the accountant.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fl.h"
+
+#define CHUNK 16384
+/* Grid steps per noise standard deviation: sigma/g in [2^18, 2^19). */
+#define GRID_BITS 18
+
+double
+fl_tensor_sumsq(const struct fl_tensor *t)
+{
+	double s = 0;
+
+	if (t->dtype == FL_F32) {
+		const float *v = t->data;
+
+		for (uint64_t i = 0; i < t->numel; i++)
+			s += (double)v[i] * v[i];
+	} else if (t->dtype == FL_F64) {
+		const double *v = t->data;
+
+		for (uint64_t i = 0; i < t->numel; i++)
+			s += v[i] * v[i];
+	}
+	return s;
+}
+
+int
+fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err)
+{
+	for (uint64_t i = 0; i < t->numel; i++) {
+		double x = fl_tensor_get(t, i);
+
+		if (!isfinite(x))
+			return fl_error_set(err, FL_EFORMAT,
+			    "tensor '%s': non-finite value at index %llu",
+			    t->name, (unsigned long long)i);
+	}
+	return 0;
+}
+
+/* Multiply by f < 1; a factor that rounds to 1 in the tensor's precision
+ * becomes the largest one below 1, so every call shrinks the values. */
+static void
+scale_tensor(struct fl_tensor *t, double f)
+{
+	if (t->dtype == FL_F32) {
+		float *v = t->data, ff = (float)f;
+
+		if (ff >= 1.0f)
+			ff = nextafterf(1.0f, 0.0f);
+		for (uint64_t i = 0; i < t->numel; i++)
+			v[i] *= ff;
+	} else {
+		double *v = t->data;
+
+		if (f >= 1.0)
+			f = nextafter(1.0, 0.0);
+		for (uint64_t i = 0; i < t->numel; i++)
+			v[i] *= f;
+	}
+}
+
+/*
+ * Scale the tensors so that their joint L2 norm is at most clip.  Rounding
+ * the scaled values can push the norm a hair over: shrink again until the
+ * norm computed in double is <= clip (once, in practice).
+ */
+int
+fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip, int *clipped)
+{
+	double ss = 0, norm;
+
+	for (size_t i = 0; i < n; i++)
+		ss += fl_tensor_sumsq(ts[i]);
+	norm = sqrt(ss);
+	*clipped = norm > clip;
+	while (norm > clip) {
+		double f = clip / norm;
+
+		ss = 0;
+		for (size_t i = 0; i < n; i++) {
+			scale_tensor(ts[i], f);
+			ss += fl_tensor_sumsq(ts[i]);
+		}
+		norm = sqrt(ss);
+	}
+	return 0;
+}
+
+double
+fl_noise_grid(double sigma)
+{
+	int e;
+
+	frexp(sigma, &e);               /* sigma in [2^(e-1), 2^e) */
+	return ldexp(1, e - 1 - GRID_BITS);
+}
+
+struct job {
+	struct fl_tensor *t;
+	const struct fl_noise *nz;
+	uint64_t tensor_index;
+	double grid, sigma_grid;
+	struct fl_dgauss dg;
+	atomic_int overflow;
+};
+
+static void
+noise_chunk(void *ctx, size_t c)
+{
+	struct job *j = ctx;
+	struct fl_tensor *t = j->t;
+	uint64_t from = (uint64_t)c * CHUNK, n = t->numel - from;
+	int64_t noise[CHUNK];
+	struct fl_rng r;
+
+	if (n > CHUNK)
+		n = CHUNK;
+	fl_rng_init(&r, j->nz->key, j->tensor_index << 32 | c);
+	/* All of the chunk's noise first, then the data. */
+	for (uint64_t i = 0; i < n; i++) {
+		switch (j->nz->mechanism) {
+		case FL_MECH_GAUSSIAN:
+			noise[i] = j->nz->exact ? fl_dgauss(&r, &j->dg) :
+			    (int64_t)llround(j->sigma_grid * fl_normal(&r));
+			break;
+		case FL_MECH_DGAUSS:
+			noise[i] = fl_dgauss(&r, &j->dg);
+			break;
+		case FL_MECH_SKELLAM:
+			noise[i] = fl_skellam(&r, j->nz->sigma);
+			break;
+		}
+	}
+	fl_rng_wipe(&r);
+
+	switch (t->dtype) {
+	case FL_F32: {
+		float *v = (float *)t->data + from;
+		double inv = 1 / j->grid;
+
+		for (uint64_t i = 0; i < n; i++)
+			v[i] = (float)((double)((int64_t)nearbyint(v[i] * inv) +
+			    noise[i]) * j->grid);
+		break;
+	}
+	case FL_F64: {
+		double *v = (double *)t->data + from, inv = 1 / j->grid;
+
+		for (uint64_t i = 0; i < n; i++)
+			v[i] = (double)((int64_t)nearbyint(v[i] * inv) +
+			    noise[i]) * j->grid;
+		break;
+	}
+	case FL_U32: {
+		/* Ring values: the noise is added mod the modulus. */
+		uint32_t *v = (uint32_t *)t->data + from;
+		uint64_t m = j->nz->modulus;
+
+		for (uint64_t i = 0; i < n; i++) {
+			int64_t k = noise[i] % (int64_t)m;
+
+			v[i] = (uint32_t)(((uint64_t)v[i] + (uint64_t)(k < 0 ?
+			    k + (int64_t)m : k)) % m);
+		}
+		break;
+	}
+	case FL_U64: {
+		uint64_t *v = (uint64_t *)t->data + from, m = j->nz->modulus;
+
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t k;
+
+			if (m == 0) {   /* mod 2^64: wrap-around is the ring */
+				v[i] += (uint64_t)noise[i];
+				continue;
+			}
+			k = noise[i] < 0 ? m - (uint64_t)(-(noise[i] + 1)) % m -
+			    1 : (uint64_t)noise[i] % m;
+			v[i] = (uint64_t)(((unsigned __int128)v[i] + k) % m);
+		}
+		break;
+	}
+	case FL_I32: {
+		int32_t *v = (int32_t *)t->data + from;
+
+		for (uint64_t i = 0; i < n; i++) {
+			int64_t s = (int64_t)v[i] + noise[i];
+
+			if (s < INT32_MIN || s > INT32_MAX)
+				atomic_store(&j->overflow, 1);
+			else
+				v[i] = (int32_t)s;
+		}
+		break;
+	}
+	case FL_I64: {
+		int64_t *v = (int64_t *)t->data + from;
+
+		for (uint64_t i = 0; i < n; i++)
+			if (__builtin_add_overflow(v[i], noise[i], &v[i]))
+				atomic_store(&j->overflow, 1);
+		break;
+	}
+	default:
+		break;
+	}
+	memset(noise, 0, sizeof(noise));
+}
+
+int
+fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
+    const struct fl_noise *nz, struct fl_error *err)
+{
+	struct job j;
+	int is_float = fl_dtype_is_float(t->dtype);
+
+	memset(&j, 0, sizeof(j));
+	j.t = t;
+	j.nz = nz;
+	j.tensor_index = tensor_index;
+	atomic_init(&j.overflow, 0);
+	if (is_float != (nz->mechanism == FL_MECH_GAUSSIAN))
+		return fl_error_set(err, FL_EINVAL, "tensor '%s': %s noise "
+		    "does not apply to %s tensors", t->name,
+		    is_float ? "integer" : "float",
+		    fl_dtype_name(t->dtype));
+	if (!is_float && t->dtype != FL_U32 && t->dtype != FL_U64 &&
+	    t->dtype != FL_I32 && t->dtype != FL_I64)
+		return fl_error_set(err, FL_EINVAL, "tensor '%s': integer "
+		    "noise needs i32, i64, u32 or u64, not %s", t->name,
+		    fl_dtype_name(t->dtype));
+	if (t->dtype == FL_U32 && (nz->modulus == 0 ||
+	    nz->modulus > UINT64_C(1) << 32))
+		return fl_error_set(err, FL_EINVAL, "tensor '%s': u32 values "
+		    "need a modulus of at most 2^32", t->name);
+	if (is_float) {
+		j.grid = fl_noise_grid(nz->sigma);
+		j.sigma_grid = nz->sigma / j.grid;
+		if (nz->exact && fl_dgauss_init(&j.dg, j.sigma_grid, err) < 0)
+			return -1;
+		/* Snapped values must stay exact integers in int64. */
+		for (uint64_t i = 0; i < t->numel; i++) {
+			double x = fl_tensor_get(t, i);
+
+			if (!isfinite(x) || fabs(x) / j.grid > 0x1p61)
+				return fl_error_set(err, FL_EINVAL,
+				    "tensor '%s': value at index %llu is %s",
+				    t->name, (unsigned long long)i,
+				    isfinite(x) ? "too large for the noise grid"
+				    : "not finite");
+		}
+	} else if (nz->mechanism == FL_MECH_DGAUSS &&
+	    fl_dgauss_init(&j.dg, nz->sigma, err) < 0) {
+		return -1;
+	}
+	fl_parallel_for((t->numel + CHUNK - 1) / CHUNK, nz->threads,
+	    noise_chunk, &j, err);
+	if (atomic_load(&j.overflow))
+		return fl_error_set(err, FL_ELIMIT, "tensor '%s': noise "
+		    "overflows %s", t->name, fl_dtype_name(t->dtype));
+	return 0;
+}
+
+/* Centred value of a ring element: [m/2, m) stands for negatives. */
+static __int128
+centred(uint64_t v, uint64_t m)
+{
+	if (m == 0)
+		return (int64_t)v;
+	return v >= m - m / 2 ? (__int128)v - (__int128)m : (__int128)v;
+}
+
+int
+fl_int_sumsq(const struct fl_tensor *t, uint64_t modulus,
+    unsigned __int128 *acc)
+{
+	for (uint64_t i = 0; i < t->numel; i++) {
+		__int128 x;
+		unsigned __int128 a;
+
+		switch (t->dtype) {
+		case FL_U32:
+			x = centred(((const uint32_t *)t->data)[i], modulus);
+			break;
+		case FL_U64:
+			x = centred(((const uint64_t *)t->data)[i], modulus);
+			break;
+		case FL_I64:
+			x = ((const int64_t *)t->data)[i];
+			break;
+		default:
+			x = (__int128)fl_tensor_get(t, i);
+			break;
+		}
+		/* |x| <= 2^64, so x^2 fits; the sum saturates as an error. */
+		a = (unsigned __int128)(x < 0 ? -x : x);
+		if (__builtin_add_overflow(*acc, a * a, acc))
+			return -1;
+	}
+	return 0;
+}
+
+int
+fl_int_sumsq_le(unsigned __int128 ss, double bound)
+{
+	/* ss <= bound^2 exactly: bound = m 2^e with an integer m < 2^53. */
+	int e;
+	double frac = frexp(bound, &e);
+	uint64_t m = (uint64_t)ldexp(frac, 53);
+	unsigned __int128 m2 = (unsigned __int128)m * m;
+	int shift = 2 * (e - 53);       /* bound^2 = m2 2^shift */
+
+	if (bound < 0)
+		return 0;
+	if (shift >= 0) {
+		if (shift >= 128 || (m2 >> (127 - shift)) > 1)
+			return 1;       /* bound^2 beyond any 128-bit sum */
+		return ss <= m2 << shift;
+	}
+	/* ss <= m2 / 2^-shift  <=>  ss * 2^-shift <= m2 */
+	if (-shift >= 128)
+		return ss == 0;
+	if (ss > (~(unsigned __int128)0 >> -shift))
+		return 0;
+	return (ss << -shift) <= m2;
+}
