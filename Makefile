@@ -16,8 +16,8 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-missing-field-initializers
 ALL_CPPFLAGS = -D_DEFAULT_SOURCE $(CPPFLAGS)
-ALL_CFLAGS = $(WARN) $(CFLAGS) -MMD -MP
-LDLIBS_ALL = -Wl,--as-needed -lsodium -lcsv -lz -lm $(LDLIBS)
+ALL_CFLAGS = $(WARN) $(CFLAGS) -pthread -MMD -MP
+LDLIBS_ALL = -pthread -Wl,--as-needed -lsodium -lcsv -lz -lm $(LDLIBS)
 
 LIB_SRC = $(sort $(wildcard lib/*.c))
 TOOL_SRC = bin/tool.c

@@ -92,11 +92,23 @@ fl_parse_double(const char *s, double min, double max, double *out,
 	return 0;
 }
 
-/* Shortest %.Ng that reads back exactly: 0.1 prints as 0.1, not 0.1000..1. */
+/*
+ * The fewest significant digits that read back exactly (0.1 prints as 0.1,
+ * not 0.1000..1), but never fewer than the integer digits of a number
+ * below 1e17, so 100 prints as 100 and not 1e+02.
+ */
+static int
+min_digits(double v)
+{
+	double a = fabs(v);
+
+	return a >= 1 && a < 1e17 ? (int)floor(log10(a)) + 1 : 1;
+}
+
 char *
 fl_format_double(char buf[FL_NUMBUF], double v)
 {
-	for (int prec = 1; prec <= 17; prec++) {
+	for (int prec = isfinite(v) ? min_digits(v) : 1; prec <= 17; prec++) {
 		snprintf(buf, FL_NUMBUF, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v || isnan(v))
 			return buf;
@@ -107,7 +119,9 @@ fl_format_double(char buf[FL_NUMBUF], double v)
 char *
 fl_format_float(char buf[FL_NUMBUF], float v)
 {
-	for (int prec = 1; prec <= 9; prec++) {
+	int lo = isfinite(v) ? min_digits(v) : 1;
+
+	for (int prec = lo < 9 ? lo : 9; prec <= 9; prec++) {
 		snprintf(buf, FL_NUMBUF, "%.*g", prec, (double)v);
 		if (strtof(buf, NULL) == v || isnan(v))
 			return buf;

@@ -11,11 +11,11 @@
 load helper
 
 # Programs whose standard output is binary records: they refuse a terminal.
-BINARY_WRITERS="fl-pack"
+BINARY_WRITERS="fl-clip-noise fl-pack"
 
 # Programs that read a record stream from file operands (none, or "-", is
 # standard input; several operands are one stream).
-STREAM_READERS="fl-inspect"
+STREAM_READERS="fl-clip-noise fl-inspect"
 
 # sample_args PROG KIND: set the array "args" to PROG's arguments for a run
 # of this KIND, in a directory prepared by make_inputs:
@@ -31,6 +31,15 @@ STREAM_READERS="fl-inspect"
 # (200000 numbers).
 sample_args() {
 	case $1:$2 in
+	fl-account:ok) args=(-q 0.01 -z 1.1 -T 100) ;;
+	fl-account:bad) args=(-q 0.1 corrupt.flt) ;;
+	fl-account:missing) args=(-q 0.1 missing.flt) ;;
+	fl-account:big) args=(-q 0.001 -z 1 -T 100000 --every 10) ;;
+	fl-clip-noise:ok) args=(-c 1 one.flt) ;;
+	fl-clip-noise:bad) args=(-c 1 corrupt.flt) ;;
+	fl-clip-noise:missing) args=(-c 1 missing.flt) ;;
+	fl-clip-noise:big) args=(-c 1 big.flt) ;;
+	fl-clip-noise:stream) args=(-c 1 -n 1 --seed cli) ;;
 	fl-inspect:ok) args=(one.flt) ;;
 	fl-inspect:bad) args=(corrupt.flt) ;;
 	fl-inspect:missing) args=(missing.flt) ;;
@@ -154,7 +163,7 @@ tty_text() {
 			# Every line that starts an option is in the GNU shape
 			# "  -o, --output=FILE   text" or "      --long   text".
 			while IFS= read -r line; do
-				[[ $line =~ ^\ \ (-[[:alnum:]],\ |\ \ \ \ )--[a-z][a-z0-9-]*(=[A-Z][A-Z0-9_=]*)?\ \ +[^\ ] ]] ||
+				[[ $line =~ ^\ \ (-[[:alnum:]],\ |\ \ \ \ )--[a-z][a-z0-9-]*(=[A-Z][A-Z0-9_=]*|\[=[A-Z][A-Z0-9_]*\])?\ \ +[^\ ] ]] ||
 				    problem "$p $opt" "option line not in GNU style: '$line'"
 			done < <(grep -E '^ {2,6}-' <<< "$output")
 		done

@@ -141,8 +141,9 @@ zsh_block() {
 		grep -q "^$p)" "$TOP/completions/_fl" ||
 		    fail "completions/_fl has no branch for $p"
 		for opt in $(long_options "$p"); do
-			# An option spec: {-j,--json}, --diff[...], --get=[...]
-			grep -Eq -- "(^|[{,')])$opt[=+]?[]}[]" <<<"$block" ||
+			# An option spec: {-j,--json}, --diff[...], --get=[...],
+			# --opt=-[...] (an optional argument in the same word)
+			grep -Eq -- "(^|[{,')])$opt(=-|[=+])?[]}[]" <<<"$block" ||
 			    fail "completions/_fl lacks $opt for $p"
 		done
 	done

@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fl-clip-noise - L2 clipping and differential-privacy noise for updates
+ * and aggregates: continuous Gaussian on a power-of-two grid for float
+ * tensors, exact discrete Gaussian or Skellam for ring-encoded integer
+ * tensors (distributed DP with secure aggregation), and the server step of
+ * adaptive clipping.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "tool.h"
+
+#define INDICATOR "clip.indicator"
+
+static const char usage[] =
+    "fl-clip-noise [-j n] [-c clip [--per-tensor[=split]] [--indicator]]\n"
+    "           [-n noise [-m mechanism] [--exact] [--shares=n]\n"
+    "           [--sensitivity=d] [--indicator-noise=s]] [--seed=text]\n"
+    "           [-o file] [file ...]\n"
+    "       fl-clip-noise --adapt [--clip-lr=eta] [--indicator-noise=s]\n"
+    "           [--target-quantile=q] [--seed=text] [-o file] [file ...]";
+
+static const char options[] =
+    "Clip updates to an L2 bound and add differential-privacy noise.\n"
+    "\n"
+    "      --adapt               server step of adaptive clipping: noise the\n"
+    "                            summed clip indicator, write the next clip bound\n"
+    "                            as dp.clip-next, drop the indicator\n"
+    "  -c, --clip=C              scale the update so its L2 norm is at most C\n"
+    "      --clip-lr=ETA         adaptive clipping learning rate (0.2)\n"
+    "      --exact               float noise from the exact discrete Gaussian on\n"
+    "                            the grid (slower) instead of the ziggurat\n"
+    "  -h, --help                print this help and exit\n"
+    "      --indicator           add the summable tensor clip.indicator: 1 if the\n"
+    "                            update was within the bound, else 0\n"
+    "      --indicator-noise=S   std of the noise on the summed indicator\n"
+    "                            (default clients/20); with --noise, split the\n"
+    "                            noise multiplier between the two\n"
+    "  -j, --threads=N           noise with N threads (same output for any N)\n"
+    "  -m, --mechanism=M         gaussian (float tensors), discrete-gaussian or\n"
+    "                            skellam (integer tensors)\n"
+    "  -n, --noise=Z             add noise of std Z x sensitivity (split into\n"
+    "                            shares with --shares)\n"
+    "  -o, --output=FILE         write to FILE atomically instead of stdout\n"
+    "      --per-tensor[=SPLIT]  clip each tensor to its share of C: equal\n"
+    "                            (default), size, or NAME=W,... weights\n"
+    "      --seed=TEXT           derive the noise from TEXT: reproducible and NOT\n"
+    "                            PRIVATE (tests and simulations only)\n"
+    "      --sensitivity=D       L2 sensitivity (default: the record's\n"
+    "                            dp.sensitivity, or the clip bound)\n"
+    "      --shares=N            add 1/N of the noise variance: N clients' shares\n"
+    "                            sum to the full noise\n"
+    "      --target-quantile=Q   adaptive clipping target quantile (0.5)\n"
+    "  -V, --version             print the version and exit\n";
+
+struct opts {
+	double clip, noise, sensitivity, indicator_noise;
+	double clip_lr, target_quantile;
+	const char *split, *seed, *mechanism;
+	int per_tensor, indicator, exact, adapt, threads;
+	uint64_t shares;
+};
+
+static double
+positive(const char *opt, const char *arg)
+{
+	double v = tool_opt_double(opt, arg, -INFINITY, INFINITY);
+
+	if (!(v > 0))
+		tool_die("invalid %s '%s': must be positive", opt, arg);
+	return v;
+}
+
+/* ---- metadata helpers ---- */
+
+static void
+set_meta(struct fl_record *rec, const struct tool_input *in, const char *key,
+    const char *fmt, double v)
+{
+	struct fl_error err;
+	char buf[FL_NUMBUF];
+
+	if (fmt == NULL)
+		fl_format_double(buf, v);
+	else
+		snprintf(buf, sizeof(buf), fmt, v);
+	if (fl_meta_set(rec, key, buf, &err) < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
+}
+
+static double
+meta_double(const struct fl_record *rec, const struct tool_input *in,
+    const char *key, double min, double max)
+{
+	const char *v = fl_meta_get(rec, key);
+	struct fl_error err;
+	double d;
+
+	if (v == NULL)
+		return NAN;
+	if (fl_parse_double(v, min, max, &d, &err) < 0)
+		tool_die("%s: record %lu: metadata %s '%s': %s", in->name,
+		    in->recno, key, v, err.msg);
+	return d;
+}
+
+static uint64_t
+meta_u64(const struct fl_record *rec, const struct tool_input *in,
+    const char *key, uint64_t dflt)
+{
+	const char *v = fl_meta_get(rec, key);
+	struct fl_error err;
+	uint64_t u;
+
+	if (v == NULL)
+		return dflt;
+	if (fl_parse_u64(v, 0, UINT64_MAX, &u, &err) < 0)
+		tool_die("%s: record %lu: metadata %s '%s': %s", in->name,
+		    in->recno, key, v, err.msg);
+	return u;
+}
+
+/* The ring modulus of integer tensors ("modulus", up to 2^64). */
+static uint64_t
+ring_modulus(const struct fl_record *rec, const struct tool_input *in)
+{
+	const char *v = fl_meta_get(rec, "modulus");
+
+	if (v != NULL && strcmp(v, "18446744073709551616") == 0)
+		return 0;
+	return meta_u64(rec, in, "modulus", 0);
+}
+
+/* ---- clipping ---- */
+
+/* Per-tensor bounds: C_i = C sqrt(w_i / sum w), so sum C_i^2 = C^2. */
+static void
+split_bounds(const struct opts *o, struct fl_tensor **ts, size_t n,
+    double *bound, const struct tool_input *in)
+{
+	double total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double w = 1;
+
+		if (o->split != NULL && strcmp(o->split, "size") == 0) {
+			w = (double)ts[i]->numel;
+		} else if (o->split != NULL && strcmp(o->split, "equal") != 0) {
+			/* NAME=W,NAME=W,... */
+			const char *p = o->split;
+			size_t len = strlen(ts[i]->name);
+
+			w = NAN;
+			while (p && *p) {
+				if (strncmp(p, ts[i]->name, len) == 0 &&
+				    p[len] == '=') {
+					char buf[64];
+					size_t m = strcspn(p + len + 1, ",");
+
+					snprintf(buf, sizeof(buf), "%.*s",
+					    (int)m, p + len + 1);
+					w = tool_opt_double("--per-tensor "
+					    "weight", buf, 0, INFINITY);
+				}
+				p = strchr(p, ',');
+				p = p ? p + 1 : NULL;
+			}
+			if (isnan(w))
+				tool_die("%s: record %lu: --per-tensor gives "
+				    "no weight for tensor '%s'", in->name,
+				    in->recno, ts[i]->name);
+		}
+		bound[i] = w;
+		total += w;
+	}
+	if (!(total > 0))
+		tool_die("%s: record %lu: --per-tensor weights sum to 0",
+		    in->name, in->recno);
+	for (size_t i = 0; i < n; i++)
+		bound[i] = o->clip * sqrt(bound[i] / total);
+}
+
+/* The tensors noise and clipping act on: all but the indicator. */
+static size_t
+targets(struct fl_record *rec, struct fl_tensor **ts)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rec->ntensors; i++)
+		if (strcmp(rec->tensors[i].name, INDICATOR) != 0)
+			ts[n++] = &rec->tensors[i];
+	return n;
+}
+
+static void
+clip_record(const struct opts *o, struct fl_record *rec,
+    const struct tool_input *in)
+{
+	struct fl_tensor **ts = tool_malloc(rec->ntensors * sizeof(*ts));
+	size_t n = targets(rec, ts);
+	struct fl_error err;
+	int clipped = 0;
+
+	if (fl_meta_get(rec, "dp.mechanism") != NULL)
+		tool_die("%s: record %lu: already noised (dp.mechanism=%s): "
+		    "clip before adding noise", in->name, in->recno,
+		    fl_meta_get(rec, "dp.mechanism"));
+	for (size_t i = 0; i < n; i++) {
+		if (!fl_dtype_is_float(ts[i]->dtype))
+			tool_die("%s: record %lu: tensor '%s' is %s: clipping "
+			    "applies to float tensors (clip before "
+			    "fl-quantize)", in->name, in->recno, ts[i]->name,
+			    fl_dtype_name(ts[i]->dtype));
+		if (fl_tensor_check_finite(ts[i], &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+	}
+	if (o->per_tensor) {
+		double *bound = tool_malloc(n * sizeof(*bound));
+
+		split_bounds(o, ts, n, bound, in);
+		for (size_t i = 0; i < n; i++) {
+			int c;
+
+			fl_clip_tensors(&ts[i], 1, bound[i], &c);
+			clipped |= c;
+		}
+		free(bound);
+		if (fl_meta_set(rec, "dp.clip-split", o->split ? o->split :
+		    "equal", &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+	} else {
+		fl_clip_tensors(ts, n, o->clip, &clipped);
+	}
+	free(ts);
+	set_meta(rec, in, "dp.clip", NULL, o->clip);
+	if (o->indicator) {
+		/* Only this bit leaves the device, never the norm itself. */
+		uint64_t one = 1;
+		struct fl_tensor *t;
+
+		fl_tensor_remove(rec, INDICATOR);
+		t = fl_tensor_add(rec, INDICATOR, FL_U32, 1, &one, &err);
+		if (t == NULL)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+		((uint32_t *)t->data)[0] = !clipped;
+		if (fl_meta_set(rec, "dp.clip-indicator", INDICATOR, &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+	}
+}
+
+/* ---- noise ---- */
+
+static enum fl_mechanism
+pick_mechanism(const struct opts *o, int is_float,
+    const struct tool_input *in)
+{
+	enum fl_mechanism m = is_float ? FL_MECH_GAUSSIAN : FL_MECH_DGAUSS;
+
+	if (o->mechanism == NULL)
+		return m;
+	if (strcmp(o->mechanism, "gaussian") == 0)
+		m = FL_MECH_GAUSSIAN;
+	else if (strcmp(o->mechanism, "discrete-gaussian") == 0)
+		m = FL_MECH_DGAUSS;
+	else if (strcmp(o->mechanism, "skellam") == 0)
+		m = FL_MECH_SKELLAM;
+	if (is_float != (m == FL_MECH_GAUSSIAN))
+		tool_die("%s: record %lu: %s noise asked of %s tensors",
+		    in->name, in->recno, o->mechanism,
+		    is_float ? "float" : "integer");
+	return m;
+}
+
+static const char *
+mechanism_name(enum fl_mechanism m)
+{
+	return m == FL_MECH_GAUSSIAN ? "gaussian" : m == FL_MECH_DGAUSS ?
+	    "discrete-gaussian" : "skellam";
+}
+
+/*
+ * The noise multiplier for the update when adaptive clipping spends part
+ * of the budget on the indicator (Andrew et al. 2021): the two Gaussian
+ * queries compose to z where z^-2 = z_update^-2 + (2 sigma_b)^-2.
+ */
+static double
+update_multiplier(const struct opts *o, const struct tool_input *in)
+{
+	double rest;
+
+	if (!(o->indicator_noise > 0))
+		return o->noise;
+	rest = 1 / (o->noise * o->noise) - 1 / (4 * o->indicator_noise *
+	    o->indicator_noise);
+	if (!(rest > 0))
+		tool_die("%s: record %lu: --noise %g needs --indicator-noise "
+		    "above %g (z < 2 sigma_b)", in->name, in->recno, o->noise,
+		    o->noise / 2);
+	return 1 / sqrt(rest);
+}
+
+static void
+noise_record(const struct opts *o, struct fl_record *rec,
+    const struct tool_input *in, const unsigned char *master,
+    unsigned long index)
+{
+	struct fl_tensor **ts = tool_malloc(rec->ntensors * sizeof(*ts));
+	size_t n = targets(rec, ts);
+	struct fl_noise nz;
+	struct fl_error err;
+	double sens = o->sensitivity, z_update, sigma_total, dim = 0;
+	int is_float;
+	char q[FL_QUOTE];
+
+	if (n == 0)
+		tool_die("%s: record %lu: no tensors to noise", in->name,
+		    in->recno);
+	if (fl_meta_get(rec, "dp.mechanism") != NULL)
+		tool_die("%s: record %lu: already noised (dp.mechanism=%s)",
+		    in->name, in->recno, fl_meta_get(rec, "dp.mechanism"));
+	is_float = fl_dtype_is_float(ts[0]->dtype);
+	for (size_t i = 0; i < n; i++) {
+		if (fl_dtype_is_float(ts[i]->dtype) != is_float)
+			tool_die("%s: record %lu: tensors '%s' and '%s' mix "
+			    "float and integer values", in->name, in->recno,
+			    ts[0]->name, ts[i]->name);
+		if (is_float && fl_tensor_check_finite(ts[i], &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+		dim += (double)ts[i]->numel;
+	}
+	memset(&nz, 0, sizeof(nz));
+	nz.mechanism = pick_mechanism(o, is_float, in);
+	nz.threads = o->threads;
+	nz.exact = o->exact;
+
+	/* The sensitivity, in the units the noise is added in. */
+	if (isnan(sens))
+		sens = meta_double(rec, in, "dp.sensitivity", 0, INFINITY);
+	if (isnan(sens) && is_float)
+		sens = meta_double(rec, in, "dp.clip", 0, INFINITY);
+	if (isnan(sens))
+		tool_die("%s: record %lu: %s", in->name, in->recno, is_float ?
+		    "no clip bound: clip first (-c) or give --sensitivity" :
+		    "missing quantization metadata: integer noise needs "
+		    "dp.sensitivity (from fl-quantize --ring) or "
+		    "--sensitivity");
+	if (!(sens > 0))
+		tool_die("%s: record %lu: sensitivity must be positive",
+		    in->name, in->recno);
+	if (!is_float) {
+		nz.modulus = ring_modulus(rec, in);
+		for (size_t i = 0; i < n; i++)
+			if (ts[i]->dtype == FL_U32 && nz.modulus == 0)
+				tool_die("%s: record %lu: missing "
+				    "quantization metadata: u32 tensor '%s' "
+				    "without a 'modulus'", in->name, in->recno,
+				    ts[i]->name);
+	}
+
+	z_update = update_multiplier(o, in);
+	sigma_total = z_update * sens;
+	nz.sigma = sigma_total / sqrt((double)o->shares);
+
+	/* One client's share: its integer vector must be within the bound
+	 * it claims, checked exactly before any noise is added. */
+	if (!is_float && o->shares > 1) {
+		unsigned __int128 ss = 0;
+		int over = 0;
+
+		for (size_t i = 0; i < n && !over; i++)
+			over = fl_int_sumsq(ts[i], nz.modulus, &ss) < 0;
+		if (over || !fl_int_sumsq_le(ss, sens))
+			tool_die("%s: record %lu: the update exceeds its L2 "
+			    "sensitivity bound %s", in->name, in->recno,
+			    fl_format_double(q, sens));
+	}
+	fl_rng_derive(nz.key, master, "dp-noise", index);
+	if (nz.mechanism == FL_MECH_DGAUSS) {
+		struct fl_dgauss dg;
+
+		if (fl_dgauss_init(&dg, nz.sigma, &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+		nz.sigma = dg.sigma;    /* rounded up: the scale really used */
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = (size_t)(ts[i] - rec->tensors);
+
+		if (fl_noise_tensor(ts[i], k, &nz, &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+	}
+	sodium_memzero(nz.key, sizeof(nz.key));
+	free(ts);
+
+	/* What the accountant needs, never the seed. */
+	if (fl_meta_set(rec, "dp.mechanism", mechanism_name(nz.mechanism),
+	    &err) < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
+	set_meta(rec, in, "dp.noise", NULL, o->noise);
+	set_meta(rec, in, "dp.sigma", NULL, nz.sigma);
+	set_meta(rec, in, "dp.shares", "%.0f", (double)o->shares);
+	set_meta(rec, in, "dp.dim", "%.0f", dim);
+	if (o->indicator_noise > 0) {
+		set_meta(rec, in, "dp.noise-update", NULL, z_update);
+		set_meta(rec, in, "dp.indicator-noise", NULL,
+		    o->indicator_noise);
+	}
+	if (is_float) {
+		double g = fl_noise_grid(nz.sigma);
+
+		/* Snapping moves each coordinate by at most g/2: charge g
+		 * sqrt(d) on top of the clip bound (both neighbours). */
+		set_meta(rec, in, "dp.grid", NULL, g);
+		set_meta(rec, in, "dp.sensitivity", NULL, sens + g *
+		    sqrt(dim));
+		if (fl_meta_set(rec, "dp.sampler", o->exact ?
+		    "exact-discrete-gaussian" : "ziggurat", &err) < 0)
+			tool_die("%s: %s", in->name, err.msg);
+	} else {
+		set_meta(rec, in, "dp.sensitivity", NULL, sens);
+		if (nz.mechanism == FL_MECH_SKELLAM &&
+		    fl_meta_get(rec, "dp.sensitivity-l1") == NULL)
+			/* Integer vectors: ||x||_1 <= ||x||_2^2 and
+			 * ||x||_1 <= sqrt(d) ||x||_2. */
+			set_meta(rec, in, "dp.sensitivity-l1", "%.0f",
+			    ceil(sens * fmin(sqrt(dim), sens)));
+	}
+	if (o->seed != NULL && fl_meta_set(rec, "dp.seeded", "yes",
+	    &err) < 0)
+		tool_die("%s: %s", in->name, err.msg);
+}
+
+/* ---- the server step of adaptive clipping ---- */
+
+static void
+adapt_record(const struct opts *o, struct fl_record *rec,
+    const struct tool_input *in, const unsigned char *master,
+    unsigned long index)
+{
+	const struct fl_tensor *t = fl_tensor_find(rec, INDICATOR);
+	double clip = meta_double(rec, in, "dp.clip", 0, INFINITY);
+	double m = (double)meta_u64(rec, in, "clients", 0);
+	double sigma_b = o->indicator_noise, count, frac, next;
+	unsigned char key[FL_RNG_KEYBYTES];
+	struct fl_dgauss dg;
+	struct fl_error err;
+	struct fl_rng r;
+	int64_t noise = 0;
+
+	if (t == NULL || t->numel != 1)
+		tool_die("%s: record %lu: no %s tensor (clients add it with "
+		    "--indicator)", in->name, in->recno, INDICATOR);
+	if (isnan(clip) || !(clip > 0))
+		tool_die("%s: record %lu: no dp.clip to adapt", in->name,
+		    in->recno);
+	if (!(m > 0))
+		tool_die("%s: record %lu: no 'clients' count (adapt an "
+		    "aggregate from fl-aggregate)", in->name, in->recno);
+	count = fl_tensor_get(t, 0);
+	if (t->dtype == FL_U32 || t->dtype == FL_U64) {
+		uint64_t mod = ring_modulus(rec, in);
+
+		if (mod != 0 && count >= (double)(mod - mod / 2))
+			count -= (double)mod;
+	}
+	if (isnan(sigma_b))
+		sigma_b = m / 20;       /* TFF's default: 0.05 x clients */
+	if (sigma_b > 0) {
+		/* The count is an integer: exact integer noise. */
+		fl_rng_derive(key, master, "dp-indic", index);
+		fl_rng_init(&r, key, 0);
+		if (fl_dgauss_init(&dg, sigma_b, &err) < 0)
+			tool_die("%s: %s", in->name, err.msg);
+		noise = fl_dgauss(&r, &dg);
+		fl_rng_wipe(&r);
+		sodium_memzero(key, sizeof(key));
+	}
+	frac = fmin(1, fmax(0, (count + (double)noise) / m));
+	/* Geometric update: the clip follows the target quantile. */
+	next = clip * exp(-o->clip_lr * (frac - o->target_quantile));
+	fl_tensor_remove(rec, INDICATOR);
+	fl_meta_del(rec, "dp.clip-indicator");
+	set_meta(rec, in, "dp.clip-next", NULL, next);
+	set_meta(rec, in, "dp.clip-fraction", NULL, frac);
+	set_meta(rec, in, "dp.indicator-noise", NULL, sigma_b);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_ADAPT = 256, OPT_CLIP_LR, OPT_EXACT, OPT_INDICATOR,
+	    OPT_INDICATOR_NOISE, OPT_PER_TENSOR, OPT_SEED, OPT_SENSITIVITY,
+	    OPT_SHARES, OPT_TARGET };
+	static const struct option longopts[] = {
+		{ "adapt", no_argument, NULL, OPT_ADAPT },
+		{ "clip", required_argument, NULL, 'c' },
+		{ "clip-lr", required_argument, NULL, OPT_CLIP_LR },
+		{ "exact", no_argument, NULL, OPT_EXACT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "indicator", no_argument, NULL, OPT_INDICATOR },
+		{ "indicator-noise", required_argument, NULL,
+		    OPT_INDICATOR_NOISE },
+		{ "mechanism", required_argument, NULL, 'm' },
+		{ "noise", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "per-tensor", optional_argument, NULL, OPT_PER_TENSOR },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "sensitivity", required_argument, NULL, OPT_SENSITIVITY },
+		{ "shares", required_argument, NULL, OPT_SHARES },
+		{ "target-quantile", required_argument, NULL, OPT_TARGET },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o = { NAN, NAN, NAN, NAN, 0.2, 0.5, NULL, NULL, NULL, 0,
+		0, 0, 0, 1, 1 };
+	unsigned char master[FL_RNG_KEYBYTES];
+	struct tool_output out;
+	struct tool_input in;
+	struct fl_record rec;
+	struct fl_error err;
+	const char *output = NULL;
+	unsigned long index = 0;
+	int c, rc;
+
+	tool_init(usage);
+	while ((c = getopt_long(argc, argv, "c:hj:m:n:o:V", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case OPT_ADAPT:
+			o.adapt = 1;
+			break;
+		case 'c':
+			o.clip = positive("--clip", optarg);
+			break;
+		case OPT_CLIP_LR:
+			o.clip_lr = tool_opt_double("--clip-lr", optarg, 0,
+			    100);
+			break;
+		case OPT_EXACT:
+			o.exact = 1;
+			break;
+		case 'h':
+			tool_help(options);
+		case OPT_INDICATOR:
+			o.indicator = 1;
+			break;
+		case OPT_INDICATOR_NOISE:
+			o.indicator_noise = tool_opt_double("--indicator-noise",
+			    optarg, 0, INFINITY);
+			break;
+		case 'j':
+			o.threads = (int)tool_opt_u64("--threads", optarg, 1,
+			    256);
+			break;
+		case 'm':
+			if (strcmp(optarg, "gaussian") != 0 &&
+			    strcmp(optarg, "discrete-gaussian") != 0 &&
+			    strcmp(optarg, "skellam") != 0)
+				tool_die("invalid --mechanism '%s': want "
+				    "gaussian, discrete-gaussian or skellam",
+				    optarg);
+			o.mechanism = optarg;
+			break;
+		case 'n':
+			o.noise = tool_opt_double("--noise", optarg, 0,
+			    INFINITY);
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case OPT_PER_TENSOR:
+			o.per_tensor = 1;
+			o.split = optarg;
+			break;
+		case OPT_SEED:
+			o.seed = optarg;
+			break;
+		case OPT_SENSITIVITY:
+			o.sensitivity = positive("--sensitivity", optarg);
+			break;
+		case OPT_SHARES:
+			o.shares = tool_opt_u64("--shares", optarg, 1,
+			    UINT32_MAX);
+			break;
+		case OPT_TARGET:
+			o.target_quantile = tool_opt_double(
+			    "--target-quantile", optarg, 0, 1);
+			break;
+		case 'V':
+			tool_version();
+		default:
+			tool_usage_error(NULL);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (o.adapt && (!isnan(o.clip) || !isnan(o.noise)))
+		tool_usage_error("--adapt takes no --clip or --noise");
+	if (!o.adapt && isnan(o.clip) && isnan(o.noise))
+		tool_usage_error("nothing to do: give --clip, --noise or "
+		    "--adapt");
+	if ((o.per_tensor || o.indicator) && isnan(o.clip))
+		tool_usage_error("--per-tensor and --indicator need --clip");
+	if ((o.exact || o.mechanism || o.shares > 1 ||
+	    !isnan(o.sensitivity)) && isnan(o.noise))
+		tool_usage_error("--exact, --mechanism, --shares and "
+		    "--sensitivity need --noise");
+
+	if (o.seed != NULL)
+		fl_rng_seed_text(master, o.seed);
+	else if (fl_rng_seed_os(master, &err) < 0)
+		tool_die("%s", err.msg);
+
+	fl_record_init(&rec);
+	tool_input_init(&in, argc, argv);
+	tool_output_open(&out, output, 1);
+	while ((rc = tool_input_next(&in, &rec)) != 0) {
+		if (rc < 0)
+			break;
+		if (o.adapt) {
+			adapt_record(&o, &rec, &in, master, index);
+		} else {
+			if (!isnan(o.clip))
+				clip_record(&o, &rec, &in);
+			if (!isnan(o.noise) && o.noise > 0)
+				noise_record(&o, &rec, &in, master, index);
+		}
+		index++;
+		tool_output_record(&out, &rec, 0);
+	}
+	sodium_memzero(master, sizeof(master));
+	fl_record_free(&rec);
+	tool_input_free(&in);
+	/* A stream that failed part-way is not published (the -o file is
+	 * removed at exit). */
+	if (in.failed)
+		exit(1);
+	tool_output_close(&out);
+	return 0;
+}

@@ -1,0 +1,372 @@
+#!/usr/bin/env bats
+# fl-clip-noise: clipping, the noise distributions (against the exact ones,
+# tests/dpstats.py), determinism, the metadata it writes and bad input.
+
+load helper
+
+STATS="$PYTHON $TOP/tests/dpstats.py"
+
+# zeros FILE DTYPE N [fl-pack options...]: a record of one zero tensor 'x'.
+zeros() {
+	local file=$1 dtype=$2 n=$3
+	shift 3
+	yes 0 | head -n "$n" > zeros.txt
+	fl-pack "$@" -t "x:$dtype=@zeros.txt" -o "$file"
+}
+
+# norm FILE [TENSOR]: the L2 norm of the float tensors (or one), in double.
+norm() {
+	$PYTHON -c '
+import sys, math; sys.path.insert(0, sys.argv[1] + "/examples/python")
+import flt, numpy as np
+for meta, t in flt.read_records(open(sys.argv[2], "rb")):
+    names = [sys.argv[3]] if len(sys.argv) > 3 else [n for n, a in t.items() if a.dtype.kind == "f"]
+    print(repr(math.sqrt(sum(float((t[n].astype(np.float64) ** 2).sum()) for n in names))))
+' "$TOP" "$@"
+}
+
+# random_update FILE SEED SCALE: a record with two float tensors of random
+# values (numpy, not the project's generator) times SCALE.
+random_update() {
+	$PYTHON -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/examples/python")
+import flt, numpy as np
+rng = np.random.default_rng(int(sys.argv[3])); s = float(sys.argv[4])
+t = {"fc.w": (rng.standard_normal((37, 11)) * s).astype(np.float32),
+     "fc.b": (rng.standard_normal(11) * s).astype(np.float64)}
+with open(sys.argv[2], "wb") as f:
+    flt.write_record(f, {"kind": "update"}, t)
+' "$TOP" "$@"
+}
+
+@test "clipping: the L2 norm after clipping is at most C, exactly in double" {
+	local seed scale c n
+	for seed in 1 2 3 4 5 6; do
+		for scale in 0.001 1 1000 1e30; do
+			random_update u.flt "$seed" "$scale"
+			for c in 1 0.1 3.7 1e-20; do
+				fl-clip-noise -c "$c" -o out.flt u.flt
+				n=$(norm out.flt)
+				$PYTHON -c "import sys; sys.exit(not (float('$n') <= float('$c')))" ||
+				    fail "seed $seed scale $scale clip $c: norm $n"
+			done
+		done
+	done
+}
+
+@test "clipping: an update within the bound passes unchanged; dp.clip is recorded" {
+	random_update u.flt 7 0.01
+	run -0 fl-clip-noise -c 100 -o out.flt u.flt
+	run -0 fl-inspect --diff --tolerance 0 u.flt out.flt
+	run -0 fl-inspect --get dp.clip out.flt
+	assert_output 100
+}
+
+@test "clipping: a clipped update points the same way" {
+	fl-pack -t 'w:f64=3,4' -t 'b:f64=0,12' -o u.flt
+	fl-clip-noise -c 1.3 -o out.flt u.flt
+	run -0 fl-inspect --dump w out.flt
+	# 3,4,0,12 has norm 13: scaled by 0.1.
+	assert_output $'0.30000000000000004\n0.4'
+}
+
+@test "clipping per tensor: equal, size and explicit splits bound each tensor" {
+	random_update u.flt 11 10
+	fl-clip-noise -c 2 --per-tensor -o eq.flt u.flt
+	run -0 fl-inspect --get dp.clip-split eq.flt
+	assert_output equal
+	for t in fc.w fc.b; do
+		n=$(norm eq.flt "$t")
+		# The bound is C sqrt(w / sum w), as fl-clip-noise computes it.
+		$PYTHON -c "import sys, math; sys.exit(not ($n <= 2 * math.sqrt(1 / 2)))" ||
+		    fail "equal split: $t norm $n"
+	done
+	fl-clip-noise -c 2 --per-tensor=size -o size.flt u.flt
+	n=$(norm size.flt fc.b)
+	$PYTHON -c "import sys, math; sys.exit(not ($n <= 2 * math.sqrt(11 / 418)))" ||
+	    fail "size split: fc.b norm $n"
+	fl-clip-noise -c 2 --per-tensor=fc.w=3,fc.b=1 -o w.flt u.flt
+	n=$(norm w.flt fc.w)
+	$PYTHON -c "import sys, math; sys.exit(not ($n <= 2 * math.sqrt(3 / 4)))" ||
+	    fail "weights: fc.w norm $n"
+	n=$(norm w.flt)
+	$PYTHON -c "import sys; sys.exit(not ($n <= 2))" || fail "total norm $n"
+	run -1 --separate-stderr fl-clip-noise -c 2 --per-tensor=fc.w=3 u.flt
+	assert_equal "$stderr" "fl-clip-noise: u.flt: record 1: --per-tensor gives no weight for tensor 'fc.b'"
+}
+
+@test "the clip indicator says within (1) or clipped (0), and nothing of the norm" {
+	fl-pack -t 'w:f32=3,4' -o u.flt
+	fl-clip-noise -c 10 --indicator -o in.flt u.flt
+	fl-clip-noise -c 1 --indicator -o out.flt u.flt
+	run -0 fl-inspect --dump clip.indicator in.flt
+	assert_output 1
+	run -0 fl-inspect --dump clip.indicator out.flt
+	assert_output 0
+	run -0 fl-inspect --get dp.clip-indicator out.flt
+	assert_output clip.indicator
+	# No key or tensor of the output holds the raw norm, 5.
+	run -0 fl-inspect --json out.flt
+	refute_output --partial '":"5"'
+	# 0.6f and 0.8f have a norm a hair above 1 in double: shrunk once more.
+	run -0 fl-inspect --dump w out.flt
+	assert_output $'0.59999996\n0.79999995'
+}
+
+@test "--adapt: the next clip bound follows the quantile (geometric rule)" {
+	# 80 of 100 within the bound, target 0.5, lr 0.2, no indicator noise:
+	# C' = 2 exp(-0.2 (0.8 - 0.5)).
+	fl-pack -m clients=100 -m dp.clip=2 -t 'clip.indicator:u32=80' -t 'w:f32=1' -o agg.flt
+	fl-clip-noise --adapt --indicator-noise 0 -o next.flt agg.flt
+	run -0 fl-inspect --get dp.clip-next next.flt
+	$PYTHON -c "import math, sys; sys.exit(abs($output - 2 * math.exp(-0.2 * 0.3)) > 1e-15)" ||
+	    fail "dp.clip-next $output"
+	run -0 fl-inspect --get dp.clip-fraction next.flt
+	assert_output 0.8
+	# The indicator is gone; the update is untouched.
+	run -1 fl-inspect --dump clip.indicator next.flt
+	run -0 fl-inspect --dump w next.flt
+	assert_output 1
+	# Quantile 0.9 and lr 1 with everyone clipped: the bound grows e^0.9.
+	fl-pack -m clients=10 -m dp.clip=1 -t 'clip.indicator:u32=0' -o zero.flt
+	run -0 sh -c 'fl-clip-noise --adapt --indicator-noise 0 --target-quantile 0.9 --clip-lr 1 zero.flt | fl-inspect --get dp.clip-next'
+	$PYTHON -c "import math, sys; sys.exit(abs($output - math.exp(0.9)) > 1e-12)" ||
+	    fail "dp.clip-next $output"
+}
+
+@test "--adapt: the indicator noise is exact discrete Gaussian, clients/20 by default" {
+	fl-pack -m clients=400 -m dp.clip=1 -t 'clip.indicator:u32=200' -o agg.flt
+	fl-clip-noise --adapt --seed a -o a.flt agg.flt
+	run -0 fl-inspect --get dp.indicator-noise a.flt
+	assert_output 20
+	# Over many seeds, the noised fraction has the right spread: sd 20/400.
+	for s in $(seq 200); do
+		fl-clip-noise --adapt --seed "$s" agg.flt | fl-inspect --get dp.clip-fraction
+	done > fractions
+	$PYTHON -c '
+import sys, statistics as st
+x = [float(v) for v in open("fractions")]
+m, sd = st.mean(x), st.pstdev(x)
+print(m, sd)
+sys.exit(not (abs(m - 0.5) < 0.015 and 0.04 < sd < 0.06))'
+}
+
+@test "Gaussian noise on floats: mean, variance and KS against N(0, sigma^2)" {
+	zeros z.flt f64 100000
+	fl-clip-noise --noise 2.5 --sensitivity 1 --seed gauss -o n.flt z.flt
+	run -0 $STATS gauss n.flt 2.5
+	fl-clip-noise --noise 2.5 --sensitivity 1 --exact --seed exact -o e.flt z.flt
+	run -0 $STATS gauss e.flt 2.5
+	run -0 fl-inspect --get dp.sampler e.flt
+	assert_output exact-discrete-gaussian
+}
+
+@test "Gaussian noise on floats lands on the power-of-two grid (no porous low bits)" {
+	random_update u.flt 3 1
+	fl-clip-noise -c 1 -n 1 --seed grid -o n.flt u.flt
+	run -0 fl-inspect --get dp.grid n.flt
+	g=$output
+	$PYTHON -c '
+import sys, math; sys.path.insert(0, sys.argv[1] + "/examples/python")
+import flt, numpy as np
+g = float(sys.argv[3])
+assert math.frexp(g)[0] == 0.5, "grid not a power of two"
+for meta, t in flt.read_records(open(sys.argv[2], "rb")):
+    for a in t.values():
+        q = a.astype(np.float64) / g
+        # f32 rounds large multiples; f64 keeps them exact.
+        if a.dtype == np.float64:
+            assert np.all(q == np.round(q)), "off the grid"
+        sigma_g = 1 / g
+        assert 2**18 <= sigma_g < 2**19, sigma_g
+' "$TOP" n.flt "$g"
+}
+
+@test "discrete Gaussian for sigma 0.5, 1, 3 and 100: moments and chi-square against the exact pmf" {
+	zeros z.flt i64 100000
+	for s in 0.5 1 3 100; do
+		fl-clip-noise --noise "$s" --sensitivity 1 --seed "dg$s" -o n.flt z.flt
+		run $STATS dgauss n.flt "$s"
+		[ "$status" -eq 0 ] || fail "sigma $s: $output"
+	done
+}
+
+@test "Skellam for sigma 0.5, 1, 3 and 100: moments and chi-square against the exact pmf" {
+	zeros z.flt i64 100000
+	for s in 0.5 1 3 100; do
+		fl-clip-noise -m skellam --noise "$s" --sensitivity 1 --seed "sk$s" -o n.flt z.flt
+		run $STATS skellam n.flt "$s"
+		[ "$status" -eq 0 ] || fail "sigma $s: $output"
+	done
+	run -0 fl-inspect --get dp.sensitivity-l1 n.flt
+	assert_output 1
+}
+
+@test "distributed: 16 shares of variance sigma^2/16 sum to variance sigma^2" {
+	zeros z.flt i64 20000
+	for i in $(seq 16); do cat z.flt; done > clients.flt
+	fl-clip-noise --noise 8 --sensitivity 1 --shares 16 --seed shares -o n.flt clients.flt
+	run -0 fl-inspect --get dp.sigma n.flt
+	[ "${lines[0]}" = 2 ] || fail "share sigma ${lines[0]}"
+	run -0 $STATS sum n.flt 8
+}
+
+@test "noise is independent across chunks, tensors and records" {
+	yes 0 | head -n 65536 > z.txt
+	fl-pack -t x:f32=@z.txt -t y:f32=@z.txt -o z.flt
+	cat z.flt z.flt > two.flt
+	fl-clip-noise --noise 1 --sensitivity 1 --seed ind -j 3 -o n.flt two.flt
+	run -0 $STATS independent n.flt
+	zeros zi.flt i64 65536
+	fl-clip-noise --noise 5 --sensitivity 1 --seed indi -o ni.flt zi.flt
+	run -0 $STATS independent ni.flt
+}
+
+@test "--seed gives the same bytes whatever the thread count; no seed gives fresh noise" {
+	zeros z.flt f32 100000
+	zeros zi.flt i64 50000
+	fl-clip-noise -n 1 --sensitivity 1 --seed s -j 1 -o a.flt z.flt
+	fl-clip-noise -n 1 --sensitivity 1 --seed s -j 4 -o b.flt z.flt
+	cmp a.flt b.flt
+	fl-clip-noise -n 1 --sensitivity 1 --seed s -j 1 -o ai.flt zi.flt
+	fl-clip-noise -n 1 --sensitivity 1 --seed s -j 3 -o bi.flt zi.flt
+	cmp ai.flt bi.flt
+	fl-clip-noise -n 1 --sensitivity 1 --seed t -o c.flt z.flt
+	! cmp -s a.flt c.flt
+	fl-clip-noise -n 1 --sensitivity 1 -o d.flt z.flt
+	fl-clip-noise -n 1 --sensitivity 1 -o e.flt z.flt
+	! cmp -s d.flt e.flt
+	# The seed is never written, and a seeded record says it is.
+	! grep -q s3cr3t-seed <(fl-clip-noise -n 1 --sensitivity 1 --seed s3cr3t-seed z.flt)
+	run -0 fl-inspect --get dp.seeded a.flt
+	assert_output yes
+	run -1 fl-inspect --get dp.seeded d.flt
+}
+
+@test "the metadata carries what the accountant needs" {
+	random_update u.flt 5 1
+	fl-clip-noise -c 2 -n 1.5 --shares 4 --seed m -o n.flt u.flt
+	for kv in dp.clip=2 dp.noise=1.5 dp.mechanism=gaussian dp.sigma=1.5 \
+	    dp.shares=4 dp.dim=418 dp.sampler=ziggurat; do
+		run -0 fl-inspect --get "${kv%%=*}" n.flt
+		[ "$output" = "${kv#*=}" ] || fail "${kv%%=*}: $output, want ${kv#*=}"
+	done
+	# The sensitivity includes the snapping: C + g sqrt(d).
+	run -0 fl-inspect --get dp.sensitivity n.flt
+	s=$output
+	run -0 fl-inspect --get dp.grid n.flt
+	$PYTHON -c "import math, sys; sys.exit(abs($s - (2 + $output * math.sqrt(418))) > 1e-12)" ||
+	    fail "dp.sensitivity $s"
+}
+
+@test "adaptive clipping splits the noise multiplier: z^-2 = z_u^-2 + (2 s)^-2" {
+	random_update u.flt 9 1
+	fl-clip-noise -c 1 --indicator -n 1 --indicator-noise 2 --seed a -o n.flt u.flt
+	run -0 fl-inspect --get dp.noise-update n.flt
+	$PYTHON -c "import sys; sys.exit(abs($output - (1 - 1 / 16) ** -0.5) > 1e-12)" ||
+	    fail "dp.noise-update $output"
+	run -1 --separate-stderr fl-clip-noise -c 1 -n 1 --indicator-noise 0.5 u.flt
+	assert_equal "$stderr" "fl-clip-noise: u.flt: record 1: --noise 1 needs --indicator-noise above 0.5 (z < 2 sigma_b)"
+}
+
+@test "ring noise wraps around the modulus; plain integers refuse to overflow" {
+	zeros r.flt u32 50000 -m modulus=1024
+	fl-clip-noise -n 3 --sensitivity 1 --seed r -o n.flt r.flt
+	$PYTHON -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/examples/python")
+import flt, numpy as np
+(meta, t), = flt.read_records(open("n.flt", "rb"))
+x = t["x"].astype(np.int64)
+assert x.max() < 1024 and x.min() >= 0
+c = np.where(x >= 512, x - 1024, x)
+assert abs(c.mean()) < 0.1 and 8 < c.var() < 10, (c.mean(), c.var())
+assert (x > 1000).sum() > 1000      # negatives wrapped to the top
+' "$TOP"
+	fl-pack -t 'x:i32=2147483647,2147483647,2147483647,2147483647' -o big.flt
+	run -1 --separate-stderr fl-clip-noise -n 10 --sensitivity 1 --seed o big.flt
+	assert_equal "$stderr" "fl-clip-noise: big.flt: record 1: tensor 'x': noise overflows i32"
+}
+
+@test "a share that exceeds its sensitivity bound is refused, checked exactly" {
+	# 3^2 + 4^2 = 25: within 5, not within 4.999999999.
+	fl-pack -m modulus=65536 -t 'x:u32=3,65532' -o s.flt
+	run -0 fl-clip-noise -n 1 --sensitivity 5 --shares 10 --seed a s.flt
+	run -1 --separate-stderr fl-clip-noise -n 1 --sensitivity 4.999999999 --shares 10 -o out.flt s.flt
+	assert_equal "$stderr" "fl-clip-noise: s.flt: record 1: the update exceeds its L2 sensitivity bound 4.999999999"
+	[ ! -e out.flt ]
+}
+
+@test "bad input: non-finite values, bad clip or noise, wrong kind of tensor, missing metadata" {
+	fl-pack -t 'w:f32=1,nan' -o nan.flt
+	run -1 --separate-stderr fl-clip-noise -c 1 -o out.flt nan.flt
+	assert_equal "$stderr" "fl-clip-noise: nan.flt: record 1: tensor 'w': non-finite value at index 1"
+	[ ! -e out.flt ]
+	fl-pack -t 'w:f32=1,inf' -o inf.flt
+	run -1 fl-clip-noise -n 1 --sensitivity 1 inf.flt
+	assert_output --partial "non-finite value at index 1"
+
+	fl-pack -t 'w:f32=1,2' -o f.flt
+	run -1 --separate-stderr fl-clip-noise -c 0 f.flt
+	assert_equal "$stderr" "fl-clip-noise: invalid --clip '0': must be positive"
+	run -1 --separate-stderr fl-clip-noise -c -1 f.flt
+	assert_equal "$stderr" "fl-clip-noise: invalid --clip '-1': must be positive"
+	run -1 --separate-stderr fl-clip-noise -c 1 -n -0.5 f.flt
+	assert_equal "$stderr" "fl-clip-noise: invalid --noise '-0.5': must be at least 0"
+	run -1 --separate-stderr fl-clip-noise -c 1 -n 1 -m skellam f.flt
+	assert_equal "$stderr" "fl-clip-noise: f.flt: record 1: skellam noise asked of float tensors"
+
+	fl-pack -m modulus=256 -t 'q:u32=1,2' -o q.flt
+	run -1 --separate-stderr fl-clip-noise -n 1 -m gaussian --sensitivity 1 q.flt
+	assert_equal "$stderr" "fl-clip-noise: q.flt: record 1: gaussian noise asked of integer tensors"
+	run -1 --separate-stderr fl-clip-noise -n 1 q.flt
+	assert_equal "$stderr" "fl-clip-noise: q.flt: record 1: missing quantization metadata: integer noise needs dp.sensitivity (from fl-quantize --ring) or --sensitivity"
+	fl-pack -t 'q:u32=1,2' -o nomod.flt
+	run -1 --separate-stderr fl-clip-noise -n 1 --sensitivity 1 nomod.flt
+	assert_equal "$stderr" "fl-clip-noise: nomod.flt: record 1: missing quantization metadata: u32 tensor 'q' without a 'modulus'"
+	run -1 --separate-stderr fl-clip-noise -c 1 q.flt
+	assert_equal "$stderr" "fl-clip-noise: q.flt: record 1: tensor 'q' is u32: clipping applies to float tensors (clip before fl-quantize)"
+	run -1 --separate-stderr fl-clip-noise -n 1 f.flt
+	assert_equal "$stderr" "fl-clip-noise: f.flt: record 1: no clip bound: clip first (-c) or give --sensitivity"
+
+	# Noise twice is refused, and so is clipping a noised record.
+	fl-clip-noise -c 1 -n 1 -o once.flt f.flt
+	run -1 --separate-stderr fl-clip-noise -n 1 once.flt
+	assert_equal "$stderr" "fl-clip-noise: once.flt: record 1: already noised (dp.mechanism=gaussian)"
+	run -1 fl-clip-noise -c 1 once.flt
+	assert_output --partial "already noised"
+}
+
+@test "a bad record in the middle of a stream: exit 1 and no -o file" {
+	fl-pack -t 'w:f32=1,2' -o a.flt
+	fl-pack -t 'w:f32=1,nan' -o b.flt
+	run -1 fl-clip-noise -c 1 -o out.flt a.flt b.flt a.flt
+	[ ! -e out.flt ]
+	head -c 100 a.flt > cut.flt
+	run -1 fl-clip-noise -c 1 -o out.flt a.flt cut.flt
+	assert_output --partial "cut.flt: record 1: truncated record"
+	[ ! -e out.flt ]
+}
+
+@test "usage errors exit 2" {
+	fl-pack -t 'w:f32=1' -o f.flt
+	run -2 fl-clip-noise f.flt
+	assert_output --partial "nothing to do"
+	run -2 fl-clip-noise --adapt -c 1 f.flt
+	run -2 fl-clip-noise --shares 3 -c 1 f.flt
+	run -2 fl-clip-noise --indicator f.flt
+	run -2 fl-clip-noise --per-tensor -n 1 f.flt
+	run -1 fl-clip-noise -m laplace -n 1 f.flt
+	assert_output --partial "invalid --mechanism 'laplace'"
+}
+
+@test "--adapt needs an aggregate with the indicator, a clip and a client count" {
+	fl-pack -m dp.clip=1 -t 'w:f32=1' -o noind.flt
+	run -1 --separate-stderr fl-clip-noise --adapt noind.flt
+	assert_equal "$stderr" "fl-clip-noise: noind.flt: record 1: no clip.indicator tensor (clients add it with --indicator)"
+	fl-pack -m dp.clip=1 -t 'clip.indicator:u32=3' -o noclients.flt
+	run -1 fl-clip-noise --adapt noclients.flt
+	assert_output --partial "no 'clients' count"
+	fl-pack -m clients=3 -t 'clip.indicator:u32=3' -o noclip.flt
+	run -1 fl-clip-noise --adapt noclip.flt
+	assert_output --partial "no dp.clip to adapt"
+}
