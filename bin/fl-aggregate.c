@@ -1,0 +1,1124 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fl-aggregate - the server's sum: weighted mean, plain and modular sums
+ * that stream in O(one model) memory and merge associatively (tree
+ * aggregation), and robust rules (coordinate-wise median, trimmed mean,
+ * Krum) that hold the updates within a memory budget, re-reading files in
+ * coordinate chunks beyond it.  Every input is checked before anything is
+ * written: one bad record fails the whole round.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static const char usage[] =
+    "fl-aggregate [-r rule] [-n min] [option ...] [-o file] [file ...]";
+
+static const char options[] =
+    "Aggregate updates into one record: all inputs must have the same\n"
+    "tensors and round; any bad record fails the whole aggregation.\n"
+    "\n"
+    "  -f, --byzantine=F      krum: Byzantine updates tolerated (default 0)\n"
+    "      --drop-nonfinite   skip updates holding NaN or infinite values,\n"
+    "                         counting them, instead of failing\n"
+    "  -h, --help             print this help and exit\n"
+    "      --log=FILE         append a JSON line on the aggregation to FILE\n"
+    "      --memory=BYTES     robust rules: hold at most BYTES of values\n"
+    "                         (suffix k, M, G; default 1G), beyond that\n"
+    "                         re-read the files in coordinate chunks\n"
+    "  -n, --min-clients=N    fail, writing nothing, below N clients\n"
+    "                         (default 1)\n"
+    "      --norm-bound=C     scale each update down to L2 norm C first\n"
+    "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
+    "  -r, --rule=RULE        mean (weighted, the default), sum, median,\n"
+    "                         trimmed-mean or krum\n"
+    "      --select=M         krum: average the M best updates (multi-Krum;\n"
+    "                         default 1)\n"
+    "      --trim=BETA        trimmed-mean: cut this fraction of the values\n"
+    "                         at each end (default 0.2)\n"
+    "      --unweighted       mean: every client counts the same\n"
+    "  -V, --version          print the version and exit\n"
+    "\n"
+    "Environment: FL_MAX_PAYLOAD caps a record's payload in bytes "
+    "(default 4 GiB).\n";
+
+enum rule { MEAN, SUM, MEDIAN, TRIMMED, KRUM };
+
+static const char *const rule_names[] = {
+	[MEAN] = "mean", [SUM] = "sum", [MEDIAN] = "median",
+	[TRIMMED] = "trimmed-mean", [KRUM] = "krum",
+};
+
+struct opts {
+	enum rule rule;
+	int unweighted, drop_nonfinite;
+	double norm_bound;      /* 0: none */
+	double trim;
+	uint64_t byzantine, select, min_clients, memory;
+	int set_trim, set_krum, set_memory;
+	const char *log;
+};
+
+/* One accepted record: where to find it again, and what pass 1 learnt. */
+struct item {
+	int file;               /* operand index */
+	unsigned long recno;
+	uint64_t offset;        /* of the record in its file */
+	uint32_t hlen;
+	int zlib;
+	double scale;           /* from --norm-bound */
+	unsigned char *raw;     /* the payload, while it fits --memory */
+};
+
+struct operand {
+	int seen, rereadable;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct seen_client {
+	char *id;
+	const char *file;
+	unsigned long recno;
+};
+
+struct agg {
+	const struct opts *o;
+	struct tool_input in;
+	struct fl_record rec;           /* the record being read, reused */
+	struct fl_record keep;          /* metadata every input agrees on */
+	struct fl_layout layout;
+	struct fl_acc acc;              /* mean and sum */
+	int started;
+	const char *first_file;
+	unsigned long first_recno;
+	int have_round;
+	uint64_t round;                 /* the common round, if any */
+	int masked, have_float, all_weighted;
+	uint64_t modulus;
+
+	double wsum;
+	uint64_t records, clients, dropped, bounded;
+	double *norms;
+	size_t nnorms, normcap;
+
+	struct item *items;             /* robust rules */
+	size_t nitems, itemcap;
+	uint64_t held;                  /* bytes of payloads held */
+	int chunked;
+	struct operand *ops;
+
+	struct seen_client *seen;       /* open addressing on client ids */
+	size_t seencap, nseen;
+};
+
+/* ---- messages ---- */
+
+static _Noreturn void __attribute__((format(printf, 2, 3)))
+bad(const struct agg *a, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	tool_die("%s: record %lu: %s", a->in.name, a->in.recno, msg);
+}
+
+static const char *
+first_where(const struct agg *a, char *buf, size_t n)
+{
+	snprintf(buf, n, "record %lu of %s", a->first_recno, a->first_file);
+	return buf;
+}
+
+static void *
+xrealloc(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		tool_die("out of memory");
+	if ((p = realloc(p, n && size ? n * size : 1)) == NULL)
+		tool_die("out of memory");
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		tool_die("out of memory");
+	return p;
+}
+
+/* ---- options ---- */
+
+static uint64_t
+parse_bytes(const char *opt, const char *arg)
+{
+	char num[64], q[FL_QUOTE];
+	size_t len = strlen(arg);
+	uint64_t v, mul = 1;
+	int shift = 0;
+
+	if (len > 0 && len < sizeof(num)) {
+		switch (arg[len - 1]) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		case 't': case 'T': shift = 40; break;
+		}
+	}
+	if (len >= sizeof(num))
+		tool_die("invalid %s '%s': not a number", opt,
+		    fl_escape(q, sizeof(q), arg, len));
+	memcpy(num, arg, len + 1);
+	if (shift)
+		num[len - 1] = '\0';
+	mul = UINT64_C(1) << shift;
+	v = tool_opt_u64(opt, num, 1, UINT64_MAX >> shift);
+	return v * mul;
+}
+
+/* ---- client ids ---- */
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void
+note_client(struct agg *a, const char *id)
+{
+	size_t i;
+
+	if (a->nseen * 2 >= a->seencap) {
+		struct seen_client *old = a->seen;
+		size_t oldcap = a->seencap;
+
+		a->seencap = oldcap ? oldcap * 2 : 64;
+		a->seen = xrealloc(NULL, a->seencap, sizeof(*a->seen));
+		memset(a->seen, 0, a->seencap * sizeof(*a->seen));
+		for (size_t j = 0; j < oldcap; j++) {
+			if (old[j].id == NULL)
+				continue;
+			i = hash_str(old[j].id) & (a->seencap - 1);
+			while (a->seen[i].id != NULL)
+				i = (i + 1) & (a->seencap - 1);
+			a->seen[i] = old[j];
+		}
+		free(old);
+	}
+	i = hash_str(id) & (a->seencap - 1);
+	for (; a->seen[i].id != NULL; i = (i + 1) & (a->seencap - 1))
+		if (strcmp(a->seen[i].id, id) == 0)
+			bad(a, "duplicate client '%s' (also record %lu of %s)",
+			    id, a->seen[i].recno, a->seen[i].file);
+	a->seen[i].id = xstrdup(id);
+	a->seen[i].file = a->in.name;
+	a->seen[i].recno = a->in.recno;
+	a->nseen++;
+}
+
+/* ---- pass 1: check every record ---- */
+
+/* Keys whose values must be equal in every input (presence included):
+ * summing records of different models, rings or masking sessions is
+ * meaningless. */
+static int
+must_agree(const char *key)
+{
+	return strcmp(key, "arch") == 0 || strcmp(key, "mask") == 0 ||
+	    strcmp(key, "modulus") == 0 || strncmp(key, "q.", 2) == 0;
+}
+
+static void
+check_agree(struct agg *a, const struct fl_record *first_meta)
+{
+	const struct fl_record *r = &a->rec;
+	char where[512], q1[FL_QUOTE], q2[FL_QUOTE];
+
+	/* Every must-agree key of either record. */
+	for (int pass = 0; pass < 2; pass++) {
+		const struct fl_record *x = pass ? r : first_meta;
+
+		for (size_t i = 0; i < x->nmeta; i++) {
+			const char *k = x->meta[i].key, *v1, *v2;
+
+			if (!must_agree(k))
+				continue;
+			v1 = fl_meta_get(r, k);
+			v2 = fl_meta_get(first_meta, k);
+			if (v1 != NULL && v2 != NULL && strcmp(v1, v2) == 0)
+				continue;
+			bad(a, "%s: %s%s%s here, %s%s%s in %s", k,
+			    v1 ? "'" : "", v1 ? fl_escape(q1, sizeof(q1), v1,
+			    strlen(v1)) : "absent", v1 ? "'" : "",
+			    v2 ? "'" : "", v2 ? fl_escape(q2, sizeof(q2), v2,
+			    strlen(v2)) : "absent", v2 ? "'" : "",
+			    first_where(a, where, sizeof(where)));
+		}
+	}
+}
+
+/* Drop from keep the keys this record lacks or disagrees on. */
+static void
+narrow_keep(struct agg *a)
+{
+	for (size_t i = a->keep.nmeta; i-- > 0;) {
+		const char *v = fl_meta_get(&a->rec, a->keep.meta[i].key);
+
+		if (v == NULL || strcmp(v, a->keep.meta[i].value) != 0)
+			fl_meta_del(&a->keep, a->keep.meta[i].key);
+	}
+}
+
+static void
+check_kind(struct agg *a)
+{
+	const char *kind = fl_meta_get(&a->rec, "kind");
+	const char *agg = fl_meta_get(&a->rec, "agg");
+	const struct opts *o = a->o;
+	char q[FL_QUOTE];
+
+	if (kind != NULL && (strcmp(kind, "model") == 0 ||
+	    strcmp(kind, "state") == 0 || strcmp(kind, "account") == 0))
+		bad(a, "record is a %s, not an update", kind);
+	if (agg == NULL)
+		return;
+	fl_escape(q, sizeof(q), agg, strlen(agg));
+	if (o->rule != MEAN && o->rule != SUM)
+		bad(a, "record is an aggregate (agg=%s): %s takes updates",
+		    q, rule_names[o->rule]);
+	if (strcmp(agg, "mean") != 0 && strcmp(agg, "sum") != 0)
+		bad(a, "record is a '%s' aggregate: robust aggregates do not "
+		    "merge", q);
+	if (strcmp(agg, rule_names[o->rule]) != 0)
+		bad(a, "record is a partial %s: merge it with --rule=%s", q, q);
+}
+
+static double
+record_weight(struct agg *a, uint64_t *clients)
+{
+	const char *w = fl_meta_get(&a->rec, "weight");
+	const char *c = fl_meta_get(&a->rec, "clients");
+	struct fl_error err;
+	char q[FL_QUOTE];
+	double v = 0;
+
+	*clients = 1;
+	if (c != NULL && fl_parse_u64(c, 1, UINT64_MAX, clients, &err) < 0)
+		bad(a, "bad clients '%s': %s",
+		    fl_escape(q, sizeof(q), c, strlen(c)), err.msg);
+	if (w != NULL) {
+		if (fl_parse_double(w, 0, INFINITY, &v, &err) < 0)
+			bad(a, "bad weight '%s': %s",
+			    fl_escape(q, sizeof(q), w, strlen(w)), err.msg);
+		if (!(v > 0))
+			bad(a, "weight '%s' is not positive",
+			    fl_escape(q, sizeof(q), w, strlen(w)));
+	} else {
+		a->all_weighted = 0;
+		if (a->o->rule == MEAN && !a->o->unweighted)
+			bad(a, "no weight: give every update a weight, or use "
+			    "--unweighted");
+	}
+	if (a->o->rule == MEAN && a->o->unweighted)
+		return (double)*clients;
+	return v;
+}
+
+static void
+check_round(struct agg *a)
+{
+	const char *r = fl_meta_get(&a->rec, "round");
+	struct fl_error err;
+	uint64_t v;
+	char q[FL_QUOTE];
+
+	if (r == NULL)
+		return;
+	if (fl_parse_u64(r, 0, UINT64_MAX, &v, &err) < 0)
+		bad(a, "bad round '%s': %s",
+		    fl_escape(q, sizeof(q), r, strlen(r)), err.msg);
+	if (!a->have_round) {
+		a->have_round = 1;
+		a->round = v;
+	} else if (v != a->round) {
+		bad(a, "round %llu, but other inputs are of round %llu",
+		    (unsigned long long)v, (unsigned long long)a->round);
+	}
+}
+
+/* What the first record fixes: layout, ring, masking. */
+static void
+start(struct agg *a)
+{
+	const struct opts *o = a->o;
+	const char *mod = fl_meta_get(&a->rec, "modulus");
+	struct fl_error err;
+	char q[FL_QUOTE];
+
+	a->started = 1;
+	a->first_file = a->in.name;
+	a->first_recno = a->in.recno;
+	a->masked = fl_meta_get(&a->rec, "mask") != NULL;
+	if (fl_meta_copy(&a->keep, &a->rec, &err) < 0)
+		tool_die("%s", err.msg);
+	if (mod != NULL && fl_parse_u64(mod, 2, UINT64_MAX, &a->modulus,
+	    &err) < 0)
+		bad(a, "bad modulus '%s': %s",
+		    fl_escape(q, sizeof(q), mod, strlen(mod)), err.msg);
+	if (a->masked && mod == NULL)
+		bad(a, "masked record without a modulus");
+	if (mod != NULL && o->rule != SUM)
+		bad(a, "%s records (modulus %s) can only be summed: use "
+		    "--rule=sum", a->masked ? "masked" : "ring-encoded",
+		    fl_escape(q, sizeof(q), mod, strlen(mod)));
+	for (size_t i = 0; i < a->rec.ntensors; i++) {
+		const struct fl_tensor *t = &a->rec.tensors[i];
+
+		if (fl_dtype_is_float(t->dtype)) {
+			a->have_float = 1;
+			continue;
+		}
+		if (o->rule != SUM)
+			bad(a, "tensor '%s' is %s: %s takes float tensors "
+			    "(decode integer ones first, or use --rule=sum)",
+			    t->name, fl_dtype_name(t->dtype),
+			    rule_names[o->rule]);
+		if (o->norm_bound > 0)
+			bad(a, "tensor '%s' is %s: --norm-bound takes float "
+			    "tensors", t->name, fl_dtype_name(t->dtype));
+	}
+	if (o->rule == MEAN || o->rule == SUM) {
+		if (fl_acc_init(&a->acc, &a->rec, a->modulus, &err) < 0)
+			bad(a, "%s", err.msg);
+	} else if (fl_layout_init(&a->layout, &a->rec, &err) < 0) {
+		tool_die("%s", err.msg);
+	}
+}
+
+static void
+note_norm(struct agg *a, double l2)
+{
+	if (a->nnorms == a->normcap) {
+		a->normcap = a->normcap ? a->normcap * 2 : 64;
+		a->norms = xrealloc(a->norms, a->normcap, sizeof(*a->norms));
+	}
+	a->norms[a->nnorms++] = l2;
+}
+
+static void
+drop_or_die(struct agg *a, const struct fl_scan *s)
+{
+	if (!a->o->drop_nonfinite)
+		bad(a, "%llu NaN or infinite values, the first in tensor "
+		    "'%s' (--drop-nonfinite skips such updates)",
+		    (unsigned long long)s->nonfinite,
+		    a->rec.tensors[s->bad_tensor].name);
+	tool_warn("%s: record %lu: dropped: %llu NaN or infinite values",
+	    a->in.name, a->in.recno, (unsigned long long)s->nonfinite);
+	a->dropped++;
+}
+
+static void
+note_operand(struct agg *a)
+{
+	int idx = a->in.next - 1;
+	struct operand *op = &a->ops[idx];
+	struct stat st;
+
+	if (op->seen)
+		return;
+	op->seen = 1;
+	if (a->in.fp != stdin && fstat(fileno(a->in.fp), &st) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		op->rereadable = 1;
+		op->dev = st.st_dev;
+		op->ino = st.st_ino;
+		op->size = st.st_size;
+		op->mtime = st.st_mtim;
+	}
+}
+
+static void
+go_chunked(struct agg *a)
+{
+	const struct opts *o = a->o;
+
+	for (size_t i = 0; i < a->nitems; i++) {
+		if (!a->ops[a->items[i].file].rereadable)
+			tool_die("the updates need more than --memory %llu "
+			    "bytes and %s cannot be re-read in chunks: raise "
+			    "--memory, or give regular files (standard input "
+			    "cannot be re-read)", (unsigned long long)o->memory,
+			    a->in.files[a->items[i].file][0] == '-' &&
+			    a->in.files[a->items[i].file][1] == '\0' ?
+			    "<stdin>" : a->in.files[a->items[i].file]);
+		free(a->items[i].raw);
+		a->items[i].raw = NULL;
+	}
+	a->chunked = 1;
+	a->held = 0;
+}
+
+static void
+hold(struct agg *a, double scale)
+{
+	struct item *it;
+
+	if (a->nitems == a->itemcap) {
+		a->itemcap = a->itemcap ? a->itemcap * 2 : 64;
+		a->items = xrealloc(a->items, a->itemcap, sizeof(*a->items));
+	}
+	it = &a->items[a->nitems++];
+	memset(it, 0, sizeof(*it));
+	it->file = a->in.next - 1;
+	it->recno = a->in.recno;
+	it->offset = a->in.offset;
+	it->hlen = a->rec.pre.hlen;
+	it->zlib = (a->rec.pre.flags & FL_FLAG_ZLIB) != 0;
+	it->scale = scale;
+	if (!a->chunked && a->held + a->rec.rawlen > a->o->memory)
+		go_chunked(a);
+	if (a->chunked) {
+		if (!a->ops[it->file].rereadable)
+			go_chunked(a);  /* dies naming the file */
+		return;
+	}
+	it->raw = tool_malloc(a->rec.rawlen);
+	memcpy(it->raw, a->rec.raw, a->rec.rawlen);
+	a->held += a->rec.rawlen;
+}
+
+static void
+take(struct agg *a)
+{
+	const struct opts *o = a->o;
+	struct fl_error err;
+	struct fl_scan s;
+	uint64_t clients;
+	double w, scale = 1;
+	const char *client;
+
+	note_operand(a);
+	check_kind(a);
+	if (!a->started) {
+		start(a);
+	} else {
+		int masked = fl_meta_get(&a->rec, "mask") != NULL;
+		char where[512];
+
+		if (masked != a->masked)
+			bad(a, "record is %s, %s is %s: masked and plain "
+			    "updates never mix", masked ? "masked" : "plain",
+			    first_where(a, where, sizeof(where)),
+			    a->masked ? "masked" : "plain");
+		check_agree(a, &a->keep);
+	}
+	check_round(a);
+	if ((client = fl_meta_get(&a->rec, "client")) != NULL)
+		note_client(a, client);
+	w = record_weight(a, &clients);
+	if (fl_layout_check(o->rule == MEAN || o->rule == SUM ?
+	    &a->acc.layout : &a->layout, &a->rec, &err) < 0) {
+		char where[512];
+
+		bad(a, "%s (%s)", err.msg, first_where(a, where,
+		    sizeof(where)));
+	}
+
+	if ((o->rule == MEAN || o->rule == SUM) && o->norm_bound == 0 &&
+	    !o->drop_nonfinite) {
+		/* One pass: add and scan together; a bad value fails the
+		 * whole aggregation, so adding it first does no harm. */
+		if (fl_acc_add(&a->acc, &a->rec, o->rule == MEAN ? w : 1, &s,
+		    &err) < 0)
+			bad(a, "%s", err.msg);
+		if (s.nonfinite)
+			drop_or_die(a, &s);
+	} else {
+		fl_record_scan(&a->rec, &s);
+		if (s.nonfinite) {
+			drop_or_die(a, &s);
+			return;
+		}
+		if (o->norm_bound > 0 && s.l2 > o->norm_bound) {
+			scale = o->norm_bound / s.l2;
+			a->bounded++;
+		}
+		if (o->rule == MEAN || o->rule == SUM) {
+			if (fl_acc_add(&a->acc, &a->rec, o->rule == MEAN ?
+			    w * scale : scale, NULL, &err) < 0)
+				bad(a, "%s", err.msg);
+		} else {
+			hold(a, scale);
+		}
+	}
+	note_norm(a, s.l2);
+	narrow_keep(a);
+	a->records++;
+	a->clients += clients;
+	a->wsum += w;
+}
+
+/* ---- robust rules ---- */
+
+struct piece {
+	size_t tensor;
+	uint64_t start, len;
+	size_t bufoff;          /* bytes into each item's chunk buffer */
+};
+
+/* The next chunk of at most cap coordinates from (*t, *pos) on.  A piece
+ * that stops inside its tensor stops at a multiple of FL_AGG_BLOCK, so that
+ * the kernels see the same blocks as on the whole tensor. */
+static size_t
+plan_chunk(const struct fl_layout *l, size_t *t, uint64_t *pos, uint64_t cap,
+    struct piece *pieces, size_t *bytes)
+{
+	size_t np = 0;
+	uint64_t used = 0;
+
+	*bytes = 0;
+	while (*t < l->n && used < cap) {
+		const struct fl_layout_tensor *lt = &l->t[*t];
+		uint64_t len = lt->numel - *pos;
+
+		if (len > cap - used) {
+			len = (cap - used) / FL_AGG_BLOCK * FL_AGG_BLOCK;
+			if (len == 0)
+				break;
+		}
+		if (len > 0) {
+			pieces[np].tensor = *t;
+			pieces[np].start = *pos;
+			pieces[np].len = len;
+			pieces[np].bufoff = *bytes;
+			*bytes += len * fl_dtype_size(lt->dtype);
+			np++;
+		}
+		used += len;
+		*pos += len;
+		if (*pos == lt->numel) {
+			(*t)++;
+			*pos = 0;
+		}
+	}
+	return np;
+}
+
+static const char *
+operand_name(const struct agg *a, int file)
+{
+	const char *f = a->in.files[file];
+
+	return strcmp(f, "-") == 0 ? "<stdin>" : f;
+}
+
+static void
+read_fully(int fd, void *buf, size_t n, uint64_t off, const char *name)
+{
+	unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = pread(fd, p, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			tool_die("%s: %s", name, strerror(errno));
+		if (r == 0)
+			tool_die("%s: changed while being aggregated", name);
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+}
+
+/*
+ * Fill each listed item's chunk buffer (stride bytes apart in buf) with the
+ * pieces, re-reading the files: pread for stored payloads, a whole record
+ * for compressed ones.  A file that changed since pass 1 is an error.
+ */
+static void
+read_chunk(struct agg *a, const size_t *which, size_t nwhich,
+    const struct piece *pieces, size_t np, unsigned char *buf, size_t stride,
+    struct fl_record *tmp, const struct fl_record *out)
+{
+	FILE *fp = NULL;
+	int cur = -1;
+
+	for (size_t w = 0; w < nwhich; w++) {
+		const struct item *it = &a->items[which[w]];
+		const char *name = operand_name(a, it->file);
+		unsigned char *dst = buf + w * stride;
+
+		if (it->file != cur) {
+			const struct operand *op = &a->ops[it->file];
+			struct stat st;
+
+			if (fp != NULL)
+				fclose(fp);
+			if ((fp = fopen(a->in.files[it->file], "rb")) == NULL)
+				tool_die("%s: %s", name, strerror(errno));
+			if (fstat(fileno(fp), &st) < 0 || st.st_dev != op->dev ||
+			    st.st_ino != op->ino || st.st_size != op->size ||
+			    st.st_mtim.tv_sec != op->mtime.tv_sec ||
+			    st.st_mtim.tv_nsec != op->mtime.tv_nsec)
+				tool_die("%s: changed while being aggregated",
+				    name);
+			cur = it->file;
+		}
+		if (!it->zlib) {
+			uint64_t base = it->offset + FL_PREAMBLE_SIZE + it->hlen;
+
+			for (size_t p = 0; p < np; p++) {
+				const struct fl_tensor *t =
+				    &out->tensors[pieces[p].tensor];
+				size_t es = fl_dtype_size(t->dtype);
+
+				read_fully(fileno(fp), dst + pieces[p].bufoff,
+				    pieces[p].len * es, base + t->offset +
+				    pieces[p].start * es, name);
+			}
+			continue;
+		}
+		{
+			struct fl_error err;
+
+			if (fseeko(fp, (off_t)it->offset, SEEK_SET) < 0)
+				tool_die("%s: %s", name, strerror(errno));
+			if (fl_record_read(tmp, fp, &a->in.limits, &err) != 1 ||
+			    fl_layout_check(&a->layout, tmp, &err) < 0)
+				tool_die("%s: record %lu: changed while being "
+				    "aggregated", name, it->recno);
+			for (size_t p = 0; p < np; p++) {
+				const struct fl_tensor *t =
+				    &tmp->tensors[pieces[p].tensor];
+				size_t es = fl_dtype_size(t->dtype);
+
+				memcpy(dst + pieces[p].bufoff, (unsigned char *)
+				    t->data + pieces[p].start * es,
+				    pieces[p].len * es);
+			}
+		}
+	}
+	if (fp != NULL)
+		fclose(fp);
+}
+
+/* The kernel for one piece: coordinate rules write out; Krum's first pass
+ * adds distances into d2, its second averages the selected rows. */
+static void
+run_piece(const struct agg *a, int krum_pass, const void **rows,
+    const double *scale, size_t n, const struct piece *pc,
+    struct fl_record *out, double *d2)
+{
+	const struct opts *o = a->o;
+	struct fl_tensor *t = &out->tensors[pc->tensor];
+	size_t es = fl_dtype_size(t->dtype);
+	void *dst = (unsigned char *)t->data + pc->start * es;
+	struct fl_error err;
+	int rc;
+
+	if (o->rule == KRUM && krum_pass == 1)
+		rc = fl_agg_sqdist(rows, scale, n, pc->len, t->dtype, d2, &err);
+	else if (o->rule == MEDIAN)
+		rc = fl_agg_coordinate(FL_COORD_MEDIAN, 0, rows, scale, n,
+		    pc->len, t->dtype, dst, &err);
+	else if (o->rule == TRIMMED)
+		rc = fl_agg_coordinate(FL_COORD_TRIMMED,
+		    (size_t)floor(o->trim * (double)n), rows, scale, n, pc->len,
+		    t->dtype, dst, &err);
+	else
+		rc = fl_agg_coordinate(FL_COORD_MEAN, 0, rows, scale, n,
+		    pc->len, t->dtype, dst, &err);
+	if (rc < 0)
+		tool_die("%s", err.msg);
+}
+
+/* One pass of a robust rule over the items listed in which. */
+static void
+robust_pass(struct agg *a, int krum_pass, const size_t *which, size_t n,
+    struct fl_record *out, double *d2)
+{
+	const void **rows = tool_malloc(n * sizeof(*rows));
+	double *scale = tool_malloc(n * sizeof(*scale));
+	struct piece *pieces;
+
+	for (size_t w = 0; w < n; w++)
+		scale[w] = a->items[which[w]].scale;
+	if (!a->chunked) {
+		for (size_t t = 0; t < out->ntensors; t++) {
+			struct piece pc = { t, 0, out->tensors[t].numel, 0 };
+
+			for (size_t w = 0; w < n; w++)
+				rows[w] = a->items[which[w]].raw +
+				    out->tensors[t].offset;
+			run_piece(a, krum_pass, rows, scale, n, &pc, out, d2);
+		}
+	} else {
+		struct fl_record tmp;
+		uint64_t cap = a->o->memory / ((uint64_t)a->nitems * 8);
+		size_t t = 0, np, bytes;
+		uint64_t pos = 0;
+		unsigned char *buf;
+
+		cap = cap / FL_AGG_BLOCK * FL_AGG_BLOCK;
+		if (cap == 0)
+			tool_die("--memory %llu is too small for %zu updates: "
+			    "give at least %llu", (unsigned long long)a->o->memory,
+			    a->nitems, (unsigned long long)a->nitems * 8 *
+			    FL_AGG_BLOCK);
+		pieces = tool_malloc((out->ntensors + 1) * sizeof(*pieces));
+		buf = tool_malloc((size_t)cap * 8 * n);
+		fl_record_init(&tmp);
+		while ((np = plan_chunk(&a->layout, &t, &pos, cap, pieces,
+		    &bytes)) > 0) {
+			read_chunk(a, which, n, pieces, np, buf, bytes, &tmp, out);
+			for (size_t p = 0; p < np; p++) {
+				for (size_t w = 0; w < n; w++)
+					rows[w] = buf + w * bytes +
+					    pieces[p].bufoff;
+				run_piece(a, krum_pass, rows, scale, n, &pieces[p],
+				    out, d2);
+			}
+		}
+		fl_record_free(&tmp);
+		free(buf);
+		free(pieces);
+	}
+	free(rows);
+	free(scale);
+}
+
+static void
+robust(struct agg *a, struct fl_record *out, uint64_t *rejected)
+{
+	const struct opts *o = a->o;
+	size_t n = a->nitems, *which = tool_malloc(n * sizeof(*which));
+	struct fl_error err;
+
+	for (size_t i = 0; i < n; i++)
+		which[i] = i;
+	if (o->rule == TRIMMED && (size_t)floor(o->trim * (double)n) * 2 >= n)
+		tool_die("--trim %g cuts every one of %zu updates", o->trim, n);
+	if (o->rule != KRUM) {
+		robust_pass(a, 0, which, n, out, NULL);
+	} else {
+		double *d2;
+		size_t *sel;
+
+		if (n < 2 * o->byzantine + 3)
+			tool_die("krum with --byzantine=%llu needs at least "
+			    "%llu updates, not %zu",
+			    (unsigned long long)o->byzantine,
+			    (unsigned long long)(2 * o->byzantine + 3), n);
+		if (o->select > n - o->byzantine)
+			tool_die("--select=%llu is more than the %llu updates "
+			    "krum can trust (n - f)",
+			    (unsigned long long)o->select,
+			    (unsigned long long)(n - o->byzantine));
+		if (n > SIZE_MAX / sizeof(double) / n)
+			tool_die("out of memory");
+		d2 = tool_malloc(n * n * sizeof(*d2));
+		memset(d2, 0, n * n * sizeof(*d2));
+		sel = tool_malloc(n * sizeof(*sel));
+		robust_pass(a, 1, which, n, out, d2);
+		if (fl_agg_krum(d2, n, o->byzantine, o->select, sel, NULL,
+		    &err) < 0)
+			tool_die("%s", err.msg);
+		robust_pass(a, 2, sel, o->select, out, NULL);
+		*rejected = n - o->select;
+		free(sel);
+		free(d2);
+	}
+	free(which);
+}
+
+/* ---- output ---- */
+
+static void
+set_meta(struct fl_record *out, const struct agg *a)
+{
+	const struct opts *o = a->o;
+	struct fl_error err;
+	char buf[FL_NUMBUF];
+	const char *name = rule_names[o->rule];
+
+	if (o->rule == KRUM && o->select > 1)
+		name = "multi-krum";
+	if (fl_meta_copy(out, &a->keep, &err) < 0)
+		tool_die("%s", err.msg);
+	fl_meta_del(out, "client");
+	fl_meta_del(out, "weight");
+	fl_meta_del(out, "round");
+	if (fl_meta_set(out, "kind", "aggregate", &err) < 0 ||
+	    fl_meta_set(out, "agg", name, &err) < 0 ||
+	    fl_meta_setf(out, &err, "clients", "%llu",
+	    (unsigned long long)a->clients) < 0 ||
+	    (a->have_round && fl_meta_setf(out, &err, "round", "%llu",
+	    (unsigned long long)a->round) < 0) ||
+	    ((a->all_weighted || (o->rule == MEAN && o->unweighted)) &&
+	    fl_meta_set(out, "weight", fl_format_double(buf, a->wsum),
+	    &err) < 0))
+		tool_die("%s", err.msg);
+}
+
+static void
+json_num(FILE *fp, double v)
+{
+	char buf[FL_NUMBUF];
+
+	fputs(isfinite(v) ? fl_format_double(buf, v) : "null", fp);
+}
+
+static void
+write_log(int fd, const char *path, struct agg *a, uint64_t rejected)
+{
+	const struct opts *o = a->o;
+	char *line = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&line, &len);
+	double lo = NAN, mid = NAN, hi = NAN;
+
+	if (fp == NULL)
+		tool_die("out of memory");
+	if (a->have_float && a->nnorms > 0) {
+		lo = hi = a->norms[0];
+		for (size_t i = 1; i < a->nnorms; i++) {
+			lo = fmin(lo, a->norms[i]);
+			hi = fmax(hi, a->norms[i]);
+		}
+		mid = fl_agg_median(a->norms, a->nnorms);
+	}
+	if (a->have_round)
+		fprintf(fp, "{\"round\":%llu,", (unsigned long long)a->round);
+	else
+		fputs("{\"round\":null,", fp);
+	fprintf(fp, "\"rule\":\"%s\",\"records\":%llu,"
+	    "\"clients\":%llu,\"weight\":", o->rule == KRUM && o->select > 1 ? "multi-krum" :
+	    rule_names[o->rule], (unsigned long long)a->records,
+	    (unsigned long long)a->clients);
+	json_num(fp, a->all_weighted || (o->rule == MEAN && o->unweighted) ?
+	    a->wsum : NAN);
+	fprintf(fp, ",\"dropped\":%llu,\"rejected\":%llu,\"bounded\":%llu,"
+	    "\"norm\":{\"min\":", (unsigned long long)a->dropped,
+	    (unsigned long long)rejected, (unsigned long long)a->bounded);
+	json_num(fp, lo);
+	fputs(",\"median\":", fp);
+	json_num(fp, mid);
+	fputs(",\"max\":", fp);
+	json_num(fp, hi);
+	fputs("}}\n", fp);
+	if (fclose(fp) != 0)
+		tool_die("out of memory");
+	/* One write on an O_APPEND descriptor: lines of concurrent runs do
+	 * not interleave. */
+	if (write(fd, line, len) != (ssize_t)len || close(fd) < 0)
+		tool_die("%s: %s", path, strerror(errno));
+	free(line);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_DROP = 256, OPT_LOG, OPT_MEMORY, OPT_NORM_BOUND,
+		OPT_SELECT, OPT_TRIM, OPT_UNWEIGHTED };
+	static const struct option longopts[] = {
+		{ "byzantine", required_argument, NULL, 'f' },
+		{ "drop-nonfinite", no_argument, NULL, OPT_DROP },
+		{ "help", no_argument, NULL, 'h' },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "min-clients", required_argument, NULL, 'n' },
+		{ "norm-bound", required_argument, NULL, OPT_NORM_BOUND },
+		{ "output", required_argument, NULL, 'o' },
+		{ "rule", required_argument, NULL, 'r' },
+		{ "select", required_argument, NULL, OPT_SELECT },
+		{ "trim", required_argument, NULL, OPT_TRIM },
+		{ "unweighted", no_argument, NULL, OPT_UNWEIGHTED },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct opts o = { MEAN, 0, 0, 0, 0.2, 0, 1, 1, UINT64_C(1) << 30,
+		0, 0, 0, NULL };
+	struct tool_output out;
+	struct fl_record res;
+	struct fl_error err;
+	struct agg a;
+	const char *output = NULL;
+	uint64_t rejected = 0;
+	int c, rc, logfd = -1;
+
+	tool_init(usage);
+	while ((c = getopt_long(argc, argv, "f:hn:o:r:V", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o.byzantine = tool_opt_u64("--byzantine", optarg, 0,
+			    UINT32_MAX);
+			o.set_krum = 1;
+			break;
+		case OPT_DROP:
+			o.drop_nonfinite = 1;
+			break;
+		case 'h':
+			tool_help(options);
+		case OPT_LOG:
+			o.log = optarg;
+			break;
+		case OPT_MEMORY:
+			o.memory = parse_bytes("--memory", optarg);
+			o.set_memory = 1;
+			break;
+		case 'n':
+			o.min_clients = tool_opt_u64("--min-clients", optarg,
+			    1, UINT64_MAX);
+			break;
+		case OPT_NORM_BOUND:
+			o.norm_bound = tool_opt_double("--norm-bound", optarg,
+			    0, INFINITY);
+			if (!(o.norm_bound > 0))
+				tool_die("invalid --norm-bound '%s': must be "
+				    "positive", optarg);
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'r': {
+			size_t i;
+
+			for (i = 0; i < sizeof(rule_names) /
+			    sizeof(rule_names[0]); i++)
+				if (strcmp(optarg, rule_names[i]) == 0)
+					break;
+			if (i == sizeof(rule_names) / sizeof(rule_names[0]))
+				tool_usage_error("unknown rule '%s': mean, sum, "
+				    "median, trimmed-mean or krum", optarg);
+			o.rule = (enum rule)i;
+			break;
+		}
+		case OPT_SELECT:
+			o.select = tool_opt_u64("--select", optarg, 1,
+			    UINT32_MAX);
+			o.set_krum = 1;
+			break;
+		case OPT_TRIM:
+			o.trim = tool_opt_double("--trim", optarg, 0, 0.5);
+			if (!(o.trim < 0.5))
+				tool_die("invalid --trim '%s': must be below "
+				    "0.5", optarg);
+			o.set_trim = 1;
+			break;
+		case OPT_UNWEIGHTED:
+			o.unweighted = 1;
+			break;
+		case 'V':
+			tool_version();
+		default:
+			tool_usage_error(NULL);
+		}
+	}
+	if (o.set_trim && o.rule != TRIMMED)
+		tool_usage_error("--trim goes with --rule=trimmed-mean");
+	if (o.set_krum && o.rule != KRUM)
+		tool_usage_error("--byzantine and --select go with --rule=krum");
+	if (o.unweighted && o.rule != MEAN)
+		tool_usage_error("--unweighted goes with --rule=mean");
+	if (o.set_memory && (o.rule == MEAN || o.rule == SUM))
+		tool_usage_error("--memory is for the robust rules (mean and "
+		    "sum stream in one model's memory)");
+
+	/* Refuse a terminal before the work, not after it. */
+	if (output == NULL)
+		tool_output_open(&out, NULL, 1);
+	if (o.log != NULL && (logfd = open(o.log, O_WRONLY | O_APPEND |
+	    O_CREAT | O_CLOEXEC, 0666)) < 0)
+		tool_die("%s: %s", o.log, strerror(errno));
+
+	memset(&a, 0, sizeof(a));
+	a.o = &o;
+	a.all_weighted = 1;
+	fl_record_init(&a.rec);
+	fl_record_init(&a.keep);
+	tool_input_init(&a.in, argc - optind, argv + optind);
+	a.ops = xrealloc(NULL, (size_t)a.in.nfiles, sizeof(*a.ops));
+	memset(a.ops, 0, (size_t)a.in.nfiles * sizeof(*a.ops));
+	while ((rc = tool_input_next(&a.in, &a.rec)) != 0) {
+		if (rc < 0)
+			exit(1);        /* one bad input fails the round */
+		take(&a);
+	}
+
+	if (a.records == 0)
+		tool_die(a.dropped ? "no updates left: %llu dropped" :
+		    "no updates to aggregate", (unsigned long long)a.dropped);
+	if (a.clients < o.min_clients)
+		tool_die("%llu clients, fewer than --min-clients %llu: nothing "
+		    "written", (unsigned long long)a.clients,
+		    (unsigned long long)o.min_clients);
+
+	if (o.rule == MEAN || o.rule == SUM) {
+		/* The output goes in the read buffer, which is as large as
+		 * a record: no second model-sized allocation. */
+		fl_record_clear(&a.rec);
+		set_meta(&a.rec, &a);
+		if (fl_layout_add(&a.acc.layout, &a.rec, &err) < 0 ||
+		    fl_acc_result(&a.acc, &a.rec, o.rule == MEAN ? a.wsum : 1,
+		    &err) < 0)
+			tool_die("%s", err.msg);
+		fl_acc_free(&a.acc);
+		if (output != NULL)
+			tool_output_open(&out, output, 1);
+		tool_output_record(&out, &a.rec, 0);
+	} else {
+		fl_record_free(&a.rec);
+		fl_record_init(&res);
+		set_meta(&res, &a);
+		if (fl_layout_add(&a.layout, &res, &err) < 0)
+			tool_die("%s", err.msg);
+		robust(&a, &res, &rejected);
+		if (output != NULL)
+			tool_output_open(&out, output, 1);
+		tool_output_record(&out, &res, 0);
+		fl_record_free(&res);
+	}
+	tool_output_close(&out);
+	if (logfd >= 0)
+		write_log(logfd, o.log, &a, rejected);
+
+	for (size_t i = 0; i < a.nitems; i++)
+		free(a.items[i].raw);
+	free(a.items);
+	for (size_t i = 0; i < a.seencap; i++)
+		free(a.seen[i].id);
+	free(a.seen);
+	free(a.norms);
+	free(a.ops);
+	fl_layout_free(&a.layout);
+	fl_record_free(&a.keep);
+	fl_record_free(&a.rec);
+	tool_input_free(&a.in);
+	return 0;
+}
