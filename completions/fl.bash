@@ -84,7 +84,7 @@ _fl()
     _fl_ltrim "$cur"
 }
 
-complete -F _fl fl-account fl-clip-noise fl-inspect fl-pack
+complete -F _fl fl-account fl-aggregate fl-apply fl-clip-noise fl-inspect fl-pack
 if [[ ${BASH_SOURCE[0]##*/} == fl-* ]]; then
     complete -F _fl "${BASH_SOURCE[0]##*/}"
 fi

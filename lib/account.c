@@ -104,23 +104,69 @@ fl_log_ndtr(double x)
 
 /* ---- RDP of the Poisson-subsampled Gaussian ---- */
 
-/* log A_alpha for integer alpha: the binomial expansion, all terms
- * positive (Mironov, Talwar, Zhang 2019, sec. 3.3). */
+/*
+ * A sum of e^t in log space with one exp per term: the sum is kept scaled
+ * by its largest term so far.
+ */
+struct lsum {
+	double m, s;
+};
+
+static void
+lsum_add(struct lsum *a, double t)
+{
+	if (t == -INFINITY)
+		return;
+	if (t > a->m) {
+		a->s = a->s * exp(a->m - t) + 1;
+		a->m = t;
+	} else
+		a->s += exp(t - a->m);
+}
+
 static double
-log_a_int(double q, double sigma, double alpha)
+lsum_log(const struct lsum *a)
+{
+	return a->s > 0 ? a->m + log(a->s) : -INFINITY;
+}
+
+#define LSUM_INIT { -INFINITY, 0 }
+
+/* log k! for k <= n: lf[k]; NULL if n is too large to tabulate. */
+static double *
+log_factorials(long n)
+{
+	double *lf;
+
+	if (n < 0 || n > FL_RDP_MAX_ORDER)
+		return NULL;
+	if ((lf = malloc(((size_t)n + 1) * sizeof(double))) == NULL)
+		return NULL;
+	for (long k = 0; k <= n; k++)
+		lf[k] = lgamma((double)k + 1);
+	return lf;
+}
+
+/* log A_alpha for integer alpha: the binomial expansion, all terms
+ * positive (Mironov, Talwar, Zhang 2019, sec. 3.3).  lf: log factorials
+ * up to alpha, or NULL. */
+static double
+log_a_int(double q, double sigma, double alpha, const double *lf)
 {
 	double lq = log(q), l1q = log1p(-q), s2 = 2 * sigma * sigma;
-	double lg = lgamma(alpha + 1), acc = -INFINITY;
+	double lg = lf ? lf[(long)alpha] : lgamma(alpha + 1);
+	struct lsum acc = LSUM_INIT;
 	long n = (long)alpha;
 
 	for (long k = 0; k <= n; k++) {
 		double kk = (double)k;
-		double t = lg - lgamma(kk + 1) - lgamma(alpha - kk + 1) +
-		    (alpha - kk) * l1q + kk * lq + (kk * kk - kk) / s2;
+		double lb = lf ? lg - lf[k] - lf[n - k] :
+		    lg - lgamma(kk + 1) - lgamma(alpha - kk + 1);
 
-		acc = log_add(acc, t);
+		lsum_add(&acc, lb + (alpha - kk) * l1q + kk * lq +
+		    (kk * kk - kk) / s2);
 	}
-	return acc;
+	return lsum_log(&acc);
 }
 
 /*
@@ -130,33 +176,35 @@ log_a_int(double q, double sigma, double alpha)
  * negative terms are summed apart and subtracted once.  The terms decay
  * only polynomially (their exponential parts cancel), so the stop rule is
  * relative: past the positive part, both terms decreasing and below
- * e^-30 of the total.  Returns NAN if the series did not converge.
+ * e^-30 of the total.  log |C(alpha, i)| follows its recurrence.  Returns
+ * NAN if the series did not converge.
  */
 static double
 log_a_frac(double q, double sigma, double alpha)
 {
 	double lq = log(q), l1q = log1p(-q), s2 = 2 * sigma * sigma;
 	double rs = SQRT2 * sigma, z0 = sigma * sigma * (l1q - lq) + 0.5;
-	double lg = lgamma(alpha + 1), fa = floor(alpha);
-	double pos = -INFINITY, neg = -INFINITY, p0 = INFINITY, p1 = INFINITY;
+	double fa = floor(alpha), lb = 0, p0 = INFINITY, p1 = INFINITY;
+	struct lsum pos = LSUM_INIT, neg = LSUM_INIT;
 
 	for (int i = 0; i < FRAC_CAP; i++) {
-		double di = (double)i, j = alpha - di, t0, t1, tot;
-		double lb = lg - lgamma(di + 1) - lgamma(j + 1);
+		double di = (double)i, j = alpha - di, t0, t1;
 		int negative = di > fa + 1 && fmod(di - fa - 1, 2) == 1;
 
+		if (i > 0)
+			lb += log(fabs(alpha - di + 1)) - log(di);
 		t0 = lb + di * lq + j * l1q + (di * di - di) / s2 +
 		    fl_log_erfc((di - z0) / rs) - LN2;
 		t1 = lb + j * lq + di * l1q + (j * j - j) / s2 +
 		    fl_log_erfc((z0 - j) / rs) - LN2;
-		if (negative)
-			neg = log_add(neg, log_add(t0, t1));
-		else
-			pos = log_add(pos, log_add(t0, t1));
-		tot = log_sub(pos, neg);
-		if (di > fa + 1 && t0 < p0 && t1 < p1 &&
-		    fmax(t0, t1) < tot + FRAC_REL)
-			return tot;
+		lsum_add(negative ? &neg : &pos, t0);
+		lsum_add(negative ? &neg : &pos, t1);
+		if (di > fa + 1 && t0 < p0 && t1 < p1) {
+			double tot = log_sub(lsum_log(&pos), lsum_log(&neg));
+
+			if (fmax(t0, t1) < tot + FRAC_REL)
+				return tot;
+		}
 		p0 = t0;
 		p1 = t1;
 	}
@@ -189,8 +237,8 @@ log_a_quad(double q, double sigma, double alpha)
 	return acc + log(h);
 }
 
-double
-fl_rdp_sgm(double q, double noise, double alpha)
+static double
+rdp_sgm(double q, double noise, double alpha, const double *lf)
 {
 	double la;
 
@@ -201,7 +249,7 @@ fl_rdp_sgm(double q, double noise, double alpha)
 	if (q >= 1)
 		return alpha / (2 * noise * noise);
 	if (alpha == floor(alpha) && alpha <= 1e6)
-		la = log_a_int(q, noise, alpha);
+		la = log_a_int(q, noise, alpha, lf);
 	else {
 		la = log_a_frac(q, noise, alpha);
 		if (isnan(la))
@@ -209,6 +257,12 @@ fl_rdp_sgm(double q, double noise, double alpha)
 	}
 	/* A_alpha >= 1 in exact arithmetic. */
 	return fmax(0, la / (alpha - 1));
+}
+
+double
+fl_rdp_sgm(double q, double noise, double alpha)
+{
+	return rdp_sgm(q, noise, alpha, NULL);
 }
 
 /* ---- distributed discrete Gaussian and Skellam ---- */
@@ -286,26 +340,29 @@ dist_rdp(const struct dist *ds, double alpha)
  * analysis exists, and the unsampled value is taken when smaller.
  */
 static double
-zhu_wang(const struct dist *ds, double q, long alpha)
+zhu_wang(const struct dist *ds, double q, long alpha, const double *lf)
 {
 	double lq = log(q), l1q = log1p(-q), al = (double)alpha;
-	double lg = lgamma(al + 1), acc;
+	double lg = lf ? lf[alpha] : lgamma(al + 1);
+	struct lsum acc = LSUM_INIT;
 
-	acc = (al - 1) * l1q + log1p(q * (al - 1));
-	acc = log_add(acc, lg - lgamma(3) - lgamma(al - 1) + 2 * lq +
-	    (al - 2) * l1q + dist_rdp(ds, 2));
+	lsum_add(&acc, (al - 1) * l1q + log1p(q * (al - 1)));
+	lsum_add(&acc, lg - LN2 - (lf ? lf[alpha - 2] : lgamma(al - 1)) +
+	    2 * lq + (al - 2) * l1q + dist_rdp(ds, 2));
 	for (long l = 3; l <= alpha; l++) {
 		double dl = (double)l;
+		double lb = lf ? lg - lf[l] - lf[alpha - l] :
+		    lg - lgamma(dl + 1) - lgamma(al - dl + 1);
 
-		acc = log_add(acc, log(3.0) + lg - lgamma(dl + 1) -
-		    lgamma(al - dl + 1) + (al - dl) * l1q + dl * lq +
+		lsum_add(&acc, log(3.0) + lb + (al - dl) * l1q + dl * lq +
 		    (dl - 1) * dist_rdp(ds, dl));
 	}
-	return acc / (al - 1);
+	return lsum_log(&acc) / (al - 1);
 }
 
 static double
-dist_rdp_sampled(const struct dist *ds, double q, double alpha)
+dist_rdp_sampled(const struct dist *ds, double q, double alpha,
+    const double *lf)
 {
 	double plain = dist_rdp(ds, alpha);
 	double up = ceil(alpha);
@@ -316,7 +373,7 @@ dist_rdp_sampled(const struct dist *ds, double q, double alpha)
 	 * the next integer. */
 	if (up > 1e5)
 		return plain;
-	return fmin(plain, zhu_wang(ds, q, (long)up));
+	return fmin(plain, zhu_wang(ds, q, (long)up, lf));
 }
 
 /* ---- releases ---- */
@@ -444,6 +501,10 @@ fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
 	/* With distributed noise the sum carries the shares of the survivors
 	 * only: sigma sqrt(clients), whatever was planned. */
 	if (r->mech == FL_MECH_GAUSSIAN) {
+		if (shares > 1 && !(has_sigma && has_sens && sens > 0))
+			return fl_error_set(err, FL_EINVAL, "noise in %llu "
+			    "shares needs 'dp.sigma' and 'dp.sensitivity' to "
+			    "charge the shares summed", (unsigned long long)shares);
 		if (has_sigma && has_sens && sens > 0)
 			r->noise = sigma * (shares > 1 ?
 			    sqrt((double)clients) : 1) / sens;
@@ -599,17 +660,21 @@ fl_rdp_release(const struct fl_release *r, const struct fl_orders *o,
     double *rdp, struct fl_error *err)
 {
 	struct dist ds;
+	double *lf;
 
 	if (fl_release_check(r, err) < 0)
 		return -1;
+	/* The orders are sorted: log factorials up to the last. */
+	lf = o->n > 0 ? log_factorials((long)ceil(o->a[o->n - 1])) : NULL;
 	if (r->mech == FL_MECH_GAUSSIAN) {
 		for (size_t i = 0; i < o->n; i++)
-			rdp[i] = fl_rdp_sgm(r->q, r->noise, o->a[i]);
-		return 0;
+			rdp[i] = rdp_sgm(r->q, r->noise, o->a[i], lf);
+	} else {
+		dist_init(&ds, r);
+		for (size_t i = 0; i < o->n; i++)
+			rdp[i] = dist_rdp_sampled(&ds, r->q, o->a[i], lf);
 	}
-	dist_init(&ds, r);
-	for (size_t i = 0; i < o->n; i++)
-		rdp[i] = dist_rdp_sampled(&ds, r->q, o->a[i]);
+	free(lf);
 	return 0;
 }
 

@@ -783,6 +783,58 @@ int fl_opt_step(const struct fl_opt *o, struct fl_tensor *x,
     const struct fl_tensor *d, struct fl_tensor *m, struct fl_tensor *v,
     struct fl_error *err);
 
+/* ---- quantization (quant.c, hadamard.c) ---- */
+
+/*
+ * The fast Walsh-Hadamard transform of v[0..n) in place, unnormalised
+ * (applied twice it multiplies by n); n must be a power of two.  Blocked:
+ * two passes over memory whatever n.  -1 (FL_EINVAL, FL_ENOMEM) on error.
+ */
+int fl_fwht(float *v, uint64_t n, struct fl_error *err);
+
+/*
+ * The randomized Hadamard transform R = H D / sqrt(n) (D: random signs from
+ * a PUBLIC key, shared by every client and the server): fl_rht_dim is the
+ * padded length (the next power of two), fl_rht_key derives the key from a
+ * public seed text, fl_rht_signs multiplies v[0..n) by D, fl_rht applies R
+ * (inverse 0) or R^-1 = D H / sqrt(n) (inverse 1) in place.
+ */
+uint64_t fl_rht_dim(uint64_t n);
+void fl_rht_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed);
+void fl_rht_signs(float *v, uint64_t n,
+    const unsigned char key[FL_RNG_KEYBYTES]);
+int fl_rht(float *v, uint64_t n, const unsigned char key[FL_RNG_KEYBYTES],
+    int inverse, struct fl_error *err);
+
+/*
+ * The ring encoding for secure aggregation (TFF's DistributedDpSumFactory
+ * rule; fl-quantize(1)).  fl_ring_k: standard deviations of the aggregate
+ * that must fit the ring for a wrap-around probability p (sqrt 2
+ * erfcinv(p)).  fl_ring_max_clients: the most clients a ring of `bits`
+ * bits holds (2^(2b) > n k^2 and n <= 2^b).  fl_ring_scale: the global scale
+ * s = sqrt(2^(2b) - n k^2) / (2k sqrt(C^2 n^2 / d + n sigma_local^2)),
+ * capped at 1e6, or 0 when the ring is too small.  fl_ring_bound: the
+ * rounding-inflated L2 bound in grid units (beta 0: C + sqrt(d)/s; beta >
+ * 0: the smaller conditional-rounding bound), times s.
+ */
+double fl_ring_k(double modclip_prob);
+uint64_t fl_ring_max_clients(int bits, double k);
+double fl_ring_scale(int bits, uint64_t clients, double k, double clip,
+    double sigma_local, uint64_t dim);
+double fl_ring_bound(double clip, double scale, uint64_t dim, double beta);
+
+/*
+ * Stochastic rounding of y[i] * mult to integers q[i] (unbiased; uniforms
+ * from the private key's ChaCha20 streams), drawn again until the exact
+ * ||q||_2 <= bound (conditional rounding; at most 1000 tries), written
+ * mod 2^bits (1..32) to out.  *tries says how many draws it took.  Fails
+ * (FL_EINVAL) on a value that is not finite or reaches 2^31 grid steps,
+ * (FL_ELIMIT) when no draw met the bound.
+ */
+int fl_ring_round(const float *y, uint64_t n, double mult, double bound,
+    int bits, const unsigned char key[FL_RNG_KEYBYTES], uint32_t *out,
+    unsigned *tries, struct fl_error *err);
+
 /* ---- input sniffing ---- */
 
 /*

@@ -11,7 +11,7 @@
 load helper
 
 # Programs whose standard output is binary records: they refuse a terminal.
-BINARY_WRITERS="fl-clip-noise fl-pack"
+BINARY_WRITERS="fl-aggregate fl-apply fl-clip-noise fl-pack"
 
 # Programs that read a record stream from file operands (none, or "-", is
 # standard input; several operands are one stream).
@@ -35,6 +35,14 @@ sample_args() {
 	fl-account:bad) args=(-q 0.1 corrupt.flt) ;;
 	fl-account:missing) args=(-q 0.1 missing.flt) ;;
 	fl-account:big) args=(-q 0.001 -z 1 -T 100000 --every 10) ;;
+	fl-aggregate:ok) args=(-r sum one.flt one.flt) ;;
+	fl-aggregate:bad) args=(-r sum one.flt corrupt.flt) ;;
+	fl-aggregate:missing) args=(missing.flt) ;;
+	fl-aggregate:big) args=(-r sum big.flt) ;;
+	fl-apply:ok) args=(-m two.flt two.flt) ;;
+	fl-apply:bad) args=(-m two.flt corrupt.flt) ;;
+	fl-apply:missing) args=(-m two.flt missing.flt) ;;
+	fl-apply:big) args=(-m big.flt big.flt) ;;
 	fl-clip-noise:ok) args=(-c 1 one.flt) ;;
 	fl-clip-noise:bad) args=(-c 1 corrupt.flt) ;;
 	fl-clip-noise:missing) args=(-c 1 missing.flt) ;;

@@ -1,0 +1,894 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fl-account - the privacy accountant and budget ledger: epsilon (or
+ * delta, or the noise multiplier) of releases given on the command line
+ * or read from the dp.* metadata of records, and an append-only ledger
+ * that refuses a spend over budget before writing anything.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tool.h"
+
+/* Exit status of a spend (or a report) over the budget. */
+#define EXIT_BUDGET 3
+
+static const char usage[] =
+    "fl-account [-a name] [-d delta | -e eps] [--every=k] [-j] [-o file]\n"
+    "           [release] [file ...]\n"
+    "       fl-account --target-epsilon=eps [-a name] [-d delta] [-j]\n"
+    "           [-o file] [-l ledger] release\n"
+    "       fl-account -l ledger [-s [-n]] [-B eps] [-a name]\n"
+    "           [-d delta | -e eps] [-j] [-o file] [release] [file ...]";
+
+static const char options[] =
+    "Privacy accounting for DP-SGD and DP-FedAvg rounds: epsilon at delta\n"
+    "(or delta at epsilon, or the noise multiplier for a target epsilon)\n"
+    "of releases composed, and an append-only budget ledger.  A release\n"
+    "comes from the options below, else from the dp.* metadata of each\n"
+    "record read (files, or stdin).  With -l and no release: a report, the\n"
+    "epsilon after each release of the ledger.\n"
+    "\n"
+    "  -a, --accountant=NAME       rdp (default), rdp-classic (Mironov's\n"
+    "                              2017 conversion, as papers before 2021),\n"
+    "                              pld (tight), exact (q = 1 only)\n"
+    "  -b, --batch=K               expected sample per step: clients per\n"
+    "                              round or examples per batch; q = K/N\n"
+    "  -B, --budget=EPS            refuse a spend that would take epsilon\n"
+    "                              above EPS: exit 3, the ledger untouched\n"
+    "      --clients=N             clients summed (distributed noise: the\n"
+    "                              shares in the sum, the survivors)\n"
+    "      --clip=C                L2 clip bound, recorded in the ledger\n"
+    "  -d, --delta=DELTA           target delta (default 1e-5)\n"
+    "      --dim=D                 coordinates noised (distributed noise)\n"
+    "  -n, --dry-run               with --spend: check, print, write nothing\n"
+    "      --epochs=E              steps = ceil(E / q)\n"
+    "  -e, --epsilon=EPS           print delta at EPS instead of epsilon\n"
+    "      --every=K               a curve: epsilon after every K steps of\n"
+    "                              the release (after the ledger, if -l)\n"
+    "  -h, --help                  print this help and exit\n"
+    "      --interval=D            PLD loss grid (default 1e-4; made\n"
+    "                              coarser when memory needs it)\n"
+    "  -j, --json                  print one JSON object\n"
+    "  -l, --ledger=FILE           the budget ledger\n"
+    "  -m, --mechanism=NAME        gaussian (default), discrete-gaussian or\n"
+    "                              skellam (integer noise summed over\n"
+    "                              clients: --sigma, --clients,\n"
+    "                              --sensitivity, --dim)\n"
+    "  -z, --noise=Z               noise multiplier: noise std / L2\n"
+    "                              sensitivity (gaussian)\n"
+    "      --orders=LIST           RDP orders: default, opacus,\n"
+    "                              dp-accounting or a list: 1.5,2,4-64,256\n"
+    "  -o, --output=FILE           write to FILE atomically instead of stdout\n"
+    "  -N, --population=N          clients (user level) or examples (sample\n"
+    "                              level) sampled from: q = K/N, K from\n"
+    "                              --batch or the records' cohort\n"
+    "      --round=R               round number for the ledger (default:\n"
+    "                              the record's round)\n"
+    "  -q, --sample-rate=Q         Poisson sampling rate in (0, 1], or A/B\n"
+    "      --sensitivity=D2        L2 sensitivity in grid units\n"
+    "      --sensitivity-l1=D1     L1 sensitivity in grid units (default\n"
+    "                              D2 min(sqrt(dim), D2))\n"
+    "      --sigma=S               std of one client's noise share, grid\n"
+    "                              units (distributed noise)\n"
+    "  -s, --spend                 append the releases to the ledger\n"
+    "  -T, --steps=T               compositions: rounds, or DP-SGD steps\n"
+    "                              (default 1)\n"
+    "      --target-epsilon=EPS    print the smallest noise multiplier that\n"
+    "                              keeps epsilon (with the ledger's spend,\n"
+    "                              if -l) at most EPS\n"
+    "  -V, --version               print the version and exit\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage error, 3 over the budget.\n";
+
+enum {
+	OPT_CLIENTS = 256, OPT_CLIP, OPT_DIM, OPT_EPOCHS, OPT_EVERY,
+	OPT_INTERVAL,
+	OPT_ORDERS, OPT_ROUND, OPT_SENS, OPT_SENS1, OPT_SIGMA, OPT_TARGET
+};
+
+/* Option values as given: parsed after getopt, so --help always wins. */
+struct args {
+	const char *accountant, *batch, *budget, *clients, *clip, *delta;
+	const char *dim, *epochs, *epsilon, *every, *interval, *ledger;
+	const char *mechanism;
+	const char *noise, *orders, *output, *population, *round, *q;
+	const char *sens, *sens1, *sigma, *steps, *target;
+	int dry_run, json, spend;
+};
+
+struct opts {
+	struct fl_account acct;
+	struct fl_orders orders;
+	double delta, epsilon, budget, target, q;
+	uint64_t population, batch, every;
+	int given_eps, has_budget, has_release;
+	struct fl_release cli;  /* the release of the options */
+	double epochs;
+};
+
+/* ---- output ---- */
+
+static const char *
+acct_name(enum fl_accountant a)
+{
+	static const char *names[] = { "rdp", "rdp-classic", "pld", "exact" };
+
+	return names[a];
+}
+
+static void
+json_number(FILE *fp, double v)
+{
+	char b[FL_NUMBUF];
+
+	if (isfinite(v))
+		fputs(fl_format_double(b, v), fp);
+	else
+		fputs("null", fp);
+}
+
+/* Text numbers: 6 significant digits ("inf" when unbounded). */
+static void
+text_number(FILE *fp, const char *key, double v)
+{
+	fprintf(fp, "%s %.6g", key, v);
+}
+
+/* The answer line: what was asked first, then its conditions. */
+static void
+print_answer(FILE *fp, const struct opts *o, const struct fl_privacy *p,
+    const double *noise, uint64_t steps, uint64_t release,
+    const char *rlabel, int json)
+{
+	if (json) {
+		fputs("{\"accountant\":\"", fp);
+		fputs(acct_name(o->acct.accountant), fp);
+		fputs("\",\"epsilon\":", fp);
+		json_number(fp, p->epsilon);
+		fputs(",\"delta\":", fp);
+		json_number(fp, p->delta);
+		if (noise != NULL) {
+			fputs(",\"noise\":", fp);
+			json_number(fp, *noise);
+		}
+		if (!isnan(p->order)) {
+			fputs(",\"order\":", fp);
+			json_number(fp, p->order);
+		}
+		if (!isnan(p->interval)) {
+			fputs(",\"interval\":", fp);
+			json_number(fp, p->interval);
+		}
+		fprintf(fp, ",\"steps\":%llu", (unsigned long long)steps);
+		if (release > 0)
+			fprintf(fp, ",\"%s\":%llu", rlabel,
+			    (unsigned long long)release);
+		if (o->has_budget) {
+			fputs(",\"budget\":", fp);
+			json_number(fp, o->budget);
+		}
+		fputs("}\n", fp);
+		return;
+	}
+	if (noise != NULL) {
+		text_number(fp, "noise", *noise);
+		text_number(fp, " epsilon", p->epsilon);
+		text_number(fp, " delta", p->delta);
+	} else if (o->given_eps) {
+		text_number(fp, "delta", p->delta);
+		text_number(fp, " epsilon", p->epsilon);
+	} else {
+		text_number(fp, "epsilon", p->epsilon);
+		text_number(fp, " delta", p->delta);
+	}
+	fprintf(fp, " accountant %s", acct_name(o->acct.accountant));
+	if (!isnan(p->order))
+		text_number(fp, " order", p->order);
+	if (!isnan(p->interval))
+		text_number(fp, " interval", p->interval);
+	fprintf(fp, " steps %llu", (unsigned long long)steps);
+	if (release > 0)
+		fprintf(fp, " %s %llu", rlabel, (unsigned long long)release);
+	if (o->has_budget)
+		text_number(fp, " budget", o->budget);
+	fputc('\n', fp);
+}
+
+#define NCOLS 8
+
+/* The report: one row per release with epsilon (or delta) so far. */
+static void
+print_report(FILE *fp, const struct opts *o, const struct fl_release *r,
+    size_t n, const struct fl_privacy *p, int json)
+{
+	static const char *head[NCOLS] = { "release", "round", "mechanism",
+		"q", "steps", "noise", "clients", "epsilon" };
+	char (*cell)[NCOLS][32];
+	size_t width[NCOLS] = { 0 };
+
+	if (json) {
+		fprintf(fp, "{\"accountant\":\"%s\",\"epsilon\":",
+		    acct_name(o->acct.accountant));
+		json_number(fp, n ? (o->given_eps ? o->epsilon :
+		    p[n - 1].epsilon) : 0);
+		fputs(",\"delta\":", fp);
+		json_number(fp, n ? (o->given_eps ? p[n - 1].delta : o->delta) :
+		    o->delta);
+		if (o->has_budget) {
+			fputs(",\"budget\":", fp);
+			json_number(fp, o->budget);
+		}
+		fputs(",\"releases\":[", fp);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(fp, "%s{\"release\":%llu,\"round\":", i ? "," : "",
+			    (unsigned long long)r[i].release);
+			if (r[i].round == FL_ROUND_NONE)
+				fputs("null", fp);
+			else
+				fprintf(fp, "%llu",
+				    (unsigned long long)r[i].round);
+			fprintf(fp, ",\"mechanism\":\"%s\",\"q\":",
+			    fl_mechanism_name(r[i].mech));
+			json_number(fp, r[i].q);
+			fprintf(fp, ",\"steps\":%llu,\"noise\":",
+			    (unsigned long long)r[i].steps);
+			json_number(fp, fl_release_noise(&r[i]));
+			if (r[i].clip > 0) {
+				fputs(",\"clip\":", fp);
+				json_number(fp, r[i].clip);
+			}
+			if (r[i].clients > 0)
+				fprintf(fp, ",\"clients\":%llu",
+				    (unsigned long long)r[i].clients);
+			if (r[i].mech != FL_MECH_GAUSSIAN) {
+				fputs(",\"sigma\":", fp);
+				json_number(fp, r[i].sigma);
+				fputs(",\"sensitivity\":", fp);
+				json_number(fp, r[i].sens2);
+				fprintf(fp, ",\"dim\":%llu",
+				    (unsigned long long)r[i].dim);
+			}
+			fputs(o->given_eps ? ",\"delta\":" : ",\"epsilon\":", fp);
+			json_number(fp, o->given_eps ? p[i].delta :
+			    p[i].epsilon);
+			if (!isnan(p[i].order)) {
+				fputs(",\"order\":", fp);
+				json_number(fp, p[i].order);
+			}
+			fputc('}', fp);
+		}
+		fputs("]}\n", fp);
+		return;
+	}
+	cell = tool_malloc((n + 1) * sizeof(*cell));
+	for (int c = 0; c < NCOLS; c++)
+		snprintf(cell[0][c], 32, "%s", head[c]);
+	if (o->given_eps)
+		snprintf(cell[0][NCOLS - 1], 32, "delta");
+	for (size_t i = 0; i < n; i++) {
+		char (*row)[32] = cell[i + 1];
+
+		snprintf(row[0], 32, "%llu", (unsigned long long)r[i].release);
+		if (r[i].round == FL_ROUND_NONE)
+			snprintf(row[1], 32, "-");
+		else
+			snprintf(row[1], 32, "%llu",
+			    (unsigned long long)r[i].round);
+		snprintf(row[2], 32, "%s", fl_mechanism_name(r[i].mech));
+		snprintf(row[3], 32, "%.6g", r[i].q);
+		snprintf(row[4], 32, "%llu", (unsigned long long)r[i].steps);
+		snprintf(row[5], 32, "%.6g", fl_release_noise(&r[i]));
+		if (r[i].clients > 0)
+			snprintf(row[6], 32, "%llu",
+			    (unsigned long long)r[i].clients);
+		else
+			snprintf(row[6], 32, "-");
+		snprintf(row[7], 32, "%.6g", o->given_eps ? p[i].delta :
+		    p[i].epsilon);
+	}
+	for (size_t i = 0; i <= n; i++)
+		for (int c = 0; c < NCOLS; c++)
+			if (strlen(cell[i][c]) > width[c])
+				width[c] = strlen(cell[i][c]);
+	for (size_t i = 0; i <= n; i++) {
+		for (int c = 0; c < NCOLS; c++)
+			fprintf(fp, c == 2 ? "  %-*s" : c ? "  %*s" : "%*s",
+			    (int)width[c], cell[i][c]);
+		fputc('\n', fp);
+	}
+	free(cell);
+}
+
+/* ---- parsing ---- */
+
+/* A rate in (0, 1]: a number, or A/B. */
+static double
+parse_rate(const char *opt, const char *arg)
+{
+	const char *slash = strchr(arg, '/');
+	double v;
+
+	if (slash != NULL) {
+		char num[64];
+		size_t k = (size_t)(slash - arg);
+		double a, b;
+
+		if (k >= sizeof(num))
+			tool_die("invalid %s '%s': not a number", opt, arg);
+		memcpy(num, arg, k);
+		num[k] = '\0';
+		a = tool_opt_double(opt, num, 0, INFINITY);
+		b = tool_opt_double(opt, slash + 1, 0, INFINITY);
+		v = a / b;
+	} else
+		v = tool_opt_double(opt, arg, -INFINITY, INFINITY);
+	if (!(v > 0 && v <= 1))
+		tool_die("invalid %s '%s': must be in (0, 1]", opt, arg);
+	return v;
+}
+
+static double
+opt_positive(const char *opt, const char *arg)
+{
+	double v = tool_opt_double(opt, arg, -INFINITY, INFINITY);
+
+	if (!(v > 0))
+		tool_die("invalid %s '%s': must be above 0", opt, arg);
+	return v;
+}
+
+/* ceil(x), but an x within rounding of an integer is that integer. */
+static uint64_t
+ceil_steps(double x)
+{
+	double r = round(x);
+
+	if (fabs(x - r) <= 1e-9 * fmax(1, r))
+		return (uint64_t)r;
+	return (uint64_t)ceil(x);
+}
+
+static void
+parse_args(const struct args *a, struct opts *o)
+{
+	struct fl_error err;
+	struct fl_release *c = &o->cli;
+
+	memset(o, 0, sizeof(*o));
+	c->round = FL_ROUND_NONE;
+	c->steps = 1;
+	o->acct.accountant = FL_ACC_RDP;
+	if (a->accountant != NULL) {
+		int k;
+
+		for (k = 0; k < 4; k++)
+			if (strcmp(a->accountant,
+			    acct_name((enum fl_accountant)k)) == 0)
+				break;
+		if (k == 4)
+			tool_die("invalid --accountant '%s': want rdp, "
+			    "rdp-classic, pld or exact", a->accountant);
+		o->acct.accountant = (enum fl_accountant)k;
+	}
+	if (fl_orders_parse(&o->orders, a->orders, &err) < 0)
+		tool_die("invalid --orders '%s': %s", a->orders, err.msg);
+	o->acct.orders = &o->orders;
+	if (a->interval != NULL) {
+		o->acct.interval = opt_positive("--interval", a->interval);
+		if (o->acct.interval < 1e-6 || o->acct.interval > 1)
+			tool_die("invalid --interval '%s': must be in "
+			    "[1e-06, 1]", a->interval);
+	}
+	o->delta = 1e-5;
+	if (a->delta != NULL) {
+		o->delta = tool_opt_double("--delta", a->delta, -INFINITY,
+		    INFINITY);
+		if (!(o->delta > 0 && o->delta < 1))
+			tool_die("invalid --delta '%s': must be in (0, 1)",
+			    a->delta);
+	}
+	if (a->epsilon != NULL) {
+		o->epsilon = tool_opt_double("--epsilon", a->epsilon, 0,
+		    INFINITY);
+		o->given_eps = 1;
+	}
+	if (a->budget != NULL) {
+		o->budget = tool_opt_double("--budget", a->budget, 0,
+		    INFINITY);
+		o->has_budget = 1;
+	}
+	if (a->target != NULL)
+		o->target = opt_positive("--target-epsilon", a->target);
+	if (a->every != NULL)
+		o->every = tool_opt_u64("--every", a->every, 1, UINT64_MAX);
+
+	/* The release of the options (its fields also override records'). */
+	if (a->mechanism != NULL && fl_mechanism_parse(a->mechanism,
+	    &c->mech) < 0)
+		tool_die("invalid --mechanism '%s': want gaussian, "
+		    "discrete-gaussian or skellam", a->mechanism);
+	if (a->q != NULL)
+		o->q = parse_rate("--sample-rate", a->q);
+	if (a->population != NULL)
+		o->population = tool_opt_u64("--population", a->population, 1,
+		    UINT64_MAX);
+	if (a->batch != NULL)
+		o->batch = tool_opt_u64("--batch", a->batch, 1, UINT64_MAX);
+	if (o->batch > 0) {
+		if (o->population == 0)
+			tool_usage_error("--batch needs --population");
+		if (a->q != NULL)
+			tool_usage_error("--batch with --sample-rate: give one");
+		if (o->batch > o->population)
+			tool_die("invalid --batch '%s': above the population "
+			    "'%s'", a->batch, a->population);
+		o->q = (double)o->batch / (double)o->population;
+	}
+	if (a->noise != NULL)
+		c->noise = opt_positive("--noise", a->noise);
+	if (a->sigma != NULL)
+		c->sigma = opt_positive("--sigma", a->sigma);
+	if (a->sens != NULL)
+		c->sens2 = opt_positive("--sensitivity", a->sens);
+	if (a->sens1 != NULL)
+		c->sens1 = opt_positive("--sensitivity-l1", a->sens1);
+	if (a->clients != NULL)
+		c->clients = tool_opt_u64("--clients", a->clients, 1,
+		    UINT64_MAX);
+	if (a->dim != NULL)
+		c->dim = tool_opt_u64("--dim", a->dim, 1, UINT64_MAX);
+	if (a->clip != NULL)
+		c->clip = opt_positive("--clip", a->clip);
+	if (a->round != NULL)
+		c->round = tool_opt_u64("--round", a->round, 0,
+		    UINT64_MAX - 1);
+	if (a->steps != NULL && a->epochs != NULL)
+		tool_usage_error("--steps and --epochs: give one");
+	if (a->steps != NULL)
+		c->steps = tool_opt_u64("--steps", a->steps, 1,
+		    (uint64_t)1 << 40);
+	if (a->epochs != NULL)
+		o->epochs = opt_positive("--epochs", a->epochs);
+
+	o->has_release = a->noise != NULL || a->sigma != NULL ||
+	    a->target != NULL;
+	if (!o->has_release)
+		return;
+	if (o->q == 0)
+		tool_usage_error("a release needs --sample-rate (or --batch "
+		    "and --population)");
+	c->q = o->q;
+	if (o->epochs > 0) {
+		double t = o->population > 0 && o->batch > 0 ?
+		    o->epochs * (double)o->population / (double)o->batch :
+		    o->epochs / o->q;
+
+		if (t > (double)((uint64_t)1 << 40))
+			tool_die("invalid --epochs '%s': too many steps",
+			    a->epochs);
+		c->steps = ceil_steps(t);
+		if (c->steps < 1)
+			c->steps = 1;
+	}
+	if (c->mech == FL_MECH_GAUSSIAN) {
+		if (a->sigma != NULL || a->sens != NULL || a->sens1 != NULL ||
+		    a->dim != NULL)
+			tool_usage_error("--sigma, --sensitivity and --dim are "
+			    "for -m discrete-gaussian or skellam");
+		if (a->target != NULL) {
+			if (a->noise != NULL)
+				tool_usage_error("--target-epsilon solves for "
+				    "the noise: drop --noise");
+			c->noise = 1;
+		} else if (a->noise == NULL)
+			tool_usage_error("a gaussian release needs --noise");
+	} else {
+		if (a->noise != NULL)
+			tool_usage_error("-m %s takes --sigma, not --noise",
+			    a->mechanism);
+		if (a->target != NULL)
+			tool_usage_error("--target-epsilon solves for the "
+			    "gaussian mechanism only");
+		if (a->sigma == NULL || a->sens == NULL || a->clients == NULL ||
+		    a->dim == NULL)
+			tool_usage_error("-m %s needs --sigma, --clients, "
+			    "--sensitivity and --dim", a->mechanism);
+		c->noise = fl_release_noise(c);
+	}
+	if (fl_release_check(c, &err) < 0)
+		tool_die("%s", err.msg);
+}
+
+/* ---- releases from records ---- */
+
+static struct fl_release *
+read_releases(int nfiles, char **files, const struct args *a,
+    const struct opts *o, size_t *n)
+{
+	struct tool_input in;
+	struct fl_record rec;
+	struct fl_release *r = NULL;
+	struct fl_error err;
+	size_t cap = 0;
+	int rc, seeded = 0;
+
+	*n = 0;
+	tool_input_init(&in, nfiles, files);
+	fl_record_init(&rec);
+	while ((rc = tool_input_next(&in, &rec)) != 0) {
+		struct fl_release x;
+
+		if (rc < 0)
+			exit(1);
+		/* Noise from --seed can be recomputed and removed. */
+		if (!seeded && fl_meta_get(&rec, "dp.seeded") != NULL) {
+			tool_warn("warning: %s: record %lu: noise from a seed: "
+			    "not private (accounted as if it were)", in.name,
+			    in.recno);
+			seeded = 1;
+		}
+		if (fl_release_from_record(&x, &rec, o->batch > 0 ? 0 :
+		    o->population, &err) < 0)
+			tool_die("%s: record %lu: %s", in.name, in.recno,
+			    err.msg);
+		if (o->q > 0)
+			x.q = o->q;
+		if (x.q == 0)
+			tool_die("%s: record %lu: no sampling rate: give "
+			    "--sample-rate, or --population (q = cohort / "
+			    "population)", in.name, in.recno);
+		if (a->steps != NULL || o->epochs > 0)
+			x.steps = o->cli.steps;
+		if (a->epochs != NULL)
+			x.steps = ceil_steps(o->epochs / x.q);
+		if (a->round != NULL)
+			x.round = o->cli.round;
+		if (a->clip != NULL)
+			x.clip = o->cli.clip;
+		if (fl_release_check(&x, &err) < 0)
+			tool_die("%s: record %lu: %s", in.name, in.recno,
+			    err.msg);
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			if ((r = realloc(r, cap * sizeof(*r))) == NULL)
+				tool_die("out of memory");
+		}
+		r[(*n)++] = x;
+	}
+	fl_record_free(&rec);
+	tool_input_free(&in);
+	if (*n == 0)
+		tool_die("no records: nothing to account");
+	return r;
+}
+
+/* ---- modes ---- */
+
+static uint64_t
+total_steps(const struct fl_release *r, size_t n)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < n; i++)
+		t += r[i].steps;
+	return t;
+}
+
+static void
+account(const struct opts *o, const struct fl_release *r, size_t n,
+    int cumulative, struct fl_privacy *out, const char *what)
+{
+	struct fl_error err;
+
+	if (fl_account_run(&o->acct, r, n, cumulative, o->given_eps,
+	    o->given_eps ? o->epsilon : o->delta, out, &err) < 0) {
+		if (what != NULL)
+			tool_die("%s: %s", what, err.msg);
+		tool_die("%s", err.msg);
+	}
+}
+
+static void
+warn_delta(const struct opts *o)
+{
+	char b1[FL_NUMBUF], b2[FL_NUMBUF];
+
+	if (o->population > 0 && !o->given_eps &&
+	    o->delta >= 1 / (double)o->population)
+		tool_warn("warning: delta '%s' is not below 1/population "
+		    "('%s'): a release of one whole record would be allowed",
+		    fl_format_double(b1, o->delta),
+		    fl_format_double(b2, 1 / (double)o->population));
+}
+
+static int
+over_budget(const struct opts *o, const struct fl_privacy *p)
+{
+	return o->has_budget && !o->given_eps && !(p->epsilon <= o->budget);
+}
+
+/*
+ * epsilon (or delta) after every K steps of the release of the options,
+ * following the fixed releases: a planning curve.
+ */
+static void
+curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
+    size_t nfixed, int json)
+{
+	uint64_t T = o->cli.steps, K = o->every, npts = (T + K - 1) / K;
+	struct fl_release *r;
+	struct fl_privacy *p;
+	uint64_t done = 0;
+
+	if (npts > 1000000)
+		tool_die("--every '%llu': %llu points, more than 1000000",
+		    (unsigned long long)K, (unsigned long long)npts);
+	r = tool_malloc((nfixed + npts) * sizeof(*r));
+	p = tool_malloc((nfixed + npts) * sizeof(*p));
+	if (nfixed > 0)
+		memcpy(r, fixed, nfixed * sizeof(*r));
+	for (uint64_t i = 0; i < npts; i++) {
+		r[nfixed + i] = o->cli;
+		r[nfixed + i].steps = K < T - done ? K : T - done;
+		done += r[nfixed + i].steps;
+	}
+	account(o, r, nfixed + npts, 1, p, NULL);
+	if (json)
+		fprintf(fp, "{\"accountant\":\"%s\",\"%s\":",
+		    acct_name(o->acct.accountant),
+		    o->given_eps ? "epsilon" : "delta");
+	if (json)
+		json_number(fp, o->given_eps ? o->epsilon : o->delta);
+	else
+		fprintf(fp, "%s %s\n", "steps", o->given_eps ? "delta" :
+		    "epsilon");
+	if (json)
+		fputs(",\"points\":[", fp);
+	done = nfixed > 0 ? total_steps(fixed, nfixed) : 0;
+	for (uint64_t i = 0; i < npts; i++) {
+		const struct fl_privacy *x = &p[nfixed + i];
+		double v = o->given_eps ? x->delta : x->epsilon;
+
+		done += r[nfixed + i].steps;
+		if (json) {
+			fprintf(fp, "%s{\"steps\":%llu,\"%s\":", i ? "," : "",
+			    (unsigned long long)done, o->given_eps ? "delta" :
+			    "epsilon");
+			json_number(fp, v);
+			if (!isnan(x->order)) {
+				fputs(",\"order\":", fp);
+				json_number(fp, x->order);
+			}
+			fputc('}', fp);
+		} else
+			fprintf(fp, "%llu %.6g\n", (unsigned long long)done, v);
+	}
+	if (json)
+		fputs("]}\n", fp);
+	free(r);
+	free(p);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "accountant", required_argument, NULL, 'a' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "budget", required_argument, NULL, 'B' },
+		{ "clients", required_argument, NULL, OPT_CLIENTS },
+		{ "clip", required_argument, NULL, OPT_CLIP },
+		{ "delta", required_argument, NULL, 'd' },
+		{ "dim", required_argument, NULL, OPT_DIM },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "epochs", required_argument, NULL, OPT_EPOCHS },
+		{ "epsilon", required_argument, NULL, 'e' },
+		{ "every", required_argument, NULL, OPT_EVERY },
+		{ "help", no_argument, NULL, 'h' },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "json", no_argument, NULL, 'j' },
+		{ "ledger", required_argument, NULL, 'l' },
+		{ "mechanism", required_argument, NULL, 'm' },
+		{ "noise", required_argument, NULL, 'z' },
+		{ "orders", required_argument, NULL, OPT_ORDERS },
+		{ "output", required_argument, NULL, 'o' },
+		{ "population", required_argument, NULL, 'N' },
+		{ "round", required_argument, NULL, OPT_ROUND },
+		{ "sample-rate", required_argument, NULL, 'q' },
+		{ "sensitivity", required_argument, NULL, OPT_SENS },
+		{ "sensitivity-l1", required_argument, NULL, OPT_SENS1 },
+		{ "sigma", required_argument, NULL, OPT_SIGMA },
+		{ "spend", no_argument, NULL, 's' },
+		{ "steps", required_argument, NULL, 'T' },
+		{ "target-epsilon", required_argument, NULL, OPT_TARGET },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct args a;
+	struct opts o;
+	struct tool_output out;
+	struct fl_ledger led;
+	struct fl_release *rel = NULL, *all;
+	struct fl_privacy p;
+	struct fl_error err;
+	size_t nrel = 0;
+	int c, rc = 0, have_ledger = 0;
+
+	tool_init(usage);
+	memset(&a, 0, sizeof(a));
+	while ((c = getopt_long(argc, argv, "a:b:B:d:e:hjl:m:nN:o:q:sT:Vz:",
+	    longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a': a.accountant = optarg; break;
+		case 'b': a.batch = optarg; break;
+		case 'B': a.budget = optarg; break;
+		case OPT_CLIENTS: a.clients = optarg; break;
+		case OPT_CLIP: a.clip = optarg; break;
+		case 'd': a.delta = optarg; break;
+		case OPT_DIM: a.dim = optarg; break;
+		case 'n': a.dry_run = 1; break;
+		case OPT_EPOCHS: a.epochs = optarg; break;
+		case 'e': a.epsilon = optarg; break;
+		case OPT_EVERY: a.every = optarg; break;
+		case 'h': tool_help(options);
+		case OPT_INTERVAL: a.interval = optarg; break;
+		case 'j': a.json = 1; break;
+		case 'l': a.ledger = optarg; break;
+		case 'm': a.mechanism = optarg; break;
+		case 'z': a.noise = optarg; break;
+		case OPT_ORDERS: a.orders = optarg; break;
+		case 'o': a.output = optarg; break;
+		case 'N': a.population = optarg; break;
+		case OPT_ROUND: a.round = optarg; break;
+		case 'q': a.q = optarg; break;
+		case OPT_SENS: a.sens = optarg; break;
+		case OPT_SENS1: a.sens1 = optarg; break;
+		case OPT_SIGMA: a.sigma = optarg; break;
+		case 's': a.spend = 1; break;
+		case 'T': a.steps = optarg; break;
+		case OPT_TARGET: a.target = optarg; break;
+		case 'V': tool_version();
+		default: tool_usage_error(NULL);
+		}
+	}
+
+	/* Which mode: usage errors before any work. */
+	if (a.spend && a.ledger == NULL)
+		tool_usage_error("--spend needs --ledger");
+	if (a.dry_run && !a.spend)
+		tool_usage_error("--dry-run goes with --spend");
+	if (a.target != NULL && (a.spend || a.epsilon != NULL))
+		tool_usage_error("--target-epsilon goes with neither --spend "
+		    "nor --epsilon");
+	if (a.budget != NULL && a.ledger == NULL)
+		tool_usage_error("--budget needs --ledger");
+	if (a.every != NULL && (a.spend || a.target != NULL))
+		tool_usage_error("--every goes with neither --spend nor "
+		    "--target-epsilon");
+	if (a.budget != NULL && a.epsilon != NULL)
+		tool_usage_error("--budget is an epsilon: drop --epsilon");
+	parse_args(&a, &o);
+	if (o.has_release && optind < argc)
+		tool_usage_error("unexpected operand '%s' (the release is "
+		    "given by options)", argv[optind]);
+	if (a.every != NULL && !o.has_release)
+		tool_usage_error("--every needs a release given by options");
+	if (a.ledger != NULL && !a.spend && a.target == NULL &&
+	    a.every == NULL && (o.has_release || optind < argc))
+		tool_usage_error("a release with --ledger needs --spend (and "
+		    "--dry-run to try it)");
+	warn_delta(&o);
+
+	/* The releases: from the options, or from records. */
+	if (o.has_release) {
+		rel = tool_malloc(sizeof(*rel));
+		rel[0] = o.cli;
+		nrel = 1;
+	} else if (a.ledger == NULL || a.spend)
+		rel = read_releases(argc - optind, argv + optind, &a, &o, &nrel);
+
+	/* A spend on a ledger that does not exist yet: judge it before
+	 * creating the file, so a refused spend leaves nothing behind. */
+	if (a.spend && o.has_budget) {
+		struct stat st;
+
+		if (stat(a.ledger, &st) < 0 && errno == ENOENT) {
+			account(&o, rel, nrel, 0, &p, NULL);
+			if (over_budget(&o, &p))
+				goto refuse;
+		}
+	}
+	if (a.ledger != NULL) {
+		struct stat st;
+
+		/* A dry run on a ledger not yet made: an empty one. */
+		if (!(a.dry_run && stat(a.ledger, &st) < 0 && errno == ENOENT)) {
+			if (fl_ledger_open(&led, a.ledger, a.spend &&
+			    !a.dry_run, &err) < 0)
+				tool_die("%s: %s", a.ledger, err.msg);
+			have_ledger = 1;
+		}
+	}
+	tool_output_open(&out, a.output, 0);
+
+	if (a.every != NULL) {
+		curve(out.fp, &o, have_ledger ? led.rows : NULL,
+		    have_ledger ? led.nrows : 0, a.json);
+	} else if (a.target != NULL) {
+		double z;
+
+		if (fl_account_noise(&o.acct, have_ledger ? led.rows : NULL,
+		    have_ledger ? led.nrows : 0, &o.cli, o.target, o.delta, &z,
+		    &p, &err) < 0)
+			tool_die("%s", err.msg);
+		print_answer(out.fp, &o, &p, &z, o.cli.steps +
+		    (have_ledger ? total_steps(led.rows, led.nrows) : 0), 0,
+		    NULL, a.json);
+	} else if (a.ledger != NULL && !a.spend) {
+		struct fl_privacy *ps = tool_malloc((led.nrows + 1) *
+		    sizeof(*ps));
+
+		account(&o, led.rows, led.nrows, 1, ps, a.ledger);
+		print_report(out.fp, &o, led.rows, led.nrows, ps, a.json);
+		if (!a.json) {
+			if (led.nrows == 0) {
+				p.epsilon = o.given_eps ? o.epsilon : 0;
+				p.delta = o.given_eps ? 0 : o.delta;
+				p.order = p.interval = NAN;
+			} else
+				p = ps[led.nrows - 1];
+			print_answer(out.fp, &o, &p, NULL, total_steps(led.rows,
+			    led.nrows), led.nrows, "releases", 0);
+		}
+		if (led.nrows > 0 && over_budget(&o, &ps[led.nrows - 1]))
+			rc = EXIT_BUDGET;
+		free(ps);
+	} else {
+		size_t nall = (have_ledger ? led.nrows : 0) + nrel;
+
+		all = tool_malloc((nall + 1) * sizeof(*all));
+		if (have_ledger && led.nrows > 0)
+			memcpy(all, led.rows, led.nrows * sizeof(*all));
+		memcpy(all + nall - nrel, rel, nrel * sizeof(*all));
+		account(&o, all, nall, 0, &p, a.ledger);
+		free(all);
+		if (a.spend && over_budget(&o, &p)) {
+			if (have_ledger)
+				fl_ledger_close(&led);
+			goto refuse;
+		}
+		if (a.spend && !a.dry_run && fl_ledger_append(&led, rel, nrel,
+		    &err) < 0)
+			tool_die("%s: %s", a.ledger, err.msg);
+		print_answer(out.fp, &o, &p, NULL, total_steps(rel, nrel) +
+		    (have_ledger ? total_steps(led.rows, led.nrows -
+		    (a.spend && !a.dry_run ? nrel : 0)) : 0),
+		    a.spend ? (uint64_t)nall : 0, "release", a.json);
+	}
+	if (have_ledger)
+		fl_ledger_close(&led);
+	tool_output_close(&out);
+	free(rel);
+	return rc;
+
+refuse:
+	{
+		char b2[FL_NUMBUF], b3[FL_NUMBUF];
+
+		/* 6 digits, as the output: the last ones of a recomputed
+		 * epsilon are rounding noise. */
+		tool_warn("%s: spend refused%s: epsilon would be '%.6g', over "
+		    "the budget '%s' (delta '%s', %s)", a.ledger,
+		    a.dry_run ? " (dry run)" : "", p.epsilon,
+		    fl_format_double(b2, o.budget),
+		    fl_format_double(b3, o.delta),
+		    acct_name(o.acct.accountant));
+		free(rel);
+		return EXIT_BUDGET;
+	}
+}
