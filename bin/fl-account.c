@@ -121,17 +121,6 @@ acct_name(enum fl_accountant a)
 	return names[a];
 }
 
-static void
-json_number(FILE *fp, double v)
-{
-	char b[FL_NUMBUF];
-
-	if (isfinite(v))
-		fputs(fl_format_double(b, v), fp);
-	else
-		fputs("null", fp);
-}
-
 /* Text numbers: 6 significant digits ("inf" when unbounded). */
 static void
 text_number(FILE *fp, const char *key, double v)
@@ -149,20 +138,20 @@ print_answer(FILE *fp, const struct opts *o, const struct fl_privacy *p,
 		fputs("{\"accountant\":\"", fp);
 		fputs(acct_name(o->acct.accountant), fp);
 		fputs("\",\"epsilon\":", fp);
-		json_number(fp, p->epsilon);
+		tool_json_number(fp, p->epsilon);
 		fputs(",\"delta\":", fp);
-		json_number(fp, p->delta);
+		tool_json_number(fp, p->delta);
 		if (noise != NULL) {
 			fputs(",\"noise\":", fp);
-			json_number(fp, *noise);
+			tool_json_number(fp, *noise);
 		}
 		if (!isnan(p->order)) {
 			fputs(",\"order\":", fp);
-			json_number(fp, p->order);
+			tool_json_number(fp, p->order);
 		}
 		if (!isnan(p->interval)) {
 			fputs(",\"interval\":", fp);
-			json_number(fp, p->interval);
+			tool_json_number(fp, p->interval);
 		}
 		fprintf(fp, ",\"steps\":%llu", (unsigned long long)steps);
 		if (release > 0)
@@ -170,7 +159,7 @@ print_answer(FILE *fp, const struct opts *o, const struct fl_privacy *p,
 			    (unsigned long long)release);
 		if (o->has_budget) {
 			fputs(",\"budget\":", fp);
-			json_number(fp, o->budget);
+			tool_json_number(fp, o->budget);
 		}
 		fputs("}\n", fp);
 		return;
@@ -214,14 +203,14 @@ print_report(FILE *fp, const struct opts *o, const struct fl_release *r,
 	if (json) {
 		fprintf(fp, "{\"accountant\":\"%s\",\"epsilon\":",
 		    acct_name(o->acct.accountant));
-		json_number(fp, n ? (o->given_eps ? o->epsilon :
+		tool_json_number(fp, n ? (o->given_eps ? o->epsilon :
 		    p[n - 1].epsilon) : 0);
 		fputs(",\"delta\":", fp);
-		json_number(fp, n ? (o->given_eps ? p[n - 1].delta : o->delta) :
+		tool_json_number(fp, n ? (o->given_eps ? p[n - 1].delta : o->delta) :
 		    o->delta);
 		if (o->has_budget) {
 			fputs(",\"budget\":", fp);
-			json_number(fp, o->budget);
+			tool_json_number(fp, o->budget);
 		}
 		fputs(",\"releases\":[", fp);
 		for (size_t i = 0; i < n; i++) {
@@ -234,31 +223,31 @@ print_report(FILE *fp, const struct opts *o, const struct fl_release *r,
 				    (unsigned long long)r[i].round);
 			fprintf(fp, ",\"mechanism\":\"%s\",\"q\":",
 			    fl_mechanism_name(r[i].mech));
-			json_number(fp, r[i].q);
+			tool_json_number(fp, r[i].q);
 			fprintf(fp, ",\"steps\":%llu,\"noise\":",
 			    (unsigned long long)r[i].steps);
-			json_number(fp, fl_release_noise(&r[i]));
+			tool_json_number(fp, fl_release_noise(&r[i]));
 			if (r[i].clip > 0) {
 				fputs(",\"clip\":", fp);
-				json_number(fp, r[i].clip);
+				tool_json_number(fp, r[i].clip);
 			}
 			if (r[i].clients > 0)
 				fprintf(fp, ",\"clients\":%llu",
 				    (unsigned long long)r[i].clients);
 			if (r[i].mech != FL_MECH_GAUSSIAN) {
 				fputs(",\"sigma\":", fp);
-				json_number(fp, r[i].sigma);
+				tool_json_number(fp, r[i].sigma);
 				fputs(",\"sensitivity\":", fp);
-				json_number(fp, r[i].sens2);
+				tool_json_number(fp, r[i].sens2);
 				fprintf(fp, ",\"dim\":%llu",
 				    (unsigned long long)r[i].dim);
 			}
 			fputs(o->given_eps ? ",\"delta\":" : ",\"epsilon\":", fp);
-			json_number(fp, o->given_eps ? p[i].delta :
+			tool_json_number(fp, o->given_eps ? p[i].delta :
 			    p[i].epsilon);
 			if (!isnan(p[i].order)) {
 				fputs(",\"order\":", fp);
-				json_number(fp, p[i].order);
+				tool_json_number(fp, p[i].order);
 			}
 			fputc('}', fp);
 		}
@@ -332,16 +321,6 @@ parse_rate(const char *opt, const char *arg)
 	return v;
 }
 
-static double
-opt_positive(const char *opt, const char *arg)
-{
-	double v = tool_opt_double(opt, arg, -INFINITY, INFINITY);
-
-	if (!(v > 0))
-		tool_die("invalid %s '%s': must be above 0", opt, arg);
-	return v;
-}
-
 /* ceil(x), but an x within rounding of an integer is that integer. */
 static uint64_t
 ceil_steps(double x)
@@ -379,7 +358,7 @@ parse_args(const struct args *a, struct opts *o)
 		tool_die("invalid --orders '%s': %s", a->orders, err.msg);
 	o->acct.orders = &o->orders;
 	if (a->interval != NULL) {
-		o->acct.interval = opt_positive("--interval", a->interval);
+		o->acct.interval = tool_opt_positive("--interval", a->interval);
 		if (o->acct.interval < 1e-6 || o->acct.interval > 1)
 			tool_die("invalid --interval '%s': must be in "
 			    "[1e-06, 1]", a->interval);
@@ -403,7 +382,7 @@ parse_args(const struct args *a, struct opts *o)
 		o->has_budget = 1;
 	}
 	if (a->target != NULL)
-		o->target = opt_positive("--target-epsilon", a->target);
+		o->target = tool_opt_positive("--target-epsilon", a->target);
 	if (a->every != NULL)
 		o->every = tool_opt_u64("--every", a->every, 1, UINT64_MAX);
 
@@ -430,20 +409,20 @@ parse_args(const struct args *a, struct opts *o)
 		o->q = (double)o->batch / (double)o->population;
 	}
 	if (a->noise != NULL)
-		c->noise = opt_positive("--noise", a->noise);
+		c->noise = tool_opt_positive("--noise", a->noise);
 	if (a->sigma != NULL)
-		c->sigma = opt_positive("--sigma", a->sigma);
+		c->sigma = tool_opt_positive("--sigma", a->sigma);
 	if (a->sens != NULL)
-		c->sens2 = opt_positive("--sensitivity", a->sens);
+		c->sens2 = tool_opt_positive("--sensitivity", a->sens);
 	if (a->sens1 != NULL)
-		c->sens1 = opt_positive("--sensitivity-l1", a->sens1);
+		c->sens1 = tool_opt_positive("--sensitivity-l1", a->sens1);
 	if (a->clients != NULL)
 		c->clients = tool_opt_u64("--clients", a->clients, 1,
 		    UINT64_MAX);
 	if (a->dim != NULL)
 		c->dim = tool_opt_u64("--dim", a->dim, 1, UINT64_MAX);
 	if (a->clip != NULL)
-		c->clip = opt_positive("--clip", a->clip);
+		c->clip = tool_opt_positive("--clip", a->clip);
 	if (a->round != NULL)
 		c->round = tool_opt_u64("--round", a->round, 0,
 		    UINT64_MAX - 1);
@@ -453,7 +432,7 @@ parse_args(const struct args *a, struct opts *o)
 		c->steps = tool_opt_u64("--steps", a->steps, 1,
 		    (uint64_t)1 << 40);
 	if (a->epochs != NULL)
-		o->epochs = opt_positive("--epochs", a->epochs);
+		o->epochs = tool_opt_positive("--epochs", a->epochs);
 
 	o->has_release = a->noise != NULL || a->sigma != NULL ||
 	    a->target != NULL;
@@ -643,7 +622,7 @@ curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
 		    acct_name(o->acct.accountant),
 		    o->given_eps ? "epsilon" : "delta");
 	if (json)
-		json_number(fp, o->given_eps ? o->epsilon : o->delta);
+		tool_json_number(fp, o->given_eps ? o->epsilon : o->delta);
 	else
 		fprintf(fp, "%s %s\n", "steps", o->given_eps ? "delta" :
 		    "epsilon");
@@ -659,10 +638,10 @@ curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
 			fprintf(fp, "%s{\"steps\":%llu,\"%s\":", i ? "," : "",
 			    (unsigned long long)done, o->given_eps ? "delta" :
 			    "epsilon");
-			json_number(fp, v);
+			tool_json_number(fp, v);
 			if (!isnan(x->order)) {
 				fputs(",\"order\":", fp);
-				json_number(fp, x->order);
+				tool_json_number(fp, x->order);
 			}
 			fputc('}', fp);
 		} else

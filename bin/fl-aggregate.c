@@ -886,14 +886,6 @@ set_meta(struct fl_record *out, const struct agg *a)
 }
 
 static void
-json_num(FILE *fp, double v)
-{
-	char buf[FL_NUMBUF];
-
-	fputs(isfinite(v) ? fl_format_double(buf, v) : "null", fp);
-}
-
-static void
 write_log(int fd, const char *path, struct agg *a, uint64_t rejected)
 {
 	const struct opts *o = a->o;
@@ -920,16 +912,16 @@ write_log(int fd, const char *path, struct agg *a, uint64_t rejected)
 	    "\"clients\":%llu,\"weight\":", o->rule == KRUM && o->select > 1 ? "multi-krum" :
 	    rule_names[o->rule], (unsigned long long)a->records,
 	    (unsigned long long)a->clients);
-	json_num(fp, a->all_weighted || (o->rule == MEAN && o->unweighted) ?
+	tool_json_number(fp, a->all_weighted || (o->rule == MEAN && o->unweighted) ?
 	    a->wsum : NAN);
 	fprintf(fp, ",\"dropped\":%llu,\"rejected\":%llu,\"bounded\":%llu,"
 	    "\"norm\":{\"min\":", (unsigned long long)a->dropped,
 	    (unsigned long long)rejected, (unsigned long long)a->bounded);
-	json_num(fp, lo);
+	tool_json_number(fp, lo);
 	fputs(",\"median\":", fp);
-	json_num(fp, mid);
+	tool_json_number(fp, mid);
 	fputs(",\"max\":", fp);
-	json_num(fp, hi);
+	tool_json_number(fp, hi);
 	fputs("}}\n", fp);
 	if (fclose(fp) != 0)
 		tool_die("out of memory");

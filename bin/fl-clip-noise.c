@@ -66,16 +66,6 @@ struct opts {
 	uint64_t shares;
 };
 
-static double
-positive(const char *opt, const char *arg)
-{
-	double v = tool_opt_double(opt, arg, -INFINITY, INFINITY);
-
-	if (!(v > 0))
-		tool_die("invalid %s '%s': must be positive", opt, arg);
-	return v;
-}
-
 /* ---- metadata helpers ---- */
 
 static void
@@ -542,7 +532,7 @@ main(int argc, char **argv)
 			o.adapt = 1;
 			break;
 		case 'c':
-			o.clip = positive("--clip", optarg);
+			o.clip = tool_opt_positive("--clip", optarg);
 			break;
 		case OPT_CLIP_LR:
 			o.clip_lr = tool_opt_double("--clip-lr", optarg, 0,
@@ -588,7 +578,7 @@ main(int argc, char **argv)
 			o.seed = optarg;
 			break;
 		case OPT_SENSITIVITY:
-			o.sensitivity = positive("--sensitivity", optarg);
+			o.sensitivity = tool_opt_positive("--sensitivity", optarg);
 			break;
 		case OPT_SHARES:
 			o.shares = tool_opt_u64("--shares", optarg, 1,

@@ -76,35 +76,6 @@ print_value(FILE *fp, const struct fl_tensor *t, uint64_t i)
 	}
 }
 
-static void
-json_string(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
-	}
-	fputc('"', fp);
-}
-
-/* A statistic as JSON: shortest round-trip text, null when undefined. */
-static void
-json_number(FILE *fp, double v)
-{
-	char buf[FL_NUMBUF];
-
-	if (isfinite(v))
-		fputs(fl_format_double(buf, v), fp);
-	else
-		fputs("null", fp);
-}
-
 /* min/max as text: exact for integers, 6 digits for floats. */
 static void
 format_extreme(char *buf, size_t n, const struct fl_tensor *t,
@@ -193,7 +164,7 @@ show_json(FILE *fp, const struct tool_input *in, const struct fl_record *rec)
 	const struct fl_preamble *p = &rec->pre;
 
 	fputs("{\"file\":", fp);
-	json_string(fp, in->name);
+	tool_json_string(fp, in->name);
 	fprintf(fp, ",\"record\":%lu,\"offset\":%llu,\"size\":%llu,"
 	    "\"version\":%u,\"flags\":%u,\"zlib\":%s,\"header_bytes\":%u,"
 	    "\"payload_bytes\":%llu,\"raw_bytes\":%zu,\"pcrc\":\"%08x\","
@@ -205,9 +176,9 @@ show_json(FILE *fp, const struct tool_input *in, const struct fl_record *rec)
 	for (size_t i = 0; i < rec->nmeta; i++) {
 		if (i)
 			fputc(',', fp);
-		json_string(fp, rec->meta[i].key);
+		tool_json_string(fp, rec->meta[i].key);
 		fputc(':', fp);
-		json_string(fp, rec->meta[i].value);
+		tool_json_string(fp, rec->meta[i].value);
 	}
 	fputs("},\"tensors\":[", fp);
 	for (size_t i = 0; i < rec->ntensors; i++) {
@@ -216,7 +187,7 @@ show_json(FILE *fp, const struct tool_input *in, const struct fl_record *rec)
 
 		fl_tensor_stats(t, &st);
 		fputs(i ? ",{\"name\":" : "{\"name\":", fp);
-		json_string(fp, t->name);
+		tool_json_string(fp, t->name);
 		fprintf(fp, ",\"dtype\":\"%s\",\"shape\":[",
 		    fl_dtype_name(t->dtype));
 		for (int d = 0; d < t->rank; d++)
@@ -233,16 +204,16 @@ show_json(FILE *fp, const struct tool_input *in, const struct fl_record *rec)
 			    (unsigned long long)st.umin,
 			    (unsigned long long)st.umax);
 		else {
-			json_number(fp, st.min);
+			tool_json_number(fp, st.min);
 			fputs(",\"max\":", fp);
-			json_number(fp, st.max);
+			tool_json_number(fp, st.max);
 		}
 		fputs(",\"mean\":", fp);
-		json_number(fp, st.mean);
+		tool_json_number(fp, st.mean);
 		fputs(",\"std\":", fp);
-		json_number(fp, st.std);
+		tool_json_number(fp, st.std);
 		fputs(",\"l2\":", fp);
-		json_number(fp, st.l2);
+		tool_json_number(fp, st.l2);
 		fprintf(fp, ",\"zeros\":%llu,\"nonfinite\":%llu}",
 		    (unsigned long long)st.zeros,
 		    (unsigned long long)st.nonfinite);
@@ -406,12 +377,12 @@ diff_meta(FILE *fp, const struct opts *o, unsigned long recno,
 		if (va == NULL || vb == NULL || strcmp(va, vb) != 0) {
 			if (o->json) {
 				fprintf(fp, "{\"record\":%lu,\"meta\":", recno);
-				json_string(fp, key);
+				tool_json_string(fp, key);
 				fputs(",\"a\":", fp);
-				va ? json_string(fp, va) : (void)fputs("null",
+				va ? tool_json_string(fp, va) : (void)fputs("null",
 				    fp);
 				fputs(",\"b\":", fp);
-				vb ? json_string(fp, vb) : (void)fputs("null",
+				vb ? tool_json_string(fp, vb) : (void)fputs("null",
 				    fp);
 				fputs("}\n", fp);
 			} else {
@@ -466,11 +437,11 @@ diff_records(FILE *fp, const struct opts *o, const struct tool_input *ia,
 		d = diff_tensor(ta, tb);
 		if (o->json) {
 			fprintf(fp, "{\"record\":%lu,\"tensor\":", ia->recno);
-			json_string(fp, ta->name);
+			tool_json_string(fp, ta->name);
 			fputs(",\"max_abs\":", fp);
-			json_number(fp, d.max_abs);
+			tool_json_number(fp, d.max_abs);
 			fputs(",\"max_rel\":", fp);
-			json_number(fp, d.max_rel);
+			tool_json_number(fp, d.max_rel);
 			fputs("}\n", fp);
 		} else {
 			fprintf(fp, "record %lu: tensor %s: max abs %.6g, "

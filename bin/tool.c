@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdarg.h>
@@ -129,6 +130,43 @@ tool_opt_u64(const char *opt, const char *arg, uint64_t min, uint64_t max)
 		tool_die("invalid %s '%s': %s", opt,
 		    fl_escape(q, sizeof(q), arg, strlen(arg)), err.msg);
 	return v;
+}
+
+double
+tool_opt_positive(const char *opt, const char *arg)
+{
+	double v = tool_opt_double(opt, arg, -INFINITY, INFINITY);
+	char q[FL_QUOTE];
+
+	if (!(v > 0))
+		tool_die("invalid %s '%s': must be positive", opt,
+		    fl_escape(q, sizeof(q), arg, strlen(arg)));
+	return v;
+}
+
+void
+tool_json_string(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(fp, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(fp, "\\u%04x", c);
+		else
+			fputc(c, fp);
+	}
+	fputc('"', fp);
+}
+
+void
+tool_json_number(FILE *fp, double v)
+{
+	char buf[FL_NUMBUF];
+
+	fputs(isfinite(v) ? fl_format_double(buf, v) : "null", fp);
 }
 
 void *

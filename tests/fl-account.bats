@@ -644,7 +644,7 @@ PY
 	run fl-account -q 0 -z 1
 	assert_output "fl-account: invalid --sample-rate '0': must be in (0, 1]"
 	run fl-account -q 0.1 -z 0
-	assert_output "fl-account: invalid --noise '0': must be above 0"
+	assert_output "fl-account: invalid --noise '0': must be positive"
 	for v in "--accountant=x" "--orders=1" "--orders=0.5,2" "--orders=5-2" \
 	    "--mechanism=laplace" "--steps=0" "--interval=2" \
 	    "--target-epsilon=0" "--epochs=0" "--batch=0"; do
