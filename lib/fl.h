@@ -381,8 +381,10 @@ int fl_parallel_for(size_t n, int nthreads, fl_task_fn fn, void *ctx,
 
 /* ---- noise samplers (gauss.c, dgauss.c) ---- */
 
-/* A standard normal sample (ziggurat, double precision; not exact). */
+/* A standard normal sample (ziggurat, double precision; not exact), or n
+ * of them into out (the same values as n calls, faster). */
 double fl_normal(struct fl_rng *r);
+void fl_normal_fill(struct fl_rng *r, double *out, size_t n);
 
 /*
  * The exact discrete Gaussian of Canonne, Kamath and Steinke: P[x] is

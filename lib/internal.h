@@ -3,6 +3,7 @@
 #ifndef FL_INTERNAL_H
 #define FL_INTERNAL_H
 
+#include <endian.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -49,6 +50,22 @@ fl_align64(uint64_t n)
 void *fl_alloc_aligned(size_t n);
 int fl_grow(unsigned char **buf, size_t *cap, size_t need, size_t keep,
     struct fl_error *err);
+
+/* The next keystream block of r's buffer (rng.c). */
+void fl_rng_refill(struct fl_rng *r);
+
+/* fl_rng_u48 inlined, for the samplers' inner loops. */
+static inline uint64_t
+fl_rng_next48(struct fl_rng *r)
+{
+	uint64_t v;
+
+	if (r->pos + 8 > sizeof(r->buf))
+		fl_rng_refill(r);
+	__builtin_memcpy(&v, r->buf + r->pos, 8);
+	r->pos += 6;
+	return le64toh(v) & ((UINT64_C(1) << 48) - 1);
+}
 
 /* crc32 over any length (zlib's takes 32-bit lengths on some builds). */
 uint32_t fl_crc32(uint32_t crc, const void *buf, size_t len);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "fl.h"
+#include "internal.h"
 
 int
 fl_rng_seed_os(unsigned char key[FL_RNG_KEYBYTES], struct fl_error *err)
@@ -78,8 +78,8 @@ fl_rng_init(struct fl_rng *r, const unsigned char key[FL_RNG_KEYBYTES],
 	r->pos = sizeof(r->buf);
 }
 
-static void
-refill(struct fl_rng *r)
+void
+fl_rng_refill(struct fl_rng *r)
 {
 	fl_rng_stream(r->buf, sizeof(r->buf), r->key, r->stream, r->block);
 	r->block += sizeof(r->buf) / 64;
@@ -92,7 +92,7 @@ fl_rng_u64(struct fl_rng *r)
 	uint64_t v;
 
 	if (r->pos + 8 > sizeof(r->buf))
-		refill(r);
+		fl_rng_refill(r);
 	memcpy(&v, r->buf + r->pos, 8);
 	r->pos += 8;
 	return le64toh(v);      /* the same numbers on any byte order */
@@ -105,7 +105,7 @@ fl_rng_u48(struct fl_rng *r)
 
 	/* 8 bytes are read, 6 consumed: keep 2 spare at the buffer's end. */
 	if (r->pos + 8 > sizeof(r->buf))
-		refill(r);
+		fl_rng_refill(r);
 	memcpy(&v, r->buf + r->pos, 8);
 	r->pos += 6;
 	return le64toh(v) & ((UINT64_C(1) << 48) - 1);
