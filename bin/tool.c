@@ -278,6 +278,22 @@ tool_output_open(struct tool_output *out, const char *path, int binary)
 		out->name = "<stdout>";
 		return;
 	}
+	/* A device or a FIFO (-o /dev/null, a named pipe) is written in
+	 * place: renaming a file over it would replace it, and atomicity
+	 * means nothing there. */
+	{
+		struct stat st;
+
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			if (S_ISDIR(st.st_mode))
+				tool_die("%s: is a directory", path);
+			if ((out->fp = fopen(path, "wb")) == NULL)
+				tool_die("%s: %s", path, strerror(errno));
+			out->name = path;
+			out->is_device = 1;
+			return;
+		}
+	}
 	if (fl_atomic_open(&out->atomic, path, 0666, &err) < 0)
 		tool_die("%s: %s", path, err.msg);
 	out->fp = out->atomic.fp;
@@ -318,6 +334,11 @@ tool_output_close(struct tool_output *out)
 {
 	struct fl_error err;
 
+	if (out != NULL && out->is_device) {
+		if (fclose(out->fp) != 0)
+			write_failed(out->name, errno);
+		out->is_device = 0;
+	}
 	if (out != NULL && out->is_file) {
 		pending = NULL;
 		if (fl_atomic_commit(&out->atomic, &err) < 0)

@@ -69,7 +69,8 @@ struct tool_output {
 	FILE *fp;
 	const char *name;
 	struct fl_atomic atomic;
-	int is_file;
+	int is_file;            /* -o FILE: atomic, committed on close */
+	int is_device;          /* -o to a device or FIFO: written in place */
 };
 
 void tool_output_open(struct tool_output *out, const char *path, int binary);

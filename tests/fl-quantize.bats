@@ -1,0 +1,511 @@
+#!/usr/bin/env bats
+# fl-quantize: the ring encoding for secure aggregation and its decoding -
+# round trips and sums within the stated rounding bound, the conditional-
+# rounding bound enforced exactly, wrap-around at the edge of the ring, the
+# rounding error against its exact expectation, the distributed-DP pipeline
+# with fl-clip-noise and fl-aggregate, and bad input.
+
+load helper
+
+# py SCRIPT ARGS...: python with numpy and examples/python/flt.py.
+py() {
+	local script=$1
+	shift
+	$PYTHON -c "
+import sys, math; sys.path.insert(0, '$TOP/examples/python')
+import flt, numpy as np
+from fractions import Fraction
+def read(p): return list(flt.read_records(open(p, 'rb')))
+def floats(t): return np.concatenate([a.astype(np.float64).ravel() for n, a in t.items() if a.dtype.kind == 'f'])
+$script" "$@"
+}
+
+# updates FILE N DIM KIND SEED: N records of one f32 tensor 'w' [DIM]
+# (KIND gauss or heavy: Student t with 2 degrees of freedom), each with
+# round=7, clipped to L2 norm at most 1 in double.
+updates() {
+	py '
+rng = np.random.default_rng(int(sys.argv[5]))
+n, d = int(sys.argv[2]), int(sys.argv[3])
+with open(sys.argv[1], "wb") as f:
+    for i in range(n):
+        x = rng.standard_normal(d) if sys.argv[4] == "gauss" else rng.standard_t(2, d)
+        x = (x / np.linalg.norm(x) * 0.999).astype(np.float32)
+        flt.write_record(f, {"kind": "update", "round": "7", "dp.clip": "1"}, {"w": x})
+' "$@"
+}
+
+@test "round trip: decode(encode(x)) is within sqrt(d_pad)/s of x, rotated or not" {
+	local d rot
+	for d in 1 5 1000 4097; do
+		for rot in hd none; do
+			updates u.flt 1 "$d" gauss "$d"
+			fl-quantize --ring 16 -n 10 --rotation "$rot" --seed a -o e.flt u.flt
+			fl-quantize -d -o out.flt e.flt
+			py '
+(m, t), = read(sys.argv[1]); (me, te), = read(sys.argv[2]); (mo, to), = read(sys.argv[3])
+s = float(me["q.scale"]); dpad = sum(a.size for n, a in te.items() if n != "clip.indicator")
+assert to["w"].dtype == np.float32 and to["w"].shape == t["w"].shape
+err = np.linalg.norm(to["w"].astype(np.float64) - t["w"])
+bound = math.sqrt(dpad) / s
+assert err <= bound * 1.001 + 1e-6, (err, bound)
+assert not any(k.startswith("q.") or k == "modulus" for k in mo), mo
+' u.flt e.flt out.flt || fail "d=$d rotation=$rot"
+		done
+	done
+}
+
+@test "sum: decode(sum of n encodes) equals the sum within n sqrt(d_pad)/s; --mean divides by clients" {
+	local n=8
+	updates u.flt "$n" 3000 gauss 1
+	py '
+for i, (m, t) in enumerate(read(sys.argv[1])):
+    flt.write_file("c%d.flt" % i, [(m, t)])
+' u.flt
+	for i in $(seq 0 $((n - 1))); do
+		fl-quantize --ring 20 -n "$n" --seed "c$i" "c$i.flt"
+	done > enc.flt
+	fl-aggregate -r sum -o sum.flt enc.flt
+	fl-quantize -d -o dec.flt sum.flt
+	fl-quantize -d --mean -o mean.flt sum.flt
+	py '
+recs = read(sys.argv[1]); (ms, ts), = read(sys.argv[2])
+(md, td), = read(sys.argv[3]); (mm, tm), = read(sys.argv[4])
+n = len(recs); s = float(ms["q.scale"]); dpad = 4096
+true = sum(t["w"].astype(np.float64) for m, t in recs)
+err = np.linalg.norm(td["w"] - true)
+assert err <= n * math.sqrt(dpad) / s * 1.001, (err, n * math.sqrt(dpad) / s)
+assert err > 0
+assert np.allclose(tm["w"], td["w"] / n, rtol=1e-6, atol=1e-9)
+assert md["clients"] == str(n) and mm["agg"] == "mean"
+' u.flt sum.flt dec.flt mean.flt
+}
+
+@test "the global scale follows the rule of the notes, capped at 1e6; --scale overrides it" {
+	updates u.flt 1 1000 gauss 3
+	fl-quantize --ring 16 -n 100 --noise 1.1 --seed a -o e.flt u.flt
+	fl-quantize --ring 32 -n 2 --seed a -o big.flt u.flt
+	fl-quantize --ring 16 -n 100 --scale 1234.5 --seed a -o given.flt u.flt
+	py '
+from statistics import NormalDist
+(m, t), = read(sys.argv[1]); (mb, tb), = read(sys.argv[2]); (mg, tg), = read(sys.argv[3])
+k = -NormalDist().inv_cdf(1e-4 / 2)      # sqrt(2) erfcinv(1e-4)
+b, n, C, d = 16, 100, 1.0, 1024
+sig = 1.1 * C / math.sqrt(n)
+s = math.sqrt(2 ** (2 * b) - n * k * k) / (2 * k * math.sqrt(C * C * n * n / d + n * sig * sig))
+assert abs(float(m["q.scale"]) / s - 1) < 1e-9, (m["q.scale"], s)
+assert float(mb["q.scale"]) == 1e6
+assert float(mg["q.scale"]) == 1234.5
+assert m["modulus"] == "65536" and m["q.bits"] == "16" and m["q.dim"] == "1000"
+assert m["q.rotation"] == "hd" and m["q.rotation-seed"] == "round-7"
+g = 1 / s; beta = math.exp(-0.5)
+b1 = C + g * math.sqrt(d)
+b2 = math.sqrt(C * C + g * g * d / 4 + math.sqrt(2 * math.log(1 / beta)) * g * (C + g * math.sqrt(d) / 2))
+assert abs(float(m["dp.sensitivity"]) / (min(b1, b2) * s) - 1) < 1e-5
+' e.flt big.flt given.flt
+}
+
+@test "conditional rounding: the integer vector is within dp.sensitivity, exactly, every time" {
+	local i c
+	# Values on half grid steps (scale 1): every coordinate rounds with
+	# p = 1/2, and with beta 0.99 the bound is tight enough that plain
+	# rounding breaks it for a good share of draws.
+	py '
+rng = np.random.default_rng(5)
+x = ((rng.integers(0, 4, 64) + 0.5) * rng.choice([-1, 1], 64)).astype(np.float32)
+flt.write_file("u.flt", [({"round": "1"}, {"w": x})])
+print(repr(float(np.linalg.norm(x.astype(np.float64))) * (1 + 1e-9)))
+' > clip.txt
+	c=$(cat clip.txt)
+	for i in $(seq 30); do
+		fl-quantize --ring 12 -n 1 --rotation none --scale 1 -c "$c" --beta 0.99 --seed "r$i" u.flt
+	done > e.flt
+	fl-quantize --ring 12 -n 1 --rotation none --scale 1 -c "$c" --beta 0 --seed r -o e0.flt u.flt
+	py '
+recs = read(sys.argv[1]); (m0, t0), = read(sys.argv[2]); (m, t), = read(sys.argv[3])
+C, s, d = float(sys.argv[4]), 1, 64
+b1 = C + math.sqrt(d)
+b2 = math.sqrt(C * C + d / 4 + math.sqrt(2 * math.log(1 / 0.99)) * (C + math.sqrt(d) / 2))
+assert b2 < b1 * 0.8
+assert abs(float(m0["dp.sensitivity"]) / b1 - 1) < 1e-5
+distinct = set()
+for me, te in recs:
+    sens = Fraction(me["dp.sensitivity"])
+    assert abs(float(sens) / b2 - 1) < 1e-5
+    v = te["w"].astype(np.int64); v = np.where(v >= 2048, v - 4096, v)
+    ss = sum(int(x) * int(x) for x in v)
+    assert ss <= sens * sens, (ss, float(sens) ** 2)
+    assert np.all(np.abs(v - t["w"]) == 0.5)
+    distinct.add(v.tobytes())
+assert len(distinct) > 20
+# plain rounding of the same values breaks the bound often
+rng = np.random.default_rng(1); y = t["w"].astype(np.float64)
+def draw():
+    f = np.floor(y); q = f + (rng.random(y.size) < 0.5); return q @ q
+over = sum(draw() > b2 * b2 for _ in range(400))
+assert over > 40, over
+' e.flt e0.flt u.flt "$c"
+}
+
+@test "wrap-around at the edge: sums up to 2^(b-1)-1 decode exactly, one more wraps to -2^(b-1)" {
+	local n
+	fl-pack -m round=1 -t w:f32=127 -o a.flt
+	fl-pack -m round=1 -t w:f32=128 -o b.flt
+	fl-pack -m round=1 -t w:f32=64 -o h.flt
+	fl-pack -m round=1 -t w:f32=63 -o g.flt
+	enc() { fl-quantize --ring 8 -n 2 --rotation none --scale 1 -c 1000 --seed e "$@"; }
+	run -0 sh -c 'fl-quantize --ring 8 -n 1 --rotation none --scale 1 -c 1000 --seed e a.flt | fl-quantize -d | fl-inspect --dump w'
+	assert_output 127
+	run -0 sh -c 'fl-quantize --ring 8 -n 1 --rotation none --scale 1 -c 1000 --seed e b.flt | fl-quantize -d | fl-inspect --dump w'
+	assert_output -128
+	{ enc h.flt; enc g.flt; } | fl-aggregate -r sum -o s1.flt
+	run -0 sh -c 'fl-quantize -d s1.flt | fl-inspect --dump w'
+	assert_output 127
+	{ enc h.flt; enc h.flt; } | fl-aggregate -r sum -o s2.flt
+	run -0 sh -c 'fl-quantize -d s2.flt | fl-inspect --dump w'
+	assert_output -128
+}
+
+@test "a ring too small for the clients is refused, naming the largest count that fits" {
+	# 2^(2b) > n k^2 (k = sqrt(2) erfcinv(p): 3.89 at 1e-4) and n <= 2^b.
+	run -1 --separate-stderr fl-quantize --ring 8 -n 257 --seed a -o out.flt /dev/null
+	assert_equal "$stderr" "fl-quantize: a ring of 8 bits is too small for 257 clients: it holds at most 256 at wrap-around probability 0.0001"
+	assert_output ""
+	[ ! -e out.flt ]
+	run -0 fl-quantize --ring 8 -n 256 --seed a /dev/null
+	run -1 --separate-stderr fl-quantize --ring 3 -n 5 --seed a /dev/null
+	assert_equal "$stderr" "fl-quantize: a ring of 3 bits is too small for 5 clients: it holds at most 4 at wrap-around probability 0.0001"
+	run -0 fl-quantize --ring 3 -n 4 --seed a /dev/null
+	# k = 7.13 at 1e-12: 2^10 / k^2 = 20.1
+	run -1 --separate-stderr fl-quantize --ring 5 -n 21 --modclip-prob 1e-12 --seed a /dev/null
+	assert_equal "$stderr" "fl-quantize: a ring of 5 bits is too small for 21 clients: it holds at most 20 at wrap-around probability 1e-12"
+	run -0 fl-quantize --ring 5 -n 20 --modclip-prob 1e-12 --seed a /dev/null
+}
+
+@test "vNMSE of stochastic rounding is within 5% of its exact expectation (Gaussian and heavy-tailed)" {
+	local kind i
+	for kind in gauss heavy; do
+		updates u.flt 1 20000 "$kind" 11
+		for i in $(seq 8); do
+			fl-quantize --ring 16 -n 1 --rotation none --scale 300 --beta 0 --seed "v$i" u.flt
+		done > e.flt
+		py '
+(m, t), = read(sys.argv[1]); recs = read(sys.argv[2])
+x = t["w"].astype(np.float64); s = 300.0
+# theory: E||q - y||^2 = sum p(1-p) grid steps^2, p = frac(y), y = s x
+y = x.astype(np.float32).astype(np.float64) * s; p = y - np.floor(y)
+theory = float((p * (1 - p)).sum()) / s / s / float(x @ x)
+meas = []
+for me, te in recs:
+    v = te["w"].astype(np.int64); v = np.where(v >= 32768, v - 65536, v)
+    meas.append(float(((v / s - x) ** 2).sum()) / float(x @ x))
+r = np.mean(meas) / theory
+assert abs(r - 1) < 0.05, (sys.argv[3], np.mean(meas), theory)
+' u.flt e.flt "$kind" || fail "$kind"
+	done
+}
+
+@test "the distributed-DP pipeline: clip, ring, noise shares, modular sum, decode: close to the true mean" {
+	local n=10 i
+	updates u.flt "$n" 500 gauss 21
+	py '
+for i, (m, t) in enumerate(read(sys.argv[1])):
+    m = dict(m); del m["dp.clip"]
+    t["w"] = t["w"] * 3           # beyond the clip: fl-clip-noise scales it
+    flt.write_file("u%d.flt" % i, [(m, t)])
+' u.flt
+	for i in $(seq 0 $((n - 1))); do
+		fl-clip-noise -c 1 --indicator "u$i.flt" |
+		    fl-quantize --ring 20 -n "$n" --noise 1 --seed "q$i" |
+		    fl-clip-noise --noise 1 --shares "$n" --seed "n$i" > "e$i.flt"
+	done
+	cat e*.flt | fl-aggregate -r sum -o sum.flt
+	fl-quantize -d --mean -o mean.flt sum.flt
+	py '
+n = int(sys.argv[3])
+ups = [t["w"].astype(np.float64) * 3 for m, t in read(sys.argv[1])]
+true = sum(u * min(1, 1 / np.linalg.norm(u)) for u in ups) / n
+(ms, ts), = read(sys.argv[2]); (mm, tm), = read(sys.argv[4])
+s = float(ms["q.scale"]); sens = float(ms["dp.sensitivity"]); sigma = float(ms["dp.sigma"])
+assert abs(sigma / (sens / math.sqrt(n)) - 1) < 1e-3, (sigma, sens)
+assert ms["dp.mechanism"] in ("discrete-gaussian", "skellam")
+# the noise of the mean, per coordinate: sigma sqrt(n) / s / n, over d_pad = 512
+expect = math.sqrt(512) * sigma * math.sqrt(n) / s / n
+err = np.linalg.norm(tm["w"] - true)
+assert 0.6 * expect < err < 1.4 * expect, (err, expect)
+assert int(tm["clip.indicator"][0]) == 0 and tm["clip.indicator"].dtype == np.uint32
+assert ms["clients"] == str(n)
+' u.flt sum.flt "$n" mean.flt
+}
+
+@test "clip.indicator passes through encode unchanged and is kept as an integer count by decode" {
+	fl-pack -m round=2 -t w:f32=0.1,0.2,-0.1 -o a.flt
+	fl-clip-noise -c 1 --indicator a.flt > c.flt
+	for i in 1 2 3; do fl-quantize --ring 16 -n 3 --seed "i$i" c.flt; done > e.flt
+	run -0 fl-inspect --dump clip.indicator e.flt
+	assert_output $'1\n1\n1'
+	fl-aggregate -r sum e.flt | fl-quantize -d --mean -o d.flt
+	run -0 fl-inspect --dump clip.indicator d.flt
+	assert_output 3
+	run -0 fl-inspect d.flt
+	assert_output --regexp 'clip.indicator +u32'
+}
+
+@test "the same --seed gives the same bytes; the rounding changes with the seed" {
+	updates u.flt 2 300 gauss 4
+	fl-quantize --ring 16 -n 4 --seed x -o a.flt u.flt
+	fl-quantize --ring 16 -n 4 --seed x -o b.flt u.flt
+	fl-quantize --ring 16 -n 4 --seed y -o c.flt u.flt
+	cmp a.flt b.flt
+	! cmp -s a.flt c.flt
+	run -0 fl-inspect a.flt
+	assert_output --partial 'q.seeded=yes'
+}
+
+@test "bad input: bits out of range, non-finite values, unclipped, already encoded; exit 1, nothing written" {
+	fl-pack -m round=1 -m dp.clip=1 -t w:f32=0.1,nan -o nan.flt
+	fl-pack -m round=1 -t w:f32=3,4 -o big.flt
+	fl-pack -t w:f32=0.1 -o noround.flt
+	fl-pack -m round=1 -t w:i32=1 -o int.flt
+	for b in 0 1 33 x; do
+		run -1 --separate-stderr fl-quantize --ring "$b" -n 2 -o out.flt big.flt
+		assert_output ""
+		[[ $stderr == "fl-quantize: invalid --ring '$b': "* ]] || fail "$stderr"
+		[ ! -e out.flt ]
+	done
+	run -1 --separate-stderr fl-quantize --ring 16 -n 2 -o out.flt nan.flt
+	assert_equal "$stderr" "fl-quantize: nan.flt: record 1: tensor 'w': non-finite value at index 1"
+	[ ! -e out.flt ]
+	run -1 --separate-stderr fl-quantize --ring 16 -n 2 -c 1 big.flt
+	assert_equal "$stderr" "fl-quantize: big.flt: record 1: L2 norm 5 exceeds the clip bound 1: clip first (fl-clip-noise -c)"
+	assert_output ""
+	run -1 --separate-stderr fl-quantize --ring 16 -n 2 big.flt
+	assert_equal "$stderr" "fl-quantize: big.flt: record 1: no clip bound: clip first (fl-clip-noise -c) or give --clip"
+	run -1 --separate-stderr fl-quantize --ring 16 -n 2 -c 1 noround.flt
+	assert_equal "$stderr" "fl-quantize: noround.flt: record 1: no rotation seed: give --rotation-seed or a record with a round"
+	run -1 --separate-stderr fl-quantize --ring 16 -n 2 -c 1 int.flt
+	assert_equal "$stderr" "fl-quantize: int.flt: record 1: tensor 'w' is i32: the ring encoding takes float tensors"
+	fl-quantize --ring 16 -n 2 -c 10 -o e.flt big.flt
+	run -1 --separate-stderr fl-quantize --ring 16 -n 2 -c 10 e.flt
+	assert_equal "$stderr" "fl-quantize: e.flt: record 1: already encoded (q.codec=ring)"
+	run -2 fl-quantize --ring 16 big.flt
+	run -2 fl-quantize -d --ring 16 e.flt
+	run -2 fl-quantize --mean --ring 16 -n 2 e.flt
+}
+
+@test "bad input to decode: no metadata, missing keys, mixed rotation seeds; exit 1, nothing written" {
+	fl-pack -m round=1 -t w:f32=0.5,0.25 -o plain.flt
+	run -1 --separate-stderr fl-quantize -d -o out.flt plain.flt
+	assert_equal "$stderr" "fl-quantize: plain.flt: record 1: not ring-encoded: missing quantization metadata 'q.codec'"
+	[ ! -e out.flt ]
+	fl-quantize --ring 16 -n 2 -c 1 --seed a -o e.flt plain.flt
+	py '
+(m, t), = read(sys.argv[1]); m = dict(m); del m["q.scale"]
+flt.write_file("noscale.flt", [(m, t)])
+m2 = dict(read(sys.argv[1])[0][0]); m2["modulus"] = "1000"
+flt.write_file("badmod.flt", [(m2, t)])
+' e.flt
+	run -1 --separate-stderr fl-quantize -d noscale.flt
+	assert_equal "$stderr" "fl-quantize: noscale.flt: record 1: missing quantization metadata 'q.scale'"
+	assert_output ""
+	run -1 --separate-stderr fl-quantize -d badmod.flt
+	assert_equal "$stderr" "fl-quantize: badmod.flt: record 1: modulus 1000 is not 2^q.bits"
+	fl-pack -m round=2 -t w:f32=0.5,0.25 -o plain2.flt
+	fl-quantize --ring 16 -n 2 -c 1 --seed a -o e2.flt plain2.flt
+	run -1 --separate-stderr fl-quantize -d -o out.flt e.flt e2.flt
+	assert_equal "$stderr" "fl-quantize: e2.flt: record 1: mixed rotation seeds: 'round-2' here, 'round-1' in e.flt record 1"
+	[ ! -e out.flt ]
+	# fl-aggregate refuses to sum them in the first place.
+	run -1 fl-aggregate -r sum e.flt e2.flt
+}
+
+@test "--stats prints the vNMSE of the encoding and the bytes before and after; -z compresses any output" {
+	updates u.flt 1 3000 gauss 9
+	run -0 --separate-stderr fl-quantize --ring 12 -n 4 --seed z --stats -o e.flt u.flt
+	[[ $stderr =~ ^fl-quantize:\ u.flt:\ record\ 1:\ vNMSE\ ([^,]+),\ ([0-9]+)\ -\>\ ([0-9]+)\ bytes$ ]] ||
+	    fail "stats line: $stderr"
+	assert_equal "${BASH_REMATCH[2]}" "$(wc -c < u.flt)"
+	assert_equal "${BASH_REMATCH[3]}" "$(wc -c < e.flt)"
+	fl-quantize -d -o d.flt e.flt
+	py '
+(m, t), = read(sys.argv[1]); (md, td), = read(sys.argv[2])
+x = t["w"].astype(np.float64)
+v = float(((td["w"] - x) ** 2).sum() / (x @ x))
+assert abs(v / float(sys.argv[3]) - 1) < 1e-3, (v, sys.argv[3])
+' u.flt d.flt "${BASH_REMATCH[1]}"
+	run -0 --separate-stderr fl-quantize --ring 12 -n 4 --seed z --stats -z -o ez.flt u.flt
+	[[ $stderr == *" -> $(wc -c < ez.flt) bytes" ]] || fail "$stderr"
+	run -0 fl-inspect ez.flt
+	assert_output --partial 'flags 0x01'
+	fl-quantize -d -z -o dz.flt ez.flt
+	run -0 fl-inspect dz.flt
+	assert_output --partial 'flags 0x01'
+	run -0 fl-inspect --diff --tolerance 0 d.flt dz.flt
+	run -0 --separate-stderr fl-quantize -d --stats -o d2.flt e.flt
+	assert_equal "$stderr" "fl-quantize: e.flt: record 1: vNMSE -, $(wc -c < e.flt) -> $(wc -c < d.flt) bytes"
+}
+
+# levels ENCODED BITS: python helper text that unpacks tensor 'w' of a
+# --bits record into integer levels (LSB-first bit packing below 8 bits).
+UNPACK='
+def levels(t, name, b, n):
+    a = t[name]
+    if b < 8:
+        bits = np.unpackbits(a, bitorder="little")[: n * b].reshape(n, b)
+        return (bits.astype(np.int64) << np.arange(b)).sum(axis=1)
+    return a.astype(np.int64).ravel()
+'
+
+@test "--bits: round trips within one step, shapes and names restored, sub-byte values packed" {
+	local b pt
+	py '
+rng = np.random.default_rng(2)
+flt.write_file("u.flt", [({"kind": "update"}, {"w": rng.standard_normal((37, 11)).astype(np.float32),
+    "b": (rng.standard_normal(5) * 10).astype(np.float64)})])
+'
+	for b in 1 2 3 5 7 8 9 12 16; do
+		for pt in "" --per-tensor; do
+			fl-quantize -b "$b" $pt --seed "s$b" -o e.flt u.flt
+			fl-quantize -d -o d.flt e.flt
+			py "$UNPACK"'
+(m, t), = read("u.flt"); (me, te), = read("e.flt"); (md, td), = read("d.flt")
+b = int(sys.argv[1]); pt = sys.argv[2] == "--per-tensor"
+assert me["q.codec"] == "sr" and me["q.bits"] == str(b)
+assert list(td) == ["w", "b"] and not any(k.startswith("q.") for k in md)
+for name in ("w", "b"):
+    x = t[name].astype(np.float64); n = x.size
+    M = np.abs(x).max() if pt else max(np.abs(a.astype(np.float64)).max() for a in t.values())
+    step = 2 * M / (2 ** b - 1)
+    assert td[name].shape == x.shape and td[name].dtype == np.float32
+    assert np.all(np.abs(td[name] - x) <= step * (1 + 1e-6)), name
+    want = (n * b + 7) // 8 if b < 8 else n
+    assert te[name].size == want and te[name].dtype == (np.uint8 if b <= 8 else np.uint16)
+    lv = levels(te, name, b, n)
+    assert np.allclose(lv * step - M, td[name].ravel(), rtol=1e-6, atol=1e-6 * M)
+' "$b" "$pt" || fail "bits $b $pt"
+		done
+	done
+}
+
+@test "--bits: vNMSE within 5% of its exact expectation, Gaussian and heavy-tailed, and unbiased" {
+	local kind b i
+	for kind in gauss heavy; do
+		updates u.flt 1 20000 "$kind" 13
+		for b in 2 4; do
+			for i in $(seq 8); do
+				fl-quantize -b "$b" --seed "v$i" u.flt
+			done > e.flt
+			py "$UNPACK"'
+(m, t), = read(sys.argv[1]); recs = read(sys.argv[2]); b = int(sys.argv[3])
+x = t["w"].astype(np.float64); M = np.abs(x).max(); step = 2 * M / (2 ** b - 1)
+y = (x + M) / step; p = y - np.floor(y)
+theory = float((p * (1 - p)).sum()) * step * step / float(x @ x)
+meas, mean = [], 0
+for me, te in recs:
+    xh = levels(te, "w", b, x.size) * step - M
+    meas.append(float(((xh - x) ** 2).sum()) / float(x @ x)); mean = mean + xh / len(recs)
+r = np.mean(meas) / theory
+assert abs(r - 1) < 0.05, (sys.argv[4], b, np.mean(meas), theory)
+# unbiased: the mean of 8 draws is closer to x than one draw, by about sqrt(8)
+assert float(((mean - x) ** 2).sum()) / float(x @ x) < np.mean(meas) / 4
+' u.flt e.flt "$b" "$kind" || fail "$kind bits $b"
+		done
+	done
+}
+
+@test "--bits: bad input; -z and --stats work with it" {
+	fl-pack -t w:f32=0.1,nan -o nan.flt
+	fl-pack -t w:f32=0.1,-0.3,0.2 -o a.flt
+	for b in 0 17 x; do
+		run -1 --separate-stderr fl-quantize --bits "$b" -o out.flt a.flt
+		[[ $stderr == "fl-quantize: invalid --bits '$b': "* ]] || fail "$stderr"
+		[ ! -e out.flt ]
+	done
+	run -1 --separate-stderr fl-quantize --bits 4 -o out.flt nan.flt
+	assert_equal "$stderr" "fl-quantize: nan.flt: record 1: tensor 'w': non-finite value at index 1"
+	[ ! -e out.flt ]
+	run -2 fl-quantize --bits 4 --ring 16 a.flt
+	run -2 fl-quantize --per-tensor --ring 16 -n 2 a.flt
+	fl-quantize --bits 3 --seed z -z -o ez.flt a.flt
+	run -0 fl-inspect ez.flt
+	assert_output --partial 'flags 0x01'
+	run -0 --separate-stderr fl-quantize -d --stats -o d.flt ez.flt
+	[[ $stderr == "fl-quantize: ez.flt: record 1: vNMSE -, "* ]] || fail "$stderr"
+	py '
+(m, t), = read(sys.argv[1]); m = dict(m); del t["q.range"]
+flt.write_file("norange.flt", [(m, t)])
+' ez.flt
+	run -1 --separate-stderr fl-quantize -d -o out.flt norange.flt
+	assert_equal "$stderr" "fl-quantize: norange.flt: record 1: missing quantization metadata: tensor 'q.range'"
+	[ ! -e out.flt ]
+}
+
+@test "--eden: vNMSE within 5% of D_b/(1-D_b) (.571 .133 .0358 .0096), Gaussian and heavy-tailed; names and shapes restored" {
+	local kind b c
+	for kind in gauss heavy; do
+		py '
+rng = np.random.default_rng(17); d = 16384
+with open("u.flt", "wb") as f:
+    for c in range(6):
+        x = rng.standard_normal(d) if sys.argv[1] == "gauss" else rng.standard_t(2, d)
+        flt.write_record(f, {"kind": "update", "round": "3", "client": "c%d" % c},
+            {"w": x[:16000].reshape(160, 100).astype(np.float32), "b": x[16000:].astype(np.float32)})
+' "$kind"
+		for b in 1 2 3 4; do
+			fl-quantize --eden "$b" -o e.flt u.flt
+			fl-quantize -d -o d.flt e.flt
+			py '
+ins = read(sys.argv[1]); encs = read(sys.argv[2]); outs = read(sys.argv[3]); b = int(sys.argv[4])
+theory = {1: 0.5708, 2: 0.1331, 3: 0.03584, 4: 0.00959}[b]
+v = []
+for (m, t), (me, te), (mo, to) in zip(ins, encs, outs):
+    assert me["q.codec"] == "eden" and me["q.rotation-seed"] == "round-3:" + m["client"]
+    assert te["w"].size == (16000 * b + 7) // 8 and te["w"].dtype == np.uint8
+    assert list(to) == ["w", "b"] and to["w"].shape == (160, 100) and to["b"].shape == (384,)
+    x = np.concatenate([t["w"].ravel(), t["b"]]).astype(np.float64)
+    xh = np.concatenate([to["w"].ravel(), to["b"]]).astype(np.float64)
+    v.append(float(((xh - x) ** 2).sum() / (x @ x)))
+r = np.mean(v) / theory
+assert abs(r - 1) < 0.05, (sys.argv[5], b, np.mean(v), theory)
+' u.flt e.flt d.flt "$b" "$kind" || fail "$kind bits $b"
+		done
+	done
+}
+
+@test "--eden: unbiased over rotations; bad input" {
+	py '
+rng = np.random.default_rng(3); x = rng.standard_normal(1000).astype(np.float32)
+with open("u.flt", "wb") as f:
+    for c in range(32):
+        flt.write_record(f, {"round": "1", "client": "c%d" % c}, {"w": x})
+'
+	fl-quantize --eden 1 u.flt | fl-quantize -d -o d.flt
+	py '
+(m, t), = read(sys.argv[1])[:1]; outs = read(sys.argv[2])
+x = t["w"].astype(np.float64); xs = [o["w"].astype(np.float64) for _, o in outs]
+one = np.mean([((a - x) ** 2).sum() / (x @ x) for a in xs])
+avg = ((np.mean(xs, axis=0) - x) ** 2).sum() / (x @ x)
+assert avg < one / 16, (avg, one)     # ~ one / 32 when unbiased
+' u.flt d.flt
+	fl-pack -m round=1 -t w:f32=0.1,nan -o nan.flt
+	for b in 0 5 x; do
+		run -1 --separate-stderr fl-quantize --eden "$b" -o out.flt u.flt
+		[[ $stderr == "fl-quantize: invalid --eden '$b': "* ]] || fail "$stderr"
+		[ ! -e out.flt ]
+	done
+	run -1 --separate-stderr fl-quantize --eden 2 -o out.flt nan.flt
+	assert_equal "$stderr" "fl-quantize: nan.flt: record 1: tensor 'w': non-finite value at index 1"
+	[ ! -e out.flt ]
+	fl-pack -t w:f32=0.1,0.2 -o noround.flt
+	run -1 --separate-stderr fl-quantize --eden 2 noround.flt
+	assert_equal "$stderr" "fl-quantize: noround.flt: record 1: no rotation seed: give --rotation-seed or a record with a round"
+	run -2 fl-quantize --eden 2 --ring 16 -n 2 u.flt
+	fl-quantize --eden 2 --rotation-seed s -o e.flt noround.flt
+	py '
+(m, t), = read(sys.argv[1]); m = dict(m); del m["q.rotation-seed"]
+flt.write_file("noseed.flt", [(m, t)])
+' e.flt
+	run -1 --separate-stderr fl-quantize -d -o out.flt noseed.flt
+	assert_equal "$stderr" "fl-quantize: noseed.flt: record 1: missing quantization metadata 'q.rotation-seed'"
+	[ ! -e out.flt ]
+}
