@@ -33,7 +33,7 @@ MAN5 = $(sort $(wildcard man/man5/*.5))
 MAN7 = $(sort $(wildcard man/man7/*.7))
 
 FUZZ_SECONDS ?= 60
-FUZZERS = record values
+FUZZERS = record values data
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 
@@ -78,7 +78,7 @@ build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) lib/fl.h lib/internal.h
 	@mkdir -p $(@D)
 	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $@ $< $(LIB_SRC) -lsodium -lz -lm
+	    -o $@ $< $(LIB_SRC) -lsodium -lcsv -lz -lm
 
 # Each fuzzer runs FUZZ_SECONDS from the seed corpus; new inputs it finds go
 # to build/fuzz/corpus-NAME, never into the checked-in seeds.

@@ -64,6 +64,19 @@ _fl()
             return
             ;;
     esac
+    # The learning programs' record and data files.
+    case ${1##*/}:$prev in
+        fl-eval:-m | fl-stats:-m | fl-train:-m | *:--model | \
+            *:--normalize | *:--class-weights)
+            _filedir flt
+            _fl_ltrim "$cur"
+            return
+            ;;
+        *:--labels)
+            _filedir
+            return
+            ;;
+    esac
     # Any other option argument is a name, a key or a number.
     if [[ $prev == -* ]] && _fl_takes_arg "$1" "$prev"; then
         return
@@ -78,13 +91,17 @@ _fl()
         return
     fi
     case ${1##*/} in
-        fl-pack) return ;; # no operands
+        fl-init | fl-pack) return ;; # no operands
+        fl-eval | fl-split | fl-stats | fl-train)
+            _filedir # data: CSV, IDX or records
+            return
+            ;;
     esac
     _filedir flt
     _fl_ltrim "$cur"
 }
 
-complete -F _fl fl-account fl-aggregate fl-apply fl-clip-noise fl-inspect fl-pack
+complete -F _fl fl-account fl-aggregate fl-apply fl-clip-noise fl-eval fl-init fl-inspect fl-pack fl-quantize fl-split fl-stats fl-train
 if [[ ${BASH_SOURCE[0]##*/} == fl-* ]]; then
     complete -F _fl "${BASH_SOURCE[0]##*/}"
 fi

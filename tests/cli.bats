@@ -11,11 +11,14 @@
 load helper
 
 # Programs whose standard output is binary records: they refuse a terminal.
-BINARY_WRITERS="fl-aggregate fl-apply fl-clip-noise fl-pack"
+BINARY_WRITERS="fl-aggregate fl-apply fl-clip-noise fl-init fl-pack fl-quantize fl-split fl-stats fl-train"
+
+# Programs that read no file at all: no "missing" run.
+NO_INPUT="fl-init"
 
 # Programs that read a record stream from file operands (none, or "-", is
 # standard input; several operands are one stream).
-STREAM_READERS="fl-clip-noise fl-inspect"
+STREAM_READERS="fl-clip-noise fl-inspect fl-quantize"
 
 # sample_args PROG KIND: set the array "args" to PROG's arguments for a run
 # of this KIND, in a directory prepared by make_inputs:
@@ -28,7 +31,8 @@ STREAM_READERS="fl-clip-noise fl-inspect"
 #            files and on stdin can be compared
 # The inputs: one.flt and two.flt (tensor x, f32, 3 and 2 values),
 # corrupt.flt (a payload byte flipped), big.flt (2000 tensors), big.txt
-# (200000 numbers).
+# (200000 numbers), model.flt (logreg:4-3), wide.flt (logreg:4-20000) and
+# data.flt (a data set of 30 examples for them).
 sample_args() {
 	case $1:$2 in
 	fl-account:ok) args=(-q 0.01 -z 1.1 -T 100) ;;
@@ -48,6 +52,13 @@ sample_args() {
 	fl-clip-noise:missing) args=(-c 1 missing.flt) ;;
 	fl-clip-noise:big) args=(-c 1 big.flt) ;;
 	fl-clip-noise:stream) args=(-c 1 -n 1 --seed cli) ;;
+	fl-eval:ok) args=(-m model.flt data.flt) ;;
+	fl-eval:bad) args=(-m model.flt corrupt.flt) ;;
+	fl-eval:missing) args=(-m model.flt missing.flt) ;;
+	fl-eval:big) args=(-m wide.flt data.flt) ;;
+	fl-init:ok) args=(-a logreg:4-3 --seed cli) ;;
+	fl-init:bad) args=(-a mlp:4-0-3) ;;
+	fl-init:big) args=(-a mlp:1000-500-10 --seed cli) ;;
 	fl-inspect:ok) args=(one.flt) ;;
 	fl-inspect:bad) args=(corrupt.flt) ;;
 	fl-inspect:missing) args=(missing.flt) ;;
@@ -57,6 +68,23 @@ sample_args() {
 	fl-pack:bad) args=(-t x:i8=1,300) ;;
 	fl-pack:missing) args=(-t x:f32=@missing.flt) ;;
 	fl-pack:big) args=(-t x:f64=@big.txt) ;;
+	fl-quantize:ok) args=(-r 16 -n 2 -c 10 --rotation-seed a --seed cli one.flt) ;;
+	fl-quantize:bad) args=(-r 16 -n 2 -c 10 --rotation-seed a corrupt.flt) ;;
+	fl-quantize:missing) args=(-r 16 -n 2 -c 10 --rotation-seed a missing.flt) ;;
+	fl-quantize:big) args=(-r 16 -n 2 -c 1000 --rotation-seed a --seed cli big.flt) ;;
+	fl-quantize:stream) args=(-r 16 -n 2 -c 10 --rotation-seed a --seed cli) ;;
+	fl-split:ok) args=(--synthetic=20 --seed cli) ;;
+	fl-split:bad) args=(big.txt) ;;
+	fl-split:missing) args=(missing.flt) ;;
+	fl-split:big) args=(--synthetic=100000 --seed cli) ;;
+	fl-stats:ok) args=(data.flt) ;;
+	fl-stats:bad) args=(corrupt.flt) ;;
+	fl-stats:missing) args=(missing.flt) ;;
+	fl-stats:big) args=(--classes=200000 data.flt) ;;
+	fl-train:ok) args=(-m model.flt --seed cli data.flt) ;;
+	fl-train:bad) args=(-m model.flt corrupt.flt) ;;
+	fl-train:missing) args=(-m model.flt missing.flt) ;;
+	fl-train:big) args=(-m wide.flt --seed cli data.flt) ;;
 	*) return 1 ;;
 	esac
 }
@@ -82,6 +110,9 @@ setup_file() {
 	mapfile -t t < <(seq 2000 | sed 's/.*/-t\nt&:f32=1,2,3/')
 	fl-pack "${t[@]}" > big.flt
 	seq 200000 > big.txt
+	fl-init -a logreg:4-3 --seed cli > model.flt
+	fl-init -a logreg:4-20000 --seed cli > wide.flt
+	fl-split --synthetic=30 --seed cli > data.flt
 }
 
 make_inputs() {
@@ -440,6 +471,7 @@ tty_text() {
 	local want
 
 	for p in "${programs[@]}"; do
+		is_in "$p" "$NO_INPUT" && continue
 		want_args "$p" missing || continue
 		want="$p: missing.flt: No such file or directory"
 		run --separate-stderr "$p" "${args[@]}"

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * fl-eval - evaluate a model on local data: loss, accuracy, per-class
+ * precision and recall; or write the counts behind them as a record that
+ * sums across clients (federated evaluation), and report such sums.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn.h"
+
+static const char usage[] =
+    "fl-eval -m model [--counts | --json] [options] [data]\n"
+    "       fl-eval --from-counts [--json] [-o file] [counts ...]";
+
+static const char options[] =
+    "Evaluate the model on the data (CSV, IDX or an FLT data set; none or\n"
+    "- is stdin): mean cross-entropy loss, accuracy, and precision, recall\n"
+    "and support per class.\n"
+    "\n"
+    "      --counts           write a counts record instead (confusion\n"
+    "                         matrix, loss sum, examples): records of\n"
+    "                         several clients add up\n"
+    "      --from-counts      report on counts records (or their\n"
+    "                         aggregate), added up, instead of evaluating\n"
+    "      --header           the first CSV row is a header (default: if a\n"
+    "                         cell of it is not a number)\n"
+    "  -h, --help             print this help and exit\n"
+    "  -j, --jobs=N           threads (default 1)\n"
+    "      --json             one JSON object instead of text\n"
+    "  -l, --label=COL        CSV label column: a header name or a number\n"
+    "                         from 1 (default: 'label', else the first)\n"
+    "      --labels=FILE      the IDX labels file (default: the images\n"
+    "                         file's name with labels-idx1)\n"
+    "  -m, --model=FILE       the model (a record of kind model)\n"
+    "      --no-header        the first CSV row is data\n"
+    "      --normalize=FILE   standardize features with a normalizer\n"
+    "                         record (fl-stats)\n"
+    "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
+    "      --scale=F          multiply features by F (default 1/255 for\n"
+    "                         bytes such as IDX pixels, else 1)\n"
+    "  -V, --version          print the version and exit\n"
+    "  -z, --zlib             compress the counts record with zlib\n";
+
+struct counts {
+	uint64_t classes;
+	uint64_t *confusion;    /* classes x classes: true x predicted */
+	double loss;
+	uint64_t n;
+};
+
+static void
+json_number(FILE *fp, double v)
+{
+	char buf[FL_NUMBUF];
+
+	if (isfinite(v))
+		fputs(fl_format_double(buf, v), fp);
+	else
+		fputs("null", fp);
+}
+
+static void
+report(FILE *fp, const struct counts *c, int json)
+{
+	uint64_t C = c->classes, right = 0;
+	double acc, loss = c->n ? c->loss / (double)c->n : NAN;
+
+	for (uint64_t k = 0; k < C; k++)
+		right += c->confusion[k * C + k];
+	acc = c->n ? (double)right / (double)c->n : NAN;
+	if (json) {
+		fprintf(fp, "{\"examples\":%llu,\"loss\":",
+		    (unsigned long long)c->n);
+		json_number(fp, loss);
+		fputs(",\"accuracy\":", fp);
+		json_number(fp, acc);
+		fputs(",\"classes\":[", fp);
+	} else {
+		fprintf(fp, "examples  %llu\nloss      %.4f\naccuracy  %.4f\n"
+		    "\nclass  precision  recall  support\n",
+		    (unsigned long long)c->n, loss, acc);
+	}
+	for (uint64_t k = 0; k < C; k++) {
+		uint64_t tp = c->confusion[k * C + k], pred = 0, support = 0;
+		double prec, rec;
+
+		for (uint64_t j = 0; j < C; j++) {
+			pred += c->confusion[j * C + k];
+			support += c->confusion[k * C + j];
+		}
+		prec = pred ? (double)tp / (double)pred : NAN;
+		rec = support ? (double)tp / (double)support : NAN;
+		if (json) {
+			fprintf(fp, "%s{\"class\":%llu,\"precision\":",
+			    k ? "," : "", (unsigned long long)k);
+			json_number(fp, prec);
+			fputs(",\"recall\":", fp);
+			json_number(fp, rec);
+			fprintf(fp, ",\"support\":%llu}",
+			    (unsigned long long)support);
+			continue;
+		}
+		fprintf(fp, "%-5llu  ", (unsigned long long)k);
+		if (isnan(prec))
+			fprintf(fp, "%9s  ", "-");
+		else
+			fprintf(fp, "%9.4f  ", prec);
+		if (isnan(rec))
+			fprintf(fp, "%6s  ", "-");
+		else
+			fprintf(fp, "%6.4f  ", rec);
+		fprintf(fp, "%7llu\n", (unsigned long long)support);
+	}
+	if (json)
+		fputs("]}\n", fp);
+}
+
+static void
+write_counts(struct tool_output *out, const struct counts *c,
+    const struct fl_model *m, int zlevel)
+{
+	uint64_t dims[2] = { c->classes, c->classes };
+	struct fl_record rec;
+	struct fl_tensor *t;
+	struct fl_error err;
+	char arch[FL_ARCH_MAX];
+
+	fl_record_init(&rec);
+	fl_arch_format(&m->arch, arch);
+	if (fl_meta_set(&rec, "kind", "counts", &err) < 0 ||
+	    fl_meta_set(&rec, "arch", arch, &err) < 0 ||
+	    (t = fl_tensor_add(&rec, "confusion", FL_U64, 2, dims,
+	    &err)) == NULL)
+		tool_die("%s", err.msg);
+	memcpy(t->data, c->confusion, t->nbytes);
+	if ((t = fl_tensor_add(&rec, "loss_sum", FL_F64, 0, dims,
+	    &err)) == NULL)
+		tool_die("%s", err.msg);
+	*(double *)t->data = c->loss;
+	if ((t = fl_tensor_add(&rec, "examples", FL_U64, 0, dims,
+	    &err)) == NULL)
+		tool_die("%s", err.msg);
+	*(uint64_t *)t->data = c->n;
+	tool_output_record(out, &rec, zlevel);
+	fl_record_free(&rec);
+}
+
+/* Add the counts records of the operands. */
+static void
+sum_counts(int nfiles, char **files, struct counts *c)
+{
+	struct tool_input in;
+	struct fl_record rec;
+	unsigned long total = 0;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	fl_record_init(&rec);
+	tool_input_init(&in, nfiles, files);
+	while ((rc = tool_input_next(&in, &rec)) != 0) {
+		const struct fl_tensor *cm, *ls, *ex;
+		const char *kind;
+
+		if (rc < 0)
+			continue;
+		kind = fl_meta_get(&rec, "kind");
+		cm = fl_tensor_find(&rec, "confusion");
+		ls = fl_tensor_find(&rec, "loss_sum");
+		ex = fl_tensor_find(&rec, "examples");
+		if (kind == NULL || (strcmp(kind, "counts") != 0 &&
+		    strcmp(kind, "aggregate") != 0))
+			tool_die("%s: record %lu: kind=%s, not counts (make "
+			    "them with fl-eval --counts)", in.name, in.recno,
+			    kind ? kind : "(none)");
+		if (cm == NULL || cm->rank != 2 || cm->dims[0] != cm->dims[1] ||
+		    cm->dims[0] == 0 || fl_dtype_is_float(cm->dtype) ||
+		    ls == NULL || ls->numel != 1 || ex == NULL ||
+		    ex->numel != 1 || fl_dtype_is_float(ex->dtype))
+			tool_die("%s: record %lu: want tensors confusion [C,C], "
+			    "loss_sum and examples", in.name, in.recno);
+		if (c->confusion == NULL) {
+			c->classes = cm->dims[0];
+			if (c->classes > 65536)
+				tool_die("%s: record %lu: %llu classes: too "
+				    "many", in.name, in.recno,
+				    (unsigned long long)c->classes);
+			c->confusion = calloc((size_t)(c->classes *
+			    c->classes), sizeof(uint64_t));
+			if (c->confusion == NULL)
+				tool_die("out of memory");
+		} else if (cm->dims[0] != c->classes) {
+			tool_die("%s: record %lu: %llu classes, the first "
+			    "record has %llu", in.name, in.recno,
+			    (unsigned long long)cm->dims[0],
+			    (unsigned long long)c->classes);
+		}
+		for (uint64_t i = 0; i < cm->numel; i++) {
+			double v = fl_tensor_get(cm, i);
+
+			if (v < 0)
+				tool_die("%s: record %lu: a negative count",
+				    in.name, in.recno);
+			c->confusion[i] += cm->dtype == FL_U64 ?
+			    ((const uint64_t *)cm->data)[i] : (uint64_t)v;
+		}
+		c->loss += fl_tensor_get(ls, 0);
+		c->n += ex->dtype == FL_U64 ? *(const uint64_t *)ex->data :
+		    (uint64_t)fl_tensor_get(ex, 0);
+		total++;
+	}
+	tool_input_free(&in);
+	fl_record_free(&rec);
+	if (in.failed)
+		exit(1);
+	if (total == 0)
+		tool_die("no counts records");
+}
+
+int
+main(int argc, char **argv)
+{
+	enum {
+		OPT_COUNTS = 256, OPT_FROM, OPT_HEADER, OPT_JSON, OPT_LABELS,
+		OPT_NO_HEADER, OPT_NORMALIZE, OPT_SCALE
+	};
+	static const struct option longopts[] = {
+		{ "counts", no_argument, NULL, OPT_COUNTS },
+		{ "from-counts", no_argument, NULL, OPT_FROM },
+		{ "header", no_argument, NULL, OPT_HEADER },
+		{ "help", no_argument, NULL, 'h' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "label", required_argument, NULL, 'l' },
+		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "model", required_argument, NULL, 'm' },
+		{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+		{ "normalize", required_argument, NULL, OPT_NORMALIZE },
+		{ "output", required_argument, NULL, 'o' },
+		{ "scale", required_argument, NULL, OPT_SCALE },
+		{ "version", no_argument, NULL, 'V' },
+		{ "zlib", no_argument, NULL, 'z' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct learn_data ld;
+	struct tool_output out;
+	struct fl_record rec;
+	struct fl_model m;
+	struct fl_data d;
+	struct fl_prep prep;
+	struct fl_error err;
+	struct counts cnt;
+	const char *model = NULL, *output = NULL, *data;
+	int c, json = 0, counts = 0, from = 0, threads = 1, zlevel = 0;
+
+	tool_init(usage);
+	learn_data_init(&ld);
+	while ((c = getopt_long(argc, argv, "hj:l:m:o:Vz", longopts, NULL)) !=
+	    -1) {
+		switch (c) {
+		case OPT_COUNTS:
+			counts = 1;
+			break;
+		case OPT_FROM:
+			from = 1;
+			break;
+		case OPT_HEADER:
+			ld.o.header = 1;
+			break;
+		case 'h':
+			tool_help(options);
+		case 'j':
+			threads = (int)tool_opt_u64("--jobs", optarg, 1, 64);
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case 'l':
+			learn_opt_label(&ld, optarg);
+			break;
+		case OPT_LABELS:
+			ld.o.labels = optarg;
+			break;
+		case 'm':
+			model = optarg;
+			break;
+		case OPT_NO_HEADER:
+			ld.o.header = -1;
+			break;
+		case OPT_NORMALIZE:
+			ld.normalize = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case OPT_SCALE:
+			ld.scale = tool_opt_double("--scale", optarg, 0, 1e30);
+			break;
+		case 'V':
+			tool_version();
+		case 'z':
+			zlevel = 6;
+			break;
+		default:
+			tool_usage_error(NULL);
+		}
+	}
+	if (counts && json)
+		tool_usage_error("--counts writes a record: no --json");
+	if (from) {
+		if (model != NULL || counts)
+			tool_usage_error("--from-counts takes counts records, "
+			    "not -m or --counts");
+		sum_counts(argc - optind, argv + optind, &cnt);
+		tool_output_open(&out, output, 0);
+		report(out.fp, &cnt, json);
+		tool_output_close(&out);
+		free(cnt.confusion);
+		return 0;
+	}
+	data = learn_operand(argc, argv, optind);
+	if (model == NULL)
+		tool_usage_error("no model: give -m FILE");
+	if (strcmp(model, "-") == 0 && strcmp(data, "-") == 0)
+		tool_usage_error("the model and the data cannot both be stdin");
+	learn_check_data(data);
+	fl_record_init(&rec);
+	learn_read_model(model, &m, &rec);
+	fl_record_free(&rec);
+	ld.o.features = m.arch.sizes[0];
+	ld.o.classes = (uint32_t)m.arch.sizes[m.arch.layers];
+	learn_load(&d, data, &ld, &prep);
+	tool_output_open(&out, output, counts);
+	cnt.classes = m.arch.sizes[m.arch.layers];
+	cnt.n = d.n;
+	cnt.confusion = tool_malloc((size_t)(cnt.classes * cnt.classes) *
+	    sizeof(uint64_t));
+	if (fl_evaluate(&m, &d, &prep, threads, cnt.confusion, &cnt.loss,
+	    &err) < 0)
+		tool_die("%s: %s", learn_name(data), err.msg);
+	if (counts)
+		write_counts(&out, &cnt, &m, zlevel);
+	else
+		report(out.fp, &cnt, json);
+	tool_output_close(&out);
+	free(cnt.confusion);
+	fl_model_free(&m);
+	fl_data_free(&d);
+	learn_prep_free(&prep);
+	return 0;
+}
