@@ -37,7 +37,7 @@ FUZZERS = record values data
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 
-.PHONY: all check sanitize valgrind fuzz fuzz-build bench demo install \
+.PHONY: all check sanitize valgrind fuzz fuzz-build bench demo install deps-bench \
 	uninstall clean deps lint
 .DELETE_ON_ERROR:
 
@@ -128,6 +128,9 @@ uninstall:
 
 deps:
 	@tools/deps
+
+deps-bench:
+	@tools/deps --bench
 
 clean:
 	rm -f lib/*.o lib/*.d lib/libfl.a bin/*.o bin/*.d $(addprefix bin/,$(PROGS)) \
