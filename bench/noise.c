@@ -92,9 +92,11 @@ main(int argc, char **argv)
 	}
 	report("chacha20-4B", (double)n, t, REPS);
 
-	/* Clip (norm pass + scale pass) and Gaussian noise, ziggurat. */
+	/* Clip (norm pass + scale pass) and Gaussian noise, ziggurat: as
+	 * fl-clip-noise -c 1 -n 1 does it, the clip bounding every value. */
 	nz.mechanism = FL_MECH_GAUSSIAN;
 	nz.sigma = 1;
+	nz.max_abs = 1;
 	for (int r = 0; r < REPS; r++) {
 		double t0;
 
@@ -118,6 +120,7 @@ main(int argc, char **argv)
 				char name[64];
 
 				nz.mechanism = FL_MECH_DGAUSS;
+				nz.max_abs = 0;
 				nz.sigma = sigmas[s];
 				nz.threads = th;
 				for (int r = 0; r < REPS; r++) {

@@ -323,7 +323,9 @@ noise_record(const struct opts *o, struct fl_record *rec,
 			tool_die("%s: record %lu: tensors '%s' and '%s' mix "
 			    "float and integer values", in->name, in->recno,
 			    ts[0]->name, ts[i]->name);
-		if (is_float && fl_tensor_check_finite(ts[i], &err) < 0)
+		/* (A record clipped just now was checked already.) */
+		if (is_float && isnan(o->clip) &&
+		    fl_tensor_check_finite(ts[i], &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
 		dim += (double)ts[i]->numel;
@@ -332,6 +334,10 @@ noise_record(const struct opts *o, struct fl_record *rec,
 	nz.mechanism = pick_mechanism(o, is_float, in);
 	nz.threads = o->threads;
 	nz.exact = o->exact;
+	/* Clipped just now to C, its values checked finite: no value
+	 * exceeds C, and the noise needs no scan for huge ones. */
+	if (is_float && !isnan(o->clip))
+		nz.max_abs = o->clip;
 
 	/* The sensitivity, in the units the noise is added in. */
 	if (isnan(sens))

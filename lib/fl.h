@@ -424,6 +424,7 @@ struct fl_noise {
 	int exact;
 	uint64_t modulus;
 	int threads;
+	double max_abs;         /* a known bound on |values| (0: scan them) */
 	unsigned char key[FL_RNG_KEYBYTES];
 };
 
