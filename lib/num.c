@@ -108,7 +108,11 @@ min_digits(double v)
 char *
 fl_format_double(char buf[FL_NUMBUF], double v)
 {
-	for (int prec = isfinite(v) ? min_digits(v) : 1; prec <= 17; prec++) {
+	int lo = isfinite(v) ? min_digits(v) : 1;
+
+	/* log10 of a value just below 1e17 can round to 17: never start past
+	 * the 17 digits that always suffice, or nothing is written. */
+	for (int prec = lo < 17 ? lo : 17; prec <= 17; prec++) {
 		snprintf(buf, FL_NUMBUF, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v || isnan(v))
 			return buf;

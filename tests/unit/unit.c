@@ -133,6 +133,13 @@ test_format_numbers(void)
 	CHECK(strcmp(fl_format_double(buf, 0.1), "0.1") == 0);
 	CHECK(strcmp(fl_format_double(buf, 1e-5), "1e-05") == 0);
 	CHECK(strcmp(fl_format_double(buf, -0.0), "-0") == 0);
+	CHECK(strcmp(fl_format_double(buf, 100), "100") == 0);
+	/* Just below 1e17, where log10 rounds up to 17 (found by fuzzing). */
+	strcpy(buf, "stale");
+	CHECK(strcmp(fl_format_double(buf, 99999999999999984.0),
+	    "99999999999999984") == 0);
+	CHECK(strtod(fl_format_double(buf, nextafter(1e17, 0)), NULL) ==
+	    nextafter(1e17, 0));
 	CHECK(strcmp(fl_format_float(buf, 0.1f), "0.1") == 0);
 	CHECK(strcmp(fl_format_float(buf, 1e-45f), "1e-45") == 0);
 	for (size_t k = 0; k < sizeof(specials) / sizeof(*specials); k++) {
