@@ -1090,6 +1090,272 @@ int fl_data_synthetic(struct fl_data *d, uint64_t n, uint64_t features,
     uint32_t classes, const unsigned char key[FL_RNG_KEYBYTES],
     struct fl_error *err);
 
+/* ---- secure aggregation (shamir.c, saparams.c, secagg.c) ---- */
+
+/*
+ * Shamir secret sharing over Z_L, L = 2^252 + 27742317777372353535851937790883648493
+ * the order of the ed25519 base point (libsodium's crypto_core_ed25519_scalar_*).
+ * Secrets and shares are canonical 32-byte little-endian scalars (< L);
+ * share i is f(xs[i]) for a random polynomial f of degree t - 1 with
+ * f(0) = secret.  x-coordinates are nonzero and distinct.
+ */
+#define FL_SCALAR_BYTES 32
+
+/* A uniform scalar: 64 bytes of rng reduced mod L. */
+void fl_scalar_random(unsigned char s[FL_SCALAR_BYTES], struct fl_rng *rng);
+
+/* 1 if s is a canonical scalar (< L), else 0. */
+int fl_scalar_is_canonical(const unsigned char s[FL_SCALAR_BYTES]);
+
+/* n shares of secret, any t of which rebuild it (1 <= t <= n).  -1
+ * (FL_EINVAL) for a non-canonical secret, t out of range, or a zero or
+ * repeated x. */
+int fl_shamir_split(const unsigned char secret[FL_SCALAR_BYTES], size_t t,
+    const uint32_t *xs, size_t n, unsigned char (*shares)[FL_SCALAR_BYTES],
+    struct fl_rng *rng, struct fl_error *err);
+
+/* The secret from t shares by Lagrange interpolation at 0.  -1 (FL_EINVAL)
+ * for t == 0, a zero or repeated x, or a non-canonical share. */
+int fl_shamir_combine(const uint32_t *xs,
+    const unsigned char (*shares)[FL_SCALAR_BYTES], size_t t,
+    unsigned char secret[FL_SCALAR_BYTES], struct fl_error *err);
+
+/*
+ * SecAgg+ graph parameters for n clients of which a fraction `corrupt`
+ * may collude with the server and a fraction `dropout` may drop: k, the
+ * neighbours of each client (even; n - 1 is the full graph), and t, the
+ * threshold out of the k + 1 share holders (the neighbours and the client
+ * itself).  The rule is in fl-mask(1): the smallest k for which some t has
+ * a 2^-40 chance of a client with t corrupt neighbours or of the survivors'
+ * graph falling apart, and a 2^-20 chance of a client with fewer than t
+ * surviving holders; t is the largest such.  Small n use the full graph.
+ * -1 (FL_EINVAL) when no (k, t) meets the bounds.
+ */
+struct fl_secagg_params {
+	uint32_t n, k, t;
+	double log2_security;   /* log2 of the bound on a privacy failure */
+	double log2_failure;    /* log2 of the bound on an aborted round */
+};
+
+int fl_secagg_params(uint32_t n, double corrupt, double dropout,
+    struct fl_secagg_params *p, struct fl_error *err);
+
+/*
+ * The secure-aggregation protocol's pieces (secagg.c), shared by fl-mask
+ * (the clients) and fl-aggregate (the server's unmasking).  Clients are
+ * numbered 1..n in roster order; the numbers are also the Shamir
+ * x-coordinates.  All keys are 32 bytes; see fl-mask(1) for the
+ * derivations, which are bound to the session id (a hash of the roster).
+ */
+#define FL_SA_BYTES 32
+#define FL_SA_PLAINBYTES (FL_SA_BYTES + 8 + 2 * FL_SCALAR_BYTES)
+#define FL_SA_BOXBYTES (FL_SA_PLAINBYTES + 16)   /* + Poly1305 tag */
+
+/* The SecAgg+ graph: a ring of the n clients in an order drawn from the
+ * session id, each client linked to the k/2 ring positions on either side
+ * (k = n - 1: everyone).  Clients are 1-based. */
+struct fl_sa_graph {
+	uint32_t n, k;
+	uint32_t *pos;          /* pos[i - 1]: ring position of client i */
+	uint32_t *at;           /* at[p]: client at ring position p */
+};
+
+int fl_sa_graph_init(struct fl_sa_graph *g, uint32_t n, uint32_t k,
+    const unsigned char session[FL_SA_BYTES], struct fl_error *err);
+int fl_sa_adjacent(const struct fl_sa_graph *g, uint32_t i, uint32_t j);
+/* i's k neighbours, ascending, into out (room for k); returns k. */
+size_t fl_sa_neighbours(const struct fl_sa_graph *g, uint32_t i,
+    uint32_t *out);
+void fl_sa_graph_free(struct fl_sa_graph *g);
+
+/* The X25519 mask key pair made from its 32-byte seed (the shared secret). */
+int fl_sa_mask_keypair(unsigned char pk[FL_SA_BYTES],
+    unsigned char sk[FL_SA_BYTES], const unsigned char seed[FL_SA_BYTES]);
+/* The envelope key pair (crypto_box) made from a 32-byte seed. */
+int fl_sa_box_keypair(unsigned char pk[FL_SA_BYTES],
+    unsigned char sk[FL_SA_BYTES], const unsigned char seed[FL_SA_BYTES]);
+
+/* The seed shared by clients a and b: a hash of X25519(sk, peer_pk), the
+ * session and the pair.  -1 (FL_EINVAL) when peer_pk is a weak key. */
+int fl_sa_pair_seed(unsigned char out[FL_SA_BYTES],
+    const unsigned char sk[FL_SA_BYTES], const unsigned char peer_pk[FL_SA_BYTES],
+    const unsigned char session[FL_SA_BYTES], uint32_t a, uint32_t b,
+    struct fl_error *err);
+/* The self-mask seed of a client from its secret b_u and the session. */
+void fl_sa_self_seed(unsigned char out[FL_SA_BYTES],
+    const unsigned char self_secret[FL_SCALAR_BYTES],
+    const unsigned char session[FL_SA_BYTES]);
+/* The published commitment to b_u, which lets the server check a rebuilt
+ * secret. */
+void fl_sa_commit(unsigned char out[FL_SA_BYTES],
+    const unsigned char self_secret[FL_SCALAR_BYTES]);
+
+/* One share envelope: from's shares of its two secrets, for `to`. */
+struct fl_sa_share {
+	unsigned char mask[FL_SCALAR_BYTES];    /* of the mask-key seed */
+	unsigned char self[FL_SCALAR_BYTES];    /* of the self-mask secret */
+};
+
+int fl_sa_seal(unsigned char box[FL_SA_BOXBYTES], const struct fl_sa_share *s,
+    const unsigned char session[FL_SA_BYTES], uint32_t from, uint32_t to,
+    const unsigned char from_sk[FL_SA_BYTES],
+    const unsigned char to_pk[FL_SA_BYTES], struct fl_error *err);
+/* -1 (FL_EFORMAT) when the box fails authentication or was made for
+ * another session, sender or recipient. */
+int fl_sa_open(struct fl_sa_share *s, const unsigned char box[FL_SA_BOXBYTES],
+    const unsigned char session[FL_SA_BYTES], uint32_t from, uint32_t to,
+    const unsigned char to_sk[FL_SA_BYTES],
+    const unsigned char from_pk[FL_SA_BYTES], struct fl_error *err);
+
+/*
+ * Masks.  A term is one keystream added to (or subtracted from) a tensor:
+ * word i is the little-endian uint32 at bytes [4i, 4i + 4) of the ChaCha20
+ * keystream of the tensor key, cut to `bits` bits.  fl_sa_mask applies
+ * every term to data (n words, values < 2^bits) mod 2^bits, in cache-sized
+ * tiles, on up to nthreads threads; the result does not depend on them.
+ */
+struct fl_sa_term {
+	unsigned char key[FL_SA_BYTES];
+	int negate;
+};
+
+void fl_sa_tensor_key(unsigned char out[FL_SA_BYTES],
+    const unsigned char seed[FL_SA_BYTES], const char *name, unsigned bits,
+    uint64_t numel);
+int fl_sa_mask(uint32_t *data, uint64_t n, unsigned bits,
+    const struct fl_sa_term *terms, size_t nterms, int nthreads,
+    struct fl_error *err);
+
+/*
+ * The protocol's records (saproto.c).  Each parser checks everything the
+ * format promises (kind, client id, round, tensor names, dtypes and
+ * shapes, hex fields) and fails with FL_EFORMAT and a one-line message.
+ * Client ids are 1 to 64 of [A-Za-z0-9._-].
+ */
+#define FL_SA_MAXID 64
+
+int fl_sa_check_id(const char *id, struct fl_error *err);
+
+/* A client's secrets for one round: its key file (kind=secagg-secret). */
+struct fl_sa_secret {
+	char id[FL_SA_MAXID + 1];
+	uint64_t round;
+	unsigned char mask_seed[FL_SCALAR_BYTES];       /* shared by Shamir */
+	unsigned char box_seed[FL_SA_BYTES];
+	unsigned char self[FL_SCALAR_BYTES];            /* b_u, shared */
+	char revealed[2 * FL_SA_BYTES + 1];     /* survivor-set hash, or "" */
+};
+
+/* What a client publishes (kind=secagg-public). */
+struct fl_sa_public {
+	char id[FL_SA_MAXID + 1];
+	uint64_t round;
+	unsigned char pk_mask[FL_SA_BYTES], pk_box[FL_SA_BYTES];
+	unsigned char commit[FL_SA_BYTES];
+};
+
+int fl_sa_secret_new(struct fl_sa_secret *s, const char *id, uint64_t round,
+    struct fl_rng *rng, struct fl_error *err);
+int fl_sa_secret_to_record(const struct fl_sa_secret *s,
+    struct fl_record *rec, struct fl_error *err);
+int fl_sa_secret_from_record(struct fl_sa_secret *s,
+    const struct fl_record *rec, struct fl_error *err);
+int fl_sa_public_of(const struct fl_sa_secret *s, struct fl_sa_public *p,
+    struct fl_error *err);
+int fl_sa_public_to_record(const struct fl_sa_public *p,
+    struct fl_record *rec, struct fl_error *err);
+int fl_sa_public_from_record(struct fl_sa_public *p,
+    const struct fl_record *rec, struct fl_error *err);
+
+/*
+ * The roster: a kind=secagg-roster record (round, n, k, t and the session
+ * id) followed by the n public records in client-id order.  The session id
+ * is a hash of all of it, so a client and the server agree on the session
+ * only if they hold the same roster.
+ */
+struct fl_sa_roster {
+	uint64_t round;
+	uint32_t n, k, t;
+	unsigned char session[FL_SA_BYTES];
+	struct fl_sa_public *pub;       /* pub[i - 1] is client i */
+	size_t npub;
+	struct fl_sa_graph graph;
+};
+
+/* Sort pub by id, check it (distinct ids and keys, one round, k and t in
+ * range) and fill the session id and graph.  r takes pub (malloc'd). */
+int fl_sa_roster_init(struct fl_sa_roster *r, struct fl_sa_public *pub,
+    size_t n, uint32_t k, uint32_t t, struct fl_error *err);
+/* Write the roster's records (head, then the public keys) to fp. */
+int fl_sa_roster_write(FILE *fp, const struct fl_sa_roster *r,
+    struct fl_error *err);
+/* Read a roster from fp, checking its session id against its contents. */
+int fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err);
+/* The client number of id (1..n), or 0 if it is not in the roster. */
+uint32_t fl_sa_roster_find(const struct fl_sa_roster *r, const char *id);
+void fl_sa_roster_free(struct fl_sa_roster *r);
+
+/* A hash of a set of client numbers (ascending) in the session, as hex:
+ * what masked records and reveals say about who shared and who survived. */
+void fl_sa_set_hash(char out[2 * FL_SA_BYTES + 1], const char *what,
+    const unsigned char session[FL_SA_BYTES], const uint32_t *set, size_t m);
+
+/* A client's share envelopes (kind=secagg-shares): box[i] is for to[i].
+ * The parsed form points into the record. */
+struct fl_sa_shares {
+	uint32_t from;
+	size_t m;
+	const uint32_t *to;
+	const unsigned char (*box)[FL_SA_BOXBYTES];
+};
+
+int fl_sa_shares_from_record(struct fl_sa_shares *s,
+    const struct fl_record *rec, const struct fl_sa_roster *r,
+    struct fl_error *err);
+int fl_sa_shares_to_record(struct fl_record *rec, const struct fl_sa_roster *r,
+    uint32_t from, const uint32_t *to,
+    const unsigned char (*box)[FL_SA_BOXBYTES], size_t m,
+    struct fl_error *err);
+
+/* A survivor's answer to the unmask request (kind=secagg-reveal): shares of
+ * the self-mask secrets of survivors (self_of) and of the mask-key seeds of
+ * clients that dropped after sharing (mask_of).  Points into the record. */
+struct fl_sa_reveal {
+	uint32_t from;
+	char survivors[2 * FL_SA_BYTES + 1];
+	size_t nself, nmask;
+	const uint32_t *self_of, *mask_of;
+	const unsigned char (*self_share)[FL_SCALAR_BYTES];
+	const unsigned char (*mask_share)[FL_SCALAR_BYTES];
+};
+
+int fl_sa_reveal_from_record(struct fl_sa_reveal *v,
+    const struct fl_record *rec, const struct fl_sa_roster *r,
+    struct fl_error *err);
+int fl_sa_reveal_to_record(struct fl_record *rec, const struct fl_sa_roster *r,
+    const struct fl_sa_reveal *v, struct fl_error *err);
+
+/*
+ * Masking and unmasking whole records (samask.c).  fl_sa_ring_bits checks
+ * that rec is a ring record (modulus 2^bits <= 2^32, u32 tensors, values
+ * below the modulus).  fl_sa_mask_record masks rec in place as client sec
+ * of roster r, with pairwise masks toward its neighbours in `shared` (U2:
+ * the clients whose shares went out, ascending).  fl_sa_unmask_record
+ * takes the masks out of the modular sum of the survivors' records (surv,
+ * ascending) with the reveals rv, after checking them against the
+ * protocol and shared_hash (U2's hash from the masked records).  It fails,
+ * leaving sum unspecified, when a secret has fewer than t shares.
+ */
+int fl_sa_ring_bits(const struct fl_record *rec, unsigned *bits,
+    struct fl_error *err);
+int fl_sa_mask_record(struct fl_record *rec, const struct fl_sa_roster *r,
+    const struct fl_sa_secret *sec, const uint32_t *shared, size_t nshared,
+    int nthreads, struct fl_error *err);
+int fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
+    const uint32_t *surv, size_t nsurv, const char *shared_hash,
+    const struct fl_sa_reveal *rv, size_t nrv, int nthreads,
+    struct fl_error *err);
+
 /* ---- input sniffing ---- */
 
 /*

@@ -82,3 +82,11 @@ unit() {
 @test "unit: crc32" {
 	unit crc32
 }
+
+@test "unit: shamir" {
+	unit shamir
+}
+
+@test "unit: secagg_params" {
+	unit secagg_params
+}

@@ -16,16 +16,9 @@
 
 #include "../../lib/fl.h"
 #include "../../lib/internal.h"
+#include "unit.h"
 
-static int failures;
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #cond);					\
-		failures++;						\
-	}								\
-} while (0)
+int failures;
 
 /* A deterministic test sequence (splitmix64): not for anything private. */
 static uint64_t
@@ -696,6 +689,8 @@ static const struct {
 	{ "atomic", test_atomic },
 	{ "sniff", test_sniff },
 	{ "crc32", test_crc32 },
+	{ "shamir", test_shamir },
+	{ "secagg_params", test_secagg_params },
 };
 
 int

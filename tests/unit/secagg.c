@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests of secure aggregation's building blocks: Shamir sharing over
+ * Z_L (shamir.c) and the SecAgg+ graph parameters (saparams.c).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/fl.h"
+#include "../../lib/internal.h"
+#include "unit.h"
+
+#define SB FL_SCALAR_BYTES
+
+/* L, the order of the ed25519 base point, little-endian. */
+static const unsigned char order[SB] = {
+	0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+	0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10
+};
+
+static void
+hex(char out[2 * SB + 1], const unsigned char s[SB])
+{
+	for (int i = 0; i < SB; i++)
+		snprintf(out + 2 * i, 3, "%02x", s[i]);
+}
+
+/* n distinct nonzero x-coordinates, some of them large. */
+static void
+random_xs(uint32_t *xs, size_t n, struct fl_rng *r)
+{
+	for (size_t i = 0; i < n; i++) {
+		int dup;
+
+		do {
+			xs[i] = (uint32_t)(i % 2 ? 1 + fl_rng_below(r, 200) :
+			    1 + fl_rng_below(r, UINT32_MAX));
+			dup = 0;
+			for (size_t j = 0; j < i; j++)
+				dup |= xs[j] == xs[i];
+		} while (dup);
+	}
+}
+
+/* The first m of a random permutation of 0..n-1 in idx. */
+static void
+random_subset(size_t *idx, size_t n, size_t m, struct fl_rng *r)
+{
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	for (size_t i = 0; i < m; i++) {
+		size_t j = i + (size_t)fl_rng_below(r, n - i), tmp = idx[i];
+
+		idx[i] = idx[j];
+		idx[j] = tmp;
+	}
+}
+
+/* Combine the shares idx[0..m-1] of (xs, shares) into out. */
+static int
+combine_subset(const uint32_t *xs, unsigned char (*shares)[SB],
+    const size_t *idx, size_t m, unsigned char out[SB])
+{
+	uint32_t sx[101];
+	unsigned char sy[101][SB];
+	struct fl_error err;
+
+	for (size_t i = 0; i < m; i++) {
+		sx[i] = xs[idx[i]];
+		memcpy(sy[i], shares[idx[i]], SB);
+	}
+	return fl_shamir_combine(sx, (const unsigned char (*)[SB])sy, m, out,
+	    &err);
+}
+
+static void
+test_scalars(struct fl_rng *r)
+{
+	unsigned char s[SB], u[SB];
+
+	CHECK(!fl_scalar_is_canonical(order));          /* L */
+	memcpy(s, order, SB);
+	s[0]--;                                         /* L - 1 */
+	CHECK(fl_scalar_is_canonical(s));
+	s[0] += 2;                                      /* L + 1 */
+	CHECK(!fl_scalar_is_canonical(s));
+	memset(s, 0, SB);
+	CHECK(fl_scalar_is_canonical(s));
+	s[31] = 0x10;                                   /* 2^252 < L */
+	CHECK(fl_scalar_is_canonical(s));
+	memcpy(s, order, SB);
+	s[15] = 0xdf;                   /* above L in a middle byte only */
+	CHECK(!fl_scalar_is_canonical(s));
+	s[15] = 0x13;
+	s[16] = 0xff;                   /* L + 2^128 - 2^120 */
+	CHECK(!fl_scalar_is_canonical(s));
+	memset(s, 0xff, SB);
+	CHECK(!fl_scalar_is_canonical(s));
+	s[31] = 0x0f;                                   /* 2^252 - 1 */
+	CHECK(fl_scalar_is_canonical(s));
+
+	for (int i = 0; i < 100; i++) {
+		fl_scalar_random(s, r);
+		CHECK(fl_scalar_is_canonical(s));
+	}
+	fl_scalar_random(u, r);
+	CHECK(memcmp(s, u, SB) != 0);
+}
+
+static void
+test_roundtrips(struct fl_rng *r)
+{
+	static const size_t ts[] = { 1, 2, 6, 51 };
+	uint32_t xs[101];
+	unsigned char (*shares)[SB] = malloc(101 * SB);
+	unsigned char secret[SB], out[SB];
+	size_t idx[101];
+	struct fl_error err;
+
+	CHECK(shares != NULL);
+	if (shares == NULL)
+		return;
+	for (size_t ti = 0; ti < sizeof(ts) / sizeof(*ts); ti++) {
+		size_t t = ts[ti];
+		size_t ns[] = { t, t + 3, 101 };
+
+		for (size_t ni = 0; ni < 3; ni++) {
+			size_t n = ns[ni];
+
+			fl_scalar_random(secret, r);
+			random_xs(xs, n, r);
+			CHECK(fl_shamir_split(secret, t, xs, n, shares, r,
+			    &err) == 0);
+			for (size_t i = 0; i < n; i++) {
+				CHECK(fl_scalar_is_canonical(shares[i]));
+				if (t == 1)
+					CHECK(memcmp(shares[i], secret,
+					    SB) == 0);
+			}
+			if (t > 1)
+				CHECK(memcmp(shares[0], secret, SB) != 0);
+			for (int rep = 0; rep < 5; rep++) {
+				random_subset(idx, n, t, r);
+				memset(out, 0, SB);
+				CHECK(combine_subset(xs, shares, idx, t,
+				    out) == 0);
+				CHECK(memcmp(out, secret, SB) == 0);
+				/* More than t shares give it too. */
+				if (t < n) {
+					random_subset(idx, n, t + 1, r);
+					CHECK(combine_subset(xs, shares, idx,
+					    t + 1, out) == 0);
+					CHECK(memcmp(out, secret, SB) == 0);
+				}
+				if (t > 1) {
+					random_subset(idx, n, t - 1, r);
+					CHECK(combine_subset(xs, shares, idx,
+					    t - 1, out) == 0);
+					CHECK(memcmp(out, secret, SB) != 0);
+				}
+			}
+		}
+	}
+	free(shares);
+}
+
+static void
+test_shamir_errors(struct fl_rng *r)
+{
+	uint32_t xs[101];
+	unsigned char shares[101][SB], secret[SB], out[SB];
+	struct fl_error err;
+
+	for (uint32_t i = 0; i < 101; i++)
+		xs[i] = i + 1;
+	fl_scalar_random(secret, r);
+
+	/* Split: zero x, repeated x (both the short and the sorting check),
+	 * t out of range, a secret that is not canonical. */
+	xs[3] = 0;
+	err.code = FL_EIO;
+	CHECK(fl_shamir_split(secret, 2, xs, 5, shares, r, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	xs[3] = 2;
+	err.code = FL_EIO;
+	CHECK(fl_shamir_split(secret, 2, xs, 5, shares, r, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	xs[3] = 4;
+	xs[100] = 77;
+	err.code = FL_EIO;
+	CHECK(fl_shamir_split(secret, 2, xs, 101, shares, r, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	xs[100] = 101;
+	CHECK(fl_shamir_split(secret, 2, xs, 101, shares, r, &err) == 0);
+	err.code = FL_EIO;
+	CHECK(fl_shamir_split(secret, 0, xs, 5, shares, r, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	err.code = FL_EIO;
+	CHECK(fl_shamir_split(secret, 6, xs, 5, shares, r, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	err.code = FL_EIO;
+	CHECK(fl_shamir_split(order, 2, xs, 5, shares, r, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+
+	/* Combine: no shares, zero x, repeated x, a share that is not
+	 * canonical. */
+	CHECK(fl_shamir_split(secret, 3, xs, 5, shares, r, &err) == 0);
+	err.code = FL_EIO;
+	CHECK(fl_shamir_combine(xs, (const unsigned char (*)[SB])shares, 0,
+	    out, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	xs[1] = 0;
+	err.code = FL_EIO;
+	CHECK(fl_shamir_combine(xs, (const unsigned char (*)[SB])shares, 3,
+	    out, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	xs[1] = 3;
+	err.code = FL_EIO;
+	CHECK(fl_shamir_combine(xs, (const unsigned char (*)[SB])shares, 3,
+	    out, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	xs[1] = 2;
+	CHECK(fl_shamir_combine(xs, (const unsigned char (*)[SB])shares, 3,
+	    out, &err) == 0);
+	CHECK(memcmp(out, secret, SB) == 0);
+	memcpy(shares[2], order, SB);
+	err.code = FL_EIO;
+	CHECK(fl_shamir_combine(xs, (const unsigned char (*)[SB])shares, 3,
+	    out, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+}
+
+/* A fixed seed gives fixed shares (checked against an independent
+ * computation: blake2b, ChaCha20 and the polynomial mod L in Python). */
+static void
+test_shamir_golden(void)
+{
+	static const char want[] =
+	    "005c9a01977199171b986344fb3fd8d7bfe9573eb537caaab63f18e6febe6109";
+	unsigned char key[FL_RNG_KEYBYTES], secret[SB], shares[5][SB];
+	unsigned char sub[3][SB], out[SB];
+	uint32_t xs[5] = { 1, 2, 3, 4, 5 }, subx[3] = { 2, 4, 5 };
+	char got[2 * SB + 1];
+	struct fl_rng r;
+	struct fl_error err;
+
+	for (int i = 0; i < SB; i++)
+		secret[i] = (unsigned char)(7 * i + 1);
+	secret[31] = 0x0e;
+	fl_rng_seed_text(key, "shamir-golden");
+	fl_rng_init(&r, key, 0);
+	CHECK(fl_shamir_split(secret, 3, xs, 5, shares, &r, &err) == 0);
+	hex(got, shares[0]);
+	CHECK(strcmp(got, want) == 0);
+	memcpy(sub[0], shares[1], SB);
+	memcpy(sub[1], shares[3], SB);
+	memcpy(sub[2], shares[4], SB);
+	CHECK(fl_shamir_combine(subx, (const unsigned char (*)[SB])sub, 3,
+	    out, &err) == 0);
+	CHECK(memcmp(out, secret, SB) == 0);
+	fl_rng_wipe(&r);
+}
+
+void
+test_shamir(void)
+{
+	unsigned char key[FL_RNG_KEYBYTES];
+	struct fl_rng r;
+
+	fl_rng_seed_text(key, "unit shamir");
+	fl_rng_init(&r, key, 0);
+	test_scalars(&r);
+	test_roundtrips(&r);
+	test_shamir_errors(&r);
+	test_shamir_golden();
+	fl_rng_wipe(&r);
+}
+
+void
+test_secagg_params(void)
+{
+	struct fl_secagg_params p, q;
+	struct fl_error err;
+
+	/* Small n: the full graph, t = n - D, nothing left to chance. */
+	CHECK(fl_secagg_params(20, 0.05, 0.05, &p, &err) == 0);
+	CHECK(p.n == 20 && p.k == 19 && p.t == 19);
+	CHECK(p.log2_security == -HUGE_VAL && p.log2_failure == -HUGE_VAL);
+	/* C = 4, D = 5: t = 5 is both above C and within n - D. */
+	CHECK(fl_secagg_params(10, 0.4, 0.5, &p, &err) == 0);
+	CHECK(p.k == 9 && p.t == 5);
+
+	/* The Harary graph, within the bounds. */
+	CHECK(fl_secagg_params(100, 0.05, 0.05, &p, &err) == 0);
+	CHECK(p.n == 100 && p.k % 2 == 0 && p.k >= 2 && p.k < 99);
+	CHECK(p.t >= 2 && p.t <= p.k + 1);
+	CHECK(p.log2_security <= -40 && p.log2_failure <= -20);
+
+	/* The values fl-mask(1) quotes for its defaults (checked with exact
+	 * hypergeometric sums in Python). */
+	CHECK(fl_secagg_params(100, 0.05, 0.1, &p, &err) == 0);
+	CHECK(p.k == 20 && p.t == 10);
+	CHECK(fl_secagg_params(1000, 0.05, 0.1, &p, &err) == 0);
+	CHECK(p.k == 36 && p.t == 19);
+	CHECK(p.log2_security <= -40 && p.log2_failure <= -20);
+
+	/* More dropout needs more neighbours. */
+	CHECK(fl_secagg_params(1000, 0.05, 0.05, &p, &err) == 0);
+	CHECK(fl_secagg_params(1000, 0.05, 0.3, &q, &err) == 0);
+	CHECK(q.k >= p.k && q.k % 2 == 0 && q.k < 999);
+
+	/* A million clients: finite bounds, a small graph. */
+	CHECK(fl_secagg_params(1000000, 0.05, 0.05, &p, &err) == 0);
+	CHECK(p.k < 100 && p.t >= 2 && p.t <= p.k + 1);
+	CHECK(isfinite(p.log2_security) && p.log2_security <= -40);
+	CHECK(isfinite(p.log2_failure) && p.log2_failure <= -20);
+
+	/* Invalid arguments. */
+	err.code = FL_EIO;
+	CHECK(fl_secagg_params(2, 0.05, 0.05, &p, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	err.code = FL_EIO;
+	CHECK(fl_secagg_params(100, 1.0, 0.05, &p, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	err.code = FL_EIO;
+	CHECK(fl_secagg_params(100, 0.05, -0.1, &p, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	err.code = FL_EIO;
+	CHECK(fl_secagg_params(100, NAN, 0.05, &p, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+
+	/* No threshold both above C = 5 and within n - D = 5. */
+	err.code = FL_EIO;
+	CHECK(fl_secagg_params(10, 0.5, 0.5, &p, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	CHECK(strstr(err.msg, "n=10") != NULL);
+	/* Nor for n = 1000 with half corrupt and half dropping. */
+	err.code = FL_EIO;
+	CHECK(fl_secagg_params(1000, 0.5, 0.5, &p, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+}

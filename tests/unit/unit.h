@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: ISC */
+/* unit.h - what the unit test files share: the CHECK macro, the failure
+ * count it bumps (unit.c's main turns it into the exit status), and the
+ * tests defined outside unit.c. */
+#ifndef FL_UNIT_H
+#define FL_UNIT_H
+
+#include <stdio.h>
+
+extern int failures;
+
+#define CHECK(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
+		    __LINE__, #cond);					\
+		failures++;						\
+	}								\
+} while (0)
+
+/* secagg.c */
+void test_shamir(void);
+void test_secagg_params(void);
+
+#endif
