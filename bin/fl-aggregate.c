@@ -18,10 +18,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "tool.h"
 
 static const char usage[] =
-    "fl-aggregate [-r rule] [-n min] [option ...] [-o file] [file ...]";
+    "fl-aggregate [-r rule] [-n min] [option ...] [-o file] [file ...]\n"
+    "       fl-aggregate --roster=file --reveals=file [-j n] [-n min]\n"
+    "           [-o file] [file ...]";
 
 static const char options[] =
     "Aggregate updates into one record: all inputs must have the same\n"
@@ -46,6 +50,11 @@ static const char options[] =
     "      --trim=BETA        trimmed-mean: cut this fraction of the values\n"
     "                         at each end (default 0.2)\n"
     "      --unweighted       mean: every client counts the same\n"
+    "  -j, --threads=N        unmask with N threads (same output for any N)\n"
+    "      --reveals=FILE     masked input: the survivors' answers to the\n"
+    "                         unmask request (fl-mask --reveal), one stream\n"
+    "      --roster=FILE      masked input: the round's roster; the output is\n"
+    "                         the survivors' plain modular sum\n"
     "  -V, --version          print the version and exit\n"
     "\n"
     "Environment: FL_MAX_PAYLOAD caps a record's payload in bytes "
@@ -64,8 +73,10 @@ struct opts {
 	double norm_bound;      /* 0: none */
 	double trim;
 	uint64_t byzantine, select, min_clients, memory;
-	int set_trim, set_krum, set_memory;
+	int set_trim, set_krum, set_memory, set_rule;
 	const char *log;
+	const char *roster, *reveals;    /* secure aggregation */
+	int threads;
 };
 
 /* One accepted record: where to find it again, and what pass 1 learnt. */
@@ -121,6 +132,10 @@ struct agg {
 
 	struct seen_client *seen;       /* open addressing on client ids */
 	size_t seencap, nseen;
+
+	struct fl_sa_roster roster;     /* with --roster */
+	uint32_t *survivors;            /* client numbers of masked records */
+	size_t nsurvivors;
 };
 
 /* ---- messages ---- */
@@ -247,7 +262,8 @@ static int
 must_agree(const char *key)
 {
 	return strcmp(key, "arch") == 0 || strcmp(key, "mask") == 0 ||
-	    strcmp(key, "modulus") == 0 || strncmp(key, "q.", 2) == 0;
+	    strcmp(key, "modulus") == 0 || strncmp(key, "q.", 2) == 0 ||
+	    strncmp(key, "secagg.", 7) == 0;
 }
 
 static void
@@ -510,6 +526,94 @@ hold(struct agg *a, double scale)
 	a->held += a->rec.rawlen;
 }
 
+/* ---- secure aggregation ---- */
+
+/* A masked record: from a client of the roster's session, whose number
+ * joins the survivors (U3). */
+static void
+note_survivor(struct agg *a, const char *client)
+{
+	const char *sess = fl_meta_get(&a->rec, "secagg.session");
+	char hex[2 * FL_SA_BYTES + 1];
+	uint32_t c;
+
+	if (a->o->roster == NULL)
+		bad(a, "masked record: unmask it with --roster and --reveals");
+	if (client == NULL)
+		bad(a, "masked record without a client id");
+	if ((c = fl_sa_roster_find(&a->roster, client)) == 0)
+		bad(a, "unknown client '%s': not in %s", client, a->o->roster);
+	sodium_bin2hex(hex, sizeof(hex), a->roster.session, FL_SA_BYTES);
+	if (sess == NULL || strcmp(sess, hex) != 0)
+		bad(a, "client '%s' masked for another session than %s's",
+		    client, a->o->roster);
+	if (fl_meta_get(&a->rec, "secagg.shared") == NULL)
+		bad(a, "masked record without secagg.shared");
+	a->survivors[a->nsurvivors++] = c;
+}
+
+static int
+cmp_u32(const void *x, const void *y)
+{
+	uint32_t p = *(const uint32_t *)x, q = *(const uint32_t *)y;
+
+	return (p > q) - (p < q);
+}
+
+/* Take the masks out of the modular sum in out. */
+static void
+unmask(struct agg *a, struct fl_record *out)
+{
+	const struct opts *o = a->o;
+	struct fl_record *recs = NULL;
+	struct fl_sa_reveal *rv = NULL;
+	unsigned char *seen = calloc(a->roster.n, 1);
+	struct fl_error err;
+	size_t n = 0, cap = 0;
+	FILE *fp;
+	int rc;
+
+	if (seen == NULL)
+		tool_die("out of memory");
+	if ((fp = fopen(o->reveals, "rb")) == NULL)
+		tool_die("%s: %s", o->reveals, strerror(errno));
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			recs = xrealloc(recs, cap, sizeof(*recs));
+			rv = xrealloc(rv, cap, sizeof(*rv));
+		}
+		fl_record_init(&recs[n]);
+		if ((rc = fl_record_read(&recs[n], fp, NULL, &err)) == 0)
+			break;
+		if (rc < 0 || fl_sa_reveal_from_record(&rv[n], &recs[n],
+		    &a->roster, &err) < 0)
+			tool_die("%s: record %zu: %s", o->reveals, n + 1,
+			    err.msg);
+		if (seen[rv[n].from - 1])
+			tool_die("%s: record %zu: a second reveal from client "
+			    "'%s'", o->reveals, n + 1,
+			    a->roster.pub[rv[n].from - 1].id);
+		seen[rv[n].from - 1] = 1;
+		n++;
+	}
+	fl_record_free(&recs[n]);
+	fclose(fp);
+	qsort(a->survivors, a->nsurvivors, sizeof(*a->survivors), cmp_u32);
+	if (fl_sa_unmask_record(out, &a->roster, a->survivors, a->nsurvivors,
+	    fl_meta_get(&a->keep, "secagg.shared"), rv, n, o->threads,
+	    &err) < 0)
+		tool_die("%s: %s", o->reveals, err.msg);
+	for (size_t i = 0; i < n; i++)
+		fl_record_free(&recs[i]);
+	free(recs);
+	free(rv);
+	free(seen);
+	fl_meta_del(out, "mask");
+	fl_meta_del(out, "secagg.session");
+	fl_meta_del(out, "secagg.shared");
+}
+
 static void
 take(struct agg *a)
 {
@@ -538,6 +642,8 @@ take(struct agg *a)
 	check_round(a);
 	if ((client = fl_meta_get(&a->rec, "client")) != NULL)
 		note_client(a, client);
+	if (a->masked)
+		note_survivor(a, client);
 	w = record_weight(a, &clients);
 	if (fl_layout_check(o->rule == MEAN || o->rule == SUM ?
 	    &a->acc.layout : &a->layout, &a->rec, &err) < 0) {
@@ -936,7 +1042,8 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_DROP = 256, OPT_LOG, OPT_MEMORY, OPT_NORM_BOUND,
-		OPT_SELECT, OPT_TRIM, OPT_UNWEIGHTED };
+		OPT_REVEALS, OPT_ROSTER, OPT_SELECT, OPT_TRIM,
+		OPT_UNWEIGHTED };
 	static const struct option longopts[] = {
 		{ "byzantine", required_argument, NULL, 'f' },
 		{ "drop-nonfinite", no_argument, NULL, OPT_DROP },
@@ -946,7 +1053,10 @@ main(int argc, char **argv)
 		{ "min-clients", required_argument, NULL, 'n' },
 		{ "norm-bound", required_argument, NULL, OPT_NORM_BOUND },
 		{ "output", required_argument, NULL, 'o' },
+		{ "reveals", required_argument, NULL, OPT_REVEALS },
+		{ "roster", required_argument, NULL, OPT_ROSTER },
 		{ "rule", required_argument, NULL, 'r' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "select", required_argument, NULL, OPT_SELECT },
 		{ "trim", required_argument, NULL, OPT_TRIM },
 		{ "unweighted", no_argument, NULL, OPT_UNWEIGHTED },
@@ -954,7 +1064,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { MEAN, 0, 0, 0, 0.2, 0, 1, 1, UINT64_C(1) << 30,
-		0, 0, 0, NULL };
+		0, 0, 0, 0, NULL, NULL, NULL, 1 };
 	struct tool_output out;
 	struct fl_record res;
 	struct fl_error err;
@@ -964,7 +1074,7 @@ main(int argc, char **argv)
 	int c, rc, logfd = -1;
 
 	tool_init(usage);
-	while ((c = getopt_long(argc, argv, "f:hn:o:r:V", longopts,
+	while ((c = getopt_long(argc, argv, "f:hj:n:o:r:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -977,8 +1087,18 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			tool_help(options);
+		case 'j':
+			o.threads = (int)tool_opt_u64("--threads", optarg, 1,
+			    256);
+			break;
 		case OPT_LOG:
 			o.log = optarg;
+			break;
+		case OPT_REVEALS:
+			o.reveals = optarg;
+			break;
+		case OPT_ROSTER:
+			o.roster = optarg;
 			break;
 		case OPT_MEMORY:
 			o.memory = parse_bytes("--memory", optarg);
@@ -1009,6 +1129,7 @@ main(int argc, char **argv)
 				tool_usage_error("unknown rule '%s': mean, sum, "
 				    "median, trimmed-mean or krum", optarg);
 			o.rule = (enum rule)i;
+			o.set_rule = 1;
 			break;
 		}
 		case OPT_SELECT:
@@ -1031,6 +1152,15 @@ main(int argc, char **argv)
 		default:
 			tool_usage_error(NULL);
 		}
+	}
+	if ((o.roster == NULL) != (o.reveals == NULL))
+		tool_usage_error("--roster and --reveals go together");
+	if (o.roster != NULL) {
+		/* Masked records can only be summed. */
+		if (o.set_rule && o.rule != SUM)
+			tool_usage_error("masked records are summed: --roster "
+			    "takes no --rule but sum");
+		o.rule = SUM;
 	}
 	if (o.set_trim && o.rule != TRIMMED)
 		tool_usage_error("--trim goes with --rule=trimmed-mean");
@@ -1056,6 +1186,18 @@ main(int argc, char **argv)
 	fl_record_init(&a.keep);
 	tool_input_init(&a.in, argc - optind, argv + optind);
 	a.ops = xrealloc(NULL, (size_t)a.in.nfiles, sizeof(*a.ops));
+	if (o.roster != NULL) {
+		FILE *fp = fopen(o.roster, "rb");
+
+		if (fp == NULL)
+			tool_die("%s: %s", o.roster, strerror(errno));
+		if (fl_sa_roster_read(&a.roster, fp, &err) < 0)
+			tool_die("%s: %s", o.roster, err.msg);
+		fclose(fp);
+		a.survivors = xrealloc(NULL, a.roster.n, sizeof(*a.survivors));
+		if (sodium_init() < 0)
+			tool_die("libsodium failed to start");
+	}
 	memset(a.ops, 0, (size_t)a.in.nfiles * sizeof(*a.ops));
 	while ((rc = tool_input_next(&a.in, &a.rec)) != 0) {
 		if (rc < 0)
@@ -1080,6 +1222,11 @@ main(int argc, char **argv)
 		    fl_acc_result(&a.acc, &a.rec, o.rule == MEAN ? a.wsum : 1,
 		    &err) < 0)
 			tool_die("%s", err.msg);
+		if (a.masked)
+			unmask(&a, &a.rec);
+		else if (o.roster != NULL)
+			tool_die("--roster given, but the records are not "
+			    "masked");
 		fl_acc_free(&a.acc);
 		if (output != NULL)
 			tool_output_open(&out, output, 1);
@@ -1108,6 +1255,9 @@ main(int argc, char **argv)
 	free(a.seen);
 	free(a.norms);
 	free(a.ops);
+	free(a.survivors);
+	if (o.roster != NULL)
+		fl_sa_roster_free(&a.roster);
 	fl_layout_free(&a.layout);
 	fl_record_free(&a.keep);
 	fl_record_free(&a.rec);

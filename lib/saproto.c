@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The secure-aggregation protocol's messages as FLT records, so that
+ * fl-inspect shows every one of them: key files, public keys, the roster,
+ * share envelopes and reveals.  Parsers trust nothing: a message that a
+ * client or the server acts on has its kind, round, session, ids and
+ * tensor shapes checked here, in one place for both sides.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fl.h"
+
+int
+fl_sa_check_id(const char *id, struct fl_error *err)
+{
+	size_t len = strlen(id);
+
+	if (len < 1 || len > FL_SA_MAXID)
+		return fl_error_set(err, FL_EFORMAT, "client id of %zu bytes: "
+		    "must be 1 to %d", len, FL_SA_MAXID);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-')) {
+			char q[FL_QUOTE];
+
+			return fl_error_set(err, FL_EFORMAT, "client id '%s': "
+			    "only letters, digits, '.', '_' and '-'",
+			    fl_escape(q, sizeof(q), id, len));
+		}
+	}
+	return 0;
+}
+
+/* ---- fields ---- */
+
+static int
+need_kind(const struct fl_record *rec, const char *kind, struct fl_error *err)
+{
+	const char *k = fl_meta_get(rec, "kind");
+	char q[FL_QUOTE];
+
+	if (k == NULL)
+		return fl_error_set(err, FL_EFORMAT, "no 'kind' (want %s)",
+		    kind);
+	if (strcmp(k, kind) != 0)
+		return fl_error_set(err, FL_EFORMAT, "kind '%s', want %s",
+		    fl_escape(q, sizeof(q), k, strlen(k)), kind);
+	return 0;
+}
+
+static int
+need_u64(const struct fl_record *rec, const char *key, uint64_t min,
+    uint64_t max, uint64_t *out, struct fl_error *err)
+{
+	const char *v = fl_meta_get(rec, key);
+	struct fl_error e;
+	char q[FL_QUOTE];
+
+	if (v == NULL)
+		return fl_error_set(err, FL_EFORMAT, "no '%s'", key);
+	if (fl_parse_u64(v, min, max, out, &e) < 0)
+		return fl_error_set(err, FL_EFORMAT, "bad %s '%s': %s", key,
+		    fl_escape(q, sizeof(q), v, strlen(v)), e.msg);
+	return 0;
+}
+
+static int
+need_id(const struct fl_record *rec, char id[FL_SA_MAXID + 1],
+    struct fl_error *err)
+{
+	const char *v = fl_meta_get(rec, "client");
+
+	if (v == NULL)
+		return fl_error_set(err, FL_EFORMAT, "no 'client'");
+	if (fl_sa_check_id(v, err) < 0)
+		return -1;
+	memcpy(id, v, strlen(v) + 1);
+	return 0;
+}
+
+static int
+need_hex(const struct fl_record *rec, const char *key,
+    unsigned char out[FL_SA_BYTES], struct fl_error *err)
+{
+	const char *v = fl_meta_get(rec, key);
+	size_t len;
+
+	if (v == NULL)
+		return fl_error_set(err, FL_EFORMAT, "no '%s'", key);
+	if (strlen(v) != 2 * FL_SA_BYTES || sodium_hex2bin(out, FL_SA_BYTES,
+	    v, strlen(v), NULL, &len, NULL) != 0 || len != FL_SA_BYTES)
+		return fl_error_set(err, FL_EFORMAT, "%s is not %d hex digits",
+		    key, 2 * FL_SA_BYTES);
+	return 0;
+}
+
+/* The tensor name, of dtype dt and shape [rows] (cols 0) or [rows, cols];
+ * rows < 0 takes any row count and returns it. */
+static const struct fl_tensor *
+need_tensor(const struct fl_record *rec, const char *name, enum fl_dtype dt,
+    int64_t rows, uint64_t cols, struct fl_error *err)
+{
+	const struct fl_tensor *t = fl_tensor_find(rec, name);
+	int rank = cols ? 2 : 1;
+
+	if (t == NULL) {
+		fl_error_set(err, FL_EFORMAT, "no tensor '%s'", name);
+		return NULL;
+	}
+	if (t->dtype != dt || t->rank != rank ||
+	    (rows >= 0 && t->dims[0] != (uint64_t)rows) ||
+	    (cols && t->dims[1] != cols)) {
+		if (cols)
+			fl_error_set(err, FL_EFORMAT, "tensor '%s' must be %s "
+			    "[N,%llu]", name, fl_dtype_name(dt),
+			    (unsigned long long)cols);
+		else if (rows >= 0)
+			fl_error_set(err, FL_EFORMAT, "tensor '%s' must be %s "
+			    "[%lld]", name, fl_dtype_name(dt), (long long)rows);
+		else
+			fl_error_set(err, FL_EFORMAT, "tensor '%s' must be %s "
+			    "[N]", name, fl_dtype_name(dt));
+		return NULL;
+	}
+	return t;
+}
+
+static int
+get_bytes(const struct fl_record *rec, const char *name,
+    unsigned char out[FL_SA_BYTES], struct fl_error *err)
+{
+	const struct fl_tensor *t = need_tensor(rec, name, FL_U8, FL_SA_BYTES,
+	    0, err);
+
+	if (t == NULL)
+		return -1;
+	memcpy(out, t->data, FL_SA_BYTES);
+	return 0;
+}
+
+static int
+put_bytes(struct fl_record *rec, const char *name, const void *data,
+    uint64_t rows, uint64_t cols, struct fl_error *err)
+{
+	uint64_t dims[2] = { rows, cols };
+	struct fl_tensor *t = fl_tensor_add(rec, name, FL_U8, cols ? 2 : 1,
+	    dims, err);
+
+	if (t == NULL)
+		return -1;
+	if (t->nbytes)
+		memcpy(t->data, data, t->nbytes);
+	return 0;
+}
+
+static int
+put_u32(struct fl_record *rec, const char *name, const uint32_t *v,
+    uint64_t n, struct fl_error *err)
+{
+	struct fl_tensor *t = fl_tensor_add(rec, name, FL_U32, 1, &n, err);
+	unsigned char *p;
+
+	if (t == NULL)
+		return -1;
+	p = t->data;
+	for (uint64_t i = 0; i < n; i++)
+		for (int b = 0; b < 4; b++)
+			p[4 * i + (uint64_t)b] = (unsigned char)(v[i] >> (8 * b));
+	return 0;
+}
+
+static int
+put_head(struct fl_record *rec, const char *kind, const char *id,
+    uint64_t round, struct fl_error *err)
+{
+	if (fl_meta_set(rec, "kind", kind, err) < 0 ||
+	    (id != NULL && fl_meta_set(rec, "client", id, err) < 0) ||
+	    fl_meta_setf(rec, err, "round", "%llu",
+	    (unsigned long long)round) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+put_hex(struct fl_record *rec, const char *key,
+    const unsigned char v[FL_SA_BYTES], struct fl_error *err)
+{
+	char hex[2 * FL_SA_BYTES + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), v, FL_SA_BYTES);
+	return fl_meta_set(rec, key, hex, err);
+}
+
+/* ---- key files and public keys ---- */
+
+int
+fl_sa_secret_new(struct fl_sa_secret *s, const char *id, uint64_t round,
+    struct fl_rng *rng, struct fl_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	if (fl_sa_check_id(id, err) < 0)
+		return -1;
+	memcpy(s->id, id, strlen(id) + 1);
+	s->round = round;
+	/* The two shared secrets are scalars, so that Shamir over Z_L
+	 * shares them as they are. */
+	fl_scalar_random(s->mask_seed, rng);
+	fl_scalar_random(s->self, rng);
+	for (int i = 0; i < FL_SA_BYTES; i += 8) {
+		uint64_t w = fl_rng_u64(rng);
+
+		memcpy(s->box_seed + i, &w, 8);
+	}
+	return 0;
+}
+
+int
+fl_sa_secret_to_record(const struct fl_sa_secret *s, struct fl_record *rec,
+    struct fl_error *err)
+{
+	if (put_head(rec, "secagg-secret", s->id, s->round, err) < 0 ||
+	    (s->revealed[0] && fl_meta_set(rec, "secagg.revealed",
+	    s->revealed, err) < 0) ||
+	    put_bytes(rec, "sk.mask-seed", s->mask_seed, FL_SA_BYTES, 0,
+	    err) < 0 ||
+	    put_bytes(rec, "sk.box-seed", s->box_seed, FL_SA_BYTES, 0,
+	    err) < 0 ||
+	    put_bytes(rec, "sk.self", s->self, FL_SA_BYTES, 0, err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+fl_sa_secret_from_record(struct fl_sa_secret *s, const struct fl_record *rec,
+    struct fl_error *err)
+{
+	const char *rv;
+
+	memset(s, 0, sizeof(*s));
+	if (need_kind(rec, "secagg-secret", err) < 0 ||
+	    need_id(rec, s->id, err) < 0 ||
+	    need_u64(rec, "round", 0, UINT64_MAX, &s->round, err) < 0 ||
+	    get_bytes(rec, "sk.mask-seed", s->mask_seed, err) < 0 ||
+	    get_bytes(rec, "sk.box-seed", s->box_seed, err) < 0 ||
+	    get_bytes(rec, "sk.self", s->self, err) < 0)
+		return -1;
+	if (!fl_scalar_is_canonical(s->mask_seed) ||
+	    !fl_scalar_is_canonical(s->self))
+		return fl_error_set(err, FL_EFORMAT, "a secret is not a "
+		    "canonical scalar");
+	if ((rv = fl_meta_get(rec, "secagg.revealed")) != NULL) {
+		unsigned char h[FL_SA_BYTES];
+
+		if (need_hex(rec, "secagg.revealed", h, err) < 0)
+			return -1;
+		memcpy(s->revealed, rv, sizeof(s->revealed));
+	}
+	return 0;
+}
+
+int
+fl_sa_public_of(const struct fl_sa_secret *s, struct fl_sa_public *p,
+    struct fl_error *err)
+{
+	unsigned char sk[FL_SA_BYTES];
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(p->id, s->id, sizeof(p->id));
+	p->round = s->round;
+	rc = fl_sa_mask_keypair(p->pk_mask, sk, s->mask_seed) |
+	    fl_sa_box_keypair(p->pk_box, sk, s->box_seed);
+	sodium_memzero(sk, sizeof(sk));
+	if (rc != 0)
+		return fl_error_set(err, FL_EINVAL, "key generation failed");
+	fl_sa_commit(p->commit, s->self);
+	return 0;
+}
+
+int
+fl_sa_public_to_record(const struct fl_sa_public *p, struct fl_record *rec,
+    struct fl_error *err)
+{
+	if (put_head(rec, "secagg-public", p->id, p->round, err) < 0 ||
+	    put_bytes(rec, "pk.mask", p->pk_mask, FL_SA_BYTES, 0, err) < 0 ||
+	    put_bytes(rec, "pk.box", p->pk_box, FL_SA_BYTES, 0, err) < 0 ||
+	    put_bytes(rec, "pk.commit", p->commit, FL_SA_BYTES, 0, err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+fl_sa_public_from_record(struct fl_sa_public *p, const struct fl_record *rec,
+    struct fl_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	if (need_kind(rec, "secagg-public", err) < 0 ||
+	    need_id(rec, p->id, err) < 0 ||
+	    need_u64(rec, "round", 0, UINT64_MAX, &p->round, err) < 0 ||
+	    get_bytes(rec, "pk.mask", p->pk_mask, err) < 0 ||
+	    get_bytes(rec, "pk.box", p->pk_box, err) < 0 ||
+	    get_bytes(rec, "pk.commit", p->commit, err) < 0)
+		return -1;
+	if (fl_tensor_find(rec, "sk.mask-seed") != NULL ||
+	    fl_tensor_find(rec, "sk.self") != NULL)
+		return fl_error_set(err, FL_EFORMAT, "holds a secret key");
+	return 0;
+}
+
+/* ---- the roster ---- */
+
+static int
+cmp_public(const void *a, const void *b)
+{
+	return strcmp(((const struct fl_sa_public *)a)->id,
+	    ((const struct fl_sa_public *)b)->id);
+}
+
+static void
+session_id(struct fl_sa_roster *r)
+{
+	crypto_generichash_state st;
+	unsigned char head[20], len;
+	static const char domain[] = "fl-mask session v1";
+
+	memcpy(head, &r->round, 8);     /* little-endian hosts only */
+	memcpy(head + 8, &r->n, 4);
+	memcpy(head + 12, &r->k, 4);
+	memcpy(head + 16, &r->t, 4);
+	crypto_generichash_init(&st, NULL, 0, FL_SA_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)domain,
+	    sizeof(domain));
+	crypto_generichash_update(&st, head, sizeof(head));
+	for (size_t i = 0; i < r->npub; i++) {
+		const struct fl_sa_public *p = &r->pub[i];
+
+		/* Lengths first: no two rosters hash the same bytes. */
+		len = (unsigned char)strlen(p->id);
+		crypto_generichash_update(&st, &len, 1);
+		crypto_generichash_update(&st, (const unsigned char *)p->id,
+		    len);
+		crypto_generichash_update(&st, p->pk_mask, FL_SA_BYTES);
+		crypto_generichash_update(&st, p->pk_box, FL_SA_BYTES);
+		crypto_generichash_update(&st, p->commit, FL_SA_BYTES);
+	}
+	crypto_generichash_final(&st, r->session, FL_SA_BYTES);
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, FL_SA_BYTES);
+}
+
+/* No key may appear twice, in any role: a copied key would let one client
+ * stand in for another. */
+static int
+distinct_keys(const struct fl_sa_roster *r, struct fl_error *err)
+{
+	size_t n = r->npub * 3;
+	unsigned char (*k)[FL_SA_BYTES] = malloc(n * FL_SA_BYTES);
+	int rc = 0;
+
+	if (k == NULL)
+		return fl_error_set(err, FL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->npub; i++) {
+		memcpy(k[3 * i], r->pub[i].pk_mask, FL_SA_BYTES);
+		memcpy(k[3 * i + 1], r->pub[i].pk_box, FL_SA_BYTES);
+		memcpy(k[3 * i + 2], r->pub[i].commit, FL_SA_BYTES);
+	}
+	qsort(k, n, FL_SA_BYTES, cmp_key);
+	for (size_t i = 1; i < n && rc == 0; i++)
+		if (memcmp(k[i - 1], k[i], FL_SA_BYTES) == 0) {
+			for (size_t j = 0; j < r->npub; j++)
+				if (memcmp(r->pub[j].pk_mask, k[i],
+				    FL_SA_BYTES) == 0 ||
+				    memcmp(r->pub[j].pk_box, k[i],
+				    FL_SA_BYTES) == 0 ||
+				    memcmp(r->pub[j].commit, k[i],
+				    FL_SA_BYTES) == 0) {
+					rc = fl_error_set(err, FL_EFORMAT,
+					    "duplicate key: client '%s' "
+					    "shares a key with another client",
+					    r->pub[j].id);
+					break;
+				}
+		}
+	free(k);
+	return rc;
+}
+
+int
+fl_sa_roster_init(struct fl_sa_roster *r, struct fl_sa_public *pub, size_t n,
+    uint32_t k, uint32_t t, struct fl_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->pub = pub;
+	r->npub = n;
+	if (n < 3 || n > UINT32_MAX / 2)
+		return fl_error_set(err, FL_EFORMAT, "%zu clients: secure "
+		    "aggregation needs at least 3", n);
+	qsort(pub, n, sizeof(*pub), cmp_public);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && strcmp(pub[i - 1].id, pub[i].id) == 0)
+			return fl_error_set(err, FL_EFORMAT, "duplicate client "
+			    "'%s'", pub[i].id);
+		if (pub[i].round != pub[0].round)
+			return fl_error_set(err, FL_EFORMAT, "client '%s' has "
+			    "keys for round %llu, client '%s' for round %llu",
+			    pub[i].id, (unsigned long long)pub[i].round,
+			    pub[0].id, (unsigned long long)pub[0].round);
+	}
+	if (distinct_keys(r, err) < 0)
+		return -1;
+	r->round = pub[0].round;
+	r->n = (uint32_t)n;
+	r->k = k;
+	r->t = t;
+	if (t < 2 || t > k + 1)
+		return fl_error_set(err, FL_EFORMAT, "threshold %u with %u "
+		    "neighbours: must be 2 to %u", t, k, k + 1);
+	session_id(r);
+	return fl_sa_graph_init(&r->graph, r->n, k, r->session, err);
+}
+
+int
+fl_sa_roster_write(FILE *fp, const struct fl_sa_roster *r,
+    struct fl_error *err)
+{
+	struct fl_record rec;
+	int rc = -1;
+
+	fl_record_init(&rec);
+	if (put_head(&rec, "secagg-roster", NULL, r->round, err) < 0 ||
+	    fl_meta_setf(&rec, err, "secagg.n", "%u", r->n) < 0 ||
+	    fl_meta_setf(&rec, err, "secagg.k", "%u", r->k) < 0 ||
+	    fl_meta_setf(&rec, err, "secagg.t", "%u", r->t) < 0 ||
+	    put_hex(&rec, "secagg.session", r->session, err) < 0 ||
+	    fl_record_write(fp, &rec, 0, err) < 0)
+		goto out;
+	for (size_t i = 0; i < r->npub; i++) {
+		fl_record_clear(&rec);
+		if (fl_sa_public_to_record(&r->pub[i], &rec, err) < 0 ||
+		    fl_record_write(fp, &rec, 0, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	fl_record_free(&rec);
+	return rc;
+}
+
+int
+fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
+{
+	struct fl_record rec;
+	struct fl_sa_public *pub = NULL;
+	unsigned char claimed[FL_SA_BYTES];
+	uint64_t round, n, k, t;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	fl_record_init(&rec);
+	if ((rc = fl_record_read(&rec, fp, NULL, err)) <= 0) {
+		if (rc == 0)
+			fl_error_set(err, FL_EFORMAT, "empty: not a roster");
+		goto fail;
+	}
+	if (need_kind(&rec, "secagg-roster", err) < 0 ||
+	    need_u64(&rec, "round", 0, UINT64_MAX, &round, err) < 0 ||
+	    need_u64(&rec, "secagg.n", 3, 1u << 24, &n, err) < 0 ||
+	    need_u64(&rec, "secagg.k", 1, n - 1, &k, err) < 0 ||
+	    need_u64(&rec, "secagg.t", 2, k + 1, &t, err) < 0 ||
+	    need_hex(&rec, "secagg.session", claimed, err) < 0)
+		goto fail;
+	if ((pub = calloc((size_t)n, sizeof(*pub))) == NULL) {
+		fl_error_set(err, FL_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = fl_record_read(&rec, fp, NULL, err)) <= 0) {
+			if (rc == 0)
+				fl_error_set(err, FL_EFORMAT, "%zu public keys, "
+				    "the roster says %llu", i,
+				    (unsigned long long)n);
+			goto fail;
+		}
+		if (fl_sa_public_from_record(&pub[i], &rec, err) < 0) {
+			char m[sizeof(err->msg)];
+
+			memcpy(m, err->msg, sizeof(m));
+			fl_error_set(err, FL_EFORMAT, "record %zu: %s", i + 2, m);
+			goto fail;
+		}
+		if (i > 0 && strcmp(pub[i - 1].id, pub[i].id) >= 0) {
+			fl_error_set(err, FL_EFORMAT, "record %zu: client '%s' "
+			    "out of order or repeated", i + 2, pub[i].id);
+			goto fail;
+		}
+		if (pub[i].round != round) {
+			fl_error_set(err, FL_EFORMAT, "record %zu: client '%s' "
+			    "has keys for round %llu, the roster is of round "
+			    "%llu", i + 2, pub[i].id,
+			    (unsigned long long)pub[i].round,
+			    (unsigned long long)round);
+			goto fail;
+		}
+	}
+	if ((rc = fl_record_read(&rec, fp, NULL, err)) != 0) {
+		if (rc > 0)
+			fl_error_set(err, FL_EFORMAT, "more records than the "
+			    "%llu clients the roster says", (unsigned long long)n);
+		goto fail;
+	}
+	fl_record_free(&rec);
+	if (fl_sa_roster_init(r, pub, (size_t)n, (uint32_t)k, (uint32_t)t,
+	    err) < 0) {
+		fl_sa_roster_free(r);
+		return -1;
+	}
+	if (sodium_memcmp(claimed, r->session, FL_SA_BYTES) != 0) {
+		fl_sa_roster_free(r);
+		return fl_error_set(err, FL_EFORMAT, "the session id does not "
+		    "match the roster's contents (altered roster)");
+	}
+	return 0;
+fail:
+	free(pub);
+	fl_record_free(&rec);
+	return -1;
+}
+
+uint32_t
+fl_sa_roster_find(const struct fl_sa_roster *r, const char *id)
+{
+	size_t lo = 0, hi = r->npub;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(id, r->pub[mid].id);
+
+		if (c == 0)
+			return (uint32_t)mid + 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+void
+fl_sa_roster_free(struct fl_sa_roster *r)
+{
+	free(r->pub);
+	fl_sa_graph_free(&r->graph);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+fl_sa_set_hash(char out[2 * FL_SA_BYTES + 1], const char *what,
+    const unsigned char session[FL_SA_BYTES], const uint32_t *set, size_t m)
+{
+	crypto_generichash_state st;
+	unsigned char h[FL_SA_BYTES], w[4];
+
+	crypto_generichash_init(&st, NULL, 0, FL_SA_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)what,
+	    strlen(what) + 1);
+	crypto_generichash_update(&st, session, FL_SA_BYTES);
+	for (size_t i = 0; i < m; i++) {
+		for (int b = 0; b < 4; b++)
+			w[b] = (unsigned char)(set[i] >> (8 * b));
+		crypto_generichash_update(&st, w, sizeof(w));
+	}
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(out, 2 * FL_SA_BYTES + 1, h, sizeof(h));
+}
+
+/* ---- envelopes and reveals ---- */
+
+/* Kind, client in the roster, round and session of a message. */
+static int
+need_message(const struct fl_record *rec, const char *kind,
+    const struct fl_sa_roster *r, uint32_t *from, struct fl_error *err)
+{
+	char id[FL_SA_MAXID + 1];
+	unsigned char session[FL_SA_BYTES];
+	uint64_t round;
+
+	if (need_kind(rec, kind, err) < 0 || need_id(rec, id, err) < 0 ||
+	    need_u64(rec, "round", 0, UINT64_MAX, &round, err) < 0 ||
+	    need_hex(rec, "secagg.session", session, err) < 0)
+		return -1;
+	if ((*from = fl_sa_roster_find(r, id)) == 0)
+		return fl_error_set(err, FL_EFORMAT, "unknown client '%s': not "
+		    "in the roster", id);
+	if (round != r->round)
+		return fl_error_set(err, FL_EFORMAT, "client '%s': round %llu, "
+		    "the roster is of round %llu", id,
+		    (unsigned long long)round, (unsigned long long)r->round);
+	if (sodium_memcmp(session, r->session, FL_SA_BYTES) != 0)
+		return fl_error_set(err, FL_EFORMAT, "client '%s': another "
+		    "session (made with a different roster)", id);
+	return 0;
+}
+
+/* The u32 values of t, checked to be client numbers. */
+static const uint32_t *
+client_list(const struct fl_tensor *t, const struct fl_sa_roster *r,
+    struct fl_error *err)
+{
+	static const uint32_t none[1];
+	const uint32_t *v = t->numel ? t->data : none;
+
+	for (uint64_t i = 0; i < t->numel; i++)
+		if (v[i] < 1 || v[i] > r->n) {
+			fl_error_set(err, FL_EFORMAT, "tensor '%s' names client "
+			    "%u, the roster has 1 to %u", t->name, v[i], r->n);
+			return NULL;
+		}
+	return v;
+}
+
+int
+fl_sa_shares_from_record(struct fl_sa_shares *s, const struct fl_record *rec,
+    const struct fl_sa_roster *r, struct fl_error *err)
+{
+	const struct fl_tensor *to, *box;
+
+	memset(s, 0, sizeof(*s));
+	if (need_message(rec, "secagg-shares", r, &s->from, err) < 0 ||
+	    (to = need_tensor(rec, "to", FL_U32, -1, 0, err)) == NULL ||
+	    (box = need_tensor(rec, "box", FL_U8, (int64_t)to->dims[0],
+	    FL_SA_BOXBYTES, err)) == NULL ||
+	    (s->to = client_list(to, r, err)) == NULL)
+		return -1;
+	s->m = (size_t)to->numel;
+	s->box = box->data;
+	return 0;
+}
+
+/* The head every message carries. */
+static int
+put_message(struct fl_record *rec, const char *kind,
+    const struct fl_sa_roster *r, uint32_t from, struct fl_error *err)
+{
+	if (put_head(rec, kind, r->pub[from - 1].id, r->round, err) < 0 ||
+	    put_hex(rec, "secagg.session", r->session, err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+fl_sa_shares_to_record(struct fl_record *rec, const struct fl_sa_roster *r,
+    uint32_t from, const uint32_t *to,
+    const unsigned char (*box)[FL_SA_BOXBYTES], size_t m,
+    struct fl_error *err)
+{
+	if (put_message(rec, "secagg-shares", r, from, err) < 0 ||
+	    put_u32(rec, "to", to, m, err) < 0 ||
+	    put_bytes(rec, "box", box, m, FL_SA_BOXBYTES, err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+fl_sa_reveal_to_record(struct fl_record *rec, const struct fl_sa_roster *r,
+    const struct fl_sa_reveal *v, struct fl_error *err)
+{
+	if (put_message(rec, "secagg-reveal", r, v->from, err) < 0 ||
+	    fl_meta_set(rec, "secagg.survivors", v->survivors, err) < 0 ||
+	    put_u32(rec, "self.of", v->self_of, v->nself, err) < 0 ||
+	    put_bytes(rec, "self.share", v->self_share, v->nself,
+	    FL_SCALAR_BYTES, err) < 0 ||
+	    put_u32(rec, "mask.of", v->mask_of, v->nmask, err) < 0 ||
+	    put_bytes(rec, "mask.share", v->mask_share, v->nmask,
+	    FL_SCALAR_BYTES, err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+fl_sa_reveal_from_record(struct fl_sa_reveal *v, const struct fl_record *rec,
+    const struct fl_sa_roster *r, struct fl_error *err)
+{
+	const struct fl_tensor *so, *ss, *mo, *ms;
+	unsigned char h[FL_SA_BYTES];
+
+	memset(v, 0, sizeof(*v));
+	if (need_message(rec, "secagg-reveal", r, &v->from, err) < 0 ||
+	    need_hex(rec, "secagg.survivors", h, err) < 0 ||
+	    (so = need_tensor(rec, "self.of", FL_U32, -1, 0, err)) == NULL ||
+	    (ss = need_tensor(rec, "self.share", FL_U8, (int64_t)so->dims[0],
+	    FL_SCALAR_BYTES, err)) == NULL ||
+	    (mo = need_tensor(rec, "mask.of", FL_U32, -1, 0, err)) == NULL ||
+	    (ms = need_tensor(rec, "mask.share", FL_U8, (int64_t)mo->dims[0],
+	    FL_SCALAR_BYTES, err)) == NULL ||
+	    (v->self_of = client_list(so, r, err)) == NULL ||
+	    (v->mask_of = client_list(mo, r, err)) == NULL)
+		return -1;
+	memcpy(v->survivors, fl_meta_get(rec, "secagg.survivors"),
+	    sizeof(v->survivors));
+	v->nself = (size_t)so->numel;
+	v->nmask = (size_t)mo->numel;
+	v->self_share = ss->data;
+	v->mask_share = ms->data;
+	return 0;
+}
