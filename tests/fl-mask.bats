@@ -1,0 +1,881 @@
+#!/usr/bin/env bats
+# fl-mask and fl-aggregate --roster/--reveals: secure aggregation (SecAgg,
+# SecAgg+).  Exact sums for 3 to 200 clients with dropouts at every stage
+# (examples/secagg.sh runs whole rounds), the threshold, one masked record
+# looking uniform, envelopes that are tampered with, replayed or sent to
+# the wrong client, the one-answer rule of the unmask request, no secret
+# in anything sent, and every bad input refused with nothing written.
+
+load helper
+
+SECAGG=$TOP/examples/secagg.sh
+
+# keys N [SEED [ROUND]]: key files c1.key..cN.key (made from SEED) and
+# public keys c1.pub..cN.pub.
+keys() {
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		fl-mask --keygen --client "c$i" --round "${3:-3}" -k "c$i.key" \
+		    --seed "${2:-t}" -o "c$i.pub"
+	done
+}
+
+# round5: five clients of round 3 (full graph, threshold 3) that all
+# shared: roster.flt, shares.flt, and ring inputs c1.ring..c5.ring.
+round5() {
+	local i
+	keys 5
+	cat c?.pub | fl-mask --make-roster --degree 4 --threshold 3 \
+	    -o roster.flt
+	for i in 1 2 3 4 5; do
+		fl-mask --share -k "c$i.key" -r roster.flt -o "c$i.shares"
+		fl-pack -m kind=update -m modulus=65536 -m round=3 \
+		    -t "w:u32=$i,$((i * 1000)),65535" -o "c$i.ring"
+	done
+	cat c?.shares > shares.flt
+}
+
+# mask I...: clients I... mask their ring input into cI.masked.
+mask() {
+	local i
+	for i in "$@"; do
+		fl-mask -k "c$i.key" -r roster.flt -s shares.flt -o "c$i.masked" \
+		    "c$i.ring"
+	done
+}
+
+# reveal SURVIVORS I...: clients I... answer the unmask request.
+reveal() {
+	local s=$1 i
+	shift
+	for i in "$@"; do
+		fl-mask --reveal "$s" -k "c$i.key" -r roster.flt -s shares.flt \
+		    -o "c$i.reveal"
+	done
+}
+
+# edit IN OUT CODE: rewrite the records of IN into OUT with Python CODE,
+# which edits recs, a list of (meta, tensors) with writable arrays
+# (examples/python/flt.py reads and writes them, checksums and all).
+edit() {
+	"$PYTHON" - "$TOP/examples/python" "$@" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import flt
+import numpy as np
+src, dst, code = sys.argv[2:5]
+with open(src, "rb") as f:
+    recs = [(dict(m), {k: v.copy() for k, v in t.items()})
+            for m, t in flt.read_records(f)]
+exec(code)
+with open(dst, "wb") as f:
+    for m, t in recs:
+        flt.write_record(f, m, t)
+EOF
+}
+
+# refused FILE TEXT TARGET: after "run --separate-stderr": exit status 1,
+# nothing on stdout, stderr naming FILE and saying TEXT, TARGET not made.
+refused() {
+	assert_equal "$status" 1
+	[ -z "$output" ] || fail "wrote to stdout: $output"
+	[[ $stderr == *"$1"* ]] || fail "stderr does not name '$1': $stderr"
+	[[ $stderr == *"$2"* ]] || fail "stderr lacks '$2': $stderr"
+	[ ! -e "$3" ] || fail "$3 was written"
+	if compgen -G '.fl-tmp.*' > /dev/null; then
+		fail "left a temporary file: $(echo .fl-tmp.*)"
+	fi
+}
+
+# chi2 FILE: the chi-square statistic of the words of tensor w of FILE
+# over 256 buckets of their top byte (16-bit words) and, printed second,
+# of their low byte.
+chi2() {
+	fl-inspect -d w "$1" | awk '
+	    { hi[int($1 / 256) % 256]++; lo[$1 % 256]++ }
+	    END { e = NR / 256
+		for (b = 0; b < 256; b++) {
+			x += (hi[b] - e) ^ 2 / e; y += (lo[b] - e) ^ 2 / e }
+		printf "%.1f %.1f\n", x, y }'
+}
+
+# ---- whole rounds: exact sums ----
+
+@test "secagg.sh: 3 clients, full graph, no dropout: exact sum" {
+	run "$SECAGG" -n 3 -d r
+	assert_success
+	assert_output "secagg: 3 clients, 3 survivors, sum exact (3 reveals, k=2, t=2)"
+	[ "$(fl-inspect -g clients r/sum.flt)" = 3 ]
+	cmp <(fl-inspect -d w r/sum.flt) <(fl-inspect -d w r/expected.flt)
+}
+
+@test "secagg.sh: 5 clients, t=3: n - t dropouts at each stage" {
+	run "$SECAGG" -n 5 --degree 4 --threshold 3 --drop-before-share 2,4
+	assert_success
+	assert_output --partial "5 clients, 3 survivors, sum exact (3 reveals"
+	run "$SECAGG" -n 5 --degree 4 --threshold 3 --drop-before-mask 1,5
+	assert_success
+	assert_output --partial "5 clients, 3 survivors, sum exact (3 reveals"
+	run "$SECAGG" -n 5 --degree 4 --threshold 3 --drop-during-reveal 3,5
+	assert_success
+	assert_output --partial "5 clients, 5 survivors, sum exact (3 reveals"
+	run "$SECAGG" -n 5 --degree 4 --threshold 3 --drop-before-share 1 \
+	    --drop-before-mask 2
+	assert_success
+	assert_output --partial "5 clients, 3 survivors, sum exact"
+}
+
+@test "secagg.sh: 10 clients, full graph, n - t = 4 dropouts over all stages" {
+	run "$SECAGG" -n 10 --degree 9 --threshold 6 --bits 32 \
+	    --drop-before-share 1 --drop-before-mask 3,4 \
+	    --drop-during-reveal 5 -d r
+	assert_success
+	assert_output "secagg: 10 clients, 7 survivors, sum exact (6 reveals, k=9, t=6)"
+	[ "$(fl-inspect -g modulus r/sum.flt)" = 4294967296 ]
+	# One dropout more and the round cannot finish: it fails loudly.
+	run --separate-stderr "$SECAGG" -n 10 --degree 9 --threshold 6 \
+	    --drop-before-share 1 --drop-before-mask 3,4 \
+	    --drop-during-reveal 5,6
+	assert_failure
+	[[ $stderr == *"fewer than the threshold 6"* ]] ||
+	    fail "stderr: $stderr"
+	[[ $output != *"sum exact"* ]] || fail "claimed success: $output"
+}
+
+@test "secagg.sh: 10 clients by the default rule use the full graph" {
+	run "$SECAGG" -n 10 -d r --dim 100 --seed other
+	assert_success
+	assert_output --partial "10 clients, 10 survivors, sum exact"
+	[ "$(fl-inspect r/roster.flt | sed -n 's/^  secagg\.k=//p')" = 9 ]
+}
+
+@test "secagg.sh: 40 clients, SecAgg+ (k=8 < n-1), dropouts at every stage" {
+	run "$SECAGG" -n 40 --degree 8 --threshold 5 --drop-before-share 7 \
+	    --drop-before-mask 19,33 --drop-during-reveal 2,25 -d r
+	assert_success
+	assert_output "secagg: 40 clients, 37 survivors, sum exact (35 reveals, k=8, t=5)"
+	run fl-inspect r/roster.flt
+	assert_output --partial "secagg.k=8"
+	assert_output --partial "secagg.n=40"
+	# The graph is sparse: a client's shares went to k + 1 = 9 holders.
+	[ "$(fl-inspect -d to r/c1.shares | wc -l)" = 9 ]
+}
+
+@test "secagg.sh: 40 clients, float updates through fl-quantize --ring" {
+	run "$SECAGG" -n 40 --degree 10 --threshold 6 --float --bits 20 \
+	    --drop-before-share 4 --drop-before-mask 8 --drop-during-reveal 9 \
+	    -d r
+	assert_success
+	assert_output --partial "40 clients, 38 survivors, sum exact"
+	# The unmasked sum decodes to the sum of the survivors' floats.
+	fl-quantize -d r/sum.flt -o r/dec.flt
+	sed 's/$/.vals/; s|^|r/|' r/survivors | xargs cat | tr , ' ' |
+	    awk '{ for (j = 1; j <= NF; j++) s[j] += $j }
+		END { for (j = 1; j <= NF; j++) print s[j] }' > want
+	paste want <(fl-inspect -d w r/dec.flt) | awk '
+	    { d = $1 - $2; d = d < 0 ? -d : d; if (d > m) m = d }
+	    END { print "max error", m; exit !(NR == 16 && m < 0.01) }'
+}
+
+@test "secagg.sh: 200 clients, SecAgg+ by the default rule, dropouts at every stage" {
+	run "$SECAGG" -n 200 -j 2 --drop-before-share 10,110 \
+	    --drop-before-mask 20,120 --drop-during-reveal 30,130 -d r
+	assert_success
+	assert_output --partial "secagg: 200 clients, 196 survivors, sum exact (194 reveals"
+	k=$(fl-inspect r/roster.flt | sed -n 's/^  secagg\.k=//p')
+	[ "$k" -ge 2 ] && [ "$k" -lt 199 ] || fail "secagg.k=$k: not SecAgg+"
+	[ "$(fl-inspect -g clients r/sum.flt)" = 196 ]
+}
+
+@test "secagg.sh: the final check fails when the sums differ" {
+	real=$(command -v fl-aggregate)
+	mkdir fake
+	# An fl-aggregate that unmasks one off in the first value.
+	cat > fake/fl-aggregate <<EOF
+#!/bin/bash
+set -e
+"$real" "\$@"
+case " \$* " in *" --roster "*) ;; *) exit 0 ;; esac
+fl-inspect -d w sum.flt | awk 'NR == 1 { \$1 = (\$1 + 1) % 65536 } 1' > v
+fl-pack -m kind=aggregate -m agg=sum -m round=3 -m modulus=65536 \
+    -m clients=\$(fl-inspect -g clients sum.flt) -t w:u32=@v -o sum.flt
+EOF
+	chmod +x fake/fl-aggregate
+	FL_BIN=$PWD/fake run --separate-stderr "$SECAGG" -n 4 -d r
+	assert_failure
+	[[ $stderr == *"differs"* ]] || fail "stderr: $stderr"
+	[[ $output != *"sum exact"* ]] || fail "claimed success: $output"
+}
+
+@test "secagg.sh: --help, and usage errors exit 2" {
+	run "$SECAGG" --help
+	assert_success
+	assert_output --partial "usage: secagg.sh"
+	run "$SECAGG" --bogus
+	assert_equal "$status" 2
+	run "$SECAGG" -n 2
+	assert_equal "$status" 2
+	run "$SECAGG" -n 5 --drop-before-mask 6
+	assert_equal "$status" 2
+	run "$SECAGG" -n 5 --degree 4 --dropout 0.1
+	assert_equal "$status" 2
+}
+
+@test "fl-mask -j and fl-aggregate -j: the same bytes for any thread count" {
+	round5
+	seq 0 9999 > v
+	fl-pack -m kind=update -m modulus=1048576 -m round=3 -t w:u32=@v \
+	    -o big.ring
+	for i in 1 2 3 4; do cp big.ring "c$i.ring"; done
+	mask 1 2 3 4
+	fl-mask -j 2 -k c1.key -r roster.flt -s shares.flt -o j.masked c1.ring
+	cmp j.masked c1.masked
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	reveal survivors 1 2 3 4
+	cat c?.reveal > reveals.flt
+	fl-aggregate --roster roster.flt --reveals reveals.flt -o s1.flt c?.masked
+	fl-aggregate -j 2 --roster roster.flt --reveals reveals.flt -o s2.flt \
+	    c?.masked
+	cmp s1.flt s2.flt
+	fl-aggregate -r sum -o plain.flt c[1-4].ring
+	cmp <(fl-inspect -d w s1.flt) <(fl-inspect -d w plain.flt)
+}
+
+# ---- the threshold ----
+
+@test "fewer than t survivors: fl-mask --reveal refuses, fl-aggregate aborts" {
+	round5
+	mask 1 2
+	printf 'c1\nc2\n' > survivors
+	run --separate-stderr fl-mask --reveal survivors -k c1.key \
+	    -r roster.flt -s shares.flt -o c1.reveal
+	refused survivors "2 survivors, fewer than the threshold 3" c1.reveal
+	# The key file did not record an answer: a later request with
+	# enough survivors is answered.
+	mask 3
+	printf 'c1\nc2\nc3\n' > survivors
+	reveal survivors 1 2
+	cat c1.reveal c2.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c1.masked c2.masked c3.masked
+	refused reveals.flt "fewer than the threshold 3" sum.flt
+	[[ $stderr == *"aborted"* ]] || fail "stderr: $stderr"
+	# With the third answer the round finishes.
+	reveal survivors 3
+	cat c?.reveal > reveals.flt
+	fl-aggregate --roster roster.flt --reveals reveals.flt -o sum.flt \
+	    c1.masked c2.masked c3.masked
+	fl-aggregate -r sum -o plain.flt c1.ring c2.ring c3.ring
+	cmp <(fl-inspect -d w sum.flt) <(fl-inspect -d w plain.flt)
+}
+
+@test "fl-mask: refuses to mask when fewer than t of its holders shared" {
+	round5
+	cat c1.shares c2.shares > two.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s two.flt \
+	    -o c1.masked c1.ring
+	refused two.flt "fewer than the threshold 3" c1.masked
+}
+
+# ---- what the server sees ----
+
+@test "one masked record of zeros is indistinguishable from uniform (chi-square)" {
+	round5
+	awk 'BEGIN { for (i = 0; i < 65536; i++) print 0 }' > zeros
+	fl-pack -m kind=update -m modulus=65536 -m round=3 -t w:u32=@zeros \
+	    -o c1.ring
+	mask 1
+	[ "$(fl-inspect -d w c1.masked | wc -l)" = 65536 ]
+	# 255 degrees of freedom: 330 is about the 99.9% critical value.
+	read -r hi lo < <(chi2 c1.masked)
+	awk -v x="$hi" -v y="$lo" 'BEGIN { exit !(x < 330 && y < 330) }' ||
+	    fail "masked zeros: chi-square $hi (top byte), $lo (low byte)"
+	# The same test rejects the unmasked record: it can fail.
+	read -r hi lo < <(chi2 c1.ring)
+	awk -v x="$hi" -v y="$lo" 'BEGIN { exit !(x > 330 && y > 330) }' ||
+	    fail "zeros pass as uniform: chi-square $hi, $lo"
+	# And the mask is not one client's constant: c2's differs.
+	cp c1.ring c2.ring
+	mask 2
+	! cmp -s <(fl-inspect -d w c1.masked) <(fl-inspect -d w c2.masked)
+}
+
+@test "no secret in anything sent to the server; key files are 0600" {
+	umask 000
+	round5
+	mask 1 2 3 4
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	reveal survivors 1 2 3 4
+	for i in 1 2 3 4 5; do
+		assert_equal "$(stat -c %a "c$i.key")" 600
+	done
+	cat > scan.py <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import flt
+args = sys.argv[2:]
+cut = args.index("--")
+secrets = []
+for k in args[:cut]:
+    with open(k, "rb") as f:
+        for m, t in flt.read_records(f):
+            for name in ("sk.mask-seed", "sk.box-seed", "sk.self"):
+                s = bytes(t[name])
+                assert len(s) == 32
+                secrets.append((k, name, s))
+found = 0
+for path in args[cut + 1:]:
+    data = open(path, "rb").read()
+    for k, name, s in secrets:
+        # The bytes, either half of them, or their hex anywhere.
+        for w in (s, s[:16], s[16:], s.hex().encode(), s.hex().upper().encode()):
+            if w in data:
+                print(f"{path}: holds {name} of {k}")
+                found += 1
+print(f"{len(secrets)} secrets, {len(args) - cut - 1} files, {found} found")
+sys.exit(1 if found else 0)
+EOF
+	run "$PYTHON" scan.py "$TOP/examples/python" c?.key -- c?.pub roster.flt \
+	    c?.shares shares.flt c?.masked c?.reveal
+	assert_success
+	assert_output "15 secrets, 20 files, 0 found"
+	# The scan finds a secret where there is one.
+	run "$PYTHON" scan.py "$TOP/examples/python" c?.key -- c3.key
+	assert_failure
+	assert_output --partial "c3.key: holds sk.self of c3.key"
+}
+
+@test "a key file readable by others is refused at every step" {
+	round5
+	mask 1 2 3
+	printf 'c1\nc2\nc3\n' > survivors
+	chmod 640 c1.key
+	run --separate-stderr fl-mask --share -k c1.key -r roster.flt -o x.flt
+	refused c1.key "readable by others" x.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o x.flt c1.ring
+	refused c1.key "readable by others" x.flt
+	run --separate-stderr fl-mask --reveal survivors -k c1.key \
+	    -r roster.flt -s shares.flt -o x.flt
+	refused c1.key "readable by others" x.flt
+	chmod 604 c1.key
+	run --separate-stderr fl-mask --share -k c1.key -r roster.flt -o x.flt
+	refused c1.key "readable by others" x.flt
+}
+
+# ---- share envelopes ----
+
+@test "a tampered envelope is rejected by its recipient, naming the file" {
+	round5
+	# Flip one byte inside the box c2 sent to c1 (checksums recomputed,
+	# so only the authentication can catch it).
+	edit shares.flt bad.flt '
+for m, t in recs:
+    if m["client"] == "c2":
+        row = list(t["to"]).index(1)
+        t["box"][row, 40] ^= 0x01'
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s bad.flt \
+	    -o c1.masked c1.ring
+	refused bad.flt "fails authentication" c1.masked
+	[[ $stderr == *"record 2"* ]] || fail "stderr: $stderr"
+	run --separate-stderr fl-mask --reveal <(printf 'c1\nc2\nc3\n') \
+	    -k c1.key -r roster.flt -s bad.flt -o c1.reveal
+	refused bad.flt "fails authentication" c1.reveal
+	# Another recipient does not open that box and is not affected.
+	fl-mask -k c3.key -r roster.flt -s bad.flt -o c3.masked c3.ring
+	# A byte flipped in the file itself fails the payload checksum.
+	cp shares.flt raw.flt
+	"$PYTHON" -c '
+import sys
+b = bytearray(open("raw.flt", "rb").read())
+b[len(b) - 100] ^= 0x80
+open("raw.flt", "wb").write(b)'
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s raw.flt \
+	    -o c1.masked c1.ring
+	refused raw.flt "record 5" c1.masked
+}
+
+@test "an envelope for another recipient is rejected" {
+	round5
+	# Swap the boxes c2 sent to c1 and to c3.
+	edit shares.flt bad.flt '
+for m, t in recs:
+    if m["client"] == "c2":
+        to = list(t["to"])
+        a, b = to.index(1), to.index(3)
+        t["box"][[a, b]] = t["box"][[b, a]]'
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s bad.flt \
+	    -o c1.masked c1.ring
+	refused bad.flt "from client 2 to client 1 fails authentication" \
+	    c1.masked
+	run --separate-stderr fl-mask -k c3.key -r roster.flt -s bad.flt \
+	    -o c3.masked c3.ring
+	refused bad.flt "from client 2 to client 3 fails authentication" \
+	    c3.masked
+	# Relabelling the list instead: c1 gets c3's box under its number.
+	edit shares.flt bad2.flt '
+for m, t in recs:
+    if m["client"] == "c2":
+        to = list(t["to"])
+        a, b = to.index(1), to.index(3)
+        t["to"][a], t["to"][b] = 3, 1'
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s bad2.flt \
+	    -o c1.masked c1.ring
+	refused bad2.flt "fails authentication" c1.masked
+}
+
+@test "replayed envelopes of another round or session are rejected" {
+	round5
+	# Round 2, the same client ids, other keys.
+	mkdir old
+	(cd old && keys 5 old 2 && cat c?.pub |
+	    fl-mask --make-roster --degree 4 --threshold 3 -o roster.flt &&
+	    fl-mask --share -k c2.key -r roster.flt -o c2.shares)
+	cat c1.shares old/c2.shares c3.shares c4.shares c5.shares > replay.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s replay.flt \
+	    -o c1.masked c1.ring
+	refused replay.flt "round 2, the roster is of round 3" c1.masked
+	# Relabelled as this round and session, the box still fails.
+	session=$(fl-inspect roster.flt | sed -n 's/^  secagg\.session=//p')
+	edit old/c2.shares relabel.flt "
+for m, t in recs:
+    m['round'] = '3'
+    m['secagg.session'] = '$session'"
+	cat c1.shares relabel.flt c3.shares c4.shares c5.shares > replay.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s replay.flt \
+	    -o c1.masked c1.ring
+	refused replay.flt "fails authentication" c1.masked
+	# The same keys, but another roster (session): c2's envelopes made
+	# for it are refused as they are, and when relabelled.
+	cat c?.pub | fl-mask --make-roster --degree 4 --threshold 4 -o other.flt
+	fl-mask --share -k c2.key -r other.flt -o c2.other
+	cat c1.shares c2.other c3.shares c4.shares c5.shares > replay.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s replay.flt \
+	    -o c1.masked c1.ring
+	refused replay.flt "another session" c1.masked
+	edit c2.other relabel.flt "
+for m, t in recs:
+    m['secagg.session'] = '$session'"
+	cat c1.shares relabel.flt c3.shares c4.shares c5.shares > replay.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s replay.flt \
+	    -o c1.masked c1.ring
+	refused replay.flt "fails authentication" c1.masked
+	# A client's envelopes given twice.
+	cat shares.flt c2.shares > twice.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s twice.flt \
+	    -o c1.masked c1.ring
+	refused twice.flt "client 'c2' shared twice" c1.masked
+}
+
+@test "shares without this client's own envelopes: it is out of the round" {
+	round5
+	cat c2.shares c3.shares c4.shares c5.shares > four.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s four.flt \
+	    -o c1.masked c1.ring
+	refused four.flt "no shares from this client" c1.masked
+}
+
+# ---- the unmask request ----
+
+@test "--reveal: one answer per round, idempotent, never both shares of a client" {
+	round5
+	mask 1 2 3 4
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	reveal survivors 1 2 3 4
+	# The same request again: the same answer.
+	fl-mask --reveal survivors -k c1.key -r roster.flt -s shares.flt \
+	    -o again.reveal
+	cmp again.reveal c1.reveal
+	# Another survivor list would expose c4 (its self-mask share was
+	# sent, now its mask-key share would be): refused.
+	printf 'c1\nc2\nc3\n' > fewer
+	run --separate-stderr fl-mask --reveal fewer -k c1.key -r roster.flt \
+	    -s shares.flt -o second.reveal
+	refused fewer "already answered an unmask request" second.reveal
+	assert_equal "$(stat -c %a c1.key)" 600
+	# The first list is still answered, and still the same.
+	fl-mask --reveal survivors -k c1.key -r roster.flt -s shares.flt \
+	    -o again2.reveal
+	cmp again2.reveal c1.reveal
+	# Each answer: self-mask shares of the survivors, mask-key shares of
+	# the one that shared and dropped, never both for one client.
+	for i in 1 2 3 4; do
+		assert_equal "$(fl-inspect -d self.of "c$i.reveal" | paste -sd,)" \
+		    "1,2,3,4"
+		assert_equal "$(fl-inspect -d mask.of "c$i.reveal" | paste -sd,)" \
+		    "5"
+		both=$(comm -12 <(fl-inspect -d self.of "c$i.reveal" | sort) \
+		    <(fl-inspect -d mask.of "c$i.reveal" | sort))
+		[ -z "$both" ] || fail "c$i.reveal reveals both for $both"
+	done
+	cat c?.reveal > reveals.flt
+	fl-aggregate --roster roster.flt --reveals reveals.flt -o sum.flt \
+	    c[1-4].masked
+	fl-aggregate -r sum -o plain.flt c[1-4].ring
+	cmp <(fl-inspect -d w sum.flt) <(fl-inspect -d w plain.flt)
+}
+
+@test "--reveal: a survivor list that lists this client as dropped, or a client that never shared, is refused" {
+	round5
+	cat c[1-4].shares > four.flt
+	printf 'c1\nc2\nc3\n' > survivors
+	run --separate-stderr fl-mask --reveal survivors -k c4.key \
+	    -r roster.flt -s shares.flt -o c4.reveal
+	refused survivors "listed as dropped" c4.reveal
+	printf 'c1\nc2\nc5\n' > survivors
+	run --separate-stderr fl-mask --reveal survivors -k c1.key \
+	    -r roster.flt -s four.flt -o c1.reveal
+	refused survivors "client 'c5' is listed as a survivor but never shared" \
+	    c1.reveal
+	printf 'c1\nc2\nc1\n' > survivors
+	run --separate-stderr fl-mask --reveal survivors -k c1.key \
+	    -r roster.flt -s shares.flt -o c1.reveal
+	refused survivors "listed twice" c1.reveal
+	# None of these left an answer in the key file.
+	printf 'c1\nc2\nc3\n' > survivors
+	fl-mask --reveal survivors -k c1.key -r roster.flt -s shares.flt \
+	    -o c1.reveal
+}
+
+@test "fl-aggregate: a wrong revealed share or a forged reveal is refused" {
+	round5
+	mask 1 2 3 4
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	reveal survivors 1 2 3 4
+	# A self-mask share altered: the rebuilt secret misses its commitment.
+	edit c1.reveal bad1.reveal 't = recs[0][1]; t["self.share"][0, 3] ^= 1'
+	cat bad1.reveal c2.reveal c3.reveal c4.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused reveals.flt "does not match its commitment" sum.flt
+	# A mask-key share altered: the rebuilt key misses c5's public key.
+	edit c1.reveal bad2.reveal 't = recs[0][1]; t["mask.share"][0, 3] ^= 1'
+	cat bad2.reveal c2.reveal c3.reveal c4.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused reveals.flt "does not match its public key" sum.flt
+	# A reveal claiming both shares of the survivor c1.
+	edit c2.reveal both.reveal '
+t = recs[0][1]
+t["mask.of"] = np.array([5, 1], np.uint32)
+t["mask.share"] = np.vstack([t["mask.share"], t["self.share"][:1]])'
+	cat c1.reveal both.reveal c3.reveal c4.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused reveals.flt "mask-key share of client 'c1', who survived" sum.flt
+	# A reveal from a client that is not a survivor.
+	edit c4.reveal c5.reveal 'recs[0][0]["client"] = "c5"'
+	cat c1.reveal c2.reveal c3.reveal c5.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused reveals.flt "not a survivor" sum.flt
+	# Two reveals from one client.
+	cat c1.reveal c2.reveal c3.reveal c3.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused reveals.flt "a second reveal from client 'c3'" sum.flt
+}
+
+# A server that sends two halves of the clients different survivor lists
+# (c5 alive for one half, dropped for the other) would get c5's self-mask
+# secret from the first half and its mask key from the second: two
+# aggregations, and c5's update is their difference.  Each client answers
+# once, so the one-answer rule alone does not stop it; a threshold that is
+# a majority of each client's share holders does, and rosters with less
+# are refused.
+@test "a server equivocating on the survivors cannot isolate one client's update" {
+	keys 10
+	cat c?.pub c10.pub > all.pub
+	run --separate-stderr fl-mask --make-roster --degree 9 --threshold 5 \
+	    -o roster.flt all.pub
+	refused "" "threshold 5 of 10 share holders: must be a majority" \
+	    roster.flt
+	fl-mask --make-roster --degree 9 --threshold 6 -o roster.flt all.pub
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		fl-mask --share -k "c$i.key" -r roster.flt -o "c$i.shares"
+	done
+	cat c*.shares > shares.flt
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		fl-pack -m kind=update -m modulus=65536 -m round=3 \
+		    -t "w:u32=$((i * 11)),$((i * 7 + 100))" -o "c$i.ring"
+		mask "$i"
+	done
+	printf 'c%s\n' 1 2 3 4 5 6 7 8 9 10 > l1
+	grep -vx c5 l1 > l2
+	for i in 1 2 3 4 5; do
+		fl-mask --reveal l1 -k "c$i.key" -r roster.flt -s shares.flt \
+		    -o "c$i.reveal"
+	done
+	for i in 6 7 8 9 10; do
+		fl-mask --reveal l2 -k "c$i.key" -r roster.flt -s shares.flt \
+		    -o "c$i.reveal"
+	done
+	# Five holders of c5's mask key answered l2: fewer than t = 6.
+	cat c[6-9].reveal c10.reveal > r2.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals r2.flt -o s2.flt $(sed 's/$/.masked/' l2)
+	refused r2.flt "fewer than the threshold 6" s2.flt
+}
+
+@test "unknown clients: in the survivors file, and a masked record at fl-aggregate" {
+	round5
+	mask 1 2 3
+	printf 'c1\nc2\nc3\nzz\n' > survivors
+	run --separate-stderr fl-mask --reveal survivors -k c1.key \
+	    -r roster.flt -s shares.flt -o c1.reveal
+	refused survivors "line 4: unknown client 'zz'" c1.reveal
+	printf 'c1\nc2\nc3\n' > survivors
+	reveal survivors 1 2 3
+	cat c?.reveal > reveals.flt
+	edit c3.masked zz.masked 'recs[0][0]["client"] = "zz"'
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c1.masked c2.masked zz.masked
+	refused zz.masked "unknown client 'zz'" sum.flt
+	# A masked record of a client outside this roster (another round's).
+	mkdir other
+	(cd other && keys 4 o 3 && cat c?.pub |
+	    fl-mask --make-roster --degree 3 --threshold 3 -o roster.flt &&
+	    for i in 1 2 3 4; do
+		fl-mask --share -k "c$i.key" -r roster.flt -o "c$i.shares"
+	    done && cat c?.shares > shares.flt &&
+	    fl-mask -k c4.key -r roster.flt -s shares.flt -o c4.masked ../c4.ring)
+	cp roster.flt r5.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt other/c4.masked c1.masked \
+	    c2.masked c3.masked
+	refused other/c4.masked "masked for another session" sum.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c1.masked c2.masked c3.masked \
+	    other/c4.masked
+	refused other/c4.masked "secagg.session" sum.flt
+	# And a reveal from another roster's client.
+	(cd other && printf 'c1\nc2\nc3\nc4\n' > s &&
+	    fl-mask --reveal s -k c4.key -r roster.flt -s shares.flt -o c4.reveal)
+	cat c1.reveal c2.reveal c3.reveal other/c4.reveal > mixed.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals mixed.flt -o sum.flt c1.masked c2.masked c3.masked
+	refused mixed.flt "record 4" sum.flt
+}
+
+@test "duplicate clients and duplicate keys in the public keys are refused" {
+	keys 4
+	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
+	    c1.pub c3.pub
+	refused "" "duplicate client 'c1'" roster.flt
+	# Another id with c1's keys.
+	edit c1.pub c9.pub 'recs[0][0]["client"] = "c9"'
+	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
+	    c3.pub c9.pub
+	refused "" "duplicate key" roster.flt
+	# One key of c1 only, in another role of another client.
+	"$PYTHON" - "$TOP/examples/python" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import flt
+(m1, t1), = flt.read_records(open("c1.pub", "rb"))
+(m2, t2), = flt.read_records(open("c2.pub", "rb"))
+t2 = {k: v.copy() for k, v in t2.items()}
+t2["pk.commit"][:] = t1["pk.box"]
+flt.write_record(open("c2b.pub", "wb"), m2, t2)
+EOF
+	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2b.pub \
+	    c3.pub c4.pub
+	refused "" "duplicate key" roster.flt
+	# Keys of another round, a key file sent by mistake, a public key
+	# record carrying a secret.
+	fl-mask --keygen --client c5 --round 4 -k c5.key --seed t -o c5.pub
+	run --separate-stderr fl-mask --make-roster -o roster.flt c?.pub
+	refused "" "round 4" roster.flt
+	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
+	    c3.key
+	refused c3.key "kind 'secagg-secret', want secagg-public" roster.flt
+	"$PYTHON" - "$TOP/examples/python" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import flt
+(m, t), = flt.read_records(open("c3.pub", "rb"))
+(mk, tk), = flt.read_records(open("c3.key", "rb"))
+t = dict(t)
+t["sk.self"] = tk["sk.self"]
+flt.write_record(open("c3s.pub", "wb"), m, t)
+EOF
+	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
+	    c3s.pub
+	refused c3s.pub "holds a secret key" roster.flt
+	# Fewer than 3 clients.
+	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub
+	refused "" "at least 3" roster.flt
+}
+
+@test "a roster that differs between clients and server is refused" {
+	round5
+	# The server swaps c1's keys for others (in the roster it sends c1).
+	mkdir evil
+	(cd evil && keys 1 evil)
+	cat evil/c1.pub c[2-5].pub |
+	    fl-mask --make-roster --degree 4 --threshold 3 -o swapped.flt
+	run --separate-stderr fl-mask --share -k c1.key -r swapped.flt -o x.flt
+	refused swapped.flt "the keys listed for client 'c1' are not those of c1.key" \
+	    x.flt
+	run --separate-stderr fl-mask -k c1.key -r swapped.flt -s shares.flt \
+	    -o x.flt c1.ring
+	refused swapped.flt "not those of c1.key" x.flt
+	# A roster edited after it was made (threshold raised: still a
+	# majority, so only the session id gives it away).
+	edit roster.flt edited.flt 'recs[0][0]["secagg.t"] = "5"'
+	run --separate-stderr fl-mask --share -k c1.key -r edited.flt -o x.flt
+	refused edited.flt "altered roster" x.flt
+	# Another roster of the same keys (threshold 4): the shares made for
+	# roster.flt are of another session, and fl-aggregate given it
+	# refuses the clients' masked records.
+	cat c?.pub | fl-mask --make-roster --degree 4 --threshold 4 -o other.flt
+	run --separate-stderr fl-mask -k c1.key -r other.flt -s shares.flt \
+	    -o x.flt c1.ring
+	refused shares.flt "another session" x.flt
+	mask 1 2 3 4
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	reveal survivors 1 2 3 4
+	cat c?.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster other.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused c1.masked "another session" sum.flt
+	run --separate-stderr fl-aggregate --roster edited.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused edited.flt "altered roster" sum.flt
+	# The right roster unmasks.
+	fl-aggregate --roster roster.flt --reveals reveals.flt -o sum.flt \
+	    c[1-4].masked
+}
+
+@test "fl-aggregate: masked records of the wrong shape, dtype, modulus or shares are refused" {
+	round5
+	fl-pack -m kind=update -m modulus=65536 -m round=3 -t w:u32=1,2,3,4 \
+	    -o long.ring
+	fl-mask -k c4.key -r roster.flt -s shares.flt -o long.masked long.ring
+	mask 1 2 3 4
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	reveal survivors 1 2 3 4
+	cat c?.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-3].masked long.masked
+	refused long.masked "u32 [4]" sum.flt
+	edit c4.masked i32.masked 'recs[0][1]["w"] = recs[0][1]["w"].view(np.int32)'
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-3].masked i32.masked
+	refused i32.masked "" sum.flt
+	edit c4.masked f32.masked 'recs[0][1]["w"] = recs[0][1]["w"].view(np.float32)'
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-3].masked f32.masked
+	refused f32.masked "" sum.flt
+	edit c4.masked mod.masked 'recs[0][0]["modulus"] = "4294967296"'
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-3].masked mod.masked
+	refused mod.masked "modulus" sum.flt
+	# c4 masked with a shares file lacking c5's envelopes: the server
+	# showed clients different sets of shares.
+	cat c[1-4].shares > four.flt
+	fl-mask -k c4.key -r roster.flt -s four.flt -o split.masked c4.ring
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-3].masked split.masked
+	refused split.masked "secagg.shared" sum.flt
+	# A masked record twice, a plain one among them, one missing.
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked c4.masked
+	refused c4.masked "duplicate client 'c4'" sum.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-3].masked c4.ring
+	refused c4.ring "masked and plain" sum.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals reveals.flt -o sum.flt c[1-3].masked
+	refused reveals.flt "another set of survivors" sum.flt
+	# Masked records without --roster.
+	run --separate-stderr fl-aggregate -r sum -o sum.flt c[1-4].masked
+	refused c1.masked "--roster" sum.flt
+}
+
+@test "fl-mask: non-ring inputs are refused, naming the file" {
+	round5
+	fl-pack -m kind=update -m modulus=65536 -m round=3 -t w:f32=1,2,3 \
+	    -o f32.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt f32.ring
+	refused f32.ring "only u32 ring tensors" out.flt
+	fl-pack -m kind=update -m modulus=65536 -m round=3 -t w:i32=1,2,3 \
+	    -o i32.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt i32.ring
+	refused i32.ring "only u32 ring tensors" out.flt
+	fl-pack -m kind=update -m modulus=1000 -m round=3 -t w:u32=1,2,3 \
+	    -o m1000.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt m1000.ring
+	refused m1000.ring "not a power of two" out.flt
+	fl-pack -m kind=update -m modulus=8589934592 -m round=3 -t w:u32=1 \
+	    -o m33.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt m33.ring
+	refused m33.ring "modulus" out.flt
+	fl-pack -m kind=update -m modulus=65536 -m round=3 -t w:u32=1,65536,3 \
+	    -o big.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt big.ring
+	refused big.ring "element 1 is 65536, not below the modulus" out.flt
+	fl-pack -m kind=update -m round=3 -t w:u32=1,2,3 -o nomod.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt nomod.ring
+	refused nomod.ring "no modulus" out.flt
+	fl-pack -m kind=update -m modulus=65536 -m round=4 -t w:u32=1,2,3 \
+	    -o r4.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt r4.ring
+	refused r4.ring "round 4" out.flt
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt <(cat c1.ring c2.ring)
+	refused "record 2" "one update per client" out.flt
+	mask 1
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt c1.masked
+	refused c1.masked "already masked" out.flt
+}
+
+@test "--keygen: refuses to overwrite a key file; bad ids" {
+	keys 1
+	cp c1.key before.key
+	run --separate-stderr fl-mask --keygen --client c1 --round 3 -k c1.key \
+	    -o new.pub
+	refused c1.key "exists" new.pub
+	cmp c1.key before.key
+	run --separate-stderr fl-mask --keygen --client 'a b' --round 3 \
+	    -k ab.key -o ab.pub
+	assert_equal "$status" 1
+	[[ $stderr == *"invalid --client"* ]] || fail "stderr: $stderr"
+	[ ! -e ab.key ] && [ ! -e ab.pub ]
+}
+
+@test "usage errors exit 2" {
+	keys 3
+	cat c?.pub | fl-mask --make-roster -o roster.flt
+	fl-mask --share -k c1.key -r roster.flt -o c1.shares
+	for args in "--share -k c1.key" "--keygen --round 3 -k n.key" \
+	    "--keygen --client n -k n.key" "--keygen --client n --round 3" \
+	    "-k c1.key -r roster.flt" "-k c1.key -s c1.shares" \
+	    "--reveal s -k c1.key -r roster.flt" \
+	    "--share --reveal s -k c1.key -r roster.flt" \
+	    "--share -k c1.key -r roster.flt -s c1.shares" \
+	    "-k c1.key -r roster.flt -s c1.shares --seed x" \
+	    "--share -k c1.key -r roster.flt --degree 2" \
+	    "--make-roster -k c1.key c1.pub" "--share -k c1.key -r roster.flt x" \
+	    "--bogus" \
+	    "-k c1.key -r roster.flt -s c1.shares a b"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr fl-mask $args -o out.flt
+		assert_equal "$status" 2
+		[ ! -e out.flt ] || fail "fl-mask $args wrote out.flt"
+		[ ! -e n.key ] || fail "fl-mask $args wrote n.key"
+	done
+	run --separate-stderr fl-aggregate --roster roster.flt -o out.flt c1.pub
+	assert_equal "$status" 2
+	# A bad option value is a runtime error here, as in every program.
+	run --separate-stderr fl-mask --make-roster --degree x -o out.flt c?.pub
+	refused "--degree 'x'" "not a whole number" out.flt
+}
