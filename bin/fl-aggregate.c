@@ -43,18 +43,18 @@ static const char options[] =
     "                         (default 1)\n"
     "      --norm-bound=C     scale each update down to L2 norm C first\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
-    "  -r, --rule=RULE        mean (weighted, the default), sum, median,\n"
-    "                         trimmed-mean or krum\n"
-    "      --select=M         krum: average the M best updates (multi-Krum;\n"
-    "                         default 1)\n"
-    "      --trim=BETA        trimmed-mean: cut this fraction of the values\n"
-    "                         at each end (default 0.2)\n"
-    "      --unweighted       mean: every client counts the same\n"
-    "  -j, --threads=N        unmask with N threads (same output for any N)\n"
     "      --reveals=FILE     masked input: the survivors' answers to the\n"
     "                         unmask request (fl-mask --reveal), one stream\n"
     "      --roster=FILE      masked input: the round's roster; the output is\n"
     "                         the survivors' plain modular sum\n"
+    "  -r, --rule=RULE        mean (weighted, the default), sum, median,\n"
+    "                         trimmed-mean or krum\n"
+    "      --select=M         krum: average the M best updates (multi-Krum;\n"
+    "                         default 1)\n"
+    "  -j, --threads=N        unmask with N threads (same output for any N)\n"
+    "      --trim=BETA        trimmed-mean: cut this fraction of the values\n"
+    "                         at each end (default 0.2)\n"
+    "      --unweighted       mean: every client counts the same\n"
     "  -V, --version          print the version and exit\n"
     "\n"
     "Environment: FL_MAX_PAYLOAD caps a record's payload in bytes "
@@ -1056,8 +1056,8 @@ main(int argc, char **argv)
 		{ "reveals", required_argument, NULL, OPT_REVEALS },
 		{ "roster", required_argument, NULL, OPT_ROSTER },
 		{ "rule", required_argument, NULL, 'r' },
-		{ "threads", required_argument, NULL, 'j' },
 		{ "select", required_argument, NULL, OPT_SELECT },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "trim", required_argument, NULL, OPT_TRIM },
 		{ "unweighted", no_argument, NULL, OPT_UNWEIGHTED },
 		{ "version", no_argument, NULL, 'V' },
@@ -1153,6 +1153,8 @@ main(int argc, char **argv)
 			tool_usage_error(NULL);
 		}
 	}
+	if (o.threads > 1 && o.roster == NULL)
+		tool_usage_error("-j goes with --roster (unmasking)");
 	if ((o.roster == NULL) != (o.reveals == NULL))
 		tool_usage_error("--roster and --reveals go together");
 	if (o.roster != NULL) {

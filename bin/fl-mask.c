@@ -170,12 +170,16 @@ keygen(const struct opts *o)
 	    fl_sa_public_of(&s, &p, &err) < 0)
 		tool_die("%s", err.msg);
 	fl_rng_wipe(&rng);
-	write_key(o->key, &s);
-	sodium_memzero(&s, sizeof(s));
+	/* The public keys go out first (an -o file is committed last): if
+	 * they cannot be written, no key file is left to block a rerun. */
 	fl_record_init(&rec);
 	if (fl_sa_public_to_record(&p, &rec, &err) < 0)
 		tool_die("%s", err.msg);
 	tool_output_record(&out, &rec, 0);
+	if (!out.is_file && fflush(out.fp) != 0)
+		tool_die("%s: %s", out.name, strerror(errno));
+	write_key(o->key, &s);
+	sodium_memzero(&s, sizeof(s));
 	tool_output_close(&out);
 	fl_record_free(&rec);
 }
@@ -219,16 +223,16 @@ make_roster(const struct opts *o, int nfiles, char **files)
 		    "clients", n);
 	if (n > UINT32_MAX / 2)
 		tool_die("%zu public keys: too many", n);
-	if (o->degree == 0 || o->threshold == 0) {
+	if (o->degree == 0) {
 		if (fl_secagg_params((uint32_t)n, o->corrupt, o->dropout, &prm,
 		    &err) < 0)
 			tool_die("%s", err.msg);
 	} else {
+		/* A given graph: the smallest majority of its holders, which
+		 * tolerates the most dropouts. */
 		prm.k = (uint32_t)o->degree;
-		prm.t = (uint32_t)o->threshold;
+		prm.t = (uint32_t)((o->degree + 1) / 2 + 1);
 	}
-	if (o->degree)
-		prm.k = (uint32_t)o->degree;
 	if (o->threshold)
 		prm.t = (uint32_t)o->threshold;
 	if (prm.k > n - 1)
@@ -835,6 +839,8 @@ main(int argc, char **argv)
 		tool_usage_error("--share makes the shares: no -s");
 	if (o.seed != NULL && o.mode != KEYGEN && o.mode != SHARE)
 		tool_usage_error("--seed goes with --keygen and --share");
+	if (o.threads > 1 && o.mode != MASK)
+		tool_usage_error("-j goes with masking");
 	if (o.mode != MASK && o.mode != ROSTER && argc > 0)
 		tool_usage_error("no file operands here");
 

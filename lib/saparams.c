@@ -120,6 +120,11 @@ try_k(const struct model *m, uint32_t k, struct fl_secagg_params *p)
 		else
 			hi = mid - 1;
 	}
+	/* A majority of the k + 1 holders: otherwise a server that tells
+	 * two halves different survivor lists collects both shares of a
+	 * client (each holder answers once, but only to its half). */
+	if (2 * (uint64_t)lo <= (uint64_t)k + 1)
+		return 0;
 	if ((sec = log2_security(m, k, lo)) > LOG2_SECURITY)
 		return 0;
 	p->k = k;
@@ -204,7 +209,7 @@ fl_secagg_params(uint32_t n, double corrupt, double dropout,
 
 	/* The full graph: a client's holders are all n clients; at most C
 	 * of them are corrupt, and a dropped client keeps n - D. */
-	if (n - d < fmax(c + 1, 2))
+	if (n - d < fmax(c + 1, 2) || 2 * (n - d) <= n)
 		return fl_error_set(err, FL_EINVAL,
 		    "n=%u: no threshold tolerates %.4g%% dropout with %.4g%% "
 		    "corrupt clients", (unsigned)n, dropout * 100,

@@ -329,10 +329,13 @@ session_id(struct fl_sa_roster *r)
 	unsigned char head[20], len;
 	static const char domain[] = "fl-mask session v1";
 
-	memcpy(head, &r->round, 8);     /* little-endian hosts only */
-	memcpy(head + 8, &r->n, 4);
-	memcpy(head + 12, &r->k, 4);
-	memcpy(head + 16, &r->t, 4);
+	for (int i = 0; i < 8; i++)
+		head[i] = (unsigned char)(r->round >> (8 * i));
+	for (int i = 0; i < 4; i++) {
+		head[8 + i] = (unsigned char)(r->n >> (8 * i));
+		head[12 + i] = (unsigned char)(r->k >> (8 * i));
+		head[16 + i] = (unsigned char)(r->t >> (8 * i));
+	}
 	crypto_generichash_init(&st, NULL, 0, FL_SA_BYTES);
 	crypto_generichash_update(&st, (const unsigned char *)domain,
 	    sizeof(domain));
@@ -425,6 +428,14 @@ fl_sa_roster_init(struct fl_sa_roster *r, struct fl_sa_public *pub, size_t n,
 	if (t < 2 || t > k + 1)
 		return fl_error_set(err, FL_EFORMAT, "threshold %u with %u "
 		    "neighbours: must be 2 to %u", t, k, k + 1);
+	/* Clients check this too: with t at most half of the k + 1
+	 * holders, a server telling two halves different survivor lists
+	 * gets both shares of one client and its update. */
+	if (2 * (uint64_t)t <= (uint64_t)k + 1)
+		return fl_error_set(err, FL_EFORMAT, "threshold %u of %u share "
+		    "holders: must be a majority (at least %u), or a server "
+		    "lying about who dropped could unmask a client", t, k + 1,
+		    (k + 1) / 2 + 1);
 	session_id(r);
 	return fl_sa_graph_init(&r->graph, r->n, k, r->session, err);
 }

@@ -289,9 +289,11 @@ test_secagg_params(void)
 	CHECK(fl_secagg_params(20, 0.05, 0.05, &p, &err) == 0);
 	CHECK(p.n == 20 && p.k == 19 && p.t == 19);
 	CHECK(p.log2_security == -HUGE_VAL && p.log2_failure == -HUGE_VAL);
-	/* C = 4, D = 5: t = 5 is both above C and within n - D. */
-	CHECK(fl_secagg_params(10, 0.4, 0.5, &p, &err) == 0);
-	CHECK(p.k == 9 && p.t == 5);
+	/* C = 4, D = 5: t = 5 is above C and within n - D, but not a
+	 * majority of the 10 holders. */
+	CHECK(fl_secagg_params(10, 0.4, 0.4, &p, &err) == 0);
+	CHECK(p.k == 9 && p.t == 6);
+	CHECK(fl_secagg_params(10, 0.4, 0.5, &p, &err) == -1);
 
 	/* The Harary graph, within the bounds. */
 	CHECK(fl_secagg_params(100, 0.05, 0.05, &p, &err) == 0);
@@ -302,7 +304,8 @@ test_secagg_params(void)
 	/* The values fl-mask(1) quotes for its defaults (checked with exact
 	 * hypergeometric sums in Python). */
 	CHECK(fl_secagg_params(100, 0.05, 0.1, &p, &err) == 0);
-	CHECK(p.k == 20 && p.t == 10);
+	CHECK(p.k == 22 && p.t == 12);
+	CHECK(2 * p.t > p.k + 1);
 	CHECK(fl_secagg_params(1000, 0.05, 0.1, &p, &err) == 0);
 	CHECK(p.k == 36 && p.t == 19);
 	CHECK(p.log2_security <= -40 && p.log2_failure <= -20);
