@@ -76,6 +76,15 @@ _fl()
             _filedir
             return
             ;;
+        # Secure aggregation: key files, rosters, share envelopes,
+        # survivor lists and reveals, whatever their names.
+        fl-mask:-k | fl-mask:--key | fl-mask:-r | fl-mask:--roster | \
+            fl-mask:-s | fl-mask:--shares | fl-mask:--reveal | \
+            fl-aggregate:--roster | fl-aggregate:--reveals)
+            _filedir
+            _fl_ltrim "$cur"
+            return
+            ;;
     esac
     # Any other option argument is a name, a key or a number.
     if [[ $prev == -* ]] && _fl_takes_arg "$1" "$prev"; then
@@ -92,6 +101,11 @@ _fl()
     fi
     case ${1##*/} in
         fl-init | fl-pack) return ;; # no operands
+        fl-mask)
+            _filedir # public keys (*.pub) or the update
+            _fl_ltrim "$cur"
+            return
+            ;;
         fl-eval | fl-split | fl-stats | fl-train)
             _filedir # data: CSV, IDX or records
             return
@@ -101,7 +115,7 @@ _fl()
     _fl_ltrim "$cur"
 }
 
-complete -F _fl fl-account fl-aggregate fl-apply fl-clip-noise fl-eval fl-init fl-inspect fl-pack fl-quantize fl-split fl-stats fl-train
+complete -F _fl fl-account fl-aggregate fl-apply fl-clip-noise fl-eval fl-init fl-inspect fl-mask fl-pack fl-quantize fl-split fl-stats fl-train
 if [[ ${BASH_SOURCE[0]##*/} == fl-* ]]; then
     complete -F _fl "${BASH_SOURCE[0]##*/}"
 fi

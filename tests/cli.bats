@@ -11,7 +11,7 @@
 load helper
 
 # Programs whose standard output is binary records: they refuse a terminal.
-BINARY_WRITERS="fl-aggregate fl-apply fl-clip-noise fl-init fl-pack fl-quantize fl-split fl-stats fl-train"
+BINARY_WRITERS="fl-aggregate fl-apply fl-clip-noise fl-init fl-mask fl-pack fl-quantize fl-split fl-stats fl-train"
 
 # Programs that read no file at all: no "missing" run.
 NO_INPUT="fl-init"
@@ -31,8 +31,10 @@ STREAM_READERS="fl-clip-noise fl-inspect fl-quantize"
 #            files and on stdin can be compared
 # The inputs: one.flt and two.flt (tensor x, f32, 3 and 2 values),
 # corrupt.flt (a payload byte flipped), big.flt (2000 tensors), big.txt
-# (200000 numbers), model.flt (logreg:4-3), wide.flt (logreg:4-20000) and
-# data.flt (a data set of 30 examples for them).
+# (200000 numbers), model.flt (logreg:4-3), wide.flt (logreg:4-20000),
+# data.flt (a data set of 30 examples for them), and a secure-aggregation
+# round of three clients: c1.key, roster.flt, shares.flt, ring.flt (a
+# ring-encoded update) and bigring.flt (200000 ring values).
 sample_args() {
 	case $1:$2 in
 	fl-account:ok) args=(-q 0.01 -z 1.1 -T 100) ;;
@@ -64,6 +66,10 @@ sample_args() {
 	fl-inspect:missing) args=(missing.flt) ;;
 	fl-inspect:big) args=(big.flt) ;;
 	fl-inspect:stream) args=(--dump x) ;;
+	fl-mask:ok) args=(-k c1.key -r roster.flt -s shares.flt ring.flt) ;;
+	fl-mask:bad) args=(-k c1.key -r roster.flt -s shares.flt corrupt.flt) ;;
+	fl-mask:missing) args=(--make-roster missing.flt) ;;
+	fl-mask:big) args=(-k c1.key -r roster.flt -s shares.flt bigring.flt) ;;
 	fl-pack:ok) args=(-m kind=update -t x:f32=1,2,3) ;;
 	fl-pack:bad) args=(-t x:i8=1,300) ;;
 	fl-pack:missing) args=(-t x:f32=@missing.flt) ;;
@@ -98,7 +104,7 @@ setup() {
 # The inputs are made once per file (a shell loop under bats is slow) and
 # copied into each test's directory.
 setup_file() {
-	local t
+	local t c
 
 	mkdir "$BATS_FILE_TMPDIR/in"
 	cd "$BATS_FILE_TMPDIR/in" || return 1
@@ -113,6 +119,19 @@ setup_file() {
 	fl-init -a logreg:4-3 --seed cli > model.flt
 	fl-init -a logreg:4-20000 --seed cli > wide.flt
 	fl-split --synthetic=30 --seed cli > data.flt
+	# A secure-aggregation round up to the masking (keys are 0600).
+	for c in c1 c2 c3; do
+		fl-mask --keygen --client="$c" --round=1 -k "$c.key" \
+		    --seed=cli > "$c.pub" || return 1
+	done
+	cat c1.pub c2.pub c3.pub | fl-mask --make-roster > roster.flt
+	for c in c1 c2 c3; do
+		fl-mask --share -k "$c.key" -r roster.flt --seed=cli || return 1
+	done > shares.flt
+	fl-pack -m kind=update -m round=1 -m modulus=65536 \
+	    -t x:u32=1,2,3 > ring.flt
+	fl-pack -m kind=update -m round=1 -m modulus=1048576 \
+	    -t x:u32=@big.txt > bigring.flt
 }
 
 make_inputs() {
