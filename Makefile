@@ -96,8 +96,13 @@ fuzz: fuzz-build
 bench: all
 	bench/run
 
+# A private federated training on Fashion-MNIST (synthetic data without
+# the dataset package): DEMO_DIR keeps the results, DEMO_ARGS are passed to
+# examples/simulate.sh (its --help lists them).
+DEMO_DIR ?= demo
+DEMO_ARGS ?=
 demo: all
-	@echo "make demo arrives with the federated simulation (issue 8)"
+	FL_BIN=$(abspath $(B)bin) examples/simulate.sh -d $(abspath $(DEMO_DIR)) $(DEMO_ARGS)
 
 lint:
 	mandoc -T lint -W warning $(MAN1) $(MAN5) $(MAN7)

@@ -1,0 +1,286 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+#
+# A private federated training of an MLP on Fashion-MNIST, simulated on one
+# machine with the fl-* programs doing everything a real deployment does:
+# a population of clients with non-IID data (Dirichlet label skew), a
+# cohort drawn by Poisson sampling each round, and on every sampled device
+#
+#   fl-train | fl-clip-noise --indicator | fl-quantize --ring |
+#     fl-clip-noise --shares (its share of the distributed noise) | fl-mask
+#
+# with per-round keys and Shamir shares for secure aggregation, clients
+# dropping at every stage of the protocol, and on the server the unmasking
+# (fl-aggregate --roster), decoding, adaptive clipping, a server optimizer
+# (fl-apply) and the privacy ledger (fl-account), charged for the clients
+# that actually survived.  Without the dataset (package
+# dataset-fashion-mnist) it runs on synthetic data.
+#
+#   examples/simulate.sh [options]      (--help lists them)
+#
+# It prints a line per round (test accuracy, cohort, dropouts, epsilon so
+# far) and leaves in the work directory results.tsv, and results.png if
+# gnuplot is installed.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
+           [-a arch] [--dropout=p] [--no-privacy] [-j jobs] [-d dir]
+           [--seed=text] [--synthetic]
+
+  -a ARCH          model (default mlp:784-64-10)
+  -c N             expected cohort: clients sampled per round (150)
+  -d DIR           work directory (default: a new one under /tmp)
+      --delta=D    target delta (1e-5)
+      --dropout=P  probability that a sampled client drops, at a stage of
+                   the protocol drawn at random (0.05)
+  -e EPS           user-level epsilon after all rounds (6)
+  -j N             clients run in parallel (default: the CPUs)
+      --local-epochs=E  client epochs (1)
+      --lr=RATE    client learning rate (0.1)
+  -n N             clients in the population (3000)
+      --no-privacy the same training without clipping, noise or masking
+  -r N             rounds (40)
+      --seed=TEXT  seed of the data split, the sampling and the dropouts
+                   (the noise and keys always come from the OS)
+      --server-lr=ETA   server learning rate (1)
+      --synthetic  synthetic data even if Fashion-MNIST is installed
+EOF
+}
+
+N=3000 COHORT=150 ROUNDS=40 EPS=6 DELTA=1e-5 ARCH=mlp:784-64-10
+DROP=0.05 PRIVATE=1 JOBS=$(nproc 2>/dev/null || echo 2) DIR= SEED=demo
+SYNTH=0 EPOCHS=1 LR=0.1 SLR=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	-a) ARCH=$2; shift ;;
+	-c) COHORT=$2; shift ;;
+	-d) DIR=$2; shift ;;
+	--delta=*) DELTA=${1#*=} ;;
+	--dropout=*) DROP=${1#*=} ;;
+	-e) EPS=$2; shift ;;
+	-j) JOBS=$2; shift ;;
+	--local-epochs=*) EPOCHS=${1#*=} ;;
+	--lr=*) LR=${1#*=} ;;
+	-n) N=$2; shift ;;
+	--no-privacy) PRIVATE=0 ;;
+	-r) ROUNDS=$2; shift ;;
+	--seed=*) SEED=${1#*=} ;;
+	--server-lr=*) SLR=${1#*=} ;;
+	--synthetic) SYNTH=1 ;;
+	-h|--help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -n "${FL_BIN:-}" ] && PATH=$FL_BIN:$PATH
+if [ -z "$DIR" ]; then
+	DIR=$(mktemp -d "${TMPDIR:-/tmp}/fl-simulate.XXXXXX")
+fi
+mkdir -p "$DIR"
+cd "$DIR"
+rm -rf round shards
+mkdir -p round shards
+
+# A number in [0, 1) per (seed, round, client, purpose): the simulation's
+# own choices (who is sampled, who drops), not privacy noise.
+draw() {
+	awk -v s="$SEED:$1" -v n="$2" 'BEGIN {
+		h = 0
+		for (i = 1; i <= length(s); i++)
+			h = (h * 31 + index("0123456789abcdefghijklmnopqrstuvwxyz:.-_", substr(s, i, 1))) % 2147483647
+		srand(h)
+		for (i = 0; i < n; i++) printf "%d %.6f\n", i, rand()
+	}'
+}
+
+# ---- data ----
+FMNIST=/usr/share/datasets/fashion-mnist
+if [ "$SYNTH" = 0 ] && [ -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
+	fl-split -n "$N" --dirichlet 0.5 --min-size 2 --seed "$SEED" \
+	    -p shards/c "$FMNIST/train-images-idx3-ubyte.gz"
+	TEST=$FMNIST/t10k-images-idx3-ubyte.gz
+	data="Fashion-MNIST"
+else
+	fl-split --synthetic $((N * 20 + 10000)) --features 784 --classes 10 \
+	    --seed "$SEED" -n 1 -o all.flt
+	fl-split -n "$N" --dirichlet 0.5 --min-size 2 --seed "$SEED" \
+	    -p shards/c all.flt
+	fl-split --synthetic 10000 --features 784 --classes 10 \
+	    --seed "$SEED-test" -n 1 -o test.flt
+	TEST=test.flt
+	data="synthetic data"
+fi
+# fl-split pads the client number to the width of N - 1.
+W=$((N - 1))
+W=${#W}
+shard() { printf 'shards/c%0*d.flt' "$W" "$1"; }
+
+fl-init -a "$ARCH" --seed "$SEED" -o global.flt
+rm -f state.flt budget.ledger
+q=$(awk -v c="$COHORT" -v n="$N" 'BEGIN { printf "%.8g", c / n }')
+if [ "$PRIVATE" = 1 ]; then
+	SIGMA_B=$(awk -v c="$COHORT" 'BEGIN { print c / 20 }')
+	# The noise multiplier that spends the budget over the run, found
+	# by bisection with the accountant that will charge the rounds:
+	# the distributed discrete Gaussian summed over the expected
+	# survivors (noise in units of the sensitivity, so 1e6 grid units
+	# stand for any).  Rounds with fewer survivors cost more; the ledger
+	# stops the run if the budget runs out.
+	DIM=$(echo "$ARCH" | awk -F'[:-]' '{ n = 0
+		for (i = 2; i < NF; i++) n += ($i + 1) * $(i + 1)
+		d = 1; while (d < n) d *= 2; print d }')
+	# Each client adds 1/SURV of the noise variance, SURV being the
+	# expected survivors: a sampled client that drops before masking
+	# (two of the three stages) adds nothing.
+	SURV=$(awk -v c="$COHORT" -v p="$DROP" 'BEGIN {
+		s = int(c * (1 - 2 * p / 3)); print (s < 1 ? 1 : s) }')
+	Z=$(awk -v lo=0.3 -v hi=20 -v e="$EPS" -v s="$SURV" -v q="$q" \
+	    -v T="$ROUNDS" -v d="$DIM" -v D="$DELTA" 'BEGIN {
+		for (k = 0; k < 30; k++) {
+			z = (lo + hi) / 2
+			cmd = sprintf("fl-account -m discrete-gaussian " \
+			    "--sigma %.10g --clients %d --sensitivity 1e6 " \
+			    "--dim %d -q %s -T %d -d %s", z * 1e6 / sqrt(s),
+			    s, d, q, T, D)
+			cmd | getline line; close(cmd)
+			split(line, f, " ")
+			if (f[2] + 0 > 0.99 * e) lo = z; else hi = z
+		}
+		printf "%.6g\n", hi }')
+	CLIP=0.5
+	echo "# $data: $N clients, cohort ~$COHORT (q=$q), $ROUNDS rounds," \
+	    "noise multiplier $Z for epsilon $EPS at delta $DELTA"
+else
+	echo "# $data: $N clients, cohort ~$COHORT (q=$q), $ROUNDS rounds," \
+	    "no privacy"
+fi
+printf 'round\taccuracy\tsampled\tsurvivors\tdropped\tepsilon\tclip\n' \
+    > results.tsv
+printf '%5s %8s %7s %9s %7s %7s %7s\n' round accuracy sampled survivors \
+    dropped epsilon clip
+
+# ---- one client's part of a round (run in parallel) ----
+client() {
+	local i=$1 d=round
+	local in; in=$(shard "$i")
+	if [ "$PRIVATE" = 0 ]; then
+		fl-train -q -m global.flt -e "$EPOCHS" -b 16 --lr "$LR" \
+		    --client "c$i" "$in" -o "$d/u$i.flt"
+		return
+	fi
+	fl-train -q -m global.flt -e "$EPOCHS" -b 16 --lr "$LR" "$in" |
+	    fl-clip-noise -c "$CLIP" --indicator |
+	    fl-quantize --ring 32 --clients "$COHORT" --noise "$Z" \
+		--rotation-seed "round-$t" |
+	    fl-clip-noise --noise "$Z" --shares "$SURV" \
+		-m discrete-gaussian --indicator-noise "$SIGMA_B" |
+	    fl-mask -k "$d/c$i.key" -r "$d/roster.flt" -s "$d/shares.flt" \
+		-o "$d/m$i.flt"
+}
+export -f client shard
+export PRIVATE EPOCHS LR CLIP Z COHORT SIGMA_B SURV W
+
+eps=0
+for t in $(seq 1 "$ROUNDS"); do
+	rm -rf round
+	mkdir round
+	export t CLIP
+	# Poisson sampling, and for each sampled client whether and when it
+	# drops: 1 before sharing, 2 before sending its masked update, 3
+	# during the unmask request.
+	draw "round$t" "$N" | awk -v q="$q" '$2 < q { print $1 }' \
+	    > round/sampled
+	draw "drop$t" "$N" | awk -v p="$DROP" 'NR == FNR { s[$1]; next }
+	    ($1 in s) { st = ($2 < p) ? 1 + int(3 * $2 / p) : 0
+		print $1, (st > 3 ? 3 : st) }' round/sampled - > round/stage
+	sampled=$(wc -l < round/sampled)
+	if [ "$PRIVATE" = 0 ]; then
+		cut -d' ' -f1 round/stage | xargs -P "$JOBS" -n 1 \
+		    bash -c 'client "$1"' _
+		fl-aggregate round/u*.flt > round/agg.flt
+		fl-apply -m global.flt -s state.flt --optimizer avgm \
+		    --server-lr "$SLR" -o global.flt round/agg.flt
+		survivors=$sampled
+	else
+		# Keys for the sampled clients, the roster, then the shares of
+		# those that did not drop before sharing.
+		mr=$(fl-inspect -g round global.flt)
+		while read -r i st; do
+			fl-mask --keygen --client "c$i" --round "$mr" \
+			    -k "round/c$i.key" > "round/c$i.pub"
+		done < round/stage
+		# The roster's graph and threshold tolerate twice the
+		# expected dropout (but a threshold must stay a majority).
+		tolerate=$(awk -v p="$DROP" \
+		    'BEGIN { p *= 2; print (p < 0.1) ? 0.1 : (p > 0.4) ? 0.4 : p }')
+		cat round/c*.pub | fl-mask --make-roster --dropout "$tolerate" \
+		    > round/roster.flt
+		awk '$2 != 1 { print $1 }' round/stage | while read -r i; do
+			fl-mask --share -k "round/c$i.key" -r round/roster.flt \
+			    > "round/c$i.shares"
+		done
+		cat round/c*.shares > round/shares.flt
+		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage |
+		    xargs -P "$JOBS" -n 1 bash -c 'client "$1"' _
+		awk '$2 == 0 || $2 == 3 { print "c" $1 }' round/stage \
+		    > round/survivors
+		survivors=$(wc -l < round/survivors)
+		awk '$2 == 0 { print $1 }' round/stage | while read -r i; do
+			# A client refuses when too few survived: the round
+			# is then aborted below.
+			fl-mask --reveal round/survivors -k "round/c$i.key" \
+			    -r round/roster.flt -s round/shares.flt \
+			    -o "round/c$i.reveal" || true
+		done
+		cat round/c*.reveal > round/reveals.flt 2> /dev/null || true
+		if ! fl-aggregate --roster round/roster.flt \
+		    --reveals round/reveals.flt -o round/sum.flt round/m*.flt
+		then
+			echo "round $t aborted: the model stays" >&2
+			continue
+		fi
+		# Charge the release as it happened (the survivors' noise)
+		# before using it.  The ledger is the gate: a release that
+		# would take epsilon over the budget is refused (exit 3), the
+		# sum is discarded and training stops.
+		if ! out=$(fl-account -l budget.ledger -s -B "$EPS" \
+		    -d "$DELTA" -q "$q" round/sum.flt); then
+			rm -f round/sum.flt
+			echo "round $t: the privacy budget is spent; stopping" >&2
+			break
+		fi
+		eps=$(echo "$out" | awk '{ for (i = 1; i < NF; i++)
+			if ($i == "epsilon") e = $(i + 1) } END { print e }')
+		fl-quantize -d --mean round/sum.flt |
+		    fl-clip-noise --adapt --indicator-noise "$SIGMA_B" \
+			-o round/mean.flt
+		CLIP=$(fl-inspect -g dp.clip-next round/mean.flt)
+		fl-apply -m global.flt -s state.flt --optimizer avgm \
+		    --server-lr "$SLR" -o global.flt round/mean.flt
+	fi
+	acc=$(fl-eval -j "$JOBS" -m global.flt "$TEST" |
+	    awk '$1 == "accuracy" { print $2 }')
+	dropped=$((sampled - survivors))
+	printf '%5d %8.4f %7d %9d %7d %7s %7.4g\n' "$t" "$acc" "$sampled" \
+	    "$survivors" "$dropped" "$eps" "${CLIP:-0}"
+	printf '%d\t%s\t%d\t%d\t%d\t%s\t%s\n' "$t" "$acc" "$sampled" \
+	    "$survivors" "$dropped" "$eps" "${CLIP:-0}" >> results.tsv
+done
+
+if command -v gnuplot > /dev/null; then
+	gnuplot <<EOF
+set terminal pngcairo size 800,480
+set output 'results.png'
+set xlabel 'round'
+set ylabel 'test accuracy'
+set y2label 'epsilon'
+set ytics nomirror
+set y2tics
+set key bottom right
+plot 'results.tsv' using 1:2 skip 1 with lines lw 2 title 'accuracy', \
+     '' using 1:6 skip 1 axes x1y2 with lines lw 2 title 'epsilon'
+EOF
+fi
+echo "# results: $DIR/results.tsv${DIR:+}"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bats
+# examples/simulate.sh, the simulation behind `make demo`, on a small
+# synthetic population: every round runs the whole private pipeline
+# (training, clipping, ring encoding, distributed noise, masking, dropouts,
+# unmasking, adaptive clipping, the server optimizer and the ledger).
+
+load helper
+
+SIM=$TOP/examples/simulate.sh
+
+@test "simulate.sh: private rounds with dropouts, epsilon within the budget" {
+	run -0 "$SIM" --synthetic -n 80 -c 24 -r 3 -e 8 --dropout=0.3 \
+	    --seed=bats -j 2 -d sim
+	assert_line --regexp '^# synthetic data: 80 clients, cohort ~24 \(q=0.3\), 3 rounds, noise multiplier [0-9.]+ for epsilon 8 at delta 1e-5$'
+	# A line per round: round, accuracy, sampled, survivors, dropped,
+	# epsilon, clip.
+	[ "$(grep -c '^ *[1-3] ' <<< "$output")" -eq 3 ]
+	[ "$(wc -l < sim/results.tsv)" -eq 4 ]
+	awk -F'\t' 'NR > 1 {
+		if ($2 < 0 || $2 > 1) exit 1          # accuracy
+		if ($4 + $5 != $3) exit 1             # survivors + dropped
+		if (!($6 > 0 && $6 <= 8)) exit 1      # epsilon so far
+		if (NR > 2 && $6 < e) exit 1          # and it only grows
+		e = $6
+	}' sim/results.tsv
+	# Some clients dropped at some stage, and the round still finished.
+	awk -F'\t' 'NR > 1 { d += $5 } END { exit !(d > 0) }' sim/results.tsv
+	# The ledger charged each round for its survivors.
+	run -0 fl-account -l sim/budget.ledger
+	assert_line --regexp '^epsilon [0-9.]+ delta 1e-05 .* releases 3$'
+	# The model advanced three rounds.
+	assert_equal "$(fl-inspect -g round sim/global.flt)" 3
+	# Nothing private on the server side of the last round: the masked
+	# records carry no key material, and the key files are 0600.
+	for f in sim/round/c*.key; do
+		assert_equal "$(stat -c %a "$f")" 600
+	done
+}
+
+@test "simulate.sh: the same run without privacy" {
+	run -0 "$SIM" --synthetic -n 60 -c 20 -r 2 --no-privacy --seed=bats \
+	    -j 2 -d plain
+	assert_line --regexp '^# synthetic data: 60 clients, cohort ~20 \(q=0.333[0-9]*\), 2 rounds, no privacy$'
+	[ "$(wc -l < plain/results.tsv)" -eq 3 ]
+	[ ! -e plain/budget.ledger ]
+	assert_equal "$(fl-inspect -g round plain/global.flt)" 2
+}
+
+@test "simulate.sh: usage" {
+	run -0 "$SIM" --help
+	assert_line --partial 'usage: simulate.sh'
+	run -2 "$SIM" --bogus
+}
