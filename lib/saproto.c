@@ -474,7 +474,7 @@ fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
 	struct fl_sa_public *pub = NULL;
 	unsigned char claimed[FL_SA_BYTES];
 	uint64_t round, n, k, t;
-	size_t i;
+	size_t i, cap = 0;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -491,11 +491,19 @@ fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
 	    need_u64(&rec, "secagg.t", 2, k + 1, &t, err) < 0 ||
 	    need_hex(&rec, "secagg.session", claimed, err) < 0)
 		goto fail;
-	if ((pub = calloc((size_t)n, sizeof(*pub))) == NULL) {
-		fl_error_set(err, FL_ENOMEM, "out of memory");
-		goto fail;
-	}
+	/* The table grows with the records read, not with the head's
+	 * claim: a short stream cannot make it allocate for 2^24 clients. */
 	for (i = 0; i < n; i++) {
+		if (i == cap) {
+			void *p;
+
+			cap = cap ? 2 * cap : 64;
+			if ((p = realloc(pub, cap * sizeof(*pub))) == NULL) {
+				fl_error_set(err, FL_ENOMEM, "out of memory");
+				goto fail;
+			}
+			pub = p;
+		}
 		if ((rc = fl_record_read(&rec, fp, NULL, err)) <= 0) {
 			if (rc == 0)
 				fl_error_set(err, FL_EFORMAT, "%zu public keys, "
