@@ -128,20 +128,11 @@ master_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed,
     const char *purpose, const char *id)
 {
 	struct fl_error err;
-	unsigned char m[FL_RNG_KEYBYTES];
 
-	if (seed == NULL) {
-		if (fl_rng_seed_os(key, &err) < 0)
-			tool_die("%s", err.msg);
-		return;
-	}
-	/* Reproducible, and different for every client and step. */
-	fl_rng_seed_text(m, seed);
-	fl_rng_derive(key, m, purpose, 0);
-	for (const char *p = id; *p; p++)
-		key[(size_t)(p - id) % FL_RNG_KEYBYTES] ^= (unsigned char)*p;
-	fl_rng_derive(key, key, purpose, strlen(id));
-	sodium_memzero(m, sizeof(m));
+	if (seed != NULL)
+		fl_sa_seed_key(key, seed, purpose, id);
+	else if (fl_rng_seed_os(key, &err) < 0)
+		tool_die("%s", err.msg);
 }
 
 static void

@@ -1168,6 +1168,12 @@ size_t fl_sa_neighbours(const struct fl_sa_graph *g, uint32_t i,
     uint32_t *out);
 void fl_sa_graph_free(struct fl_sa_graph *g);
 
+/* The key of a --seed run (tests and simulations, not private): from the
+ * seed text, the step's purpose and the client id, so that every client
+ * and step draws differently. */
+void fl_sa_seed_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed,
+    const char *purpose, const char *id);
+
 /* The X25519 mask key pair made from its 32-byte seed (the shared secret). */
 int fl_sa_mask_keypair(unsigned char pk[FL_SA_BYTES],
     unsigned char sk[FL_SA_BYTES], const unsigned char seed[FL_SA_BYTES]);

@@ -142,6 +142,23 @@ fl_sa_graph_free(struct fl_sa_graph *g)
 
 /* ---- keys ---- */
 
+void
+fl_sa_seed_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed,
+    const char *purpose, const char *id)
+{
+	unsigned char m[FL_RNG_KEYBYTES];
+	crypto_generichash_state st;
+
+	fl_rng_seed_text(m, seed);
+	hash_begin(&st, m, sizeof(m), FL_RNG_KEYBYTES, "fl-mask seed v1");
+	crypto_generichash_update(&st, (const unsigned char *)purpose,
+	    strlen(purpose) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)id,
+	    strlen(id) + 1);
+	crypto_generichash_final(&st, key, FL_RNG_KEYBYTES);
+	sodium_memzero(m, sizeof(m));
+}
+
 int
 fl_sa_mask_keypair(unsigned char pk[FL_SA_BYTES], unsigned char sk[FL_SA_BYTES],
     const unsigned char seed[FL_SA_BYTES])
