@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+#
+# The server of a cron deployment: run every minute, it advances the
+# current round by at most one phase and exits.  See examples/cron/README
+# for the round directory, the phases, the deadlines and crash safety.
+#
+#   FL_ROUNDS=/srv/fl/rounds FL_SERVER_DIR=/srv/fl/server server.sh
+#
+# Environment (defaults in brackets):
+#   FL_ROUNDS            the shared round directory (required)
+#   FL_SERVER_DIR        the server's private state: model.flt, budget.ledger,
+#                        lock, log [$FL_ROUNDS/../server]
+#   FL_ARCH              the model made by the first run [logreg:784-10]
+#   FL_EXPECT            clients expected each round [5]
+#   FL_MIN_CLIENTS       fewer keys than this at the deadline: abort [3]
+#   FL_DROPOUT           fraction of clients that may drop (fl-mask
+#                        --make-roster --dropout) [0.2]
+#   FL_CLIP              the first round's clip bound (then adaptive) [1]
+#   FL_NOISE             noise multiplier Z of the summed update [1]
+#   FL_INDICATOR_NOISE   noise of the summed clip indicator, above Z/2 [1]
+#   FL_SHARES            noise shares planned (a low estimate of the
+#                        survivors) [FL_EXPECT x (1 - FL_DROPOUT)]
+#   FL_BITS              ring bits [32]
+#   FL_SAMPLE_RATE       the rate q at which clients are in a round [1]
+#   FL_BUDGET, FL_DELTA  the privacy budget: epsilon at delta [10, 1e-5]
+#   FL_SERVER_LR         server learning rate (FedAvg) [1]
+#   FL_LAST_ROUND        stop once the model reaches this round [none]
+#   FL_KEYS_SECS, FL_SHARE_SECS, FL_MASK_SECS, FL_REVEAL_SECS
+#                        phase deadlines in seconds [600, 300, 1800, 300]
+#   FL_BIN               put first on PATH
+# Exit status: 0 (also when another run holds the lock), 1 on an error
+# (the next run retries).
+set -eu -o pipefail
+
+: "${FL_ROUNDS:?set FL_ROUNDS to the shared round directory}"
+S=${FL_SERVER_DIR:-$FL_ROUNDS/../server}
+ARCH=${FL_ARCH:-logreg:784-10}
+EXPECT=${FL_EXPECT:-5}
+MIN=${FL_MIN_CLIENTS:-3}
+DROPOUT=${FL_DROPOUT:-0.2}
+CLIP0=${FL_CLIP:-1}
+NOISE=${FL_NOISE:-1}
+INOISE=${FL_INDICATOR_NOISE:-1}
+SHARES=${FL_SHARES:-$(awk -v n="$EXPECT" -v p="$DROPOUT" \
+    'BEGIN { s = int(n * (1 - p)); print (s < 1 ? 1 : s) }')}
+BITS=${FL_BITS:-32}
+Q=${FL_SAMPLE_RATE:-1}
+BUDGET=${FL_BUDGET:-10}
+DELTA=${FL_DELTA:-1e-5}
+LR=${FL_SERVER_LR:-1}
+LAST=${FL_LAST_ROUND:-}
+if [ -n "${FL_BIN:-}" ]; then
+	PATH=$FL_BIN:$PATH
+	export PATH
+fi
+
+mkdir -p "$FL_ROUNDS" "$S"
+# One run at a time: a run that finds the lock taken leaves at once (the
+# lock goes with the process, even when it is killed).
+exec 9>> "$S/lock"
+flock -n 9 || exit 0
+
+log() {
+	echo "$(date '+%F %T') server: $*" >> "$S/log"
+	[ -z "${FL_VERBOSE:-}" ] || echo "server: $*" >&2
+}
+# Tests: FL_CRASH_AT=NAME kills this run at crash point NAME.
+crashpoint() {
+	if [ "${FL_CRASH_AT:-}" = "$1" ]; then
+		kill -KILL $$
+	fi
+}
+# put SRC DEST: copy atomically (a temporary file beside DEST, renamed).
+put() {
+	cp "$1" "$2.tmp.$$"
+	mv -f "$2.tmp.$$" "$2"
+}
+# write DEST: standard input to DEST, atomically.
+write() {
+	cat > "$1.tmp.$$"
+	mv -f "$1.tmp.$$" "$1"
+}
+# age FILE: seconds since FILE was written (the phase it opened began).
+age() {
+	echo $(($(date +%s) - $(stat -c %Y "$1")))
+}
+# ids FILE: the client ids of the records of FILE, sorted.
+ids() {
+	fl-inspect "$1" | sed -n 's/^  client=//p' | LC_ALL=C sort
+}
+# present DIR LIST: the ids of LIST (a file) with DIR/ID.flt, one a line.
+present() {
+	while read -r c; do
+		[ ! -e "$1/$c.flt" ] || echo "$c"
+	done < "$2"
+}
+abort() {
+	echo "$*" | write "$d/ABORTED"
+	log "$id aborted: $*"
+}
+
+# Leftovers of a run that died while writing (the files in progress are
+# .tmp.PID; no other run is going, we hold the lock).
+find "$S" "$FL_ROUNDS" -maxdepth 2 -name '*.tmp.*' -exec rm -rf {} +
+[ ! -e "$FL_ROUNDS/STOPPED" ] || exit 0
+
+# The server's model is the truth: its round R names the round in progress.
+if [ ! -e "$S/model.flt" ]; then
+	fl-init -a "$ARCH" -o "$S/model.flt"
+	log "new model $ARCH"
+fi
+R=$(fl-inspect -g round "$S/model.flt")
+
+# The round's attempts are R.1, R.2, ... (a new one after an abort).
+a=0
+while [ -e "$FL_ROUNDS/$R.$((a + 1))" ]; do
+	a=$((a + 1))
+done
+d=$FL_ROUNDS/$R.$a
+id=$R.$a
+
+# A DONE round whose model is not installed yet: install it (the crash
+# fell between the two).
+if [ "$a" -gt 0 ] && [ -e "$d/DONE" ]; then
+	put "$d/next.flt" "$S/model.flt"
+	put "$d/next.flt" "$FL_ROUNDS/model.flt"
+	log "$id: installed the model of round $((R + 1))"
+	exit 0
+fi
+
+# Open a new attempt when there is none, or the last one aborted.
+if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
+	if [ -n "$LAST" ] && [ "$R" -ge "$LAST" ]; then
+		exit 0
+	fi
+	clip=$CLIP0
+	if [ "$R" -gt 0 ]; then
+		# The clip bound adapted by the last completed round.
+		prev=$(find "$FL_ROUNDS" -maxdepth 2 -path "*/$((R - 1)).*/DONE" |
+		    head -n 1)
+		if [ -n "$prev" ]; then
+			clip=$(fl-inspect -g dp.clip-next "${prev%/DONE}/mean.flt")
+		fi
+	fi
+	a=$((a + 1))
+	id=$R.$a
+	d=$FL_ROUNDS/$id
+	t=$FL_ROUNDS/.$id.tmp.$$
+	mkdir -p "$t/pub" "$t/shares" "$t/masked" "$t/reveal"
+	cp "$S/model.flt" "$t/model.flt"
+	cat > "$t/params" <<EOF
+round=$R
+clip=$clip
+clients=$EXPECT
+shares=$SHARES
+noise=$NOISE
+indicator-noise=$INOISE
+bits=$BITS
+EOF
+	chmod -R a+rX "$t"
+	mv "$t" "$d"
+	echo "$id" | write "$FL_ROUNDS/current"
+	log "$id: opened (clip $clip)"
+	exit 0
+fi
+
+# The attempt in progress: its phase is the last file the server wrote.
+if [ ! -e "$d/roster.flt" ]; then
+	# Keys: close when every expected client sent its public keys, or
+	# at the deadline.  Only well-formed keys of this round count.
+	: > "$d/.keys.tmp.$$"
+	for f in "$d"/pub/*.flt; do
+		[ -e "$f" ] || continue
+		c=${f##*/}
+		c=${c%.flt}
+		if [ "$(fl-inspect -g round "$f" 2> /dev/null)" = "$R" ] &&
+		    [ "$(fl-inspect -g client "$f" 2> /dev/null)" = "$c" ]; then
+			echo "$f" >> "$d/.keys.tmp.$$"
+		fi
+	done
+	n=$(wc -l < "$d/.keys.tmp.$$")
+	if [ "$n" -lt "$EXPECT" ] &&
+	    [ "$(age "$d/model.flt")" -lt "${FL_KEYS_SECS:-600}" ]; then
+		rm -f "$d/.keys.tmp.$$"
+		exit 0
+	fi
+	if [ "$n" -lt "$MIN" ]; then
+		rm -f "$d/.keys.tmp.$$"
+		abort "keys: $n clients, fewer than $MIN"
+		exit 0
+	fi
+	xargs cat < "$d/.keys.tmp.$$" |
+	    fl-mask --make-roster --dropout "$DROPOUT" -o "$d/roster.flt"
+	rm -f "$d/.keys.tmp.$$"
+	log "$id: roster of $n clients"
+elif [ ! -e "$d/shares.flt" ]; then
+	# Shares: from every client of the roster, or at the deadline from
+	# at least the threshold.
+	ids "$d/roster.flt" > "$d/.in.tmp.$$"
+	present "$d/shares" "$d/.in.tmp.$$" > "$d/.got.tmp.$$"
+	n=$(wc -l < "$d/.got.tmp.$$")
+	t=$(fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.t=//p')
+	if [ "$n" -lt "$(wc -l < "$d/.in.tmp.$$")" ] &&
+	    [ "$(age "$d/roster.flt")" -lt "${FL_SHARE_SECS:-300}" ]; then
+		rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
+		exit 0
+	fi
+	if [ "$n" -lt "$t" ]; then
+		rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
+		abort "shares: $n clients, below the threshold $t"
+		exit 0
+	fi
+	sed "s|.*|$d/shares/&.flt|" "$d/.got.tmp.$$" | xargs cat |
+	    write "$d/shares.flt"
+	rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
+	log "$id: shares of $n clients"
+elif [ ! -e "$d/survivors" ]; then
+	# Masking: the survivors are the clients that shared and whose
+	# masked update arrived by the deadline (or all of them).
+	ids "$d/shares.flt" > "$d/.in.tmp.$$"
+	present "$d/masked" "$d/.in.tmp.$$" > "$d/.got.tmp.$$"
+	n=$(wc -l < "$d/.got.tmp.$$")
+	t=$(fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.t=//p')
+	if [ "$n" -lt "$(wc -l < "$d/.in.tmp.$$")" ] &&
+	    [ "$(age "$d/shares.flt")" -lt "${FL_MASK_SECS:-1800}" ]; then
+		rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
+		exit 0
+	fi
+	if [ "$n" -lt "$t" ]; then
+		rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
+		abort "masking: $n survivors, below the threshold $t"
+		exit 0
+	fi
+	write "$d/survivors" < "$d/.got.tmp.$$"
+	rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
+	log "$id: $n survivors"
+elif [ ! -e "$d/sum.flt" ]; then
+	# The unmask request: every survivor's answer, or at the deadline
+	# whatever came; fl-aggregate says whether that is enough.
+	present "$d/reveal" "$d/survivors" > "$d/.got.tmp.$$"
+	n=$(wc -l < "$d/.got.tmp.$$")
+	if [ "$n" -lt "$(wc -l < "$d/survivors")" ] &&
+	    [ "$(age "$d/survivors")" -lt "${FL_REVEAL_SECS:-300}" ]; then
+		rm -f "$d/.got.tmp.$$"
+		exit 0
+	fi
+	sed "s|.*|$d/reveal/&.flt|" "$d/.got.tmp.$$" | xargs cat \
+	    > "$d/.reveals.tmp.$$"
+	rm -f "$d/.got.tmp.$$"
+	if ! sed "s|.*|$d/masked/&.flt|" "$d/survivors" |
+	    xargs fl-aggregate --roster "$d/roster.flt" \
+		--reveals "$d/.reveals.tmp.$$" -o "$d/sum.flt" \
+		2>> "$S/log"; then
+		rm -f "$d/.reveals.tmp.$$"
+		abort "unmasking failed with $n reveals (see the log)"
+		exit 0
+	fi
+	mv -f "$d/.reveals.tmp.$$" "$d/reveals.flt"
+	log "$id: unmasked the sum of $(fl-inspect -g clients "$d/sum.flt")"
+else
+	# Release: the ledger is the gate.  The round is charged once (the
+	# ledger is keyed by the model's round R), before the sum is used;
+	# a spend over the budget stops the training.
+	if ! fl-account -l "$S/budget.ledger" 2> /dev/null |
+	    awk -v r="$R" '$1 ~ /^[0-9]+$/ && $2 == r { f = 1 }
+		END { exit !f }'; then
+		st=0
+		fl-account -l "$S/budget.ledger" -s -B "$BUDGET" -d "$DELTA" \
+		    -q "$Q" "$d/sum.flt" > "$d/.spend.tmp.$$" 2>> "$S/log" ||
+		    st=$?
+		if [ "$st" -eq 3 ]; then
+			rm -f "$d/.spend.tmp.$$"
+			abort "the privacy budget $BUDGET is spent"
+			echo "budget" | write "$FL_ROUNDS/STOPPED"
+			exit 0
+		fi
+		[ "$st" -eq 0 ] || exit 1
+		log "$id: charged: $(cat "$d/.spend.tmp.$$")"
+		rm -f "$d/.spend.tmp.$$"
+	fi
+	crashpoint charged
+	# Decode, adapt the clip (noise from the OS: made once, kept), apply.
+	if [ ! -e "$d/mean.flt" ]; then
+		fl-quantize -d --mean "$d/sum.flt" |
+		    fl-clip-noise --adapt --indicator-noise "$INOISE" \
+			-o "$d/mean.flt"
+	fi
+	crashpoint decoded
+	if [ ! -e "$d/next.flt" ]; then
+		fl-apply -m "$S/model.flt" --server-lr "$LR" \
+		    -o "$d/next.flt" "$d/mean.flt"
+	fi
+	crashpoint applied
+	: > "$d/DONE"
+	crashpoint marked-done
+	put "$d/next.flt" "$S/model.flt"
+	put "$d/next.flt" "$FL_ROUNDS/model.flt"
+	log "$id: done: model of round $(fl-inspect -g round "$S/model.flt")"
+fi

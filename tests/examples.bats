@@ -1,0 +1,245 @@
+#!/usr/bin/env bats
+# The examples: examples/round-by-hand.sh (one round by hand),
+# examples/tree-aggregate.sh, and the cron deployment in examples/cron/
+# (server.sh and client.sh run in turn as cron would, with a client that
+# drops, reruns that must change nothing, and killed runs and half-written
+# files that the next run must recover from).
+
+load helper
+
+EX=$TOP/examples
+CRON=$TOP/examples/cron
+
+# ---- round-by-hand.sh ----
+
+@test "examples: round-by-hand.sh runs one round and spends epsilon" {
+	run "$EX/round-by-hand.sh" -d hand
+	assert_success
+	assert_line 'round 0 -> 1: 4 of 4 clients survived'
+	assert_line --regexp '^epsilon [0-9.]+ of 10 spent'
+	assert_output --partial '### fl-mask --keygen'
+	assert_output --partial 'kind=secagg-roster'
+	assert_output --partial 'mask=secagg'
+	[ "$(fl-inspect -g round hand/server/global.flt)" = 1 ]
+	run fl-account -l hand/server/budget.ledger
+	assert_success
+	assert_line --regexp '^epsilon [0-9.]+ delta 1e-05 .* releases 1$'
+}
+
+@test "examples: round-by-hand.sh is reproducible and survives a dropout" {
+	"$EX/round-by-hand.sh" -q -d a > a.out
+	"$EX/round-by-hand.sh" -q -d a > b.out
+	cmp a.out b.out
+	cp a/server/global.flt first.flt
+	"$EX/round-by-hand.sh" -q -d b
+	cmp first.flt b/server/global.flt
+	run "$EX/round-by-hand.sh" -q --drop 2
+	assert_success
+	assert_line 'round 0 -> 1: 3 of 4 clients survived'
+}
+
+@test "examples: round-by-hand.sh --fmnist trains on Fashion-MNIST" {
+	[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ||
+	    skip "dataset-fashion-mnist is not installed"
+	run "$EX/round-by-hand.sh" -q --fmnist
+	assert_success
+	assert_line 'round 0 -> 1: 4 of 4 clients survived'
+	assert_line --regexp '^accuracy 0\.[0-9]+ -> 0\.[0-9]+$'
+}
+
+# ---- tree-aggregate.sh ----
+
+@test "examples: tree-aggregate.sh finds every grouping equal to one pass" {
+	run "$EX/tree-aggregate.sh" 24 tree
+	assert_success
+	assert_line --regexp '^tree-xargs: same as one pass \(2 tensors within 1e-5\)$'
+	assert_line 'ring-tree: byte-identical to one pass'
+	assert_line 'clients: 24'
+	if command -v parallel > /dev/null; then
+		assert_line --regexp '^tree-parallel: same as one pass'
+	fi
+}
+
+@test "examples: the scripts are shellcheck-clean" {
+	command -v shellcheck > /dev/null || skip "shellcheck is not installed"
+	run shellcheck -s bash "$EX/round-by-hand.sh" "$CRON/server.sh" \
+	    "$CRON/client.sh"
+	assert_success
+}
+
+# ---- the cron deployment ----
+
+# cron_setup: five clients' data, and the environment of both scripts,
+# with deadlines of a second (only the share phase waits for one: c4
+# makes its keys and is never seen again).
+cron_setup() {
+	mkdir -p data
+	fl-split --synthetic 250 --features 784 --classes 10 -n 5 \
+	    --seed cron -p data/c
+	export FL_ROUNDS=$PWD/rounds FL_SERVER_DIR=$PWD/server
+	export FL_EXPECT=5 FL_LAST_ROUND=1 FL_KEYS_SECS=1 FL_SHARE_SECS=1
+	export FL_MASK_SECS=1 FL_REVEAL_SECS=1
+	unset FL_CRASH_AT FL_VERBOSE
+}
+
+server() {
+	"$CRON/server.sh"
+}
+
+# client I: one run of client cI.
+client() {
+	FL_CLIENT=c$1 FL_DATA=data/c$1.flt FL_CLIENT_DIR=clients/c$1 \
+	    "$CRON/client.sh"
+}
+
+# pass: what cron does in a minute, here in a row: the server, then each
+# client.  c4 drops: it runs until its public keys are sent, never after.
+pass() {
+	server
+	local i
+	for i in 0 1 2 3; do
+		client "$i"
+	done
+	[ -e rounds/0.1/pub/c4.flt ] || client 4
+}
+
+# until_done: passes until round 0.1 is DONE (at most 40, 0.2 s apart).
+until_done() {
+	local n=0
+	while [ ! -e rounds/0.1/DONE ]; do
+		n=$((n + 1))
+		[ "$n" -le 40 ] || fail "no DONE after 40 passes: $(cat server/log)"
+		pass
+		sleep 0.2
+	done
+	# Once more: the server installs nothing new, the clients forget.
+	pass
+}
+
+# snapshot: every file with its size, time and checksum.
+snapshot() {
+	find rounds server clients -type f -printf '%p %s %T@\n' | sort
+	find rounds server clients -type f -print0 | sort -z |
+	    xargs -0 sha256sum
+}
+
+@test "cron: a round completes with a dropout; rerunning changes nothing" {
+	cron_setup
+	until_done
+	[ "$(fl-inspect -g round server/model.flt)" = 1 ]
+	cmp server/model.flt rounds/model.flt
+	[ "$(cat rounds/current)" = 0.1 ]
+	# c4 sent keys and nothing else: in the roster, not a survivor.
+	run fl-inspect -g clients rounds/0.1/sum.flt
+	assert_output 4
+	run cat rounds/0.1/survivors
+	assert_output "$(printf 'c%s\n' 0 1 2 3)"
+	grep -qx '  client=c4' <(fl-inspect rounds/0.1/roster.flt)
+	# One release in the ledger, of round 0.
+	run fl-account -l server/budget.ledger
+	assert_success
+	assert_line --regexp '^ +1 +0 +discrete-gaussian .* 4 +[0-9.]+$'
+	assert_line --regexp 'releases 1$'
+	# The finished round's secrets are gone from the clients that ran.
+	[ -z "$(find clients/c0 -name '*.key')" ]
+	# c4 comes back after the round: it only forgets its keys.
+	client 4
+	[ -z "$(find clients/c4 -name '*.key')" ]
+	# Every script again, twice: nothing changes.
+	snapshot > before
+	pass
+	client 4
+	pass
+	snapshot > after
+	diff before after
+}
+
+@test "cron: killed runs and half-written files are recovered" {
+	cron_setup
+	# c1 is killed between making its keys and sending them; the next
+	# run sends them.
+	server
+	FL_CRASH_AT=keygen run client 1
+	[ "$status" -eq 137 ]
+	[ -e clients/c1/0.1.key ]
+	[ ! -e rounds/0.1/pub/c1.flt ]
+	client 1
+	[ -e rounds/0.1/pub/c1.flt ]
+	# Half-written temporary files of dead runs, one of them as if
+	# killed while sending its masked update.
+	head -c 100 rounds/0.1/pub/c1.flt > rounds/0.1/pub/.c2.flt.tmp.99999
+	head -c 100 server/model.flt > server/model.flt.tmp.99999
+	mkdir rounds/.0.2.tmp.99999
+	# The server dies after charging the ledger and again after marking
+	# DONE: neither charges twice nor skips installing the model.
+	while [ ! -e rounds/0.1/sum.flt ]; do
+		pass
+		sleep 0.2
+	done
+	head -c 1000 clients/c0/0.1.masked \
+	    > rounds/0.1/masked/.c0.flt.tmp.99998
+	FL_CRASH_AT=charged run server
+	[ "$status" -eq 137 ]
+	[ ! -e rounds/0.1/mean.flt ]
+	FL_CRASH_AT=marked-done run server
+	[ "$status" -eq 137 ]
+	[ -e rounds/0.1/DONE ]
+	[ "$(fl-inspect -g round server/model.flt)" = 0 ]
+	until_done
+	[ "$(fl-inspect -g round server/model.flt)" = 1 ]
+	cmp server/model.flt rounds/0.1/next.flt
+	run fl-account -l server/budget.ledger
+	assert_line --regexp 'releases 1$'
+	run find rounds server clients -name '*.tmp.*'
+	assert_output ''
+	[ ! -e rounds/0.2 ]
+}
+
+@test "cron: a run while another holds the lock does nothing" {
+	cron_setup
+	mkdir -p server
+	exec 8>> server/lock
+	flock -n 8
+	server
+	exec 8>&-
+	[ ! -e server/model.flt ]
+	[ ! -e rounds/current ]
+}
+
+@test "cron: too few keys by the deadline abort; a new attempt opens" {
+	cron_setup
+	export FL_KEYS_SECS=0
+	server
+	client 0
+	client 1
+	server
+	run cat rounds/0.1/ABORTED
+	assert_output 'keys: 2 clients, fewer than 3'
+	server
+	[ "$(cat rounds/current)" = 0.2 ]
+	client 0
+	[ ! -e clients/c0/0.1.key ]
+	[ -e clients/c0/0.2.key ]
+}
+
+@test "cron: the ledger refuses a round over budget: aborted and stopped" {
+	cron_setup
+	export FL_BUDGET=1
+	n=0
+	while [ ! -e rounds/0.1/ABORTED ]; do
+		n=$((n + 1))
+		[ "$n" -le 40 ] || fail "no ABORTED: $(cat server/log)"
+		pass
+		sleep 0.2
+	done
+	run cat rounds/0.1/ABORTED
+	assert_output 'the privacy budget 1 is spent'
+	[ -e rounds/STOPPED ]
+	[ "$(fl-inspect -g round server/model.flt)" = 0 ]
+	[ ! -e server/budget.ledger ] ||
+	    [ "$(grep -c release= server/budget.ledger)" = 0 ]
+	snapshot > before
+	pass
+	snapshot > after
+	diff before after
+}
