@@ -103,13 +103,14 @@ if [ "$SYNTH" = 0 ] && [ -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
 	TEST=$FMNIST/t10k-images-idx3-ubyte.gz
 	data="Fashion-MNIST"
 else
-	fl-split --synthetic $((N * 20 + 10000)) --features 784 --classes 10 \
-	    --seed "$SEED" -n 1 -o all.flt
+	# One draw (the class means come from the seed), cut in two equal
+	# halves: the clients' data and the test set.
+	half=$((N * 20 > 10000 ? N * 20 : 10000))
+	fl-split --synthetic $((2 * half)) --features 784 --classes 10 \
+	    --seed "$SEED" -n 2 -p part
 	fl-split -n "$N" --dirichlet 0.5 --min-size 2 --seed "$SEED" \
-	    -p shards/c all.flt
-	fl-split --synthetic 10000 --features 784 --classes 10 \
-	    --seed "$SEED-test" -n 1 -o test.flt
-	TEST=test.flt
+	    -p shards/c part0.flt
+	TEST=part1.flt
 	data="synthetic data"
 fi
 # fl-split pads the client number to the width of N - 1.
