@@ -21,21 +21,25 @@
 # It prints a line per round (test accuracy, cohort, dropouts, epsilon so
 # far) and leaves in the work directory results.tsv, and results.png if
 # gnuplot is installed.
+# The clients run as bash -c 'client "$1"': the quotes are for that shell.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 usage() {
 	cat <<'EOF'
 usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
-           [-a arch] [--dropout=p] [--no-privacy] [-j jobs] [-d dir]
-           [--seed=text] [--synthetic]
+           [-a arch] [--dropout=p] [--no-privacy] [--iid] [-j jobs]
+           [-d dir] [--seed=text] [--synthetic]
 
   -a ARCH          model (default mlp:784-64-10)
+  -b N             client batch size (16)
   -c N             expected cohort: clients sampled per round (150)
   -d DIR           work directory (default: a new one under /tmp)
       --delta=D    target delta (1e-5)
       --dropout=P  probability that a sampled client drops, at a stage of
                    the protocol drawn at random (0.05)
   -e EPS           user-level epsilon after all rounds (6)
+      --iid        IID clients instead of Dirichlet(0.5) label skew
   -j N             clients run in parallel (default: the CPUs)
       --local-epochs=E  client epochs (1)
       --lr=RATE    client learning rate (0.1)
@@ -50,11 +54,12 @@ EOF
 }
 
 N=3000 COHORT=150 ROUNDS=40 EPS=6 DELTA=1e-5 ARCH=mlp:784-64-10
-DROP=0.05 PRIVATE=1 JOBS=$(nproc 2>/dev/null || echo 2) DIR= SEED=demo
-SYNTH=0 EPOCHS=1 LR=0.1 SLR=1
+DROP=0.05 PRIVATE=1 JOBS=$(nproc 2>/dev/null || echo 2) DIR='' SEED=demo
+SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-a) ARCH=$2; shift ;;
+	-b) BATCH=$2; shift ;;
 	-c) COHORT=$2; shift ;;
 	-d) DIR=$2; shift ;;
 	--delta=*) DELTA=${1#*=} ;;
@@ -69,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--seed=*) SEED=${1#*=} ;;
 	--server-lr=*) SLR=${1#*=} ;;
 	--synthetic) SYNTH=1 ;;
+	--iid) IID=1 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -96,10 +102,17 @@ draw() {
 }
 
 # ---- data ----
+split_clients() {
+	if [ "$IID" = 1 ]; then
+		fl-split -n "$N" --iid --seed "$SEED" -p shards/c "$1"
+	else
+		fl-split -n "$N" --dirichlet 0.5 --min-size 2 --seed "$SEED" \
+		    -p shards/c "$1"
+	fi
+}
 FMNIST=/usr/share/datasets/fashion-mnist
 if [ "$SYNTH" = 0 ] && [ -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
-	fl-split -n "$N" --dirichlet 0.5 --min-size 2 --seed "$SEED" \
-	    -p shards/c "$FMNIST/train-images-idx3-ubyte.gz"
+	split_clients "$FMNIST/train-images-idx3-ubyte.gz"
 	TEST=$FMNIST/t10k-images-idx3-ubyte.gz
 	data="Fashion-MNIST"
 else
@@ -108,8 +121,7 @@ else
 	half=$((N * 20 > 10000 ? N * 20 : 10000))
 	fl-split --synthetic $((2 * half)) --features 784 --classes 10 \
 	    --seed "$SEED" -n 2 -p part
-	fl-split -n "$N" --dirichlet 0.5 --min-size 2 --seed "$SEED" \
-	    -p shards/c part0.flt
+	split_clients part0.flt
 	TEST=part1.flt
 	data="synthetic data"
 fi
@@ -167,11 +179,11 @@ client() {
 	local i=$1 d=round
 	local in; in=$(shard "$i")
 	if [ "$PRIVATE" = 0 ]; then
-		fl-train -q -m global.flt -e "$EPOCHS" -b 16 --lr "$LR" \
+		fl-train -q -m global.flt -e "$EPOCHS" -b "$BATCH" --lr "$LR" \
 		    --client "c$i" "$in" -o "$d/u$i.flt"
 		return
 	fi
-	fl-train -q -m global.flt -e "$EPOCHS" -b 16 --lr "$LR" "$in" |
+	fl-train -q -m global.flt -e "$EPOCHS" -b "$BATCH" --lr "$LR" "$in" |
 	    fl-clip-noise -c "$CLIP" --indicator |
 	    fl-quantize --ring 32 --clients "$COHORT" --noise "$Z" \
 		--rotation-seed "round-$t" |
@@ -181,7 +193,7 @@ client() {
 		-o "$d/m$i.flt"
 }
 export -f client shard
-export PRIVATE EPOCHS LR CLIP Z COHORT SIGMA_B SURV W
+export PRIVATE EPOCHS BATCH LR CLIP Z COHORT SIGMA_B SURV W
 
 eps=0
 for t in $(seq 1 "$ROUNDS"); do
@@ -208,7 +220,7 @@ for t in $(seq 1 "$ROUNDS"); do
 		# Keys for the sampled clients, the roster, then the shares of
 		# those that did not drop before sharing.
 		mr=$(fl-inspect -g round global.flt)
-		while read -r i st; do
+		while read -r i _; do
 			fl-mask --keygen --client "c$i" --round "$mr" \
 			    -k "round/c$i.key" > "round/c$i.pub"
 		done < round/stage

@@ -51,3 +51,8 @@ SIM=$TOP/examples/simulate.sh
 	assert_line --partial 'usage: simulate.sh'
 	run -2 "$SIM" --bogus
 }
+
+@test "simulate.sh: shellcheck" {
+	command -v shellcheck > /dev/null || skip "no shellcheck"
+	run -0 shellcheck -s bash "$SIM" "$TOP/examples/secagg.sh"
+}
