@@ -25,39 +25,14 @@
 #include <sodium.h>
 
 #include "fl.h"
+#include "timing.h"
 
 static int reps = 7;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void
-report(const char *name, double count, const double *t, int n)
-{
-	double best = t[0], mean = 0, sd = 0;
-
-	for (int i = 0; i < n; i++) {
-		best = t[i] < best ? t[i] : best;
-		mean += t[i] / n;
-	}
-	for (int i = 0; i < n; i++)
-		sd += (t[i] - mean) * (t[i] - mean) / (n > 1 ? n - 1 : 1);
-	printf("%s\t%.0f\t%.6f\t%.6f\t%.6f\n", name, count, best, mean,
-	    sqrt(sd));
-	fflush(stdout);
-}
 
 static void
 die(const struct fl_error *err)
 {
-	fprintf(stderr, "mask: %s\n", err->msg);
-	exit(1);
+	bench_die("mask", err);
 }
 
 static void *
@@ -124,20 +99,6 @@ make_round(struct fl_sa_roster *r, uint32_t n, uint32_t k, uint32_t t)
 			exit(1);
 		}
 	return sec;
-}
-
-/* The holders of c's shares: its neighbours and itself, ascending. */
-static size_t
-holders(const struct fl_sa_roster *r, uint32_t c, uint32_t *out)
-{
-	size_t k = fl_sa_neighbours(&r->graph, c, out), i = k;
-
-	while (i > 0 && out[i - 1] > c) {
-		out[i] = out[i - 1];
-		i--;
-	}
-	out[i] = c;
-	return k + 1;
 }
 
 static void
@@ -277,7 +238,7 @@ client_mask(uint64_t d, uint32_t k, uint32_t t_thr)
 		fl_rng_seed_text(key, "bench share");
 		for (int i = 0; i < reps; i++) {
 			double t0 = now();
-			size_t h = holders(&r, 1, to);
+			size_t h = fl_sa_holders(&r.graph, 1, to);
 
 			fl_rng_init(&rng, key, 1);
 			if (fl_shamir_split(sec[0].mask_seed, r.t, to, h, ms,
@@ -361,7 +322,7 @@ server_unmask(uint64_t d, uint32_t n, uint32_t k, uint32_t thr,
 	fl_rng_init(&rng, key, 0);
 	for (uint32_t c = 1; c <= n; c++) {
 		h = hold + (size_t)(c - 1) * m;
-		if (holders(&r, c, h) != m ||
+		if (fl_sa_holders(&r.graph, c, h) != m ||
 		    fl_shamir_split(sec[c - 1].mask_seed, thr, h, m,
 		    ms + (size_t)(c - 1) * m, &rng, &err) < 0 ||
 		    fl_shamir_split(sec[c - 1].self, thr, h, m,
@@ -428,7 +389,7 @@ server_unmask(uint64_t d, uint32_t n, uint32_t k, uint32_t thr,
 		memset(&rv[i], 0, sizeof(rv[i]));
 		rv[i].from = v;
 		memcpy(rv[i].survivors, surv_hash, sizeof(surv_hash));
-		holders(&r, v, hv);
+		fl_sa_holders(&r.graph, v, hv);
 		for (size_t q = 0; q < m; q++) {
 			uint32_t c = hv[q];
 			const uint32_t *hc = hold + (size_t)(c - 1) * m;

@@ -17,39 +17,14 @@
 #include <time.h>
 
 #include "fl.h"
+#include "timing.h"
 
 #define REPS 5
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void
-report(const char *name, double count, const double *t, int n)
-{
-	double best = t[0], mean = 0, sd = 0;
-
-	for (int i = 0; i < n; i++) {
-		best = t[i] < best ? t[i] : best;
-		mean += t[i] / n;
-	}
-	for (int i = 0; i < n; i++)
-		sd += (t[i] - mean) * (t[i] - mean) / (n > 1 ? n - 1 : 1);
-	printf("%s\t%.0f\t%.6f\t%.6f\t%.6f\n", name, count, best, mean,
-	    sqrt(sd));
-	fflush(stdout);
-}
 
 static void
 die(const struct fl_error *err)
 {
-	fprintf(stderr, "quant: %s\n", err->msg);
-	exit(1);
+	bench_die("quant", err);
 }
 
 static void

@@ -278,20 +278,6 @@ find_self(const struct opts *o, const struct fl_sa_roster *r,
 	return me;
 }
 
-/* The holders of a client's shares: its neighbours and itself. */
-static size_t
-holders(const struct fl_sa_roster *r, uint32_t me, uint32_t *out)
-{
-	size_t k = fl_sa_neighbours(&r->graph, me, out), i = k;
-
-	while (i > 0 && out[i - 1] > me) {
-		out[i] = out[i - 1];
-		i--;
-	}
-	out[i] = me;
-	return k + 1;
-}
-
 /* ---- shares ---- */
 
 static void
@@ -315,7 +301,7 @@ share(const struct opts *o)
 	read_roster(o->roster, &r);
 	me = find_self(o, &r, &s);
 	to = tool_malloc(((size_t)r.k + 1) * sizeof(*to));
-	m = holders(&r, me, to);
+	m = fl_sa_holders(&r.graph, me, to);
 	ms = tool_malloc(m * FL_SCALAR_BYTES);
 	ss = tool_malloc(m * FL_SCALAR_BYTES);
 	box = tool_malloc(m * FL_SA_BOXBYTES);
@@ -478,7 +464,7 @@ mask(const struct opts *o, int nfiles, char **files)
 	/* Enough of this client's holders must have shared for the server
 	 * to rebuild its secrets; masking is pointless otherwise. */
 	h = tool_malloc(((size_t)r.k + 1) * sizeof(*h));
-	m = holders(&r, me, h);
+	m = fl_sa_holders(&r.graph, me, h);
 	for (size_t i = 0; i < m; i++)
 		live += rc.has[h[i] - 1];
 	if (live < r.t)
@@ -642,7 +628,7 @@ reveal(const struct opts *o)
 	}
 
 	h = tool_malloc(((size_t)r.k + 1) * sizeof(*h));
-	m = holders(&r, me, h);
+	m = fl_sa_holders(&r.graph, me, h);
 	self_of = tool_malloc(m * sizeof(*self_of));
 	mask_of = tool_malloc(m * sizeof(*mask_of));
 	self_sh = tool_malloc(m * FL_SCALAR_BYTES);

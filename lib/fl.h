@@ -1166,6 +1166,9 @@ int fl_sa_adjacent(const struct fl_sa_graph *g, uint32_t i, uint32_t j);
 /* i's k neighbours, ascending, into out (room for k); returns k. */
 size_t fl_sa_neighbours(const struct fl_sa_graph *g, uint32_t i,
     uint32_t *out);
+/* The holders of i's shares: its neighbours and i, ascending, into out
+ * (room for k + 1); returns k + 1. */
+size_t fl_sa_holders(const struct fl_sa_graph *g, uint32_t i, uint32_t *out);
 void fl_sa_graph_free(struct fl_sa_graph *g);
 
 /* The key of a --seed run (tests and simulations, not private): from the

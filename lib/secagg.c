@@ -132,6 +132,19 @@ fl_sa_neighbours(const struct fl_sa_graph *g, uint32_t i, uint32_t *out)
 	return m;
 }
 
+size_t
+fl_sa_holders(const struct fl_sa_graph *g, uint32_t i, uint32_t *out)
+{
+	size_t k = fl_sa_neighbours(g, i, out), j = k;
+
+	while (j > 0 && out[j - 1] > i) {
+		out[j] = out[j - 1];
+		j--;
+	}
+	out[j] = i;
+	return k + 1;
+}
+
 void
 fl_sa_graph_free(struct fl_sa_graph *g)
 {
