@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fl-eval - evaluate a model on local data: loss, accuracy, per-class
- * precision and recall; or write the counts behind them as a record that
- * sums across clients (federated evaluation), and report such sums.
+ * precision and recall (and class-weighted loss and accuracy); or write
+ * the counts behind them as a record that sums across clients (federated
+ * evaluation), and report such sums.
  */
 #include <getopt.h>
 #include <math.h>
@@ -13,15 +14,19 @@
 
 static const char usage[] =
     "fl-eval -m model [--counts | --json] [options] [data]\n"
-    "       fl-eval --from-counts [--json] [-o file] [counts ...]";
+    "       fl-eval --from-counts [--class-weights=file] [--json]\n"
+    "       [-o file] [counts ...]";
 
 static const char options[] =
     "Evaluate the model on the data (CSV, IDX or an FLT data set; none or\n"
     "- is stdin): mean cross-entropy loss, accuracy, and precision, recall\n"
     "and support per class.\n"
     "\n"
+    "      --class-weights=FILE  also report the loss and accuracy\n"
+    "                         weighted per class by a class-weights\n"
+    "                         record (fl-stats)\n"
     "      --counts           write a counts record instead (confusion\n"
-    "                         matrix, loss sum, examples): records of\n"
+    "                         matrix, loss sums, examples): records of\n"
     "                         several clients add up\n"
     "      --from-counts      report on counts records (or their\n"
     "                         aggregate), added up, instead of evaluating\n"
@@ -48,7 +53,14 @@ struct counts {
 	uint64_t classes;
 	uint64_t *confusion;    /* classes x classes: true x predicted */
 	double loss;
+	double *class_loss;     /* loss sum per true class, or NULL */
 	uint64_t n;
+};
+
+/* The class-weighted figures, when there are weights. */
+struct weighted {
+	int on;
+	double loss, acc;
 };
 
 static void
@@ -63,7 +75,7 @@ json_number(FILE *fp, double v)
 }
 
 static void
-report(FILE *fp, const struct counts *c, int json)
+report(FILE *fp, const struct counts *c, const struct weighted *w, int json)
 {
 	uint64_t C = c->classes, right = 0;
 	double acc, loss = c->n ? c->loss / (double)c->n : NAN;
@@ -77,7 +89,24 @@ report(FILE *fp, const struct counts *c, int json)
 		json_number(fp, loss);
 		fputs(",\"accuracy\":", fp);
 		json_number(fp, acc);
+		if (w->on) {
+			fputs(",\"weighted_loss\":", fp);
+			json_number(fp, w->loss);
+			fputs(",\"weighted_accuracy\":", fp);
+			json_number(fp, w->acc);
+		}
 		fputs(",\"classes\":[", fp);
+	} else if (w->on) {
+		/* the same lines, the names padded for the longer ones */
+		fprintf(fp, "%-19s%llu\n%-19s%.4f\n%-19s%.4f\n",
+		    "examples", (unsigned long long)c->n, "loss", loss,
+		    "accuracy", acc);
+		if (isnan(w->loss))
+			fprintf(fp, "%-19s-\n", "weighted-loss");
+		else
+			fprintf(fp, "%-19s%.4f\n", "weighted-loss", w->loss);
+		fprintf(fp, "%-19s%.4f\n", "weighted-accuracy", w->acc);
+		fputs("\nclass  precision  recall  support\n", fp);
 	} else {
 		fprintf(fp, "examples  %llu\nloss      %.4f\naccuracy  %.4f\n"
 		    "\nclass  precision  recall  support\n",
@@ -140,6 +169,10 @@ write_counts(struct tool_output *out, const struct counts *c,
 	    &err)) == NULL)
 		tool_die("%s", err.msg);
 	*(double *)t->data = c->loss;
+	if ((t = fl_tensor_add(&rec, "class_loss_sum", FL_F64, 1, dims,
+	    &err)) == NULL)
+		tool_die("%s", err.msg);
+	memcpy(t->data, c->class_loss, t->nbytes);
 	if ((t = fl_tensor_add(&rec, "examples", FL_U64, 0, dims,
 	    &err)) == NULL)
 		tool_die("%s", err.msg);
@@ -148,20 +181,24 @@ write_counts(struct tool_output *out, const struct counts *c,
 	fl_record_free(&rec);
 }
 
-/* Add the counts records of the operands. */
+/*
+ * Add the counts records of the operands.  The loss sums per class are
+ * summed when every record has them (an older fl-eval wrote none), else
+ * c->class_loss is NULL.
+ */
 static void
 sum_counts(int nfiles, char **files, struct counts *c)
 {
 	struct tool_input in;
 	struct fl_record rec;
 	unsigned long total = 0;
-	int rc;
+	int rc, every = 1;
 
 	memset(c, 0, sizeof(*c));
 	fl_record_init(&rec);
 	tool_input_init(&in, nfiles, files);
 	while ((rc = tool_input_next(&in, &rec)) != 0) {
-		const struct fl_tensor *cm, *ls, *ex;
+		const struct fl_tensor *cm, *ls, *ex, *cl;
 		const char *kind;
 
 		if (rc < 0)
@@ -170,6 +207,7 @@ sum_counts(int nfiles, char **files, struct counts *c)
 		cm = fl_tensor_find(&rec, "confusion");
 		ls = fl_tensor_find(&rec, "loss_sum");
 		ex = fl_tensor_find(&rec, "examples");
+		cl = fl_tensor_find(&rec, "class_loss_sum");
 		if (kind == NULL || (strcmp(kind, "counts") != 0 &&
 		    strcmp(kind, "aggregate") != 0))
 			tool_die("%s: record %lu: kind=%s, not counts (make "
@@ -189,7 +227,9 @@ sum_counts(int nfiles, char **files, struct counts *c)
 				    (unsigned long long)c->classes);
 			c->confusion = calloc((size_t)(c->classes *
 			    c->classes), sizeof(uint64_t));
-			if (c->confusion == NULL)
+			c->class_loss = calloc((size_t)c->classes,
+			    sizeof(double));
+			if (c->confusion == NULL || c->class_loss == NULL)
 				tool_die("out of memory");
 		} else if (cm->dims[0] != c->classes) {
 			tool_die("%s: record %lu: %llu classes, the first "
@@ -197,6 +237,16 @@ sum_counts(int nfiles, char **files, struct counts *c)
 			    (unsigned long long)cm->dims[0],
 			    (unsigned long long)c->classes);
 		}
+		if (cl != NULL && (cl->rank != 1 || cl->numel != c->classes ||
+		    !fl_dtype_is_float(cl->dtype)))
+			tool_die("%s: record %lu: want class_loss_sum [%llu], "
+			    "a float per class", in.name, in.recno,
+			    (unsigned long long)c->classes);
+		if (cl == NULL)
+			every = 0;
+		else
+			for (uint64_t k = 0; k < c->classes; k++)
+				c->class_loss[k] += fl_tensor_get(cl, k);
 		for (uint64_t i = 0; i < cm->numel; i++) {
 			double v = fl_tensor_get(cm, i);
 
@@ -217,16 +267,40 @@ sum_counts(int nfiles, char **files, struct counts *c)
 		exit(1);
 	if (total == 0)
 		tool_die("no counts records");
+	if (!every) {
+		free(c->class_loss);
+		c->class_loss = NULL;
+	}
+}
+
+/* The class-weighted figures of c with the weights cw of file path. */
+static void
+weigh(struct weighted *w, const struct counts *c, const float *cw,
+    const char *path)
+{
+	struct fl_error err;
+
+	memset(w, 0, sizeof(*w));
+	if (cw == NULL)
+		return;
+	if (fl_class_weighted(c->classes, c->confusion, c->class_loss, cw,
+	    &w->loss, &w->acc, &err) < 0)
+		tool_die("%s: record 1: %s", learn_name(path), err.msg);
+	if (c->class_loss == NULL)
+		tool_warn("a counts record without class_loss_sum (from an "
+		    "older fl-eval): no weighted loss");
+	w->on = 1;
 }
 
 int
 main(int argc, char **argv)
 {
 	enum {
-		OPT_COUNTS = 256, OPT_FROM, OPT_HEADER, OPT_JSON, OPT_LABELS,
-		OPT_NO_HEADER, OPT_NORMALIZE, OPT_SCALE
+		OPT_CLASS_WEIGHTS = 256, OPT_COUNTS, OPT_FROM, OPT_HEADER,
+		OPT_JSON, OPT_LABELS, OPT_NO_HEADER, OPT_NORMALIZE, OPT_SCALE
 	};
 	static const struct option longopts[] = {
+		{ "class-weights", required_argument, NULL, OPT_CLASS_WEIGHTS },
 		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "from-counts", no_argument, NULL, OPT_FROM },
 		{ "header", no_argument, NULL, OPT_HEADER },
@@ -252,7 +326,10 @@ main(int argc, char **argv)
 	struct fl_prep prep;
 	struct fl_error err;
 	struct counts cnt;
+	struct weighted wt;
 	const char *model = NULL, *output = NULL, *data;
+	const char *class_weights = NULL;
+	float *cw = NULL;
 	int c, json = 0, counts = 0, from = 0, threads = 1, zlevel = 0;
 
 	tool_init(usage);
@@ -260,6 +337,9 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "hj:l:m:o:Vz", longopts, NULL)) !=
 	    -1) {
 		switch (c) {
+		case OPT_CLASS_WEIGHTS:
+			class_weights = optarg;
+			break;
 		case OPT_COUNTS:
 			counts = 1;
 			break;
@@ -309,15 +389,24 @@ main(int argc, char **argv)
 	}
 	if (counts && json)
 		tool_usage_error("--counts writes a record: no --json");
+	if (counts && class_weights != NULL)
+		tool_usage_error("--counts writes the unweighted sums: give "
+		    "--class-weights with --from-counts");
 	if (from) {
 		if (model != NULL || counts)
 			tool_usage_error("--from-counts takes counts records, "
 			    "not -m or --counts");
 		sum_counts(argc - optind, argv + optind, &cnt);
+		if (class_weights != NULL)
+			cw = learn_read_vector(class_weights, "class-weights",
+			    "weight", cnt.classes, "classes");
+		weigh(&wt, &cnt, cw, class_weights);
 		tool_output_open(&out, output, 0);
-		report(out.fp, &cnt, json);
+		report(out.fp, &cnt, &wt, json);
 		tool_output_close(&out);
 		free(cnt.confusion);
+		free(cnt.class_loss);
+		free(cw);
 		return 0;
 	}
 	data = learn_operand(argc, argv, optind);
@@ -331,21 +420,28 @@ main(int argc, char **argv)
 	fl_record_free(&rec);
 	ld.o.features = m.arch.sizes[0];
 	ld.o.classes = (uint32_t)m.arch.sizes[m.arch.layers];
+	if (class_weights != NULL)
+		cw = learn_read_vector(class_weights, "class-weights", "weight",
+		    ld.o.classes, "classes");
 	learn_load(&d, data, &ld, &prep);
 	tool_output_open(&out, output, counts);
 	cnt.classes = m.arch.sizes[m.arch.layers];
 	cnt.n = d.n;
 	cnt.confusion = tool_malloc((size_t)(cnt.classes * cnt.classes) *
 	    sizeof(uint64_t));
-	if (fl_evaluate(&m, &d, &prep, threads, cnt.confusion, &cnt.loss,
-	    &err) < 0)
+	cnt.class_loss = tool_malloc((size_t)cnt.classes * sizeof(double));
+	if (fl_evaluate_by_class(&m, &d, &prep, threads, cnt.confusion,
+	    &cnt.loss, cnt.class_loss, &err) < 0)
 		tool_die("%s: %s", learn_name(data), err.msg);
+	weigh(&wt, &cnt, cw, class_weights);
 	if (counts)
 		write_counts(&out, &cnt, &m, zlevel);
 	else
-		report(out.fp, &cnt, json);
+		report(out.fp, &cnt, &wt, json);
 	tool_output_close(&out);
 	free(cnt.confusion);
+	free(cnt.class_loss);
+	free(cw);
 	fl_model_free(&m);
 	fl_data_free(&d);
 	learn_prep_free(&prep);

@@ -1057,6 +1057,31 @@ int fl_evaluate(const struct fl_model *m, const struct fl_data *d,
     const struct fl_prep *p, int threads, uint64_t *confusion,
     double *loss_sum, struct fl_error *err);
 
+/*
+ * fl_evaluate, and besides the loss sum per true class: class_loss
+ * (classes entries, zeroed first; NULL: not wanted).  Each class's sum
+ * adds its examples' losses in the order of the data.
+ */
+int fl_evaluate_by_class(const struct fl_model *m, const struct fl_data *d,
+    const struct fl_prep *p, int threads, uint64_t *confusion,
+    double *loss_sum, double *class_loss, struct fl_error *err);
+
+/*
+ * The class-weighted figures of an evaluation, with n_c the examples of
+ * class c (row c of confusion, classes x classes), L_c their loss sum
+ * (class_loss) and w_c = weights[c]: the weighted mean loss
+ * sum_c w_c L_c / sum_c w_c n_c (up to a constant factor, the loss that
+ * training with these class weights minimises) in *wloss, and the
+ * weighted accuracy sum_c w_c confusion[c][c] / sum_c w_c n_c in *wacc.
+ * Both are sums over the classes, so evaluations of several clients add
+ * up before this.  class_loss may be NULL: *wloss is then NaN; both are
+ * NaN without examples.  The weights must be finite and >= 0, and not all 0 over
+ * the classes with examples (else FL_EINVAL).  Returns 0 or -1.
+ */
+int fl_class_weighted(uint64_t classes, const uint64_t *confusion,
+    const double *class_loss, const float *weights, double *wloss,
+    double *wacc, struct fl_error *err);
+
 /* ---- partitions for simulations (split.c) ---- */
 
 enum fl_split_method {

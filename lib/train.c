@@ -1254,6 +1254,15 @@ fl_evaluate(const struct fl_model *m, const struct fl_data *d,
     const struct fl_prep *p, int threads, uint64_t *confusion,
     double *loss_sum, struct fl_error *err)
 {
+	return fl_evaluate_by_class(m, d, p, threads, confusion, loss_sum,
+	    NULL, err);
+}
+
+int
+fl_evaluate_by_class(const struct fl_model *m, const struct fl_data *d,
+    const struct fl_prep *p, int threads, uint64_t *confusion,
+    double *loss_sum, double *class_loss, struct fl_error *err)
+{
 	const struct fl_arch *a = &m->arch;
 	uint64_t C = a->sizes[a->layers];
 	struct pool pool;
@@ -1263,6 +1272,9 @@ fl_evaluate(const struct fl_model *m, const struct fl_data *d,
 	memset(&t, 0, sizeof(t));
 	*loss_sum = 0;
 	memset(confusion, 0, (size_t)(C * C) * sizeof(*confusion));
+	if (class_loss != NULL)
+		for (uint64_t k = 0; k < C; k++)
+			class_loss[k] = 0;
 	if (d->dim != a->sizes[0])
 		return fl_error_set(err, FL_EINVAL, "the data has %llu "
 		    "features, the model takes %llu",
@@ -1290,9 +1302,12 @@ fl_evaluate(const struct fl_model *m, const struct fl_data *d,
 		    EVAL_ROWS);
 		pool_run(&pool, phase1, &t, (t.rows + RB - 1) / RB);
 		for (size_t r = 0; r < t.rows; r++) {
+			uint64_t y = (uint64_t)d->y[first + r];
+
 			*loss_sum += t.loss[r];
-			confusion[(uint64_t)d->y[first + r] * C +
-			    t.pred[r]]++;
+			if (class_loss != NULL)
+				class_loss[y] += t.loss[r];
+			confusion[y * C + t.pred[r]]++;
 		}
 	}
 	rc = 0;
@@ -1300,4 +1315,46 @@ out:
 	pool_stop(&pool);
 	net_free(&t);
 	return rc;
+}
+
+int
+fl_class_weighted(uint64_t classes, const uint64_t *confusion,
+    const double *class_loss, const float *weights, double *wloss,
+    double *wacc, struct fl_error *err)
+{
+	double wsum = 0, wright = 0, wl = 0;
+	uint64_t n = 0;
+
+	*wloss = NAN;
+	*wacc = NAN;
+	for (uint64_t k = 0; k < classes; k++) {
+		double w = weights[k];
+		uint64_t support = 0;
+
+		if (!isfinite(w))
+			return fl_error_set(err, FL_EINVAL, "the weight of "
+			    "class %llu is not finite",
+			    (unsigned long long)k);
+		if (w < 0)
+			return fl_error_set(err, FL_EINVAL, "the weight of "
+			    "class %llu is negative", (unsigned long long)k);
+		for (uint64_t j = 0; j < classes; j++)
+			support += confusion[k * classes + j];
+		n += support;
+		if (support == 0 || w == 0)
+			continue;
+		wsum += w * (double)support;
+		wright += w * (double)confusion[k * classes + k];
+		if (class_loss != NULL)
+			wl += w * class_loss[k];
+	}
+	if (n == 0)
+		return 0;
+	if (!(wsum > 0))
+		return fl_error_set(err, FL_EINVAL, "every class in the data "
+		    "has weight 0");
+	*wacc = wright / wsum;
+	if (class_loss != NULL)
+		*wloss = wl / wsum;
+	return 0;
 }

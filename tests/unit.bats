@@ -90,3 +90,7 @@ unit() {
 @test "unit: secagg_params" {
 	unit secagg_params
 }
+
+@test "unit: class_weighted" {
+	unit class_weighted
+}

@@ -670,6 +670,34 @@ test_sniff(void)
 	CHECK(fl_sniff_format((const unsigned char *)"", 0) == NULL);
 }
 
+static void
+test_class_weighted(void)
+{
+	/* true x predicted: 4 of class 0 (3 right), 0 of 1, 6 of 2 (3 right) */
+	static const uint64_t cm[9] = { 3, 1, 0, 0, 0, 0, 2, 1, 3 };
+	static const uint64_t none[9];
+	static const double cl[3] = { 2, 0, 9 };
+	static const float ones[3] = { 1, 1, 1 }, w[3] = { 3, 0, 1 };
+	static const float only1[3] = { 0, 5, 0 }, neg[3] = { 1, -1, 1 };
+	struct fl_error err;
+	double l, a;
+
+	CHECK(fl_class_weighted(3, cm, cl, ones, &l, &a, &err) == 0);
+	CHECK(fabs(l - 11.0 / 10) < 1e-15 && fabs(a - 6.0 / 10) < 1e-15);
+	CHECK(fl_class_weighted(3, cm, cl, w, &l, &a, &err) == 0);
+	CHECK(fabs(l - 15.0 / 18) < 1e-15 && fabs(a - 12.0 / 18) < 1e-15);
+	CHECK(fl_class_weighted(3, cm, NULL, w, &l, &a, &err) == 0);
+	CHECK(isnan(l) && fabs(a - 12.0 / 18) < 1e-15);
+	/* a weight only on a class without examples */
+	CHECK(fl_class_weighted(3, cm, cl, only1, &l, &a, &err) == -1);
+	CHECK(err.code == FL_EINVAL);
+	CHECK(fl_class_weighted(3, cm, cl, neg, &l, &a, &err) == -1);
+	CHECK(strstr(err.msg, "class 1 is negative") != NULL);
+	/* no examples: undefined, not an error */
+	CHECK(fl_class_weighted(3, none, cl, only1, &l, &a, &err) == 0);
+	CHECK(isnan(l) && isnan(a));
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -691,6 +719,7 @@ static const struct {
 	{ "crc32", test_crc32 },
 	{ "shamir", test_shamir },
 	{ "secagg_params", test_secagg_params },
+	{ "class_weighted", test_class_weighted },
 };
 
 int
