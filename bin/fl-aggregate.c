@@ -614,15 +614,15 @@ unmask(struct agg *a, struct fl_record *out)
 	fl_meta_del(out, "secagg.shared");
 }
 
-static void
-take(struct agg *a)
+/* What the header tells (every check but the values'): the record's
+ * weight, and its client count in *clients. */
+static double
+take_head(struct agg *a, uint64_t *clients)
 {
 	const struct opts *o = a->o;
 	struct fl_error err;
-	struct fl_scan s;
-	uint64_t clients;
-	double w, scale = 1;
 	const char *client;
+	double w;
 
 	note_operand(a);
 	check_kind(a);
@@ -644,7 +644,7 @@ take(struct agg *a)
 		note_client(a, client);
 	if (a->masked)
 		note_survivor(a, client);
-	w = record_weight(a, &clients);
+	w = record_weight(a, clients);
 	if (fl_layout_check(o->rule == MEAN || o->rule == SUM ?
 	    &a->acc.layout : &a->layout, &a->rec, &err) < 0) {
 		char where[512];
@@ -652,39 +652,97 @@ take(struct agg *a)
 		bad(a, "%s (%s)", err.msg, first_where(a, where,
 		    sizeof(where)));
 	}
+	return w;
+}
 
-	if ((o->rule == MEAN || o->rule == SUM) && o->norm_bound == 0 &&
-	    !o->drop_nonfinite) {
-		/* One pass: add and scan together; a bad value fails the
-		 * whole aggregation, so adding it first does no harm. */
-		if (fl_acc_add(&a->acc, &a->rec, o->rule == MEAN ? w : 1, &s,
-		    &err) < 0)
-			bad(a, "%s", err.msg);
-		if (s.nonfinite)
-			drop_or_die(a, &s);
-	} else {
-		fl_record_scan(&a->rec, &s);
-		if (s.nonfinite) {
-			drop_or_die(a, &s);
-			return;
-		}
-		if (o->norm_bound > 0 && s.l2 > o->norm_bound) {
-			scale = o->norm_bound / s.l2;
-			a->bounded++;
-		}
-		if (o->rule == MEAN || o->rule == SUM) {
-			if (fl_acc_add(&a->acc, &a->rec, o->rule == MEAN ?
-			    w * scale : scale, NULL, &err) < 0)
-				bad(a, "%s", err.msg);
-		} else {
-			hold(a, scale);
-		}
-	}
-	note_norm(a, s.l2);
+static void
+take_done(struct agg *a, const struct fl_scan *s, double w, uint64_t clients)
+{
+	note_norm(a, s->l2);
 	narrow_keep(a);
 	a->records++;
 	a->clients += clients;
 	a->wsum += w;
+}
+
+static void
+take(struct agg *a)
+{
+	const struct opts *o = a->o;
+	struct fl_error err;
+	struct fl_scan s;
+	uint64_t clients;
+	double w, scale = 1;
+
+	w = take_head(a, &clients);
+	fl_record_scan(&a->rec, &s);
+	if (s.nonfinite) {
+		drop_or_die(a, &s);
+		return;
+	}
+	if (o->norm_bound > 0 && s.l2 > o->norm_bound) {
+		scale = o->norm_bound / s.l2;
+		a->bounded++;
+	}
+	if (o->rule == MEAN || o->rule == SUM) {
+		if (fl_acc_add(&a->acc, &a->rec, o->rule == MEAN ? w * scale :
+		    scale, NULL, &err) < 0)
+			bad(a, "%s", err.msg);
+	} else {
+		hold(a, scale);
+	}
+	take_done(a, &s, w, clients);
+}
+
+/*
+ * The mean and the sum without norm bounds: each record's payload goes
+ * from the file into the sums piece by piece, so memory is the sums alone
+ * whatever the model's size.  A bad value, or a checksum that fails after
+ * the pieces were added, fails the whole aggregation, so adding first does
+ * no harm.
+ */
+struct streamed {
+	struct agg *a;
+	struct fl_scan scan;
+	double w;
+	uint64_t clients;
+};
+
+static int
+stream_head(void *ctx, struct fl_record *rec, struct fl_error *err)
+{
+	struct streamed *st = ctx;
+
+	(void)rec;
+	(void)err;
+	st->w = take_head(st->a, &st->clients);
+	memset(&st->scan, 0, sizeof(st->scan));
+	return 0;
+}
+
+static int
+stream_piece(void *ctx, const struct fl_record *rec, size_t offset,
+    const unsigned char *p, size_t len, struct fl_error *err)
+{
+	struct streamed *st = ctx;
+
+	return fl_acc_add_piece(&st->a->acc, rec, offset, p, len,
+	    st->a->o->rule == MEAN ? st->w : 1, &st->scan, err);
+}
+
+static int
+take_streamed(struct agg *a)
+{
+	struct streamed st = { a, { 0, 0, 0 }, 0, 0 };
+	struct fl_stream fs = { stream_head, stream_piece, &st };
+	int rc = tool_input_next_stream(&a->in, &a->rec, &fs);
+
+	if (rc == 1) {
+		if (st.scan.nonfinite)
+			drop_or_die(a, &st.scan);
+		take_done(a, &st.scan, st.w, st.clients);
+	}
+	return rc;
 }
 
 /* ---- robust rules ---- */
@@ -1201,10 +1259,18 @@ main(int argc, char **argv)
 			tool_die("libsodium failed to start");
 	}
 	memset(a.ops, 0, (size_t)a.in.nfiles * sizeof(*a.ops));
-	while ((rc = tool_input_next(&a.in, &a.rec)) != 0) {
-		if (rc < 0)
-			exit(1);        /* one bad input fails the round */
-		take(&a);
+	if ((o.rule == MEAN || o.rule == SUM) && o.norm_bound == 0 &&
+	    !o.drop_nonfinite) {
+		/* One bad input fails the round. */
+		while ((rc = take_streamed(&a)) != 0)
+			if (rc < 0)
+				exit(1);
+	} else {
+		while ((rc = tool_input_next(&a.in, &a.rec)) != 0) {
+			if (rc < 0)
+				exit(1);
+			take(&a);
+		}
 	}
 
 	if (a.records == 0)
@@ -1216,13 +1282,12 @@ main(int argc, char **argv)
 		    (unsigned long long)o.min_clients);
 
 	if (o.rule == MEAN || o.rule == SUM) {
-		/* The output goes in the read buffer, which is as large as
-		 * a record: no second model-sized allocation. */
+		/* The result is written over the sums: no second
+		 * model-sized allocation. */
 		fl_record_clear(&a.rec);
 		set_meta(&a.rec, &a);
-		if (fl_layout_add(&a.acc.layout, &a.rec, &err) < 0 ||
-		    fl_acc_result(&a.acc, &a.rec, o.rule == MEAN ? a.wsum : 1,
-		    &err) < 0)
+		if (fl_acc_take_result(&a.acc, &a.rec, o.rule == MEAN ?
+		    a.wsum : 1, &err) < 0)
 			tool_die("%s", err.msg);
 		if (a.masked)
 			unmask(&a, &a.rec);

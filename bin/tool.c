@@ -213,8 +213,9 @@ input_close(struct tool_input *in)
 	in->fp = NULL;
 }
 
-int
-tool_input_next(struct tool_input *in, struct fl_record *rec)
+static int
+input_next(struct tool_input *in, struct fl_record *rec,
+    const struct fl_stream *fs)
 {
 	struct fl_error err;
 	int rc;
@@ -240,22 +241,40 @@ tool_input_next(struct tool_input *in, struct fl_record *rec)
 				in->name = path;
 			}
 		}
-		rc = fl_record_read(rec, in->fp, &in->limits, &err);
+		/* The record about to be read is the current one, so that a
+		 * stream's callbacks can name it. */
+		in->recno++;
+		in->offset = in->pos;
+		rc = fs != NULL ? fl_record_read_stream(rec, in->fp,
+		    &in->limits, fs, &err) :
+		    fl_record_read(rec, in->fp, &in->limits, &err);
 		if (rc == 1) {
-			in->recno++;
-			in->offset = in->pos;
 			in->pos += rec->size;
 			return 1;
 		}
 		if (rc < 0) {
 			in->failed = 1;
-			tool_warn("%s: record %lu: %s", in->name,
-			    in->recno + 1, err.msg);
+			tool_warn("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
 			input_close(in);
 			return -1;
 		}
+		in->recno--;
 		input_close(in);
 	}
+}
+
+int
+tool_input_next(struct tool_input *in, struct fl_record *rec)
+{
+	return input_next(in, rec, NULL);
+}
+
+int
+tool_input_next_stream(struct tool_input *in, struct fl_record *rec,
+    const struct fl_stream *fs)
+{
+	return input_next(in, rec, fs);
 }
 
 void

@@ -58,6 +58,10 @@ struct tool_input {
 
 void tool_input_init(struct tool_input *in, int nfiles, char **files);
 int tool_input_next(struct tool_input *in, struct fl_record *rec);
+/* The same with fl_record_read_stream: the payload goes to fs's callbacks,
+ * which see in->name and in->recno of the record being read. */
+int tool_input_next_stream(struct tool_input *in, struct fl_record *rec,
+    const struct fl_stream *fs);
 void tool_input_free(struct tool_input *in);
 
 /*

@@ -248,9 +248,8 @@ fl_acc_free(struct fl_acc *a)
 {
 	if (a == NULL)
 		return;
-	if (a->sum != NULL)
-		for (size_t i = 0; i < a->layout.n; i++)
-			free(a->sum[i]);
+	free(a->block);
+	a->block = NULL;
 	free(a->sum);
 	a->sum = NULL;
 	fl_layout_free(&a->layout);
@@ -260,6 +259,8 @@ int
 fl_acc_init(struct fl_acc *a, const struct fl_record *first,
     uint64_t modulus, struct fl_error *err)
 {
+	size_t total = 0;
+
 	memset(a, 0, sizeof(*a));
 	if (modulus == 1)
 		return fl_error_set(err, FL_EINVAL, "modulus 1");
@@ -289,11 +290,24 @@ fl_acc_init(struct fl_acc *a, const struct fl_record *first,
 			fl_acc_free(a);
 			return -1;
 		}
-		if (size > SIZE_MAX / 8 ||
-		    (a->sum[i] = fl_alloc_aligned(size * 8)) == NULL)
+		/* Each sum starts on a 64-byte boundary, at or after where
+		 * its tensor starts in a record's payload: the result can be
+		 * written over the sums in one forward pass. */
+		if (size > SIZE_MAX / 8 - total - FL_ALIGN)
 			goto nomem;
-		/* Zero bits are 0.0, 0 and 0u alike. */
-		memset(a->sum[i], 0, size * 8);
+		total += (size * 8 + FL_ALIGN - 1) & ~(size_t)(FL_ALIGN - 1);
+	}
+	if ((a->block = fl_alloc_aligned(total)) == NULL)
+		goto nomem;
+	/* Zero bits are 0.0, 0 and 0u alike. */
+	memset(a->block, 0, total);
+	a->blocksize = total;
+	total = 0;
+	for (size_t i = 0; i < a->layout.n; i++) {
+		size_t size = a->layout.t[i].numel ? a->layout.t[i].numel : 1;
+
+		a->sum[i] = a->block + total;
+		total += (size * 8 + FL_ALIGN - 1) & ~(size_t)(FL_ALIGN - 1);
 	}
 	return 0;
 
@@ -399,9 +413,11 @@ get_i(const struct fl_tensor *t, uint64_t i)
 	}
 }
 
+/* Error messages count elements from `first`: t may be a piece of the
+ * tensor. */
 static int
 add_modular(uint64_t *restrict acc, const struct fl_tensor *t, uint64_t m,
-    struct fl_error *err)
+    uint64_t first, struct fl_error *err)
 {
 	if (t->dtype == FL_U32) {
 		const uint32_t *x = t->data;
@@ -427,7 +443,7 @@ add_modular(uint64_t *restrict acc, const struct fl_tensor *t, uint64_t m,
 		if (v >= m)
 			return fl_error_set(err, FL_EINVAL, "tensor '%s' element "
 			    "%llu: value %llu is not below the modulus %llu",
-			    t->name, (unsigned long long)i,
+			    t->name, (unsigned long long)(first + i),
 			    (unsigned long long)v, (unsigned long long)m);
 		/* The fast path above may have added this tensor already. */
 		if (t->dtype == FL_U32 && m <= (UINT64_C(1) << 32))
@@ -495,11 +511,176 @@ fl_acc_add(struct fl_acc *a, const struct fl_record *rec, double w,
 			    "integer tensors are summed, not weighted",
 			    t->name, fl_dtype_name(t->dtype));
 		if (a->modulus != 0) {
-			if (add_modular(a->sum[i], t, a->modulus, err) < 0)
+			if (add_modular(a->sum[i], t, a->modulus, 0, err) < 0)
 				return -1;
 		} else if (add_int(a->sum[i], t, err) < 0) {
 			return -1;
 		}
+	}
+	return 0;
+}
+
+int
+fl_acc_add_piece(struct fl_acc *a, const struct fl_record *rec, size_t offset,
+    const unsigned char *p, size_t len, double w, struct fl_scan *scan,
+    struct fl_error *err)
+{
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+		size_t lo = t->offset > offset ? t->offset : offset;
+		size_t hi = t->offset + t->nbytes < offset + len ?
+		    t->offset + t->nbytes : offset + len;
+		size_t esize = fl_dtype_size(t->dtype);
+		uint64_t first;
+		struct fl_tensor view;
+
+		if (lo >= hi)
+			continue;
+		/* Pieces are cut at multiples of 64: whole elements. */
+		first = (lo - t->offset) / esize;
+		view = *t;
+		view.data = (void *)(p + (lo - offset));
+		view.numel = (hi - lo) / esize;
+		view.nbytes = hi - lo;
+		if (t->dtype == FL_F32) {
+			scan_tensor(&view, i, add_f32((double *)a->sum[i] +
+			    first, view.data, view.numel, w), scan);
+			continue;
+		}
+		if (t->dtype == FL_F64) {
+			scan_tensor(&view, i, add_f64((double *)a->sum[i] +
+			    first, view.data, view.numel, w), scan);
+			continue;
+		}
+		if (w != 1)
+			return fl_error_set(err, FL_EINVAL, "tensor '%s' is %s: "
+			    "integer tensors are summed, not weighted",
+			    t->name, fl_dtype_name(t->dtype));
+		if (a->modulus != 0) {
+			if (add_modular((uint64_t *)a->sum[i] + first, &view,
+			    a->modulus, first, err) < 0)
+				return -1;
+		} else if (add_int((uint64_t *)a->sum[i] + first, &view,
+		    err) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Write each 8-byte sum of a tensor as an element of its dtype at dst,
+ * which is at or before the sums and moves half as fast or as fast: a
+ * forward pass through a small buffer never overwrites a sum not yet read
+ * (memcpy keeps the compiler from reordering across the aliasing).
+ */
+static int
+narrow_forward(unsigned char *dst, const unsigned char *src, uint64_t n,
+    enum fl_dtype dt, double div, const char *name, struct fl_error *err)
+{
+	enum { B = 64 };
+	size_t esize = fl_dtype_size(dt);
+	unsigned char out[B * 8];
+	uint64_t s[B];
+
+	for (uint64_t j = 0; j < n; j += B) {
+		size_t m = n - j < B ? (size_t)(n - j) : B;
+
+		memcpy(s, src + 8 * j, m * 8);
+		for (size_t k = 0; k < m; k++) {
+			double d;
+			float f;
+			int64_t v;
+			uint64_t u = s[k];
+			int ok = 1;
+
+			switch (dt) {
+			case FL_F32:
+				memcpy(&d, &u, 8);
+				f = (float)(d / div);
+				ok = !isinf(f);
+				memcpy(out + 4 * k, &f, 4);
+				break;
+			case FL_F64:
+				memcpy(&d, &u, 8);
+				d /= div;
+				ok = !isinf(d);
+				memcpy(out + 8 * k, &d, 8);
+				break;
+			case FL_I8: case FL_I16: case FL_I32: case FL_I64:
+				memcpy(&v, &u, 8);
+				ok = esize == 8 || (v >= -(INT64_C(1) <<
+				    (8 * esize - 1)) && v < (INT64_C(1) <<
+				    (8 * esize - 1)));
+				memcpy(out + esize * k, &v, esize);
+				break;
+			default:
+				ok = esize == 8 || u < (UINT64_C(1) <<
+				    (8 * esize));
+				memcpy(out + esize * k, &u, esize);
+				break;
+			}
+			if (ok)
+				continue;
+			if (fl_dtype_is_float(dt))
+				return fl_error_set(err, FL_EINVAL, "tensor '%s': "
+				    "the result overflows %s", name,
+				    fl_dtype_name(dt));
+			if (fl_dtype_is_signed_int(dt))
+				return fl_error_set(err, FL_EINVAL, "tensor '%s' "
+				    "element %llu: the sum %lld does not fit %s",
+				    name, (unsigned long long)(j + k),
+				    (long long)v, fl_dtype_name(dt));
+			return fl_error_set(err, FL_EINVAL, "tensor '%s' element "
+			    "%llu: the sum %llu does not fit %s", name,
+			    (unsigned long long)(j + k), (unsigned long long)u,
+			    fl_dtype_name(dt));
+		}
+		memcpy(dst + esize * j, out, m * esize);
+	}
+	return 0;
+}
+
+int
+fl_acc_take_result(struct fl_acc *a, struct fl_record *out, double div,
+    struct fl_error *err)
+{
+	size_t off = 0;
+
+	if (out->ntensors != 0 || a->block == NULL)
+		return fl_error_set(err, FL_EINVAL, "bad result record");
+	if (!(div > 0) || !isfinite(div))
+		return fl_error_set(err, FL_EINVAL, "bad divisor");
+	for (size_t i = 0; i < a->layout.n; i++) {
+		const struct fl_layout_tensor *t = &a->layout.t[i];
+		size_t nbytes = (size_t)t->numel * fl_dtype_size(t->dtype);
+		size_t end = (off + nbytes + FL_ALIGN - 1) &
+		    ~(size_t)(FL_ALIGN - 1);
+
+		if (!fl_dtype_is_float(t->dtype) && div != 1)
+			return fl_error_set(err, FL_EINVAL, "tensor '%s' is "
+			    "%s: integer sums cannot be divided", t->name,
+			    fl_dtype_name(t->dtype));
+		if (narrow_forward(a->block + off, a->sum[i], t->numel,
+		    t->dtype, div, t->name, err) < 0)
+			return -1;
+		/* The padding lies before the next tensor's sums. */
+		memset(a->block + off + nbytes, 0, end - off - nbytes);
+		off = end;
+	}
+	/* The block becomes the payload, and the tensors are laid out over
+	 * it as fl_tensor_add lays them out. */
+	free(out->raw);
+	out->raw = a->block;
+	out->rawcap = a->blocksize;
+	out->rawlen = 0;
+	a->block = NULL;
+	for (size_t i = 0; i < a->layout.n; i++) {
+		const struct fl_layout_tensor *t = &a->layout.t[i];
+
+		if (fl_tensor_add_over(out, t->name, t->dtype, t->rank, t->dims,
+		    err) == NULL)
+			return -1;
 	}
 	return 0;
 }

@@ -176,6 +176,29 @@ int fl_record_read(struct fl_record *rec, FILE *fp,
     const struct fl_limits *lim, struct fl_error *err);
 
 /*
+ * Read the next record without holding its payload: after the header is
+ * read and checked, head(ctx, rec) sees rec's metadata and tensor table
+ * (tensor data pointers are NULL, rawlen is set) and may fail to stop;
+ * then piece(ctx, rec, offset, bytes, len) gets the raw payload in order,
+ * in pieces whose offsets and lengths are multiples of 64 (but for the
+ * end), so no element is split.  Every check of fl_record_read is made,
+ * but the payload CRC and the zlib stream's end are known only after the
+ * last piece: a failure then means the pieces held bad data, and the
+ * caller must discard what it made of them.  Returns as fl_record_read;
+ * the memory used is a few pieces, whatever the record's size.
+ */
+struct fl_stream {
+	int (*head)(void *ctx, struct fl_record *rec, struct fl_error *err);
+	int (*piece)(void *ctx, const struct fl_record *rec, size_t offset,
+	    const unsigned char *p, size_t len, struct fl_error *err);
+	void *ctx;
+};
+
+int fl_record_read_stream(struct fl_record *rec, FILE *fp,
+    const struct fl_limits *lim, const struct fl_stream *fs,
+    struct fl_error *err);
+
+/*
  * Parse one whole record held in memory (buf, len bytes; len must be the
  * exact record size).  Same checks and results as fl_record_read.
  */
@@ -697,6 +720,8 @@ struct fl_acc {
 	struct fl_layout layout;
 	void **sum;             /* per tensor: double, int64_t or uint64_t */
 	uint64_t modulus;       /* 0: plain sums */
+	unsigned char *block;   /* the sums, each 64-aligned, in one block */
+	size_t blocksize;
 };
 
 int fl_acc_init(struct fl_acc *a, const struct fl_record *first,
@@ -706,6 +731,21 @@ int fl_acc_add(struct fl_acc *a, const struct fl_record *rec, double w,
 int fl_acc_result(const struct fl_acc *a, struct fl_record *out, double div,
     struct fl_error *err);
 void fl_acc_free(struct fl_acc *a);
+
+/*
+ * The same sums fed by fl_record_read_stream: fl_acc_add_piece adds the
+ * payload bytes [offset, offset + len) of rec (header only, as the stream
+ * gives it; the caller checks its layout once with fl_layout_check) and
+ * folds them into scan, which the caller zeroes before the first piece.
+ * fl_acc_take_result writes sum / div as fl_acc_result would, but into the
+ * sums' own memory, which it hands to out (a record without tensors): no
+ * second model-sized buffer.  It consumes the sums; free a as usual.
+ */
+int fl_acc_add_piece(struct fl_acc *a, const struct fl_record *rec,
+    size_t offset, const unsigned char *p, size_t len, double w,
+    struct fl_scan *scan, struct fl_error *err);
+int fl_acc_take_result(struct fl_acc *a, struct fl_record *out, double div,
+    struct fl_error *err);
 
 /*
  * Robust rules over n rows of len float values (dtype dt, FL_F32 or

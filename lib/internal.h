@@ -51,6 +51,11 @@ void *fl_alloc_aligned(size_t n);
 int fl_grow(unsigned char **buf, size_t *cap, size_t need, size_t keep,
     struct fl_error *err);
 
+/* fl_tensor_add over bytes already in rec->raw (within rawcap): the
+ * tensor keeps them instead of being zero-filled (tensor.c). */
+struct fl_tensor *fl_tensor_add_over(struct fl_record *rec, const char *name,
+    enum fl_dtype dtype, int rank, const uint64_t *dims, struct fl_error *err);
+
 /* The next keystream block of r's buffer (rng.c). */
 void fl_rng_refill(struct fl_rng *r);
 

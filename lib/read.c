@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -199,9 +200,12 @@ check_padding(const struct fl_record *rec, struct fl_error *err)
 	return 0;
 }
 
+/* The preamble and header of the next record, checked, into rec (tensor
+ * data not set) and *p; *rawlen is the raw payload size.  1, 0 at a clean
+ * end, -1. */
 static int
-read_record(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
-    struct fl_error *err)
+read_head(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
+    struct fl_preamble *pp, size_t *rawlenp, struct fl_error *err)
 {
 	static const struct fl_limits defaults = { FL_DEFAULT_MAX_PAYLOAD };
 	unsigned char pre[FL_PREAMBLE_SIZE];
@@ -271,18 +275,12 @@ read_record(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
 		    "bytes", (unsigned long long)lim->max_payload);
 		goto fail;
 	}
-
-	if (!(p.flags & FL_FLAG_ZLIB)) {
-		if (p.plen != rawlen) {
-			fl_error_set(err, FL_EFORMAT, "payload length %llu, "
-			    "the tensors need %zu", (unsigned long long)p.plen,
-			    rawlen);
-			goto fail;
-		}
-		if (read_payload(s, &rec->raw, &rec->rawcap, rawlen, err) < 0)
-			goto fail;
-		crc = fl_crc32(0, rec->raw, rawlen);
-	} else {
+	if (!(p.flags & FL_FLAG_ZLIB) && p.plen != rawlen) {
+		fl_error_set(err, FL_EFORMAT, "payload length %llu, the tensors "
+		    "need %zu", (unsigned long long)p.plen, rawlen);
+		goto fail;
+	}
+	if (p.flags & FL_FLAG_ZLIB) {
 		uint64_t bound = fl_align64(compressBound(rawlen));
 
 		/* Deflate expands at most 1032:1: a claim beyond that is a lie,
@@ -293,6 +291,32 @@ read_record(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
 			    (unsigned long long)p.plen, rawlen);
 			goto fail;
 		}
+	}
+	*pp = p;
+	*rawlenp = rawlen;
+	return 1;
+
+fail:
+	fl_record_clear(rec);
+	return -1;
+}
+
+static int
+read_record(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
+    struct fl_error *err)
+{
+	struct fl_preamble p;
+	size_t rawlen = 0;
+	uint32_t crc;
+	int rc;
+
+	if ((rc = read_head(rec, s, lim, &p, &rawlen, err)) <= 0)
+		return rc;
+	if (!(p.flags & FL_FLAG_ZLIB)) {
+		if (read_payload(s, &rec->raw, &rec->rawcap, rawlen, err) < 0)
+			goto fail;
+		crc = fl_crc32(0, rec->raw, rawlen);
+	} else {
 		if (read_payload(s, &rec->zbuf, &rec->zcap, p.plen, err) < 0)
 			goto fail;
 		crc = fl_crc32(0, rec->zbuf, p.plen);
@@ -344,4 +368,201 @@ fl_record_parse(struct fl_record *rec, const void *buf, size_t len,
 		    "%zu bytes after the record", len - s.pos);
 	}
 	return rc;
+}
+
+/* ---- streaming ---- */
+
+/* The piece size: a multiple of 64, so no element straddles two pieces
+ * (tensors start on 64-byte boundaries and elements are 1 to 8 bytes). */
+#define PIECE ((size_t)1 << 20)
+
+/* Bytes of [off, off + len) that no tensor covers must be zero. */
+static int
+check_piece_padding(const struct fl_record *rec, size_t off,
+    const unsigned char *p, size_t len, struct fl_error *err)
+{
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+		size_t from = t->offset + t->nbytes;
+		size_t to = i + 1 < rec->ntensors ? rec->tensors[i + 1].offset :
+		    rec->rawlen;
+
+		if (to <= off || from >= off + len)
+			continue;
+		if (from < off)
+			from = off;
+		if (to > off + len)
+			to = off + len;
+		for (size_t j = from; j < to; j++)
+			if (p[j - off] != 0)
+				return fl_error_set(err, FL_EFORMAT,
+				    "non-zero padding byte at payload offset "
+				    "%zu (after tensor '%s')", j, t->name);
+	}
+	return 0;
+}
+
+static int
+deliver(const struct fl_record *rec, const struct fl_stream *fs, size_t off,
+    const unsigned char *p, size_t len, struct fl_error *err)
+{
+	if (check_piece_padding(rec, off, p, len, err) < 0)
+		return -1;
+	return fs->piece(fs->ctx, rec, off, p, len, err);
+}
+
+/* A zlib payload: stored pieces in, raw pieces out, with the checks of
+ * inflate_payload. */
+static int
+stream_inflate(struct fl_record *rec, struct src *s, const struct fl_stream *fs,
+    uint64_t plen, size_t rawlen, unsigned char *in, unsigned char *out,
+    uint32_t *crc, struct fl_error *err)
+{
+	z_stream zs;
+	uint64_t left = plen;
+	size_t off = 0, got;
+	int rc, ended = 0;
+
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit(&zs) != Z_OK)
+		return fl_error_set(err, FL_ENOMEM, "cannot start zlib");
+	for (;;) {
+		if (zs.avail_in == 0 && left > 0) {
+			size_t n = left < PIECE ? (size_t)left : PIECE;
+
+			if ((got = src_read(s, in, n)) != n) {
+				inflateEnd(&zs);
+				return short_read(s, "payload", got, n, err);
+			}
+			*crc = fl_crc32(*crc, in, n);
+			left -= n;
+			zs.next_in = in;
+			zs.avail_in = (uInt)n;
+		}
+		if (ended) {
+			/* After the stream: fewer than 64 bytes of zeros. */
+			for (uInt i = 0; i < zs.avail_in; i++)
+				if (zs.next_in[i] != 0)
+					goto bad_tail;
+			zs.avail_in = 0;
+			if (left == 0)
+				break;
+			continue;
+		}
+		/* A piece goes out only when full (or at the end), so that
+		 * pieces stay multiples of 64 bytes. */
+		if (zs.avail_out == 0) {
+			zs.next_out = out;
+			zs.avail_out = (uInt)PIECE;
+		}
+		rc = inflate(&zs, Z_NO_FLUSH);
+		got = (size_t)(zs.next_out - out);
+		if (rc == Z_MEM_ERROR) {
+			inflateEnd(&zs);
+			return fl_error_set(err, FL_ENOMEM,
+			    "out of memory in zlib");
+		}
+		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+			inflateEnd(&zs);
+			return fl_error_set(err, FL_EFORMAT,
+			    "corrupt compressed payload: %s",
+			    zs.msg ? zs.msg : "inflate failed");
+		}
+		if (got > rawlen - off) {
+			inflateEnd(&zs);
+			return fl_error_set(err, FL_EFORMAT, "compressed payload "
+			    "inflates to more than the %zu bytes the tensors "
+			    "need", rawlen);
+		}
+		ended = rc == Z_STREAM_END;
+		/* No room, no input left, no end: the stream is cut. */
+		if (!ended && zs.avail_out != 0 && zs.avail_in == 0 &&
+		    left == 0) {
+			inflateEnd(&zs);
+			return fl_error_set(err, FL_EFORMAT, "corrupt "
+			    "compressed payload: stream ends early");
+		}
+		if ((zs.avail_out == 0 || ended) && got > 0) {
+			if (deliver(rec, fs, off, out, got, err) < 0) {
+				inflateEnd(&zs);
+				return -1;
+			}
+			off += got;
+			zs.next_out = out;
+			zs.avail_out = (uInt)PIECE;
+		}
+	}
+	if (plen - zs.total_in >= FL_ALIGN) {
+		inflateEnd(&zs);
+		goto bad_tail_done;
+	}
+	inflateEnd(&zs);
+	if (off != rawlen)
+		return fl_error_set(err, FL_EFORMAT, "compressed payload "
+		    "inflates to %zu bytes, tensors need %zu", off, rawlen);
+	return 0;
+
+bad_tail:
+	inflateEnd(&zs);
+bad_tail_done:
+	return fl_error_set(err, FL_EFORMAT, "non-zero padding or more than "
+	    "63 bytes after the compressed stream");
+}
+
+int
+fl_record_read_stream(struct fl_record *rec, FILE *fp,
+    const struct fl_limits *lim, const struct fl_stream *fs,
+    struct fl_error *err)
+{
+	struct src s = { fp, NULL, 0, 0 };
+	struct fl_preamble p;
+	unsigned char *in = NULL, *out = NULL;
+	size_t rawlen = 0, off, got;
+	uint32_t crc = 0;
+	int rc;
+
+	if ((rc = read_head(rec, &s, lim, &p, &rawlen, err)) <= 0)
+		return rc;
+	rec->rawlen = rawlen;
+	rec->pre = p;
+	rec->size = FL_PREAMBLE_SIZE + p.hlen + p.plen;
+	if (fs->head != NULL && fs->head(fs->ctx, rec, err) < 0)
+		goto fail;
+	if ((in = fl_alloc_aligned(PIECE)) == NULL ||
+	    ((p.flags & FL_FLAG_ZLIB) &&
+	    (out = fl_alloc_aligned(PIECE)) == NULL)) {
+		fl_error_set(err, FL_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (p.flags & FL_FLAG_ZLIB) {
+		if (stream_inflate(rec, &s, fs, p.plen, rawlen, in, out, &crc,
+		    err) < 0)
+			goto fail;
+	} else {
+		for (off = 0; off < rawlen; off += got) {
+			size_t n = rawlen - off < PIECE ? rawlen - off : PIECE;
+
+			if ((got = src_read(&s, in, n)) != n) {
+				short_read(&s, "payload", got, n, err);
+				goto fail;
+			}
+			crc = fl_crc32(crc, in, n);
+			if (deliver(rec, fs, off, in, n, err) < 0)
+				goto fail;
+		}
+	}
+	if (crc != p.pcrc) {
+		fl_error_set(err, FL_EFORMAT, "payload checksum mismatch "
+		    "(stored %08x, computed %08x)", p.pcrc, crc);
+		goto fail;
+	}
+	free(in);
+	free(out);
+	return 1;
+
+fail:
+	free(in);
+	free(out);
+	fl_record_clear(rec);
+	return -1;
 }

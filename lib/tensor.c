@@ -63,9 +63,27 @@ fl_tensors_rawlen(const struct fl_record *rec, size_t *out)
 	return 0;
 }
 
+static struct fl_tensor *
+tensor_add(struct fl_record *rec, const char *name, enum fl_dtype dtype,
+    int rank, const uint64_t *dims, int fill, struct fl_error *err);
+
 struct fl_tensor *
 fl_tensor_add(struct fl_record *rec, const char *name, enum fl_dtype dtype,
     int rank, const uint64_t *dims, struct fl_error *err)
+{
+	return tensor_add(rec, name, dtype, rank, dims, 1, err);
+}
+
+struct fl_tensor *
+fl_tensor_add_over(struct fl_record *rec, const char *name,
+    enum fl_dtype dtype, int rank, const uint64_t *dims, struct fl_error *err)
+{
+	return tensor_add(rec, name, dtype, rank, dims, 0, err);
+}
+
+static struct fl_tensor *
+tensor_add(struct fl_record *rec, const char *name, enum fl_dtype dtype,
+    int rank, const uint64_t *dims, int fill, struct fl_error *err)
 {
 	struct fl_tensor *t;
 	uint64_t numel = 1, nbytes, offset, end;
@@ -127,7 +145,7 @@ fl_tensor_add(struct fl_record *rec, const char *name, enum fl_dtype dtype,
 		    err) < 0)
 			return NULL;
 	}
-	if (end > rec->rawlen)
+	if (fill && end > rec->rawlen)
 		memset(rec->raw + rec->rawlen, 0, end - rec->rawlen);
 	rec->rawlen = end;
 

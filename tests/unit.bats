@@ -94,3 +94,11 @@ unit() {
 @test "unit: class_weighted" {
 	unit class_weighted
 }
+
+@test "unit: read_stream" {
+	unit read_stream
+}
+
+@test "unit: acc_pieces" {
+	unit acc_pieces
+}

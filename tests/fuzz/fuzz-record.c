@@ -12,6 +12,9 @@
  *   - round trip: the record written back (stored and zlib) reads again to
  *     the same record, and an uncompressed record is written back to the
  *     very bytes it was read from (one canonical form).
+ *   - the streaming reader (fl_record_read_stream) agrees with the stream
+ *     reader record by record: same outcome, same header, and pieces that
+ *     are 64-byte aligned, in order, and put together are the payload;
  * Every tensor's elements are summarised (fl_tensor_stats), so a tensor that
  * points outside its payload is an ASan report.
  *
@@ -148,6 +151,84 @@ round_trip(const struct fl_record *rec, const uint8_t *orig, size_t len,
 	}
 }
 
+/* The streaming reader's pieces, put together. */
+struct pieces {
+	unsigned char *buf;
+	size_t len, cap;
+	int heads;
+};
+
+static int
+on_head(void *ctx, struct fl_record *rec, struct fl_error *err)
+{
+	struct pieces *p = ctx;
+
+	(void)err;
+	CHECK(rec->raw == NULL || rec->rawlen == 0 ||
+	    rec->ntensors == 0 || rec->tensors[0].data == NULL);
+	p->heads++;
+	p->len = 0;
+	return 0;
+}
+
+static int
+on_piece(void *ctx, const struct fl_record *rec, size_t off,
+    const unsigned char *b, size_t len, struct fl_error *err)
+{
+	struct pieces *p = ctx;
+
+	(void)err;
+	CHECK(off == p->len && len > 0 && off + len <= rec->rawlen);
+	CHECK(off % 64 == 0);
+	if (p->len + len > p->cap) {
+		p->cap = (p->len + len) * 2;
+		p->buf = realloc(p->buf, p->cap);
+		CHECK(p->buf != NULL);
+	}
+	memcpy(p->buf + p->len, b, len);
+	p->len += len;
+	return 0;
+}
+
+/* Records read by fl_record_read_stream match those of fl_record_read. */
+static void
+fuzz_stream(const uint8_t *data, size_t size, const struct fl_limits *lim)
+{
+	struct fl_record a, b;
+	struct fl_error ea, eb;
+	struct pieces p = { NULL, 0, 0, 0 };
+	struct fl_stream fs = { on_head, on_piece, &p };
+	FILE *fa, *fb;
+	int ra, rb;
+
+	if (size == 0 || (fa = fmemopen((void *)data, size, "rb")) == NULL)
+		return;
+	if ((fb = fmemopen((void *)data, size, "rb")) == NULL) {
+		fclose(fa);
+		return;
+	}
+	fl_record_init(&a);
+	fl_record_init(&b);
+	do {
+		ra = fl_record_read(&a, fa, lim, &ea);
+		rb = fl_record_read_stream(&b, fb, lim, &fs, &eb);
+		CHECK(ra == rb);
+		if (rb < 0)
+			CHECK(eb.msg[0] != '\0' && strchr(eb.msg, '\n') == NULL);
+		if (ra == 1) {
+			CHECK(b.rawlen == a.rawlen && b.size == a.size);
+			CHECK(p.len == a.rawlen);
+			CHECK(a.rawlen == 0 || memcmp(p.buf, a.raw, a.rawlen) == 0);
+			CHECK(b.nmeta == a.nmeta && b.ntensors == a.ntensors);
+		}
+	} while (ra == 1);
+	free(p.buf);
+	fl_record_free(&a);
+	fl_record_free(&b);
+	fclose(fa);
+	fclose(fb);
+}
+
 static void
 fuzz(const uint8_t *data, size_t size, const struct fl_limits *lim)
 {
@@ -234,6 +315,7 @@ fuzz_limits(const uint8_t *data, size_t size)
 	struct fl_limits lim = { FUZZ_MAX_PAYLOAD };
 
 	fuzz(data, size, &lim);
+	fuzz_stream(data, size, &lim);
 	/* flags byte: zlib bit clear (or no preamble at all). */
 	if (size < 10 || !(data[9] & FL_FLAG_ZLIB)) {
 		lim.max_payload = UINT64_MAX;

@@ -717,6 +717,8 @@ static const struct {
 	{ "atomic", test_atomic },
 	{ "sniff", test_sniff },
 	{ "crc32", test_crc32 },
+	{ "read_stream", test_read_stream },
+	{ "acc_pieces", test_acc_pieces },
 	{ "shamir", test_shamir },
 	{ "secagg_params", test_secagg_params },
 	{ "class_weighted", test_class_weighted },

@@ -17,6 +17,10 @@ extern int failures;
 	}								\
 } while (0)
 
+/* stream.c */
+void test_read_stream(void);
+void test_acc_pieces(void);
+
 /* secagg.c */
 void test_shamir(void);
 void test_secagg_params(void);
