@@ -77,8 +77,8 @@ cron_setup() {
 	fl-split --synthetic 250 --features 784 --classes 10 -n 5 \
 	    --seed cron -p data/c
 	export FL_ROUNDS=$PWD/rounds FL_SERVER_DIR=$PWD/server
-	export FL_EXPECT=5 FL_LAST_ROUND=1 FL_KEYS_SECS=1 FL_SHARE_SECS=1
-	export FL_MASK_SECS=1 FL_REVEAL_SECS=1
+	export FL_EXPECT=5 FL_LAST_ROUND=1 FL_KEYS_SECS=3 FL_SHARE_SECS=3
+	export FL_MASK_SECS=3 FL_REVEAL_SECS=3
 	unset FL_CRASH_AT FL_VERBOSE
 }
 
@@ -103,12 +103,12 @@ pass() {
 	[ -e rounds/0.1/pub/c4.flt ] || client 4
 }
 
-# until_done: passes until round 0.1 is DONE (at most 40, 0.2 s apart).
+# until_done: passes until round 0.1 is DONE (at most 150, 0.2 s apart).
 until_done() {
 	local n=0
 	while [ ! -e rounds/0.1/DONE ]; do
 		n=$((n + 1))
-		[ "$n" -le 40 ] || fail "no DONE after 40 passes: $(cat server/log)"
+		[ "$n" -le 150 ] || fail "no DONE after 150 passes: $(cat server/log)"
 		pass
 		sleep 0.2
 	done
@@ -172,7 +172,10 @@ snapshot() {
 	mkdir rounds/.0.2.tmp.99999
 	# The server dies after charging the ledger and again after marking
 	# DONE: neither charges twice nor skips installing the model.
+	n=0
 	while [ ! -e rounds/0.1/sum.flt ]; do
+		n=$((n + 1))
+		[ "$n" -le 150 ] || fail "no sum after 150 passes: $(cat server/log)"
 		pass
 		sleep 0.2
 	done
@@ -228,7 +231,7 @@ snapshot() {
 	n=0
 	while [ ! -e rounds/0.1/ABORTED ]; do
 		n=$((n + 1))
-		[ "$n" -le 40 ] || fail "no ABORTED: $(cat server/log)"
+		[ "$n" -le 150 ] || fail "no ABORTED: $(cat server/log)"
 		pass
 		sleep 0.2
 	done
