@@ -45,7 +45,7 @@ hf aggmean \
 rate() { gbps "$bytes" "$(hfget aggmean "$1" min)"; }
 memcpy=$(awk -F '\t' '$1 == "memcpy" { printf "%.2f", $2 / $3 / 1e9 }' \
     "$WORK/limits.tsv")
-# Peak memory: the record being read and the f64 sums are the floor.
+# Peak memory: the f64 sums are the floor (payloads stream into them).
 rss() {
 	/usr/bin/time -f %M sh -c "$1" 2>&1 > /dev/null | tail -1
 }
@@ -57,8 +57,9 @@ echo "## fl-aggregate: weighted mean, streaming"
 echo
 echo "100 updates of one tensor of 10,000,000 f32 ($one bytes each, $bytes"
 echo "bytes in all), read from files in the page cache, one core.  The sums"
-echo "are kept in f64: memory is the record being read plus two bytes of"
-echo "sums per byte of model, whatever the number of updates."
+echo "are kept in f64, and each payload streams into them in 1 MiB pieces:"
+echo "memory is two bytes of sums per byte of model, whatever the number of"
+echo "updates."
 echo
 table_head
 row "cat FILES > /dev/null" "$(tput "$bytes" aggmean 0)" "memcpy (limits)" \
@@ -80,8 +81,9 @@ row "peak RSS, fl-aggregate (weighted mean)" "$((kib / 1024)) MiB" \
     "one update" "$((one / 1048576)) MiB" "$rss_ratio" \
     "/usr/bin/time -f %M fl-aggregate -o mean.flt $d/mean/u*.flt"
 echo
-echo "The floor of the peak is 3.0: one update being read (1x) and its f64"
-echo "sums (2x); the rest is the process itself (libc and the program)."
+echo "The floor of the peak is 2.0: the f64 sums (2x), which the result is"
+echo "then written over; the rest is a 1 MiB read piece and the process"
+echo "itself (libc, the program, the page tables of the sums)."
 echo
 
 target "fl-aggregate weighted mean, 100 x 10M f32 from files: >= 1 GB/s" \
