@@ -6,6 +6,7 @@
  * (stored as u32), and the decoding of a modular sum of such records.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -27,26 +28,36 @@ static const char usage[] =
     "           [--beta=b] [--modclip-prob=p] [--rotation=hd|none]\n"
     "           [--rotation-seed=text] [--seed=text] [--stats] [-z] [-o file]\n"
     "           [file ...]\n"
+    "       fl-quantize --rand-k=k [--sparse-seed=text] [--stats] [-z]\n"
+    "           [-o file] [file ...]\n"
+    "       fl-quantize --top-k=k [--residual=file] [--stats] [-z] [-o file]\n"
+    "           [file ...]\n"
     "       fl-quantize -d [--mean] [--stats] [-z] [-o file] [file ...]";
 
 static const char options[] =
-    "Encode updates in the ring Z_2^b for secure aggregation, or decode a sum.\n"
+    "Encode updates in the ring Z_2^b for secure aggregation, round or sparsify\n"
+    "them, or decode a sum.\n"
     "\n"
     "      --beta=B              conditional rounding: redraw the rounding until\n"
     "                            the tighter bound holds (default e^-0.5; 0: off)\n"
     "  -b, --bits=B              stochastic rounding to B bits (1 to 16), one\n"
     "                            scale per record (no secure aggregation)\n"
     "  -c, --clip=C              the L2 clip bound (default: the record's dp.clip)\n"
-    "  -d, --decode              decode (a modular sum of) ring records to f32\n"
+    "  -d, --decode              decode (a modular sum of) ring records, or\n"
+    "                            (a sum of) rand-k records, to f32\n"
     "  -e, --eden=B              EDEN: rotation and Lloyd-Max levels, B bits\n"
     "                            (1 to 4; no secure aggregation)\n"
     "  -h, --help                print this help and exit\n"
-    "      --mean                with -d: divide by the record's clients\n"
+    "      --mean                with -d: divide a sum by the record's clients\n"
     "      --modclip-prob=P      wrap-around probability the scale allows (1e-4)\n"
     "  -n, --clients=N           expected number of clients summed\n"
     "      --noise=Z             noise multiplier fl-clip-noise will add (0)\n"
     "  -o, --output=FILE         write to FILE atomically instead of stdout\n"
     "      --per-tensor          with --bits: one scale per tensor\n"
+    "      --rand-k=K            keep K coordinates (or P%), the same for all\n"
+    "                            clients of a round, scaled by d/K (unbiased)\n"
+    "      --residual=FILE       with --top-k: error feedback; the residual is\n"
+    "                            read if FILE exists, then replaced atomically\n"
     "  -r, --ring=BITS           ring encoding mod 2^BITS (2 to 32)\n"
     "      --rotation=R          hd (randomized Hadamard, default) or none\n"
     "      --rotation-seed=TEXT  PUBLIC seed of the rotation, shared by all\n"
@@ -55,8 +66,11 @@ static const char options[] =
     "                            clip and noise)\n"
     "      --seed=TEXT           derive the rounding from TEXT: reproducible and\n"
     "                            NOT PRIVATE (tests and simulations only)\n"
+    "      --sparse-seed=TEXT    PUBLIC seed of the rand-k coordinates, shared by\n"
+    "                            all clients (default: round-N from the record)\n"
     "      --stats               print the error (vNMSE) and the bytes before and\n"
     "                            after of each record on stderr\n"
+    "      --top-k=K             keep the K (or P%) largest magnitudes\n"
     "  -V, --version             print the version and exit\n"
     "  -z, --zlib                compress the payload with zlib\n";
 
@@ -65,6 +79,7 @@ struct opts {
 	uint64_t clients;
 	double clip, noise, scale, beta, modclip;
 	const char *rotation_seed, *seed;
+	const char *randk, *topk, *residual, *sparse_seed;
 };
 
 /* ---- metadata ---- */
@@ -985,6 +1000,570 @@ eden_decode(struct fl_record *rec, struct fl_record *outr,
 	}
 }
 
+/* ---- sparsification (codecs randk and topk) ---- */
+
+#define SHAPES "q.shapes"
+#define IDX ":idx"
+
+/*
+ * The client's error-feedback state: a kind=state record with one f32
+ * tensor per float tensor of the updates (same names and shapes), read
+ * from path if it exists, carried from record to record, and written back
+ * atomically once every record is out.
+ */
+struct residual {
+	const char *path;
+	struct fl_record rec;
+	int loaded;             /* rec holds a residual (file or last record) */
+	int used;               /* a record went through: write it back */
+};
+
+/* Its temporary file until it is renamed: removed however the program
+ * ends before that. */
+static struct fl_atomic *pending_residual;
+
+static void
+remove_pending_residual(void)
+{
+	if (pending_residual != NULL)
+		fl_atomic_abort(pending_residual);
+	pending_residual = NULL;
+}
+
+static void
+residual_load(struct residual *rs, const struct fl_limits *lim)
+{
+	struct fl_record extra;
+	struct fl_error err;
+	const char *k, *c;
+	char q[FL_QUOTE];
+	FILE *fp;
+	int rc;
+
+	fl_record_init(&rs->rec);
+	if ((fp = fopen(rs->path, "rb")) == NULL) {
+		if (errno == ENOENT)
+			return;         /* the first round: zero */
+		tool_die("%s: %s", rs->path, strerror(errno));
+	}
+	if ((rc = fl_record_read(&rs->rec, fp, lim, &err)) < 0)
+		tool_die("%s: record 1: %s", rs->path, err.msg);
+	if (rc == 0)
+		tool_die("%s: no record", rs->path);
+	fl_record_init(&extra);
+	if ((rc = fl_record_read(&extra, fp, lim, &err)) < 0)
+		tool_die("%s: record 2: %s", rs->path, err.msg);
+	if (rc == 1)
+		tool_die("%s: record 2: more than one record", rs->path);
+	fl_record_free(&extra);
+	fclose(fp);
+	k = fl_meta_get(&rs->rec, "kind");
+	c = fl_meta_get(&rs->rec, "q.codec");
+	if (k == NULL || strcmp(k, "state") != 0 || (c != NULL &&
+	    strcmp(c, "topk") != 0))
+		tool_die("%s: record 1: not a top-k residual (kind=state%s%s)",
+		    rs->path, c ? ", q.codec=" : "", c ? fl_escape(q,
+		    sizeof(q), c, strlen(c)) : "");
+	rs->loaded = 1;
+}
+
+/* The residual's tensors must be the update's float tensors, in order. */
+static void
+residual_check(struct residual *rs, const struct fl_record *rec,
+    const struct tool_input *in)
+{
+	struct fl_error err;
+	size_t j = 0;
+
+	if (!rs->loaded) {
+		fl_record_clear(&rs->rec);
+		if (fl_meta_set(&rs->rec, "kind", "state", &err) < 0)
+			tool_die("%s: %s", rs->path, err.msg);
+		for (size_t i = 0; i < rec->ntensors; i++) {
+			const struct fl_tensor *t = &rec->tensors[i];
+
+			if (fl_dtype_is_float(t->dtype) &&
+			    fl_tensor_add(&rs->rec, t->name, FL_F32, t->rank,
+			    t->dims, &err) == NULL)
+				tool_die("%s: %s", rs->path, err.msg);
+		}
+		rs->loaded = 1;
+		return;
+	}
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i], *r;
+		char s1[64], s2[64];
+
+		if (!fl_dtype_is_float(t->dtype))
+			continue;
+		if (j >= rs->rec.ntensors)
+			tool_die("%s: record 1: the residual does not match "
+			    "%s record %lu: no tensor '%s'", rs->path,
+			    in->name, in->recno, t->name);
+		r = &rs->rec.tensors[j++];
+		if (strcmp(r->name, t->name) != 0)
+			tool_die("%s: record 1: the residual does not match "
+			    "%s record %lu: tensor '%s' where the update has "
+			    "'%s'", rs->path, in->name, in->recno, r->name,
+			    t->name);
+		fl_shape_format(s1, sizeof(s1), r->rank, r->dims);
+		fl_shape_format(s2, sizeof(s2), t->rank, t->dims);
+		if (r->dtype != FL_F32 || strcmp(s1, s2) != 0)
+			tool_die("%s: record 1: the residual does not match "
+			    "%s record %lu: tensor '%s' is %s %s, the update's "
+			    "%s", rs->path, in->name, in->recno, r->name,
+			    fl_dtype_name(r->dtype), s1, s2);
+	}
+	if (j != rs->rec.ntensors)
+		tool_die("%s: record 1: the residual does not match %s record "
+		    "%lu: tensor '%s' is not in the update", rs->path,
+		    in->name, in->recno, rs->rec.tensors[j].name);
+}
+
+/* Write the residual beside its path; renamed by residual_commit. */
+static void
+residual_write(struct residual *rs, struct fl_atomic *a)
+{
+	struct fl_error err;
+
+	/* Private: the residual is what the client did not send. */
+	if (fl_atomic_open(a, rs->path, 0600, &err) < 0)
+		tool_die("%s: %s", rs->path, err.msg);
+	pending_residual = a;
+	atexit(remove_pending_residual);
+	if (fl_record_write(a->fp, &rs->rec, 0, &err) < 0)
+		tool_die("%s: %s", rs->path, err.msg);
+}
+
+/* The shapes of the float tensors, "[2,3] [5]", for decoding. */
+static void
+set_shapes(struct fl_record *outr, const struct fl_record *rec,
+    const struct tool_input *in)
+{
+	char buf[FL_MAX_VALUE + 1];
+	size_t len = 0;
+
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+		int n;
+
+		if (!fl_dtype_is_float(t->dtype))
+			continue;
+		if (len > 0)
+			buf[len++] = ' ';
+		n = fl_shape_format(buf + len, sizeof(buf) - len, t->rank,
+		    t->dims);
+		if (n < 0 || (size_t)n >= sizeof(buf) - len - 1)
+			tool_die("%s: record %lu: too many tensors: their shapes "
+			    "do not fit in the metadata '%s'", in->name,
+			    in->recno, SHAPES);
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	set(outr, in, SHAPES, buf);
+}
+
+/* The buffers of the record being coded: reachable from here when a
+ * tool_die ends the program in the middle (no leak), freed after each. */
+static struct {
+	float *x, *p, *vals;
+	uint64_t *idx, *numel;
+	uint64_t (*dims)[FL_MAX_RANK];
+	int *ranks;
+} scratch;
+
+static void
+sparse_encode(const struct opts *o, struct fl_record *rec,
+    struct fl_record *outr, const struct tool_input *in,
+    struct residual *rs, double *vnmse)
+{
+	struct fl_error err;
+	int topk = o->topk != NULL;
+	const char *spec = topk ? o->topk : o->randk, *v, *seed = NULL;
+	uint64_t d = 0, k, off, pos;
+	unsigned char key[FL_RNG_KEYBYTES];
+	char q[FL_QUOTE], seedbuf[64];
+	double scale = 1, ss = 0, e2 = 0;
+	float *x, *p, *vals;
+	uint64_t *idx;
+
+	if ((v = fl_meta_get(rec, "q.codec")) != NULL)
+		tool_die("%s: record %lu: already encoded (q.codec=%s)",
+		    in->name, in->recno, fl_escape(q, sizeof(q), v,
+		    strlen(v)));
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		struct fl_tensor *t = &rec->tensors[i];
+
+		if (strcmp(t->name, INDICATOR) == 0 && t->dtype == FL_U32)
+			continue;
+		if (!fl_dtype_is_float(t->dtype))
+			tool_die("%s: record %lu: tensor '%s' is %s: "
+			    "sparsification takes float tensors", in->name,
+			    in->recno, t->name, fl_dtype_name(t->dtype));
+		if (fl_tensor_check_finite(t, &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+		if (t->numel > UINT32_MAX)
+			tool_die("%s: record %lu: tensor '%s' has more than "
+			    "2^32 values", in->name, in->recno, t->name);
+		d += t->numel;
+	}
+	if (d == 0)
+		tool_die("%s: record %lu: no float values to encode", in->name,
+		    in->recno);
+	if (fl_sparse_k(spec, d, &k, &err) < 0)
+		tool_die("%s: record %lu: invalid --%s '%s': %s", in->name,
+		    in->recno, topk ? "top-k" : "rand-k", spec, err.msg);
+	if (!topk) {
+		if ((seed = o->sparse_seed) == NULL) {
+			if (fl_meta_get(rec, "round") == NULL)
+				tool_die("%s: record %lu: no sparse seed: give "
+				    "--sparse-seed or a record with a round",
+				    in->name, in->recno);
+			snprintf(seedbuf, sizeof(seedbuf), "round-%llu",
+			    (unsigned long long)need_u64(rec, in, "round", 0,
+			    UINT64_MAX));
+			seed = seedbuf;
+		}
+		scale = (double)d / (double)k;
+	}
+	if (d > SIZE_MAX / sizeof(uint64_t))
+		tool_die("%s: record %lu: too many values", in->name,
+		    in->recno);
+	/* Every check that can fail before the buffers. */
+	if (rs != NULL) {
+		residual_check(rs, rec, in);
+		for (size_t i = 0; i < rs->rec.ntensors; i++)
+			if (fl_tensor_check_finite(&rs->rec.tensors[i],
+			    &err) < 0)
+				tool_die("%s: record 1: %s", rs->path, err.msg);
+	}
+	x = scratch.x = tool_malloc(d * sizeof(float));
+	p = rs != NULL ? (scratch.p = tool_malloc(d * sizeof(float))) : x;
+	idx = scratch.idx = tool_malloc(k * sizeof(*idx));
+	vals = scratch.vals = tool_malloc(k * sizeof(*vals));
+	off = 0;
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+
+		if (!fl_dtype_is_float(t->dtype))
+			continue;
+		for (uint64_t j = 0; j < t->numel; j++)
+			x[off + j] = (float)fl_tensor_get(t, j);
+		off += t->numel;
+	}
+	for (uint64_t i = 0; i < d; i++)
+		if (!isfinite(x[i]))
+			tool_die("%s: record %lu: value %llu "
+			    "does not fit in f32", in->name, in->recno,
+			    (unsigned long long)i);
+
+	/* Error feedback: select from update + residual. */
+	if (rs != NULL) {
+		off = 0;
+		for (size_t i = 0; i < rs->rec.ntensors; i++) {
+			const struct fl_tensor *t = &rs->rec.tensors[i];
+
+			memcpy(p + off, t->data, t->nbytes);
+			off += t->numel;
+		}
+		if (fl_ef_add(p, x, d, &err) < 0)
+			tool_die("%s: record %lu: %s "
+			    "(residual %s)", in->name, in->recno, err.msg,
+			    rs->path);
+	}
+	if (topk) {
+		if (fl_topk_indices(p, d, k, idx, &err) < 0)
+			tool_die("%s: record %lu: %s",
+			    in->name, in->recno, err.msg);
+	} else {
+		fl_sparse_key(key, seed);
+		if (fl_randk_indices(d, k, key, idx, &err) < 0)
+			tool_die("%s: record %lu: %s",
+			    in->name, in->recno, err.msg);
+	}
+	fl_sparse_gather(p, idx, k, scale, vals);
+	for (uint64_t j = 0; j < k; j++)
+		if (!isfinite(vals[j]))
+			tool_die("%s: record %lu: value "
+			    "%llu times d/K = %g does not fit in f32",
+			    in->name, in->recno, (unsigned long long)idx[j],
+			    scale);
+
+	/* The error of this record against the update read. */
+	for (uint64_t i = 0; i < d; i++)
+		ss += (double)x[i] * x[i];
+	e2 = ss;
+	for (uint64_t j = 0; j < k; j++) {
+		double xi = x[idx[j]], e = (double)vals[j] - xi;
+
+		e2 += e * e - xi * xi;
+	}
+	*vnmse = e2 / ss;
+
+	if (rs != NULL) {
+		fl_ef_residual(p, p, d, idx, vals, k);
+		off = 0;
+		for (size_t i = 0; i < rs->rec.ntensors; i++) {
+			struct fl_tensor *t = &rs->rec.tensors[i];
+
+			memcpy(t->data, p + off, t->nbytes);
+			off += t->numel;
+		}
+		if ((v = fl_meta_get(rec, "round")) != NULL)
+			set(&rs->rec, in, "round", v);
+		else
+			fl_meta_del(&rs->rec, "round");
+		set(&rs->rec, in, "q.codec", "topk");
+		rs->used = 1;
+	}
+
+	/* The sparse record: per float tensor its chosen values in index
+	 * order (f32 [k_t]), and for top-k their flat indices within the
+	 * tensor (u32 [k_t], NAME:idx). */
+	fl_record_clear(outr);
+	if (fl_meta_copy(outr, rec, &err) < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
+	off = pos = 0;
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+		char name[FL_MAX_NAME + sizeof(IDX)];
+		struct fl_tensor *w;
+		uint64_t kt = 0, first = pos;
+
+		if (!fl_dtype_is_float(t->dtype)) {
+			w = fl_tensor_add(outr, t->name, t->dtype, t->rank,
+			    t->dims, &err);
+			if (w == NULL)
+				tool_die("%s: record %lu: %s", in->name,
+				    in->recno, err.msg);
+			memcpy(w->data, t->data, t->nbytes);
+			continue;
+		}
+		while (pos < k && idx[pos] < off + t->numel)
+			pos++;
+		kt = pos - first;
+		w = fl_tensor_add(outr, t->name, FL_F32, 1, &kt, &err);
+		if (w == NULL)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+		memcpy(w->data, vals + first, w->nbytes);
+		if (topk) {
+			uint32_t *u;
+
+			snprintf(name, sizeof(name), "%s%s", t->name, IDX);
+			w = fl_tensor_add(outr, name, FL_U32, 1, &kt, &err);
+			if (w == NULL)
+				tool_die("%s: record %lu: %s", in->name,
+				    in->recno, err.msg);
+			u = w->data;
+			for (uint64_t j = 0; j < kt; j++)
+				u[j] = (uint32_t)(idx[first + j] - off);
+		}
+		off += t->numel;
+	}
+	free(vals);
+	free(idx);
+	if (p != x)
+		free(p);
+	free(x);
+	memset(&scratch, 0, sizeof(scratch));
+	sodium_memzero(key, sizeof(key));
+
+	set(outr, in, "q.codec", topk ? "topk" : "randk");
+	set_u64(outr, in, "q.k", k);
+	set_u64(outr, in, "q.dim", d);
+	set_shapes(outr, rec, in);
+	if (!topk)
+		set(outr, in, "q.sparse-seed", seed);
+}
+
+/* Split q.shapes into shapes; returns how many. */
+static size_t
+parse_shapes(const struct fl_record *rec, const struct tool_input *in,
+    int **ranks, uint64_t (**dims)[FL_MAX_RANK], uint64_t **numel)
+{
+	const char *s = need(rec, in, SHAPES);
+	size_t n = 1, i = 0;
+	char *copy, *tok, *save = NULL;
+	struct fl_error err;
+
+	for (const char *c = s; *c; c++)
+		n += *c == ' ';
+	*ranks = scratch.ranks = tool_malloc(n * sizeof(**ranks));
+	*dims = scratch.dims = tool_malloc(n * sizeof(**dims));
+	*numel = scratch.numel = tool_malloc(n * sizeof(**numel));
+	if ((copy = strdup(s)) == NULL)
+		tool_die("out of memory");
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		uint64_t m = 1;
+
+		if (i >= n || fl_shape_parse(tok, &(*ranks)[i], (*dims)[i],
+		    &err) < 0) {
+			free(copy);
+			tool_die("%s: record %lu: bad metadata '%s'", in->name,
+			    in->recno, SHAPES);
+		}
+		for (int r = 0; r < (*ranks)[i]; r++)
+			m *= (*dims)[i][r];
+		(*numel)[i++] = m;
+	}
+	free(copy);
+	return i;
+}
+
+static void
+sparse_decode(const struct opts *o, struct fl_record *rec,
+    struct fl_record *outr, const struct tool_input *in, int topk)
+{
+	struct fl_error err;
+	const char *agg = fl_meta_get(rec, "agg"), *kind;
+	uint64_t k, dim, off = 0, pos = 0, total = 0, count = 1, *numel;
+	uint64_t (*dims)[FL_MAX_RANK];
+	uint64_t *idx = NULL;
+	unsigned char key[FL_RNG_KEYBYTES];
+	size_t nf, s = 0;
+	int *ranks;
+
+	kind = fl_meta_get(rec, "kind");
+	if (topk && (agg != NULL || fl_meta_get(rec, "clients") != NULL ||
+	    (kind != NULL && strcmp(kind, "aggregate") == 0)))
+		tool_die("%s: record %lu: a sum of top-k records cannot be "
+		    "decoded (each client sent other coordinates): decode "
+		    "each client's record before fl-aggregate", in->name,
+		    in->recno);
+	k = need_u64(rec, in, "q.k", 1, UINT64_C(1) << 40);
+	dim = need_u64(rec, in, "q.dim", 1, UINT64_C(1) << 40);
+	if (k > dim)
+		tool_die("%s: record %lu: q.k %llu is more than q.dim %llu",
+		    in->name, in->recno, (unsigned long long)k,
+		    (unsigned long long)dim);
+	nf = parse_shapes(rec, in, &ranks, &dims, &numel);
+	for (size_t i = 0; i < nf; i++) {
+		if (numel[i] > dim - total)
+			tool_die("%s: record %lu: '%s' does not add up to q.dim "
+			    "%llu", in->name, in->recno, SHAPES,
+			    (unsigned long long)dim);
+		total += numel[i];
+	}
+	if (total != dim)
+		tool_die("%s: record %lu: '%s' does not add up to q.dim %llu",
+		    in->name, in->recno, SHAPES, (unsigned long long)dim);
+	if (!topk) {
+		/* The public seed gives the coordinates back: every client
+		 * of the round sent the same ones, so sums decode too. */
+		idx = scratch.idx = tool_malloc(k * sizeof(*idx));
+		fl_sparse_key(key, need(rec, in, "q.sparse-seed"));
+		if (fl_randk_indices(dim, k, key, idx, &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+	}
+	if (o->mean && fl_meta_get(rec, "clients") != NULL &&
+	    (agg == NULL || strcmp(agg, "sum") == 0))
+		count = need_u64(rec, in, "clients", 1, UINT64_MAX);
+
+	fl_record_clear(outr);
+	if (fl_meta_copy(outr, rec, &err) < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
+	total = 0;
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i], *ti = NULL;
+		struct fl_tensor *w;
+		char name[FL_MAX_NAME + sizeof(IDX)];
+		uint64_t kt, first = pos;
+		float *y;
+
+		if (strcmp(t->name, INDICATOR) == 0) {
+			w = fl_tensor_add(outr, t->name, t->dtype, t->rank,
+			    t->dims, &err);
+			if (w == NULL)
+				tool_die("%s: record %lu: %s", in->name,
+				    in->recno, err.msg);
+			memcpy(w->data, t->data, t->nbytes);
+			continue;
+		}
+		if (s >= nf)
+			tool_die("%s: record %lu: tensor '%s': more tensors "
+			    "than '%s' lists", in->name, in->recno, t->name,
+			    SHAPES);
+		if (!fl_dtype_is_float(t->dtype) || t->rank != 1)
+			tool_die("%s: record %lu: tensor '%s' is not a vector "
+			    "of sparse values", in->name, in->recno, t->name);
+		if (topk) {
+			snprintf(name, sizeof(name), "%s%s", t->name, IDX);
+			if (i + 1 < rec->ntensors)
+				ti = &rec->tensors[i + 1];
+			if (ti == NULL || strcmp(ti->name, name) != 0 ||
+			    ti->dtype != FL_U32 || ti->numel != t->numel)
+				tool_die("%s: record %lu: tensor '%s' has no "
+				    "index tensor '%s' (u32 [%llu]) after it",
+				    in->name, in->recno, t->name, name,
+				    (unsigned long long)t->numel);
+			kt = t->numel;
+		} else {
+			while (pos < k && idx[pos] < off + numel[s])
+				pos++;
+			kt = pos - first;
+			if (t->numel != kt)
+				tool_die("%s: record %lu: tensor '%s' has %llu "
+				    "values, the seed chose %llu", in->name,
+				    in->recno, t->name,
+				    (unsigned long long)t->numel,
+				    (unsigned long long)kt);
+		}
+		w = fl_tensor_add(outr, t->name, FL_F32, ranks[s], dims[s],
+		    &err);
+		if (w == NULL)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+		y = w->data;
+		for (uint64_t j = 0; j < kt; j++) {
+			uint64_t at;
+
+			if (topk) {
+				at = ((const uint32_t *)ti->data)[j];
+				if (at >= numel[s] || (j > 0 && at <=
+				    ((const uint32_t *)ti->data)[j - 1]))
+					tool_die("%s: record %lu: tensor '%s': "
+					    "index %llu out of order or range",
+					    in->name, in->recno, ti->name,
+					    (unsigned long long)at);
+			} else {
+				at = idx[first + j] - off;
+			}
+			y[at] = (float)(fl_tensor_get(t, j) / (double)count);
+		}
+		total += kt;
+		off += numel[s++];
+		i += topk;
+	}
+	if (s != nf)
+		tool_die("%s: record %lu: %zu sparse tensors, '%s' lists %zu",
+		    in->name, in->recno, s, SHAPES, nf);
+	if (total != k)
+		tool_die("%s: record %lu: %llu values, q.k says %llu",
+		    in->name, in->recno, (unsigned long long)total,
+		    (unsigned long long)k);
+	free(idx);
+	free(ranks);
+	free(dims);
+	free(numel);
+	memset(&scratch, 0, sizeof(scratch));
+	sodium_memzero(key, sizeof(key));
+	for (size_t i = 0; i < outr->nmeta; ) {
+		char key_[FL_MAX_KEY + 1];
+
+		snprintf(key_, sizeof(key_), "%s", outr->meta[i].key);
+		if (strncmp(key_, "q.", 2) == 0)
+			fl_meta_del(outr, key_);
+		else
+			i++;
+	}
+	if (o->mean && count > 1)
+		set(outr, in, "agg", "mean");
+}
+
 /* ---- the way back ---- */
 
 /* ---- decoding ---- */
@@ -1019,10 +1598,15 @@ decode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 		eden_decode(rec, outr, in);
 		return;
 	}
+	if (strcmp(codec, "randk") == 0 || strcmp(codec, "topk") == 0) {
+		sparse_decode(o, rec, outr, in, codec[0] == 't');
+		return;
+	}
 	if (strcmp(codec, "ring") != 0)
-		tool_die("%s: record %lu: q.codec '%s': only 'ring', 'sr' "
-		    "and 'eden' records can be decoded", in->name, in->recno,
-		    fl_escape(q, sizeof(q), codec, strlen(codec)));
+		tool_die("%s: record %lu: q.codec '%s': only 'ring', 'sr', "
+		    "'eden', 'randk' and 'topk' records can be decoded",
+		    in->name, in->recno, fl_escape(q, sizeof(q), codec,
+		    strlen(codec)));
 	bits = need_u64(rec, in, "q.bits", 2, 32);
 	scale = need_double(rec, in, "q.scale", 0, INFINITY);
 	if (!(scale > 0))
@@ -1175,7 +1759,8 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_BETA = 256, OPT_MEAN, OPT_PER_TENSOR, OPT_MODCLIP, OPT_NOISE, OPT_ROTATION,
-	    OPT_ROTATION_SEED, OPT_SCALE, OPT_SEED, OPT_STATS };
+	    OPT_ROTATION_SEED, OPT_SCALE, OPT_SEED, OPT_STATS, OPT_RAND_K,
+	    OPT_RESIDUAL, OPT_SPARSE_SEED, OPT_TOP_K };
 	static const struct option longopts[] = {
 		{ "beta", required_argument, NULL, OPT_BETA },
 		{ "bits", required_argument, NULL, 'b' },
@@ -1189,12 +1774,16 @@ main(int argc, char **argv)
 		{ "noise", required_argument, NULL, OPT_NOISE },
 		{ "output", required_argument, NULL, 'o' },
 		{ "per-tensor", no_argument, NULL, OPT_PER_TENSOR },
+		{ "rand-k", required_argument, NULL, OPT_RAND_K },
+		{ "residual", required_argument, NULL, OPT_RESIDUAL },
 		{ "ring", required_argument, NULL, 'r' },
 		{ "rotation", required_argument, NULL, OPT_ROTATION },
 		{ "rotation-seed", required_argument, NULL, OPT_ROTATION_SEED },
 		{ "scale", required_argument, NULL, OPT_SCALE },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "sparse-seed", required_argument, NULL, OPT_SPARSE_SEED },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "top-k", required_argument, NULL, OPT_TOP_K },
 		{ "version", no_argument, NULL, 'V' },
 		{ "zlib", no_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 }
@@ -1202,6 +1791,9 @@ main(int argc, char **argv)
 	struct opts o;
 	unsigned char master[FL_RNG_KEYBYTES];
 	struct stream_state st = { NULL, 0, NULL };
+	struct residual rs;
+	struct fl_atomic ratomic;
+	uint64_t kk;
 	struct tool_output out;
 	struct tool_input in;
 	struct fl_record rec, outr;
@@ -1244,6 +1836,26 @@ main(int argc, char **argv)
 			break;
 		case OPT_PER_TENSOR:
 			o.per_tensor = 1;
+			break;
+		case OPT_RAND_K:
+		case OPT_TOP_K:
+			/* The syntax now, K against d per record. */
+			if (fl_sparse_k(optarg, UINT64_MAX, &kk, &err) < 0)
+				tool_die("invalid --%s '%s': %s", c == OPT_TOP_K ?
+				    "top-k" : "rand-k", optarg, err.msg);
+			*(c == OPT_TOP_K ? &o.topk : &o.randk) = optarg;
+			break;
+		case OPT_RESIDUAL:
+			if (*optarg == '\0')
+				tool_die("invalid --residual: empty file name");
+			o.residual = optarg;
+			break;
+		case OPT_SPARSE_SEED:
+			if (fl_meta_check_value(optarg, strlen(optarg),
+			    &err) < 0 || *optarg == '\0')
+				tool_die("invalid --sparse-seed: must be "
+				    "non-empty printable text");
+			o.sparse_seed = optarg;
 			break;
 		case OPT_MODCLIP:
 			o.modclip = tool_opt_double("--modclip-prob", optarg,
@@ -1299,7 +1911,25 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (o.decode) {
+	if (o.randk && o.topk)
+		tool_usage_error("--rand-k and --top-k exclude each other");
+	if (o.residual && !o.topk)
+		tool_usage_error("--residual needs --top-k");
+	if (o.sparse_seed && !o.randk)
+		tool_usage_error("--sparse-seed needs --rand-k");
+	if ((o.randk || o.topk) && (o.bits || o.decode))
+		tool_usage_error("--%s does not combine with %s: sparse and "
+		    "ring or decoded records do not mix here", o.topk ?
+		    "top-k" : "rand-k", o.bits ? "--ring" : "-d");
+	if (o.randk || o.topk) {
+		if (o.eden || o.sr || o.per_tensor || o.clients ||
+		    !isnan(o.clip) || !isnan(o.scale) || o.rotation_seed ||
+		    o.seed || o.noise > 0 || !o.rotate || o.beta != exp(-0.5) ||
+		    o.modclip != 1e-4 || o.mean)
+			tool_usage_error(o.topk ? "--top-k takes only "
+			    "--residual, --stats, -z and -o" : "--rand-k takes "
+			    "only --sparse-seed, --stats, -z and -o");
+	} else if (o.decode) {
 		if (o.eden || o.sr || o.per_tensor || o.bits || o.clients || !isnan(o.clip) || !isnan(o.scale) ||
 		    o.rotation_seed || o.seed || o.noise > 0 || !o.rotate ||
 		    o.beta != exp(-0.5) || o.modclip != 1e-4)
@@ -1327,7 +1957,7 @@ main(int argc, char **argv)
 		if (o.mean)
 			tool_usage_error("--mean needs -d");
 	}
-	if (!o.decode && !o.sr && !o.eden) {
+	if (!o.decode && !o.sr && !o.eden && !o.randk && !o.topk) {
 		double k = fl_ring_k(o.modclip);
 		uint64_t most = fl_ring_max_clients(o.bits, k);
 
@@ -1347,6 +1977,10 @@ main(int argc, char **argv)
 	fl_record_init(&rec);
 	fl_record_init(&outr);
 	tool_input_init(&in, argc, argv);
+	memset(&rs, 0, sizeof(rs));
+	rs.path = o.residual;
+	if (o.residual != NULL)
+		residual_load(&rs, &in.limits);
 	tool_output_open(&out, output, 1);
 	while ((rc = tool_input_next(&in, &rec)) != 0) {
 		if (rc < 0)
@@ -1357,6 +1991,9 @@ main(int argc, char **argv)
 			decode(&o, &rec, &outr, &in, &st);
 		else if (o.eden)
 			eden_encode(&o, &rec, &outr, &in, &vnmse);
+		else if (o.randk || o.topk)
+			sparse_encode(&o, &rec, &outr, &in, o.residual ? &rs :
+			    NULL, &vnmse);
 		else if (o.sr)
 			sr_encode(&o, &rec, &outr, &in, master, index, &vnmse);
 		else
@@ -1380,6 +2017,18 @@ main(int argc, char **argv)
 	tool_input_free(&in);
 	if (in.failed)
 		exit(1);
+	/* The residual into its temporary file, then the records, then the
+	 * rename: a failure before the end leaves both as they were. */
+	if (rs.used)
+		residual_write(&rs, &ratomic);
 	tool_output_close(&out);
+	if (rs.used) {
+		pending_residual = NULL;
+		if (fl_atomic_commit(&ratomic, &err) < 0)
+			tool_die("%s: %s (the records were written)", rs.path,
+			    err.msg);
+	}
+	if (o.residual != NULL)
+		fl_record_free(&rs.rec);
 	return 0;
 }

@@ -67,7 +67,7 @@ _fl()
     # The learning programs' record and data files.
     case ${1##*/}:$prev in
         fl-eval:-m | fl-stats:-m | fl-train:-m | *:--model | \
-            *:--normalize | *:--class-weights)
+            *:--normalize | *:--class-weights | fl-quantize:--residual)
             _filedir flt
             _fl_ltrim "$cur"
             return

@@ -1430,6 +1430,52 @@ int fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
     const struct fl_sa_reveal *rv, size_t nrv, int nthreads,
     struct fl_error *err);
 
+/* ---- sparsification (sparse.c) ---- */
+
+/*
+ * Sparsification for fl-quantize(1) --rand-k and --top-k.  Index sets are
+ * k distinct indices in [0, d), ascending.
+ *
+ * fl_sparse_k: the K of a spec, "N" (a count) or "P%" (P percent of d,
+ * 0 < P <= 100, to the nearest integer, at least 1).  -1 (FL_EINVAL) for
+ * bad syntax, K < 1, d = 0 or K > d.
+ *
+ * fl_sparse_key: the rand-k key from a PUBLIC seed text shared by every
+ * client of a round (a hash of the text, then a purpose key of its own).
+ * fl_randk_indices: k indices uniform without replacement (Floyd's
+ * algorithm, fl_rng_below on the key's ChaCha20 stream): the same key gives
+ * the same set on every machine.  -1 (FL_EINVAL: k not in [1, d];
+ * FL_ENOMEM).
+ *
+ * fl_topk_indices: the k indices of the largest |x[i]|, ties to the lower
+ * index (so the set is unique), by quickselect in O(d) expected time (heap
+ * sort past a depth limit).  -1 (FL_EINVAL: k not in [1, d] or a value
+ * that is not finite; FL_ENOMEM: it needs 8 d bytes).
+ *
+ * fl_sparse_gather: out[j] = x[idx[j]] * scale.  fl_sparse_scatter: x[0..d)
+ * zero but x[idx[j]] = vals[j].
+ *
+ * Error feedback (Stich et al. 2018): fl_ef_add: p += e (update plus
+ * residual), -1 (FL_EINVAL) when a sum is not finite, p then partly
+ * updated.  fl_ef_residual: e = p, minus sent[j] at idx[j] (what was not
+ * sent); e may be p.
+ */
+int fl_sparse_k(const char *spec, uint64_t d, uint64_t *k,
+    struct fl_error *err);
+void fl_sparse_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed);
+int fl_randk_indices(uint64_t d, uint64_t k,
+    const unsigned char key[FL_RNG_KEYBYTES], uint64_t *idx,
+    struct fl_error *err);
+int fl_topk_indices(const float *x, uint64_t d, uint64_t k, uint64_t *idx,
+    struct fl_error *err);
+void fl_sparse_gather(const float *x, const uint64_t *idx, uint64_t k,
+    double scale, float *out);
+void fl_sparse_scatter(float *x, uint64_t d, const uint64_t *idx,
+    const float *vals, uint64_t k);
+int fl_ef_add(float *p, const float *e, uint64_t d, struct fl_error *err);
+void fl_ef_residual(float *e, const float *p, uint64_t d, const uint64_t *idx,
+    const float *sent, uint64_t k);
+
 /* ---- input sniffing ---- */
 
 /*

@@ -509,3 +509,228 @@ flt.write_file("noseed.flt", [(m, t)])
 	assert_equal "$stderr" "fl-quantize: noseed.flt: record 1: missing quantization metadata 'q.rotation-seed'"
 	[ ! -e out.flt ]
 }
+
+# dense DECODED: python helper text; the f32 tensors of a decoded record
+# as one float64 vector, in payload order.
+DENSE='
+def dense(t): return np.concatenate([a.astype(np.float64).ravel() for n, a in t.items() if n != "clip.indicator"])
+'
+
+@test "--rand-k: the same coordinates for every client of a round, others in the next round; values scaled by d/K" {
+	py '
+rng = np.random.default_rng(21)
+for c in range(3):
+    w = (rng.standard_normal((20, 10)) + 10).astype(np.float32)   # no zeros
+    b = (rng.standard_normal(50) + 10).astype(np.float32)
+    r = "8" if c == 2 else "7"
+    flt.write_file("c%d.flt" % c, [({"kind": "update", "round": r}, {"w": w, "b": b})])
+'
+	for c in 0 1 2; do
+		fl-quantize --rand-k 25 -o "e$c.flt" "c$c.flt"
+		fl-quantize -d -o "d$c.flt" "e$c.flt"
+	done
+	fl-quantize --rand-k 10% --sparse-seed round-7 -o s.flt c2.flt
+	fl-quantize -d -o ds.flt s.flt
+	py "$DENSE"'
+ins = [read("c%d.flt" % c)[0] for c in range(3)]
+encs = [read("e%d.flt" % c)[0] for c in range(3)]
+decs = [read("d%d.flt" % c)[0] for c in range(3)]
+for (m, t), (me, te), (md, td) in zip(ins, encs, decs):
+    assert me["q.codec"] == "randk" and me["q.k"] == "25" and me["q.dim"] == "250"
+    assert me["q.sparse-seed"] == "round-" + m["round"] and me["q.shapes"] == "[20,10] [50]"
+    assert list(te) == ["w", "b"] and te["w"].size + te["b"].size == 25 and te["w"].ndim == 1
+    assert list(td) == ["w", "b"] and td["w"].shape == (20, 10) and td["b"].shape == (50,)
+    assert td["w"].dtype == np.float32 and not any(k.startswith("q.") for k in md)
+    x, y = dense(t), dense(td)
+    nz = np.flatnonzero(y)
+    assert nz.size == 25
+    assert np.allclose(y[nz], x[nz] * 250 / 25, rtol=1e-6)
+pos = [np.flatnonzero(dense(td)) for m, td in decs]
+assert np.array_equal(pos[0], pos[1]), "clients of round 7 differ"
+assert not np.array_equal(pos[0], pos[2]), "rounds 7 and 8 agree"
+# --sparse-seed round-7 on a round-8 record: the coordinates of round 7
+(ms, ts), = read("s.flt"); (mds, tds), = read("ds.flt")
+assert ms["q.k"] == "25" and ms["q.sparse-seed"] == "round-7"
+assert np.array_equal(np.flatnonzero(dense(tds)), pos[0])
+'
+}
+
+@test "--rand-k: unbiased: the mean of many encodings approaches the update, vNMSE d/K - 1" {
+	local i
+	updates u.flt 1 1000 gauss 22
+	for i in $(seq 64); do
+		fl-quantize --rand-k 100 --sparse-seed "s$i" u.flt
+	done > e.flt
+	fl-quantize -d -o d.flt e.flt
+	run -0 --separate-stderr fl-quantize --rand-k 100 --stats -o /dev/null u.flt
+	[[ $stderr =~ vNMSE\ ([^,]+), ]] || fail "$stderr"
+	py "$DENSE"'
+(m, t), = read(sys.argv[1]); outs = [dense(o) for _, o in read(sys.argv[2])]
+x = dense(t); n2 = x @ x
+one = np.mean([((y - x) ** 2).sum() / n2 for y in outs])
+assert abs(one / 9 - 1) < 0.15, one          # d/K - 1 = 9
+e8 = ((np.mean(outs[:8], axis=0) - x) ** 2).sum() / n2
+e64 = ((np.mean(outs, axis=0) - x) ** 2).sum() / n2
+assert e64 < e8 / 3 and e64 < 2 * 9 / 64, (e8, e64)
+assert 2 < float(sys.argv[3]) < 30
+' u.flt d.flt "${BASH_REMATCH[1]}"
+}
+
+@test "--rand-k: a sum (or mean) of records decodes to the sum (mean) of the decoded records" {
+	local n=5 i
+	updates u.flt "$n" 3000 gauss 23
+	py '
+for i, (m, t) in enumerate(read(sys.argv[1])):
+    flt.write_file("c%d.flt" % i, [(m, t)])
+' u.flt
+	for i in $(seq 0 $((n - 1))); do
+		fl-quantize --rand-k 1% -o "e$i.flt" "c$i.flt"
+		fl-quantize -d "e$i.flt"
+	done > dec.flt
+	fl-aggregate -r sum -o sum.flt e?.flt
+	fl-aggregate -r mean --unweighted -o mean.flt e?.flt
+	fl-quantize -d -o dsum.flt sum.flt
+	fl-quantize -d --mean -o dmean.flt sum.flt
+	fl-quantize -d -o dmean2.flt mean.flt
+	py "$DENSE"'
+decs = [dense(t) for m, t in read("dec.flt")]
+(ms, ts), = read("sum.flt"); (m1, t1), = read("dsum.flt")
+(m2, t2), = read("dmean.flt"); (m3, t3), = read("dmean2.flt")
+assert ts["w"].size == 30 and ms["q.codec"] == "randk"
+want = np.sum(decs, axis=0)
+assert np.count_nonzero(want) == 30
+assert np.allclose(dense(t1), want, rtol=1e-5, atol=1e-7)
+assert np.allclose(dense(t2), want / len(decs), rtol=1e-5, atol=1e-7) and m2["agg"] == "mean"
+assert np.allclose(dense(t3), want / len(decs), rtol=1e-5, atol=1e-7)
+'
+}
+
+@test "--top-k: exactly the K largest magnitudes, ties to the lower index, values unscaled; K as a percentage" {
+	py '
+rng = np.random.default_rng(24)
+w = rng.integers(-20, 21, (40, 25)).astype(np.float32)     # many ties
+b = rng.standard_normal(100).astype(np.float32) * 30
+flt.write_file("u.flt", [({"kind": "update", "round": "2"}, {"w": w, "b": b})])
+'
+	fl-quantize --top-k 37 -o e.flt u.flt
+	fl-quantize -d -o d.flt e.flt
+	fl-quantize --top-k 5% -o e5.flt u.flt
+	py "$DENSE"'
+(m, t), = read("u.flt"); (me, te), = read("e.flt"); (md, td), = read("d.flt"); (m5, t5), = read("e5.flt")
+x = dense(t); y = dense(td)
+order = np.lexsort((np.arange(x.size), -np.abs(x)))      # |x| down, index up
+want = np.sort(order[:37])
+assert np.array_equal(np.flatnonzero(y), want[x[want] != 0])
+assert np.array_equal(y[want], x[want])
+assert me["q.codec"] == "topk" and me["q.k"] == "37" and me["q.dim"] == "1100"
+assert "q.sparse-seed" not in me and list(te) == ["w", "w:idx", "b", "b:idx"]
+assert te["w:idx"].dtype == np.uint32 and np.all(np.diff(te["w:idx"].astype(np.int64)) > 0)
+assert td["w"].shape == (40, 25) and td["b"].shape == (100,)
+assert m5["q.k"] == "55"
+'
+}
+
+@test "--top-k --residual: error feedback tracks the cumulative update, bounded residual, replaced atomically" {
+	local t ino=
+	py '
+rng = np.random.default_rng(25)
+for r in range(30):
+    x = rng.standard_normal(200).astype(np.float32)
+    flt.write_file("u%d.flt" % r, [({"kind": "update", "round": str(r)}, {"w": x[:150].reshape(15, 10), "b": x[150:]})])
+'
+	for t in $(seq 0 29); do
+		fl-quantize --top-k 20 --residual res.flt -o "s$t.flt" "u$t.flt"
+		[ "$(stat -c %a res.flt)" = 600 ] || fail "mode $(stat -c %a res.flt)"
+		[ "$(stat -c %i res.flt)" != "$ino" ] || fail "not replaced"
+		ino=$(stat -c %i res.flt)
+		cp res.flt "r$t.flt"
+		fl-quantize -d -o "d$t.flt" "s$t.flt"
+		fl-quantize --top-k 20 "u$t.flt" | fl-quantize -d -o "p$t.flt"
+	done
+	[ "$(ls | grep -c '^res\.flt')" -eq 1 ] || fail "left over: $(ls)"
+	py "$DENSE"'
+cu = cs = cp = 0; norms = []
+for r in range(30):
+    (m, t), = read("u%d.flt" % r); (md, td), = read("d%d.flt" % r)
+    (mp, tp), = read("p%d.flt" % r); (mr, tr), = read("r%d.flt" % r)
+    cu = cu + dense(t); cs = cs + dense(td); cp = cp + dense(tp)
+    assert mr["kind"] == "state" and mr["q.codec"] == "topk" and list(tr) == ["w", "b"]
+    assert tr["w"].shape == (15, 10) and tr["w"].dtype == np.float32
+    e = dense(tr)
+    # what was not sent yet is exactly the residual
+    assert np.allclose(cu - cs, e, atol=1e-4), r
+    norms.append(np.linalg.norm(e))
+un = np.sqrt(200)
+assert max(norms) < 4 * un, norms          # bounded, not growing with r
+assert max(norms[20:]) < 1.5 * max(norms[:10]) + un, norms
+# without feedback the error of the cumulative sum grows like sqrt(r)
+assert np.linalg.norm(cu - cp) > 2 * np.linalg.norm(cu - cs)
+'
+}
+
+@test "--top-k/--rand-k bad input: K out of range, residual mismatch, non-finite, a top-k sum, option clashes; exit 1, nothing written" {
+	fl-pack -m kind=update -m round=1 -t w:f32=0.5,-0.25,2 -o a.flt
+	fl-pack -m kind=update -m round=1 -t w:f32=0.5,nan,2 -o nan.flt
+	fl-pack -m kind=update -m round=1 -t v:f32=1,2,3 -o other.flt
+	fl-pack -m kind=update -m round=1 -t w:f32:3x1=1,2,3 -o shape.flt
+	fl-pack -m kind=update -m round=1 -t w:i32=1,2 -o int.flt
+	fl-pack -m kind=update -t w:f32=1,2 -o noround.flt
+	fl-quantize --top-k 1 --residual res.flt -o first.flt a.flt
+	cp res.flt res0.flt
+	for k in 0 -1 x 0% 101%; do
+		run -1 --separate-stderr fl-quantize --top-k "$k" --residual res.flt -o out.flt a.flt
+		[[ $stderr == "fl-quantize: invalid --top-k '$k': "* ]] || fail "$stderr"
+		[ ! -e out.flt ]
+	done
+	run -1 --separate-stderr fl-quantize --rand-k 4 -o out.flt a.flt
+	assert_equal "$stderr" "fl-quantize: a.flt: record 1: invalid --rand-k '4': more than the 3 coordinates"
+	run -1 --separate-stderr fl-quantize --top-k 4 --residual res.flt -o out.flt a.flt
+	assert_equal "$stderr" "fl-quantize: a.flt: record 1: invalid --top-k '4': more than the 3 coordinates"
+	[ ! -e out.flt ]
+	run -1 --separate-stderr fl-quantize --top-k 1 --residual res.flt -o out.flt other.flt
+	assert_equal "$stderr" "fl-quantize: res.flt: record 1: the residual does not match other.flt record 1: tensor 'w' where the update has 'v'"
+	run -1 --separate-stderr fl-quantize --top-k 1 --residual res.flt -o out.flt shape.flt
+	assert_equal "$stderr" "fl-quantize: res.flt: record 1: the residual does not match shape.flt record 1: tensor 'w' is f32 [3], the update's [3,1]"
+	run -1 --separate-stderr fl-quantize --top-k 1 --residual res.flt -o out.flt nan.flt
+	assert_equal "$stderr" "fl-quantize: nan.flt: record 1: tensor 'w': non-finite value at index 1"
+	# a good record, then a bad one: neither the output nor the residual
+	run -1 --separate-stderr fl-quantize --top-k 1 --residual res.flt -o out.flt a.flt nan.flt
+	[ ! -e out.flt ]
+	cmp res.flt res0.flt
+	run -1 --separate-stderr fl-quantize --top-k 1 --residual a.flt -o out.flt a.flt
+	assert_equal "$stderr" "fl-quantize: a.flt: record 1: not a top-k residual (kind=state)"
+	run -1 --separate-stderr fl-quantize --rand-k 1 int.flt
+	assert_equal "$stderr" "fl-quantize: int.flt: record 1: tensor 'w' is i32: sparsification takes float tensors"
+	run -1 --separate-stderr fl-quantize --rand-k 1 noround.flt
+	assert_equal "$stderr" "fl-quantize: noround.flt: record 1: no sparse seed: give --sparse-seed or a record with a round"
+	fl-quantize --rand-k 2 -o r.flt a.flt
+	run -1 --separate-stderr fl-quantize --top-k 1 r.flt
+	assert_equal "$stderr" "fl-quantize: r.flt: record 1: already encoded (q.codec=randk)"
+	# a top-k sum: each client sent other coordinates
+	fl-quantize --top-k 1 -o t1.flt a.flt
+	fl-pack -m kind=update -m round=1 -t w:f32=3,0,1 | fl-quantize --top-k 1 -o t2.flt
+	fl-aggregate -r sum -o sum.flt t1.flt t2.flt
+	run -1 --separate-stderr fl-quantize -d -o out.flt sum.flt
+	assert_equal "$stderr" "fl-quantize: sum.flt: record 1: a sum of top-k records cannot be decoded (each client sent other coordinates): decode each client's record before fl-aggregate"
+	[ ! -e out.flt ]
+	# a rand-k record whose values do not match its seed
+	py '
+(m, t), = read(sys.argv[1]); m = dict(m); m["q.sparse-seed"] = "other"
+t["w"] = np.zeros(3, np.float32)
+flt.write_file("tampered.flt", [(m, t)])
+' r.flt
+	run -1 --separate-stderr fl-quantize -d -o out.flt tampered.flt
+	[[ $stderr == "fl-quantize: tampered.flt: record 1: tensor 'w' has 3 values, the seed chose 2" ]] || fail "$stderr"
+	[ ! -e out.flt ]
+	cmp res.flt res0.flt
+	# option clashes: usage errors
+	run -2 fl-quantize --top-k 1 --ring 16 -n 2 a.flt
+	run -2 fl-quantize --rand-k 1 --ring 16 -n 2 a.flt
+	run -2 fl-quantize --rand-k 1 --top-k 1 a.flt
+	run -2 fl-quantize --rand-k 1 --residual res.flt a.flt
+	run -2 fl-quantize --top-k 1 --sparse-seed s a.flt
+	run -2 fl-quantize --rand-k 1 --seed s a.flt
+	run -2 fl-quantize --rand-k 1 --bits 4 a.flt
+	run -2 fl-quantize -d --top-k 1 a.flt
+	cmp res.flt res0.flt
+}

@@ -102,3 +102,19 @@ unit() {
 @test "unit: acc_pieces" {
 	unit acc_pieces
 }
+
+@test "unit: sparse_k" {
+	unit sparse_k
+}
+
+@test "unit: randk" {
+	unit randk
+}
+
+@test "unit: topk" {
+	unit topk
+}
+
+@test "unit: error_feedback" {
+	unit error_feedback
+}

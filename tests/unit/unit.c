@@ -722,6 +722,10 @@ static const struct {
 	{ "shamir", test_shamir },
 	{ "secagg_params", test_secagg_params },
 	{ "class_weighted", test_class_weighted },
+	{ "sparse_k", test_sparse_k },
+	{ "randk", test_randk },
+	{ "topk", test_topk },
+	{ "error_feedback", test_error_feedback },
 };
 
 int

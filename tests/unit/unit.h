@@ -25,4 +25,10 @@ void test_acc_pieces(void);
 void test_shamir(void);
 void test_secagg_params(void);
 
+/* sparse.c */
+void test_sparse_k(void);
+void test_randk(void);
+void test_topk(void);
+void test_error_feedback(void);
+
 #endif
