@@ -158,6 +158,18 @@ need_u64(const struct fl_record *rec, const struct tool_input *in,
 	return u;
 }
 
+/* An encoder takes plain records: encoding twice would mix codecs. */
+static void
+refuse_encoded(const struct fl_record *rec, const struct tool_input *in)
+{
+	const char *v = fl_meta_get(rec, "q.codec");
+	char q[FL_QUOTE];
+
+	if (v != NULL)
+		tool_die("%s: record %lu: already encoded (q.codec=%s)",
+		    in->name, in->recno, fl_escape(q, sizeof(q), v, strlen(v)));
+}
+
 /* ---- encoding ---- */
 
 static void
@@ -169,16 +181,13 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 	uint64_t d = 0, dpad, off;
 	double clip = o->clip, ss = 0, scale, bound, k, mult;
 	unsigned char rkey[FL_RNG_KEYBYTES], key[FL_RNG_KEYBYTES];
-	char seedbuf[64], q[FL_QUOTE];
+	char seedbuf[64];
 	const char *seed = o->rotation_seed, *v;
 	unsigned tries;
 	float *buf;
 	uint32_t *ring;
 
-	if ((v = fl_meta_get(rec, "q.codec")) != NULL)
-		tool_die("%s: record %lu: already encoded (q.codec=%s)",
-		    in->name, in->recno, fl_escape(q, sizeof(q), v,
-		    strlen(v)));
+	refuse_encoded(rec, in);
 	if (fl_meta_get(rec, "dp.mechanism") != NULL)
 		tool_die("%s: record %lu: already noised: encode before "
 		    "fl-clip-noise --noise", in->name, in->recno);
@@ -399,13 +408,8 @@ sr_encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 	double mrec = 0, ss = 0, e2 = 0, levels = ldexp(1, o->sr) - 1;
 	uint64_t *layout;
 	double *range;
-	const char *v;
-	char q[FL_QUOTE];
 
-	if ((v = fl_meta_get(rec, "q.codec")) != NULL)
-		tool_die("%s: record %lu: already encoded (q.codec=%s)",
-		    in->name, in->recno, fl_escape(q, sizeof(q), v,
-		    strlen(v)));
+	refuse_encoded(rec, in);
 	for (size_t i = 0; i < rec->ntensors; i++) {
 		struct fl_tensor *t = &rec->tensors[i];
 
@@ -716,16 +720,13 @@ eden_encode(const struct opts *o, struct fl_record *rec,
 	uint64_t d = 0, dpad, off, *layout;
 	double ss = 0, norm, dot = 0, S, e2 = 0;
 	unsigned char key[FL_RNG_KEYBYTES], *lv;
-	char seedbuf[256], q[FL_QUOTE];
+	char seedbuf[256];
 	const char *seed = o->rotation_seed, *v;
 	size_t nf = 0, k = 0;
 	int b = o->eden;
 	float *buf;
 
-	if ((v = fl_meta_get(rec, "q.codec")) != NULL)
-		tool_die("%s: record %lu: already encoded (q.codec=%s)",
-		    in->name, in->recno, fl_escape(q, sizeof(q), v,
-		    strlen(v)));
+	refuse_encoded(rec, in);
 	for (size_t i = 0; i < rec->ntensors; i++) {
 		struct fl_tensor *t = &rec->tensors[i];
 
@@ -1182,15 +1183,12 @@ sparse_encode(const struct opts *o, struct fl_record *rec,
 	const char *spec = topk ? o->topk : o->randk, *v, *seed = NULL;
 	uint64_t d = 0, k, off, pos;
 	unsigned char key[FL_RNG_KEYBYTES];
-	char q[FL_QUOTE], seedbuf[64];
+	char seedbuf[64];
 	double scale = 1, ss = 0, e2 = 0;
 	float *x, *p, *vals;
 	uint64_t *idx;
 
-	if ((v = fl_meta_get(rec, "q.codec")) != NULL)
-		tool_die("%s: record %lu: already encoded (q.codec=%s)",
-		    in->name, in->recno, fl_escape(q, sizeof(q), v,
-		    strlen(v)));
+	refuse_encoded(rec, in);
 	for (size_t i = 0; i < rec->ntensors; i++) {
 		struct fl_tensor *t = &rec->tensors[i];
 

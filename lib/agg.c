@@ -480,6 +480,32 @@ overflow:
 	    "64 bits", t->name);
 }
 
+/* Add t (tensor i of the layout, or a piece of it starting at element
+ * `first`) to its sums, folding floats into scan. */
+static int
+add_tensor(struct fl_acc *a, size_t i, const struct fl_tensor *t,
+    uint64_t first, double w, struct fl_scan *scan, struct fl_error *err)
+{
+	if (t->dtype == FL_F32) {
+		scan_tensor(t, i, add_f32((double *)a->sum[i] + first, t->data,
+		    t->numel, w), scan);
+		return 0;
+	}
+	if (t->dtype == FL_F64) {
+		scan_tensor(t, i, add_f64((double *)a->sum[i] + first, t->data,
+		    t->numel, w), scan);
+		return 0;
+	}
+	if (w != 1)
+		return fl_error_set(err, FL_EINVAL, "tensor '%s' is %s: "
+		    "integer tensors are summed, not weighted", t->name,
+		    fl_dtype_name(t->dtype));
+	if (a->modulus != 0)
+		return add_modular((uint64_t *)a->sum[i] + first, t, a->modulus,
+		    first, err);
+	return add_int((uint64_t *)a->sum[i] + first, t, err);
+}
+
 int
 fl_acc_add(struct fl_acc *a, const struct fl_record *rec, double w,
     struct fl_scan *scan, struct fl_error *err)
@@ -493,30 +519,9 @@ fl_acc_add(struct fl_acc *a, const struct fl_record *rec, double w,
 	scan->l2 = 0;
 	scan->nonfinite = 0;
 	scan->bad_tensor = 0;
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		const struct fl_tensor *t = &rec->tensors[i];
-
-		if (t->dtype == FL_F32) {
-			scan_tensor(t, i, add_f32(a->sum[i], t->data, t->numel,
-			    w), scan);
-			continue;
-		}
-		if (t->dtype == FL_F64) {
-			scan_tensor(t, i, add_f64(a->sum[i], t->data, t->numel,
-			    w), scan);
-			continue;
-		}
-		if (w != 1)
-			return fl_error_set(err, FL_EINVAL, "tensor '%s' is %s: "
-			    "integer tensors are summed, not weighted",
-			    t->name, fl_dtype_name(t->dtype));
-		if (a->modulus != 0) {
-			if (add_modular(a->sum[i], t, a->modulus, 0, err) < 0)
-				return -1;
-		} else if (add_int(a->sum[i], t, err) < 0) {
+	for (size_t i = 0; i < rec->ntensors; i++)
+		if (add_tensor(a, i, &rec->tensors[i], 0, w, scan, err) < 0)
 			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -531,39 +536,18 @@ fl_acc_add_piece(struct fl_acc *a, const struct fl_record *rec, size_t offset,
 		size_t hi = t->offset + t->nbytes < offset + len ?
 		    t->offset + t->nbytes : offset + len;
 		size_t esize = fl_dtype_size(t->dtype);
-		uint64_t first;
 		struct fl_tensor view;
 
 		if (lo >= hi)
 			continue;
 		/* Pieces are cut at multiples of 64: whole elements. */
-		first = (lo - t->offset) / esize;
 		view = *t;
 		view.data = (void *)(p + (lo - offset));
 		view.numel = (hi - lo) / esize;
 		view.nbytes = hi - lo;
-		if (t->dtype == FL_F32) {
-			scan_tensor(&view, i, add_f32((double *)a->sum[i] +
-			    first, view.data, view.numel, w), scan);
-			continue;
-		}
-		if (t->dtype == FL_F64) {
-			scan_tensor(&view, i, add_f64((double *)a->sum[i] +
-			    first, view.data, view.numel, w), scan);
-			continue;
-		}
-		if (w != 1)
-			return fl_error_set(err, FL_EINVAL, "tensor '%s' is %s: "
-			    "integer tensors are summed, not weighted",
-			    t->name, fl_dtype_name(t->dtype));
-		if (a->modulus != 0) {
-			if (add_modular((uint64_t *)a->sum[i] + first, &view,
-			    a->modulus, first, err) < 0)
-				return -1;
-		} else if (add_int((uint64_t *)a->sum[i] + first, &view,
-		    err) < 0) {
+		if (add_tensor(a, i, &view, (lo - t->offset) / esize, w, scan,
+		    err) < 0)
 			return -1;
-		}
 	}
 	return 0;
 }
