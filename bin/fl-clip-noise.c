@@ -87,15 +87,9 @@ static double
 meta_double(const struct fl_record *rec, const struct tool_input *in,
     const char *key, double min, double max)
 {
-	const char *v = fl_meta_get(rec, key);
-	struct fl_error err;
-	double d;
+	double d = NAN;
 
-	if (v == NULL)
-		return NAN;
-	if (fl_parse_double(v, min, max, &d, &err) < 0)
-		tool_die("%s: record %lu: metadata %s '%s': %s", in->name,
-		    in->recno, key, v, err.msg);
+	tool_meta_double(rec, in, key, min, max, &d);
 	return d;
 }
 
@@ -103,16 +97,8 @@ static uint64_t
 meta_u64(const struct fl_record *rec, const struct tool_input *in,
     const char *key, uint64_t dflt)
 {
-	const char *v = fl_meta_get(rec, key);
-	struct fl_error err;
-	uint64_t u;
-
-	if (v == NULL)
-		return dflt;
-	if (fl_parse_u64(v, 0, UINT64_MAX, &u, &err) < 0)
-		tool_die("%s: record %lu: metadata %s '%s': %s", in->name,
-		    in->recno, key, v, err.msg);
-	return u;
+	tool_meta_u64(rec, in, key, 0, UINT64_MAX, &dflt);
+	return dflt;
 }
 
 /* The ring modulus of integer tensors ("modulus", up to 2^64). */

@@ -130,15 +130,10 @@ static double
 need_double(const struct fl_record *rec, const struct tool_input *in,
     const char *key, double min, double max)
 {
-	const char *v = need(rec, in, key);
-	struct fl_error err;
-	char q[FL_QUOTE];
 	double d;
 
-	if (fl_parse_double(v, min, max, &d, &err) < 0)
-		tool_die("%s: record %lu: metadata %s '%s': %s", in->name,
-		    in->recno, key, fl_escape(q, sizeof(q), v, strlen(v)),
-		    err.msg);
+	need(rec, in, key);
+	tool_meta_double(rec, in, key, min, max, &d);
 	return d;
 }
 
@@ -146,15 +141,10 @@ static uint64_t
 need_u64(const struct fl_record *rec, const struct tool_input *in,
     const char *key, uint64_t min, uint64_t max)
 {
-	const char *v = need(rec, in, key);
-	struct fl_error err;
-	char q[FL_QUOTE];
 	uint64_t u;
 
-	if (fl_parse_u64(v, min, max, &u, &err) < 0)
-		tool_die("%s: record %lu: metadata %s '%s': %s", in->name,
-		    in->recno, key, fl_escape(q, sizeof(q), v, strlen(v)),
-		    err.msg);
+	need(rec, in, key);
+	tool_meta_u64(rec, in, key, min, max, &u);
 	return u;
 }
 

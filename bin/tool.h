@@ -8,6 +8,7 @@
 #ifndef FL_TOOL_H
 #define FL_TOOL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../lib/fl.h"
@@ -81,6 +82,17 @@ void tool_output_open(struct tool_output *out, const char *path, int binary);
 void tool_output_record(struct tool_output *out, const struct fl_record *rec,
     int zlevel);
 void tool_output_close(struct tool_output *out);
+
+/*
+ * Metadata key of the record just read from in, as a number in [min, max]:
+ * 1 with *out set, or 0 if the key is absent (*out untouched).  A value
+ * that is not such a number is fatal: "FILE: record N: metadata KEY 'V':
+ * why", exit 1.
+ */
+int tool_meta_double(const struct fl_record *rec, const struct tool_input *in,
+    const char *key, double min, double max, double *out);
+int tool_meta_u64(const struct fl_record *rec, const struct tool_input *in,
+    const char *key, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Checked allocation for the programs: out of memory is fatal here. */
 void *tool_malloc(size_t n);
