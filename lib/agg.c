@@ -316,69 +316,49 @@ nomem:
 	return fl_error_set(err, FL_ENOMEM, "out of memory for the sums");
 }
 
-/* acc += w x, returning the sum of squares of x. */
-static double
-add_f32(double *restrict acc, const float *restrict x, size_t n, double w)
-{
-	v2d a0 = { 0, 0 }, a1 = a0, wv = { w, w };
-	size_t i = 0;
-	double s;
+/* Two elements of x as doubles. */
+#define LOAD2_F32(d, p) do {						\
+	v2f f_;								\
+	memcpy(&f_, (p), 8);						\
+	(d) = __builtin_convertvector(f_, v2d);				\
+} while (0)
+#define LOAD2_F64(d, p) memcpy(&(d), (p), 16)
 
-	for (; i + 4 <= n; i += 4) {
-		v2f f0, f1;
-		v2d d0, d1, s0, s1;
-
-		memcpy(&f0, x + i, 8);
-		memcpy(&f1, x + i + 2, 8);
-		d0 = __builtin_convertvector(f0, v2d);
-		d1 = __builtin_convertvector(f1, v2d);
-		memcpy(&s0, acc + i, 16);
-		memcpy(&s1, acc + i + 2, 16);
-		s0 += wv * d0;
-		s1 += wv * d1;
-		memcpy(acc + i, &s0, 16);
-		memcpy(acc + i + 2, &s1, 16);
-		a0 += d0 * d0;
-		a1 += d1 * d1;
-	}
-	a0 += a1;
-	s = a0[0] + a0[1];
-	for (; i < n; i++) {
-		acc[i] += w * (double)x[i];
-		s += (double)x[i] * x[i];
-	}
-	return s;
+/* acc += w x, returning the sum of squares of x: one kernel per dtype,
+ * four elements a step in two double pairs. */
+#define DEFINE_ADD(name, T, LOAD2)					\
+static double								\
+name(double *restrict acc, const T *restrict x, size_t n, double w)	\
+{									\
+	v2d a0 = { 0, 0 }, a1 = a0, wv = { w, w };			\
+	size_t i = 0;							\
+	double s;							\
+									\
+	for (; i + 4 <= n; i += 4) {					\
+		v2d d0, d1, s0, s1;					\
+									\
+		LOAD2(d0, x + i);					\
+		LOAD2(d1, x + i + 2);					\
+		memcpy(&s0, acc + i, 16);				\
+		memcpy(&s1, acc + i + 2, 16);				\
+		s0 += wv * d0;						\
+		s1 += wv * d1;						\
+		memcpy(acc + i, &s0, 16);				\
+		memcpy(acc + i + 2, &s1, 16);				\
+		a0 += d0 * d0;						\
+		a1 += d1 * d1;						\
+	}								\
+	a0 += a1;							\
+	s = a0[0] + a0[1];						\
+	for (; i < n; i++) {						\
+		acc[i] += w * (double)x[i];				\
+		s += (double)x[i] * x[i];				\
+	}								\
+	return s;							\
 }
 
-static double
-add_f64(double *restrict acc, const double *restrict x, size_t n, double w)
-{
-	v2d a0 = { 0, 0 }, a1 = a0, wv = { w, w };
-	size_t i = 0;
-	double s;
-
-	for (; i + 4 <= n; i += 4) {
-		v2d d0, d1, s0, s1;
-
-		memcpy(&d0, x + i, 16);
-		memcpy(&d1, x + i + 2, 16);
-		memcpy(&s0, acc + i, 16);
-		memcpy(&s1, acc + i + 2, 16);
-		s0 += wv * d0;
-		s1 += wv * d1;
-		memcpy(acc + i, &s0, 16);
-		memcpy(acc + i + 2, &s1, 16);
-		a0 += d0 * d0;
-		a1 += d1 * d1;
-	}
-	a0 += a1;
-	s = a0[0] + a0[1];
-	for (; i < n; i++) {
-		acc[i] += w * x[i];
-		s += x[i] * x[i];
-	}
-	return s;
-}
+DEFINE_ADD(add_f32, float, LOAD2_F32)
+DEFINE_ADD(add_f64, double, LOAD2_F64)
 
 /* Element i of an integer tensor, widened. */
 static uint64_t
