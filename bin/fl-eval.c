@@ -296,24 +296,23 @@ int
 main(int argc, char **argv)
 {
 	enum {
-		OPT_CLASS_WEIGHTS = 256, OPT_COUNTS, OPT_FROM, OPT_HEADER,
-		OPT_JSON, OPT_LABELS, OPT_NO_HEADER, OPT_NORMALIZE, OPT_SCALE
+		OPT_CLASS_WEIGHTS = 256, OPT_COUNTS, OPT_FROM, OPT_JSON
 	};
 	static const struct option longopts[] = {
 		{ "class-weights", required_argument, NULL, OPT_CLASS_WEIGHTS },
 		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "from-counts", no_argument, NULL, OPT_FROM },
-		{ "header", no_argument, NULL, OPT_HEADER },
+		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "label", required_argument, NULL, 'l' },
-		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "labels", required_argument, NULL, LEARN_OPT_LABELS },
 		{ "model", required_argument, NULL, 'm' },
-		{ "no-header", no_argument, NULL, OPT_NO_HEADER },
-		{ "normalize", required_argument, NULL, OPT_NORMALIZE },
+		{ "no-header", no_argument, NULL, LEARN_OPT_NO_HEADER },
+		{ "normalize", required_argument, NULL, LEARN_OPT_NORMALIZE },
 		{ "output", required_argument, NULL, 'o' },
-		{ "scale", required_argument, NULL, OPT_SCALE },
+		{ "scale", required_argument, NULL, LEARN_OPT_SCALE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "zlib", no_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 }
@@ -346,9 +345,6 @@ main(int argc, char **argv)
 		case OPT_FROM:
 			from = 1;
 			break;
-		case OPT_HEADER:
-			ld.o.header = 1;
-			break;
 		case 'h':
 			tool_help(options);
 		case 'j':
@@ -357,26 +353,11 @@ main(int argc, char **argv)
 		case OPT_JSON:
 			json = 1;
 			break;
-		case 'l':
-			learn_opt_label(&ld, optarg);
-			break;
-		case OPT_LABELS:
-			ld.o.labels = optarg;
-			break;
 		case 'm':
 			model = optarg;
 			break;
-		case OPT_NO_HEADER:
-			ld.o.header = -1;
-			break;
-		case OPT_NORMALIZE:
-			ld.normalize = optarg;
-			break;
 		case 'o':
 			output = optarg;
-			break;
-		case OPT_SCALE:
-			ld.scale = tool_opt_double("--scale", optarg, 0, 1e30);
 			break;
 		case 'V':
 			tool_version();
@@ -384,6 +365,8 @@ main(int argc, char **argv)
 			zlevel = 6;
 			break;
 		default:
+			if (learn_data_option(&ld, c, optarg))
+				break;
 			tool_usage_error(NULL);
 		}
 	}

@@ -102,8 +102,7 @@ main(int argc, char **argv)
 {
 	enum {
 		OPT_CLASSES = 256, OPT_CSV, OPT_DIRICHLET, OPT_FEATURES,
-		OPT_HEADER, OPT_IID, OPT_LABELS, OPT_MIN, OPT_NO_HEADER,
-		OPT_QUANTITY, OPT_SEED, OPT_SHARDS, OPT_SYNTH
+		OPT_IID, OPT_MIN, OPT_QUANTITY, OPT_SEED, OPT_SHARDS, OPT_SYNTH
 	};
 	static const struct option longopts[] = {
 		{ "classes", required_argument, NULL, OPT_CLASSES },
@@ -111,13 +110,13 @@ main(int argc, char **argv)
 		{ "csv", no_argument, NULL, OPT_CSV },
 		{ "dirichlet", required_argument, NULL, OPT_DIRICHLET },
 		{ "features", required_argument, NULL, OPT_FEATURES },
-		{ "header", no_argument, NULL, OPT_HEADER },
+		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "iid", no_argument, NULL, OPT_IID },
 		{ "label", required_argument, NULL, 'l' },
-		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "labels", required_argument, NULL, LEARN_OPT_LABELS },
 		{ "min-size", required_argument, NULL, OPT_MIN },
-		{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+		{ "no-header", no_argument, NULL, LEARN_OPT_NO_HEADER },
 		{ "output", required_argument, NULL, 'o' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "quantity", required_argument, NULL, OPT_QUANTITY },
@@ -167,27 +166,15 @@ main(int argc, char **argv)
 			features = tool_opt_u64("--features", optarg, 1,
 			    UINT64_C(1) << 24);
 			break;
-		case OPT_HEADER:
-			ld.o.header = 1;
-			break;
 		case 'h':
 			tool_help(options);
 		case OPT_IID:
 			so.method = FL_SPLIT_IID;
 			methods++;
 			break;
-		case 'l':
-			learn_opt_label(&ld, optarg);
-			break;
-		case OPT_LABELS:
-			ld.o.labels = optarg;
-			break;
 		case OPT_MIN:
 			so.min_size = tool_opt_u64("--min-size", optarg, 1,
 			    UINT64_MAX);
-			break;
-		case OPT_NO_HEADER:
-			ld.o.header = -1;
 			break;
 		case 'o':
 			output = optarg;
@@ -220,6 +207,8 @@ main(int argc, char **argv)
 			zlevel = 6;
 			break;
 		default:
+			if (learn_data_option(&ld, c, optarg))
+				break;
 			tool_usage_error(NULL);
 		}
 	}

@@ -230,22 +230,21 @@ int
 main(int argc, char **argv)
 {
 	enum {
-		OPT_CW = 256, OPT_CLASSES, OPT_HEADER, OPT_LABELS, OPT_MIN_STD,
-		OPT_NO_HEADER, OPT_NORMALIZER, OPT_SCALE
+		OPT_CW = 256, OPT_CLASSES, OPT_MIN_STD, OPT_NORMALIZER
 	};
 	static const struct option longopts[] = {
 		{ "class-weights", no_argument, NULL, OPT_CW },
 		{ "classes", required_argument, NULL, OPT_CLASSES },
-		{ "header", no_argument, NULL, OPT_HEADER },
+		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "label", required_argument, NULL, 'l' },
-		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "labels", required_argument, NULL, LEARN_OPT_LABELS },
 		{ "min-std", required_argument, NULL, OPT_MIN_STD },
 		{ "model", required_argument, NULL, 'm' },
-		{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+		{ "no-header", no_argument, NULL, LEARN_OPT_NO_HEADER },
 		{ "normalizer", no_argument, NULL, OPT_NORMALIZER },
 		{ "output", required_argument, NULL, 'o' },
-		{ "scale", required_argument, NULL, OPT_SCALE },
+		{ "scale", required_argument, NULL, LEARN_OPT_SCALE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "zlib", no_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 }
@@ -273,25 +272,13 @@ main(int argc, char **argv)
 			classes = tool_opt_u64("--classes", optarg, 2,
 			    UINT64_C(1) << 24);
 			break;
-		case OPT_HEADER:
-			ld.o.header = 1;
-			break;
 		case 'h':
 			tool_help(options);
-		case 'l':
-			learn_opt_label(&ld, optarg);
-			break;
-		case OPT_LABELS:
-			ld.o.labels = optarg;
-			break;
 		case OPT_MIN_STD:
 			min_std = tool_opt_double("--min-std", optarg, 0, 1e30);
 			break;
 		case 'm':
 			model = optarg;
-			break;
-		case OPT_NO_HEADER:
-			ld.o.header = -1;
 			break;
 		case OPT_NORMALIZER:
 			norm = 1;
@@ -299,15 +286,14 @@ main(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
-		case OPT_SCALE:
-			ld.scale = tool_opt_double("--scale", optarg, 0, 1e30);
-			break;
 		case 'V':
 			tool_version();
 		case 'z':
 			zlevel = 6;
 			break;
 		default:
+			if (learn_data_option(&ld, c, optarg))
+				break;
 			tool_usage_error(NULL);
 		}
 	}

@@ -123,9 +123,7 @@ main(int argc, char **argv)
 {
 	enum {
 		OPT_CLASS_WEIGHTS = 256, OPT_CLIENT, OPT_CLIP, OPT_COSINE,
-		OPT_DP,
-		OPT_HEADER, OPT_LABELS, OPT_LR, OPT_MOMENTUM, OPT_NO_HEADER,
-		OPT_NOISE, OPT_NORMALIZE, OPT_POISSON, OPT_PROX, OPT_SCALE,
+		OPT_DP, OPT_LR, OPT_MOMENTUM, OPT_NOISE, OPT_POISSON, OPT_PROX,
 		OPT_SEED, OPT_TRAINED, OPT_WD
 	};
 	static const struct option longopts[] = {
@@ -136,22 +134,22 @@ main(int argc, char **argv)
 		{ "cosine", no_argument, NULL, OPT_COSINE },
 		{ "dp", no_argument, NULL, OPT_DP },
 		{ "epochs", required_argument, NULL, 'e' },
-		{ "header", no_argument, NULL, OPT_HEADER },
+		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "label", required_argument, NULL, 'l' },
-		{ "labels", required_argument, NULL, OPT_LABELS },
+		{ "labels", required_argument, NULL, LEARN_OPT_LABELS },
 		{ "lr", required_argument, NULL, OPT_LR },
 		{ "model", required_argument, NULL, 'm' },
 		{ "momentum", required_argument, NULL, OPT_MOMENTUM },
-		{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+		{ "no-header", no_argument, NULL, LEARN_OPT_NO_HEADER },
 		{ "noise", required_argument, NULL, OPT_NOISE },
-		{ "normalize", required_argument, NULL, OPT_NORMALIZE },
+		{ "normalize", required_argument, NULL, LEARN_OPT_NORMALIZE },
 		{ "output", required_argument, NULL, 'o' },
 		{ "poisson", no_argument, NULL, OPT_POISSON },
 		{ "prox-mu", required_argument, NULL, OPT_PROX },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "scale", required_argument, NULL, OPT_SCALE },
+		{ "scale", required_argument, NULL, LEARN_OPT_SCALE },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "steps", required_argument, NULL, 's' },
 		{ "trained", no_argument, NULL, OPT_TRAINED },
@@ -213,19 +211,10 @@ main(int argc, char **argv)
 			    UINT64_C(1) << 32);
 			have_epochs = 1;
 			break;
-		case OPT_HEADER:
-			ld.o.header = 1;
-			break;
 		case 'h':
 			tool_help(options);
 		case 'j':
 			o.threads = (int)tool_opt_u64("--jobs", optarg, 1, 64);
-			break;
-		case 'l':
-			learn_opt_label(&ld, optarg);
-			break;
-		case OPT_LABELS:
-			ld.o.labels = optarg;
 			break;
 		case OPT_LR:
 			o.lr = tool_opt_double("--lr", optarg, 1e-30, 1e6);
@@ -237,15 +226,9 @@ main(int argc, char **argv)
 			o.momentum = tool_opt_double("--momentum", optarg, 0,
 			    0.999999);
 			break;
-		case OPT_NO_HEADER:
-			ld.o.header = -1;
-			break;
 		case OPT_NOISE:
 			o.noise = tool_opt_double("--noise", optarg, 0, 1e6);
 			dp_opts = 1;
-			break;
-		case OPT_NORMALIZE:
-			ld.normalize = optarg;
 			break;
 		case 'o':
 			output = optarg;
@@ -260,9 +243,6 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
-			break;
-		case OPT_SCALE:
-			ld.scale = tool_opt_double("--scale", optarg, 0, 1e30);
 			break;
 		case OPT_SEED:
 			seed = optarg;
@@ -284,6 +264,8 @@ main(int argc, char **argv)
 			zlevel = 6;
 			break;
 		default:
+			if (learn_data_option(&ld, c, optarg))
+				break;
 			tool_usage_error(NULL);
 		}
 	}

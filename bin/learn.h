@@ -182,4 +182,39 @@ learn_opt_label(struct learn_data *ld, const char *arg)
 	ld->o.label = arg;
 }
 
+/* The data options' getopt codes (and 'l' for -l/--label), above every
+ * program's own codes. */
+enum {
+	LEARN_OPT_HEADER = 1024, LEARN_OPT_LABELS, LEARN_OPT_NO_HEADER,
+	LEARN_OPT_NORMALIZE, LEARN_OPT_SCALE
+};
+
+/* Take option c if it is a data option: 1, else 0. */
+static inline int
+learn_data_option(struct learn_data *ld, int c, const char *arg)
+{
+	switch (c) {
+	case LEARN_OPT_HEADER:
+		ld->o.header = 1;
+		return 1;
+	case 'l':
+		learn_opt_label(ld, arg);
+		return 1;
+	case LEARN_OPT_LABELS:
+		ld->o.labels = arg;
+		return 1;
+	case LEARN_OPT_NO_HEADER:
+		ld->o.header = -1;
+		return 1;
+	case LEARN_OPT_NORMALIZE:
+		ld->normalize = arg;
+		return 1;
+	case LEARN_OPT_SCALE:
+		ld->scale = tool_opt_double("--scale", arg, 0, 1e30);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 #endif
