@@ -173,9 +173,37 @@ targets(struct fl_record *rec, struct fl_tensor **ts)
 	return n;
 }
 
+/*
+ * Clip a set of tensors to `bound`: in place, or, when noise follows, only
+ * find the factor and write it to factor[0..n), for the noise pass to
+ * apply.  Returns whether the set was over the bound.
+ */
+static int
+clip_set(struct fl_tensor **ts, size_t n, double bound, double *factor,
+    const struct tool_input *in)
+{
+	struct fl_error err;
+	double f;
+	int clipped;
+
+	if (factor == NULL) {
+		for (size_t i = 0; i < n; i++)
+			if (fl_tensor_check_finite(ts[i], &err) < 0)
+				tool_die("%s: record %lu: %s", in->name,
+				    in->recno, err.msg);
+		fl_clip_tensors(ts, n, bound, &clipped);
+		return clipped;
+	}
+	if (fl_clip_factor(ts, n, bound, &f, &clipped, &err) < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
+	for (size_t i = 0; i < n; i++)
+		factor[i] = f;
+	return clipped;
+}
+
 static void
 clip_record(const struct opts *o, struct fl_record *rec,
-    const struct tool_input *in)
+    const struct tool_input *in, double *factor)
 {
 	struct fl_tensor **ts = tool_malloc(rec->ntensors * sizeof(*ts));
 	size_t n = targets(rec, ts);
@@ -192,27 +220,21 @@ clip_record(const struct opts *o, struct fl_record *rec,
 			    "applies to float tensors (clip before "
 			    "fl-quantize)", in->name, in->recno, ts[i]->name,
 			    fl_dtype_name(ts[i]->dtype));
-		if (fl_tensor_check_finite(ts[i], &err) < 0)
-			tool_die("%s: record %lu: %s", in->name, in->recno,
-			    err.msg);
 	}
 	if (o->per_tensor) {
 		double *bound = tool_malloc(n * sizeof(*bound));
 
 		split_bounds(o, ts, n, bound, in);
-		for (size_t i = 0; i < n; i++) {
-			int c;
-
-			fl_clip_tensors(&ts[i], 1, bound[i], &c);
-			clipped |= c;
-		}
+		for (size_t i = 0; i < n; i++)
+			clipped |= clip_set(&ts[i], 1, bound[i],
+			    factor != NULL ? &factor[i] : NULL, in);
 		free(bound);
 		if (fl_meta_set(rec, "dp.clip-split", o->split ? o->split :
 		    "equal", &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
 	} else {
-		fl_clip_tensors(ts, n, o->clip, &clipped);
+		clipped = clip_set(ts, n, o->clip, factor, in);
 	}
 	free(ts);
 	set_meta(rec, in, "dp.clip", NULL, o->clip);
@@ -287,7 +309,7 @@ update_multiplier(const struct opts *o, const struct tool_input *in)
 static void
 noise_record(const struct opts *o, struct fl_record *rec,
     const struct tool_input *in, const unsigned char *master,
-    unsigned long index)
+    unsigned long index, const double *factor)
 {
 	struct fl_tensor **ts = tool_malloc(rec->ntensors * sizeof(*ts));
 	size_t n = targets(rec, ts);
@@ -378,6 +400,9 @@ noise_record(const struct opts *o, struct fl_record *rec,
 	for (size_t i = 0; i < n; i++) {
 		size_t k = (size_t)(ts[i] - rec->tensors);
 
+		/* The clip factor is applied here, in the noise pass
+		 * (factors are in the order of targets()). */
+		nz.scale = factor != NULL ? factor[i] : 1;
 		if (fl_noise_tensor(ts[i], k, &nz, &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
@@ -614,10 +639,21 @@ main(int argc, char **argv)
 		if (o.adapt) {
 			adapt_record(&o, &rec, &in, master, index);
 		} else {
-			if (!isnan(o.clip))
-				clip_record(&o, &rec, &in);
-			if (!isnan(o.noise) && o.noise > 0)
-				noise_record(&o, &rec, &in, master, index);
+			int noise = !isnan(o.noise) && o.noise > 0;
+			double *factor = NULL;
+
+			if (!isnan(o.clip)) {
+				/* With noise to follow, clipping only finds
+				 * the factors: the noise pass applies them. */
+				if (noise)
+					factor = tool_malloc(rec.ntensors *
+					    sizeof(*factor));
+				clip_record(&o, &rec, &in, factor);
+			}
+			if (noise)
+				noise_record(&o, &rec, &in, master, index,
+				    factor);
+			free(factor);
 		}
 		index++;
 		tool_output_record(&out, &rec, 0);

@@ -27,6 +27,18 @@
 /* Grid steps per noise standard deviation: sigma/g in [2^18, 2^19). */
 #define GRID_BITS 18
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__)
+/* The streaming loops: GCC vectorises them only at -O3, and the AVX2
+ * clone has twice the SSE2 lanes and, without FMA, the same roundings. */
+#define KERNEL __attribute__((optimize("O3"), \
+    target_clones("default", "avx2")))
+#elif defined(__GNUC__) && !defined(__clang__)
+#define KERNEL __attribute__((optimize("O3")))
+#else
+#define KERNEL
+#endif
+
 /* Eight partial sums: the additions no longer wait for each other, and the
  * loop vectorises without reassociating a single sum (-ffast-math). */
 #define SUMSQ(T) do {							\
@@ -42,16 +54,32 @@
 	    ((a[4] + a[5]) + (a[6] + a[7]));				\
 } while (0)
 
+KERNEL static double
+sumsq_f32(const struct fl_tensor *t)
+{
+	double s;
+
+	SUMSQ(float);
+	return s;
+}
+
+KERNEL static double
+sumsq_f64(const struct fl_tensor *t)
+{
+	double s;
+
+	SUMSQ(double);
+	return s;
+}
+
 double
 fl_tensor_sumsq(const struct fl_tensor *t)
 {
-	double s = 0;
-
 	if (t->dtype == FL_F32)
-		SUMSQ(float);
-	else if (t->dtype == FL_F64)
-		SUMSQ(double);
-	return s;
+		return sumsq_f32(t);
+	if (t->dtype == FL_F64)
+		return sumsq_f64(t);
+	return 0;
 }
 
 /* Index of the first value whose magnitude is not <= limit (NaN, inf, or
@@ -71,13 +99,27 @@ fl_tensor_sumsq(const struct fl_tensor *t)
 	}								\
 } while (0)
 
+KERNEL static uint64_t
+find_bad_f32(const struct fl_tensor *t, double limit)
+{
+	FIND_BAD(float);
+	return t->numel;
+}
+
+KERNEL static uint64_t
+find_bad_f64(const struct fl_tensor *t, double limit)
+{
+	FIND_BAD(double);
+	return t->numel;
+}
+
 static uint64_t
 find_bad(const struct fl_tensor *t, double limit)
 {
 	if (t->dtype == FL_F32)
-		FIND_BAD(float);
-	else if (t->dtype == FL_F64)
-		FIND_BAD(double);
+		return find_bad_f32(t, limit);
+	if (t->dtype == FL_F64)
+		return find_bad_f64(t, limit);
 	return t->numel;
 }
 
@@ -113,23 +155,33 @@ fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err)
 	    ((a[4] + a[5]) + (a[6] + a[7]));				\
 } while (0)
 
+KERNEL static double
+scale_f32(struct fl_tensor *t, float f)
+{
+	double s;
+
+	SCALE(float, f);
+	return s;
+}
+
+KERNEL static double
+scale_f64(struct fl_tensor *t, double f)
+{
+	double s;
+
+	SCALE(double, f);
+	return s;
+}
+
 static double
 scale_tensor(struct fl_tensor *t, double f)
 {
-	double s = 0;
-
 	if (t->dtype == FL_F32) {
 		float ff = (float)f;
 
-		if (ff >= 1.0f)
-			ff = nextafterf(1.0f, 0.0f);
-		SCALE(float, ff);
-	} else {
-		if (f >= 1.0)
-			f = nextafter(1.0, 0.0);
-		SCALE(double, f);
+		return scale_f32(t, ff < 1.0f ? ff : nextafterf(1.0f, 0.0f));
 	}
-	return s;
+	return scale_f64(t, f < 1.0 ? f : nextafter(1.0, 0.0));
 }
 
 /*
@@ -157,6 +209,47 @@ fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip, int *clipped)
 	return 0;
 }
 
+/*
+ * The clip factor without scaling: the noise pass applies it (one pass over
+ * the data fewer).  The norm is computed in double, so the factor carries
+ * a margin e that covers every rounding: a square is exact for f32 (24-bit
+ * products fit in 53 bits) and within 2^-53 for f64; a square goes through
+ * at most numel/8 + 10 additions in its tensor's sum (eight partial sums,
+ * the tail, three to combine them) and n more across tensors, each of
+ * non-negative terms and within 2^-53; the square root, the division, the
+ * product by 1 - e and the product x f each round once more.  So with
+ * K = max numel/8 + n + 11 the values fl(x f) have a norm of at most
+ * clip (1 + 2^-53)^4 (1 - 2^-53)^(-K/2) (1 - e) <= clip for
+ * e = (K + 8) 2^-52, four times what is needed; e is below 3e-10 for 10M
+ * coordinates.
+ */
+int
+fl_clip_factor(struct fl_tensor **ts, size_t n, double clip, double *factor,
+    int *clipped, struct fl_error *err)
+{
+	double ss = 0, norm, e;
+	uint64_t longest = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		ss += fl_tensor_sumsq(ts[i]);
+		if (ts[i]->numel > longest)
+			longest = ts[i]->numel;
+	}
+	if (!isfinite(ss)) {
+		/* A NaN or infinity makes the sum so: name it. */
+		for (size_t i = 0; i < n; i++)
+			if (fl_tensor_check_finite(ts[i], err) < 0)
+				return -1;
+		return fl_error_set(err, FL_ELIMIT, "the values are too "
+		    "large to clip: their norm overflows a double");
+	}
+	norm = sqrt(ss);
+	e = ((double)(longest / 8) + (double)n + 19) * 0x1p-52;
+	*clipped = norm > clip;
+	*factor = norm > clip * (1 - e) ? clip * (1 - e) / norm : 1;
+	return 0;
+}
+
 double
 fl_noise_grid(double sigma)
 {
@@ -178,44 +271,55 @@ struct job {
 	struct fl_tensor *t;
 	const struct fl_noise *nz;
 	uint64_t tensor_index;
-	double grid, sigma_grid;
+	double grid, sigma_grid, scale;
 	struct fl_dgauss dg;
 	atomic_int overflow;
 };
 
-#if defined(__GNUC__) && !defined(__clang__)
-/* GCC vectorises these simple loops only at -O3. */
-__attribute__((optimize("O3")))
-#endif
+/* v = (round(v fi) + z) g: the value snapped to the grid (fi is the clip
+ * factor over the grid step), the noise's whole grid steps added exactly
+ * in double, the sum scaled back to float units. */
+#define ADD_STEPS(T) do {						\
+	for (uint64_t i = 0; i < n; i++)				\
+		v[i] = (T)((round_int(v[i] * fi) + z[i]) * g);		\
+} while (0)
+
+KERNEL static void
+add_steps_f32(float *restrict v, const double *restrict z, uint64_t n,
+    double fi, double g)
+{
+	ADD_STEPS(float);
+}
+
+KERNEL static void
+add_steps_f64(double *restrict v, const double *restrict z, uint64_t n,
+    double fi, double g)
+{
+	ADD_STEPS(double);
+}
+
 /* Gaussian noise on the grid, for a float chunk: all of it drawn first,
- * rounded to whole grid steps, then added to the snapped values.  Each
- * loop is simple enough to pipeline (and to vectorise, the last two). */
+ * in whole grid steps, then added to the snapped values. */
 static void
 float_chunk(struct job *j, struct fl_rng *r, uint64_t from, uint64_t n,
     double *z)
 {
 	struct fl_tensor *t = j->t;
-	const double inv = 1 / j->grid, g = j->grid, s = j->sigma_grid;
+	/* scale is 1 or a clip factor, the grid a power of two: fi is
+	 * exact, and x * fi is the clipped value x * scale in grid steps
+	 * with no other rounding. */
+	const double fi = j->scale / j->grid;
 
 	if (j->nz->exact) {
 		for (uint64_t i = 0; i < n; i++)
 			z[i] = (double)fl_dgauss(r, &j->dg);
 	} else {
-		fl_normal_fill(r, z, n);
-		for (uint64_t i = 0; i < n; i++)
-			z[i] = round_int(s * z[i]);
+		fl_normal_steps(r, z, n, j->sigma_grid);
 	}
-	if (t->dtype == FL_F32) {
-		float *v = (float *)t->data + from;
-
-		for (uint64_t i = 0; i < n; i++)
-			v[i] = (float)((round_int(v[i] * inv) + z[i]) * g);
-	} else {
-		double *v = (double *)t->data + from;
-
-		for (uint64_t i = 0; i < n; i++)
-			v[i] = (round_int(v[i] * inv) + z[i]) * g;
-	}
+	if (t->dtype == FL_F32)
+		add_steps_f32((float *)t->data + from, z, n, fi, j->grid);
+	else
+		add_steps_f64((double *)t->data + from, z, n, fi, j->grid);
 }
 
 static void
@@ -330,6 +434,7 @@ fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
 		return fl_error_set(err, FL_EINVAL, "tensor '%s': u32 values "
 		    "need a modulus of at most 2^32", t->name);
 	if (is_float) {
+		j.scale = nz->scale > 0 ? nz->scale : 1;
 		j.grid = fl_noise_grid(nz->sigma);
 		j.sigma_grid = nz->sigma / j.grid;
 		if (nz->exact && fl_dgauss_init(&j.dg, j.sigma_grid, err) < 0)
@@ -339,7 +444,7 @@ fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
 		 * caller that knows a bound (a clipped record) skips the
 		 * scan. */
 		uint64_t bad = nz->max_abs > 0 && nz->max_abs <= ldexp(j.grid,
-		    50) ? t->numel : find_bad(t, ldexp(j.grid, 50));
+		    50) ? t->numel : find_bad(t, ldexp(j.grid, 50) / j.scale);
 
 		if (bad < t->numel) {
 			double x = fl_tensor_get(t, bad);

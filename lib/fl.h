@@ -405,9 +405,13 @@ int fl_parallel_for(size_t n, int nthreads, fl_task_fn fn, void *ctx,
 /* ---- noise samplers (gauss.c, dgauss.c) ---- */
 
 /* A standard normal sample (ziggurat, double precision; not exact), or n
- * of them into out (the same values as n calls, faster). */
+ * of them into out (the same values as n calls, faster); fl_normal_steps
+ * writes round(s x) for each sample x, the same values as n calls of
+ * fl_normal with the product rounded to the nearest integer (ties to
+ * even; |s x| must stay below 2^51). */
 double fl_normal(struct fl_rng *r);
 void fl_normal_fill(struct fl_rng *r, double *out, size_t n);
+void fl_normal_steps(struct fl_rng *r, double *out, size_t n, double s);
 
 /*
  * The exact discrete Gaussian of Canonne, Kamath and Steinke: P[x] is
@@ -448,6 +452,10 @@ struct fl_noise {
 	uint64_t modulus;
 	int threads;
 	double max_abs;         /* a known bound on |values| (0: scan them) */
+	/* Float values are multiplied by this before the noise: a clip
+	 * factor from fl_clip_factor, so clipping costs no pass of its own
+	 * (0 means 1; max_abs bounds the scaled values). */
+	double scale;
 	unsigned char key[FL_RNG_KEYBYTES];
 };
 
@@ -461,6 +469,15 @@ int fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err);
  * most clip; *clipped says whether they were scaled. */
 int fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip,
     int *clipped);
+
+/* The factor min(1, clip (1 - e) / norm) for float tensors ts[0..n) of
+ * joint L2 norm `norm`, with a margin e (below 3e-10 at 10M values) that
+ * covers the norm's rounding: the values x * factor, each rounded once to
+ * double, have a norm of at most clip.  Nothing is scaled: pass the factor
+ * as fl_noise.scale, or scale the values.  *clipped is norm > clip.  A
+ * value that is not finite is an error naming it. */
+int fl_clip_factor(struct fl_tensor **ts, size_t n, double clip,
+    double *factor, int *clipped, struct fl_error *err);
 
 /* The noise grid for float noise of scale sigma: a power of two with
  * sigma/grid in [2^18, 2^19). */

@@ -59,6 +59,11 @@ struct fl_tensor *fl_tensor_add_over(struct fl_record *rec, const char *name,
 /* The next keystream block of r's buffer (rng.c). */
 void fl_rng_refill(struct fl_rng *r);
 
+/* The widest vector path the normal sampler may use (gauss.c): 1 AVX2,
+ * 0 scalar only.  Every path gives the same values; the unit
+ * tests lower it to check each against the scalar code. */
+extern int fl_gauss_path_limit;
+
 /* fl_rng_u48 inlined, for the samplers' inner loops. */
 static inline uint64_t
 fl_rng_next48(struct fl_rng *r)

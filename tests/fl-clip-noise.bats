@@ -70,6 +70,37 @@ with open(sys.argv[2], "wb") as f:
 	assert_output $'0.30000000000000004\n0.4'
 }
 
+@test "clipping with noise: the noise pass applies the clip factor" {
+	local n
+	# Noise of 1e-9 on a clipped update: the clip shows through it.
+	fl-pack -t 'w:f64=3000,4000' -t 'b:f32=0' -o u.flt
+	fl-clip-noise -c 1 -n 1e-9 --seed c -o out.flt u.flt
+	run -0 fl-inspect --dump w out.flt
+	$PYTHON -c "import sys; a, b = map(float, sys.argv[1:]); sys.exit(not (abs(a - 0.6) < 1e-7 and abs(b - 0.8) < 1e-7))" ${output} ||
+	    fail "clipped and noised: $output"
+	random_update u.flt 5 1000
+	fl-clip-noise -c 2 -n 1e-9 --seed c -o out.flt u.flt
+	n=$(norm out.flt)
+	$PYTHON -c "import sys; sys.exit(not (abs($n - 2) < 1e-6))" || fail "norm $n"
+	# Per tensor too: each tensor has its own factor.
+	fl-clip-noise -c 2 --per-tensor -n 1e-9 --seed c -o pt.flt u.flt
+	for t in fc.w fc.b; do
+		n=$(norm pt.flt "$t")
+		$PYTHON -c "import sys, math; sys.exit(not (abs($n - math.sqrt(2)) < 1e-6))" ||
+		    fail "per tensor: $t norm $n"
+	done
+	# The same update clipped in place first: the same values, up to
+	# the grid and the float rounding of the in-place clip.
+	fl-clip-noise -c 2 -o c.flt u.flt
+	fl-clip-noise -n 1e-9 --sensitivity 2 --seed c -o cn.flt c.flt
+	run -0 fl-inspect --diff --tolerance 1e-6 out.flt cn.flt
+	# A NaN is still refused when the clip is left to the noise pass.
+	fl-pack -t 'w:f32=1,nan' -o bad.flt
+	run -1 --separate-stderr fl-clip-noise -c 1 -n 1 -o x.flt bad.flt
+	assert_equal "$stderr" "fl-clip-noise: bad.flt: record 1: tensor 'w': non-finite value at index 1"
+	assert [ ! -e x.flt ]
+}
+
 @test "clipping per tensor: equal, size and explicit splits bound each tensor" {
 	random_update u.flt 11 10
 	fl-clip-noise -c 2 --per-tensor -o eq.flt u.flt

@@ -118,3 +118,11 @@ unit() {
 @test "unit: error_feedback" {
 	unit error_feedback
 }
+
+@test "unit: normal_paths" {
+	unit normal_paths
+}
+
+@test "unit: clip_factor" {
+	unit clip_factor
+}

@@ -726,6 +726,8 @@ static const struct {
 	{ "randk", test_randk },
 	{ "topk", test_topk },
 	{ "error_feedback", test_error_feedback },
+	{ "normal_paths", test_normal_paths },
+	{ "clip_factor", test_clip_factor },
 };
 
 int

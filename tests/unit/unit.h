@@ -25,6 +25,10 @@ void test_acc_pieces(void);
 void test_shamir(void);
 void test_secagg_params(void);
 
+/* noise.c */
+void test_normal_paths(void);
+void test_clip_factor(void);
+
 /* sparse.c */
 void test_sparse_k(void);
 void test_randk(void);
