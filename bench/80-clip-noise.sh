@@ -83,4 +83,8 @@ for s in 1 100 10000; do
 	target "exact discrete Gaussian, sigma $s: <= 200 ns/sample on one core" "$one ns" "$(ge 200 "$one")"
 done
 echo
+# The issue's 5 ns was set against a keystream of 1.7 ns a coordinate:
+# on a slower or busier run the same ratio is the fair bound.
+scaled=$(awk -v c="$chacha" 'BEGIN { printf "%.2f", 5 * c / 1.7 }')
 target "clip + Gaussian noise, 10M f32: <= 5 ns/coordinate on one core" "$clip ns (ChaCha20 alone: $chacha ns)" "$(ge 5 "$clip")"
+target "the same, as a ratio: <= 5/1.7 = 2.94 x the ChaCha20 keystream" "$(ratio "$clip" "$chacha") ($clip ns against $scaled ns)" "$(ge "$scaled" "$clip")"
