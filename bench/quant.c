@@ -89,8 +89,9 @@ main(int argc, char **argv)
 	report("fwht-naive-2^24", (double)big, t2, 1);
 	fprintf(stderr, "quant: blocked vs naive max |diff| %g\n", maxdiff);
 
-	/* Encode (copy, signs, FWHT, scaled SR with the bound check and the
-	 * wrap) and decode (unwrap and scale, FWHT, signs) of n coords. */
+	/* Encode (copy, signs and FWHT, scaled SR with the bound check and
+	 * the wrap) and decode (unwrap and scale, FWHT and signs) of n
+	 * coordinates, as fl-quantize --ring and -d do them. */
 	{
 		double k = fl_ring_k(1e-4);
 		double s = fl_ring_scale(20, 100, k, clip, 0, dpad);
@@ -104,21 +105,15 @@ main(int argc, char **argv)
 
 			memcpy(buf, x, n * 4);
 			memset(buf + n, 0, (dpad - n) * 4);
-			fl_rht_signs(buf, dpad, rot);
-			if (fl_fwht(buf, dpad, &err) < 0)
+			if (fl_rht_hd(buf, dpad, rot, 0, &err) < 0)
 				die(&err);
 			if (fl_ring_round(buf, dpad, mult, bound, 20, key,
 			    ring, &tries, &err) < 0)
 				die(&err);
 			double t1 = now();
-			for (uint64_t i = 0; i < dpad; i++) {
-				int64_t v = ring[i] >= (1u << 19) ?
-				    (int64_t)ring[i] - (1 << 20) : ring[i];
-				buf[i] = (float)((double)v * f);
-			}
-			if (fl_fwht(buf, dpad, &err) < 0)
+			fl_ring_unwrap(ring, dpad, 1u << 20, f, buf);
+			if (fl_rht_hd(buf, dpad, rot, 1, &err) < 0)
 				die(&err);
-			fl_rht_signs(buf, dpad, rot);
 			t3[rep] = now() - t1;
 			t[rep] = t1 - t0;
 			t2[rep] = t[rep] + t3[rep];

@@ -266,8 +266,7 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 			seed = seedbuf;
 		}
 		fl_rht_key(key, seed);
-		fl_rht_signs(buf, dpad, key);
-		if (fl_fwht(buf, dpad, &err) < 0)
+		if (fl_rht_hd(buf, dpad, key, 0, &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
 		mult = scale / sqrt((double)dpad);
@@ -285,15 +284,10 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 		double f = o->rotate ? 1 / (scale * sqrt((double)dpad)) :
 		    1 / scale, e2 = 0;
 
-		for (uint64_t i = 0; i < dpad; i++)
-			buf[i] = (float)((ring[i] >= m / 2 ? (double)ring[i] -
-			    (double)m : (double)ring[i]) * f);
-		if (o->rotate) {
-			if (fl_fwht(buf, dpad, &err) < 0)
-				tool_die("%s: record %lu: %s", in->name,
-				    in->recno, err.msg);
-			fl_rht_signs(buf, dpad, key);
-		}
+		fl_ring_unwrap(ring, dpad, m, f, buf);
+		if (o->rotate && fl_rht_hd(buf, dpad, key, 1, &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
 		off = 0;
 		for (size_t i = 0; i < rec->ntensors; i++) {
 			const struct fl_tensor *t = &rec->tensors[i];
@@ -775,8 +769,7 @@ eden_encode(const struct opts *o, struct fl_record *rec,
 	}
 	memset(buf + d, 0, (dpad - d) * sizeof(float));
 	fl_rht_key(key, seed);
-	fl_rht_signs(buf, dpad, key);
-	if (fl_fwht(buf, dpad, &err) < 0)
+	if (fl_rht_hd(buf, dpad, key, 0, &err) < 0)
 		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
 	norm = sqrt(ss);
 	for (uint64_t j = 0; j < dpad; j++) {
@@ -796,10 +789,9 @@ eden_encode(const struct opts *o, struct fl_record *rec,
 		for (uint64_t j = 0; j < dpad; j++)
 			buf[j] = (float)(S * eden_level(b, lv[j]) /
 			    sqrt((double)dpad));
-		if (fl_fwht(buf, dpad, &err) < 0)
+		if (fl_rht_hd(buf, dpad, key, 1, &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
-		fl_rht_signs(buf, dpad, key);
 		off = 0;
 		for (size_t i = 0; i < rec->ntensors; i++) {
 			const struct fl_tensor *t = &rec->tensors[i];
@@ -941,10 +933,9 @@ eden_decode(struct fl_record *rec, struct fl_record *outr,
 		tool_die("%s: record %lu: %llu values, q.dim %llu wants %llu",
 		    in->name, in->recno, (unsigned long long)off,
 		    (unsigned long long)dim, (unsigned long long)dpad);
-	if (fl_fwht(buf, dpad, &err) < 0)
-		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
 	fl_rht_key(key, seed);
-	fl_rht_signs(buf, dpad, key);
+	if (fl_rht_hd(buf, dpad, key, 1, &err) < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
 
 	fl_record_clear(outr);
 	if (fl_meta_copy(outr, rec, &err) < 0)
@@ -1659,21 +1650,14 @@ decode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 
 		if (strcmp(t->name, INDICATOR) == 0)
 			continue;
-		/* Unwrap: [m/2, m) stands for the negatives. */
-		for (uint64_t j = 0; j < t->numel; j++) {
-			int64_t x = u[j] >= mod / 2 ? (int64_t)u[j] -
-			    (int64_t)mod : (int64_t)u[j];
-
-			buf[off + j] = (float)((double)x * f);
-		}
+		fl_ring_unwrap(u, t->numel, mod, f, buf + off);
 		off += t->numel;
 	}
 	if (seed != NULL) {
-		if (fl_fwht(buf, dpad, &err) < 0)
+		fl_rht_key(key, seed);
+		if (fl_rht_hd(buf, dpad, key, 1, &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
-		fl_rht_key(key, seed);
-		fl_rht_signs(buf, dpad, key);
 	}
 
 	fl_record_clear(outr);

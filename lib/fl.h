@@ -857,13 +857,16 @@ int fl_fwht(float *v, uint64_t n, struct fl_error *err);
  * a PUBLIC key, shared by every client and the server): fl_rht_dim is the
  * padded length (the next power of two), fl_rht_key derives the key from a
  * public seed text, fl_rht_signs multiplies v[0..n) by D, fl_rht applies R
- * (inverse 0) or R^-1 = D H / sqrt(n) (inverse 1) in place.
+ * (inverse 0) or R^-1 = D H / sqrt(n) (inverse 1) in place, and fl_rht_hd
+ * the same without the 1/sqrt(n): H D or D H.
  */
 uint64_t fl_rht_dim(uint64_t n);
 void fl_rht_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed);
 void fl_rht_signs(float *v, uint64_t n,
     const unsigned char key[FL_RNG_KEYBYTES]);
 int fl_rht(float *v, uint64_t n, const unsigned char key[FL_RNG_KEYBYTES],
+    int inverse, struct fl_error *err);
+int fl_rht_hd(float *v, uint64_t n, const unsigned char key[FL_RNG_KEYBYTES],
     int inverse, struct fl_error *err);
 
 /*
@@ -894,6 +897,12 @@ double fl_ring_bound(double clip, double scale, uint64_t dim, double beta);
 int fl_ring_round(const float *y, uint64_t n, double mult, double bound,
     int bits, const unsigned char key[FL_RNG_KEYBYTES], uint32_t *out,
     unsigned *tries, struct fl_error *err);
+
+/* The inverse map for decoding: out[i] = u[i] as a signed value of the
+ * ring Z_mod ([mod/2, mod) stand for the negatives), times f, as a float.
+ * mod is at most 2^32. */
+void fl_ring_unwrap(const uint32_t *u, uint64_t n, uint64_t mod, double f,
+    float *out);
 
 /* ---- data sets (data.c) ---- */
 

@@ -63,6 +63,9 @@ void fl_rng_refill(struct fl_rng *r);
  * 0 scalar only.  Every path gives the same values; the unit
  * tests lower it to check each against the scalar code. */
 extern int fl_gauss_path_limit;
+/* The same for the ring rounding and the sign flips (quant.c) and the
+ * Hadamard transform (hadamard.c). */
+extern int fl_quant_path_limit;
 
 /* fl_rng_u48 inlined, for the samplers' inner loops. */
 static inline uint64_t

@@ -126,3 +126,11 @@ unit() {
 @test "unit: clip_factor" {
 	unit clip_factor
 }
+
+@test "unit: fwht_blocked" {
+	unit fwht_blocked
+}
+
+@test "unit: quant_paths" {
+	unit quant_paths
+}

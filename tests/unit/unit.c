@@ -728,6 +728,8 @@ static const struct {
 	{ "error_feedback", test_error_feedback },
 	{ "normal_paths", test_normal_paths },
 	{ "clip_factor", test_clip_factor },
+	{ "fwht_blocked", test_fwht_blocked },
+	{ "quant_paths", test_quant_paths },
 };
 
 int

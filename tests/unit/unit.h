@@ -29,6 +29,10 @@ void test_secagg_params(void);
 void test_normal_paths(void);
 void test_clip_factor(void);
 
+/* quant.c */
+void test_fwht_blocked(void);
+void test_quant_paths(void);
+
 /* sparse.c */
 void test_sparse_k(void);
 void test_randk(void);
