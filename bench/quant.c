@@ -47,6 +47,7 @@ main(int argc, char **argv)
 	uint64_t big = UINT64_C(1) << 24, dpad = fl_rht_dim(n);
 	unsigned char rot[FL_RNG_KEYBYTES], key[FL_RNG_KEYBYTES];
 	float *x = malloc(n * sizeof(float)), *buf = malloc(dpad * 4);
+	float *y = malloc(n * sizeof(float));
 	float *h = malloc(big * sizeof(float)), *h2 = malloc(big * 4);
 	uint32_t *ring = malloc(dpad * 4);
 	double t[REPS], t2[REPS], t3[REPS], maxdiff = 0, ss = 0, clip;
@@ -89,9 +90,9 @@ main(int argc, char **argv)
 	report("fwht-naive-2^24", (double)big, t2, 1);
 	fprintf(stderr, "quant: blocked vs naive max |diff| %g\n", maxdiff);
 
-	/* Encode (copy, signs and FWHT, scaled SR with the bound check and
-	 * the wrap) and decode (unwrap and scale, FWHT and signs) of n
-	 * coordinates, as fl-quantize --ring and -d do them. */
+	/* Encode (copy with the signs, FWHT, scaled SR with the bound check
+	 * and the wrap) and decode (unwrap and scale, FWHT, copy out with
+	 * the signs) of n coordinates, as fl-quantize --ring and -d do. */
 	{
 		double k = fl_ring_k(1e-4);
 		double s = fl_ring_scale(20, 100, k, clip, 0, dpad);
@@ -103,17 +104,18 @@ main(int argc, char **argv)
 		for (int rep = 0; rep < REPS; rep++) {
 			double t0 = now();
 
-			memcpy(buf, x, n * 4);
-			memset(buf + n, 0, (dpad - n) * 4);
-			if (fl_rht_hd(buf, dpad, rot, 0, &err) < 0)
+			fl_rht_signs_copy(buf, x, n, 0, rot);
+			fl_rht_signs_copy(buf + n, NULL, dpad - n, n, rot);
+			if (fl_fwht(buf, dpad, &err) < 0)
 				die(&err);
 			if (fl_ring_round(buf, dpad, mult, bound, 20, key,
 			    ring, &tries, &err) < 0)
 				die(&err);
 			double t1 = now();
 			fl_ring_unwrap(ring, dpad, 1u << 20, f, buf);
-			if (fl_rht_hd(buf, dpad, rot, 1, &err) < 0)
+			if (fl_fwht(buf, dpad, &err) < 0)
 				die(&err);
+			fl_rht_signs_copy(y, buf, n, 0, rot);
 			t3[rep] = now() - t1;
 			t[rep] = t1 - t0;
 			t2[rep] = t[rep] + t3[rep];
@@ -123,7 +125,7 @@ main(int argc, char **argv)
 		report("ring-encode+decode", (double)n, t2, REPS);
 		maxdiff = 0;
 		for (uint64_t i = 0; i < n; i++) {
-			double d = fabs((double)buf[i] - x[i]);
+			double d = fabs((double)y[i] - x[i]);
 			maxdiff = d > maxdiff ? d : maxdiff;
 		}
 		fprintf(stderr, "quant: ring round trip max |err| %g (step %g)\n",
@@ -139,6 +141,7 @@ main(int argc, char **argv)
 		report("chacha20-4B", (double)dpad, t, REPS);
 	}
 	free(x);
+	free(y);
 	free(buf);
 	free(h);
 	free(h2);

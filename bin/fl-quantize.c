@@ -234,25 +234,6 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 	if (dpad > SIZE_MAX / sizeof(float))
 		tool_die("%s: record %lu: too many values", in->name,
 		    in->recno);
-	buf = tool_malloc(dpad * sizeof(float));
-	ring = tool_malloc(dpad * sizeof(uint32_t));
-	off = 0;
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		const struct fl_tensor *t = &rec->tensors[i];
-
-		if (t->dtype == FL_F32) {
-			memcpy(buf + off, t->data, t->nbytes);
-		} else if (t->dtype == FL_F64) {
-			const double *x = t->data;
-
-			for (uint64_t j = 0; j < t->numel; j++)
-				buf[off + j] = (float)x[j];
-		} else {
-			continue;
-		}
-		off += t->numel;
-	}
-	memset(buf + d, 0, (dpad - d) * sizeof(float));
 	mult = scale;
 	if (o->rotate) {
 		if (seed == NULL) {
@@ -266,10 +247,40 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 			seed = seedbuf;
 		}
 		fl_rht_key(key, seed);
-		if (fl_rht_hd(buf, dpad, key, 0, &err) < 0)
+		mult = scale / sqrt((double)dpad);
+	}
+	buf = tool_malloc(dpad * sizeof(float));
+	ring = tool_malloc(dpad * sizeof(uint32_t));
+	/* The values in one vector, padded with zeros; with the rotation,
+	 * their signs flipped (D) on the way in. */
+	off = 0;
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+		const float *from = buf + off;
+
+		if (t->dtype == FL_F32) {
+			from = t->data;
+		} else if (t->dtype == FL_F64) {
+			const double *x = t->data;
+
+			for (uint64_t j = 0; j < t->numel; j++)
+				buf[off + j] = (float)x[j];
+		} else {
+			continue;
+		}
+		if (o->rotate)
+			fl_rht_signs_copy(buf + off, from, t->numel, off, key);
+		else if (from != buf + off)
+			memcpy(buf + off, from, t->numel * sizeof(float));
+		off += t->numel;
+	}
+	if (o->rotate) {
+		fl_rht_signs_copy(buf + d, NULL, dpad - d, d, key);
+		if (fl_fwht(buf, dpad, &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
-		mult = scale / sqrt((double)dpad);
+	} else {
+		memset(buf + d, 0, (dpad - d) * sizeof(float));
 	}
 	fl_rng_derive(rkey, master, "q-round", index);
 	if (fl_ring_round(buf, dpad, mult, bound, o->bits, rkey, ring, &tries,
@@ -1653,9 +1664,11 @@ decode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 		fl_ring_unwrap(u, t->numel, mod, f, buf + off);
 		off += t->numel;
 	}
+	/* H here; D as the values are copied out (the padding needs
+	 * none). */
 	if (seed != NULL) {
 		fl_rht_key(key, seed);
-		if (fl_rht_hd(buf, dpad, key, 1, &err) < 0)
+		if (fl_fwht(buf, dpad, &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
 	}
@@ -1680,7 +1693,11 @@ decode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 			memcpy(u->data, t->data, t->nbytes);
 			continue;
 		}
-		memcpy(u->data, buf + off, u->nbytes);
+		if (seed != NULL)
+			fl_rht_signs_copy(u->data, buf + off, t->numel, off,
+			    key);
+		else
+			memcpy(u->data, buf + off, u->nbytes);
 		off += t->numel;
 	}
 	free(buf);

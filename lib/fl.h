@@ -864,6 +864,11 @@ uint64_t fl_rht_dim(uint64_t n);
 void fl_rht_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed);
 void fl_rht_signs(float *v, uint64_t n,
     const unsigned char key[FL_RNG_KEYBYTES]);
+/* dst[i] = D src[i] for the coordinates at .. at + n - 1 of a rotated
+ * vector (src NULL: zeros; dst == src: in place), so that copying a piece
+ * in and flipping its signs is one pass over memory. */
+void fl_rht_signs_copy(float *dst, const float *src, uint64_t n, uint64_t at,
+    const unsigned char key[FL_RNG_KEYBYTES]);
 int fl_rht(float *v, uint64_t n, const unsigned char key[FL_RNG_KEYBYTES],
     int inverse, struct fl_error *err);
 int fl_rht_hd(float *v, uint64_t n, const unsigned char key[FL_RNG_KEYBYTES],

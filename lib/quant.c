@@ -52,47 +52,54 @@ fl_rht_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed)
 	fl_rng_derive(key, k, "rotation", 0);
 }
 
-/* Flip the sign of u[i] (a float's bits) where bit i of the keystream
- * bytes is set: bit i is bit i % 8 of byte i / 8, the little-endian order
- * of the 64-bit words this used to read, so keys give the same signs. */
+/* dst[i] = src[i] (a float's bits; zero when src is NULL) with the sign
+ * flipped where bit b + i of the keystream bytes is set.  Bit j is bit
+ * j % 8 of byte j / 8, the little-endian order of the 64-bit words this
+ * used to read, so keys give the same signs. */
 static void
-flip_scalar(uint32_t *u, uint64_t m, const unsigned char *bits)
+flip_scalar(uint32_t *dst, const uint32_t *src, uint64_t m,
+    const unsigned char *bits, uint64_t b)
 {
-	for (uint64_t i = 0; i < m; i++)
-		u[i] ^= (uint32_t)((bits[i >> 3] >> (i & 7)) & 1) << 31;
+	for (uint64_t i = 0; i < m; i++, b++)
+		dst[i] = (src ? src[i] : 0) ^ (uint32_t)((bits[b >> 3] >>
+		    (b & 7)) & 1) << 31;
 }
 
 #ifdef HAVE_AVX2_ROUND
-/* Eight floats per keystream byte: the byte in every lane, each lane's
- * bit tested, the sign bit set where it is 1. */
+/* Eight floats per keystream byte once b is at a byte boundary: the byte
+ * in every lane, each lane's bit tested, the sign bit set where it is 1. */
 __attribute__((target("avx2")))
 static void
-flip_avx2(uint32_t *u, uint64_t m, const unsigned char *bits)
+flip_avx2(uint32_t *dst, const uint32_t *src, uint64_t m,
+    const unsigned char *bits, uint64_t b)
 {
 	const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64,
 	    128);
-	uint64_t i = 0;
+	uint64_t i = (8 - b % 8) % 8;
 
+	if (i > m)
+		i = m;
+	flip_scalar(dst, src, i, bits, b);
 	for (; i + 8 <= m; i += 8) {
-		__m256i b = _mm256_and_si256(_mm256_set1_epi32(bits[i >> 3]),
-		    lane_bit);
-		__m256i flip = _mm256_slli_epi32(_mm256_cmpeq_epi32(b,
+		__m256i bit = _mm256_and_si256(_mm256_set1_epi32(
+		    bits[(b + i) >> 3]), lane_bit);
+		__m256i flip = _mm256_slli_epi32(_mm256_cmpeq_epi32(bit,
 		    lane_bit), 31);
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)
-		    (u + i));
+		__m256i x = src ? _mm256_loadu_si256((const __m256i *)
+		    (const void *)(src + i)) : _mm256_setzero_si256();
 
-		_mm256_storeu_si256((__m256i *)(void *)(u + i),
+		_mm256_storeu_si256((__m256i *)(void *)(dst + i),
 		    _mm256_xor_si256(x, flip));
 	}
-	flip_scalar(u + i, m - i, bits + (i >> 3));
+	flip_scalar(dst + i, src ? src + i : NULL, m - i, bits, b + i);
 }
 #endif
 
 void
-fl_rht_signs(float *v, uint64_t n, const unsigned char key[FL_RNG_KEYBYTES])
+fl_rht_signs_copy(float *dst, const float *src, uint64_t n, uint64_t at,
+    const unsigned char key[FL_RNG_KEYBYTES])
 {
 	unsigned char bits[CHUNK / 8];
-	uint32_t *u = (uint32_t *)v;
 	int vector = 0;
 
 	/* Idempotent; selects the SIMD ChaCha20 (the portable one is
@@ -102,20 +109,31 @@ fl_rht_signs(float *v, uint64_t n, const unsigned char key[FL_RNG_KEYBYTES])
 #ifdef HAVE_AVX2_ROUND
 	vector = __builtin_cpu_supports("avx2") && fl_quant_path_limit > 0;
 #endif
-	/* One keystream bit per coordinate: flip the float's sign bit. */
-	for (uint64_t from = 0; from < n; from += CHUNK) {
-		uint64_t m = n - from < CHUNK ? n - from : CHUNK;
+	/* One keystream bit per coordinate: chunk c of CHUNK coordinates
+	 * reads stream c of the key. */
+	for (uint64_t done = 0; done < n;) {
+		uint64_t i = at + done, c = i / CHUNK, b = i % CHUNK;
+		uint64_t m = n - done < CHUNK - b ? n - done : CHUNK - b;
+		uint32_t *d = (uint32_t *)(void *)(dst + done);
+		const uint32_t *s = src ? (const uint32_t *)(const void *)
+		    (src + done) : NULL;
 
-		fl_rng_stream(bits, sizeof(bits), key, from / CHUNK, 0);
+		fl_rng_stream(bits, (size_t)((b + m + 7) / 8), key, c, 0);
 #ifdef HAVE_AVX2_ROUND
-		if (vector) {
-			flip_avx2(u + from, m, bits);
-			continue;
-		}
+		if (vector)
+			flip_avx2(d, s, m, bits, b);
+		else
 #endif
-		(void)vector;
-		flip_scalar(u + from, m, bits);
+			flip_scalar(d, s, m, bits, b);
+		done += m;
 	}
+	(void)vector;
+}
+
+void
+fl_rht_signs(float *v, uint64_t n, const unsigned char key[FL_RNG_KEYBYTES])
+{
+	fl_rht_signs_copy(v, v, n, 0, key);
 }
 
 int
@@ -244,15 +262,16 @@ round_chunk_scalar(const float *y, uint64_t m, double mult,
  * rounding: x = y * mult rounds once in both; floor, the fraction x - q
  * and its product by 2^32 are exact; u as a double is exact.  q is an
  * integer below 2^31 in magnitude, so q + 1.5 2^52 holds q mod 2^32 in its
- * low word, and |q| (at most 2^31) squared by the 32-bit multiply is q^2
- * exactly; the squares are summed as 32-bit halves in 64-bit lanes, which
- * cannot overflow within a chunk.
+ * low word.  The squares are summed in double into *approx (not exactly:
+ * the caller bounds the error, and decides exactly when it must).  A bad
+ * lane is rounded to garbage, harmless here: the caller refuses the
+ * record.
  */
 __attribute__((target("avx2")))
 static int
 round_chunk_avx2(const float *y, uint64_t m, double mult,
     const uint32_t *u, uint32_t mask, uint32_t *out,
-    unsigned __int128 *ss)
+    unsigned __int128 *ss, double *approx)
 {
 	const __m256d vmult = _mm256_set1_pd(mult), two32 =
 	    _mm256_set1_pd(0x1p32), limit = _mm256_set1_pd(0x1p31);
@@ -261,26 +280,22 @@ round_chunk_avx2(const float *y, uint64_t m, double mult,
 	const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(
 	    INT64_MAX));
 	const __m256i two52_bits = _mm256_set1_epi64x(0x4330000000000000);
-	const __m256i low32 = _mm256_set1_epi64x(0xffffffff);
 	/* q mod 2^32 sits in the even 32-bit words: gather them. */
 	const __m256i evens = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-	__m256i hi = _mm256_setzero_si256(), lo = _mm256_setzero_si256();
-	__m256d bad = _mm256_setzero_pd();
+	const __m128i vmask = _mm_set1_epi32((int)mask);
+	__m256d sum = _mm256_setzero_pd(), bad = _mm256_setzero_pd();
 	uint64_t i = 0;
-	int any;
+	double lanes[4];
 
 	for (; i + 4 <= m; i += 4) {
 		__m256d x = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(y + i)),
 		    vmult);
-		__m256d ok = _mm256_cmp_pd(_mm256_and_pd(x, abs_mask), limit,
-		    _CMP_LT_OQ);
-		__m256d q, ud, up, sq;
+		__m256d q = _mm256_floor_pd(x), ud, up;
 		__m256i w;
 
-		bad = _mm256_or_pd(bad, _mm256_xor_pd(ok,
-		    _mm256_castsi256_pd(_mm256_set1_epi64x(-1))));
-		x = _mm256_and_pd(x, ok);
-		q = _mm256_floor_pd(x);
+		/* Not below 2^31 (NaN included). */
+		bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_and_pd(x,
+		    abs_mask), limit, _CMP_NLT_UQ));
 		ud = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
 		    _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)
 		    (const void *)(u + i))), two52_bits)), two52);
@@ -290,41 +305,45 @@ round_chunk_avx2(const float *y, uint64_t m, double mult,
 		w = _mm256_castpd_si256(_mm256_add_pd(q, magic));
 		_mm_storeu_si128((__m128i *)(void *)(out + i),
 		    _mm_and_si128(_mm256_castsi256_si128(
-		    _mm256_permutevar8x32_epi32(w, evens)),
-		    _mm_set1_epi32((int)mask)));
-		sq = _mm256_add_pd(_mm256_and_pd(q, abs_mask), magic);
-		w = _mm256_mul_epu32(_mm256_castpd_si256(sq),
-		    _mm256_castpd_si256(sq));
-		hi = _mm256_add_epi64(hi, _mm256_srli_epi64(w, 32));
-		lo = _mm256_add_epi64(lo, _mm256_and_si256(w, low32));
+		    _mm256_permutevar8x32_epi32(w, evens)), vmask));
+		sum = _mm256_add_pd(sum, _mm256_mul_pd(q, q));
 	}
-	any = _mm256_movemask_pd(bad) != 0;
-	{
-		uint64_t h[4], l[4];
-
-		_mm256_storeu_si256((__m256i *)(void *)h, hi);
-		_mm256_storeu_si256((__m256i *)(void *)l, lo);
-		for (int k = 0; k < 4; k++)
-			*ss += ((unsigned __int128)h[k] << 32) + l[k];
-	}
+	_mm256_storeu_pd(lanes, sum);
+	*approx += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 	return round_chunk_scalar(y + i, m - i, mult, u + i, mask, out + i,
-	    ss) | any;
+	    ss) | (_mm256_movemask_pd(bad) != 0);
 }
 #endif
 
+/* One attempt a: every chunk's keystream, rounded into out.  The sum of
+ * squares is exact in *ss, but for the part in *approx when vector is
+ * set.  Nonzero if a value was bad. */
 static int
-round_chunk(const float *y, uint64_t m, double mult, const uint32_t *u,
-    uint32_t mask, uint32_t *out, unsigned __int128 *ss)
+round_attempt(const float *y, uint64_t n, double mult, uint32_t mask,
+    const unsigned char key[FL_RNG_KEYBYTES], unsigned a, uint32_t *out,
+    uint32_t *u, int vector, unsigned __int128 *ss, double *approx)
 {
-#ifdef HAVE_AVX2_ROUND
-	static int have = -1;
+	*ss = 0;
+	*approx = 0;
+	for (uint64_t from = 0; from < n; from += CHUNK) {
+		uint64_t m = n - from < CHUNK ? n - from : CHUNK;
+		int bad;
 
-	if (have < 0)
-		have = __builtin_cpu_supports("avx2");
-	if (have && fl_quant_path_limit > 0)
-		return round_chunk_avx2(y, m, mult, u, mask, out, ss);
+		fl_rng_stream(u, m * sizeof(*u), key, (uint64_t)a << 32 |
+		    from / CHUNK, 0);
+#ifdef HAVE_AVX2_ROUND
+		if (vector)
+			bad = round_chunk_avx2(y + from, m, mult, u, mask,
+			    out + from, ss, approx);
+		else
 #endif
-	return round_chunk_scalar(y, m, mult, u, mask, out, ss);
+			bad = round_chunk_scalar(y + from, m, mult, u, mask,
+			    out + from, ss);
+		if (bad)
+			return 1;
+	}
+	(void)vector;
+	return 0;
 }
 
 int
@@ -335,36 +354,49 @@ fl_ring_round(const float *y, uint64_t n, double mult, double bound,
 	uint32_t mask = bits >= 32 ? UINT32_MAX :
 	    (uint32_t)((UINT64_C(1) << bits) - 1);
 	uint32_t u[CHUNK];
+	int vector = 0, bad = 0, ok = 0;
+	unsigned a;
+	/* The double sum's relative error: a square rounds once, a lane
+	 * adds CHUNK/4 of them, the four lanes and the chunks are added on
+	 * top, all terms non-negative.  Twice that, to cover the products
+	 * by 1 +- e below. */
+	double e = ((double)CHUNK / 4 + (double)(n / CHUNK) + 16) * 0x1p-52;
 
 	if (sodium_init() < 0) {        /* as in fl_rht_signs */
 	}
-	for (unsigned a = 0; a < MAX_TRIES; a++) {
-		unsigned __int128 ss = 0;
+#ifdef HAVE_AVX2_ROUND
+	vector = __builtin_cpu_supports("avx2") && fl_quant_path_limit > 0;
+#endif
+	for (a = 0; a < MAX_TRIES && !bad && !ok; a++) {
+		unsigned __int128 ss, lo, hi;
+		double approx;
 
-		for (uint64_t from = 0; from < n; from += CHUNK) {
-			uint64_t m = n - from < CHUNK ? n - from : CHUNK;
-			int bad;
-
-			fl_rng_stream(u, m * sizeof(*u), key,
-			    (uint64_t)a << 32 | from / CHUNK, 0);
-			bad = round_chunk(y + from, m, mult, u, mask,
-			    out + from, &ss);
-			if (bad) {
-				memset(u, 0, sizeof(u));
-				return fl_error_set(err, FL_EINVAL, "a value "
-				    "is too large for the grid (2^31 steps "
-				    "or more)");
-			}
-		}
-		if (fl_int_sumsq_le(ss, bound)) {
-			memset(u, 0, sizeof(u));
-			*tries = a + 1;
-			return 0;
+		bad = round_attempt(y, n, mult, mask, key, a, out, u, vector,
+		    &ss, &approx);
+		if (bad)
+			break;
+		/* approx < 2^62 n: far inside 128 bits. */
+		hi = ss + (unsigned __int128)(approx * (1 + e)) + 1;
+		lo = ss + (unsigned __int128)(approx * (1 - e));
+		if (approx == 0 || fl_int_sumsq_le(hi, bound)) {
+			ok = fl_int_sumsq_le(approx == 0 ? ss : hi, bound);
+		} else if (fl_int_sumsq_le(lo, bound)) {
+			/* Too close to call in double: the same attempt
+			 * again, with the exact sum. */
+			bad = round_attempt(y, n, mult, mask, key, a, out, u,
+			    0, &ss, &approx);
+			ok = !bad && fl_int_sumsq_le(ss, bound);
 		}
 	}
 	memset(u, 0, sizeof(u));
-	return fl_error_set(err, FL_ELIMIT, "rounding exceeded the L2 bound "
-	    "%g in %d tries", bound, MAX_TRIES);
+	if (bad)
+		return fl_error_set(err, FL_EINVAL, "a value is too large "
+		    "for the grid (2^31 steps or more)");
+	if (!ok)
+		return fl_error_set(err, FL_ELIMIT, "rounding exceeded the "
+		    "L2 bound %g in %d tries", bound, MAX_TRIES);
+	*tries = a;
+	return 0;
 }
 
 /* (float)((u - (u >= half ? mod : 0)) * f): every step but the last two
