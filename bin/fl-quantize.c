@@ -58,7 +58,8 @@ static const char options[] =
     "                            clients of a round, scaled by d/K (unbiased)\n"
     "      --residual=FILE       with --top-k: error feedback; the residual is\n"
     "                            read if FILE exists, then replaced atomically\n"
-    "  -r, --ring=BITS           ring encoding mod 2^BITS (2 to 32)\n"
+    "  -r, --ring=BITS           ring encoding mod 2^BITS (2 to 32) of an update\n"
+    "                            or of a rand-k record's values\n"
     "      --rotation=R          hd (randomized Hadamard, default) or none\n"
     "      --rotation-seed=TEXT  PUBLIC seed of the rotation, shared by all\n"
     "                            clients (default: round-N from the record's round)\n"
@@ -162,6 +163,63 @@ refuse_encoded(const struct fl_record *rec, const struct tool_input *in)
 
 /* ---- encoding ---- */
 
+/*
+ * A rand-k record goes through the ring (and so through secure
+ * aggregation) as its K values: the ring record keeps the rand-k keys
+ * under these names, and decoding a sum gives them back.
+ */
+static const char *const sparse_keys[][2] = {
+	{ "q.codec", "q.sparse.codec" },
+	{ "q.k", "q.sparse.k" },
+	{ "q.dim", "q.sparse.dim" },
+	{ "q.shapes", "q.sparse.shapes" },
+};
+
+/* Rename metadata key from to `to` in rec (a missing key is an error). */
+static void
+move_meta(struct fl_record *rec, const struct tool_input *in,
+    const char *from, const char *to)
+{
+	char *v = strdup(need(rec, in, from));
+
+	if (v == NULL)
+		tool_die("out of memory");
+	set(rec, in, to, v);
+	fl_meta_del(rec, from);
+	free(v);
+}
+
+/*
+ * The values of a rand-k record are the chosen coordinates times d/K.
+ * The ring takes them divided by d/K again: the sum is scaled back after
+ * decoding (public post-processing), so the sensitivity stays the clip
+ * bound instead of d/K times it.  Returns d/K.
+ */
+static double
+unscale_randk(struct fl_record *rec, const struct tool_input *in)
+{
+	uint64_t k = need_u64(rec, in, "q.k", 1, UINT64_C(1) << 40);
+	uint64_t d = need_u64(rec, in, "q.dim", 1, UINT64_C(1) << 40);
+	double scale = (double)d / (double)k;
+
+	if (k > d)
+		tool_die("%s: record %lu: q.k %llu is more than q.dim %llu",
+		    in->name, in->recno, (unsigned long long)k,
+		    (unsigned long long)d);
+	need(rec, in, "q.shapes");
+	need(rec, in, "q.sparse-seed");
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		struct fl_tensor *t = &rec->tensors[i];
+
+		if (t->dtype != FL_F32)
+			continue;
+		for (uint64_t j = 0; j < t->numel; j++)
+			((float *)t->data)[j] = (float)(((float *)t->data)[j] /
+			    scale);
+	}
+	return scale;
+}
+
 static void
 encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
     const struct tool_input *in, const unsigned char *master,
@@ -176,8 +234,13 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 	unsigned tries;
 	float *buf;
 	uint32_t *ring;
+	double sparse = 0;      /* d/K of a rand-k record, else 0 */
 
-	refuse_encoded(rec, in);
+	v = fl_meta_get(rec, "q.codec");
+	if (v != NULL && strcmp(v, "randk") == 0)
+		sparse = unscale_randk(rec, in);
+	else
+		refuse_encoded(rec, in);
 	if (fl_meta_get(rec, "dp.mechanism") != NULL)
 		tool_die("%s: record %lu: already noised: encode before "
 		    "fl-clip-noise --noise", in->name, in->recno);
@@ -213,7 +276,9 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 			tool_die("%s: record %lu: dp.clip must be positive",
 			    in->name, in->recno);
 	}
-	if (sqrt(ss) > clip)
+	/* (Rand-k values times K/d carry the float error of the two
+	 * scalings: the bound's own slack covers it.) */
+	if (sqrt(ss) > clip * (sparse > 0 ? 1 + 0x1p-20 : 1))
 		tool_die("%s: record %lu: L2 norm %g exceeds the clip bound %g: "
 		    "clip first (fl-clip-noise -c)", in->name, in->recno,
 		    sqrt(ss), clip);
@@ -351,6 +416,11 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 	free(buf);
 	free(ring);
 
+	if (sparse > 0)
+		for (size_t i = 0; i < sizeof(sparse_keys) /
+		    sizeof(*sparse_keys); i++)
+			move_meta(outr, in, sparse_keys[i][0],
+			    sparse_keys[i][1]);
 	set(outr, in, "q.codec", "ring");
 	set_u64(outr, in, "q.bits", (uint64_t)o->bits);
 	set_double(outr, in, "q.scale", scale);
@@ -1564,39 +1634,38 @@ struct stream_state {
 	const char *file;
 };
 
+/*
+ * A ring record, or a sum of them, back to floats.  One whose values were
+ * rand-k values (q.sparse.codec) comes back as the rand-k record: its
+ * values scaled by d/K again, its keys restored, the mean left to the
+ * sparse decoding.
+ */
 static void
-decode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
-    const struct tool_input *in, struct stream_state *st)
+ring_decode(const struct opts *o, struct fl_record *rec,
+    struct fl_record *outr, const struct tool_input *in,
+    struct stream_state *st)
 {
 	struct fl_error err;
-	const char *codec, *rot, *seed = NULL;
+	const char *rot, *seed = NULL, *sparse;
 	uint64_t bits, dim, dpad, mod, n = 0, count = 1, off;
 	unsigned char key[FL_RNG_KEYBYTES];
-	double scale, f;
+	double scale, f, unsparse = 1;
 	char q[FL_QUOTE], q2[FL_QUOTE];
 	float *buf;
 
-	codec = fl_meta_get(rec, "q.codec");
-	if (codec == NULL)
-		tool_die("%s: record %lu: not ring-encoded: missing "
-		    "quantization metadata 'q.codec'", in->name, in->recno);
-	if (strcmp(codec, "sr") == 0) {
-		sr_decode(rec, outr, in);
-		return;
+	sparse = fl_meta_get(rec, "q.sparse.codec");
+	if (sparse != NULL) {
+		uint64_t k, d;
+
+		if (strcmp(sparse, "randk") != 0)
+			tool_die("%s: record %lu: q.sparse.codec '%s': only "
+			    "rand-k values go through the ring", in->name,
+			    in->recno, fl_escape(q, sizeof(q), sparse,
+			    strlen(sparse)));
+		k = need_u64(rec, in, "q.sparse.k", 1, UINT64_C(1) << 40);
+		d = need_u64(rec, in, "q.sparse.dim", 1, UINT64_C(1) << 40);
+		unsparse = (double)d / (double)k;
 	}
-	if (strcmp(codec, "eden") == 0) {
-		eden_decode(rec, outr, in);
-		return;
-	}
-	if (strcmp(codec, "randk") == 0 || strcmp(codec, "topk") == 0) {
-		sparse_decode(o, rec, outr, in, codec[0] == 't');
-		return;
-	}
-	if (strcmp(codec, "ring") != 0)
-		tool_die("%s: record %lu: q.codec '%s': only 'ring', 'sr', "
-		    "'eden', 'randk' and 'topk' records can be decoded",
-		    in->name, in->recno, fl_escape(q, sizeof(q), codec,
-		    strlen(codec)));
 	bits = need_u64(rec, in, "q.bits", 2, 32);
 	scale = need_double(rec, in, "q.scale", 0, INFINITY);
 	if (!(scale > 0))
@@ -1647,11 +1716,11 @@ decode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 		tool_die("%s: record %lu: %llu ring values, q.dim %llu wants "
 		    "%llu", in->name, in->recno, (unsigned long long)n,
 		    (unsigned long long)dim, (unsigned long long)dpad);
-	if (o->mean && fl_meta_get(rec, "clients") != NULL)
+	if (o->mean && sparse == NULL && fl_meta_get(rec, "clients") != NULL)
 		count = need_u64(rec, in, "clients", 1, UINT64_MAX);
 
 	buf = tool_malloc(dpad * sizeof(float));
-	f = 1 / (scale * (double)count);
+	f = unsparse / (scale * (double)count);
 	if (seed != NULL)
 		f /= sqrt((double)dpad);
 	off = 0;
@@ -1715,8 +1784,50 @@ decode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 		else
 			i++;
 	}
+	if (sparse != NULL) {
+		for (size_t i = 0; i < sizeof(sparse_keys) /
+		    sizeof(*sparse_keys); i++)
+			set(outr, in, sparse_keys[i][0], need(rec, in,
+			    sparse_keys[i][1]));
+		set(outr, in, "q.sparse-seed", need(rec, in,
+		    "q.sparse-seed"));
+	}
 	if (o->mean && count > 1)
 		set(outr, in, "agg", "mean");
+}
+
+static void
+decode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
+    const struct tool_input *in, struct stream_state *st)
+{
+	const char *codec = fl_meta_get(rec, "q.codec");
+	char q[FL_QUOTE];
+
+	if (codec == NULL)
+		tool_die("%s: record %lu: not ring-encoded: missing "
+		    "quantization metadata 'q.codec'", in->name, in->recno);
+	if (strcmp(codec, "sr") == 0) {
+		sr_decode(rec, outr, in);
+	} else if (strcmp(codec, "eden") == 0) {
+		eden_decode(rec, outr, in);
+	} else if (strcmp(codec, "randk") == 0 || strcmp(codec, "topk") == 0) {
+		sparse_decode(o, rec, outr, in, codec[0] == 't');
+	} else if (strcmp(codec, "ring") != 0) {
+		tool_die("%s: record %lu: q.codec '%s': only 'ring', 'sr', "
+		    "'eden', 'randk' and 'topk' records can be decoded",
+		    in->name, in->recno, fl_escape(q, sizeof(q), codec,
+		    strlen(codec)));
+	} else if (fl_meta_get(rec, "q.sparse.codec") == NULL) {
+		ring_decode(o, rec, outr, in, st);
+	} else {
+		/* Rand-k through the ring: both decodings in one go. */
+		struct fl_record mid;
+
+		fl_record_init(&mid);
+		ring_decode(o, rec, &mid, in, st);
+		sparse_decode(o, &mid, outr, in, 0);
+		fl_record_free(&mid);
+	}
 }
 
 /* The bytes a record takes when written: a counting sink. */

@@ -605,6 +605,87 @@ assert np.allclose(dense(t3), want / len(decs), rtol=1e-5, atol=1e-7)
 '
 }
 
+@test "--rand-k into --ring: through secure aggregation, the sum decodes to the rand-k sum in one -d" {
+	local n=4 i
+	py '
+rng = np.random.default_rng(31)
+for i in range(1, 5):
+    t = {"w": rng.standard_normal((50, 40)).astype(np.float32),
+         "b": rng.standard_normal(77).astype(np.float32)}
+    flt.write_file("u%d.flt" % i, [({"kind": "update", "round": "3", "client": "c%d" % i}, t)])
+'
+	for ((i = 1; i <= n; i++)); do
+		fl-mask --keygen --client "c$i" --round 3 -k "c$i.key" --seed t \
+		    -o "c$i.pub"
+	done
+	cat c?.pub | fl-mask --make-roster -o roster.flt
+	for ((i = 1; i <= n; i++)); do
+		fl-mask --share -k "c$i.key" -r roster.flt -o "c$i.shares"
+	done
+	cat c?.shares > shares.flt
+	for ((i = 1; i <= n; i++)); do
+		fl-clip-noise -c 30 --indicator "u$i.flt" |
+		    fl-quantize --rand-k 10% -o "r$i.flt"
+		fl-quantize --ring 24 --clients "$n" -o "g$i.flt" "r$i.flt"
+		fl-mask -k "c$i.key" -r roster.flt -s shares.flt \
+		    -o "c$i.masked" "g$i.flt"
+	done
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	for ((i = 1; i <= n; i++)); do
+		fl-mask --reveal survivors -k "c$i.key" -r roster.flt \
+		    -s shares.flt -o "c$i.reveal"
+	done
+	cat c?.reveal > reveals.flt
+	fl-aggregate --roster roster.flt --reveals reveals.flt -o sum.flt \
+	    c?.masked
+	fl-quantize -d -o got.flt sum.flt
+	fl-quantize -d --mean -o gotm.flt sum.flt
+	# The same rand-k records summed in the clear.
+	fl-aggregate -r sum -o rsum.flt r?.flt
+	fl-quantize -d -o want.flt rsum.flt
+	py "$DENSE"'
+(mg, tg), = read("got.flt"); (mm, tm), = read("gotm.flt"); (mw, tw), = read("want.flt")
+(m1, t1), = read("g1.flt")
+# the ring record: K values, the rand-k keys kept aside, the sensitivity
+# of the clip bound (not d/K times it)
+assert m1["q.codec"] == "ring" and m1["q.sparse.codec"] == "randk"
+assert m1["q.sparse.k"] == "208" and m1["q.sparse.dim"] == "2077" and m1["q.dim"] == "208"
+assert abs(float(m1["dp.sensitivity"]) / float(m1["q.scale"]) - 30) < 0.1
+assert tg["w"].shape == (50, 40) and tg["b"].shape == (77,) and "q.codec" not in mg
+g, w = dense(tg), dense(tw)
+assert np.count_nonzero(w) == 208 and np.array_equal(g != 0, w != 0)
+# within the ring rounding: d/K sqrt(d_pad) / s per client, summed
+step = 2077 / 208 * math.sqrt(256) / float(m1["q.scale"])
+assert np.max(np.abs(g - w)) < 4 * step, np.max(np.abs(g - w))
+assert np.allclose(dense(tm), g / 4, rtol=1e-6, atol=1e-9) and mm["agg"] == "mean"
+assert int(tg["clip.indicator"][0]) == int(tw["clip.indicator"][0])
+'
+}
+
+@test "--rand-k into --ring, bad input: an unknown inner codec, missing rand-k keys, an update over the clip" {
+	fl-pack -m kind=update -m round=1 -t w:f32=3,4 -o a.flt
+	fl-quantize --rand-k 2 -o r.flt a.flt
+	fl-quantize --ring 16 --clients 2 -c 5 --seed x -o g.flt r.flt
+	py '
+(m, t), = read("g.flt")
+m["q.sparse.codec"] = "topk"; flt.write_file("topk.flt", [(m, t)])
+(m, t), = read("g.flt")
+del m["q.sparse.k"]; flt.write_file("nok.flt", [(m, t)])
+(m, t), = read("r.flt")
+del m["q.sparse-seed"]; flt.write_file("noseed.flt", [(m, t)])
+'
+	run -1 --separate-stderr fl-quantize -d -o out.flt topk.flt
+	assert_equal "$stderr" "fl-quantize: topk.flt: record 1: q.sparse.codec 'topk': only rand-k values go through the ring"
+	run -1 --separate-stderr fl-quantize -d -o out.flt nok.flt
+	assert_equal "$stderr" "fl-quantize: nok.flt: record 1: missing quantization metadata 'q.sparse.k'"
+	run -1 --separate-stderr fl-quantize --ring 16 --clients 2 -c 5 -o out.flt noseed.flt
+	assert_equal "$stderr" "fl-quantize: noseed.flt: record 1: missing quantization metadata 'q.sparse-seed'"
+	# the bound is on the update before rand-k: 5 here, not 5 d/K
+	run -1 --separate-stderr fl-quantize --ring 16 --clients 2 -c 4 -o out.flt r.flt
+	assert_equal "$stderr" "fl-quantize: r.flt: record 1: L2 norm 5 exceeds the clip bound 4: clip first (fl-clip-noise -c)"
+	[ ! -e out.flt ]
+}
+
 @test "--top-k: exactly the K largest magnitudes, ties to the lower index, values unscaled; K as a percentage" {
 	py '
 rng = np.random.default_rng(24)
