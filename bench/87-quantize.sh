@@ -3,7 +3,8 @@
 # transform, stochastic rounding with the exact L2 check, wrap mod 2^20) and
 # its decoding (unwrap, scale, transform, signs) of 10M f32 on one core,
 # in-process (bench/quant.c), against the ChaCha20 keystream it reads; the
-# blocked transform of 2^24 floats against the naive radix-2 one.
+# blocked transform of 2^24 floats against the naive radix-2 one
+# (bench/naive.h, also the unit tests' reference).
 set -eu
 . bench/lib.sh
 

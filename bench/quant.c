@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "fl.h"
+#include "naive.h"
 #include "timing.h"
 
 #define REPS 5
@@ -25,19 +26,6 @@ static void
 die(const struct fl_error *err)
 {
 	bench_die("quant", err);
-}
-
-static void
-naive_fwht(float *v, uint64_t n)
-{
-	for (uint64_t h = 1; h < n; h <<= 1)
-		for (uint64_t i = 0; i < n; i += 2 * h)
-			for (uint64_t j = i; j < i + h; j++) {
-				float a = v[j], b = v[j + h];
-
-				v[j] = a + b;
-				v[j + h] = a - b;
-			}
 }
 
 int

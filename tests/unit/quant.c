@@ -13,19 +13,7 @@
 #include "../../lib/fl.h"
 #include "../../lib/internal.h"
 #include "unit.h"
-
-static void
-naive_fwht(float *v, uint64_t n)
-{
-	for (uint64_t h = 1; h < n; h <<= 1)
-		for (uint64_t i = 0; i < n; i += 2 * h)
-			for (uint64_t j = i; j < i + h; j++) {
-				float a = v[j], b = v[j + h];
-
-				v[j] = a + b;
-				v[j + h] = a - b;
-			}
-}
+#include "../../bench/naive.h"
 
 static void
 normals(float *x, uint64_t n, const char *seed, double scale)
