@@ -1066,7 +1066,6 @@ eden_decode(struct fl_record *rec, struct fl_record *outr,
 /* ---- sparsification (codecs randk and topk) ---- */
 
 #define SHAPES "q.shapes"
-#define IDX ":idx"
 
 /*
  * The client's error-feedback state: a kind=state record with one f32
@@ -1204,25 +1203,10 @@ set_shapes(struct fl_record *outr, const struct fl_record *rec,
     const struct tool_input *in)
 {
 	char buf[FL_MAX_VALUE + 1];
-	size_t len = 0;
+	struct fl_error err;
 
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		const struct fl_tensor *t = &rec->tensors[i];
-		int n;
-
-		if (!fl_dtype_is_float(t->dtype))
-			continue;
-		if (len > 0)
-			buf[len++] = ' ';
-		n = fl_shape_format(buf + len, sizeof(buf) - len, t->rank,
-		    t->dims);
-		if (n < 0 || (size_t)n >= sizeof(buf) - len - 1)
-			tool_die("%s: record %lu: too many tensors: their shapes "
-			    "do not fit in the metadata '%s'", in->name,
-			    in->recno, SHAPES);
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
+	if (fl_sparse_shapes(rec, buf, sizeof(buf), &err) < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
 	set(outr, in, SHAPES, buf);
 }
 
@@ -1230,9 +1214,7 @@ set_shapes(struct fl_record *outr, const struct fl_record *rec,
  * tool_die ends the program in the middle (no leak), freed after each. */
 static struct {
 	float *x, *p, *vals;
-	uint64_t *idx, *numel;
-	uint64_t (*dims)[FL_MAX_RANK];
-	int *ranks;
+	uint64_t *idx;
 } scratch;
 
 static void
@@ -1243,7 +1225,7 @@ sparse_encode(const struct opts *o, struct fl_record *rec,
 	struct fl_error err;
 	int topk = o->topk != NULL;
 	const char *spec = topk ? o->topk : o->randk, *v, *seed = NULL;
-	uint64_t d = 0, k, off, pos;
+	uint64_t d = 0, k, off;
 	unsigned char key[FL_RNG_KEYBYTES];
 	char seedbuf[64];
 	double scale = 1, ss = 0, e2 = 0;
@@ -1382,46 +1364,9 @@ sparse_encode(const struct opts *o, struct fl_record *rec,
 	 * order (f32 [k_t]), and for top-k their flat indices within the
 	 * tensor (u32 [k_t], NAME:idx). */
 	fl_record_clear(outr);
-	if (fl_meta_copy(outr, rec, &err) < 0)
+	if (fl_meta_copy(outr, rec, &err) < 0 ||
+	    fl_sparse_build(outr, rec, idx, vals, k, topk, &err) < 0)
 		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
-	off = pos = 0;
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		const struct fl_tensor *t = &rec->tensors[i];
-		char name[FL_MAX_NAME + sizeof(IDX)];
-		struct fl_tensor *w;
-		uint64_t kt = 0, first = pos;
-
-		if (!fl_dtype_is_float(t->dtype)) {
-			w = fl_tensor_add(outr, t->name, t->dtype, t->rank,
-			    t->dims, &err);
-			if (w == NULL)
-				tool_die("%s: record %lu: %s", in->name,
-				    in->recno, err.msg);
-			memcpy(w->data, t->data, t->nbytes);
-			continue;
-		}
-		while (pos < k && idx[pos] < off + t->numel)
-			pos++;
-		kt = pos - first;
-		w = fl_tensor_add(outr, t->name, FL_F32, 1, &kt, &err);
-		if (w == NULL)
-			tool_die("%s: record %lu: %s", in->name, in->recno,
-			    err.msg);
-		memcpy(w->data, vals + first, w->nbytes);
-		if (topk) {
-			uint32_t *u;
-
-			snprintf(name, sizeof(name), "%s%s", t->name, IDX);
-			w = fl_tensor_add(outr, name, FL_U32, 1, &kt, &err);
-			if (w == NULL)
-				tool_die("%s: record %lu: %s", in->name,
-				    in->recno, err.msg);
-			u = w->data;
-			for (uint64_t j = 0; j < kt; j++)
-				u[j] = (uint32_t)(idx[first + j] - off);
-		}
-		off += t->numel;
-	}
 	free(vals);
 	free(idx);
 	if (p != x)
@@ -1438,53 +1383,15 @@ sparse_encode(const struct opts *o, struct fl_record *rec,
 		set(outr, in, "q.sparse-seed", seed);
 }
 
-/* Split q.shapes into shapes; returns how many. */
-static size_t
-parse_shapes(const struct fl_record *rec, const struct tool_input *in,
-    int **ranks, uint64_t (**dims)[FL_MAX_RANK], uint64_t **numel)
-{
-	const char *s = need(rec, in, SHAPES);
-	size_t n = 1, i = 0;
-	char *copy, *tok, *save = NULL;
-	struct fl_error err;
-
-	for (const char *c = s; *c; c++)
-		n += *c == ' ';
-	*ranks = scratch.ranks = tool_malloc(n * sizeof(**ranks));
-	*dims = scratch.dims = tool_malloc(n * sizeof(**dims));
-	*numel = scratch.numel = tool_malloc(n * sizeof(**numel));
-	if ((copy = strdup(s)) == NULL)
-		tool_die("out of memory");
-	for (tok = strtok_r(copy, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save)) {
-		uint64_t m = 1;
-
-		if (i >= n || fl_shape_parse(tok, &(*ranks)[i], (*dims)[i],
-		    &err) < 0) {
-			free(copy);
-			tool_die("%s: record %lu: bad metadata '%s'", in->name,
-			    in->recno, SHAPES);
-		}
-		for (int r = 0; r < (*ranks)[i]; r++)
-			m *= (*dims)[i][r];
-		(*numel)[i++] = m;
-	}
-	free(copy);
-	return i;
-}
-
 static void
 sparse_decode(const struct opts *o, struct fl_record *rec,
     struct fl_record *outr, const struct tool_input *in, int topk)
 {
 	struct fl_error err;
 	const char *agg = fl_meta_get(rec, "agg"), *kind;
-	uint64_t k, dim, off = 0, pos = 0, total = 0, count = 1, *numel;
-	uint64_t (*dims)[FL_MAX_RANK];
+	uint64_t k, dim, count = 1;
 	uint64_t *idx = NULL;
 	unsigned char key[FL_RNG_KEYBYTES];
-	size_t nf, s = 0;
-	int *ranks;
 
 	kind = fl_meta_get(rec, "kind");
 	if (topk && (agg != NULL || fl_meta_get(rec, "clients") != NULL ||
@@ -1499,17 +1406,7 @@ sparse_decode(const struct opts *o, struct fl_record *rec,
 		tool_die("%s: record %lu: q.k %llu is more than q.dim %llu",
 		    in->name, in->recno, (unsigned long long)k,
 		    (unsigned long long)dim);
-	nf = parse_shapes(rec, in, &ranks, &dims, &numel);
-	for (size_t i = 0; i < nf; i++) {
-		if (numel[i] > dim - total)
-			tool_die("%s: record %lu: '%s' does not add up to q.dim "
-			    "%llu", in->name, in->recno, SHAPES,
-			    (unsigned long long)dim);
-		total += numel[i];
-	}
-	if (total != dim)
-		tool_die("%s: record %lu: '%s' does not add up to q.dim %llu",
-		    in->name, in->recno, SHAPES, (unsigned long long)dim);
+	need(rec, in, SHAPES);
 	if (!topk) {
 		/* The public seed gives the coordinates back: every client
 		 * of the round sent the same ones, so sums decode too. */
@@ -1518,99 +1415,18 @@ sparse_decode(const struct opts *o, struct fl_record *rec,
 		if (fl_randk_indices(dim, k, key, idx, &err) < 0)
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
+		sodium_memzero(key, sizeof(key));
 	}
 	if (o->mean && fl_meta_get(rec, "clients") != NULL &&
 	    (agg == NULL || strcmp(agg, "sum") == 0))
 		count = need_u64(rec, in, "clients", 1, UINT64_MAX);
 
 	fl_record_clear(outr);
-	if (fl_meta_copy(outr, rec, &err) < 0)
+	if (fl_meta_copy(outr, rec, &err) < 0 || fl_sparse_expand(outr, rec,
+	    fl_meta_get(rec, SHAPES), k, dim, idx, (double)count, &err) < 0)
 		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
-	total = 0;
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		const struct fl_tensor *t = &rec->tensors[i], *ti = NULL;
-		struct fl_tensor *w;
-		char name[FL_MAX_NAME + sizeof(IDX)];
-		uint64_t kt, first = pos;
-		float *y;
-
-		if (strcmp(t->name, INDICATOR) == 0) {
-			w = fl_tensor_add(outr, t->name, t->dtype, t->rank,
-			    t->dims, &err);
-			if (w == NULL)
-				tool_die("%s: record %lu: %s", in->name,
-				    in->recno, err.msg);
-			memcpy(w->data, t->data, t->nbytes);
-			continue;
-		}
-		if (s >= nf)
-			tool_die("%s: record %lu: tensor '%s': more tensors "
-			    "than '%s' lists", in->name, in->recno, t->name,
-			    SHAPES);
-		if (!fl_dtype_is_float(t->dtype) || t->rank != 1)
-			tool_die("%s: record %lu: tensor '%s' is not a vector "
-			    "of sparse values", in->name, in->recno, t->name);
-		if (topk) {
-			snprintf(name, sizeof(name), "%s%s", t->name, IDX);
-			if (i + 1 < rec->ntensors)
-				ti = &rec->tensors[i + 1];
-			if (ti == NULL || strcmp(ti->name, name) != 0 ||
-			    ti->dtype != FL_U32 || ti->numel != t->numel)
-				tool_die("%s: record %lu: tensor '%s' has no "
-				    "index tensor '%s' (u32 [%llu]) after it",
-				    in->name, in->recno, t->name, name,
-				    (unsigned long long)t->numel);
-			kt = t->numel;
-		} else {
-			while (pos < k && idx[pos] < off + numel[s])
-				pos++;
-			kt = pos - first;
-			if (t->numel != kt)
-				tool_die("%s: record %lu: tensor '%s' has %llu "
-				    "values, the seed chose %llu", in->name,
-				    in->recno, t->name,
-				    (unsigned long long)t->numel,
-				    (unsigned long long)kt);
-		}
-		w = fl_tensor_add(outr, t->name, FL_F32, ranks[s], dims[s],
-		    &err);
-		if (w == NULL)
-			tool_die("%s: record %lu: %s", in->name, in->recno,
-			    err.msg);
-		y = w->data;
-		for (uint64_t j = 0; j < kt; j++) {
-			uint64_t at;
-
-			if (topk) {
-				at = ((const uint32_t *)ti->data)[j];
-				if (at >= numel[s] || (j > 0 && at <=
-				    ((const uint32_t *)ti->data)[j - 1]))
-					tool_die("%s: record %lu: tensor '%s': "
-					    "index %llu out of order or range",
-					    in->name, in->recno, ti->name,
-					    (unsigned long long)at);
-			} else {
-				at = idx[first + j] - off;
-			}
-			y[at] = (float)(fl_tensor_get(t, j) / (double)count);
-		}
-		total += kt;
-		off += numel[s++];
-		i += topk;
-	}
-	if (s != nf)
-		tool_die("%s: record %lu: %zu sparse tensors, '%s' lists %zu",
-		    in->name, in->recno, s, SHAPES, nf);
-	if (total != k)
-		tool_die("%s: record %lu: %llu values, q.k says %llu",
-		    in->name, in->recno, (unsigned long long)total,
-		    (unsigned long long)k);
 	free(idx);
-	free(ranks);
-	free(dims);
-	free(numel);
-	memset(&scratch, 0, sizeof(scratch));
-	sodium_memzero(key, sizeof(key));
+	scratch.idx = NULL;
 	for (size_t i = 0; i < outr->nmeta; ) {
 		char key_[FL_MAX_KEY + 1];
 

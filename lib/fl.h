@@ -1507,6 +1507,32 @@ int fl_ef_add(float *p, const float *e, uint64_t d, struct fl_error *err);
 void fl_ef_residual(float *e, const float *p, uint64_t d, const uint64_t *idx,
     const float *sent, uint64_t k);
 
+/*
+ * Sparse records (fl-quantize(1) codecs randk and topk): per float tensor
+ * of the update, in order, an f32 vector of its kept values, and for top-k
+ * their flat indices within the tensor after it (u32, NAME:idx); other
+ * tensors (the clip indicator) pass through.  The kept values vals[0..k)
+ * sit at the global indices idx[0..k) (ascending) of the concatenation of
+ * the float tensors.
+ *
+ * fl_sparse_shapes: q.shapes, the float tensors' shapes ("[20,10] [50]"),
+ * into buf; -1 (FL_ELIMIT) if they do not fit in cap.
+ * fl_sparse_build: the tensors of the sparse record of rec into out.
+ * fl_sparse_expand: the dense tensors back from a sparse record rec of k
+ * values out of dim, shaped by shapes: at idx (rand-k, which stores none)
+ * or, with idx NULL, at the record's index tensors (top-k); values divided
+ * by divisor (a count, for a mean).  -1 (FL_EFORMAT) when the record does
+ * not fit its metadata.
+ */
+int fl_sparse_shapes(const struct fl_record *rec, char *buf, size_t cap,
+    struct fl_error *err);
+int fl_sparse_build(struct fl_record *out, const struct fl_record *rec,
+    const uint64_t *idx, const float *vals, uint64_t k, int with_indices,
+    struct fl_error *err);
+int fl_sparse_expand(struct fl_record *out, const struct fl_record *rec,
+    const char *shapes, uint64_t k, uint64_t dim, const uint64_t *idx,
+    double divisor, struct fl_error *err);
+
 /* ---- input sniffing ---- */
 
 /*

@@ -6,6 +6,7 @@
  * the error-feedback residual arithmetic.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,4 +242,247 @@ fl_ef_residual(float *e, const float *p, uint64_t d, const uint64_t *idx,
 		memcpy(e, p, d * sizeof(*e));
 	for (uint64_t j = 0; j < k; j++)
 		e[idx[j]] -= sent[j];
+}
+
+/* ---- sparse records ---- */
+
+#define INDEX_SUFFIX ":idx"
+
+int
+fl_sparse_shapes(const struct fl_record *rec, char *buf, size_t cap,
+    struct fl_error *err)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+		int n;
+
+		if (!fl_dtype_is_float(t->dtype))
+			continue;
+		if (len > 0 && len + 1 < cap)
+			buf[len++] = ' ';
+		n = fl_shape_format(buf + len, cap - len, t->rank, t->dims);
+		if (n < 0 || (size_t)n >= cap - len - 1)
+			return fl_error_set(err, FL_ELIMIT, "too many tensors: "
+			    "their shapes do not fit in the metadata "
+			    "'q.shapes'");
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
+int
+fl_sparse_build(struct fl_record *out, const struct fl_record *rec,
+    const uint64_t *idx, const float *vals, uint64_t k, int with_indices,
+    struct fl_error *err)
+{
+	uint64_t off = 0, pos = 0;
+
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+		char name[FL_MAX_NAME + sizeof(INDEX_SUFFIX)];
+		struct fl_tensor *w;
+		uint64_t kt, first = pos;
+
+		if (!fl_dtype_is_float(t->dtype)) {
+			w = fl_tensor_add(out, t->name, t->dtype, t->rank,
+			    t->dims, err);
+			if (w == NULL)
+				return -1;
+			memcpy(w->data, t->data, t->nbytes);
+			continue;
+		}
+		while (pos < k && idx[pos] < off + t->numel)
+			pos++;
+		kt = pos - first;
+		w = fl_tensor_add(out, t->name, FL_F32, 1, &kt, err);
+		if (w == NULL)
+			return -1;
+		memcpy(w->data, vals + first, w->nbytes);
+		if (with_indices) {
+			uint32_t *u;
+
+			snprintf(name, sizeof(name), "%s%s", t->name,
+			    INDEX_SUFFIX);
+			w = fl_tensor_add(out, name, FL_U32, 1, &kt, err);
+			if (w == NULL)
+				return -1;
+			u = w->data;
+			for (uint64_t j = 0; j < kt; j++)
+				u[j] = (uint32_t)(idx[first + j] - off);
+		}
+		off += t->numel;
+	}
+	return 0;
+}
+
+/* The shapes of a q.shapes text: how many, into arrays the caller frees
+ * (all three, also on failure). */
+static int
+parse_shapes(const char *s, int **ranks, uint64_t (**dims)[FL_MAX_RANK],
+    uint64_t **numel, size_t *count, struct fl_error *err)
+{
+	size_t n = 1, i = 0;
+	char *copy, *tok, *save = NULL;
+	struct fl_error ignored;
+
+	for (const char *c = s; *c; c++)
+		n += *c == ' ';
+	*ranks = malloc(n * sizeof(**ranks));
+	*dims = malloc(n * sizeof(**dims));
+	*numel = malloc(n * sizeof(**numel));
+	copy = strdup(s);
+	if (*ranks == NULL || *dims == NULL || *numel == NULL ||
+	    copy == NULL) {
+		free(copy);
+		return fl_error_set(err, FL_ENOMEM, "out of memory");
+	}
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		uint64_t m = 1;
+
+		if (i >= n || fl_shape_parse(tok, &(*ranks)[i], (*dims)[i],
+		    &ignored) < 0) {
+			free(copy);
+			return fl_error_set(err, FL_EFORMAT, "bad metadata "
+			    "'q.shapes'");
+		}
+		for (int r = 0; r < (*ranks)[i]; r++)
+			m *= (*dims)[i][r];
+		(*numel)[i++] = m;
+	}
+	free(copy);
+	*count = i;
+	return 0;
+}
+
+/* Tensor t's values into the dense y of a tensor of numel values: at the
+ * given indices (rand-k) or at those of the index tensor ti (top-k). */
+static int
+expand_one(const struct fl_tensor *t, const struct fl_tensor *ti,
+    const uint64_t *idx, uint64_t off, uint64_t numel, double divisor,
+    float *y, struct fl_error *err)
+{
+	for (uint64_t j = 0; j < t->numel; j++) {
+		uint64_t at;
+
+		if (ti != NULL) {
+			const uint32_t *u = ti->data;
+
+			at = u[j];
+			if (at >= numel || (j > 0 && at <= u[j - 1]))
+				return fl_error_set(err, FL_EFORMAT, "tensor "
+				    "'%s': index %llu out of order or range",
+				    ti->name, (unsigned long long)at);
+		} else {
+			at = idx[j] - off;
+		}
+		y[at] = (float)(fl_tensor_get(t, j) / divisor);
+	}
+	return 0;
+}
+
+int
+fl_sparse_expand(struct fl_record *out, const struct fl_record *rec,
+    const char *shapes, uint64_t k, uint64_t dim, const uint64_t *idx,
+    double divisor, struct fl_error *err)
+{
+	uint64_t (*dims)[FL_MAX_RANK] = NULL, *numel = NULL;
+	uint64_t off = 0, pos = 0, total = 0;
+	int *ranks = NULL, rc = -1;
+	size_t nf = 0, s = 0;
+
+	if (parse_shapes(shapes, &ranks, &dims, &numel, &nf, err) < 0)
+		goto out;
+	for (size_t i = 0; i < nf; i++) {
+		if (numel[i] > dim - total) {
+			fl_error_set(err, FL_EFORMAT, "'q.shapes' does not add "
+			    "up to q.dim %llu", (unsigned long long)dim);
+			goto out;
+		}
+		total += numel[i];
+	}
+	if (total != dim) {
+		fl_error_set(err, FL_EFORMAT, "'q.shapes' does not add up to "
+		    "q.dim %llu", (unsigned long long)dim);
+		goto out;
+	}
+	total = 0;
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i], *ti = NULL;
+		char name[FL_MAX_NAME + sizeof(INDEX_SUFFIX)];
+		struct fl_tensor *w;
+		uint64_t kt, first = pos;
+
+		if (strcmp(t->name, "clip.indicator") == 0) {
+			w = fl_tensor_add(out, t->name, t->dtype, t->rank,
+			    t->dims, err);
+			if (w == NULL)
+				goto out;
+			memcpy(w->data, t->data, t->nbytes);
+			continue;
+		}
+		if (s >= nf) {
+			fl_error_set(err, FL_EFORMAT, "tensor '%s': more "
+			    "tensors than 'q.shapes' lists", t->name);
+			goto out;
+		}
+		if (!fl_dtype_is_float(t->dtype) || t->rank != 1) {
+			fl_error_set(err, FL_EFORMAT, "tensor '%s' is not a "
+			    "vector of sparse values", t->name);
+			goto out;
+		}
+		if (idx == NULL) {
+			snprintf(name, sizeof(name), "%s%s", t->name,
+			    INDEX_SUFFIX);
+			if (i + 1 < rec->ntensors)
+				ti = &rec->tensors[i + 1];
+			if (ti == NULL || strcmp(ti->name, name) != 0 ||
+			    ti->dtype != FL_U32 || ti->numel != t->numel) {
+				fl_error_set(err, FL_EFORMAT, "tensor '%s' has "
+				    "no index tensor '%s' (u32 [%llu]) after "
+				    "it", t->name, name,
+				    (unsigned long long)t->numel);
+				goto out;
+			}
+			kt = t->numel;
+		} else {
+			while (pos < k && idx[pos] < off + numel[s])
+				pos++;
+			kt = pos - first;
+			if (t->numel != kt) {
+				fl_error_set(err, FL_EFORMAT, "tensor '%s' has "
+				    "%llu values, the seed chose %llu",
+				    t->name, (unsigned long long)t->numel,
+				    (unsigned long long)kt);
+				goto out;
+			}
+		}
+		w = fl_tensor_add(out, t->name, FL_F32, ranks[s], dims[s],
+		    err);
+		if (w == NULL || expand_one(t, ti, idx ? idx + first : NULL,
+		    off, numel[s], divisor, w->data, err) < 0)
+			goto out;
+		total += kt;
+		off += numel[s++];
+		i += ti != NULL;
+	}
+	if (s != nf) {
+		fl_error_set(err, FL_EFORMAT, "%zu sparse tensors, 'q.shapes' "
+		    "lists %zu", s, nf);
+		goto out;
+	}
+	if (total != k) {
+		fl_error_set(err, FL_EFORMAT, "%llu values, q.k says %llu",
+		    (unsigned long long)total, (unsigned long long)k);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(ranks);
+	free(dims);
+	free(numel);
+	return rc;
 }

@@ -134,3 +134,7 @@ unit() {
 @test "unit: quant_paths" {
 	unit quant_paths
 }
+
+@test "unit: sparse_record" {
+	unit sparse_record
+}

@@ -200,3 +200,71 @@ test_error_feedback(void)
 		CHECK(err.code == FL_EINVAL);
 	}
 }
+
+/* A sparse record built from kept values expands back to them, zeros
+ * elsewhere, in the tensors' shapes, for rand-k (indices given) and top-k
+ * (index tensors); a record that does not fit its metadata is refused. */
+void
+test_sparse_record(void)
+{
+	static const uint64_t idx[] = { 1, 4, 5, 9, 11 };
+	static const float vals[] = { 10, 40, 50, 90, 110 };
+	uint64_t wd[2] = { 2, 3 }, bd = 6, one = 1;
+	struct fl_record rec, sp, back;
+	struct fl_error err;
+	char shapes[64];
+
+	fl_record_init(&rec);
+	fl_record_init(&sp);
+	fl_record_init(&back);
+	CHECK(fl_tensor_add(&rec, "w", FL_F32, 2, wd, &err) != NULL);
+	CHECK(fl_tensor_add(&rec, "clip.indicator", FL_U32, 1, &one, &err) !=
+	    NULL);
+	CHECK(fl_tensor_add(&rec, "b", FL_F64, 1, &bd, &err) != NULL);
+	CHECK(fl_sparse_shapes(&rec, shapes, sizeof(shapes), &err) == 0);
+	CHECK(strcmp(shapes, "[2,3] [6]") == 0);
+	CHECK(fl_sparse_shapes(&rec, shapes, 6, &err) == -1 &&
+	    err.code == FL_ELIMIT);
+	for (int topk = 0; topk < 2; topk++) {
+		float dense[12] = { 0 };
+
+		fl_record_clear(&sp);
+		fl_record_clear(&back);
+		CHECK(fl_sparse_build(&sp, &rec, idx, vals, 5, topk, &err) ==
+		    0);
+		CHECK(sp.ntensors == (topk ? 5u : 3u));
+		CHECK(sp.tensors[0].numel == 3 && sp.tensors[0].dtype ==
+		    FL_F32);
+		CHECK(strcmp(sp.tensors[topk ? 3 : 2].name, "b") == 0);
+		if (topk) {
+			CHECK(strcmp(sp.tensors[1].name, "w:idx") == 0);
+			CHECK(((uint32_t *)sp.tensors[4].data)[0] == 3);
+		}
+		CHECK(fl_sparse_expand(&back, &sp, "[2,3] [6]", 5, 12, topk ?
+		    NULL : idx, 2, &err) == 0);
+		CHECK(back.ntensors == 3);
+		fl_sparse_scatter(dense, 12, idx, vals, 5);
+		for (int i = 0; i < 6; i++) {
+			CHECK(fl_tensor_get(&back.tensors[0], (uint64_t)i) ==
+			    dense[i] / 2);
+			CHECK(fl_tensor_get(&back.tensors[2], (uint64_t)i) ==
+			    dense[6 + i] / 2);
+		}
+		CHECK(back.tensors[0].rank == 2 && back.tensors[0].dims[1] ==
+		    3);
+		fl_record_clear(&back);
+		CHECK(fl_sparse_expand(&back, &sp, "[2,3] [5]", 5, 12, topk ?
+		    NULL : idx, 1, &err) == -1);
+		CHECK(strstr(err.msg, "does not add up to q.dim 12") != NULL);
+		fl_record_clear(&back);
+		CHECK(fl_sparse_expand(&back, &sp, "[2,3] [6]", 4, 12, topk ?
+		    NULL : idx, 1, &err) == -1);
+		fl_record_clear(&back);
+		CHECK(fl_sparse_expand(&back, &sp, "[2,3]x", 5, 12, topk ?
+		    NULL : idx, 1, &err) == -1);
+		CHECK(strcmp(err.msg, "bad metadata 'q.shapes'") == 0);
+	}
+	fl_record_free(&rec);
+	fl_record_free(&sp);
+	fl_record_free(&back);
+}

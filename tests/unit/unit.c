@@ -726,6 +726,7 @@ static const struct {
 	{ "randk", test_randk },
 	{ "topk", test_topk },
 	{ "error_feedback", test_error_feedback },
+	{ "sparse_record", test_sparse_record },
 	{ "normal_paths", test_normal_paths },
 	{ "clip_factor", test_clip_factor },
 	{ "fwht_blocked", test_fwht_blocked },

@@ -38,5 +38,6 @@ void test_sparse_k(void);
 void test_randk(void);
 void test_topk(void);
 void test_error_feedback(void);
+void test_sparse_record(void);
 
 #endif
