@@ -52,6 +52,24 @@ bernoulli(struct bits *b, u128 num, u128 den)
 {
 	if (num >= den)
 		return 1;
+	if ((den >> 63) == 0) {
+		/* The same steps in 64-bit words (num < den < 2^63, so
+		 * num << 1 fits): the common case, about twice as fast. */
+		uint64_t n = (uint64_t)num, d = (uint64_t)den;
+
+		for (;;) {
+			unsigned digit;
+
+			n <<= 1;
+			digit = n >= d;
+			if (digit)
+				n -= d;
+			if (bit(b) != digit)
+				return (int)digit;
+			if (n == 0)
+				return 0;
+		}
+	}
 	for (;;) {
 		unsigned digit;
 
@@ -88,14 +106,17 @@ uniform_below(struct bits *b, uint64_t n)
 static int
 bern_exp_small(struct bits *b, u128 num, u128 den)
 {
-	u128 k = 1, dk;
+	u128 k = 1, dk = den;
 
 	for (;;) {
-		if (__builtin_mul_overflow(den, k, &dk) || (dk >> 126) != 0)
+		if ((dk >> 126) != 0)
 			break;  /* gamma/k below 2^-100: the draw fails */
 		if (!bernoulli(b, num, dk))
 			break;
 		k++;
+		/* dk = den k, without a multiplication; den < 2^126 and
+		 * dk < 2^126 before, so the sum cannot wrap. */
+		dk += den;
 	}
 	return (int)(k & 1);
 }
@@ -104,13 +125,22 @@ bern_exp_small(struct bits *b, u128 num, u128 den)
 static int
 bern_exp(struct bits *b, u128 num, u128 den)
 {
-	u128 whole = num / den;
+	u128 whole, frac;
 
+	if (num < den)          /* the common case: no division */
+		return bern_exp_small(b, num, den);
+	if ((num >> 64) == 0) {
+		whole = (uint64_t)num / (uint64_t)den;
+		frac = (uint64_t)num % (uint64_t)den;
+	} else {
+		whole = num / den;
+		frac = num % den;
+	}
 	/* e^-gamma = (e^-1)^floor(gamma) e^-frac; stop at the first failure. */
 	for (u128 i = 0; i < whole; i++)
 		if (!bern_exp_small(b, 1, 1))
 			return 0;
-	return bern_exp_small(b, num % den, den);
+	return bern_exp_small(b, frac, den);
 }
 
 /* Discrete Laplace, P[x] proportional to exp(-|x|/t) (CKS algorithm 2). */
