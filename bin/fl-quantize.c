@@ -18,6 +18,8 @@
 
 #define INDICATOR "clip.indicator"
 #define PAD "q.pad"
+#define LAYOUT "q.layout"       /* codec sr and eden: shapes */
+#define RANGE "q.range"         /* codec sr and eden: scales */
 
 static const char usage[] =
     "fl-quantize --bits=b [--per-tensor] [--seed=text] [--stats] [-z]\n"
@@ -163,6 +165,73 @@ refuse_encoded(const struct fl_record *rec, const struct tool_input *in)
 
 /* ---- encoding ---- */
 
+/* The names of the tensors the codecs add to a record. */
+static int
+codec_tensor(const char *name)
+{
+	return strcmp(name, PAD) == 0 || strcmp(name, LAYOUT) == 0 ||
+	    strcmp(name, RANGE) == 0;
+}
+
+/*
+ * The tensors an encoder takes: every tensor but the clip indicator (which
+ * must be u32) must be a float tensor, not named like the tensors the
+ * codecs add, with finite values.  Returns their number of values (at
+ * least one), their count in *nf and their sum of squares in *ss (either
+ * may be NULL), from one
+ * pass: a NaN or infinity makes the sum non-finite, and only then are the
+ * values searched, to name it.  what names the encoder in the messages.
+ */
+static uint64_t
+encoder_input(const struct fl_record *rec, const struct tool_input *in,
+    const char *what, size_t *nf, double *ss)
+{
+	struct fl_error err;
+	uint64_t d = 0;
+	double s = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+
+		if (strcmp(t->name, INDICATOR) == 0) {
+			if (t->dtype != FL_U32)
+				tool_die("%s: record %lu: tensor '%s' must be "
+				    "u32", in->name, in->recno, t->name);
+			continue;
+		}
+		if (codec_tensor(t->name))
+			tool_die("%s: record %lu: tensor '%s': a name the "
+			    "codecs use for their own tensors", in->name,
+			    in->recno, t->name);
+		if (!fl_dtype_is_float(t->dtype))
+			tool_die("%s: record %lu: tensor '%s' is %s: %s takes "
+			    "float tensors", in->name, in->recno, t->name,
+			    fl_dtype_name(t->dtype), what);
+		s += fl_tensor_sumsq(t);
+		d += t->numel;
+		n++;
+	}
+	if (!isfinite(s)) {
+		for (size_t i = 0; i < rec->ntensors; i++)
+			if (fl_dtype_is_float(rec->tensors[i].dtype) &&
+			    fl_tensor_check_finite(&rec->tensors[i], &err) < 0)
+				tool_die("%s: record %lu: %s", in->name,
+				    in->recno, err.msg);
+		tool_die("%s: record %lu: the values are too large: their "
+		    "norm overflows a double", in->name, in->recno);
+	}
+	if (d == 0)
+		tool_die("%s: record %lu: no float values to encode", in->name,
+		    in->recno);
+	if (nf != NULL)
+		*nf = n;
+	if (ss != NULL)
+		*ss = s;
+	return d;
+}
+
+
 /*
  * A rand-k record goes through the ring (and so through secure
  * aggregation) as its K values: the ring record keeps the rand-k keys
@@ -244,28 +313,7 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 	if (fl_meta_get(rec, "dp.mechanism") != NULL)
 		tool_die("%s: record %lu: already noised: encode before "
 		    "fl-clip-noise --noise", in->name, in->recno);
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		struct fl_tensor *t = &rec->tensors[i];
-
-		if (strcmp(t->name, INDICATOR) == 0) {
-			if (t->dtype != FL_U32)
-				tool_die("%s: record %lu: tensor '%s' must be "
-				    "u32", in->name, in->recno, t->name);
-			continue;
-		}
-		if (!fl_dtype_is_float(t->dtype))
-			tool_die("%s: record %lu: tensor '%s' is %s: the ring "
-			    "encoding takes float tensors", in->name,
-			    in->recno, t->name, fl_dtype_name(t->dtype));
-		if (fl_tensor_check_finite(t, &err) < 0)
-			tool_die("%s: record %lu: %s", in->name, in->recno,
-			    err.msg);
-		ss += fl_tensor_sumsq(t);
-		d += t->numel;
-	}
-	if (d == 0)
-		tool_die("%s: record %lu: no float values to encode", in->name,
-		    in->recno);
+	d = encoder_input(rec, in, "the ring encoding", NULL, &ss);
 	if (isnan(clip)) {
 		if ((v = fl_meta_get(rec, "dp.clip")) == NULL)
 			tool_die("%s: record %lu: no clip bound: clip first "
@@ -440,9 +488,6 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 
 /* ---- plain stochastic rounding (codec sr) ---- */
 
-#define LAYOUT "q.layout"
-#define RANGE "q.range"
-
 /* Is t one of the encoded payload tensors (not a side table)? */
 static int
 side_tensor(const char *name)
@@ -475,24 +520,7 @@ sr_encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 	double *range;
 
 	refuse_encoded(rec, in);
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		struct fl_tensor *t = &rec->tensors[i];
-
-		if (strcmp(t->name, INDICATOR) == 0)
-			continue;
-		if (side_tensor(t->name) || !fl_dtype_is_float(t->dtype))
-			tool_die("%s: record %lu: tensor '%s' is %s: "
-			    "stochastic rounding takes float tensors",
-			    in->name, in->recno, t->name,
-			    fl_dtype_name(t->dtype));
-		if (fl_tensor_check_finite(t, &err) < 0)
-			tool_die("%s: record %lu: %s", in->name, in->recno,
-			    err.msg);
-		nf++;
-	}
-	if (nf == 0)
-		tool_die("%s: record %lu: no float values to encode", in->name,
-		    in->recno);
+	encoder_input(rec, in, "stochastic rounding", &nf, NULL);
 	layout = tool_malloc(nf * 9 * sizeof(*layout));
 	range = tool_malloc(nf * sizeof(*range));
 	memset(layout, 0, nf * 9 * sizeof(*layout));
@@ -792,26 +820,7 @@ eden_encode(const struct opts *o, struct fl_record *rec,
 	float *buf;
 
 	refuse_encoded(rec, in);
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		struct fl_tensor *t = &rec->tensors[i];
-
-		if (strcmp(t->name, INDICATOR) == 0)
-			continue;
-		if (!fl_dtype_is_float(t->dtype) || strcmp(t->name, PAD) == 0 ||
-		    side_tensor(t->name))
-			tool_die("%s: record %lu: tensor '%s' is %s: EDEN "
-			    "takes float tensors", in->name, in->recno,
-			    t->name, fl_dtype_name(t->dtype));
-		if (fl_tensor_check_finite(t, &err) < 0)
-			tool_die("%s: record %lu: %s", in->name, in->recno,
-			    err.msg);
-		ss += fl_tensor_sumsq(t);
-		d += t->numel;
-		nf++;
-	}
-	if (d == 0)
-		tool_die("%s: record %lu: no float values to encode", in->name,
-		    in->recno);
+	d = encoder_input(rec, in, "EDEN", &nf, &ss);
 	if (seed == NULL) {
 		const char *c = fl_meta_get(rec, "client");
 
@@ -1233,26 +1242,12 @@ sparse_encode(const struct opts *o, struct fl_record *rec,
 	uint64_t *idx;
 
 	refuse_encoded(rec, in);
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		struct fl_tensor *t = &rec->tensors[i];
-
-		if (strcmp(t->name, INDICATOR) == 0 && t->dtype == FL_U32)
-			continue;
-		if (!fl_dtype_is_float(t->dtype))
-			tool_die("%s: record %lu: tensor '%s' is %s: "
-			    "sparsification takes float tensors", in->name,
-			    in->recno, t->name, fl_dtype_name(t->dtype));
-		if (fl_tensor_check_finite(t, &err) < 0)
-			tool_die("%s: record %lu: %s", in->name, in->recno,
-			    err.msg);
-		if (t->numel > UINT32_MAX)
+	d = encoder_input(rec, in, "sparsification", NULL, NULL);
+	for (size_t i = 0; i < rec->ntensors; i++)
+		if (rec->tensors[i].numel > UINT32_MAX)   /* top-k's u32 idx */
 			tool_die("%s: record %lu: tensor '%s' has more than "
-			    "2^32 values", in->name, in->recno, t->name);
-		d += t->numel;
-	}
-	if (d == 0)
-		tool_die("%s: record %lu: no float values to encode", in->name,
-		    in->recno);
+			    "2^32 values", in->name, in->recno,
+			    rec->tensors[i].name);
 	if (fl_sparse_k(spec, d, &k, &err) < 0)
 		tool_die("%s: record %lu: invalid --%s '%s': %s", in->name,
 		    in->recno, topk ? "top-k" : "rand-k", spec, err.msg);

@@ -291,6 +291,21 @@ assert ms["clients"] == str(n)
 	run -2 fl-quantize --ring 16 big.flt
 	run -2 fl-quantize -d --ring 16 e.flt
 	run -2 fl-quantize --mean --ring 16 -n 2 e.flt
+	# Every encoder checks its input the same way.
+	fl-pack -m round=1 -t w:f64=1e200,1 -o huge.flt
+	fl-pack -m round=1 -t w:f32=1 -t clip.indicator:f32=1 -o ind.flt
+	fl-pack -m round=1 -t q.pad:f32=1 -o pad.flt
+	for codec in "--ring 16 -n 2 -c 1" "--bits 4" "--eden 2" "--rand-k 1"; do
+		run -1 --separate-stderr fl-quantize $codec -o out.flt nan.flt
+		assert_equal "$stderr" "fl-quantize: nan.flt: record 1: tensor 'w': non-finite value at index 1"
+		run -1 --separate-stderr fl-quantize $codec -o out.flt huge.flt
+		assert_equal "$stderr" "fl-quantize: huge.flt: record 1: the values are too large: their norm overflows a double"
+		run -1 --separate-stderr fl-quantize $codec -o out.flt ind.flt
+		assert_equal "$stderr" "fl-quantize: ind.flt: record 1: tensor 'clip.indicator' must be u32"
+		run -1 --separate-stderr fl-quantize $codec -o out.flt pad.flt
+		assert_equal "$stderr" "fl-quantize: pad.flt: record 1: tensor 'q.pad': a name the codecs use for their own tensors"
+		[ ! -e out.flt ]
+	done
 }
 
 @test "bad input to decode: no metadata, missing keys, mixed rotation seeds; exit 1, nothing written" {
