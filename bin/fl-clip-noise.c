@@ -184,23 +184,19 @@ clip_set(struct fl_tensor **ts, size_t n, double bound, double *factor,
 {
 	struct fl_error err;
 	double f;
-	int clipped;
+	int clipped, rc;
 
 	if (factor == NULL) {
-		for (size_t i = 0; i < n; i++)
-			if (fl_tensor_check_finite(ts[i], &err) < 0)
-				tool_die("%s: record %lu: %s", in->name,
-				    in->recno, err.msg);
-		fl_clip_tensors(ts, n, bound, &clipped);
-		return clipped;
+		rc = fl_clip_tensors(ts, n, bound, &clipped, &err);
+	} else {
+		rc = fl_clip_factor(ts, n, bound, &f, &clipped, &err);
+		for (size_t i = 0; i < n && rc == 0; i++)
+			factor[i] = f;
 	}
-	if (fl_clip_factor(ts, n, bound, &f, &clipped, &err) < 0)
+	if (rc < 0)
 		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
-	for (size_t i = 0; i < n; i++)
-		factor[i] = f;
 	return clipped;
 }
-
 static void
 clip_record(const struct opts *o, struct fl_record *rec,
     const struct tool_input *in, double *factor)

@@ -395,11 +395,9 @@ read_shares(const struct opts *o, const struct fl_sa_roster *r,
 				    "this client", o->shares, recno);
 			if (fl_sa_open(&by[sh.from - 1], sh.box[i],
 			    r->session, sh.from, me, sk,
-			    r->pub[sh.from - 1].pk_box, &err) < 0 ||
-			    !fl_scalar_is_canonical(by[sh.from - 1].mask) ||
-			    !fl_scalar_is_canonical(by[sh.from - 1].self))
+			    r->pub[sh.from - 1].pk_box, &err) < 0)
 				tool_die("%s: record %lu: %s", o->shares, recno,
-				    n < 0 ? "bad share" : err.msg);
+				    err.msg);
 			has[sh.from - 1] = 1;
 		}
 	}

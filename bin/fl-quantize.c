@@ -163,6 +163,55 @@ refuse_encoded(const struct fl_record *rec, const struct tool_input *in)
 		    in->name, in->recno, fl_escape(q, sizeof(q), v, strlen(v)));
 }
 
+/* A decoded record keeps no key of the codec: q.* and the ring's
+ * modulus go. */
+static void
+drop_codec_keys(struct fl_record *rec)
+{
+	for (size_t i = 0; i < rec->nmeta; ) {
+		char key[FL_MAX_KEY + 1];
+
+		snprintf(key, sizeof(key), "%s", rec->meta[i].key);
+		if (strncmp(key, "q.", 2) == 0 || strcmp(key, "modulus") == 0)
+			fl_meta_del(rec, key);
+		else
+			i++;
+	}
+}
+
+/* The float tensors of rec as one f32 vector x (f32 copied, f64
+ * narrowed); dies naming the first value that does not fit in f32.
+ * Returns how many. */
+static uint64_t
+gather_floats(const struct fl_record *rec, const struct tool_input *in,
+    float *x)
+{
+	uint64_t off = 0;
+
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+
+		if (t->dtype == FL_F32) {
+			memcpy(x + off, t->data, t->nbytes);
+		} else if (t->dtype == FL_F64) {
+			const double *v = t->data;
+
+			for (uint64_t j = 0; j < t->numel; j++) {
+				x[off + j] = (float)v[j];
+				if (!isfinite(x[off + j]))
+					tool_die("%s: record %lu: value %llu "
+					    "does not fit in f32", in->name,
+					    in->recno,
+					    (unsigned long long)(off + j));
+			}
+		} else {
+			continue;
+		}
+		off += t->numel;
+	}
+	return off;
+}
+
 /* ---- encoding ---- */
 
 /* The names of the tensors the codecs add to a record. */
@@ -735,15 +784,7 @@ sr_decode(struct fl_record *rec, struct fl_record *outr,
 		}
 		k++;
 	}
-	for (size_t i = 0; i < outr->nmeta; ) {
-		char key_[FL_MAX_KEY + 1];
-
-		snprintf(key_, sizeof(key_), "%s", outr->meta[i].key);
-		if (strncmp(key_, "q.", 2) == 0)
-			fl_meta_del(outr, key_);
-		else
-			i++;
-	}
+	drop_codec_keys(outr);
 }
 
 /* ---- EDEN: rotation and Lloyd-Max levels (codec eden) ---- */
@@ -843,19 +884,16 @@ eden_encode(const struct opts *o, struct fl_record *rec,
 	lv = tool_malloc(dpad);
 	layout = tool_malloc(nf * 9 * sizeof(*layout));
 	memset(layout, 0, nf * 9 * sizeof(*layout));
-	off = 0;
+	gather_floats(rec, in, buf);
 	for (size_t i = 0; i < rec->ntensors; i++) {
 		const struct fl_tensor *t = &rec->tensors[i];
 
 		if (!fl_dtype_is_float(t->dtype))
 			continue;
-		for (uint64_t j = 0; j < t->numel; j++)
-			buf[off + j] = (float)fl_tensor_get(t, j);
 		layout[k * 9] = (uint64_t)t->rank;
 		for (int r = 0; r < t->rank; r++)
 			layout[k * 9 + 1 + r] = t->dims[r];
 		k++;
-		off += t->numel;
 	}
 	memset(buf + d, 0, (dpad - d) * sizeof(float));
 	fl_rht_key(key, seed);
@@ -1061,15 +1099,7 @@ eden_decode(struct fl_record *rec, struct fl_record *outr,
 		off += w->numel;
 	}
 	free(buf);
-	for (size_t i = 0; i < outr->nmeta; ) {
-		char key_[FL_MAX_KEY + 1];
-
-		snprintf(key_, sizeof(key_), "%s", outr->meta[i].key);
-		if (strncmp(key_, "q.", 2) == 0)
-			fl_meta_del(outr, key_);
-		else
-			i++;
-	}
+	drop_codec_keys(outr);
 }
 
 /* ---- sparsification (codecs randk and topk) ---- */
@@ -1279,21 +1309,7 @@ sparse_encode(const struct opts *o, struct fl_record *rec,
 	p = rs != NULL ? (scratch.p = tool_malloc(d * sizeof(float))) : x;
 	idx = scratch.idx = tool_malloc(k * sizeof(*idx));
 	vals = scratch.vals = tool_malloc(k * sizeof(*vals));
-	off = 0;
-	for (size_t i = 0; i < rec->ntensors; i++) {
-		const struct fl_tensor *t = &rec->tensors[i];
-
-		if (!fl_dtype_is_float(t->dtype))
-			continue;
-		for (uint64_t j = 0; j < t->numel; j++)
-			x[off + j] = (float)fl_tensor_get(t, j);
-		off += t->numel;
-	}
-	for (uint64_t i = 0; i < d; i++)
-		if (!isfinite(x[i]))
-			tool_die("%s: record %lu: value %llu "
-			    "does not fit in f32", in->name, in->recno,
-			    (unsigned long long)i);
+	gather_floats(rec, in, x);
 
 	/* Error feedback: select from update + residual. */
 	if (rs != NULL) {
@@ -1384,7 +1400,7 @@ sparse_decode(const struct opts *o, struct fl_record *rec,
 {
 	struct fl_error err;
 	const char *agg = fl_meta_get(rec, "agg"), *kind;
-	uint64_t k, dim, count = 1;
+	uint64_t k, dim, count = 1, total;
 	uint64_t *idx = NULL;
 	unsigned char key[FL_RNG_KEYBYTES];
 
@@ -1402,6 +1418,17 @@ sparse_decode(const struct opts *o, struct fl_record *rec,
 		    in->name, in->recno, (unsigned long long)k,
 		    (unsigned long long)dim);
 	need(rec, in, SHAPES);
+	/* The record's own values bound what the header may ask for: a
+	 * header claiming more is refused before anything is allocated. */
+	total = 0;
+	for (size_t i = 0; i < rec->ntensors; i++)
+		if (fl_dtype_is_float(rec->tensors[i].dtype) &&
+		    strcmp(rec->tensors[i].name, INDICATOR) != 0)
+			total += rec->tensors[i].numel;
+	if (total != k)
+		tool_die("%s: record %lu: %llu values, q.k says %llu",
+		    in->name, in->recno, (unsigned long long)total,
+		    (unsigned long long)k);
 	if (!topk) {
 		/* The public seed gives the coordinates back: every client
 		 * of the round sent the same ones, so sums decode too. */
@@ -1422,15 +1449,7 @@ sparse_decode(const struct opts *o, struct fl_record *rec,
 		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
 	free(idx);
 	scratch.idx = NULL;
-	for (size_t i = 0; i < outr->nmeta; ) {
-		char key_[FL_MAX_KEY + 1];
-
-		snprintf(key_, sizeof(key_), "%s", outr->meta[i].key);
-		if (strncmp(key_, "q.", 2) == 0)
-			fl_meta_del(outr, key_);
-		else
-			i++;
-	}
+	drop_codec_keys(outr);
 	if (o->mean && count > 1)
 		set(outr, in, "agg", "mean");
 }
@@ -1585,16 +1604,7 @@ ring_decode(const struct opts *o, struct fl_record *rec,
 		tool_die("%s: record %lu: %llu values, q.dim says %llu",
 		    in->name, in->recno, (unsigned long long)off,
 		    (unsigned long long)dim);
-	for (size_t i = 0; i < outr->nmeta; ) {
-		char key_[FL_MAX_KEY + 1];
-
-		snprintf(key_, sizeof(key_), "%s", outr->meta[i].key);
-		if (strncmp(key_, "q.", 2) == 0 ||
-		    strcmp(key_, "modulus") == 0)
-			fl_meta_del(outr, key_);
-		else
-			i++;
-	}
+	drop_codec_keys(outr);
 	if (sparse != NULL) {
 		for (size_t i = 0; i < sizeof(sparse_keys) /
 		    sizeof(*sparse_keys); i++)

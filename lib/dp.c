@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fl.h"
+#include "internal.h"
 
 #define CHUNK 16384
 /* Grid steps per noise standard deviation: sigma/g in [2^18, 2^19). */
@@ -184,24 +184,44 @@ scale_tensor(struct fl_tensor *t, double f)
 	return scale_f64(t, f < 1.0 ? f : nextafter(1.0, 0.0));
 }
 
-/*
- * Scale the tensors so that their joint L2 norm is at most clip.  Rounding
- * the scaled values can push the norm a hair over: shrink again until the
- * norm computed in double is <= clip (once, in practice).
- */
-int
-fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip, int *clipped)
+/* The joint L2 norm of ts[0..n), in double; -1 naming a value that is
+ * not finite (it makes the sum so) or for a norm past a double. */
+static int
+joint_norm(struct fl_tensor **ts, size_t n, double *norm,
+    struct fl_error *err)
 {
-	double ss = 0, norm;
+	double ss = 0;
 
 	for (size_t i = 0; i < n; i++)
 		ss += fl_tensor_sumsq(ts[i]);
-	norm = sqrt(ss);
+	if (!isfinite(ss)) {
+		for (size_t i = 0; i < n; i++)
+			if (fl_tensor_check_finite(ts[i], err) < 0)
+				return -1;
+		return fl_error_set(err, FL_ELIMIT, "the values are too "
+		    "large to clip: their norm overflows a double");
+	}
+	*norm = sqrt(ss);
+	return 0;
+}
+
+/*
+ * Scale the tensors so that their joint L2 norm is at most clip.  Rounding
+ * the scaled values to their type can push the norm a hair over: shrink
+ * again until the norm computed in double is <= clip (once, in practice).
+ */
+int
+fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip, int *clipped,
+    struct fl_error *err)
+{
+	double norm;
+
+	if (joint_norm(ts, n, &norm, err) < 0)
+		return -1;
 	*clipped = norm > clip;
 	while (norm > clip) {
-		double f = clip / norm;
+		double f = clip / norm, ss = 0;
 
-		ss = 0;
 		for (size_t i = 0; i < n; i++)
 			ss += scale_tensor(ts[i], f);
 		norm = sqrt(ss);
@@ -227,23 +247,14 @@ int
 fl_clip_factor(struct fl_tensor **ts, size_t n, double clip, double *factor,
     int *clipped, struct fl_error *err)
 {
-	double ss = 0, norm, e;
+	double norm, e;
 	uint64_t longest = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		ss += fl_tensor_sumsq(ts[i]);
+	if (joint_norm(ts, n, &norm, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
 		if (ts[i]->numel > longest)
 			longest = ts[i]->numel;
-	}
-	if (!isfinite(ss)) {
-		/* A NaN or infinity makes the sum so: name it. */
-		for (size_t i = 0; i < n; i++)
-			if (fl_tensor_check_finite(ts[i], err) < 0)
-				return -1;
-		return fl_error_set(err, FL_ELIMIT, "the values are too "
-		    "large to clip: their norm overflows a double");
-	}
-	norm = sqrt(ss);
 	e = ((double)(longest / 8) + (double)n + 19) * 0x1p-52;
 	*clipped = norm > clip;
 	*factor = norm > clip * (1 - e) ? clip * (1 - e) / norm : 1;
@@ -257,14 +268,6 @@ fl_noise_grid(double sigma)
 
 	frexp(sigma, &e);               /* sigma in [2^(e-1), 2^e) */
 	return ldexp(1, e - 1 - GRID_BITS);
-}
-
-/* Round to the nearest integer, ties to even, for |x| < 2^51: adding and
- * removing 1.5 * 2^52 leaves no fraction bits.  Inline, unlike nearbyint. */
-static inline double
-round_int(double x)
-{
-	return (x + 0x1.8p52) - 0x1.8p52;
 }
 
 struct job {
@@ -281,7 +284,7 @@ struct job {
  * in double, the sum scaled back to float units. */
 #define ADD_STEPS(T) do {						\
 	for (uint64_t i = 0; i < n; i++)				\
-		v[i] = (T)((round_int(v[i] * fi) + z[i]) * g);		\
+		v[i] = (T)((fl_round_int(v[i] * fi) + z[i]) * g);		\
 } while (0)
 
 KERNEL static void

@@ -466,9 +466,10 @@ double fl_tensor_sumsq(const struct fl_tensor *t);
 int fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err);
 
 /* Scale float tensors ts[0..n) so their joint L2 norm (in double) is at
- * most clip; *clipped says whether they were scaled. */
+ * most clip; *clipped says whether they were over it.  -1 as
+ * fl_clip_factor for values that are not finite or too large. */
 int fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip,
-    int *clipped);
+    int *clipped, struct fl_error *err);
 
 /* The factor min(1, clip (1 - e) / norm) for float tensors ts[0..n) of
  * joint L2 norm `norm`, with a margin e (below 3e-10 at 10M values) that
@@ -1305,8 +1306,9 @@ int fl_sa_seal(unsigned char box[FL_SA_BOXBYTES], const struct fl_sa_share *s,
     const unsigned char session[FL_SA_BYTES], uint32_t from, uint32_t to,
     const unsigned char from_sk[FL_SA_BYTES],
     const unsigned char to_pk[FL_SA_BYTES], struct fl_error *err);
-/* -1 (FL_EFORMAT) when the box fails authentication or was made for
- * another session, sender or recipient. */
+/* -1 (FL_EFORMAT) when the box fails authentication, was made for
+ * another session, sender or recipient, or holds a share that is not a
+ * canonical scalar. */
 int fl_sa_open(struct fl_sa_share *s, const unsigned char box[FL_SA_BOXBYTES],
     const unsigned char session[FL_SA_BYTES], uint32_t from, uint32_t to,
     const unsigned char to_sk[FL_SA_BYTES],

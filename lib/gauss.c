@@ -54,12 +54,11 @@ uniform_open0(struct fl_rng *r)
 	return (double)((fl_rng_u64(r) >> 11) + 1) * 0x1p-53;
 }
 
-/* x, or with round the nearest integer to x (ties to even, |x| < 2^51):
- * adding and removing 1.5 * 2^52 leaves no fraction bits. */
+/* x, or with round the nearest integer to x. */
 static inline double
 steps(double x, int round)
 {
-	return round ? (x + 0x1.8p52) - 0x1.8p52 : x;
+	return round ? fl_round_int(x) : x;
 }
 
 static double
@@ -180,42 +179,26 @@ fast_blocks_avx2(struct fl_rng *r, double *out, size_t n, double s,
 	return k;
 }
 
-/* The widest path this CPU has: 1 AVX2, 0 scalar. */
-static int
-cpu_path(void)
-{
-	static int path = -1;
-
-	if (path < 0)
-		path = __builtin_cpu_supports("avx2");
-	return path;
-}
 #endif
-
-int fl_gauss_path_limit = 1;
 
 /* n draws scaled by s (and rounded), exactly as n calls of draw_one. */
 static void
 fill(struct fl_rng *r, double *out, size_t n, double s, int round)
 {
-	int path = 0;
+	int vector = fl_use_avx2();
 	size_t k = 0;
 
 	if (!atomic_load_explicit(&ready, memory_order_acquire))
 		pthread_once(&once, build_tables);
-#ifdef HAVE_VECTOR_PATHS
-	path = cpu_path();
-	if (path > fl_gauss_path_limit)
-		path = fl_gauss_path_limit;
-#endif
 	while (k < n) {
 #ifdef HAVE_VECTOR_PATHS
-		if (path == 1)
+		if (vector)
 			k += fast_blocks_avx2(r, out + k, n - k, s, round);
 #endif
 		if (k < n)
 			out[k++] = draw_one(r, s, round);
 	}
+	(void)vector;
 }
 
 void

@@ -127,42 +127,30 @@ butterfly8(v8 *a)
 	a[7] = a7;
 }
 
-/* Eight rows of `width` values, row k at src + k * from, through three
- * stages into row k at dst + k * to (dst may be src). */
-static inline __attribute__((always_inline)) void
-radix8_rows(const float *src, size_t from, float *dst, size_t to,
-    size_t width)
-{
-	for (size_t q = 0; q < width; q += 8) {
-		v8 a[8];
-
-		a[0] = ld(src + q);
-		a[1] = ld(src + from + q);
-		a[2] = ld(src + 2 * from + q);
-		a[3] = ld(src + 3 * from + q);
-		a[4] = ld(src + 4 * from + q);
-		a[5] = ld(src + 5 * from + q);
-		a[6] = ld(src + 6 * from + q);
-		a[7] = ld(src + 7 * from + q);
-		butterfly8(a);
-		st(dst + q, a[0]);
-		st(dst + to + q, a[1]);
-		st(dst + 2 * to + q, a[2]);
-		st(dst + 3 * to + q, a[3]);
-		st(dst + 4 * to + q, a[4]);
-		st(dst + 5 * to + q, a[5]);
-		st(dst + 6 * to + q, a[6]);
-		st(dst + 7 * to + q, a[7]);
-	}
-}
-
 /* Stages h, 2h and 4h together over n values at p (h a multiple of 8):
  * one pass over the data instead of three. */
 static inline __attribute__((always_inline)) void
 radix8(float *restrict p, size_t n, size_t h)
 {
 	for (size_t i = 0; i < n; i += 8 * h)
-		radix8_rows(p + i, h, p + i, h, h);
+		for (size_t j = i; j < i + h; j += 8) {
+			/* Written out: loops over the eight are not unrolled
+			 * at -O2, and the vectors then go through memory. */
+			float *q = p + j;
+			v8 a[8] = { ld(q), ld(q + h), ld(q + 2 * h),
+			    ld(q + 3 * h), ld(q + 4 * h), ld(q + 5 * h),
+			    ld(q + 6 * h), ld(q + 7 * h) };
+
+			butterfly8(a);
+			st(q, a[0]);
+			st(q + h, a[1]);
+			st(q + 2 * h, a[2]);
+			st(q + 3 * h, a[3]);
+			st(q + 4 * h, a[4]);
+			st(q + 5 * h, a[5]);
+			st(q + 6 * h, a[6]);
+			st(q + 7 * h, a[7]);
+		}
 }
 
 static inline __attribute__((always_inline)) void

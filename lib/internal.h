@@ -59,13 +59,20 @@ struct fl_tensor *fl_tensor_add_over(struct fl_record *rec, const char *name,
 /* The next keystream block of r's buffer (rng.c). */
 void fl_rng_refill(struct fl_rng *r);
 
-/* The widest vector path the normal sampler may use (gauss.c): 1 AVX2,
- * 0 scalar only.  Every path gives the same values; the unit
- * tests lower it to check each against the scalar code. */
-extern int fl_gauss_path_limit;
-/* The same for the ring rounding and the sign flips (quant.c) and the
- * Hadamard transform (hadamard.c). */
-extern int fl_quant_path_limit;
+/* The nearest integer to x, ties to even, for |x| < 2^51: adding and
+ * removing 1.5 2^52 leaves no fraction bits.  Inline, unlike nearbyint;
+ * the vector kernels round the same way. */
+static inline double
+fl_round_int(double x)
+{
+	return (x + 0x1.8p52) - 0x1.8p52;
+}
+
+/* cpu.c: whether the hand-written AVX2 kernels run (the CPU has AVX2 and
+ * fl_simd_limit, a test knob, is not 0).  They give the scalar code's
+ * values bit for bit. */
+extern int fl_simd_limit;
+int fl_use_avx2(void);
 
 /* fl_rng_u48 inlined, for the samplers' inner loops. */
 static inline uint64_t

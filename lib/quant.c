@@ -28,10 +28,9 @@
 #define MAX_TRIES 1000
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_AVX2_ROUND 1       /* AVX2 kernels, chosen at run time */
+#define HAVE_AVX2_ROUND 1       /* AVX2 kernels, run by fl_use_avx2() */
 #endif
 
-int fl_quant_path_limit = 1;
 
 uint64_t
 fl_rht_dim(uint64_t n)
@@ -100,15 +99,12 @@ fl_rht_signs_copy(float *dst, const float *src, uint64_t n, uint64_t at,
     const unsigned char key[FL_RNG_KEYBYTES])
 {
 	unsigned char bits[CHUNK / 8];
-	int vector = 0;
+	int vector = fl_use_avx2();
 
 	/* Idempotent; selects the SIMD ChaCha20 (the portable one is
 	 * several times slower). */
 	if (sodium_init() < 0) {
 	}
-#ifdef HAVE_AVX2_ROUND
-	vector = __builtin_cpu_supports("avx2") && fl_quant_path_limit > 0;
-#endif
 	/* One keystream bit per coordinate: chunk c of CHUNK coordinates
 	 * reads stream c of the key. */
 	for (uint64_t done = 0; done < n;) {
@@ -354,7 +350,7 @@ fl_ring_round(const float *y, uint64_t n, double mult, double bound,
 	uint32_t mask = bits >= 32 ? UINT32_MAX :
 	    (uint32_t)((UINT64_C(1) << bits) - 1);
 	uint32_t u[CHUNK];
-	int vector = 0, bad = 0, ok = 0;
+	int vector = fl_use_avx2(), bad = 0, ok = 0;
 	unsigned a;
 	/* The double sum's relative error: a square rounds once, a lane
 	 * adds CHUNK/4 of them, the four lanes and the chunks are added on
@@ -364,9 +360,6 @@ fl_ring_round(const float *y, uint64_t n, double mult, double bound,
 
 	if (sodium_init() < 0) {        /* as in fl_rht_signs */
 	}
-#ifdef HAVE_AVX2_ROUND
-	vector = __builtin_cpu_supports("avx2") && fl_quant_path_limit > 0;
-#endif
 	for (a = 0; a < MAX_TRIES && !bad && !ok; a++) {
 		unsigned __int128 ss, lo, hi;
 		double approx;
@@ -378,8 +371,10 @@ fl_ring_round(const float *y, uint64_t n, double mult, double bound,
 		/* approx < 2^62 n: far inside 128 bits. */
 		hi = ss + (unsigned __int128)(approx * (1 + e)) + 1;
 		lo = ss + (unsigned __int128)(approx * (1 - e));
-		if (approx == 0 || fl_int_sumsq_le(hi, bound)) {
-			ok = fl_int_sumsq_le(approx == 0 ? ss : hi, bound);
+		if (approx == 0) {
+			ok = fl_int_sumsq_le(ss, bound);        /* exact */
+		} else if (fl_int_sumsq_le(hi, bound)) {
+			ok = 1;
 		} else if (fl_int_sumsq_le(lo, bound)) {
 			/* Too close to call in double: the same attempt
 			 * again, with the exact sum. */
@@ -443,7 +438,7 @@ fl_ring_unwrap(const uint32_t *u, uint64_t n, uint64_t mod, double f,
     float *out)
 {
 #ifdef HAVE_AVX2_ROUND
-	if (__builtin_cpu_supports("avx2") && fl_quant_path_limit > 0) {
+	if (fl_use_avx2()) {
 		unwrap_avx2(u, n, mod, f, out);
 		return;
 	}

@@ -26,17 +26,35 @@ struct seeds {
 	size_t n, cap;
 };
 
+/* *p grown from old to new bytes, the old copy wiped before it is freed
+ * (realloc would leave the secrets in freed memory). */
+static int
+grow_secret(void *p, size_t old, size_t new, struct fl_error *err)
+{
+	void **pp = p, *a = malloc(new);
+
+	if (a == NULL)
+		return fl_error_set(err, FL_ENOMEM, "out of memory");
+	if (*pp != NULL) {
+		memcpy(a, *pp, old);
+		sodium_memzero(*pp, old);
+		free(*pp);
+	}
+	*pp = a;
+	return 0;
+}
+
 static int
 seeds_add(struct seeds *s, const unsigned char seed[FL_SA_BYTES], int negate,
     struct fl_error *err)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 16;
-		void *a = realloc(s->seed, cap * FL_SA_BYTES);
+		void *a;
 
-		if (a == NULL)
-			return fl_error_set(err, FL_ENOMEM, "out of memory");
-		s->seed = a;
+		if (grow_secret(&s->seed, s->cap * FL_SA_BYTES,
+		    cap * FL_SA_BYTES, err) < 0)
+			return -1;
 		if ((a = realloc(s->negate, cap * sizeof(int))) == NULL)
 			return fl_error_set(err, FL_ENOMEM, "out of memory");
 		s->negate = a;
@@ -161,9 +179,13 @@ fl_sa_mask_record(struct fl_record *rec, const struct fl_sa_roster *r,
 	if ((nb = malloc((size_t)r->k * sizeof(*nb))) == NULL)
 		return fl_error_set(err, FL_ENOMEM, "out of memory");
 	fl_sa_self_seed(seed, sec->self, r->session);
-	if (seeds_add(&s, seed, 0, err) < 0 ||
-	    fl_sa_mask_keypair(pk, sk, sec->mask_seed) != 0)
+	if (seeds_add(&s, seed, 0, err) < 0)
 		goto out;
+	if (fl_sa_mask_keypair(pk, sk, sec->mask_seed) != 0) {
+		fl_error_set(err, FL_EINVAL, "client '%s': the mask key seed "
+		    "gives no key pair", sec->id);
+		goto out;
+	}
 	k = fl_sa_neighbours(&r->graph, me, nb);
 	for (size_t i = 0; i < k; i++) {
 		/* Only toward neighbours that shared (U2): the server can
@@ -203,9 +225,9 @@ pile_add(struct pile *p, uint32_t x, const unsigned char y[FL_SCALAR_BYTES],
 		if (a == NULL)
 			return fl_error_set(err, FL_ENOMEM, "out of memory");
 		p->x = a;
-		if ((a = realloc(p->y, cap * FL_SCALAR_BYTES)) == NULL)
-			return fl_error_set(err, FL_ENOMEM, "out of memory");
-		p->y = a;
+		if (grow_secret(&p->y, p->cap * FL_SCALAR_BYTES,
+		    cap * FL_SCALAR_BYTES, err) < 0)
+			return -1;
 		p->cap = cap;
 	}
 	p->x[p->n] = x;
@@ -378,6 +400,9 @@ out:
 	if (piles != NULL)
 		for (uint32_t c = 0; c < r->n; c++) {
 			free(piles[c].x);
+			if (piles[c].y != NULL)
+				sodium_memzero(piles[c].y, piles[c].cap *
+				    FL_SCALAR_BYTES);
 			free(piles[c].y);
 		}
 	free(piles);

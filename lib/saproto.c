@@ -11,7 +11,7 @@
 
 #include <sodium.h>
 
-#include "fl.h"
+#include "internal.h"
 
 int
 fl_sa_check_id(const char *id, struct fl_error *err)
@@ -224,7 +224,12 @@ int
 fl_sa_secret_to_record(const struct fl_sa_secret *s, struct fl_record *rec,
     struct fl_error *err)
 {
+	/* Room for the three secret tensors (64-byte aligned each) first:
+	 * growing the payload between them would free a copy of the
+	 * secrets unwiped. */
 	if (put_head(rec, "secagg-secret", s->id, s->round, err) < 0 ||
+	    fl_grow(&rec->raw, &rec->rawcap, rec->rawlen + 3 * 2 *
+	    FL_ALIGN, rec->rawlen, err) < 0 ||
 	    (s->revealed[0] && fl_meta_set(rec, "secagg.revealed",
 	    s->revealed, err) < 0) ||
 	    put_bytes(rec, "sk.mask-seed", s->mask_seed, FL_SA_BYTES, 0,
@@ -295,6 +300,22 @@ fl_sa_public_to_record(const struct fl_sa_public *p, struct fl_record *rec,
 	return 0;
 }
 
+/* X25519 with any scalar gives the all-zero point, which
+ * crypto_scalarmult refuses, exactly for the keys of small order. */
+static int
+weak_key(const unsigned char pk[FL_SA_BYTES])
+{
+	static const unsigned char scalar[crypto_scalarmult_SCALARBYTES] = {
+		1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+		17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32
+	};
+	unsigned char q[crypto_scalarmult_BYTES];
+	int weak = crypto_scalarmult(q, scalar, pk) != 0;
+
+	sodium_memzero(q, sizeof(q));
+	return weak;
+}
+
 int
 fl_sa_public_from_record(struct fl_sa_public *p, const struct fl_record *rec,
     struct fl_error *err)
@@ -310,6 +331,12 @@ fl_sa_public_from_record(struct fl_sa_public *p, const struct fl_record *rec,
 	if (fl_tensor_find(rec, "sk.mask-seed") != NULL ||
 	    fl_tensor_find(rec, "sk.self") != NULL)
 		return fl_error_set(err, FL_EFORMAT, "holds a secret key");
+	/* A key of small order gives every neighbour the same all-zero
+	 * secret, which libsodium refuses: caught here, before the roster
+	 * is fixed, not when the neighbours seal or mask. */
+	if (weak_key(p->pk_mask) || weak_key(p->pk_box))
+		return fl_error_set(err, FL_EFORMAT, "a public key of small "
+		    "order");
 	return 0;
 }
 

@@ -312,6 +312,14 @@ fl_sa_open(struct fl_sa_share *s, const unsigned char box[FL_SA_BOXBYTES],
 		    "client %u to client %u names another session or pair",
 		    from, to);
 	}
+	/* A sender can seal anything: the shares must be scalars mod L. */
+	if (!fl_scalar_is_canonical(s->mask) ||
+	    !fl_scalar_is_canonical(s->self)) {
+		sodium_memzero(s, sizeof(*s));
+		return fl_error_set(err, FL_EFORMAT, "the share envelope from "
+		    "client %u to client %u holds a share that is not a "
+		    "scalar mod L", from, to);
+	}
 	return 0;
 }
 

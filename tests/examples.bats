@@ -62,8 +62,8 @@ CRON=$TOP/examples/cron
 
 @test "examples: the scripts are shellcheck-clean" {
 	command -v shellcheck > /dev/null || skip "shellcheck is not installed"
-	run shellcheck -s bash "$EX/round-by-hand.sh" "$CRON/server.sh" \
-	    "$CRON/client.sh"
+	run shellcheck -x -s bash "$EX/round-by-hand.sh" "$CRON/server.sh" \
+	    "$CRON/client.sh" "$CRON/common.sh"
 	assert_success
 }
 

@@ -335,6 +335,14 @@ assert (x > 1000).sum() > 1000      # negatives wrapped to the top
 	fl-pack -t 'w:f32=1,inf' -o inf.flt
 	run -1 fl-clip-noise -n 1 --sensitivity 1 inf.flt
 	assert_output --partial "non-finite value at index 1"
+	# Finite values whose norm overflows a double: refused, with or
+	# without noise (never clipped to zeros).
+	fl-pack -t 'w:f64=1e200,1e200' -o huge.flt
+	for n in "" "-n 1"; do
+		run -1 --separate-stderr fl-clip-noise -c 1 $n -o out.flt huge.flt
+		assert_equal "$stderr" "fl-clip-noise: huge.flt: record 1: the values are too large to clip: their norm overflows a double"
+		[ ! -e out.flt ]
+	done
 
 	fl-pack -t 'w:f32=1,2' -o f.flt
 	run -1 --separate-stderr fl-clip-noise -c 0 f.flt

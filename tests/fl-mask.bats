@@ -681,6 +681,16 @@ EOF
 	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2b.pub \
 	    c3.pub c4.pub
 	refused "" "duplicate key" roster.flt
+	# A key of small order (the point 0, and 1) would fail every
+	# neighbour later: refused at the roster.
+	edit c4.pub c4w.pub 'recs[0][1]["pk.box"][:] = 0'
+	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
+	    c3.pub c4w.pub
+	refused c4w.pub "a public key of small order" roster.flt
+	edit c4.pub c4w.pub 'recs[0][1]["pk.mask"][:] = 0; recs[0][1]["pk.mask"][0] = 1'
+	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
+	    c3.pub c4w.pub
+	refused c4w.pub "a public key of small order" roster.flt
 	# Keys of another round, a key file sent by mistake, a public key
 	# record carrying a secret.
 	fl-mask --keygen --client c5 --round 4 -k c5.key --seed t -o c5.pub

@@ -816,7 +816,17 @@ t["w"] = np.zeros(3, np.float32)
 flt.write_file("tampered.flt", [(m, t)])
 ' r.flt
 	run -1 --separate-stderr fl-quantize -d -o out.flt tampered.flt
-	[[ $stderr == "fl-quantize: tampered.flt: record 1: tensor 'w' has 3 values, the seed chose 2" ]] || fail "$stderr"
+	assert_equal "$stderr" "fl-quantize: tampered.flt: record 1: 3 values, q.k says 2"
+	[ ! -e out.flt ]
+	# a header asking for more than the record holds is refused before
+	# anything is allocated (2^40 values from a record of three)
+	py '
+(m, t), = read(sys.argv[1]); m = dict(m); m["q.k"] = m["q.dim"] = str(2**40)
+m["q.shapes"] = "[%d]" % 2**40
+flt.write_file("huge.flt", [(m, t)])
+' r.flt
+	run -1 --separate-stderr fl-quantize -d -o out.flt huge.flt
+	assert_equal "$stderr" "fl-quantize: huge.flt: record 1: 2 values, q.k says 1099511627776"
 	[ ! -e out.flt ]
 	cmp res.flt res0.flt
 	# option clashes: usage errors

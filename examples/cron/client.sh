@@ -26,28 +26,13 @@ set -eu -o pipefail
 : "${FL_DATA:?set FL_DATA to the local training data}"
 ID=$FL_CLIENT
 C=${FL_CLIENT_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/fl/$ID}
-if [ -n "${FL_BIN:-}" ]; then
-	PATH=$FL_BIN:$PATH
-	export PATH
-fi
 case $ID in
 '' | *[!A-Za-z0-9._-]*) echo "client.sh: bad FL_CLIENT '$ID'" >&2; exit 1 ;;
 esac
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+start "$C" "$ID"
 
-mkdir -p "$C"
-chmod 700 "$C"
-exec 9>> "$C/lock"
-flock -n 9 || exit 0
-
-log() {
-	echo "$(date '+%F %T') $ID: $*" >> "$C/log"
-	[ -z "${FL_VERBOSE:-}" ] || echo "$ID: $*" >&2
-}
-crashpoint() {
-	if [ "${FL_CRASH_AT:-}" = "$1" ]; then
-		kill -KILL $$
-	fi
-}
 # publish SRC DIR: SRC becomes DIR/ID.flt, atomically, unless it is there
 # already (so that a rerun changes nothing).
 publish() {

@@ -50,27 +50,11 @@ BUDGET=${FL_BUDGET:-10}
 DELTA=${FL_DELTA:-1e-5}
 LR=${FL_SERVER_LR:-1}
 LAST=${FL_LAST_ROUND:-}
-if [ -n "${FL_BIN:-}" ]; then
-	PATH=$FL_BIN:$PATH
-	export PATH
-fi
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
+mkdir -p "$FL_ROUNDS"
+start "$S" server
 
-mkdir -p "$FL_ROUNDS" "$S"
-# One run at a time: a run that finds the lock taken leaves at once (the
-# lock goes with the process, even when it is killed).
-exec 9>> "$S/lock"
-flock -n 9 || exit 0
-
-log() {
-	echo "$(date '+%F %T') server: $*" >> "$S/log"
-	[ -z "${FL_VERBOSE:-}" ] || echo "server: $*" >&2
-}
-# Tests: FL_CRASH_AT=NAME kills this run at crash point NAME.
-crashpoint() {
-	if [ "${FL_CRASH_AT:-}" = "$1" ]; then
-		kill -KILL $$
-	fi
-}
 # put SRC DEST: copy atomically (a temporary file beside DEST, renamed).
 put() {
 	cp "$1" "$2.tmp.$$"
@@ -89,6 +73,10 @@ age() {
 ids() {
 	fl-inspect "$1" | sed -n 's/^  client=//p' | LC_ALL=C sort
 }
+# threshold: the roster's t, the fewest clients a round can finish with.
+threshold() {
+	fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.t=//p'
+}
 # present DIR LIST: the ids of LIST (a file) with DIR/ID.flt, one a line.
 present() {
 	while read -r c; do
@@ -98,6 +86,11 @@ present() {
 abort() {
 	echo "$*" | write "$d/ABORTED"
 	log "$id aborted: $*"
+}
+# closes N WANT SINCE SECS: a phase can close: N of the WANT inputs are
+# in, or SECS seconds have passed since SINCE was written.
+closes() {
+	[ "$1" -ge "$2" ] || [ "$(age "$3")" -ge "$4" ]
 }
 
 # Leftovers of a run that died while writing (the files in progress are
@@ -119,6 +112,8 @@ while [ -e "$FL_ROUNDS/$R.$((a + 1))" ]; do
 done
 d=$FL_ROUNDS/$R.$a
 id=$R.$a
+# This run's lists of the phase in progress go with it.
+trap 'rm -f "$d"/.*.tmp.$$' EXIT
 
 # A DONE round whose model is not installed yet: install it (the crash
 # fell between the two).
@@ -180,19 +175,13 @@ if [ ! -e "$d/roster.flt" ]; then
 		fi
 	done
 	n=$(wc -l < "$d/.keys.tmp.$$")
-	if [ "$n" -lt "$EXPECT" ] &&
-	    [ "$(age "$d/model.flt")" -lt "${FL_KEYS_SECS:-600}" ]; then
-		rm -f "$d/.keys.tmp.$$"
-		exit 0
-	fi
+	closes "$n" "$EXPECT" "$d/model.flt" "${FL_KEYS_SECS:-600}" || exit 0
 	if [ "$n" -lt "$MIN" ]; then
-		rm -f "$d/.keys.tmp.$$"
 		abort "keys: $n clients, fewer than $MIN"
 		exit 0
 	fi
 	xargs cat < "$d/.keys.tmp.$$" |
 	    fl-mask --make-roster --dropout "$DROPOUT" -o "$d/roster.flt"
-	rm -f "$d/.keys.tmp.$$"
 	log "$id: roster of $n clients"
 elif [ ! -e "$d/shares.flt" ]; then
 	# Shares: from every client of the roster, or at the deadline from
@@ -200,20 +189,14 @@ elif [ ! -e "$d/shares.flt" ]; then
 	ids "$d/roster.flt" > "$d/.in.tmp.$$"
 	present "$d/shares" "$d/.in.tmp.$$" > "$d/.got.tmp.$$"
 	n=$(wc -l < "$d/.got.tmp.$$")
-	t=$(fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.t=//p')
-	if [ "$n" -lt "$(wc -l < "$d/.in.tmp.$$")" ] &&
-	    [ "$(age "$d/roster.flt")" -lt "${FL_SHARE_SECS:-300}" ]; then
-		rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
-		exit 0
-	fi
-	if [ "$n" -lt "$t" ]; then
-		rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
-		abort "shares: $n clients, below the threshold $t"
+	closes "$n" "$(wc -l < "$d/.in.tmp.$$")" "$d/roster.flt" \
+	    "${FL_SHARE_SECS:-300}" || exit 0
+	if [ "$n" -lt "$(threshold)" ]; then
+		abort "shares: $n clients, below the threshold $(threshold)"
 		exit 0
 	fi
 	sed "s|.*|$d/shares/&.flt|" "$d/.got.tmp.$$" | xargs cat |
 	    write "$d/shares.flt"
-	rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
 	log "$id: shares of $n clients"
 elif [ ! -e "$d/survivors" ]; then
 	# Masking: the survivors are the clients that shared and whose
@@ -221,38 +204,27 @@ elif [ ! -e "$d/survivors" ]; then
 	ids "$d/shares.flt" > "$d/.in.tmp.$$"
 	present "$d/masked" "$d/.in.tmp.$$" > "$d/.got.tmp.$$"
 	n=$(wc -l < "$d/.got.tmp.$$")
-	t=$(fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.t=//p')
-	if [ "$n" -lt "$(wc -l < "$d/.in.tmp.$$")" ] &&
-	    [ "$(age "$d/shares.flt")" -lt "${FL_MASK_SECS:-1800}" ]; then
-		rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
-		exit 0
-	fi
-	if [ "$n" -lt "$t" ]; then
-		rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
-		abort "masking: $n survivors, below the threshold $t"
+	closes "$n" "$(wc -l < "$d/.in.tmp.$$")" "$d/shares.flt" \
+	    "${FL_MASK_SECS:-1800}" || exit 0
+	if [ "$n" -lt "$(threshold)" ]; then
+		abort "masking: $n survivors, below the threshold $(threshold)"
 		exit 0
 	fi
 	write "$d/survivors" < "$d/.got.tmp.$$"
-	rm -f "$d/.in.tmp.$$" "$d/.got.tmp.$$"
 	log "$id: $n survivors"
 elif [ ! -e "$d/sum.flt" ]; then
 	# The unmask request: every survivor's answer, or at the deadline
 	# whatever came; fl-aggregate says whether that is enough.
 	present "$d/reveal" "$d/survivors" > "$d/.got.tmp.$$"
 	n=$(wc -l < "$d/.got.tmp.$$")
-	if [ "$n" -lt "$(wc -l < "$d/survivors")" ] &&
-	    [ "$(age "$d/survivors")" -lt "${FL_REVEAL_SECS:-300}" ]; then
-		rm -f "$d/.got.tmp.$$"
-		exit 0
-	fi
+	closes "$n" "$(wc -l < "$d/survivors")" "$d/survivors" \
+	    "${FL_REVEAL_SECS:-300}" || exit 0
 	sed "s|.*|$d/reveal/&.flt|" "$d/.got.tmp.$$" | xargs cat \
 	    > "$d/.reveals.tmp.$$"
-	rm -f "$d/.got.tmp.$$"
 	if ! sed "s|.*|$d/masked/&.flt|" "$d/survivors" |
 	    xargs fl-aggregate --roster "$d/roster.flt" \
 		--reveals "$d/.reveals.tmp.$$" -o "$d/sum.flt" \
 		2>> "$S/log"; then
-		rm -f "$d/.reveals.tmp.$$"
 		abort "unmasking failed with $n reveals (see the log)"
 		exit 0
 	fi
@@ -270,14 +242,12 @@ else
 		    -q "$Q" "$d/sum.flt" > "$d/.spend.tmp.$$" 2>> "$S/log" ||
 		    st=$?
 		if [ "$st" -eq 3 ]; then
-			rm -f "$d/.spend.tmp.$$"
 			abort "the privacy budget $BUDGET is spent"
 			echo "budget" | write "$FL_ROUNDS/STOPPED"
 			exit 0
 		fi
 		[ "$st" -eq 0 ] || exit 1
 		log "$id: charged: $(cat "$d/.spend.tmp.$$")"
-		rm -f "$d/.spend.tmp.$$"
 	fi
 	crashpoint charged
 	# Decode, adapt the clip (noise from the OS: made once, kept), apply.

@@ -44,7 +44,7 @@ test_normal_paths(void)
 	double *want = malloc((most + 1) * sizeof(*want));
 	double *got = malloc(most * sizeof(*got));
 	unsigned char key[FL_RNG_KEYBYTES];
-	int saved = fl_gauss_path_limit;
+	int saved = fl_simd_limit;
 
 	CHECK(want != NULL && got != NULL);
 	if (want == NULL || got == NULL)
@@ -58,7 +58,7 @@ test_normal_paths(void)
 			for (int path = 0; path <= 1; path++) {
 				struct fl_rng r;
 
-				fl_gauss_path_limit = path;
+				fl_simd_limit = path;
 				fl_rng_init(&r, key, stream);
 				if (scales[c] > 0)
 					fl_normal_steps(&r, got, sizes[z],
@@ -85,7 +85,7 @@ test_normal_paths(void)
 		tails += fabs(want[k]) > 3.6541528853610088;
 	CHECK(tails > 5);
 out:
-	fl_gauss_path_limit = saved;
+	fl_simd_limit = saved;
 	free(want);
 	free(got);
 }

@@ -3,7 +3,7 @@
  * Unit tests of the ring encoding's kernels: the blocked vector Hadamard
  * transform against the plain radix-2 one, and the vector paths of the
  * sign flips, the stochastic rounding and the unwrap against the scalar
- * code, bit for bit (fl_quant_path_limit 0 is scalar only).
+ * code, bit for bit (fl_simd_limit 0 is scalar only).
  */
 #include <math.h>
 #include <stdint.h>
@@ -64,7 +64,7 @@ test_quant_paths(void)
 	float *y = malloc(most * sizeof(*y)), *v[2];
 	uint32_t *out[2];
 	unsigned char key[FL_RNG_KEYBYTES], rot[FL_RNG_KEYBYTES];
-	int saved = fl_quant_path_limit;
+	int saved = fl_simd_limit;
 	struct fl_error err;
 
 	v[0] = malloc(most * sizeof(float));
@@ -94,7 +94,7 @@ test_quant_paths(void)
 			for (int path = 0; path < 2; path++) {
 				/* Small steps at 8 bits and under, large ones
 				 * (squares over 2^32) above. */
-				fl_quant_path_limit = path;
+				fl_simd_limit = path;
 				rc[path] = fl_ring_round(y, n, bits[b] > 8 ?
 				    0x1p18 : 1.75, 1e30, bits[b], key,
 				    out[path], &tries[path], &err);
@@ -114,7 +114,7 @@ test_quant_paths(void)
 			unsigned t;
 			double edge;
 
-			fl_quant_path_limit = 0;
+			fl_simd_limit = 0;
 			CHECK(fl_ring_round(y, n, 0x1p18, 1e30, 32, key,
 			    out[0], &t, &err) == 0);
 			for (uint64_t i = 0; i < n; i++) {
@@ -129,7 +129,7 @@ test_quant_paths(void)
 			while (!fl_int_sumsq_le(ss, edge))
 				edge = nextafter(edge, INFINITY);
 			for (int path = 0; path < 2; path++) {
-				fl_quant_path_limit = path;
+				fl_simd_limit = path;
 				CHECK(fl_ring_round(y, n, 0x1p18, edge, 32,
 				    key, out[path], &t, &err) == 0 && t == 1);
 			}
@@ -142,7 +142,7 @@ test_quant_paths(void)
 				    (1 - 1e-12), 0);
 
 				for (int path = 0; path < 2; path++) {
-					fl_quant_path_limit = path;
+					fl_simd_limit = path;
 					ru[path] = fl_ring_round(y, n, 0x1p18,
 					    under, 32, key, out[path],
 					    &tu[path], &err);
@@ -158,7 +158,7 @@ test_quant_paths(void)
 			unsigned t;
 			float keep = y[n - 1];
 
-			fl_quant_path_limit = path;
+			fl_simd_limit = path;
 			y[n - 1] = 0x1p31f;
 			CHECK(fl_ring_round(y, n, 1, 1e30, 32, key, out[path],
 			    &t, &err) == -1 && err.code == FL_EINVAL);
@@ -169,7 +169,7 @@ test_quant_paths(void)
 		}
 		/* Sign flips. */
 		for (int path = 0; path < 2; path++) {
-			fl_quant_path_limit = path;
+			fl_simd_limit = path;
 			memcpy(v[path], y, n * sizeof(float));
 			fl_rht_signs(v[path], n, rot);
 		}
@@ -177,7 +177,7 @@ test_quant_paths(void)
 		CHECK(n < 64 || memcmp(v[0], y, n * sizeof(float)) != 0);
 	}
 out:
-	fl_quant_path_limit = saved;
+	fl_simd_limit = saved;
 	free(y);
 	free(v[0]);
 	free(v[1]);

@@ -7,19 +7,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "../../lib/fl.h"
 #include "../../lib/internal.h"
 #include "unit.h"
 
 #define SB FL_SCALAR_BYTES
 
-/* L, the order of the ed25519 base point, little-endian. */
-static const unsigned char order[SB] = {
-	0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
-	0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10
-};
+/* L, the order of the ed25519 base point, little-endian: from libsodium
+ * (-1 mod L, plus one), not from the code under test. */
+static unsigned char order[SB];
+
+static void
+find_order(void)
+{
+	unsigned char one[SB] = { 1 };
+	unsigned carry = 1;
+
+	if (sodium_init() < 0) {
+	}
+	crypto_core_ed25519_scalar_negate(order, one);
+	for (int i = 0; i < SB; i++) {
+		carry += order[i];
+		order[i] = (unsigned char)carry;
+		carry >>= 8;
+	}
+}
 
 static void
 hex(char out[2 * SB + 1], const unsigned char s[SB])
@@ -264,18 +278,43 @@ test_shamir_golden(void)
 	fl_rng_wipe(&r);
 }
 
+/* A sender can seal anything: a share that is not a scalar mod L is
+ * refused when the envelope is opened, with a message. */
+static void
+test_envelope_scalars(void)
+{
+	unsigned char apk[SB], ask[SB], bpk[SB], bsk[SB], session[SB] = { 7 };
+	unsigned char box[FL_SA_BOXBYTES];
+	struct fl_sa_share s = { { 1 }, { 2 } }, got;
+	struct fl_error err;
+
+	crypto_box_keypair(apk, ask);
+	crypto_box_keypair(bpk, bsk);
+	CHECK(fl_sa_seal(box, &s, session, 1, 2, ask, bpk, &err) == 0);
+	CHECK(fl_sa_open(&got, box, session, 1, 2, bsk, apk, &err) == 0);
+	CHECK(memcmp(&got, &s, sizeof(s)) == 0);
+	memcpy(s.self, order, SB);                      /* L itself */
+	CHECK(fl_sa_seal(box, &s, session, 1, 2, ask, bpk, &err) == 0);
+	CHECK(fl_sa_open(&got, box, session, 1, 2, bsk, apk, &err) == -1);
+	CHECK(strstr(err.msg, "not a scalar mod L") != NULL);
+	sodium_memzero(ask, SB);
+	sodium_memzero(bsk, SB);
+}
+
 void
 test_shamir(void)
 {
 	unsigned char key[FL_RNG_KEYBYTES];
 	struct fl_rng r;
 
+	find_order();
 	fl_rng_seed_text(key, "unit shamir");
 	fl_rng_init(&r, key, 0);
 	test_scalars(&r);
 	test_roundtrips(&r);
 	test_shamir_errors(&r);
 	test_shamir_golden();
+	test_envelope_scalars();
 	fl_rng_wipe(&r);
 }
 
