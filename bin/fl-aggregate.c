@@ -552,13 +552,6 @@ note_survivor(struct agg *a, const char *client)
 	a->survivors[a->nsurvivors++] = c;
 }
 
-static int
-cmp_u32(const void *x, const void *y)
-{
-	uint32_t p = *(const uint32_t *)x, q = *(const uint32_t *)y;
-
-	return (p > q) - (p < q);
-}
 
 /* Take the masks out of the modular sum in out. */
 static void
@@ -599,7 +592,7 @@ unmask(struct agg *a, struct fl_record *out)
 	}
 	fl_record_free(&recs[n]);
 	fclose(fp);
-	qsort(a->survivors, a->nsurvivors, sizeof(*a->survivors), cmp_u32);
+	fl_sort_u32(a->survivors, a->nsurvivors);
 	if (fl_sa_unmask_record(out, &a->roster, a->survivors, a->nsurvivors,
 	    fl_meta_get(&a->keep, "secagg.shared"), rv, n, o->threads,
 	    &err) < 0)

@@ -445,7 +445,6 @@ mask(const struct opts *o, int nfiles, char **files)
 	struct fl_error err;
 	struct received rc;
 	char hash[2 * FL_SA_BYTES + 1], hex[2 * FL_SA_BYTES + 1];
-	const char *round;
 	uint64_t rnd;
 	uint32_t me, *h;
 	size_t m, live = 0;
@@ -487,11 +486,11 @@ mask(const struct opts *o, int nfiles, char **files)
 	}
 	if (fl_meta_get(&rec, "mask") != NULL)
 		tool_die("%s: already masked", in.name);
-	if ((round = fl_meta_get(&rec, "round")) != NULL &&
-	    (fl_parse_u64(round, 0, UINT64_MAX, &rnd, &err) < 0 ||
-	    rnd != r.round))
-		tool_die("%s: an update of round %s, the keys are for round "
-		    "%llu", in.name, round, (unsigned long long)r.round);
+	if (tool_meta_u64(&rec, &in, "round", 0, UINT64_MAX, &rnd) &&
+	    rnd != r.round)
+		tool_die("%s: an update of round %llu, the keys are for round "
+		    "%llu", in.name, (unsigned long long)rnd,
+		    (unsigned long long)r.round);
 	if (fl_sa_mask_record(&rec, &r, &s, rc.shared, rc.nshared, o->threads,
 	    &err) < 0)
 		tool_die("%s: %s", in.name, err.msg);
@@ -518,9 +517,11 @@ mask(const struct opts *o, int nfiles, char **files)
 
 /* ---- the unmask request ---- */
 
+/* The survivors named in the file: their ids in order into out, and a
+ * flag per client (index id - 1) into seen, which the caller frees. */
 static size_t
 read_survivors(const struct opts *o, const struct fl_sa_roster *r,
-    uint32_t *out)
+    uint32_t *out, unsigned char **seen_out)
 {
 	unsigned char *seen = calloc(r->n, 1);
 	char *line = NULL, q[FL_QUOTE];
@@ -562,17 +563,8 @@ read_survivors(const struct opts *o, const struct fl_sa_roster *r,
 	for (uint32_t c = 1; c <= r->n; c++)
 		if (seen[c - 1])
 			out[m++] = c;
-	free(seen);
+	*seen_out = seen;
 	return m;
-}
-
-static int
-member(const uint32_t *set, size_t m, uint32_t x)
-{
-	for (size_t i = 0; i < m; i++)
-		if (set[i] == x)
-			return 1;
-	return 0;
 }
 
 static void
@@ -587,6 +579,7 @@ reveal(const struct opts *o)
 	struct received rc;
 	uint32_t me, *surv, *h, *self_of, *mask_of;
 	unsigned char (*self_sh)[FL_SCALAR_BYTES], (*mask_sh)[FL_SCALAR_BYTES];
+	unsigned char *is_surv, *shared;
 	size_t nsurv, m;
 
 	tool_output_open(&out, o->output, 1);
@@ -595,14 +588,18 @@ reveal(const struct opts *o)
 	me = find_self(o, &r, &s);
 	read_shares(o, &r, &s, me, &rc);
 	surv = tool_malloc(r.n * sizeof(*surv));
-	nsurv = read_survivors(o, &r, surv);
+	nsurv = read_survivors(o, &r, surv, &is_surv);
+	shared = tool_malloc(r.n);
+	memset(shared, 0, r.n);
+	for (size_t i = 0; i < rc.nshared; i++)
+		shared[rc.shared[i] - 1] = 1;
 
 	/* Bonawitz et al.'s client checks before anything is revealed. */
 	for (size_t i = 0; i < nsurv; i++)
-		if (!member(rc.shared, rc.nshared, surv[i]))
+		if (!shared[surv[i] - 1])
 			tool_die("%s: client '%s' is listed as a survivor but "
 			    "never shared", o->survivors, r.pub[surv[i] - 1].id);
-	if (!member(surv, nsurv, me))
+	if (!is_surv[me - 1])
 		tool_die("%s: this client ('%s') is listed as dropped: "
 		    "refusing to answer", o->survivors, s.id);
 	if (nsurv < r.t)
@@ -636,7 +633,7 @@ reveal(const struct opts *o)
 
 		if (!rc.has[c - 1])
 			continue;       /* never shared: out of the round */
-		if (member(surv, nsurv, c)) {
+		if (is_surv[c - 1]) {
 			self_of[v.nself] = c;
 			memcpy(self_sh[v.nself++], rc.mine[c - 1].self,
 			    FL_SCALAR_BYTES);
@@ -665,6 +662,8 @@ reveal(const struct opts *o)
 	free(mask_sh);
 	free(h);
 	free(surv);
+	free(is_surv);
+	free(shared);
 	free_received(&rc, r.n);
 	fl_sa_roster_free(&r);
 }

@@ -1463,6 +1463,9 @@ int fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
     const struct fl_sa_reveal *rv, size_t nrv, int nthreads,
     struct fl_error *err);
 
+/* Client ids (and Shamir x-coordinates) in ascending order. */
+void fl_sort_u32(uint32_t *v, size_t n);
+
 /* ---- sparsification (sparse.c) ---- */
 
 /*

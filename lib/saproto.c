@@ -170,8 +170,7 @@ put_u32(struct fl_record *rec, const char *name, const uint32_t *v,
 		return -1;
 	p = t->data;
 	for (uint64_t i = 0; i < n; i++)
-		for (int b = 0; b < 4; b++)
-			p[4 * i + (uint64_t)b] = (unsigned char)(v[i] >> (8 * b));
+		fl_store_le32(p + 4 * i, v[i]);
 	return 0;
 }
 
@@ -356,13 +355,10 @@ session_id(struct fl_sa_roster *r)
 	unsigned char head[20], len;
 	static const char domain[] = "fl-mask session v1";
 
-	for (int i = 0; i < 8; i++)
-		head[i] = (unsigned char)(r->round >> (8 * i));
-	for (int i = 0; i < 4; i++) {
-		head[8 + i] = (unsigned char)(r->n >> (8 * i));
-		head[12 + i] = (unsigned char)(r->k >> (8 * i));
-		head[16 + i] = (unsigned char)(r->t >> (8 * i));
-	}
+	fl_store_le64(head, r->round);
+	fl_store_le32(head + 8, r->n);
+	fl_store_le32(head + 12, r->k);
+	fl_store_le32(head + 16, r->t);
 	crypto_generichash_init(&st, NULL, 0, FL_SA_BYTES);
 	crypto_generichash_update(&st, (const unsigned char *)domain,
 	    sizeof(domain));
@@ -622,8 +618,7 @@ fl_sa_set_hash(char out[2 * FL_SA_BYTES + 1], const char *what,
 	    strlen(what) + 1);
 	crypto_generichash_update(&st, session, FL_SA_BYTES);
 	for (size_t i = 0; i < m; i++) {
-		for (int b = 0; b < 4; b++)
-			w[b] = (unsigned char)(set[i] >> (8 * b));
+		fl_store_le32(w, set[i]);
 		crypto_generichash_update(&st, w, sizeof(w));
 	}
 	crypto_generichash_final(&st, h, sizeof(h));

@@ -13,21 +13,7 @@
 
 #include <sodium.h>
 
-#include "fl.h"
-
-static void
-put_le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-put_le64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
+#include "internal.h"
 
 /* A hash state opened with a domain string, NUL included, so that no
  * input of one purpose can be read as the input of another. */
@@ -111,6 +97,12 @@ cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+void
+fl_sort_u32(uint32_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u32);
+}
+
 size_t
 fl_sa_neighbours(const struct fl_sa_graph *g, uint32_t i, uint32_t *out)
 {
@@ -128,7 +120,7 @@ fl_sa_neighbours(const struct fl_sa_graph *g, uint32_t i, uint32_t *out)
 		out[m++] = g->at[(p + o) % g->n];
 		out[m++] = g->at[(p + g->n - o) % g->n];
 	}
-	qsort(out, m, sizeof(*out), cmp_u32);
+	fl_sort_u32(out, m);
 	return m;
 }
 
@@ -199,8 +191,8 @@ fl_sa_pair_seed(unsigned char out[FL_SA_BYTES],
 		return fl_error_set(err, FL_EINVAL, "a mask public key is a "
 		    "weak point");
 	/* The pair in ascending order, so both ends derive the same seed. */
-	put_le32(ids, a < b ? a : b);
-	put_le32(ids + 4, a < b ? b : a);
+	fl_store_le32(ids, a < b ? a : b);
+	fl_store_le32(ids + 4, a < b ? b : a);
 	hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask pair v1");
 	crypto_generichash_update(&st, session, FL_SA_BYTES);
 	crypto_generichash_update(&st, ids, sizeof(ids));
@@ -245,8 +237,8 @@ box_nonce(unsigned char nonce[crypto_box_NONCEBYTES],
 	crypto_generichash_state st;
 	unsigned char ids[8];
 
-	put_le32(ids, from);
-	put_le32(ids + 4, to);
+	fl_store_le32(ids, from);
+	fl_store_le32(ids + 4, to);
 	hash_begin(&st, NULL, 0, crypto_box_NONCEBYTES, "fl-mask box v1");
 	crypto_generichash_update(&st, session, FL_SA_BYTES);
 	crypto_generichash_update(&st, ids, sizeof(ids));
@@ -258,8 +250,8 @@ box_plain(unsigned char p[FL_SA_PLAINBYTES], const struct fl_sa_share *s,
     const unsigned char session[FL_SA_BYTES], uint32_t from, uint32_t to)
 {
 	memcpy(p, session, FL_SA_BYTES);
-	put_le32(p + FL_SA_BYTES, from);
-	put_le32(p + FL_SA_BYTES + 4, to);
+	fl_store_le32(p + FL_SA_BYTES, from);
+	fl_store_le32(p + FL_SA_BYTES + 4, to);
 	memcpy(p + FL_SA_BYTES + 8, s->mask, FL_SCALAR_BYTES);
 	memcpy(p + FL_SA_BYTES + 8 + FL_SCALAR_BYTES, s->self, FL_SCALAR_BYTES);
 }
@@ -333,8 +325,8 @@ fl_sa_tensor_key(unsigned char out[FL_SA_BYTES],
 	crypto_generichash_state st;
 	unsigned char shape[12];
 
-	put_le32(shape, bits);
-	put_le64(shape + 4, numel);
+	fl_store_le32(shape, bits);
+	fl_store_le64(shape + 4, numel);
 	hash_begin(&st, seed, FL_SA_BYTES, FL_SA_BYTES, "fl-mask tensor v1");
 	crypto_generichash_update(&st, shape, sizeof(shape));
 	crypto_generichash_update(&st, (const unsigned char *)name,

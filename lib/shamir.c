@@ -54,13 +54,6 @@ scalar_from_u32(unsigned char s[SB], uint32_t x)
 	fl_store_le32(s, x);
 }
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* 0 if the n x-coordinates are nonzero and distinct. */
 static int
@@ -85,7 +78,7 @@ check_xs(const uint32_t *xs, size_t n, struct fl_error *err)
 	if ((sorted = malloc(n * sizeof(*sorted))) == NULL)
 		return fl_error_set(err, FL_ENOMEM, "out of memory");
 	memcpy(sorted, xs, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	fl_sort_u32(sorted, n);
 	for (size_t i = 1; i < n && rc == 0; i++)
 		if (sorted[i] == sorted[i - 1])
 			rc = fl_error_set(err, FL_EINVAL,

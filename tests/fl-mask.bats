@@ -838,7 +838,12 @@ EOF
 	    -o r4.ring
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
 	    -o out.flt r4.ring
-	refused r4.ring "round 4" out.flt
+	refused r4.ring "an update of round 4, the keys are for round 3" out.flt
+	fl-pack -m kind=update -m modulus=65536 -m round=x -t w:u32=1,2,3 \
+	    -o rx.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt rx.ring
+	refused rx.ring "metadata round 'x'" out.flt
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
 	    -o out.flt <(cat c1.ring c2.ring)
 	refused "record 2" "one update per client" out.flt
