@@ -37,7 +37,7 @@ static const char options[] =
     "  -h, --help             print this help and exit\n"
     "      --log=FILE         append a JSON line on the aggregation to FILE\n"
     "      --memory=BYTES     robust rules: hold at most BYTES of values\n"
-    "                         (suffix k, M, G; default 1G), beyond that\n"
+    "                         (suffix k, M, G, T; default 1G), beyond that\n"
     "                         re-read the files in coordinate chunks\n"
     "  -n, --min-clients=N    fail, writing nothing, below N clients\n"
     "                         (default 1)\n"

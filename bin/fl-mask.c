@@ -57,7 +57,8 @@ static const char options[] =
     "                            and NOT PRIVATE (tests and simulations only)\n"
     "      --share               make this client's share envelopes\n"
     "      --threshold=T         --make-roster: shares needed to rebuild a secret\n"
-    "                            instead of the rule\n"
+    "                            instead of the rule (a majority of the k + 1\n"
+    "                            holders, to k + 1)\n"
     "  -V, --version             print the version and exit\n";
 
 enum mode { MASK, KEYGEN, ROSTER, SHARE, REVEAL };

@@ -43,7 +43,7 @@ static const char options[] =
     "                         file's name with labels-idx1)\n"
     "      --lr=RATE          learning rate (default 0.1)\n"
     "  -m, --model=FILE       the global model (a record of kind model)\n"
-    "      --momentum=M       momentum, 0 to 1 (default 0)\n"
+    "      --momentum=M       momentum, 0 to below 1 (default 0)\n"
     "      --no-header        the first CSV row is data\n"
     "      --noise=Z          DP-SGD: noise std = Z * clip (default 1)\n"
     "      --normalize=FILE   standardize features with a normalizer\n"
