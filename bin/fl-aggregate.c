@@ -24,8 +24,8 @@
 
 static const char usage[] =
     "fl-aggregate [-r rule] [-n min] [option ...] [-o file] [file ...]\n"
-    "       fl-aggregate --roster=file --reveals=file [-j n] [-n min]\n"
-    "           [-o file] [file ...]";
+    "       fl-aggregate --roster=file --shares=file --reveals=file [-j n]\n"
+    "           [-n min] [-o file] [file ...]";
 
 static const char options[] =
     "Aggregate updates into one record: all inputs must have the same\n"
@@ -47,6 +47,9 @@ static const char options[] =
     "                         unmask request (fl-mask --reveal), one stream\n"
     "      --roster=FILE      masked input: the round's roster; the output is\n"
     "                         the survivors' plain modular sum\n"
+    "      --shares=FILE      masked input: the clients' share envelopes and\n"
+    "                         commitments, as sent to the clients (to tell a\n"
+    "                         wrong revealed share from a right one)\n"
     "  -r, --rule=RULE        mean (weighted, the default), sum, median,\n"
     "                         trimmed-mean or krum\n"
     "      --select=M         krum: average the M best updates (multi-Krum;\n"
@@ -75,7 +78,7 @@ struct opts {
 	uint64_t byzantine, select, min_clients, memory;
 	int set_trim, set_krum, set_memory, set_rule;
 	const char *log;
-	const char *roster, *reveals;    /* secure aggregation */
+	const char *roster, *reveals, *shares;  /* secure aggregation */
 	int threads;
 };
 
@@ -534,7 +537,8 @@ static void
 note_survivor(struct agg *a, const char *client)
 {
 	const char *sess = fl_meta_get(&a->rec, "secagg.session");
-	char hex[2 * FL_SA_BYTES + 1];
+	char hex[FL_SA_HEX];
+	struct fl_error err;
 	uint32_t c;
 
 	if (a->o->roster == NULL)
@@ -549,59 +553,117 @@ note_survivor(struct agg *a, const char *client)
 		    client, a->o->roster);
 	if (fl_meta_get(&a->rec, "secagg.shared") == NULL)
 		bad(a, "masked record without secagg.shared");
+	/* Count, don't trust: a masked record that claims clients or a
+	 * weight would make the sum claim them; its own metadata must be
+	 * what a client may send in clear, and nothing more. */
+	if (fl_release_check_masked(&a->rec, &err) < 0)
+		bad(a, "client '%s': %s", client, err.msg);
 	a->survivors[a->nsurvivors++] = c;
 }
 
+
+/* The records of a protocol file, all of it (a few per client). */
+static size_t
+read_all(const char *path, struct fl_record **out)
+{
+	struct fl_record *recs = NULL;
+	struct fl_error err;
+	size_t n = 0, cap = 0;
+	FILE *fp = fopen(path, "rb");
+	int rc;
+
+	if (fp == NULL)
+		tool_die("%s: %s", path, strerror(errno));
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			recs = xrealloc(recs, cap, sizeof(*recs));
+		}
+		fl_record_init(&recs[n]);
+		if ((rc = fl_record_read(&recs[n], fp, NULL, &err)) == 0)
+			break;
+		if (rc < 0)
+			tool_die("%s: record %zu: %s", path, n + 1, err.msg);
+		n++;
+	}
+	fl_record_free(&recs[n]);
+	fclose(fp);
+	*out = recs;
+	return n;
+}
+
+/* What the reveals held that failed the owners' commitments. */
+static void
+warn_faults(const struct agg *a, const struct fl_sa_faults *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		tool_warn("%s: client '%s' revealed a wrong share of client "
+		    "'%s''s %s (it lied, or '%s' dealt it a wrong one)",
+		    a->o->reveals, a->roster.pub[f->v[i].from - 1].id,
+		    a->roster.pub[f->v[i].of - 1].id, f->v[i].self ?
+		    "self-mask secret" : "mask key",
+		    a->roster.pub[f->v[i].of - 1].id);
+}
 
 /* Take the masks out of the modular sum in out. */
 static void
 unmask(struct agg *a, struct fl_record *out)
 {
 	const struct opts *o = a->o;
-	struct fl_record *recs = NULL;
-	struct fl_sa_reveal *rv = NULL;
+	struct fl_record *recs, *srecs;
+	struct fl_sa_reveal *rv;
+	struct fl_sa_shares *dealt = calloc(a->roster.n, sizeof(*dealt));
+	struct fl_sa_faults faults = { 0 };
 	unsigned char *seen = calloc(a->roster.n, 1);
 	struct fl_error err;
-	size_t n = 0, cap = 0;
-	FILE *fp;
+	size_t n, ns;
 	int rc;
 
-	if (seen == NULL)
+	if (seen == NULL || dealt == NULL)
 		tool_die("out of memory");
-	if ((fp = fopen(o->reveals, "rb")) == NULL)
-		tool_die("%s: %s", o->reveals, strerror(errno));
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			recs = xrealloc(recs, cap, sizeof(*recs));
-			rv = xrealloc(rv, cap, sizeof(*rv));
-		}
-		fl_record_init(&recs[n]);
-		if ((rc = fl_record_read(&recs[n], fp, NULL, &err)) == 0)
-			break;
-		if (rc < 0 || fl_sa_reveal_from_record(&rv[n], &recs[n],
-		    &a->roster, &err) < 0)
-			tool_die("%s: record %zu: %s", o->reveals, n + 1,
-			    err.msg);
-		if (seen[rv[n].from - 1])
-			tool_die("%s: record %zu: a second reveal from client "
-			    "'%s'", o->reveals, n + 1,
-			    a->roster.pub[rv[n].from - 1].id);
-		seen[rv[n].from - 1] = 1;
-		n++;
+	ns = read_all(o->shares, &srecs);
+	for (size_t i = 0; i < ns; i++) {
+		struct fl_sa_shares sh;
+
+		if (fl_sa_shares_from_record(&sh, &srecs[i], &a->roster,
+		    &err) < 0)
+			tool_die("%s: record %zu: %s", o->shares, i + 1, err.msg);
+		if (dealt[sh.from - 1].m)
+			tool_die("%s: record %zu: client '%s' shared twice",
+			    o->shares, i + 1, a->roster.pub[sh.from - 1].id);
+		dealt[sh.from - 1] = sh;
 	}
-	fl_record_free(&recs[n]);
-	fclose(fp);
+	n = read_all(o->reveals, &recs);
+	rv = xrealloc(NULL, n, sizeof(*rv));
+	for (size_t i = 0; i < n; i++) {
+		if (fl_sa_reveal_from_record(&rv[i], &recs[i], &a->roster,
+		    &err) < 0)
+			tool_die("%s: record %zu: %s", o->reveals, i + 1,
+			    err.msg);
+		if (seen[rv[i].from - 1])
+			tool_die("%s: record %zu: a second reveal from client "
+			    "'%s'", o->reveals, i + 1,
+			    a->roster.pub[rv[i].from - 1].id);
+		seen[rv[i].from - 1] = 1;
+	}
 	fl_sort_u32(a->survivors, a->nsurvivors);
-	if (fl_sa_unmask_record(out, &a->roster, a->survivors, a->nsurvivors,
-	    fl_meta_get(&a->keep, "secagg.shared"), rv, n, o->threads,
-	    &err) < 0)
+	rc = fl_sa_unmask_record(out, &a->roster, a->survivors, a->nsurvivors,
+	    fl_meta_get(&a->keep, "secagg.shared"), rv, n, dealt, &faults,
+	    o->threads, &err);
+	warn_faults(a, &faults);
+	if (rc < 0)
 		tool_die("%s: %s", o->reveals, err.msg);
+	/* The revealed shares rebuild secrets: not left in freed memory. */
 	for (size_t i = 0; i < n; i++)
-		fl_record_free(&recs[i]);
+		fl_record_wipe(&recs[i]);
+	for (size_t i = 0; i < ns; i++)
+		fl_record_free(&srecs[i]);
 	free(recs);
+	free(srecs);
 	free(rv);
+	free(dealt);
 	free(seen);
+	free(faults.v);
 	fl_meta_del(out, "mask");
 	fl_meta_del(out, "secagg.session");
 	fl_meta_del(out, "secagg.shared");
@@ -1093,7 +1155,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_DROP = 256, OPT_LOG, OPT_MEMORY, OPT_NORM_BOUND,
-		OPT_REVEALS, OPT_ROSTER, OPT_SELECT, OPT_TRIM,
+		OPT_REVEALS, OPT_ROSTER, OPT_SELECT, OPT_SHARES, OPT_TRIM,
 		OPT_UNWEIGHTED };
 	static const struct option longopts[] = {
 		{ "byzantine", required_argument, NULL, 'f' },
@@ -1106,6 +1168,7 @@ main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "reveals", required_argument, NULL, OPT_REVEALS },
 		{ "roster", required_argument, NULL, OPT_ROSTER },
+		{ "shares", required_argument, NULL, OPT_SHARES },
 		{ "rule", required_argument, NULL, 'r' },
 		{ "select", required_argument, NULL, OPT_SELECT },
 		{ "threads", required_argument, NULL, 'j' },
@@ -1115,7 +1178,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { MEAN, 0, 0, 0, 0.2, 0, 1, 1, UINT64_C(1) << 30,
-		0, 0, 0, 0, NULL, NULL, NULL, 1 };
+		0, 0, 0, 0, NULL, NULL, NULL, NULL, 1 };
 	struct tool_output out;
 	struct fl_record res;
 	struct fl_error err;
@@ -1150,6 +1213,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_ROSTER:
 			o.roster = optarg;
+			break;
+		case OPT_SHARES:
+			o.shares = optarg;
 			break;
 		case OPT_MEMORY:
 			o.memory = parse_bytes("--memory", optarg);
@@ -1206,8 +1272,9 @@ main(int argc, char **argv)
 	}
 	if (o.threads > 1 && o.roster == NULL)
 		tool_usage_error("-j goes with --roster (unmasking)");
-	if ((o.roster == NULL) != (o.reveals == NULL))
-		tool_usage_error("--roster and --reveals go together");
+	if ((o.roster == NULL) != (o.reveals == NULL) ||
+	    (o.roster == NULL) != (o.shares == NULL))
+		tool_usage_error("--roster, --shares and --reveals go together");
 	if (o.roster != NULL) {
 		/* Masked records can only be summed. */
 		if (o.set_rule && o.rule != SUM)

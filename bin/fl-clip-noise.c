@@ -234,6 +234,10 @@ clip_record(const struct opts *o, struct fl_record *rec,
 	}
 	free(ts);
 	set_meta(rec, in, "dp.clip", NULL, o->clip);
+	/* A clipped update is made to leave the device, and the clip bounds
+	 * only its values: the example count and the loss would travel in
+	 * clear beside them. */
+	fl_release_strip(rec);
 	if (o->indicator) {
 		/* Only this bit leaves the device, never the norm itself. */
 		uint64_t one = 1;

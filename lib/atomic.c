@@ -61,8 +61,11 @@ fl_atomic_open(struct fl_atomic *a, const char *path, unsigned mode,
 	return 0;
 }
 
-int
-fl_atomic_commit(struct fl_atomic *a, struct fl_error *err)
+/* Flush, sync and close the temporary file, then put it at the path:
+ * by rename(2), replacing any file there, or with excl by link(2), which
+ * fails when one exists, whoever made it in the meantime. */
+static int
+commit(struct fl_atomic *a, int excl, struct fl_error *err)
 {
 	char *copy;
 	int fd, e;
@@ -79,11 +82,15 @@ fl_atomic_commit(struct fl_atomic *a, struct fl_error *err)
 		return fl_error_set(err, FL_EIO, "%s", strerror(e));
 	}
 	a->fp = NULL;
-	if (rename(a->tmp, a->path) < 0) {
+	if (excl ? link(a->tmp, a->path) : rename(a->tmp, a->path)) {
 		e = errno;
 		fl_atomic_abort(a);
+		if (excl && e == EEXIST)
+			return fl_error_set(err, FL_EINVAL, "exists");
 		return fl_error_set(err, FL_EIO, "%s", strerror(e));
 	}
+	if (excl)
+		unlink(a->tmp);
 	/* Make the rename itself durable. */
 	if ((copy = strdup(a->path)) != NULL) {
 		if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY)) >= 0) {
@@ -96,6 +103,18 @@ fl_atomic_commit(struct fl_atomic *a, struct fl_error *err)
 	free(a->path);
 	memset(a, 0, sizeof(*a));
 	return 0;
+}
+
+int
+fl_atomic_commit(struct fl_atomic *a, struct fl_error *err)
+{
+	return commit(a, 0, err);
+}
+
+int
+fl_atomic_commit_new(struct fl_atomic *a, struct fl_error *err)
+{
+	return commit(a, 1, err);
 }
 
 void

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "fl.h"
 
 void
@@ -38,4 +40,18 @@ fl_record_free(struct fl_record *rec)
 	free(rec->hbuf);
 	free(rec->zbuf);
 	fl_record_init(rec);
+}
+
+void
+fl_record_wipe(struct fl_record *rec)
+{
+	if (rec == NULL)
+		return;
+	if (rec->raw != NULL)
+		sodium_memzero(rec->raw, rec->rawcap);
+	if (rec->zbuf != NULL)
+		sodium_memzero(rec->zbuf, rec->zcap);
+	if (rec->hbuf != NULL)
+		sodium_memzero(rec->hbuf, rec->hcap);
+	fl_record_free(rec);
 }

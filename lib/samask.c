@@ -15,9 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
-#include "fl.h"
+#include "sainternal.h"
 
 /* Seeds of the terms of one record, made into per-tensor keys. */
 struct seeds {
@@ -278,17 +276,126 @@ file_reveal(struct pile *piles, const struct fl_sa_roster *r,
 	return 0;
 }
 
+static int
+add_fault(struct fl_sa_faults *f, uint32_t from, uint32_t of, int self,
+    struct fl_error *err)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 16;
+		void *a = realloc(f->v, cap * sizeof(*f->v));
+
+		if (a == NULL)
+			return fl_error_set(err, FL_ENOMEM, "out of memory");
+		f->v = a;
+		f->cap = cap;
+	}
+	f->v[f->n].from = from;
+	f->v[f->n].of = of;
+	f->v[f->n++].self = self;
+	return 0;
+}
+
+/* Whether secret is the one client c published: b_u against its
+ * commitment, the mask-key seed against its public key. */
+static int
+matches(const struct fl_sa_public *p, int self,
+    const unsigned char secret[FL_SCALAR_BYTES])
+{
+	unsigned char pk[FL_SA_BYTES], sk[FL_SA_BYTES];
+	int ok;
+
+	if (self) {
+		fl_sa_commit(pk, secret);
+		return sodium_memcmp(pk, p->commit, FL_SA_BYTES) == 0;
+	}
+	ok = fl_sa_mask_keypair(pk, sk, secret) == 0 &&
+	    sodium_memcmp(pk, p->pk_mask, FL_SA_BYTES) == 0;
+	sodium_memzero(sk, sizeof(sk));
+	return ok;
+}
+
+/*
+ * Client c's secret from the shares in its pile.  The first t are tried;
+ * a wrong one among them makes the result miss the published value (the
+ * Lagrange coefficients at 0 are never zero).  Then each share is checked
+ * against c's Feldman commitments, the failures are noted, and t good
+ * ones rebuild it: the round goes on as long as t good shares came.
+ */
+static int
+rebuild(const struct fl_sa_roster *r, uint32_t c, struct pile *p,
+    const struct fl_sa_shares *dealt, struct fl_sa_faults *faults,
+    unsigned char secret[FL_SCALAR_BYTES], struct fl_error *err)
+{
+	const unsigned char (*commit)[FL_SCALAR_BYTES];
+	const char *id = r->pub[c - 1].id, *what;
+	int self = p->kind == 1;
+	size_t good = 0;
+
+	what = self ? "self-mask secret" : "mask key";
+	if (p->n < r->t)
+		return fl_error_set(err, FL_EINVAL, "%zu shares of client "
+		    "'%s', fewer than the threshold %u: the round is aborted "
+		    "and nothing unmasked", p->n, id, r->t);
+	if (fl_shamir_combine(p->x, (const unsigned char (*)[FL_SCALAR_BYTES])
+	    p->y, r->t, secret, err) < 0)
+		return -1;
+	if (matches(&r->pub[c - 1], self, secret))
+		return 0;
+	if (dealt == NULL || dealt[c - 1].m == 0)
+		return fl_error_set(err, FL_EFORMAT, "the %s rebuilt for client "
+		    "'%s' does not match its public one: a revealed share is "
+		    "wrong, and without its shares record the wrong one cannot "
+		    "be told", what, id);
+	commit = self ? dealt[c - 1].commit_self : dealt[c - 1].commit_mask;
+	/* Good shares to the front, in order; which ones failed is known
+	 * once there is at least one good one (if none is, the owner's
+	 * commitments are at fault, not every holder). */
+	for (size_t i = 0; i < p->n; i++)
+		if (fl_shamir_verify(p->x[i], p->y[i], commit, r->t)) {
+			uint32_t x = p->x[good];
+			unsigned char y[FL_SCALAR_BYTES];
+
+			memcpy(y, p->y[good], FL_SCALAR_BYTES);
+			p->x[good] = p->x[i];
+			memcpy(p->y[good], p->y[i], FL_SCALAR_BYTES);
+			p->x[i] = x;
+			memcpy(p->y[i], y, FL_SCALAR_BYTES);
+			sodium_memzero(y, sizeof(y));
+			good++;
+		}
+	if (good == 0)
+		return fl_error_set(err, FL_EFORMAT, "no share of client '%s' "
+		    "fits its Feldman commitments: client '%s' published bad "
+		    "commitments", id, id);
+	for (size_t i = good; i < p->n; i++)
+		if (add_fault(faults, p->x[i], c, self, err) < 0)
+			return -1;
+	if (good < r->t)
+		return fl_error_set(err, FL_EINVAL, "%zu of the %zu shares of "
+		    "client '%s' are wrong, %zu good ones are fewer than the "
+		    "threshold %u: the round is aborted and nothing unmasked",
+		    p->n - good, p->n, id, good, r->t);
+	if (fl_shamir_combine(p->x, (const unsigned char (*)[FL_SCALAR_BYTES])
+	    p->y, r->t, secret, err) < 0)
+		return -1;
+	if (!matches(&r->pub[c - 1], self, secret))
+		return fl_error_set(err, FL_EFORMAT, "client '%s' dealt shares "
+		    "of another %s than the one it published", id, what);
+	return 0;
+}
+
 int
 fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
     const uint32_t *surv, size_t nsurv, const char *shared_hash,
-    const struct fl_sa_reveal *rv, size_t nrv, int nthreads,
-    struct fl_error *err)
+    const struct fl_sa_reveal *rv, size_t nrv,
+    const struct fl_sa_shares *dealt, struct fl_sa_faults *faults,
+    int nthreads, struct fl_error *err)
 {
 	struct pile *piles = calloc(r->n, sizeof(*piles));
 	struct seeds s = { 0 };
 	unsigned char secret[FL_SCALAR_BYTES], seed[FL_SA_BYTES];
 	unsigned char pk[FL_SA_BYTES], sk[FL_SA_BYTES];
-	char hash[2 * FL_SA_BYTES + 1];
+	char hash[FL_SA_HEX];
 	uint32_t *shared = NULL, *nb = NULL;
 	size_t nshared = 0;
 	unsigned bits;
@@ -317,8 +424,8 @@ fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
 		}
 		if (strcmp(rv[i].survivors, hash) != 0) {
 			fl_error_set(err, FL_EFORMAT, "client '%s' revealed "
-			    "for another set of survivors",
-			    r->pub[rv[i].from - 1].id);
+			    "for another set of survivors than the masked "
+			    "records given", r->pub[rv[i].from - 1].id);
 			goto out;
 		}
 		if (file_reveal(piles, r, surv, nsurv, &rv[i], err) < 0)
@@ -342,29 +449,13 @@ fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
 	for (uint32_t c = 1; c <= r->n; c++) {
 		struct pile *p = &piles[c - 1];
 		int survivor = in_set(surv, nsurv, c);
-		const char *id = r->pub[c - 1].id;
 
 		if (!survivor && p->kind != 2)
 			continue;
-		if (p->n < r->t) {
-			fl_error_set(err, FL_EINVAL, "%zu shares of client "
-			    "'%s', fewer than the threshold %u: the round is "
-			    "aborted and nothing unmasked", p->n, id, r->t);
-			goto out;
-		}
-		if (fl_shamir_combine(p->x, (const unsigned char (*)
-		    [FL_SCALAR_BYTES])p->y, r->t, secret, err) < 0)
+		p->kind = survivor ? 1 : 2;
+		if (rebuild(r, c, p, dealt, faults, secret, err) < 0)
 			goto out;
 		if (survivor) {
-			fl_sa_commit(seed, secret);
-			if (sodium_memcmp(seed, r->pub[c - 1].commit,
-			    FL_SA_BYTES) != 0) {
-				fl_error_set(err, FL_EFORMAT, "the self-mask "
-				    "secret rebuilt for client '%s' does not "
-				    "match its commitment: a revealed share is "
-				    "wrong", id);
-				goto out;
-			}
 			fl_sa_self_seed(seed, secret, r->session);
 			if (seeds_add(&s, seed, 1, err) < 0)
 				goto out;
@@ -372,11 +463,9 @@ fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
 		}
 		/* A client that dropped after sharing: its pairwise masks
 		 * toward the survivors stay in the sum; take them out. */
-		if (fl_sa_mask_keypair(pk, sk, secret) != 0 ||
-		    sodium_memcmp(pk, r->pub[c - 1].pk_mask, FL_SA_BYTES) != 0) {
-			fl_error_set(err, FL_EFORMAT, "the mask key rebuilt "
-			    "for client '%s' does not match its public key: a "
-			    "revealed share is wrong", id);
+		if (fl_sa_mask_keypair(pk, sk, secret) != 0) {
+			fl_error_set(err, FL_EINVAL, "no mask key pair for "
+			    "client '%s'", r->pub[c - 1].id);
 			goto out;
 		}
 		for (size_t i = 0, k = fl_sa_neighbours(&r->graph, c, nb);
@@ -410,4 +499,42 @@ out:
 	free(nb);
 	seeds_free(&s);
 	return rc;
+}
+
+void
+fl_sa_masked_digest(char out[FL_SA_HEX], const struct fl_record *rec,
+    const unsigned char session[FL_SA_BYTES], const char *shared_hash)
+{
+	crypto_generichash_state st;
+	unsigned char h[FL_SA_BYTES], w[8];
+
+	fl_sa_hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask masked v1");
+	crypto_generichash_update(&st, session, FL_SA_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)shared_hash,
+	    strlen(shared_hash) + 1);
+	for (size_t i = 0; i < rec->nmeta; i++) {
+		const struct fl_meta *m = &rec->meta[i];
+
+		crypto_generichash_update(&st, (const unsigned char *)m->key,
+		    strlen(m->key) + 1);
+		crypto_generichash_update(&st, (const unsigned char *)m->value,
+		    strlen(m->value) + 1);
+	}
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+
+		crypto_generichash_update(&st, (const unsigned char *)t->name,
+		    strlen(t->name) + 1);
+		fl_store_le32(w, (uint32_t)t->dtype);
+		fl_store_le32(w + 4, (uint32_t)t->rank);
+		crypto_generichash_update(&st, w, 8);
+		for (int d = 0; d < t->rank; d++) {
+			fl_store_le64(w, t->dims[d]);
+			crypto_generichash_update(&st, w, 8);
+		}
+		if (t->nbytes)
+			crypto_generichash_update(&st, t->data, t->nbytes);
+	}
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(out, FL_SA_HEX, h, sizeof(h));
 }

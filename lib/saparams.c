@@ -10,22 +10,32 @@
  * uniform k-subset of the other n - 1 clients (hypergeometric counts), and
  * the bad events are union-bounded over the n clients:
  *
- *   privacy: some client has t corrupt neighbours, or the survivors'
- *     graph falls apart (two runs of k/2 ring positions all corrupt or
- *     dropped: n^2 ((C + D)/n)^k); together at most 2^-40;
+ *   privacy: some client has more than c corrupt neighbours, or the
+ *     survivors' graph falls apart (two runs of k/2 ring positions all
+ *     corrupt or dropped: n^2 ((C + D)/n)^k); each at most 2^-41;
  *   failure: some dropped client has fewer than t surviving neighbours to
  *     rebuild its seed from; at most 2^-20.
  *
+ * A server that lies about who survived may tell some of a client's
+ * holders that it survived and others that it dropped, and get self-mask
+ * shares from the first and mask-key shares from the second; the c
+ * corrupt holders answer both ways.  Honest holders answer once, so the
+ * two sets of t share each other's corrupt holders only: 2t - c <= k + 1
+ * holders would do, and the rule takes 2t > k + 1 + c.
+ *
  * The smallest even k that admits a t wins, with the largest such t (the
  * most shares needed, the most privacy); small n, or none, use the full
- * graph, where both events are decided exactly.  Tails are summed in log
- * space so that a million clients neither overflow nor underflow.
+ * graph, where c = C and the events are decided exactly.  Tails are
+ * summed in log space so that a million clients neither overflow nor
+ * underflow.
  */
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
-#define LOG2_SECURITY (-40.0)
+/* Each of the two privacy events gets half of the 2^-40 budget. */
+#define LOG2_EACH (-41.0)
 #define LOG2_FAILURE (-20.0)
 /* Up to here every even k is tried; beyond it (only for fractions near
  * the limits), k is found by doubling and bisection. */
@@ -81,16 +91,22 @@ struct model {
 	double n, corrupt, dropped;     /* n, C, D */
 };
 
-/* log2 of the privacy bound for (k, t). */
+/* log2 of the chance that some client has more than c corrupt
+ * neighbours out of k. */
 static double
-log2_security(const struct model *m, double k, double t)
+log2_corrupt_tail(const struct model *m, double k, double c)
 {
-	double sec, conn;
+	return log2(m->n) + log_hyp_tail(m->n - 1, m->corrupt, k, c + 1) /
+	    M_LN2;
+}
 
-	sec = log2(m->n) + log_hyp_tail(m->n - 1, m->corrupt, k, t) / M_LN2;
-	conn = m->corrupt + m->dropped == 0 ? -HUGE_VAL :
-	    2 * log2(m->n) + k * log2((m->corrupt + m->dropped) / m->n);
-	return lse(sec * M_LN2, conn * M_LN2) / M_LN2;
+/* log2 of the chance that the survivors' graph falls apart. */
+static double
+log2_disconnect(const struct model *m, double k)
+{
+	if (m->corrupt + m->dropped == 0)
+		return -HUGE_VAL;
+	return 2 * log2(m->n) + k * log2((m->corrupt + m->dropped) / m->n);
 }
 
 /* log2 of the failure bound: a dropped client with more than k - t of its
@@ -102,16 +118,46 @@ log2_failure(const struct model *m, double k, double t)
 	    log_hyp_tail(m->n - 1, m->dropped, k, k - t + 1) / M_LN2;
 }
 
-/* 1 and (t, bounds) if some t works with k neighbours: the largest t
- * meeting the failure bound (failure grows with t), if it meets the
- * privacy bound (which falls with t). */
+/* The corrupt holders to count for k neighbours: the smallest c such
+ * that no client has more than c corrupt neighbours, but with chance at
+ * most 2^-41.  With the full graph it is C itself. */
+static uint32_t
+corrupt_holders(const struct model *m, uint32_t k)
+{
+	uint32_t lo = 0, hi = (uint32_t)fmin(m->corrupt, k), mid;
+
+	if (k >= m->n - 1)
+		return hi;
+	while (lo < hi) {       /* the tail falls with c; hi always meets it */
+		mid = lo + (hi - lo) / 2;
+		if (log2_corrupt_tail(m, k, mid) <= LOG2_EACH)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* The smallest threshold that a server lying about the survivors cannot
+ * beat: two sets of t holders that agree only in the c corrupt ones need
+ * 2t - c <= k + 1 holders, so 2t > k + 1 + c. */
+static uint32_t
+safe_threshold(uint32_t k, uint32_t c)
+{
+	uint32_t t = (uint32_t)(((uint64_t)k + 1 + c) / 2 + 1);
+
+	return t < 2 ? 2 : t;
+}
+
+/* 1 and p filled if some t works with k neighbours: the largest t meeting
+ * the failure bound (failure grows with t), if it is safe. */
 static int
 try_k(const struct model *m, uint32_t k, struct fl_secagg_params *p)
 {
-	uint32_t lo = 2, hi = k + 1, mid;
-	double sec;
+	uint32_t lo = 2, hi = k + 1, mid, c;
+	double dis = log2_disconnect(m, k);
 
-	if (log2_failure(m, k, lo) > LOG2_FAILURE)
+	if (dis > LOG2_EACH || log2_failure(m, k, lo) > LOG2_FAILURE)
 		return 0;
 	while (lo < hi) {       /* the last t in [lo, hi] meeting it */
 		mid = lo + (hi - lo + 1) / 2;
@@ -120,16 +166,14 @@ try_k(const struct model *m, uint32_t k, struct fl_secagg_params *p)
 		else
 			hi = mid - 1;
 	}
-	/* A majority of the k + 1 holders: otherwise a server that tells
-	 * two halves different survivor lists collects both shares of a
-	 * client (each holder answers once, but only to its half). */
-	if (2 * (uint64_t)lo <= (uint64_t)k + 1)
-		return 0;
-	if ((sec = log2_security(m, k, lo)) > LOG2_SECURITY)
+	c = corrupt_holders(m, k);
+	if (lo < safe_threshold(k, c))
 		return 0;
 	p->k = k;
 	p->t = lo;
-	p->log2_security = sec;
+	p->corrupt_holders = c;
+	p->log2_security = lse(log2_corrupt_tail(m, k, c) * M_LN2,
+	    dis * M_LN2) / M_LN2;
 	p->log2_failure = log2_failure(m, k, lo);
 	return 1;
 }
@@ -145,7 +189,7 @@ search_harary(const struct model *m, uint32_t n, struct fl_secagg_params *p)
 	if (frac >= 1)
 		return 0;
 	kmin = frac == 0 ? 2 :
-	    ceil((LOG2_SECURITY - 2 * log2(m->n)) / log2(frac));
+	    ceil((LOG2_EACH - 2 * log2(m->n)) / log2(frac));
 	if (kmin >= (double)n - 1)
 		return 0;
 	k = kmin < 2 ? 2 : (uint32_t)kmin;
@@ -180,13 +224,10 @@ search_harary(const struct model *m, uint32_t n, struct fl_secagg_params *p)
 	return try_k(m, hi, p);
 }
 
-int
-fl_secagg_params(uint32_t n, double corrupt, double dropout,
-    struct fl_secagg_params *p, struct fl_error *err)
+static int
+model_init(struct model *m, uint32_t n, double corrupt, double dropout,
+    struct fl_error *err)
 {
-	struct model m;
-	double c, d;
-
 	if (n < 3)
 		return fl_error_set(err, FL_EINVAL,
 		    "secure aggregation needs at least 3 clients, not %u",
@@ -197,26 +238,135 @@ fl_secagg_params(uint32_t n, double corrupt, double dropout,
 	if (!(dropout >= 0 && dropout < 1))
 		return fl_error_set(err, FL_EINVAL,
 		    "the dropout fraction %g is not in [0, 1)", dropout);
-	c = fmin(fmax(ceil(corrupt * n - 1e-9), 0), (double)n);
-	d = fmin(fmax(ceil(dropout * n - 1e-9), 0), (double)n);
-	m.n = n;
-	m.corrupt = fmin(c, (double)n - 1);
-	m.dropped = fmin(d, (double)n - 1);
+	m->n = n;
+	m->corrupt = fl_secagg_count(n, corrupt);
+	m->dropped = fl_secagg_count(n, dropout);
+	return 0;
+}
+
+uint32_t
+fl_secagg_count(uint32_t n, double fraction)
+{
+	double c = fmin(fmax(ceil(fraction * n - 1e-9), 0), (double)n - 1);
+
+	return (uint32_t)c;
+}
+
+uint32_t
+fl_secagg_quorum(uint32_t n, uint32_t t, uint32_t corrupt)
+{
+	uint32_t q = (uint32_t)(((uint64_t)n + corrupt) / 2 + 1);
+
+	return q > t ? q : t;
+}
+
+int
+fl_secagg_params(uint32_t n, double corrupt, double dropout,
+    struct fl_secagg_params *p, struct fl_error *err)
+{
+	struct model m = { 0 };
+
+	memset(p, 0, sizeof(*p));
+	if (model_init(&m, n, corrupt, dropout, err) < 0)
+		return -1;
 	p->n = n;
+	p->corrupt = (uint32_t)m.corrupt;
+	/* The consistency round needs a majority of all clients, counting
+	 * the corrupt ones, to survive: then no two survivor lists are
+	 * both confirmed.  Neither graph can do without it. */
+	if (2 * (m.n - m.dropped) <= m.n + m.corrupt)
+		return fl_error_set(err, FL_EINVAL,
+		    "n=%u: with %.4g%% corrupt clients no round survives "
+		    "%.4g%% dropout (the survivors must be a majority of the "
+		    "clients counting the corrupt ones twice)", (unsigned)n,
+		    corrupt * 100, dropout * 100);
 
 	if (n > FULL_GRAPH_N && search_harary(&m, n, p))
 		return 0;
 
-	/* The full graph: a client's holders are all n clients; at most C
-	 * of them are corrupt, and a dropped client keeps n - D. */
-	if (n - d < fmax(c + 1, 2) || 2 * (n - d) <= n)
+	/* The full graph: a client's holders are all n clients, at most C
+	 * of them corrupt, and a dropped client keeps n - D. */
+	p->k = n - 1;
+	p->t = (uint32_t)(m.n - m.dropped);
+	p->corrupt_holders = p->corrupt;
+	if (p->t < safe_threshold(p->k, p->corrupt))
 		return fl_error_set(err, FL_EINVAL,
 		    "n=%u: no threshold tolerates %.4g%% dropout with %.4g%% "
 		    "corrupt clients", (unsigned)n, dropout * 100,
 		    corrupt * 100);
-	p->k = n - 1;
-	p->t = (uint32_t)(n - d);
 	p->log2_security = -HUGE_VAL;
 	p->log2_failure = -HUGE_VAL;
+	return 0;
+}
+
+int
+fl_secagg_check(uint32_t n, uint32_t k, uint32_t t, uint32_t corrupt,
+    uint32_t *corrupt_holders_out, struct fl_error *err)
+{
+	struct model m = { n, corrupt, 0 };
+	uint32_t c, safe;
+
+	if (n < 3)
+		return fl_error_set(err, FL_EINVAL, "%u clients: secure "
+		    "aggregation needs at least 3", (unsigned)n);
+	if (corrupt >= n)
+		return fl_error_set(err, FL_EINVAL, "%u corrupt clients of %u",
+		    (unsigned)corrupt, (unsigned)n);
+	if (k < 1 || k > n - 1 || (k < n - 1 && k % 2 != 0))
+		return fl_error_set(err, FL_EINVAL, "%u neighbours for %u "
+		    "clients: must be even and below %u, or %u (the full "
+		    "graph)", (unsigned)k, (unsigned)n, (unsigned)n - 1,
+		    (unsigned)n - 1);
+	if (t < 2 || t > k + 1)
+		return fl_error_set(err, FL_EINVAL, "threshold %u with %u "
+		    "neighbours: must be 2 to %u", (unsigned)t, (unsigned)k,
+		    (unsigned)k + 1);
+	c = corrupt_holders(&m, k);
+	safe = safe_threshold(k, c);
+	if (t < safe)
+		return fl_error_set(err, FL_EINVAL, "threshold %u of %u share "
+		    "holders, of which %u may be corrupt: must be at least %u "
+		    "(more than (k + 1 + %u) / 2), or a server lying about "
+		    "who dropped could unmask a client", (unsigned)t,
+		    (unsigned)k + 1, (unsigned)c, (unsigned)safe, (unsigned)c);
+	if (corrupt_holders_out != NULL)
+		*corrupt_holders_out = c;
+	return 0;
+}
+
+int
+fl_sa_policy_params(uint32_t n, const struct fl_sa_policy *pol,
+    struct fl_secagg_params *p, struct fl_error *err)
+{
+	uint32_t c;
+
+	if (pol->degree == 0) {
+		if (fl_secagg_params(n, pol->corrupt, pol->dropout, p, err) < 0)
+			return -1;
+		if (pol->threshold == 0)
+			return 0;
+		p->t = pol->threshold;
+	} else {
+		struct model m = { 0 };
+
+		if (model_init(&m, n, pol->corrupt, pol->dropout, err) < 0)
+			return -1;
+		if (pol->degree > n - 1)
+			return fl_error_set(err, FL_EINVAL, "%u neighbours: %u "
+			    "clients have at most %u", (unsigned)pol->degree,
+			    (unsigned)n, (unsigned)n - 1);
+		memset(p, 0, sizeof(*p));
+		p->n = n;
+		p->k = pol->degree;
+		p->corrupt = (uint32_t)m.corrupt;
+		/* A given graph: the smallest safe threshold, which
+		 * tolerates the most dropouts. */
+		p->t = pol->threshold ? pol->threshold :
+		    safe_threshold(p->k, corrupt_holders(&m, p->k));
+		p->log2_security = p->log2_failure = NAN;
+	}
+	if (fl_secagg_check(n, p->k, p->t, p->corrupt, &c, err) < 0)
+		return -1;
+	p->corrupt_holders = c;
 	return 0;
 }

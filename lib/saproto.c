@@ -2,45 +2,21 @@
 /*
  * The secure-aggregation protocol's messages as FLT records, so that
  * fl-inspect shows every one of them: key files, public keys, the roster,
- * share envelopes and reveals.  Parsers trust nothing: a message that a
- * client or the server acts on has its kind, round, session, ids and
- * tensor shapes checked here, in one place for both sides.
+ * share envelopes, confirmations and reveals.  Parsers trust nothing: a
+ * message that a client or the server acts on has its kind, round,
+ * session, ids and tensor shapes checked here, in one place for both
+ * sides.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
-#include "internal.h"
-
-int
-fl_sa_check_id(const char *id, struct fl_error *err)
-{
-	size_t len = strlen(id);
-
-	if (len < 1 || len > FL_SA_MAXID)
-		return fl_error_set(err, FL_EFORMAT, "client id of %zu bytes: "
-		    "must be 1 to %d", len, FL_SA_MAXID);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-')) {
-			char q[FL_QUOTE];
-
-			return fl_error_set(err, FL_EFORMAT, "client id '%s': "
-			    "only letters, digits, '.', '_' and '-'",
-			    fl_escape(q, sizeof(q), id, len));
-		}
-	}
-	return 0;
-}
+#include "sainternal.h"
 
 /* ---- fields ---- */
 
-static int
-need_kind(const struct fl_record *rec, const char *kind, struct fl_error *err)
+int
+fl_sa_need_kind(const struct fl_record *rec, const char *kind,
+    struct fl_error *err)
 {
 	const char *k = fl_meta_get(rec, "kind");
 	char q[FL_QUOTE];
@@ -54,8 +30,8 @@ need_kind(const struct fl_record *rec, const char *kind, struct fl_error *err)
 	return 0;
 }
 
-static int
-need_u64(const struct fl_record *rec, const char *key, uint64_t min,
+int
+fl_sa_need_u64(const struct fl_record *rec, const char *key, uint64_t min,
     uint64_t max, uint64_t *out, struct fl_error *err)
 {
 	const char *v = fl_meta_get(rec, key);
@@ -70,8 +46,8 @@ need_u64(const struct fl_record *rec, const char *key, uint64_t min,
 	return 0;
 }
 
-static int
-need_id(const struct fl_record *rec, char id[FL_SA_MAXID + 1],
+int
+fl_sa_need_id(const struct fl_record *rec, char id[FL_SA_MAXID + 1],
     struct fl_error *err)
 {
 	const char *v = fl_meta_get(rec, "client");
@@ -84,8 +60,8 @@ need_id(const struct fl_record *rec, char id[FL_SA_MAXID + 1],
 	return 0;
 }
 
-static int
-need_hex(const struct fl_record *rec, const char *key,
+int
+fl_sa_need_hex(const struct fl_record *rec, const char *key,
     unsigned char out[FL_SA_BYTES], struct fl_error *err)
 {
 	const char *v = fl_meta_get(rec, key);
@@ -100,11 +76,25 @@ need_hex(const struct fl_record *rec, const char *key,
 	return 0;
 }
 
-/* The tensor name, of dtype dt and shape [rows] (cols 0) or [rows, cols];
- * rows < 0 takes any row count and returns it. */
-static const struct fl_tensor *
-need_tensor(const struct fl_record *rec, const char *name, enum fl_dtype dt,
-    int64_t rows, uint64_t cols, struct fl_error *err)
+int
+fl_sa_opt_hex(const struct fl_record *rec, const char *key,
+    char out[FL_SA_HEX], struct fl_error *err)
+{
+	unsigned char b[FL_SA_BYTES];
+
+	out[0] = '\0';
+	if (fl_meta_get(rec, key) == NULL)
+		return 0;
+	if (fl_sa_need_hex(rec, key, b, err) < 0)
+		return -1;
+	/* Lower case, as every writer makes it: one text per hash. */
+	sodium_bin2hex(out, FL_SA_HEX, b, FL_SA_BYTES);
+	return 0;
+}
+
+const struct fl_tensor *
+fl_sa_need_tensor(const struct fl_record *rec, const char *name,
+    enum fl_dtype dt, int64_t rows, uint64_t cols, struct fl_error *err)
 {
 	const struct fl_tensor *t = fl_tensor_find(rec, name);
 	int rank = cols ? 2 : 1;
@@ -116,7 +106,11 @@ need_tensor(const struct fl_record *rec, const char *name, enum fl_dtype dt,
 	if (t->dtype != dt || t->rank != rank ||
 	    (rows >= 0 && t->dims[0] != (uint64_t)rows) ||
 	    (cols && t->dims[1] != cols)) {
-		if (cols)
+		if (cols && rows >= 0)
+			fl_error_set(err, FL_EFORMAT, "tensor '%s' must be %s "
+			    "[%lld,%llu]", name, fl_dtype_name(dt),
+			    (long long)rows, (unsigned long long)cols);
+		else if (cols)
 			fl_error_set(err, FL_EFORMAT, "tensor '%s' must be %s "
 			    "[N,%llu]", name, fl_dtype_name(dt),
 			    (unsigned long long)cols);
@@ -131,21 +125,21 @@ need_tensor(const struct fl_record *rec, const char *name, enum fl_dtype dt,
 	return t;
 }
 
-static int
-get_bytes(const struct fl_record *rec, const char *name,
-    unsigned char out[FL_SA_BYTES], struct fl_error *err)
+int
+fl_sa_get_bytes(const struct fl_record *rec, const char *name,
+    unsigned char *out, size_t len, struct fl_error *err)
 {
-	const struct fl_tensor *t = need_tensor(rec, name, FL_U8, FL_SA_BYTES,
-	    0, err);
+	const struct fl_tensor *t = fl_sa_need_tensor(rec, name, FL_U8,
+	    (int64_t)len, 0, err);
 
 	if (t == NULL)
 		return -1;
-	memcpy(out, t->data, FL_SA_BYTES);
+	memcpy(out, t->data, len);
 	return 0;
 }
 
-static int
-put_bytes(struct fl_record *rec, const char *name, const void *data,
+int
+fl_sa_put_bytes(struct fl_record *rec, const char *name, const void *data,
     uint64_t rows, uint64_t cols, struct fl_error *err)
 {
 	uint64_t dims[2] = { rows, cols };
@@ -159,8 +153,8 @@ put_bytes(struct fl_record *rec, const char *name, const void *data,
 	return 0;
 }
 
-static int
-put_u32(struct fl_record *rec, const char *name, const uint32_t *v,
+int
+fl_sa_put_u32(struct fl_record *rec, const char *name, const uint32_t *v,
     uint64_t n, struct fl_error *err)
 {
 	struct fl_tensor *t = fl_tensor_add(rec, name, FL_U32, 1, &n, err);
@@ -174,8 +168,8 @@ put_u32(struct fl_record *rec, const char *name, const uint32_t *v,
 	return 0;
 }
 
-static int
-put_head(struct fl_record *rec, const char *kind, const char *id,
+int
+fl_sa_put_head(struct fl_record *rec, const char *kind, const char *id,
     uint64_t round, struct fl_error *err)
 {
 	if (fl_meta_set(rec, "kind", kind, err) < 0 ||
@@ -186,11 +180,11 @@ put_head(struct fl_record *rec, const char *kind, const char *id,
 	return 0;
 }
 
-static int
-put_hex(struct fl_record *rec, const char *key,
+int
+fl_sa_put_hex(struct fl_record *rec, const char *key,
     const unsigned char v[FL_SA_BYTES], struct fl_error *err)
 {
-	char hex[2 * FL_SA_BYTES + 1];
+	char hex[FL_SA_HEX];
 
 	sodium_bin2hex(hex, sizeof(hex), v, FL_SA_BYTES);
 	return fl_meta_set(rec, key, hex, err);
@@ -199,43 +193,61 @@ put_hex(struct fl_record *rec, const char *key,
 /* ---- key files and public keys ---- */
 
 int
-fl_sa_secret_new(struct fl_sa_secret *s, const char *id, uint64_t round,
-    struct fl_rng *rng, struct fl_error *err)
+fl_sa_secret_new(struct fl_sa_secret *s, const struct fl_sa_identity *ident,
+    uint64_t round, struct fl_rng *rng, struct fl_error *err)
 {
 	memset(s, 0, sizeof(*s));
-	if (fl_sa_check_id(id, err) < 0)
-		return -1;
-	memcpy(s->id, id, strlen(id) + 1);
+	if (!ident->pinned)
+		return fl_error_set(err, FL_EINVAL, "identity '%s' trusts no "
+		    "operator: make it with --operator, so that rosters can "
+		    "be checked against the enrolment", ident->id);
+	memcpy(s->id, ident->id, sizeof(s->id));
 	s->round = round;
+	memcpy(s->identity, ident->pk, FL_SA_BYTES);
+	memcpy(s->operator_pk, ident->operator_pk, FL_SA_BYTES);
 	/* The two shared secrets are scalars, so that Shamir over Z_L
 	 * shares them as they are. */
 	fl_scalar_random(s->mask_seed, rng);
 	fl_scalar_random(s->self, rng);
-	for (int i = 0; i < FL_SA_BYTES; i += 8) {
-		uint64_t w = fl_rng_u64(rng);
-
-		memcpy(s->box_seed + i, &w, 8);
-	}
+	for (int i = 0; i < FL_SA_BYTES; i += 8)
+		fl_store_le64(s->box_seed + i, fl_rng_u64(rng));
 	return 0;
 }
+
+/* The steps a key file records, in metadata: hex hashes, set once. */
+static const struct {
+	const char *key;
+	size_t off;
+} steps[] = {
+	{ "secagg.session", offsetof(struct fl_sa_secret, session) },
+	{ "secagg.masked", offsetof(struct fl_sa_secret, masked) },
+	{ "secagg.confirmed", offsetof(struct fl_sa_secret, confirmed) },
+};
 
 int
 fl_sa_secret_to_record(const struct fl_sa_secret *s, struct fl_record *rec,
     struct fl_error *err)
 {
+	if (fl_sa_put_head(rec, "secagg-secret", s->id, s->round, err) < 0 ||
+	    fl_sa_put_hex(rec, "secagg.identity", s->identity, err) < 0 ||
+	    fl_sa_put_hex(rec, "secagg.operator", s->operator_pk, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		const char *v = (const char *)s + steps[i].off;
+
+		if (v[0] && fl_meta_set(rec, steps[i].key, v, err) < 0)
+			return -1;
+	}
 	/* Room for the three secret tensors (64-byte aligned each) first:
 	 * growing the payload between them would free a copy of the
 	 * secrets unwiped. */
-	if (put_head(rec, "secagg-secret", s->id, s->round, err) < 0 ||
-	    fl_grow(&rec->raw, &rec->rawcap, rec->rawlen + 3 * 2 *
+	if (fl_grow(&rec->raw, &rec->rawcap, rec->rawlen + 3 * 2 *
 	    FL_ALIGN, rec->rawlen, err) < 0 ||
-	    (s->revealed[0] && fl_meta_set(rec, "secagg.revealed",
-	    s->revealed, err) < 0) ||
-	    put_bytes(rec, "sk.mask-seed", s->mask_seed, FL_SA_BYTES, 0,
+	    fl_sa_put_bytes(rec, "sk.mask-seed", s->mask_seed, FL_SA_BYTES, 0,
 	    err) < 0 ||
-	    put_bytes(rec, "sk.box-seed", s->box_seed, FL_SA_BYTES, 0,
+	    fl_sa_put_bytes(rec, "sk.box-seed", s->box_seed, FL_SA_BYTES, 0,
 	    err) < 0 ||
-	    put_bytes(rec, "sk.self", s->self, FL_SA_BYTES, 0, err) < 0)
+	    fl_sa_put_bytes(rec, "sk.self", s->self, FL_SA_BYTES, 0, err) < 0)
 		return -1;
 	return 0;
 }
@@ -244,38 +256,70 @@ int
 fl_sa_secret_from_record(struct fl_sa_secret *s, const struct fl_record *rec,
     struct fl_error *err)
 {
-	const char *rv;
-
 	memset(s, 0, sizeof(*s));
-	if (need_kind(rec, "secagg-secret", err) < 0 ||
-	    need_id(rec, s->id, err) < 0 ||
-	    need_u64(rec, "round", 0, UINT64_MAX, &s->round, err) < 0 ||
-	    get_bytes(rec, "sk.mask-seed", s->mask_seed, err) < 0 ||
-	    get_bytes(rec, "sk.box-seed", s->box_seed, err) < 0 ||
-	    get_bytes(rec, "sk.self", s->self, err) < 0)
-		return -1;
+	if (fl_sa_need_kind(rec, "secagg-secret", err) < 0 ||
+	    fl_sa_need_id(rec, s->id, err) < 0 ||
+	    fl_sa_need_u64(rec, "round", 0, UINT64_MAX, &s->round, err) < 0 ||
+	    fl_sa_need_hex(rec, "secagg.identity", s->identity, err) < 0 ||
+	    fl_sa_need_hex(rec, "secagg.operator", s->operator_pk, err) < 0 ||
+	    fl_sa_get_bytes(rec, "sk.mask-seed", s->mask_seed, FL_SA_BYTES,
+	    err) < 0 ||
+	    fl_sa_get_bytes(rec, "sk.box-seed", s->box_seed, FL_SA_BYTES,
+	    err) < 0 ||
+	    fl_sa_get_bytes(rec, "sk.self", s->self, FL_SA_BYTES, err) < 0)
+		goto fail;
 	if (!fl_scalar_is_canonical(s->mask_seed) ||
-	    !fl_scalar_is_canonical(s->self))
-		return fl_error_set(err, FL_EFORMAT, "a secret is not a "
-		    "canonical scalar");
-	if ((rv = fl_meta_get(rec, "secagg.revealed")) != NULL) {
-		unsigned char h[FL_SA_BYTES];
-
-		if (need_hex(rec, "secagg.revealed", h, err) < 0)
-			return -1;
-		memcpy(s->revealed, rv, sizeof(s->revealed));
+	    !fl_scalar_is_canonical(s->self)) {
+		fl_error_set(err, FL_EFORMAT, "a secret is not a canonical "
+		    "scalar");
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (fl_sa_opt_hex(rec, steps[i].key, (char *)s + steps[i].off,
+		    err) < 0)
+			goto fail;
+	if (!s->session[0] && (s->masked[0] || s->confirmed[0])) {
+		fl_error_set(err, FL_EFORMAT, "masked or confirmed without a "
+		    "session");
+		goto fail;
 	}
 	return 0;
+fail:
+	sodium_memzero(s, sizeof(*s));
+	return -1;
+}
+
+/* What an identity signs for a round: the round, the id and the keys. */
+static void
+public_digest(unsigned char out[FL_SA_BYTES], const struct fl_sa_public *p)
+{
+	crypto_generichash_state st;
+	unsigned char round[8], len = (unsigned char)strlen(p->id);
+
+	fl_store_le64(round, p->round);
+	fl_sa_hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask keys v1");
+	crypto_generichash_update(&st, round, sizeof(round));
+	crypto_generichash_update(&st, &len, 1);
+	crypto_generichash_update(&st, (const unsigned char *)p->id, len);
+	crypto_generichash_update(&st, p->pk_mask, FL_SA_BYTES);
+	crypto_generichash_update(&st, p->pk_box, FL_SA_BYTES);
+	crypto_generichash_update(&st, p->commit, FL_SA_BYTES);
+	crypto_generichash_final(&st, out, FL_SA_BYTES);
 }
 
 int
-fl_sa_public_of(const struct fl_sa_secret *s, struct fl_sa_public *p,
+fl_sa_public_of(const struct fl_sa_secret *s,
+    const struct fl_sa_identity *ident, struct fl_sa_public *p,
     struct fl_error *err)
 {
-	unsigned char sk[FL_SA_BYTES];
+	unsigned char sk[FL_SA_BYTES], digest[FL_SA_BYTES];
 	int rc;
 
 	memset(p, 0, sizeof(*p));
+	if (strcmp(s->id, ident->id) != 0 ||
+	    sodium_memcmp(s->identity, ident->pk, FL_SA_BYTES) != 0)
+		return fl_error_set(err, FL_EINVAL, "the key file of '%s' was "
+		    "not made with identity '%s'", s->id, ident->id);
 	memcpy(p->id, s->id, sizeof(p->id));
 	p->round = s->round;
 	rc = fl_sa_mask_keypair(p->pk_mask, sk, s->mask_seed) |
@@ -284,6 +328,21 @@ fl_sa_public_of(const struct fl_sa_secret *s, struct fl_sa_public *p,
 	if (rc != 0)
 		return fl_error_set(err, FL_EINVAL, "key generation failed");
 	fl_sa_commit(p->commit, s->self);
+	memcpy(p->identity, ident->pk, FL_SA_BYTES);
+	public_digest(digest, p);
+	fl_sa_sign(p->sig, digest, ident);
+	return 0;
+}
+
+int
+fl_sa_public_verify(const struct fl_sa_public *p, struct fl_error *err)
+{
+	unsigned char digest[FL_SA_BYTES];
+
+	public_digest(digest, p);
+	if (fl_sa_verify(p->sig, digest, p->identity) < 0)
+		return fl_error_set(err, FL_EFORMAT, "client '%s': the keys' "
+		    "signature is not valid under its identity key", p->id);
 	return 0;
 }
 
@@ -291,10 +350,15 @@ int
 fl_sa_public_to_record(const struct fl_sa_public *p, struct fl_record *rec,
     struct fl_error *err)
 {
-	if (put_head(rec, "secagg-public", p->id, p->round, err) < 0 ||
-	    put_bytes(rec, "pk.mask", p->pk_mask, FL_SA_BYTES, 0, err) < 0 ||
-	    put_bytes(rec, "pk.box", p->pk_box, FL_SA_BYTES, 0, err) < 0 ||
-	    put_bytes(rec, "pk.commit", p->commit, FL_SA_BYTES, 0, err) < 0)
+	if (fl_sa_put_head(rec, "secagg-public", p->id, p->round, err) < 0 ||
+	    fl_sa_put_bytes(rec, "pk.mask", p->pk_mask, FL_SA_BYTES, 0,
+	    err) < 0 ||
+	    fl_sa_put_bytes(rec, "pk.box", p->pk_box, FL_SA_BYTES, 0, err) < 0 ||
+	    fl_sa_put_bytes(rec, "pk.commit", p->commit, FL_SA_BYTES, 0,
+	    err) < 0 ||
+	    fl_sa_put_bytes(rec, "pk.identity", p->identity, FL_SA_BYTES, 0,
+	    err) < 0 ||
+	    fl_sa_put_bytes(rec, "sig", p->sig, FL_SA_SIGBYTES, 0, err) < 0)
 		return -1;
 	return 0;
 }
@@ -320,12 +384,15 @@ fl_sa_public_from_record(struct fl_sa_public *p, const struct fl_record *rec,
     struct fl_error *err)
 {
 	memset(p, 0, sizeof(*p));
-	if (need_kind(rec, "secagg-public", err) < 0 ||
-	    need_id(rec, p->id, err) < 0 ||
-	    need_u64(rec, "round", 0, UINT64_MAX, &p->round, err) < 0 ||
-	    get_bytes(rec, "pk.mask", p->pk_mask, err) < 0 ||
-	    get_bytes(rec, "pk.box", p->pk_box, err) < 0 ||
-	    get_bytes(rec, "pk.commit", p->commit, err) < 0)
+	if (fl_sa_need_kind(rec, "secagg-public", err) < 0 ||
+	    fl_sa_need_id(rec, p->id, err) < 0 ||
+	    fl_sa_need_u64(rec, "round", 0, UINT64_MAX, &p->round, err) < 0 ||
+	    fl_sa_get_bytes(rec, "pk.mask", p->pk_mask, FL_SA_BYTES, err) < 0 ||
+	    fl_sa_get_bytes(rec, "pk.box", p->pk_box, FL_SA_BYTES, err) < 0 ||
+	    fl_sa_get_bytes(rec, "pk.commit", p->commit, FL_SA_BYTES, err) < 0 ||
+	    fl_sa_get_bytes(rec, "pk.identity", p->identity, FL_SA_BYTES,
+	    err) < 0 ||
+	    fl_sa_get_bytes(rec, "sig", p->sig, FL_SA_SIGBYTES, err) < 0)
 		return -1;
 	if (fl_tensor_find(rec, "sk.mask-seed") != NULL ||
 	    fl_tensor_find(rec, "sk.self") != NULL)
@@ -352,16 +419,14 @@ static void
 session_id(struct fl_sa_roster *r)
 {
 	crypto_generichash_state st;
-	unsigned char head[20], len;
-	static const char domain[] = "fl-mask session v1";
+	unsigned char head[24], len;
 
 	fl_store_le64(head, r->round);
 	fl_store_le32(head + 8, r->n);
 	fl_store_le32(head + 12, r->k);
 	fl_store_le32(head + 16, r->t);
-	crypto_generichash_init(&st, NULL, 0, FL_SA_BYTES);
-	crypto_generichash_update(&st, (const unsigned char *)domain,
-	    sizeof(domain));
+	fl_store_le32(head + 20, r->corrupt);
+	fl_sa_hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask session v2");
 	crypto_generichash_update(&st, head, sizeof(head));
 	for (size_t i = 0; i < r->npub; i++) {
 		const struct fl_sa_public *p = &r->pub[i];
@@ -374,6 +439,7 @@ session_id(struct fl_sa_roster *r)
 		crypto_generichash_update(&st, p->pk_mask, FL_SA_BYTES);
 		crypto_generichash_update(&st, p->pk_box, FL_SA_BYTES);
 		crypto_generichash_update(&st, p->commit, FL_SA_BYTES);
+		crypto_generichash_update(&st, p->identity, FL_SA_BYTES);
 	}
 	crypto_generichash_final(&st, r->session, FL_SA_BYTES);
 }
@@ -384,53 +450,59 @@ cmp_key(const void *a, const void *b)
 	return memcmp(a, b, FL_SA_BYTES);
 }
 
+/* The client of r that holds key in any role. */
+static const char *
+key_owner(const struct fl_sa_roster *r, const unsigned char *key)
+{
+	for (size_t j = 0; j < r->npub; j++) {
+		const struct fl_sa_public *p = &r->pub[j];
+
+		if (memcmp(p->pk_mask, key, FL_SA_BYTES) == 0 ||
+		    memcmp(p->pk_box, key, FL_SA_BYTES) == 0 ||
+		    memcmp(p->commit, key, FL_SA_BYTES) == 0 ||
+		    memcmp(p->identity, key, FL_SA_BYTES) == 0)
+			return p->id;
+	}
+	return "?";
+}
+
 /* No key may appear twice, in any role: a copied key would let one client
- * stand in for another. */
+ * stand in for another, and one identity is one device. */
 static int
 distinct_keys(const struct fl_sa_roster *r, struct fl_error *err)
 {
-	size_t n = r->npub * 3;
+	size_t n = r->npub * 4;
 	unsigned char (*k)[FL_SA_BYTES] = malloc(n * FL_SA_BYTES);
 	int rc = 0;
 
 	if (k == NULL)
 		return fl_error_set(err, FL_ENOMEM, "out of memory");
 	for (size_t i = 0; i < r->npub; i++) {
-		memcpy(k[3 * i], r->pub[i].pk_mask, FL_SA_BYTES);
-		memcpy(k[3 * i + 1], r->pub[i].pk_box, FL_SA_BYTES);
-		memcpy(k[3 * i + 2], r->pub[i].commit, FL_SA_BYTES);
+		memcpy(k[4 * i], r->pub[i].pk_mask, FL_SA_BYTES);
+		memcpy(k[4 * i + 1], r->pub[i].pk_box, FL_SA_BYTES);
+		memcpy(k[4 * i + 2], r->pub[i].commit, FL_SA_BYTES);
+		memcpy(k[4 * i + 3], r->pub[i].identity, FL_SA_BYTES);
 	}
 	qsort(k, n, FL_SA_BYTES, cmp_key);
 	for (size_t i = 1; i < n && rc == 0; i++)
-		if (memcmp(k[i - 1], k[i], FL_SA_BYTES) == 0) {
-			for (size_t j = 0; j < r->npub; j++)
-				if (memcmp(r->pub[j].pk_mask, k[i],
-				    FL_SA_BYTES) == 0 ||
-				    memcmp(r->pub[j].pk_box, k[i],
-				    FL_SA_BYTES) == 0 ||
-				    memcmp(r->pub[j].commit, k[i],
-				    FL_SA_BYTES) == 0) {
-					rc = fl_error_set(err, FL_EFORMAT,
-					    "duplicate key: client '%s' "
-					    "shares a key with another client",
-					    r->pub[j].id);
-					break;
-				}
-		}
+		if (memcmp(k[i - 1], k[i], FL_SA_BYTES) == 0)
+			rc = fl_error_set(err, FL_EFORMAT, "duplicate key: "
+			    "client '%s' shares a key with another client",
+			    key_owner(r, k[i]));
 	free(k);
 	return rc;
 }
 
 int
 fl_sa_roster_init(struct fl_sa_roster *r, struct fl_sa_public *pub, size_t n,
-    uint32_t k, uint32_t t, struct fl_error *err)
+    uint32_t k, uint32_t t, uint32_t corrupt, struct fl_error *err)
 {
 	memset(r, 0, sizeof(*r));
 	r->pub = pub;
 	r->npub = n;
-	if (n < 3 || n > UINT32_MAX / 2)
+	if (n < 3 || n > (1u << 24))
 		return fl_error_set(err, FL_EFORMAT, "%zu clients: secure "
-		    "aggregation needs at least 3", n);
+		    "aggregation needs 3 to %u", n, 1u << 24);
 	qsort(pub, n, sizeof(*pub), cmp_public);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && strcmp(pub[i - 1].id, pub[i].id) == 0)
@@ -448,17 +520,12 @@ fl_sa_roster_init(struct fl_sa_roster *r, struct fl_sa_public *pub, size_t n,
 	r->n = (uint32_t)n;
 	r->k = k;
 	r->t = t;
-	if (t < 2 || t > k + 1)
-		return fl_error_set(err, FL_EFORMAT, "threshold %u with %u "
-		    "neighbours: must be 2 to %u", t, k, k + 1);
-	/* Clients check this too: with t at most half of the k + 1
-	 * holders, a server telling two halves different survivor lists
-	 * gets both shares of one client and its update. */
-	if (2 * (uint64_t)t <= (uint64_t)k + 1)
-		return fl_error_set(err, FL_EFORMAT, "threshold %u of %u share "
-		    "holders: must be a majority (at least %u), or a server "
-		    "lying about who dropped could unmask a client", t, k + 1,
-		    (k + 1) / 2 + 1);
+	r->corrupt = corrupt;
+	/* Clients check this too, whoever made the roster. */
+	if (fl_secagg_check(r->n, k, t, corrupt, &r->holders_corrupt,
+	    err) < 0)
+		return -1;
+	r->quorum = fl_secagg_quorum(r->n, t, corrupt);
 	session_id(r);
 	return fl_sa_graph_init(&r->graph, r->n, k, r->session, err);
 }
@@ -471,11 +538,12 @@ fl_sa_roster_write(FILE *fp, const struct fl_sa_roster *r,
 	int rc = -1;
 
 	fl_record_init(&rec);
-	if (put_head(&rec, "secagg-roster", NULL, r->round, err) < 0 ||
+	if (fl_sa_put_head(&rec, "secagg-roster", NULL, r->round, err) < 0 ||
 	    fl_meta_setf(&rec, err, "secagg.n", "%u", r->n) < 0 ||
 	    fl_meta_setf(&rec, err, "secagg.k", "%u", r->k) < 0 ||
 	    fl_meta_setf(&rec, err, "secagg.t", "%u", r->t) < 0 ||
-	    put_hex(&rec, "secagg.session", r->session, err) < 0 ||
+	    fl_meta_setf(&rec, err, "secagg.corrupt", "%u", r->corrupt) < 0 ||
+	    fl_sa_put_hex(&rec, "secagg.session", r->session, err) < 0 ||
 	    fl_record_write(fp, &rec, 0, err) < 0)
 		goto out;
 	for (size_t i = 0; i < r->npub; i++) {
@@ -496,7 +564,7 @@ fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
 	struct fl_record rec;
 	struct fl_sa_public *pub = NULL;
 	unsigned char claimed[FL_SA_BYTES];
-	uint64_t round, n, k, t;
+	uint64_t round, n, k, t, c;
 	size_t i, cap = 0;
 	int rc;
 
@@ -507,12 +575,13 @@ fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
 			fl_error_set(err, FL_EFORMAT, "empty: not a roster");
 		goto fail;
 	}
-	if (need_kind(&rec, "secagg-roster", err) < 0 ||
-	    need_u64(&rec, "round", 0, UINT64_MAX, &round, err) < 0 ||
-	    need_u64(&rec, "secagg.n", 3, 1u << 24, &n, err) < 0 ||
-	    need_u64(&rec, "secagg.k", 1, n - 1, &k, err) < 0 ||
-	    need_u64(&rec, "secagg.t", 2, k + 1, &t, err) < 0 ||
-	    need_hex(&rec, "secagg.session", claimed, err) < 0)
+	if (fl_sa_need_kind(&rec, "secagg-roster", err) < 0 ||
+	    fl_sa_need_u64(&rec, "round", 0, UINT64_MAX, &round, err) < 0 ||
+	    fl_sa_need_u64(&rec, "secagg.n", 3, 1u << 24, &n, err) < 0 ||
+	    fl_sa_need_u64(&rec, "secagg.k", 1, n - 1, &k, err) < 0 ||
+	    fl_sa_need_u64(&rec, "secagg.t", 2, k + 1, &t, err) < 0 ||
+	    fl_sa_need_u64(&rec, "secagg.corrupt", 0, n - 1, &c, err) < 0 ||
+	    fl_sa_need_hex(&rec, "secagg.session", claimed, err) < 0)
 		goto fail;
 	/* The table grows with the records read, not with the head's
 	 * claim: a short stream cannot make it allocate for 2^24 clients. */
@@ -563,7 +632,7 @@ fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
 	}
 	fl_record_free(&rec);
 	if (fl_sa_roster_init(r, pub, (size_t)n, (uint32_t)k, (uint32_t)t,
-	    err) < 0) {
+	    (uint32_t)c, err) < 0) {
 		fl_sa_roster_free(r);
 		return -1;
 	}
@@ -598,6 +667,30 @@ fl_sa_roster_find(const struct fl_sa_roster *r, const char *id)
 	return 0;
 }
 
+int
+fl_sa_roster_enrolled(const struct fl_sa_roster *r,
+    const struct fl_sa_enrolment *e, uint32_t signed_by, struct fl_error *err)
+{
+	for (uint32_t c = 1; c <= r->n; c++) {
+		const struct fl_sa_public *p = &r->pub[c - 1];
+		const unsigned char *pk = fl_sa_enrolment_find(e, p->id);
+
+		if (pk == NULL)
+			return fl_error_set(err, FL_EFORMAT, "client '%s' is "
+			    "not enrolled", p->id);
+		if (sodium_memcmp(pk, p->identity, FL_SA_BYTES) != 0)
+			return fl_error_set(err, FL_EFORMAT, "client '%s' is "
+			    "enrolled with another identity key", p->id);
+		/* A client's own masks and shares involve its neighbours
+		 * only; the others' keys are checked by their neighbours. */
+		if ((signed_by == 0 || c == signed_by ||
+		    fl_sa_adjacent(&r->graph, c, signed_by)) &&
+		    fl_sa_public_verify(p, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 void
 fl_sa_roster_free(struct fl_sa_roster *r)
 {
@@ -607,7 +700,7 @@ fl_sa_roster_free(struct fl_sa_roster *r)
 }
 
 void
-fl_sa_set_hash(char out[2 * FL_SA_BYTES + 1], const char *what,
+fl_sa_set_hash(char out[FL_SA_HEX], const char *what,
     const unsigned char session[FL_SA_BYTES], const uint32_t *set, size_t m)
 {
 	crypto_generichash_state st;
@@ -622,10 +715,10 @@ fl_sa_set_hash(char out[2 * FL_SA_BYTES + 1], const char *what,
 		crypto_generichash_update(&st, w, sizeof(w));
 	}
 	crypto_generichash_final(&st, h, sizeof(h));
-	sodium_bin2hex(out, 2 * FL_SA_BYTES + 1, h, sizeof(h));
+	sodium_bin2hex(out, FL_SA_HEX, h, sizeof(h));
 }
 
-/* ---- envelopes and reveals ---- */
+/* ---- envelopes, confirmations and reveals ---- */
 
 /* Kind, client in the roster, round and session of a message. */
 static int
@@ -636,9 +729,10 @@ need_message(const struct fl_record *rec, const char *kind,
 	unsigned char session[FL_SA_BYTES];
 	uint64_t round;
 
-	if (need_kind(rec, kind, err) < 0 || need_id(rec, id, err) < 0 ||
-	    need_u64(rec, "round", 0, UINT64_MAX, &round, err) < 0 ||
-	    need_hex(rec, "secagg.session", session, err) < 0)
+	if (fl_sa_need_kind(rec, kind, err) < 0 ||
+	    fl_sa_need_id(rec, id, err) < 0 ||
+	    fl_sa_need_u64(rec, "round", 0, UINT64_MAX, &round, err) < 0 ||
+	    fl_sa_need_hex(rec, "secagg.session", session, err) < 0)
 		return -1;
 	if ((*from = fl_sa_roster_find(r, id)) == 0)
 		return fl_error_set(err, FL_EFORMAT, "unknown client '%s': not "
@@ -650,6 +744,18 @@ need_message(const struct fl_record *rec, const char *kind,
 	if (sodium_memcmp(session, r->session, FL_SA_BYTES) != 0)
 		return fl_error_set(err, FL_EFORMAT, "client '%s': another "
 		    "session (made with a different roster)", id);
+	return 0;
+}
+
+/* The head every message carries. */
+static int
+put_message(struct fl_record *rec, const char *kind,
+    const struct fl_sa_roster *r, uint32_t from, struct fl_error *err)
+{
+	if (fl_sa_put_head(rec, kind, r->pub[from - 1].id, r->round,
+	    err) < 0 ||
+	    fl_sa_put_hex(rec, "secagg.session", r->session, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -674,41 +780,84 @@ int
 fl_sa_shares_from_record(struct fl_sa_shares *s, const struct fl_record *rec,
     const struct fl_sa_roster *r, struct fl_error *err)
 {
-	const struct fl_tensor *to, *box;
+	const struct fl_tensor *to, *box, *cm, *cs;
 
 	memset(s, 0, sizeof(*s));
 	if (need_message(rec, "secagg-shares", r, &s->from, err) < 0 ||
-	    (to = need_tensor(rec, "to", FL_U32, -1, 0, err)) == NULL ||
-	    (box = need_tensor(rec, "box", FL_U8, (int64_t)to->dims[0],
+	    (to = fl_sa_need_tensor(rec, "to", FL_U32, -1, 0, err)) == NULL ||
+	    (box = fl_sa_need_tensor(rec, "box", FL_U8, (int64_t)to->dims[0],
 	    FL_SA_BOXBYTES, err)) == NULL ||
+	    (cm = fl_sa_need_tensor(rec, "commit.mask", FL_U8, r->t,
+	    FL_SCALAR_BYTES, err)) == NULL ||
+	    (cs = fl_sa_need_tensor(rec, "commit.self", FL_U8, r->t,
+	    FL_SCALAR_BYTES, err)) == NULL ||
 	    (s->to = client_list(to, r, err)) == NULL)
 		return -1;
 	s->m = (size_t)to->numel;
 	s->box = box->data;
-	return 0;
-}
-
-/* The head every message carries. */
-static int
-put_message(struct fl_record *rec, const char *kind,
-    const struct fl_sa_roster *r, uint32_t from, struct fl_error *err)
-{
-	if (put_head(rec, kind, r->pub[from - 1].id, r->round, err) < 0 ||
-	    put_hex(rec, "secagg.session", r->session, err) < 0)
-		return -1;
+	s->commit_mask = cm->data;
+	s->commit_self = cs->data;
 	return 0;
 }
 
 int
 fl_sa_shares_to_record(struct fl_record *rec, const struct fl_sa_roster *r,
-    uint32_t from, const uint32_t *to,
-    const unsigned char (*box)[FL_SA_BOXBYTES], size_t m,
-    struct fl_error *err)
+    const struct fl_sa_shares *s, struct fl_error *err)
 {
-	if (put_message(rec, "secagg-shares", r, from, err) < 0 ||
-	    put_u32(rec, "to", to, m, err) < 0 ||
-	    put_bytes(rec, "box", box, m, FL_SA_BOXBYTES, err) < 0)
+	if (put_message(rec, "secagg-shares", r, s->from, err) < 0 ||
+	    fl_sa_put_u32(rec, "to", s->to, s->m, err) < 0 ||
+	    fl_sa_put_bytes(rec, "box", s->box, s->m, FL_SA_BOXBYTES,
+	    err) < 0 ||
+	    fl_sa_put_bytes(rec, "commit.mask", s->commit_mask, r->t,
+	    FL_SCALAR_BYTES, err) < 0 ||
+	    fl_sa_put_bytes(rec, "commit.self", s->commit_self, r->t,
+	    FL_SCALAR_BYTES, err) < 0)
 		return -1;
+	return 0;
+}
+
+void
+fl_sa_confirm_digest(unsigned char out[FL_SA_BYTES],
+    const unsigned char session[FL_SA_BYTES], const char *survivors)
+{
+	crypto_generichash_state st;
+	unsigned char set[FL_SA_BYTES] = { 0 };
+
+	/* The set's hash as bytes (the text is checked hex). */
+	sodium_hex2bin(set, sizeof(set), survivors, strlen(survivors), NULL,
+	    NULL, NULL);
+	fl_sa_hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask confirm v1");
+	crypto_generichash_update(&st, session, FL_SA_BYTES);
+	crypto_generichash_update(&st, set, sizeof(set));
+	crypto_generichash_final(&st, out, FL_SA_BYTES);
+}
+
+int
+fl_sa_confirm_to_record(struct fl_record *rec, const struct fl_sa_roster *r,
+    const struct fl_sa_confirm *c, struct fl_error *err)
+{
+	if (put_message(rec, "secagg-confirm", r, c->from, err) < 0 ||
+	    fl_meta_set(rec, "secagg.survivors", c->survivors, err) < 0 ||
+	    fl_sa_put_bytes(rec, "sig", c->sig, FL_SA_SIGBYTES, 0, err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+fl_sa_confirm_from_record(struct fl_sa_confirm *c, const struct fl_record *rec,
+    const struct fl_sa_roster *r, struct fl_error *err)
+{
+	const struct fl_tensor *sig;
+
+	memset(c, 0, sizeof(*c));
+	if (need_message(rec, "secagg-confirm", r, &c->from, err) < 0 ||
+	    fl_sa_opt_hex(rec, "secagg.survivors", c->survivors, err) < 0 ||
+	    (sig = fl_sa_need_tensor(rec, "sig", FL_U8, FL_SA_SIGBYTES, 0,
+	    err)) == NULL)
+		return -1;
+	if (!c->survivors[0])
+		return fl_error_set(err, FL_EFORMAT, "no 'secagg.survivors'");
+	c->sig = sig->data;
 	return 0;
 }
 
@@ -718,11 +867,11 @@ fl_sa_reveal_to_record(struct fl_record *rec, const struct fl_sa_roster *r,
 {
 	if (put_message(rec, "secagg-reveal", r, v->from, err) < 0 ||
 	    fl_meta_set(rec, "secagg.survivors", v->survivors, err) < 0 ||
-	    put_u32(rec, "self.of", v->self_of, v->nself, err) < 0 ||
-	    put_bytes(rec, "self.share", v->self_share, v->nself,
+	    fl_sa_put_u32(rec, "self.of", v->self_of, v->nself, err) < 0 ||
+	    fl_sa_put_bytes(rec, "self.share", v->self_share, v->nself,
 	    FL_SCALAR_BYTES, err) < 0 ||
-	    put_u32(rec, "mask.of", v->mask_of, v->nmask, err) < 0 ||
-	    put_bytes(rec, "mask.share", v->mask_share, v->nmask,
+	    fl_sa_put_u32(rec, "mask.of", v->mask_of, v->nmask, err) < 0 ||
+	    fl_sa_put_bytes(rec, "mask.share", v->mask_share, v->nmask,
 	    FL_SCALAR_BYTES, err) < 0)
 		return -1;
 	return 0;
@@ -733,22 +882,23 @@ fl_sa_reveal_from_record(struct fl_sa_reveal *v, const struct fl_record *rec,
     const struct fl_sa_roster *r, struct fl_error *err)
 {
 	const struct fl_tensor *so, *ss, *mo, *ms;
-	unsigned char h[FL_SA_BYTES];
 
 	memset(v, 0, sizeof(*v));
 	if (need_message(rec, "secagg-reveal", r, &v->from, err) < 0 ||
-	    need_hex(rec, "secagg.survivors", h, err) < 0 ||
-	    (so = need_tensor(rec, "self.of", FL_U32, -1, 0, err)) == NULL ||
-	    (ss = need_tensor(rec, "self.share", FL_U8, (int64_t)so->dims[0],
-	    FL_SCALAR_BYTES, err)) == NULL ||
-	    (mo = need_tensor(rec, "mask.of", FL_U32, -1, 0, err)) == NULL ||
-	    (ms = need_tensor(rec, "mask.share", FL_U8, (int64_t)mo->dims[0],
-	    FL_SCALAR_BYTES, err)) == NULL ||
+	    fl_sa_opt_hex(rec, "secagg.survivors", v->survivors, err) < 0 ||
+	    (so = fl_sa_need_tensor(rec, "self.of", FL_U32, -1, 0,
+	    err)) == NULL ||
+	    (ss = fl_sa_need_tensor(rec, "self.share", FL_U8,
+	    (int64_t)so->dims[0], FL_SCALAR_BYTES, err)) == NULL ||
+	    (mo = fl_sa_need_tensor(rec, "mask.of", FL_U32, -1, 0,
+	    err)) == NULL ||
+	    (ms = fl_sa_need_tensor(rec, "mask.share", FL_U8,
+	    (int64_t)mo->dims[0], FL_SCALAR_BYTES, err)) == NULL ||
 	    (v->self_of = client_list(so, r, err)) == NULL ||
 	    (v->mask_of = client_list(mo, r, err)) == NULL)
 		return -1;
-	memcpy(v->survivors, fl_meta_get(rec, "secagg.survivors"),
-	    sizeof(v->survivors));
+	if (!v->survivors[0])
+		return fl_error_set(err, FL_EFORMAT, "no 'secagg.survivors'");
 	v->nself = (size_t)so->numel;
 	v->nmask = (size_t)mo->numel;
 	v->self_share = ss->data;

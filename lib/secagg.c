@@ -11,14 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
+#include "sainternal.h"
 
-#include "internal.h"
-
-/* A hash state opened with a domain string, NUL included, so that no
- * input of one purpose can be read as the input of another. */
-static void
-hash_begin(crypto_generichash_state *st, const unsigned char *key,
+void
+fl_sa_hash_begin(crypto_generichash_state *st, const unsigned char *key,
     size_t keylen, size_t outlen, const char *domain)
 {
 	crypto_generichash_init(st, key, keylen, outlen);
@@ -53,7 +49,7 @@ fl_sa_graph_init(struct fl_sa_graph *g, uint32_t n, uint32_t k,
 	}
 	/* The order comes from the session id: every client can check the
 	 * graph, and no party chooses its neighbours. */
-	hash_begin(&st, NULL, 0, sizeof(key), "fl-mask graph v1");
+	fl_sa_hash_begin(&st, NULL, 0, sizeof(key), "fl-mask graph v1");
 	crypto_generichash_update(&st, session, FL_SA_BYTES);
 	crypto_generichash_final(&st, key, sizeof(key));
 	fl_rng_init(&r, key, 0);
@@ -155,7 +151,7 @@ fl_sa_seed_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed,
 	crypto_generichash_state st;
 
 	fl_rng_seed_text(m, seed);
-	hash_begin(&st, m, sizeof(m), FL_RNG_KEYBYTES, "fl-mask seed v1");
+	fl_sa_hash_begin(&st, m, sizeof(m), FL_RNG_KEYBYTES, "fl-mask seed v1");
 	crypto_generichash_update(&st, (const unsigned char *)purpose,
 	    strlen(purpose) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)id,
@@ -193,7 +189,7 @@ fl_sa_pair_seed(unsigned char out[FL_SA_BYTES],
 	/* The pair in ascending order, so both ends derive the same seed. */
 	fl_store_le32(ids, a < b ? a : b);
 	fl_store_le32(ids + 4, a < b ? b : a);
-	hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask pair v1");
+	fl_sa_hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask pair v1");
 	crypto_generichash_update(&st, session, FL_SA_BYTES);
 	crypto_generichash_update(&st, ids, sizeof(ids));
 	crypto_generichash_update(&st, shared, sizeof(shared));
@@ -209,7 +205,7 @@ fl_sa_self_seed(unsigned char out[FL_SA_BYTES],
 {
 	crypto_generichash_state st;
 
-	hash_begin(&st, self_secret, FL_SCALAR_BYTES, FL_SA_BYTES,
+	fl_sa_hash_begin(&st, self_secret, FL_SCALAR_BYTES, FL_SA_BYTES,
 	    "fl-mask self v1");
 	crypto_generichash_update(&st, session, FL_SA_BYTES);
 	crypto_generichash_final(&st, out, FL_SA_BYTES);
@@ -221,9 +217,27 @@ fl_sa_commit(unsigned char out[FL_SA_BYTES],
 {
 	crypto_generichash_state st;
 
-	hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask commit v1");
+	fl_sa_hash_begin(&st, NULL, 0, FL_SA_BYTES, "fl-mask commit v1");
 	crypto_generichash_update(&st, self_secret, FL_SCALAR_BYTES);
 	crypto_generichash_final(&st, out, FL_SA_BYTES);
+}
+
+void
+fl_sa_poly_key(unsigned char key[FL_RNG_KEYBYTES],
+    const unsigned char mask_seed[FL_SCALAR_BYTES],
+    const unsigned char self_secret[FL_SCALAR_BYTES],
+    const unsigned char box_seed[FL_SA_BYTES],
+    const unsigned char session[FL_SA_BYTES])
+{
+	crypto_generichash_state st;
+
+	fl_sa_hash_begin(&st, NULL, 0, FL_RNG_KEYBYTES, "fl-mask poly v1");
+	crypto_generichash_update(&st, mask_seed, FL_SCALAR_BYTES);
+	crypto_generichash_update(&st, self_secret, FL_SCALAR_BYTES);
+	crypto_generichash_update(&st, box_seed, FL_SA_BYTES);
+	crypto_generichash_update(&st, session, FL_SA_BYTES);
+	crypto_generichash_final(&st, key, FL_RNG_KEYBYTES);
+	sodium_memzero(&st, sizeof(st));
 }
 
 /* ---- share envelopes ---- */
@@ -239,7 +253,7 @@ box_nonce(unsigned char nonce[crypto_box_NONCEBYTES],
 
 	fl_store_le32(ids, from);
 	fl_store_le32(ids + 4, to);
-	hash_begin(&st, NULL, 0, crypto_box_NONCEBYTES, "fl-mask box v1");
+	fl_sa_hash_begin(&st, NULL, 0, crypto_box_NONCEBYTES, "fl-mask box v1");
 	crypto_generichash_update(&st, session, FL_SA_BYTES);
 	crypto_generichash_update(&st, ids, sizeof(ids));
 	crypto_generichash_final(&st, nonce, crypto_box_NONCEBYTES);
@@ -327,7 +341,7 @@ fl_sa_tensor_key(unsigned char out[FL_SA_BYTES],
 
 	fl_store_le32(shape, bits);
 	fl_store_le64(shape + 4, numel);
-	hash_begin(&st, seed, FL_SA_BYTES, FL_SA_BYTES, "fl-mask tensor v1");
+	fl_sa_hash_begin(&st, seed, FL_SA_BYTES, FL_SA_BYTES, "fl-mask tensor v1");
 	crypto_generichash_update(&st, shape, sizeof(shape));
 	crypto_generichash_update(&st, (const unsigned char *)name,
 	    strlen(name) + 1);

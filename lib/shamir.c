@@ -7,6 +7,14 @@
  * bignum code of our own.  Splitting evaluates a random polynomial by
  * Horner's rule; combining is Lagrange interpolation at 0 with a single
  * field inversion (Montgomery's batch trick), t^2 multiplications in all.
+ *
+ * Feldman's verifiable secret sharing on top: the dealer publishes its
+ * polynomial's coefficients times the ed25519 base point, and a share y
+ * at x is good exactly when y B is the polynomial evaluated "in the
+ * exponent" at x.  Since L is the order of B, the points reveal nothing
+ * computable about the coefficients; they let the server tell a wrong
+ * revealed share from a right one, which the rebuilt secret alone (a hash
+ * that does not match) cannot.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -91,9 +99,11 @@ check_xs(const uint32_t *xs, size_t n, struct fl_error *err)
 int
 fl_shamir_split(const unsigned char secret[FL_SCALAR_BYTES], size_t t,
     const uint32_t *xs, size_t n, unsigned char (*shares)[FL_SCALAR_BYTES],
-    struct fl_rng *rng, struct fl_error *err)
+    unsigned char (*commit)[FL_SCALAR_BYTES], struct fl_rng *rng,
+    struct fl_error *err)
 {
 	unsigned char (*coef)[SB], x[SB], acc[SB];
+	int rc = 0;
 
 	if (!fl_scalar_is_canonical(secret))
 		return fl_error_set(err, FL_EINVAL,
@@ -120,10 +130,38 @@ fl_shamir_split(const unsigned char secret[FL_SCALAR_BYTES], size_t t,
 		}
 		memcpy(shares[i], acc, SB);
 	}
+	/* A zero coefficient has no point (libsodium refuses the identity):
+	 * a chance of t 2^-252, and a zero secret, which nobody draws. */
+	for (size_t j = 0; commit != NULL && j < t && rc == 0; j++)
+		if (crypto_scalarmult_ed25519_base_noclamp(commit[j],
+		    coef[j]) != 0)
+			rc = fl_error_set(err, FL_EINVAL, "shamir: a zero "
+			    "coefficient has no commitment");
 	sodium_memzero(coef, t * SB);
 	sodium_memzero(acc, sizeof(acc));
 	free(coef);
-	return 0;
+	return rc;
+}
+
+int
+fl_shamir_verify(uint32_t x, const unsigned char y[FL_SCALAR_BYTES],
+    const unsigned char (*commit)[FL_SCALAR_BYTES], size_t t)
+{
+	unsigned char xs[SB], acc[SB], lhs[SB];
+
+	if (t == 0 || x == 0 || !fl_scalar_is_canonical(y) ||
+	    !crypto_core_ed25519_is_valid_point(commit[t - 1]))
+		return 0;
+	/* sum_j x^j C_j by Horner's rule, in the group. */
+	scalar_from_u32(xs, x);
+	memcpy(acc, commit[t - 1], SB);
+	for (size_t j = t - 1; j-- > 0;)
+		if (crypto_scalarmult_ed25519_noclamp(acc, xs, acc) != 0 ||
+		    crypto_core_ed25519_add(acc, acc, commit[j]) != 0)
+			return 0;
+	if (crypto_scalarmult_ed25519_base_noclamp(lhs, y) != 0)
+		return 0;
+	return sodium_memcmp(lhs, acc, SB) == 0;
 }
 
 int
