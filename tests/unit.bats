@@ -138,3 +138,28 @@ unit() {
 @test "unit: sparse_record" {
 	unit sparse_record
 }
+
+# The secure-aggregation derivations (fl-mask(1), DERIVATIONS) from fixed
+# inputs: libfl's values and those of an independent implementation
+# (tests/secagg_kat.py: Python's BLAKE2b, OpenSSL's ChaCha20, X25519 and
+# Ed25519, its own ed25519 group and arithmetic mod L) both equal the
+# pinned vectors, so another implementation can check itself against them.
+@test "unit: secure-aggregation known-answer vectors (libfl)" {
+	if [ -n "${FL_VALGRIND:-}" ]; then
+		run valgrind -q --error-exitcode=99 --leak-check=full "$UNIT" \
+		    --vectors
+	else
+		run "$UNIT" --vectors
+	fi
+	assert_success
+	diff <(printf '%s\n' "$output") "$DATA/secagg-vectors.txt" ||
+	    fail "libfl's vectors differ from tests/data/secagg-vectors.txt"
+	[ "$(wc -l < "$DATA/secagg-vectors.txt")" -eq 41 ]
+}
+
+@test "unit: secure-aggregation known-answer vectors (independent Python)" {
+	run "$PYTHON" "$TOP/tests/secagg_kat.py"
+	assert_success
+	diff <(printf '%s\n' "$output") "$DATA/secagg-vectors.txt" ||
+	    fail "the Python derivations differ from the pinned vectors"
+}

@@ -146,8 +146,8 @@ test_roundtrips(struct fl_rng *r)
 
 			fl_scalar_random(secret, r);
 			random_xs(xs, n, r);
-			CHECK(fl_shamir_split(secret, t, xs, n, shares, r,
-			    &err) == 0);
+			CHECK(fl_shamir_split(secret, t, xs, n, shares, NULL,
+			    r, &err) == 0);
 			for (size_t i = 0; i < n; i++) {
 				CHECK(fl_scalar_is_canonical(shares[i]));
 				if (t == 1)
@@ -196,32 +196,32 @@ test_shamir_errors(struct fl_rng *r)
 	 * t out of range, a secret that is not canonical. */
 	xs[3] = 0;
 	err.code = FL_EIO;
-	CHECK(fl_shamir_split(secret, 2, xs, 5, shares, r, &err) == -1);
+	CHECK(fl_shamir_split(secret, 2, xs, 5, shares, NULL, r, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 	xs[3] = 2;
 	err.code = FL_EIO;
-	CHECK(fl_shamir_split(secret, 2, xs, 5, shares, r, &err) == -1);
+	CHECK(fl_shamir_split(secret, 2, xs, 5, shares, NULL, r, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 	xs[3] = 4;
 	xs[100] = 77;
 	err.code = FL_EIO;
-	CHECK(fl_shamir_split(secret, 2, xs, 101, shares, r, &err) == -1);
+	CHECK(fl_shamir_split(secret, 2, xs, 101, shares, NULL, r, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 	xs[100] = 101;
-	CHECK(fl_shamir_split(secret, 2, xs, 101, shares, r, &err) == 0);
+	CHECK(fl_shamir_split(secret, 2, xs, 101, shares, NULL, r, &err) == 0);
 	err.code = FL_EIO;
-	CHECK(fl_shamir_split(secret, 0, xs, 5, shares, r, &err) == -1);
+	CHECK(fl_shamir_split(secret, 0, xs, 5, shares, NULL, r, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 	err.code = FL_EIO;
-	CHECK(fl_shamir_split(secret, 6, xs, 5, shares, r, &err) == -1);
+	CHECK(fl_shamir_split(secret, 6, xs, 5, shares, NULL, r, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 	err.code = FL_EIO;
-	CHECK(fl_shamir_split(order, 2, xs, 5, shares, r, &err) == -1);
+	CHECK(fl_shamir_split(order, 2, xs, 5, shares, NULL, r, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 
 	/* Combine: no shares, zero x, repeated x, a share that is not
 	 * canonical. */
-	CHECK(fl_shamir_split(secret, 3, xs, 5, shares, r, &err) == 0);
+	CHECK(fl_shamir_split(secret, 3, xs, 5, shares, NULL, r, &err) == 0);
 	err.code = FL_EIO;
 	CHECK(fl_shamir_combine(xs, (const unsigned char (*)[SB])shares, 0,
 	    out, &err) == -1);
@@ -266,7 +266,7 @@ test_shamir_golden(void)
 	secret[31] = 0x0e;
 	fl_rng_seed_text(key, "shamir-golden");
 	fl_rng_init(&r, key, 0);
-	CHECK(fl_shamir_split(secret, 3, xs, 5, shares, &r, &err) == 0);
+	CHECK(fl_shamir_split(secret, 3, xs, 5, shares, NULL, &r, &err) == 0);
 	hex(got, shares[0]);
 	CHECK(strcmp(got, want) == 0);
 	memcpy(sub[0], shares[1], SB);
@@ -276,6 +276,61 @@ test_shamir_golden(void)
 	    out, &err) == 0);
 	CHECK(memcmp(out, secret, SB) == 0);
 	fl_rng_wipe(&r);
+}
+
+/* Feldman commitments: every share fits them, a share that is off by
+ * anything, at another x, or against other commitments does not, and
+ * commitments that are not points of the prime-order group fit nothing. */
+static void
+test_feldman(struct fl_rng *r)
+{
+	static const size_t ts[] = { 1, 2, 7 };
+	uint32_t xs[12];
+	unsigned char shares[12][SB], commit[7][SB], other[7][SB];
+	unsigned char secret[SB], y[SB], one[SB] = { 1 }, pt[SB];
+	struct fl_error err;
+
+	for (size_t ti = 0; ti < sizeof(ts) / sizeof(*ts); ti++) {
+		size_t t = ts[ti], n = 12;
+
+		fl_scalar_random(secret, r);
+		random_xs(xs, n, r);
+		CHECK(fl_shamir_split(secret, t, xs, n, shares, commit, r,
+		    &err) == 0);
+		/* commit[0] is the secret's point. */
+		CHECK(crypto_scalarmult_ed25519_base_noclamp(pt, secret) == 0);
+		CHECK(memcmp(pt, commit[0], SB) == 0);
+		for (size_t i = 0; i < n; i++) {
+			CHECK(fl_shamir_verify(xs[i], shares[i],
+			    (const unsigned char (*)[SB])commit, t));
+			crypto_core_ed25519_scalar_add(y, shares[i], one);
+			CHECK(!fl_shamir_verify(xs[i], y,
+			    (const unsigned char (*)[SB])commit, t));
+			CHECK(!fl_shamir_verify(xs[i] + 1 == 0 ? 1 : xs[i] + 1,
+			    shares[i], (const unsigned char (*)[SB])commit,
+			    t) || t == 1);
+		}
+		/* Another polynomial's commitments. */
+		CHECK(fl_shamir_split(secret, t, xs, n, shares + 0, other, r,
+		    &err) == 0);
+		if (t > 1)
+			CHECK(!fl_shamir_verify(xs[0], shares[0],
+			    (const unsigned char (*)[SB])commit, t));
+		/* Not points of the group: the identity (small order) and
+		 * bytes that decode to no point. */
+		memcpy(other, commit, sizeof(commit));
+		memset(other[t - 1], 0, SB);
+		other[t - 1][0] = 1;
+		CHECK(!fl_shamir_verify(xs[1], shares[1],
+		    (const unsigned char (*)[SB])other, t));
+		memset(other[t - 1], 0xff, SB);
+		CHECK(!fl_shamir_verify(xs[1], shares[1],
+		    (const unsigned char (*)[SB])other, t));
+		CHECK(!fl_shamir_verify(0, shares[1],
+		    (const unsigned char (*)[SB])commit, t));
+		CHECK(!fl_shamir_verify(xs[1], shares[1],
+		    (const unsigned char (*)[SB])commit, 0));
+	}
 }
 
 /* A sender can seal anything: a share that is not a scalar mod L is
@@ -314,6 +369,7 @@ test_shamir(void)
 	test_roundtrips(&r);
 	test_shamir_errors(&r);
 	test_shamir_golden();
+	test_feldman(&r);
 	test_envelope_scalars();
 	fl_rng_wipe(&r);
 }
@@ -322,32 +378,74 @@ void
 test_secagg_params(void)
 {
 	struct fl_secagg_params p, q;
+	struct fl_sa_policy pol = { 0, 0.05, 0.1, 0, 0 };
+	uint32_t c;
 	struct fl_error err;
 
 	/* Small n: the full graph, t = n - D, nothing left to chance. */
 	CHECK(fl_secagg_params(20, 0.05, 0.05, &p, &err) == 0);
-	CHECK(p.n == 20 && p.k == 19 && p.t == 19);
+	CHECK(p.n == 20 && p.k == 19 && p.t == 19 && p.corrupt == 1 &&
+	    p.corrupt_holders == 1);
 	CHECK(p.log2_security == -HUGE_VAL && p.log2_failure == -HUGE_VAL);
-	/* C = 4, D = 5: t = 5 is above C and within n - D, but not a
-	 * majority of the 10 holders. */
-	CHECK(fl_secagg_params(10, 0.4, 0.4, &p, &err) == 0);
-	CHECK(p.k == 9 && p.t == 6);
-	CHECK(fl_secagg_params(10, 0.4, 0.5, &p, &err) == -1);
+	/* C = 2, D = 3: t = 7 is within n - D and 2t > n + C. */
+	CHECK(fl_secagg_params(10, 0.2, 0.3, &p, &err) == 0);
+	CHECK(p.k == 9 && p.t == 7 && p.corrupt == 2);
+	/* C = 4, D = 4: t = 6 is above C and a majority of 10, but a lying
+	 * server with 4 corrupt holders would need 2t > 14; and the
+	 * survivors could not be a majority counting the corrupt twice. */
+	CHECK(fl_secagg_params(10, 0.4, 0.4, &p, &err) == -1);
+	CHECK(strstr(err.msg, "majority") != NULL);
 
 	/* The Harary graph, within the bounds. */
 	CHECK(fl_secagg_params(100, 0.05, 0.05, &p, &err) == 0);
 	CHECK(p.n == 100 && p.k % 2 == 0 && p.k >= 2 && p.k < 99);
 	CHECK(p.t >= 2 && p.t <= p.k + 1);
+	CHECK(2 * p.t > p.k + 1 + p.corrupt_holders);
 	CHECK(p.log2_security <= -40 && p.log2_failure <= -20);
 
-	/* The values fl-mask(1) quotes for its defaults (checked with exact
-	 * hypergeometric sums in Python). */
+	/* The values fl-mask(1) quotes for its defaults, and Google's for
+	 * a semi-malicious server (degree 33 with self, t = 22 at n = 100,
+	 * 10% corrupt and dropping), all checked with exact hypergeometric
+	 * sums in Python (integer fractions). */
 	CHECK(fl_secagg_params(100, 0.05, 0.1, &p, &err) == 0);
-	CHECK(p.k == 22 && p.t == 12);
-	CHECK(2 * p.t > p.k + 1);
+	CHECK(p.k == 28 && p.t == 18 && p.corrupt_holders == 5);
+	CHECK(fl_secagg_params(150, 0.05, 0.1, &p, &err) == 0);
+	CHECK(p.k == 36 && p.t == 23);
 	CHECK(fl_secagg_params(1000, 0.05, 0.1, &p, &err) == 0);
-	CHECK(p.k == 36 && p.t == 19);
+	CHECK(p.k == 78 && p.t == 52 && p.corrupt == 50 &&
+	    p.corrupt_holders == 24);
 	CHECK(p.log2_security <= -40 && p.log2_failure <= -20);
+	CHECK(fl_secagg_params(100, 0.1, 0.1, &p, &err) == 0);
+	CHECK(p.k == 32 && p.t == 22);
+	/* The old rule's k = 22, t = 12 at n = 100 fell to one corrupt
+	 * holder (2t = k + 1 + 1); with C = 5 corrupt holders counted it
+	 * takes 2t > 22 + 1 + 5. */
+	CHECK(fl_secagg_check(100, 22, 12, 5, &c, &err) == -1);
+	CHECK(strstr(err.msg, "at least 15") != NULL);
+	CHECK(fl_secagg_check(100, 22, 15, 5, &c, &err) == 0 && c == 5);
+	CHECK(fl_secagg_check(100, 28, 18, 5, &c, &err) == 0);
+	CHECK(fl_secagg_check(100, 27, 18, 5, &c, &err) == -1);  /* odd k */
+	CHECK(fl_secagg_check(100, 28, 30, 5, &c, &err) == -1);  /* t > k+1 */
+	CHECK(fl_secagg_quorum(100, 18, 5) == 53);
+	CHECK(fl_secagg_quorum(5, 4, 1) == 4);
+	CHECK(fl_secagg_count(100, 0.05) == 5 && fl_secagg_count(3, 0.9) == 2);
+
+	/* The policy: the rule's parameters, a given graph with the
+	 * smallest safe t, or the rule's k with a given t. */
+	CHECK(fl_sa_policy_params(100, &pol, &q, &err) == 0);
+	CHECK(q.k == 28 && q.t == 18 && q.corrupt == 5);
+	pol.degree = 22;
+	CHECK(fl_sa_policy_params(100, &pol, &q, &err) == 0);
+	CHECK(q.k == 22 && q.t == 15);
+	pol.degree = 0;
+	pol.threshold = 20;
+	CHECK(fl_sa_policy_params(100, &pol, &q, &err) == 0);
+	CHECK(q.k == 28 && q.t == 20);
+	pol.threshold = 16;             /* below 2t > k + 1 + c */
+	CHECK(fl_sa_policy_params(100, &pol, &q, &err) == -1);
+	pol.threshold = 0;
+	pol.degree = 100;
+	CHECK(fl_sa_policy_params(100, &pol, &q, &err) == -1);
 
 	/* More dropout needs more neighbours. */
 	CHECK(fl_secagg_params(1000, 0.05, 0.05, &p, &err) == 0);
@@ -357,6 +455,7 @@ test_secagg_params(void)
 	/* A million clients: finite bounds, a small graph. */
 	CHECK(fl_secagg_params(1000000, 0.05, 0.05, &p, &err) == 0);
 	CHECK(p.k < 100 && p.t >= 2 && p.t <= p.k + 1);
+	CHECK(2 * p.t > p.k + 1 + p.corrupt_holders);
 	CHECK(isfinite(p.log2_security) && p.log2_security <= -40);
 	CHECK(isfinite(p.log2_failure) && p.log2_failure <= -20);
 
@@ -374,12 +473,11 @@ test_secagg_params(void)
 	CHECK(fl_secagg_params(100, NAN, 0.05, &p, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 
-	/* No threshold both above C = 5 and within n - D = 5. */
+	/* No round with half corrupt and half dropping. */
 	err.code = FL_EIO;
 	CHECK(fl_secagg_params(10, 0.5, 0.5, &p, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 	CHECK(strstr(err.msg, "n=10") != NULL);
-	/* Nor for n = 1000 with half corrupt and half dropping. */
 	err.code = FL_EIO;
 	CHECK(fl_secagg_params(1000, 0.5, 0.5, &p, &err) == -1);
 	CHECK(err.code == FL_EINVAL);

@@ -738,13 +738,18 @@ main(int argc, char **argv)
 {
 	size_t n = sizeof(tests) / sizeof(*tests);
 
+	if (argc == 2 && strcmp(argv[1], "--vectors") == 0) {
+		print_secagg_vectors(stdout);
+		return failures ? 1 : 0;
+	}
 	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
 		for (size_t i = 0; i < n; i++)
 			puts(tests[i].name);
 		return 0;
 	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: unit --list | unit NAME\n");
+		fprintf(stderr, "usage: unit --list | unit --vectors | "
+		    "unit NAME\n");
 		return 2;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -25,6 +25,9 @@ void test_acc_pieces(void);
 void test_shamir(void);
 void test_secagg_params(void);
 
+/* sakat.c: the secure-aggregation known-answer vectors, "name hex". */
+void print_secagg_vectors(FILE *fp);
+
 /* noise.c */
 void test_normal_paths(void);
 void test_clip_factor(void);
