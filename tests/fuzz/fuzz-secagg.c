@@ -6,9 +6,11 @@
  *
  * At start the harness rebuilds, in process, the round that
  * make-corpus-secagg.sh plays with fl-mask --seed s: four clients c1..c4
- * of round 3 (keys made as fl-mask --keygen --seed makes them), the roster
- * with k = 3 and t = 3, and the masked sums of three endings of the round
- * (ring records w:u32 = i, 1000 i, 65535 with modulus 65536):
+ * of round 3 (identities and keys made as fl-mask --make-identity and
+ * --keygen --seed make them), the roster with k = 3, t = 3 and no corrupt
+ * client, every client's shares record (for the Feldman commitments), and
+ * the masked sums of three endings of the round (ring records w:u32 = i,
+ * 1000 i, 65535 with modulus 65536):
  *   0  all four shared, c4 dropped before masking: survivors c1..c3
  *   1  all four shared and survived
  *   2  c4 dropped before sharing: c1..c3 shared and survived
@@ -16,8 +18,9 @@
  * The first input byte picks the target (byte % 4); the rest is
  *   0  a roster stream for fl_sa_roster_read (over fmemopen);
  *   1  one record (fl_record_parse) given to fl_sa_secret_from_record,
- *      fl_sa_public_from_record, fl_sa_shares_from_record and
- *      fl_sa_reveal_from_record against the fixed roster;
+ *      fl_sa_public_from_record, fl_sa_shares_from_record,
+ *      fl_sa_confirm_from_record and fl_sa_reveal_from_record against the
+ *      fixed roster, and to the identity and enrolment parsers;
  *   2  a stream of reveal records (up to MAX_REVEALS) for
  *      fl_sa_unmask_record on the masked sum of ending (byte / 4) % 3;
  *   3  a share envelope: a byte for the sender, a byte for the recipient
@@ -29,9 +32,12 @@
  * Invariants, each an abort() when broken:
  *   - every failure comes with a non-empty one-line message;
  *   - an accepted roster has n >= 3 clients in strictly ascending id
- *     order, all of its round, 1 <= k <= n - 1, t a majority of the k + 1
- *     holders, fl_sa_roster_find(id) == index + 1, a symmetric graph of k
- *     neighbours each, and it is written and read back to the same roster;
+ *     order, all of its round, 1 <= k <= n - 1, 2t > k + 1 + c (the corrupt
+ *     holders counted), fl_sa_roster_find(id) == index + 1, a symmetric
+ *     graph of k neighbours each, and it is written and read back to the
+ *     same roster;
+ *   - an accepted enrolment is signed by its operator key, its ids are
+ *     valid and ascending, and each is found with its key;
  *   - an accepted message names clients 1..n only, its counts match its
  *     tensors, its pointers stay inside the record, and it is written
  *     (*_to_record) and parsed back to the same values;
@@ -39,7 +45,7 @@
  *     for the share it opens to (sealing is deterministic), in that
  *     direction only;
  *   - fl_sa_unmask_record either fails or gives exactly the survivors'
- *     plain sum.
+ *     plain sum, and the shares it blames are of real clients.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -79,9 +85,12 @@ struct ending {
 };
 
 static struct {
+	struct fl_sa_identity ident[NC];
 	struct fl_sa_secret sec[NC];    /* sec[i] is client i + 1 */
 	unsigned char box_pk[NC][FL_SA_BYTES], box_sk[NC][FL_SA_BYTES];
 	struct fl_sa_roster roster;
+	struct fl_record dealt_rec[NC];
+	struct fl_sa_shares dealt[NC];
 	struct ending end[3];
 } G;
 
@@ -176,33 +185,48 @@ setup(void)
 	struct fl_sa_public *pub;
 	struct fl_error err;
 
+	struct fl_sa_identity op;
+	unsigned char key[FL_RNG_KEYBYTES];
+
 	if (ready)
 		return;
 	ready = 1;
 	CHECK(sodium_init() >= 0);
 	CHECK((pub = calloc(NC, sizeof(*pub))) != NULL);
+	fl_sa_seed_key(key, SEED, "sa-identity", "op");
+	CHECK(fl_sa_identity_make(&op, "op", key, NULL, &err) == 0);
 	for (int i = 0; i < NC; i++) {
-		unsigned char key[FL_RNG_KEYBYTES];
 		char id[8];
 		struct fl_rng rng;
 
 		snprintf(id, sizeof(id), "c%d", i + 1);
+		fl_sa_seed_key(key, SEED, "sa-identity", id);
+		CHECK(fl_sa_identity_make(&G.ident[i], id, key, op.pk,
+		    &err) == 0);
 		fl_sa_seed_key(key, SEED, "sa-keys", id);
 		fl_rng_init(&rng, key, 0);
-		CHECK(fl_sa_secret_new(&G.sec[i], id, ROUND, &rng, &err) == 0);
+		CHECK(fl_sa_secret_new(&G.sec[i], &G.ident[i], ROUND, &rng,
+		    &err) == 0);
 		fl_rng_wipe(&rng);
-		CHECK(fl_sa_public_of(&G.sec[i], &pub[i], &err) == 0);
+		CHECK(fl_sa_public_of(&G.sec[i], &G.ident[i], &pub[i],
+		    &err) == 0);
 		CHECK(fl_sa_box_keypair(G.box_pk[i], G.box_sk[i],
 		    G.sec[i].box_seed) == 0);
 	}
 	/* r takes pub; ids c1..c4 sort as they are, so sec[i] is client
 	 * i + 1. */
-	if (fl_sa_roster_init(&G.roster, pub, NC, 3, 3, &err) < 0) {
+	if (fl_sa_roster_init(&G.roster, pub, NC, 3, 3, 0, &err) < 0) {
 		fprintf(stderr, "fuzz-secagg: roster: %s\n", err.msg);
 		abort();
 	}
-	for (uint32_t c = 1; c <= NC; c++)
+	for (uint32_t c = 1; c <= NC; c++) {
 		CHECK(fl_sa_roster_find(&G.roster, G.sec[c - 1].id) == c);
+		fl_record_init(&G.dealt_rec[c - 1]);
+		CHECK(fl_sa_client_share(&G.dealt_rec[c - 1], &G.roster, c,
+		    &G.sec[c - 1], &err) == 0);
+		CHECK(fl_sa_shares_from_record(&G.dealt[c - 1],
+		    &G.dealt_rec[c - 1], &G.roster, &err) == 0);
+	}
 	make_ending(&G.end[0], all, 3, all, 4);
 	make_ending(&G.end[1], all, 4, all, 4);
 	make_ending(&G.end[2], all, 3, all, 3);
@@ -301,6 +325,8 @@ same_public(const struct fl_sa_public *a, const struct fl_sa_public *b)
 	CHECK(memcmp(a->pk_mask, b->pk_mask, FL_SA_BYTES) == 0);
 	CHECK(memcmp(a->pk_box, b->pk_box, FL_SA_BYTES) == 0);
 	CHECK(memcmp(a->commit, b->commit, FL_SA_BYTES) == 0);
+	CHECK(memcmp(a->identity, b->identity, FL_SA_BYTES) == 0);
+	CHECK(memcmp(a->sig, b->sig, FL_SA_SIGBYTES) == 0);
 }
 
 static void
@@ -316,7 +342,8 @@ check_roster(const struct fl_sa_roster *r)
 	CHECK(r->n >= 3 && r->npub == r->n && r->pub != NULL);
 	CHECK(r->k >= 1 && r->k <= r->n - 1);
 	CHECK(r->t >= 2 && r->t <= r->k + 1);
-	CHECK(2 * (uint64_t)r->t > (uint64_t)r->k + 1);
+	CHECK(2 * (uint64_t)r->t > (uint64_t)r->k + 1 + r->holders_corrupt);
+	CHECK(r->corrupt < r->n && r->quorum >= r->t && r->quorum <= r->n);
 	CHECK(r->graph.n == r->n && r->graph.k == r->k);
 	for (size_t i = 0; i < r->npub; i++) {
 		CHECK(fl_sa_check_id(r->pub[i].id, NULL) == 0);
@@ -353,7 +380,7 @@ check_roster(const struct fl_sa_roster *r)
 	fclose(fp);
 	free(buf);
 	CHECK(back.round == r->round && back.n == r->n && back.k == r->k &&
-	    back.t == r->t);
+	    back.t == r->t && back.corrupt == r->corrupt);
 	CHECK(memcmp(back.session, r->session, FL_SA_BYTES) == 0);
 	for (size_t i = 0; i < r->npub; i++)
 		same_public(&back.pub[i], &r->pub[i]);
@@ -418,7 +445,10 @@ fuzz_secret(const struct fl_record *rec)
 	CHECK(fl_sa_check_id(s.id, NULL) == 0);
 	CHECK(fl_scalar_is_canonical(s.mask_seed));
 	CHECK(fl_scalar_is_canonical(s.self));
-	CHECK(s.revealed[0] == '\0' || is_hex64(s.revealed));
+	CHECK(s.session[0] == '\0' || is_hex64(s.session));
+	CHECK(s.masked[0] == '\0' || is_hex64(s.masked));
+	CHECK(s.confirmed[0] == '\0' || is_hex64(s.confirmed));
+	CHECK(s.session[0] || (!s.masked[0] && !s.confirmed[0]));
 	fl_record_init(&out);
 	CHECK(fl_sa_secret_to_record(&s, &out, &err) == 0);
 	CHECK(fl_sa_secret_from_record(&back, &out, &err) == 0);
@@ -426,7 +456,11 @@ fuzz_secret(const struct fl_record *rec)
 	CHECK(memcmp(s.mask_seed, back.mask_seed, FL_SCALAR_BYTES) == 0);
 	CHECK(memcmp(s.box_seed, back.box_seed, FL_SA_BYTES) == 0);
 	CHECK(memcmp(s.self, back.self, FL_SCALAR_BYTES) == 0);
-	CHECK(strcmp(s.revealed, back.revealed) == 0);
+	CHECK(strcmp(s.session, back.session) == 0);
+	CHECK(strcmp(s.masked, back.masked) == 0);
+	CHECK(strcmp(s.confirmed, back.confirmed) == 0);
+	CHECK(memcmp(s.identity, back.identity, FL_SA_BYTES) == 0);
+	CHECK(memcmp(s.operator_pk, back.operator_pk, FL_SA_BYTES) == 0);
 	fl_record_free(&out);
 }
 
@@ -477,14 +511,19 @@ fuzz_shares(const struct fl_record *rec)
 	    t->nbytes == (uint64_t)s.m * FL_SA_BOXBYTES);
 	CHECK(inside(rec, s.to, (uint64_t)s.m * 4));
 	CHECK(inside(rec, s.box, (uint64_t)s.m * FL_SA_BOXBYTES));
+	CHECK(inside(rec, s.commit_mask, (uint64_t)r->t * FL_SCALAR_BYTES));
+	CHECK(inside(rec, s.commit_self, (uint64_t)r->t * FL_SCALAR_BYTES));
 	check_clients(s.to, s.m);
 	for (size_t i = 0; i < s.m; i++)
 		check_open(s.box[i], s.from, s.to[i]);
 	fl_record_init(&out);
-	CHECK(fl_sa_shares_to_record(&out, r, s.from, s.to, s.box, s.m,
-	    &err) == 0);
+	CHECK(fl_sa_shares_to_record(&out, r, &s, &err) == 0);
 	CHECK(fl_sa_shares_from_record(&back, &out, r, &err) == 0);
 	CHECK(back.from == s.from && back.m == s.m);
+	CHECK(memcmp(back.commit_mask, s.commit_mask, (size_t)r->t *
+	    FL_SCALAR_BYTES) == 0);
+	CHECK(memcmp(back.commit_self, s.commit_self, (size_t)r->t *
+	    FL_SCALAR_BYTES) == 0);
 	CHECK(s.m == 0 || memcmp(back.to, s.to, s.m * 4) == 0);
 	CHECK(s.m == 0 || memcmp(back.box, s.box, s.m * FL_SA_BOXBYTES) == 0);
 	fl_record_free(&out);
@@ -539,6 +578,76 @@ fuzz_reveal(const struct fl_record *rec)
 }
 
 static void
+fuzz_confirm(const struct fl_record *rec)
+{
+	struct fl_sa_confirm c, back;
+	struct fl_record out;
+	struct fl_error err;
+	unsigned char digest[FL_SA_BYTES];
+
+	if (fl_sa_confirm_from_record(&c, rec, &G.roster, &err) < 0) {
+		check_error(&err);
+		return;
+	}
+	CHECK(c.from >= 1 && c.from <= G.roster.n && is_hex64(c.survivors));
+	CHECK(inside(rec, c.sig, FL_SA_SIGBYTES));
+	/* A signature verifies only if the client's identity made it. */
+	fl_sa_confirm_digest(digest, G.roster.session, c.survivors);
+	if (fl_sa_verify(c.sig, digest, G.ident[c.from - 1].pk) == 0) {
+		unsigned char again[FL_SA_SIGBYTES];
+
+		fl_sa_sign(again, digest, &G.ident[c.from - 1]);
+		CHECK(memcmp(again, c.sig, FL_SA_SIGBYTES) == 0);
+	}
+	fl_record_init(&out);
+	CHECK(fl_sa_confirm_to_record(&out, &G.roster, &c, &err) == 0);
+	CHECK(fl_sa_confirm_from_record(&back, &out, &G.roster, &err) == 0);
+	CHECK(back.from == c.from && strcmp(back.survivors, c.survivors) == 0);
+	CHECK(memcmp(back.sig, c.sig, FL_SA_SIGBYTES) == 0);
+	fl_record_free(&out);
+}
+
+static void
+fuzz_identity(const struct fl_record *rec)
+{
+	struct fl_sa_identity ident, back;
+	struct fl_sa_enrolment e;
+	struct fl_record out;
+	struct fl_error err;
+	char id[FL_SA_MAXID + 1];
+	unsigned char pk[FL_SA_BYTES];
+
+	if (fl_sa_identity_from_record(&ident, rec, &err) == 0) {
+		CHECK(fl_sa_check_id(ident.id, NULL) == 0);
+		fl_record_init(&out);
+		CHECK(fl_sa_identity_to_record(&ident, &out, &err) == 0);
+		CHECK(fl_sa_identity_from_record(&back, &out, &err) == 0);
+		CHECK(memcmp(&back, &ident, sizeof(back)) == 0);
+		fl_record_free(&out);
+	} else {
+		check_error(&err);
+	}
+	if (fl_sa_identity_public_from_record(id, pk, rec, &err) == 0)
+		CHECK(fl_sa_check_id(id, NULL) == 0);
+	else
+		check_error(&err);
+	if (fl_sa_enrolment_read(&e, rec, NULL, &err) == 0) {
+		CHECK(e.n >= 1);
+		for (size_t i = 0; i < e.n; i++) {
+			char name[FL_SA_MAXID + 1] = { 0 };
+			const unsigned char *found;
+
+			memcpy(name, e.id[i], FL_SA_MAXID);
+			CHECK(fl_sa_check_id(name, NULL) == 0);
+			CHECK((found = fl_sa_enrolment_find(&e, name)) != NULL);
+			CHECK(found == e.pk[i]);
+		}
+	} else {
+		check_error(&err);
+	}
+}
+
+static void
 fuzz_message(const uint8_t *data, size_t size)
 {
 	struct fl_record rec;
@@ -551,7 +660,9 @@ fuzz_message(const uint8_t *data, size_t size)
 		fuzz_secret(&rec);
 		fuzz_public(&rec);
 		fuzz_shares(&rec);
+		fuzz_confirm(&rec);
 		fuzz_reveal(&rec);
+		fuzz_identity(&rec);
 	} else if (rc < 0) {
 		check_error(&err);
 	}
@@ -565,6 +676,7 @@ fuzz_unmask(const struct ending *e, const uint8_t *data, size_t size)
 {
 	struct fl_record recs[MAX_REVEALS], sum;
 	struct fl_sa_reveal rv[MAX_REVEALS];
+	struct fl_sa_faults faults = { 0 };
 	struct fl_error err;
 	size_t n = 0;
 	FILE *fp;
@@ -592,8 +704,13 @@ fuzz_unmask(const struct ending *e, const uint8_t *data, size_t size)
 
 	/* The server's sum of the survivors' masked records. */
 	ring_record(&sum, e->masked);
-	if (fl_sa_unmask_record(&sum, &G.roster, e->surv, e->nsurv,
-	    e->shared_hash, rv, n, 1, &err) == 0) {
+	rc = fl_sa_unmask_record(&sum, &G.roster, e->surv, e->nsurv,
+	    e->shared_hash, rv, n, G.dealt, &faults, 1, &err);
+	for (size_t i = 0; i < faults.n; i++)
+		CHECK(faults.v[i].from >= 1 && faults.v[i].from <= NC &&
+		    faults.v[i].of >= 1 && faults.v[i].of <= NC);
+	free(faults.v);
+	if (rc == 0) {
 		CHECK(sum.ntensors == 1 && sum.tensors[0].numel == NW);
 		CHECK(memcmp(sum.tensors[0].data, e->plain,
 		    sizeof(e->plain)) == 0);
