@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * mask - in-process cost of secure aggregation (lib/secagg.c, samask.c,
- * shamir.c): the ChaCha20 keystream the masks are made of, a client's
- * masking of a D-word ring record at k neighbours (X25519 pair seeds and
- * the tiled mask kernel), a client's share step, the server's unmasking of
- * n = 100 survivors' sum with 10% dropout, and Shamir combine.
+ * saclient.c, shamir.c): the ChaCha20 keystream the masks are made of, a
+ * client's masking of a D-word ring record at k neighbours (X25519 pair
+ * seeds and the tiled mask kernel), alone and as fl-mask's whole step (the
+ * release check and the digest that makes masking once per session), a
+ * client's share step with and without the Feldman commitments, the
+ * signatures of a round (its neighbours' keys at k = 36, a quorum of
+ * confirmations), the server's unmasking of n = 100 survivors' sum with
+ * 10% dropout (and with one lying revealer), and Shamir combine.
  *
  *   mask [D [REPS]]         the figures (D words, default 1000000)
  *   mask update FILE D ID   write a ring record of D random u32 words
@@ -72,26 +76,42 @@ data_of(struct fl_record *rec)
 	return rec->tensors[0].data;
 }
 
-/* n clients' secrets and a roster of degree k, threshold t. */
+/* The identities of the clients made by make_round, and their operator
+ * (who signs the enrolment). */
+static struct fl_sa_identity *idents, op;
+
+/* n clients' identities and secrets and a roster of degree k, threshold
+ * t, with C corrupt clients assumed. */
 static struct fl_sa_secret *
-make_round(struct fl_sa_roster *r, uint32_t n, uint32_t k, uint32_t t)
+make_round(struct fl_sa_roster *r, uint32_t n, uint32_t k, uint32_t t,
+    uint32_t corrupt)
 {
 	struct fl_sa_secret *sec = xmalloc(n * sizeof(*sec));
 	struct fl_sa_public *pub = xmalloc(n * sizeof(*pub));
-	unsigned char key[FL_RNG_KEYBYTES];
+	unsigned char key[FL_RNG_KEYBYTES], seed[FL_SA_BYTES];
 	struct fl_error err;
 	struct fl_rng rng;
 	char id[16];
 
+	free(idents);
+	idents = xmalloc(n * sizeof(*idents));
 	fl_rng_seed_text(key, "bench secagg keys");
 	fl_rng_init(&rng, key, n * 1000 + k);
+	randombytes_buf(seed, sizeof(seed));
+	if (fl_sa_identity_make(&op, "op", seed, NULL, &err) < 0)
+		die(&err);
 	for (uint32_t c = 1; c <= n; c++) {
 		snprintf(id, sizeof(id), "c%04u", c);
-		if (fl_sa_secret_new(&sec[c - 1], id, 1, &rng, &err) < 0 ||
-		    fl_sa_public_of(&sec[c - 1], &pub[c - 1], &err) < 0)
+		randombytes_buf(seed, sizeof(seed));
+		if (fl_sa_identity_make(&idents[c - 1], id, seed, op.pk,
+		    &err) < 0 ||
+		    fl_sa_secret_new(&sec[c - 1], &idents[c - 1], 1, &rng,
+		    &err) < 0 ||
+		    fl_sa_public_of(&sec[c - 1], &idents[c - 1], &pub[c - 1],
+		    &err) < 0)
 			die(&err);
 	}
-	if (fl_sa_roster_init(r, pub, n, k, t, &err) < 0)
+	if (fl_sa_roster_init(r, pub, n, k, t, corrupt, &err) < 0)
 		die(&err);
 	for (uint32_t c = 1; c <= n; c++)
 		if (fl_sa_roster_find(r, sec[c - 1].id) != c) {
@@ -145,7 +165,7 @@ keystream_only(uint64_t d, const struct fl_sa_term *terms, size_t nterms)
 /* Client masking at degree k: n = k + 1 clients (k even: n = 2k + 1 so
  * that the graph is a ring rather than complete) -- here n = 101. */
 static void
-client_mask(uint64_t d, uint32_t k, uint32_t t_thr)
+client_mask(uint64_t d, uint32_t k, uint32_t t_thr, uint32_t corrupt)
 {
 	struct fl_sa_roster r;
 	struct fl_sa_secret *sec;
@@ -158,7 +178,7 @@ client_mask(uint64_t d, uint32_t k, uint32_t t_thr)
 	char name[64];
 	double t[64];
 
-	sec = make_round(&r, n, k, t_thr);
+	sec = make_round(&r, n, k, t_thr, corrupt);
 	for (uint32_t c = 1; c <= n; c++)
 		shared[c - 1] = c;
 	ring_record(&rec, d, 1);
@@ -178,11 +198,25 @@ client_mask(uint64_t d, uint32_t k, uint32_t t_thr)
 	 * the mask kernel with k + 1 terms, the whole client masking on one
 	 * and two threads, and its k pair seeds (X25519 + BLAKE2b). */
 	{
-		double tk[64], tm[64], t1[64], t2[64];
+		double tk[64], tm[64], t1[64], t2[64], ts[64];
+		struct fl_sa_received rc = { shared, n, NULL, NULL };
+		struct fl_record step;
 
 		for (int i = 0; i < reps; i++) {
-			double t0 = now();
+			double t0;
 
+			/* fl-mask's step: a fresh update each time (made
+			 * outside the clock), the key file's record of it
+			 * reset as if this were the first call. */
+			ring_record(&step, d, 1);
+			sec[0].masked[0] = '\0';
+			t0 = now();
+			if (fl_sa_client_mask(&step, &r, &sec[0], &rc, 1,
+			    &err) < 0)
+				die(&err);
+			ts[i] = now() - t0;
+			fl_record_free(&step);
+			t0 = now();
 			keystream_only(d, terms, k + 1);
 			tk[i] = now() - t0;
 			t0 = now();
@@ -216,6 +250,8 @@ client_mask(uint64_t d, uint32_t k, uint32_t t_thr)
 		report(name, (double)d, t1, reps);
 		snprintf(name, sizeof(name), "client-mask-k%u-j2", k);
 		report(name, (double)d, t2, reps);
+		snprintf(name, sizeof(name), "client-mask-step-k%u-j1", k);
+		report(name, (double)d, ts, reps);
 		snprintf(name, sizeof(name), "pair-seeds-k%u", k);
 		report(name, (double)m, t, reps);
 	}
@@ -242,9 +278,9 @@ client_mask(uint64_t d, uint32_t k, uint32_t t_thr)
 
 			fl_rng_init(&rng, key, 1);
 			if (fl_shamir_split(sec[0].mask_seed, r.t, to, h, ms,
-			    &rng, &err) < 0 ||
-			    fl_shamir_split(sec[0].self, r.t, to, h, ss, &rng,
-			    &err) < 0)
+			    NULL, &rng, &err) < 0 ||
+			    fl_shamir_split(sec[0].self, r.t, to, h, ss, NULL,
+			    &rng, &err) < 0)
 				die(&err);
 			if (fl_sa_box_keypair(pk, sk, sec[0].box_seed) != 0)
 				exit(1);
@@ -256,9 +292,29 @@ client_mask(uint64_t d, uint32_t k, uint32_t t_thr)
 					die(&err);
 			}
 			fl_record_init(&srec);
-			if (fl_sa_shares_to_record(&srec, &r, 1, to,
-			    (const unsigned char (*)[FL_SA_BOXBYTES])box, h,
-			    &err) < 0)
+			{
+				struct fl_sa_shares out = { 1, h, to,
+				    (const unsigned char (*)[FL_SA_BOXBYTES])box,
+				    (const unsigned char (*)[32])ms,
+				    (const unsigned char (*)[32])ss };
+
+				if (fl_sa_shares_to_record(&srec, &r, &out,
+				    &err) < 0)
+					die(&err);
+			}
+			fl_record_free(&srec);
+			t[i] = now() - t0;
+		}
+		snprintf(name, sizeof(name), "client-share-plain-k%u-t%u", k,
+		    r.t);
+		report(name, (double)k + 1, t, reps);
+		/* fl-mask --share's whole step: the polynomials from the
+		 * secrets, the Feldman commitments, the envelopes. */
+		for (int i = 0; i < reps; i++) {
+			double t0 = now();
+
+			fl_record_init(&srec);
+			if (fl_sa_client_share(&srec, &r, 1, &sec[0], &err) < 0)
 				die(&err);
 			fl_record_free(&srec);
 			t[i] = now() - t0;
@@ -283,7 +339,7 @@ client_mask(uint64_t d, uint32_t k, uint32_t t_thr)
  * summed and unmasked from the survivors' reveals. */
 static void
 server_unmask(uint64_t d, uint32_t n, uint32_t k, uint32_t thr,
-    uint32_t ndrop)
+    uint32_t corrupt, uint32_t ndrop)
 {
 	struct fl_sa_roster r;
 	struct fl_sa_secret *sec;
@@ -302,7 +358,10 @@ server_unmask(uint64_t d, uint32_t n, uint32_t k, uint32_t thr,
 	double t[64];
 	char name[80];
 
-	sec = make_round(&r, n, k, thr);
+	struct fl_record *dealt_rec;
+	struct fl_sa_shares *dealt;
+
+	sec = make_round(&r, n, k, thr, corrupt);
 	for (uint32_t c = 1; c <= n; c++)
 		all[c - 1] = c;
 	/* Drop clients spread over the numbers (the ring order is random). */
@@ -314,22 +373,33 @@ server_unmask(uint64_t d, uint32_t n, uint32_t k, uint32_t thr,
 			surv[nsurv++] = c;
 
 	/* Every client shares (U2 = all): the shares of both secrets at its
-	 * holders' x-coordinates, as fl-mask --share makes them. */
+	 * holders' x-coordinates and the Feldman commitments, as fl-mask
+	 * --share makes them (the polynomials from the secrets and the
+	 * session). */
 	hold = xmalloc((size_t)n * m * sizeof(*hold));
 	ms = xmalloc((size_t)n * m * FL_SCALAR_BYTES);
 	ss = xmalloc((size_t)n * m * FL_SCALAR_BYTES);
-	fl_rng_seed_text(key, "bench shares");
-	fl_rng_init(&rng, key, 0);
+	dealt_rec = xmalloc(n * sizeof(*dealt_rec));
+	dealt = xmalloc(n * sizeof(*dealt));
 	for (uint32_t c = 1; c <= n; c++) {
 		h = hold + (size_t)(c - 1) * m;
+		fl_sa_poly_key(key, sec[c - 1].mask_seed, sec[c - 1].self,
+		    sec[c - 1].box_seed, r.session);
+		fl_rng_init(&rng, key, 0);
 		if (fl_sa_holders(&r.graph, c, h) != m ||
 		    fl_shamir_split(sec[c - 1].mask_seed, thr, h, m,
-		    ms + (size_t)(c - 1) * m, &rng, &err) < 0 ||
+		    ms + (size_t)(c - 1) * m, NULL, &rng, &err) < 0 ||
 		    fl_shamir_split(sec[c - 1].self, thr, h, m,
-		    ss + (size_t)(c - 1) * m, &rng, &err) < 0) {
+		    ss + (size_t)(c - 1) * m, NULL, &rng, &err) < 0) {
 			fprintf(stderr, "mask: sharing failed\n");
 			exit(1);
 		}
+		fl_record_init(&dealt_rec[c - 1]);
+		if (fl_sa_client_share(&dealt_rec[c - 1], &r, c, &sec[c - 1],
+		    &err) < 0 ||
+		    fl_sa_shares_from_record(&dealt[c - 1], &dealt_rec[c - 1],
+		    &r, &err) < 0)
+			die(&err);
 	}
 	/* Every dropped client must keep t surviving holders. */
 	for (uint32_t c = 1; c <= n; c++) {
@@ -451,8 +521,11 @@ server_unmask(uint64_t d, uint32_t n, uint32_t k, uint32_t thr,
 			for (int j = 1; j <= 2; j++) {
 				memcpy(data_of(&work), s, d * 4);
 				t0 = now();
+				struct fl_sa_faults f = { 0 };
+
 				if (fl_sa_unmask_record(&work, &r, surv, nsurv,
-				    shared_hash, rv, nsurv, j, &err) < 0)
+				    shared_hash, rv, nsurv, dealt, &f, j,
+				    &err) < 0)
 					die(&err);
 				(j == 1 ? t1 : t2)[i] = now() - t0;
 				if (memcmp(data_of(&work), expect, d * 4) != 0) {
@@ -471,6 +544,56 @@ server_unmask(uint64_t d, uint32_t n, uint32_t k, uint32_t thr,
 		    n, k, ndrop);
 		report(name, (double)d, t2, reps);
 		free(terms);
+	}
+
+	/* One survivor lies: every share it reveals is off by one.  The
+	 * secrets it holds shares of miss their commitments, each share is
+	 * checked against the Feldman commitments, the liar is named and
+	 * the sum is still exact. */
+	{
+		struct fl_sa_reveal bad = rv[0];
+		unsigned char (*self_sh)[FL_SCALAR_BYTES] = xmalloc(m * 32);
+		unsigned char (*mask_sh)[FL_SCALAR_BYTES] = xmalloc(m * 32);
+		unsigned char one[32] = { 1 };
+
+		for (size_t q = 0; q < bad.nself; q++)
+			crypto_core_ed25519_scalar_add(self_sh[q],
+			    rv[0].self_share[q], one);
+		for (size_t q = 0; q < bad.nmask; q++)
+			crypto_core_ed25519_scalar_add(mask_sh[q],
+			    rv[0].mask_share[q], one);
+		rv[0].self_share = (const unsigned char (*)[32])self_sh;
+		rv[0].mask_share = (const unsigned char (*)[32])mask_sh;
+		for (int i = 0; i < reps; i++) {
+			struct fl_sa_faults f = { 0 };
+			double t0;
+
+			memcpy(data_of(&work), s, d * 4);
+			t0 = now();
+			if (fl_sa_unmask_record(&work, &r, surv, nsurv,
+			    shared_hash, rv, nsurv, dealt, &f, 1, &err) < 0)
+				die(&err);
+			t[i] = now() - t0;
+			if (memcmp(data_of(&work), expect, d * 4) != 0 ||
+			    f.n != bad.nself + bad.nmask) {
+				fprintf(stderr, "mask: a lying revealer broke "
+				    "the unmasking (%zu faults)\n", f.n);
+				exit(1);
+			}
+			for (size_t q = 0; q < f.n; q++)
+				if (f.v[q].from != bad.from) {
+					fprintf(stderr, "mask: blamed the "
+					    "wrong client\n");
+					exit(1);
+				}
+			free(f.v);
+		}
+		snprintf(name, sizeof(name),
+		    "server-unmask-n%u-k%u-drop%u-liar-j1", n, k, ndrop);
+		report(name, (double)d, t, reps);
+		rv[0] = bad;
+		free(self_sh);
+		free(mask_sh);
 	}
 	printf("# unmask n=%u k=%u t=%u: %zu survivors, %u dropped; exact "
 	    "sum checked\n", n, k, thr, nsurv, ndrop);
@@ -494,6 +617,76 @@ server_unmask(uint64_t d, uint32_t n, uint32_t k, uint32_t thr,
 	free(dropped);
 	free(all);
 	free(sec);
+	for (uint32_t c = 0; c < n; c++)
+		fl_record_free(&dealt_rec[c]);
+	free(dealt_rec);
+	free(dealt);
+	fl_sa_roster_free(&r);
+}
+
+/*
+ * The signatures of a round for one client of n = 150 (the demo's cohort)
+ * with the default rule (k = 36, t = 23, 8 corrupt assumed): --keygen
+ * signs its keys, --share checks the roster against the enrolment and its
+ * 36 neighbours' signatures, --confirm signs the survivor list, --reveal
+ * verifies a quorum (80) of confirmations.
+ */
+static void
+signatures(void)
+{
+	uint32_t n = 150, k = 36, thr = 23, corrupt = 8;
+	struct fl_sa_roster r;
+	struct fl_sa_secret *sec;
+	struct fl_record erec;
+	struct fl_sa_enrolment e;
+	struct fl_sa_public p;
+	struct fl_error err;
+	char (*ids)[FL_SA_MAXID + 1] = xmalloc(n * sizeof(*ids));
+	unsigned char (*pks)[FL_SA_BYTES] = xmalloc(n * sizeof(*pks));
+	unsigned char digest[FL_SA_BYTES], (*sigs)[FL_SA_SIGBYTES];
+	double tk[64], tn[64], tc[64];
+
+	sec = make_round(&r, n, k, thr, corrupt);
+	for (uint32_t c = 0; c < n; c++) {
+		memcpy(ids[c], idents[c].id, sizeof(ids[c]));
+		memcpy(pks[c], idents[c].pk, FL_SA_BYTES);
+	}
+	fl_record_init(&erec);
+	if (fl_sa_enrolment_make(&erec, ids, pks, n, &op, &err) < 0 ||
+	    fl_sa_enrolment_read(&e, &erec, op.pk, &err) < 0)
+		die(&err);
+	fl_sa_confirm_digest(digest, r.session, "00");
+	sigs = xmalloc(r.quorum * sizeof(*sigs));
+	for (uint32_t c = 0; c < r.quorum; c++)
+		fl_sa_sign(sigs[c], digest, &idents[c]);
+	for (int i = 0; i < reps; i++) {
+		double t0 = now();
+
+		if (fl_sa_public_of(&sec[0], &idents[0], &p, &err) < 0)
+			die(&err);
+		tk[i] = now() - t0;
+		t0 = now();
+		if (fl_sa_roster_enrolled(&r, &e, 1, &err) < 0)
+			die(&err);
+		tn[i] = now() - t0;
+		t0 = now();
+		fl_sa_sign(sigs[0], digest, &idents[0]);
+		for (uint32_t c = 0; c < r.quorum; c++)
+			if (fl_sa_verify(sigs[c], digest, idents[c].pk) < 0) {
+				fprintf(stderr, "mask: a confirmation fails\n");
+				exit(1);
+			}
+		tc[i] = now() - t0;
+	}
+	report("sign-keys", 1, tk, reps);
+	report("verify-roster-n150-k36", k + 1, tn, reps);
+	printf("confirm-quorum-n150\t%u\t0\t0\t0\n", r.quorum);
+	report("confirm-sign-and-verify-quorum-n150", r.quorum, tc, reps);
+	free(sigs);
+	free(ids);
+	free(pks);
+	free(sec);
+	fl_record_free(&erec);
 	fl_sa_roster_free(&r);
 }
 
@@ -517,8 +710,8 @@ shamir(uint32_t nsh, uint32_t thr, int calls)
 		double t0 = now();
 
 		for (int q = 0; q < calls; q++)
-			if (fl_shamir_split(secret, thr, xs, nsh, sh, &rng,
-			    &err) < 0)
+			if (fl_shamir_split(secret, thr, xs, nsh, sh, NULL,
+			    &rng, &err) < 0)
 				die(&err);
 		t2[i] = (now() - t0) / calls;
 	}
@@ -576,9 +769,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	chacha_limit(d);
-	client_mask(d, 10, 6);
-	client_mask(d, 100, 51);
-	server_unmask(d, 100, 10, 6, 10);
+	/* k and t by the rule at 5% corrupt: 2t > k + 1 + C. */
+	client_mask(d, 10, 9, 6);
+	client_mask(d, 100, 54, 6);
+	/* The unmasking as before: t = 6 of 11 holders, none corrupt. */
+	server_unmask(d, 100, 10, 6, 0, 10);
+	signatures();
 	shamir(11, 6, 200);
 	shamir(101, 51, 10);
 	return 0;

@@ -1747,11 +1747,13 @@ int fl_sa_client_reveal(struct fl_record *rec, const struct fl_sa_roster *r,
     const struct fl_sa_received *rc, const uint32_t *surv, size_t m,
     FILE *confirmations, struct fl_error *err);
 
-/* The digest of an update as masked: its metadata and tensors (names,
- * dtypes, shapes, bytes), whatever its compression, with the session and
- * U2's hash: what a key file records so that it masks one update only. */
+/* What a key file records of the update it masked, so that it masks one
+ * update only: a keyed digest (key from sec's secrets, the session and
+ * U2's hash) of the update's metadata and tensors (names, dtypes, shapes,
+ * bytes), whatever its compression. */
 void fl_sa_masked_digest(char out[FL_SA_HEX], const struct fl_record *rec,
-    const unsigned char session[FL_SA_BYTES], const char *shared_hash);
+    const struct fl_sa_secret *sec, const unsigned char session[FL_SA_BYTES],
+    const char *shared_hash);
 
 /*
  * What may leave a device in clear (release.c).  A masked record carries

@@ -305,7 +305,7 @@ fl_sa_client_mask(struct fl_record *rec, const struct fl_sa_roster *r,
 	/* Once per session: the masks are the same every time, so a second,
 	 * different update would give the server the difference of the two. */
 	fl_sa_set_hash(shared, "shared", r->session, rc->shared, rc->nshared);
-	fl_sa_masked_digest(digest, rec, r->session, shared);
+	fl_sa_masked_digest(digest, rec, s, r->session, shared);
 	if (s->masked[0] && strcmp(s->masked, digest) != 0)
 		return fl_error_set(err, FL_EFORMAT, "this key file already "
 		    "masked another update (or with other shares) in this "

@@ -6,14 +6,15 @@ DERIVATIONS), written from the man page, for the known-answer vectors.
 It prints the same "name hex" lines as `unit --vectors`, from the same fixed
 inputs, and tests/data/secagg-vectors.txt pins both: two implementations
 that agree byte for byte.  Nothing here calls libfl.  BLAKE2b is Python's
-own, ChaCha20, X25519 and Ed25519 are OpenSSL's (the cryptography
-package), the ed25519 group and the arithmetic mod L are below; only the
+own, ChaCha20, Poly1305, X25519 and Ed25519 are OpenSSL's (the
+cryptography package), the ed25519 group and the arithmetic mod L are below; only the
 crypto_box envelope (XSalsa20-Poly1305) comes from PyNaCl, i.e. libsodium.
 """
 import hashlib
 import sys
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.poly1305 import Poly1305
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 import nacl.bindings
@@ -248,8 +249,10 @@ def main():
         (b"kind", b"update"), (b"modulus", b"1048576"), (b"round", b"7")))
     rec += b"w\0" + le32(7) + le32(1) + le64(5) + \
         b"".join(le32(i) for i in range(1, 6))
-    put("masked.digest", H("fl-mask masked v1", session +
-                           shared.hex().encode() + b"\0" + rec))
+    mkey = H("fl-mask masked v2", a["mask_seed"] + a["self"] + a["box_seed"] +
+             session + shared.hex().encode() + b"\0")
+    tag = Poly1305.generate_tag(mkey, rec)
+    put("masked.digest", H("fl-mask masked tag", tag, key=mkey))
     print("\n".join(out))
     return 0
 

@@ -257,7 +257,7 @@ print_secagg_vectors(FILE *fp)
 		fl_record_free(&rec);
 	}
 
-	/* What a key file records of the update it masked. */
+	/* What alice's key file records of the update it masked. */
 	{
 		struct fl_record rec;
 		struct fl_tensor *t;
@@ -274,7 +274,7 @@ print_secagg_vectors(FILE *fp)
 		for (uint32_t i = 0; i < 5; i++)
 			fl_store_le32((unsigned char *)t->data + 4 * i, i + 1);
 		fl_sa_set_hash(hash, "shared", r.session, all, 3);
-		fl_sa_masked_digest(digest, &rec, r.session, hash);
+		fl_sa_masked_digest(digest, &rec, &c[0].sec, r.session, hash);
 		sodium_hex2bin(h, B, digest, strlen(digest), NULL, NULL, NULL);
 		put(fp, "masked.digest", h, B);
 		fl_record_free(&rec);
