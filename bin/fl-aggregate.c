@@ -542,7 +542,8 @@ note_survivor(struct agg *a, const char *client)
 	uint32_t c;
 
 	if (a->o->roster == NULL)
-		bad(a, "masked record: unmask it with --roster and --reveals");
+		bad(a, "masked record: unmask it with --roster, --shares and "
+		    "--reveals");
 	if (client == NULL)
 		bad(a, "masked record without a client id");
 	if ((c = fl_sa_roster_find(&a->roster, client)) == 0)

@@ -586,7 +586,8 @@ confirm(const struct opts *o)
 	fl_record_init(&rec);
 	if (fl_sa_client_confirm(&rec, &r, me, &s, &ident, &rc, surv, m,
 	    &err) < 0)
-		tool_die("%s: %s", o->survivors, err.msg);
+		tool_die("%s: %s", err.code == FL_EINVAL ? o->key :
+		    o->survivors, err.msg);
 	sodium_memzero(&ident, sizeof(ident));
 	if (strcmp(before, s.confirmed) != 0)
 		store_key(o->key, &s, 0);

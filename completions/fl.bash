@@ -76,11 +76,15 @@ _fl()
             _filedir
             return
             ;;
-        # Secure aggregation: key files, rosters, share envelopes,
-        # survivor lists and reveals, whatever their names.
-        fl-mask:-k | fl-mask:--key | fl-mask:-r | fl-mask:--roster | \
-            fl-mask:-s | fl-mask:--shares | fl-mask:--reveal | \
-            fl-aggregate:--roster | fl-aggregate:--reveals)
+        # Secure aggregation: identities, enrolments, key files, rosters,
+        # share envelopes, survivor lists, confirmations and reveals,
+        # whatever their names.
+        fl-mask:-i | fl-mask:--identity | fl-mask:--operator | \
+            fl-mask:-e | fl-mask:--enrolment | fl-mask:-k | fl-mask:--key | \
+            fl-mask:-r | fl-mask:--roster | fl-mask:-s | fl-mask:--shares | \
+            fl-mask:--confirm | fl-mask:--confirmations | fl-mask:--reveal | \
+            fl-aggregate:--roster | fl-aggregate:--shares | \
+            fl-aggregate:--reveals)
             _filedir
             _fl_ltrim "$cur"
             return
@@ -102,7 +106,7 @@ _fl()
     case ${1##*/} in
         fl-init | fl-pack) return ;; # no operands
         fl-mask)
-            _filedir # public keys (*.pub) or the update
+            _filedir # public keys and identities, or the update
             _fl_ltrim "$cur"
             return
             ;;

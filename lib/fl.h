@@ -1707,7 +1707,9 @@ int fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
  * blank lines and '#' lines skipped), ascending; messages "line N: ".
  * fl_sa_client_confirm: the consistency round: sign the survivor list,
  * once per session, after Bonawitz et al.'s checks (every survivor
- * shared, this client is one, at least the quorum).
+ * shared, this client is one, at least the quorum); FL_EINVAL when the
+ * key file or identity is at fault (another device's identity, no update
+ * masked), FL_EFORMAT when the list is.
  * fl_sa_client_reveal: the answer to the unmask request, only for the
  * list this client confirmed, and only with a quorum of valid
  * confirmations of it from distinct survivors in the stream

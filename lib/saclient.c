@@ -432,7 +432,7 @@ fl_sa_client_confirm(struct fl_record *rec, const struct fl_sa_roster *r,
 		return fl_error_set(err, FL_EINVAL, "the identity of '%s' did "
 		    "not make the key file of '%s'", ident->id, s->id);
 	if (!s->masked[0])
-		return fl_error_set(err, FL_EFORMAT, "this client has masked "
+		return fl_error_set(err, FL_EINVAL, "this client has masked "
 		    "no update in this session: it is not a survivor");
 	memset(&c, 0, sizeof(c));
 	if (check_survivors(r, me, rc, surv, m, c.survivors, err) < 0)

@@ -391,7 +391,7 @@ print(",".join(str(sum((i * 7919 + k * 104729) % 1000 for i in range(1, 10)) % 1
 	# Masked records are only ever unmasked (fl-mask(1)): a masked sum
 	# would be of no use to anyone.
 	run --separate-stderr agg -r sum m1.flt p.flt
-	refused "m1.flt: record 1: masked record: unmask it with --roster and --reveals"
+	refused "m1.flt: record 1: masked record: unmask it with --roster, --shares and --reveals"
 	run --separate-stderr agg -r median m1.flt
 	refused "masked records (modulus 65536) can only be summed"
 }

@@ -1,34 +1,85 @@
 #!/usr/bin/env bats
-# fl-mask and fl-aggregate --roster/--reveals: secure aggregation (SecAgg,
-# SecAgg+).  Exact sums for 3 to 200 clients with dropouts at every stage
-# (examples/secagg.sh runs whole rounds), the threshold, one masked record
-# looking uniform, envelopes that are tampered with, replayed or sent to
-# the wrong client, the one-answer rule of the unmask request, no secret
-# in anything sent, and every bad input refused with nothing written.
+# fl-mask and fl-aggregate --roster/--shares/--reveals: secure aggregation
+# (SecAgg, SecAgg+) against a lying server.  Exact sums for 3 to 200
+# clients with dropouts at every stage (examples/secagg.sh runs whole
+# rounds), the threshold and the quorum, one masked record looking
+# uniform, envelopes that are tampered with, replayed or sent to the wrong
+# client, the one-answer rule of the unmask request (one confirmed
+# survivor list), no secret in anything sent, and every bad input refused
+# with nothing written.  The attacks on the new protections (a second
+# roster, masking or confirming twice, forged confirmations, the
+# enrolment) are in secagg-attacks.bats.
 
 load helper
 
 SECAGG=$TOP/examples/secagg.sh
 
-# keys N [SEED [ROUND]]: key files c1.key..cN.key (made from SEED) and
-# public keys c1.pub..cN.pub.
+# The operator's enrolment of the test's devices (see ids).
+ENROL=$BATS_TEST_TMPDIR/enrol.flt
+
+# The graph options of the roster, which every client's --share is given
+# too (a client refuses a roster whose k, t or corrupt count differ from
+# what its own options give).  Five clients: the full graph and threshold
+# 3, which the rule t > (k + 1 + c) / 2 allows only with no corrupt share
+# holder (--corrupt 0: c = 0, and 3 > 5 / 2); the round then needs a
+# quorum of max(t, floor(n / 2) + 1) = 3 confirmations.
+GRAPH=(--corrupt 0 --degree 4 --threshold 3)
+
+# ids N: the devices' long-term identities, made once per test in its
+# directory (every round and subdirectory of the test uses them): the
+# operator's op.id (public op.pub), the clients' c1.id..cN.id (public
+# cI.idpub, trusting op.pub) and the operator's enrolment enrol.flt of
+# c1..cN, all from --seed t.  A later call with a larger N adds the
+# missing ones and enrols them too.
+ids() {
+	local d=$BATS_TEST_TMPDIR i pubs=()
+	[ -e "$d/c$1.id" ] && return 0
+	if [ ! -e "$d/op.id" ]; then
+		fl-mask --make-identity --client op -i "$d/op.id" --seed t \
+		    -o "$d/op.pub"
+	fi
+	for ((i = 1; i <= $1; i++)); do
+		if [ ! -e "$d/c$i.id" ]; then
+			fl-mask --make-identity --client "c$i" -i "$d/c$i.id" \
+			    --operator "$d/op.pub" --seed t -o "$d/c$i.idpub"
+		fi
+		pubs+=("$d/c$i.idpub")
+	done
+	fl-mask --make-enrolment -i "$d/op.id" -o "$ENROL" "${pubs[@]}"
+}
+
+# keys N [SEED [ROUND]]: the identities (ids N), then the key files
+# c1.key..cN.key of round ROUND (3), made from SEED, and the public keys
+# c1.pub..cN.pub, signed by the identities.
 keys() {
 	local i
+	ids "$1"
 	for ((i = 1; i <= $1; i++)); do
-		fl-mask --keygen --client "c$i" --round "${3:-3}" -k "c$i.key" \
-		    --seed "${2:-t}" -o "c$i.pub"
+		fl-mask --keygen --round "${3:-3}" -k "c$i.key" \
+		    -i "$BATS_TEST_TMPDIR/c$i.id" --seed "${2:-t}" -o "c$i.pub"
 	done
 }
 
-# round5: five clients of round 3 (full graph, threshold 3) that all
-# shared: roster.flt, shares.flt, and ring inputs c1.ring..c5.ring.
+# share I...: clients I... check roster.flt against the enrolment and
+# their own graph options (GRAPH, as the roster's) and make their share
+# envelopes cI.shares.
+share() {
+	local i
+	for i in "$@"; do
+		fl-mask --share -k "c$i.key" -r roster.flt -e "$ENROL" \
+		    --min-clients 3 "${GRAPH[@]}" -o "c$i.shares"
+	done
+}
+
+# round5: five clients of round 3 (GRAPH: full graph, threshold 3) that
+# all shared: roster.flt, shares.flt, and ring inputs c1.ring..c5.ring.
 round5() {
 	local i
 	keys 5
-	cat c?.pub | fl-mask --make-roster --degree 4 --threshold 3 \
+	cat c?.pub | fl-mask --make-roster -e "$ENROL" "${GRAPH[@]}" \
 	    -o roster.flt
+	share 1 2 3 4 5
 	for i in 1 2 3 4 5; do
-		fl-mask --share -k "c$i.key" -r roster.flt -o "c$i.shares"
 		fl-pack -m kind=update -m modulus=65536 -m round=3 \
 		    -t "w:u32=$i,$((i * 1000)),65535" -o "c$i.ring"
 	done
@@ -44,13 +95,28 @@ mask() {
 	done
 }
 
-# reveal SURVIVORS I...: clients I... answer the unmask request.
+# confirm SURVIVORS I...: clients I... sign the survivor list SURVIVORS
+# (cI.confirm); the server collects every confirmation there is into
+# confirms.flt.
+confirm() {
+	local s=$1 i
+	shift
+	for i in "$@"; do
+		fl-mask --confirm "$s" -k "c$i.key" \
+		    -i "$BATS_TEST_TMPDIR/c$i.id" -r roster.flt -s shares.flt \
+		    -o "c$i.confirm"
+	done
+	cat c*.confirm > confirms.flt
+}
+
+# reveal SURVIVORS I...: clients I... answer the unmask request for
+# SURVIVORS, given the confirmations confirms.flt.
 reveal() {
 	local s=$1 i
 	shift
 	for i in "$@"; do
 		fl-mask --reveal "$s" -k "c$i.key" -r roster.flt -s shares.flt \
-		    -o "c$i.reveal"
+		    --confirmations confirms.flt -o "c$i.reveal"
 	done
 }
 
@@ -101,8 +167,12 @@ chi2() {
 
 # ---- whole rounds: exact sums ----
 
+# The threshold rule counts corrupt share holders, t > (k + 1 + c) / 2,
+# and the default 5% corrupt clients are at least one: the rounds below
+# that keep today's small thresholds say --corrupt 0.
+
 @test "secagg.sh: 3 clients, full graph, no dropout: exact sum" {
-	run "$SECAGG" -n 3 -d r
+	run "$SECAGG" -n 3 --corrupt 0 -d r
 	assert_success
 	assert_output "secagg: 3 clients, 3 survivors, sum exact (3 reveals, k=2, t=2)"
 	[ "$(fl-inspect -g clients r/sum.flt)" = 3 ]
@@ -110,17 +180,20 @@ chi2() {
 }
 
 @test "secagg.sh: 5 clients, t=3: n - t dropouts at each stage" {
-	run "$SECAGG" -n 5 --degree 4 --threshold 3 --drop-before-share 2,4
+	run "$SECAGG" -n 5 --corrupt 0 --degree 4 --threshold 3 \
+	    --drop-before-share 2,4
 	assert_success
 	assert_output --partial "5 clients, 3 survivors, sum exact (3 reveals"
-	run "$SECAGG" -n 5 --degree 4 --threshold 3 --drop-before-mask 1,5
+	run "$SECAGG" -n 5 --corrupt 0 --degree 4 --threshold 3 \
+	    --drop-before-mask 1,5
 	assert_success
 	assert_output --partial "5 clients, 3 survivors, sum exact (3 reveals"
-	run "$SECAGG" -n 5 --degree 4 --threshold 3 --drop-during-reveal 3,5
+	run "$SECAGG" -n 5 --corrupt 0 --degree 4 --threshold 3 \
+	    --drop-during-reveal 3,5
 	assert_success
 	assert_output --partial "5 clients, 5 survivors, sum exact (3 reveals"
-	run "$SECAGG" -n 5 --degree 4 --threshold 3 --drop-before-share 1 \
-	    --drop-before-mask 2
+	run "$SECAGG" -n 5 --corrupt 0 --degree 4 --threshold 3 \
+	    --drop-before-share 1 --drop-before-mask 2
 	assert_success
 	assert_output --partial "5 clients, 3 survivors, sum exact"
 }
@@ -150,8 +223,9 @@ chi2() {
 }
 
 @test "secagg.sh: 40 clients, SecAgg+ (k=8 < n-1), dropouts at every stage" {
-	run "$SECAGG" -n 40 --degree 8 --threshold 5 --drop-before-share 7 \
-	    --drop-before-mask 19,33 --drop-during-reveal 2,25 -d r
+	run "$SECAGG" -n 40 --corrupt 0 --degree 8 --threshold 5 \
+	    --drop-before-share 7 --drop-before-mask 19,33 \
+	    --drop-during-reveal 2,25 -d r
 	assert_success
 	assert_output "secagg: 40 clients, 37 survivors, sum exact (35 reveals, k=8, t=5)"
 	run fl-inspect r/roster.flt
@@ -162,9 +236,9 @@ chi2() {
 }
 
 @test "secagg.sh: 40 clients, float updates through fl-quantize --ring" {
-	run "$SECAGG" -n 40 --degree 10 --threshold 6 --float --bits 20 \
-	    --drop-before-share 4 --drop-before-mask 8 --drop-during-reveal 9 \
-	    -d r
+	run "$SECAGG" -n 40 --corrupt 0 --degree 10 --threshold 6 --float \
+	    --bits 20 --drop-before-share 4 --drop-before-mask 8 \
+	    --drop-during-reveal 9 -d r
 	assert_success
 	assert_output --partial "40 clients, 38 survivors, sum exact"
 	# The unmasked sum decodes to the sum of the survivors' floats.
@@ -228,14 +302,17 @@ EOF
 	    -o big.ring
 	for i in 1 2 3 4; do cp big.ring "c$i.ring"; done
 	mask 1 2 3 4
+	# The same update masked again (with 2 threads): the same bytes.
 	fl-mask -j 2 -k c1.key -r roster.flt -s shares.flt -o j.masked c1.ring
 	cmp j.masked c1.masked
 	printf 'c1\nc2\nc3\nc4\n' > survivors
+	confirm survivors 1 2 3 4
 	reveal survivors 1 2 3 4
 	cat c?.reveal > reveals.flt
-	fl-aggregate --roster roster.flt --reveals reveals.flt -o s1.flt c?.masked
-	fl-aggregate -j 2 --roster roster.flt --reveals reveals.flt -o s2.flt \
-	    c?.masked
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o s1.flt c?.masked
+	fl-aggregate -j 2 --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o s2.flt c?.masked
 	cmp s1.flt s2.flt
 	fl-aggregate -r sum -o plain.flt c[1-4].ring
 	cmp <(fl-inspect -d w s1.flt) <(fl-inspect -d w plain.flt)
@@ -243,28 +320,38 @@ EOF
 
 # ---- the threshold ----
 
-@test "fewer than t survivors: fl-mask --reveal refuses, fl-aggregate aborts" {
+# With --corrupt 0 the quorum of survivors a round needs is t = 3 here.
+@test "fewer than t survivors: fl-mask --confirm and --reveal refuse, fl-aggregate aborts" {
 	round5
 	mask 1 2
 	printf 'c1\nc2\n' > survivors
+	run --separate-stderr fl-mask --confirm survivors -k c1.key -i c1.id \
+	    -r roster.flt -s shares.flt -o c1.confirm
+	refused survivors "2 survivors, fewer than the 3 the round needs" \
+	    c1.confirm
+	: > confirms.flt
 	run --separate-stderr fl-mask --reveal survivors -k c1.key \
-	    -r roster.flt -s shares.flt -o c1.reveal
-	refused survivors "2 survivors, fewer than the threshold 3" c1.reveal
-	# The key file did not record an answer: a later request with
-	# enough survivors is answered.
+	    -r roster.flt -s shares.flt --confirmations confirms.flt \
+	    -o c1.reveal
+	refused survivors "2 survivors, fewer than the 3 the round needs" \
+	    c1.reveal
+	# The key file did not record a confirmation: a later request with
+	# enough survivors is confirmed and answered.
 	mask 3
 	printf 'c1\nc2\nc3\n' > survivors
+	confirm survivors 1 2 3
 	reveal survivors 1 2
 	cat c1.reveal c2.reveal > reveals.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c1.masked c2.masked c3.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c1.masked \
+	    c2.masked c3.masked
 	refused reveals.flt "fewer than the threshold 3" sum.flt
 	[[ $stderr == *"aborted"* ]] || fail "stderr: $stderr"
 	# With the third answer the round finishes.
 	reveal survivors 3
 	cat c?.reveal > reveals.flt
-	fl-aggregate --roster roster.flt --reveals reveals.flt -o sum.flt \
-	    c1.masked c2.masked c3.masked
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o sum.flt c1.masked c2.masked c3.masked
 	fl-aggregate -r sum -o plain.flt c1.ring c2.ring c3.ring
 	cmp <(fl-inspect -d w sum.flt) <(fl-inspect -d w plain.flt)
 }
@@ -300,26 +387,32 @@ EOF
 	! cmp -s <(fl-inspect -d w c1.masked) <(fl-inspect -d w c2.masked)
 }
 
-@test "no secret in anything sent to the server; key files are 0600" {
+@test "no secret in anything sent to the server; key and identity files are 0600" {
 	umask 000
 	round5
 	mask 1 2 3 4
 	printf 'c1\nc2\nc3\nc4\n' > survivors
+	confirm survivors 1 2 3 4
 	reveal survivors 1 2 3 4
 	for i in 1 2 3 4 5; do
 		assert_equal "$(stat -c %a "c$i.key")" 600
+		assert_equal "$(stat -c %a "c$i.id")" 600
 	done
+	assert_equal "$(stat -c %a op.id)" 600
 	cat > scan.py <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[1])
 import flt
+# The secret tensors of a key file and of an identity file.
+SECRETS = {"secagg-secret": ("sk.mask-seed", "sk.box-seed", "sk.self"),
+           "secagg-identity-secret": ("sk.identity-seed",)}
 args = sys.argv[2:]
 cut = args.index("--")
 secrets = []
 for k in args[:cut]:
     with open(k, "rb") as f:
         for m, t in flt.read_records(f):
-            for name in ("sk.mask-seed", "sk.box-seed", "sk.self"):
+            for name in SECRETS[m["kind"]]:
                 s = bytes(t[name])
                 assert len(s) == 32
                 secrets.append((k, name, s))
@@ -335,31 +428,40 @@ for path in args[cut + 1:]:
 print(f"{len(secrets)} secrets, {len(args) - cut - 1} files, {found} found")
 sys.exit(1 if found else 0)
 EOF
-	run "$PYTHON" scan.py "$TOP/examples/python" c?.key -- c?.pub roster.flt \
-	    c?.shares shares.flt c?.masked c?.reveal
+	run "$PYTHON" scan.py "$TOP/examples/python" c?.key c?.id op.id -- \
+	    c?.pub c?.idpub op.pub enrol.flt roster.flt c?.shares shares.flt \
+	    c?.masked c?.confirm confirms.flt c?.reveal
 	assert_success
-	assert_output "15 secrets, 20 files, 0 found"
+	assert_output "21 secrets, 32 files, 0 found"
 	# The scan finds a secret where there is one.
-	run "$PYTHON" scan.py "$TOP/examples/python" c?.key -- c3.key
+	run "$PYTHON" scan.py "$TOP/examples/python" c?.key c?.id op.id -- \
+	    c3.key c3.id
 	assert_failure
 	assert_output --partial "c3.key: holds sk.self of c3.key"
+	assert_output --partial "c3.id: holds sk.identity-seed of c3.id"
 }
 
 @test "a key file readable by others is refused at every step" {
 	round5
 	mask 1 2 3
 	printf 'c1\nc2\nc3\n' > survivors
+	confirm survivors 1 2 3
 	chmod 640 c1.key
-	run --separate-stderr fl-mask --share -k c1.key -r roster.flt -o x.flt
+	run --separate-stderr fl-mask --share -k c1.key -r roster.flt \
+	    -e enrol.flt --min-clients 3 "${GRAPH[@]}" -o x.flt
 	refused c1.key "readable by others" x.flt
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
 	    -o x.flt c1.ring
 	refused c1.key "readable by others" x.flt
-	run --separate-stderr fl-mask --reveal survivors -k c1.key \
+	run --separate-stderr fl-mask --confirm survivors -k c1.key -i c1.id \
 	    -r roster.flt -s shares.flt -o x.flt
 	refused c1.key "readable by others" x.flt
+	run --separate-stderr fl-mask --reveal survivors -k c1.key \
+	    -r roster.flt -s shares.flt --confirmations confirms.flt -o x.flt
+	refused c1.key "readable by others" x.flt
 	chmod 604 c1.key
-	run --separate-stderr fl-mask --share -k c1.key -r roster.flt -o x.flt
+	run --separate-stderr fl-mask --share -k c1.key -r roster.flt \
+	    -e enrol.flt --min-clients 3 "${GRAPH[@]}" -o x.flt
 	refused c1.key "readable by others" x.flt
 }
 
@@ -378,8 +480,13 @@ for m, t in recs:
 	    -o c1.masked c1.ring
 	refused bad.flt "fails authentication" c1.masked
 	[[ $stderr == *"record 2"* ]] || fail "stderr: $stderr"
+	run --separate-stderr fl-mask --confirm <(printf 'c1\nc2\nc3\n') \
+	    -k c1.key -i c1.id -r roster.flt -s bad.flt -o c1.confirm
+	refused bad.flt "fails authentication" c1.confirm
+	: > confirms.flt
 	run --separate-stderr fl-mask --reveal <(printf 'c1\nc2\nc3\n') \
-	    -k c1.key -r roster.flt -s bad.flt -o c1.reveal
+	    -k c1.key -r roster.flt -s bad.flt --confirmations confirms.flt \
+	    -o c1.reveal
 	refused bad.flt "fails authentication" c1.reveal
 	# Another recipient does not open that box and is not affected.
 	fl-mask -k c3.key -r roster.flt -s bad.flt -o c3.masked c3.ring
@@ -426,11 +533,11 @@ for m, t in recs:
 
 @test "replayed envelopes of another round or session are rejected" {
 	round5
-	# Round 2, the same client ids, other keys.
+	# Round 2, the same clients (the same identities), other keys.
 	mkdir old
 	(cd old && keys 5 old 2 && cat c?.pub |
-	    fl-mask --make-roster --degree 4 --threshold 3 -o roster.flt &&
-	    fl-mask --share -k c2.key -r roster.flt -o c2.shares)
+	    fl-mask --make-roster -e "$ENROL" "${GRAPH[@]}" -o roster.flt &&
+	    share 2)
 	cat c1.shares old/c2.shares c3.shares c4.shares c5.shares > replay.flt
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s replay.flt \
 	    -o c1.masked c1.ring
@@ -445,17 +552,29 @@ for m, t in recs:
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s replay.flt \
 	    -o c1.masked c1.ring
 	refused replay.flt "fails authentication" c1.masked
-	# The same keys, but another roster (session): c2's envelopes made
-	# for it are refused as they are, and when relabelled.
-	cat c?.pub | fl-mask --make-roster --degree 4 --threshold 4 -o other.flt
-	fl-mask --share -k c2.key -r other.flt -o c2.other
+	# The same keys, but another roster (session, threshold 4): c2's
+	# envelopes made for it are refused as they are, and when
+	# relabelled.  c2.key, bound to roster.flt, would not share for
+	# it: a fresh key file of the same keys (the same --seed) does.
+	cat c?.pub | fl-mask --make-roster -e "$ENROL" --corrupt 0 \
+	    --degree 4 --threshold 4 -o other.flt
+	mkdir same
+	(cd same && fl-mask --keygen --round 3 -k c2.key -i ../c2.id \
+	    --seed t -o c2.pub && cmp c2.pub ../c2.pub &&
+	    fl-mask --share -k c2.key -r ../other.flt -e "$ENROL" \
+		--min-clients 3 --corrupt 0 --degree 4 --threshold 4 \
+		-o ../c2.other)
 	cat c1.shares c2.other c3.shares c4.shares c5.shares > replay.flt
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s replay.flt \
 	    -o c1.masked c1.ring
 	refused replay.flt "another session" c1.masked
+	# (Its Feldman commitments, one row per coefficient, are cut to
+	# this roster's t = 3 rows, so that only the box can tell.)
 	edit c2.other relabel.flt "
 for m, t in recs:
-    m['secagg.session'] = '$session'"
+    m['secagg.session'] = '$session'
+    t['commit.mask'] = t['commit.mask'][:3]
+    t['commit.self'] = t['commit.self'][:3]"
 	cat c1.shares relabel.flt c3.shares c4.shares c5.shares > replay.flt
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s replay.flt \
 	    -o c1.masked c1.ring
@@ -481,21 +600,32 @@ for m, t in recs:
 	round5
 	mask 1 2 3 4
 	printf 'c1\nc2\nc3\nc4\n' > survivors
+	confirm survivors 1 2 3 4
 	reveal survivors 1 2 3 4
-	# The same request again: the same answer.
+	# The same request again: the same answer; the same confirmation
+	# again: the same signature.
 	fl-mask --reveal survivors -k c1.key -r roster.flt -s shares.flt \
-	    -o again.reveal
+	    --confirmations confirms.flt -o again.reveal
 	cmp again.reveal c1.reveal
+	fl-mask --confirm survivors -k c1.key -i c1.id -r roster.flt \
+	    -s shares.flt -o again.confirm
+	cmp again.confirm c1.confirm
 	# Another survivor list would expose c4 (its self-mask share was
-	# sent, now its mask-key share would be): refused.
+	# sent, now its mask-key share would be): c1 does not confirm it,
+	# and answers only for the list it confirmed.
 	printf 'c1\nc2\nc3\n' > fewer
+	run --separate-stderr fl-mask --confirm fewer -k c1.key -i c1.id \
+	    -r roster.flt -s shares.flt -o second.confirm
+	refused fewer "this client already confirmed another set of survivors" \
+	    second.confirm
 	run --separate-stderr fl-mask --reveal fewer -k c1.key -r roster.flt \
-	    -s shares.flt -o second.reveal
-	refused fewer "already answered an unmask request" second.reveal
+	    -s shares.flt --confirmations confirms.flt -o second.reveal
+	refused fewer "this client confirmed another set of survivors" \
+	    second.reveal
 	assert_equal "$(stat -c %a c1.key)" 600
 	# The first list is still answered, and still the same.
 	fl-mask --reveal survivors -k c1.key -r roster.flt -s shares.flt \
-	    -o again2.reveal
+	    --confirmations confirms.flt -o again2.reveal
 	cmp again2.reveal c1.reveal
 	# Each answer: self-mask shares of the survivors, mask-key shares of
 	# the one that shared and dropped, never both for one client.
@@ -509,51 +639,91 @@ for m, t in recs:
 		[ -z "$both" ] || fail "c$i.reveal reveals both for $both"
 	done
 	cat c?.reveal > reveals.flt
-	fl-aggregate --roster roster.flt --reveals reveals.flt -o sum.flt \
-	    c[1-4].masked
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
 	fl-aggregate -r sum -o plain.flt c[1-4].ring
 	cmp <(fl-inspect -d w sum.flt) <(fl-inspect -d w plain.flt)
 }
 
-@test "--reveal: a survivor list that lists this client as dropped, or a client that never shared, is refused" {
+@test "--confirm and --reveal: a survivor list that lists this client as dropped, or a client that never shared, is refused" {
 	round5
+	mask 1 2 3 4
 	cat c[1-4].shares > four.flt
+	: > confirms.flt
 	printf 'c1\nc2\nc3\n' > survivors
+	run --separate-stderr fl-mask --confirm survivors -k c4.key -i c4.id \
+	    -r roster.flt -s shares.flt -o c4.confirm
+	refused survivors "listed as dropped" c4.confirm
 	run --separate-stderr fl-mask --reveal survivors -k c4.key \
-	    -r roster.flt -s shares.flt -o c4.reveal
+	    -r roster.flt -s shares.flt --confirmations confirms.flt \
+	    -o c4.reveal
 	refused survivors "listed as dropped" c4.reveal
 	printf 'c1\nc2\nc5\n' > survivors
+	run --separate-stderr fl-mask --confirm survivors -k c1.key -i c1.id \
+	    -r roster.flt -s four.flt -o c1.confirm
+	refused survivors "client 'c5' is listed as a survivor but never shared" \
+	    c1.confirm
 	run --separate-stderr fl-mask --reveal survivors -k c1.key \
-	    -r roster.flt -s four.flt -o c1.reveal
+	    -r roster.flt -s four.flt --confirmations confirms.flt -o c1.reveal
 	refused survivors "client 'c5' is listed as a survivor but never shared" \
 	    c1.reveal
 	printf 'c1\nc2\nc1\n' > survivors
+	run --separate-stderr fl-mask --confirm survivors -k c1.key -i c1.id \
+	    -r roster.flt -s shares.flt -o c1.confirm
+	refused survivors "listed twice" c1.confirm
 	run --separate-stderr fl-mask --reveal survivors -k c1.key \
-	    -r roster.flt -s shares.flt -o c1.reveal
-	refused survivors "listed twice" c1.reveal
-	# None of these left an answer in the key file.
-	printf 'c1\nc2\nc3\n' > survivors
-	fl-mask --reveal survivors -k c1.key -r roster.flt -s shares.flt \
+	    -r roster.flt -s shares.flt --confirmations confirms.flt \
 	    -o c1.reveal
+	refused survivors "listed twice" c1.reveal
+	# None of these left a confirmation in the key files.
+	printf 'c1\nc2\nc3\n' > survivors
+	confirm survivors 1 2 3
+	fl-mask --reveal survivors -k c1.key -r roster.flt -s shares.flt \
+	    --confirmations confirms.flt -o c1.reveal
 }
 
-@test "fl-aggregate: a wrong revealed share or a forged reveal is refused" {
+# A revealed share is checked against its dealer's Feldman commitments
+# (in shares.flt) when the rebuilt secret misses its public value: a
+# wrong one is named and left out, and the round goes on while t good
+# shares remain.
+@test "fl-aggregate: a wrong revealed share is named and left out, a forged reveal refused" {
 	round5
 	mask 1 2 3 4
 	printf 'c1\nc2\nc3\nc4\n' > survivors
+	confirm survivors 1 2 3 4
 	reveal survivors 1 2 3 4
-	# A self-mask share altered: the rebuilt secret misses its commitment.
+	fl-aggregate -r sum -o plain.flt c[1-4].ring
+	# A self-mask share altered: named, and the three good ones unmask.
 	edit c1.reveal bad1.reveal 't = recs[0][1]; t["self.share"][0, 3] ^= 1'
 	cat bad1.reveal c2.reveal c3.reveal c4.reveal > reveals.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-4].masked
-	refused reveals.flt "does not match its commitment" sum.flt
-	# A mask-key share altered: the rebuilt key misses c5's public key.
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
+	assert_success
+	[[ $stderr == *"reveals.flt: client 'c1' revealed a wrong share of client 'c1''s self-mask secret"* ]] ||
+	    fail "stderr: $stderr"
+	cmp <(fl-inspect -d w sum.flt) <(fl-inspect -d w plain.flt)
+	rm sum.flt
+	# Without c4's answer two good shares are left: fewer than t.
+	cat bad1.reveal c2.reveal c3.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused reveals.flt "1 of the 3 shares of client 'c1' are wrong, 2 good ones are fewer than the threshold 3" \
+	    sum.flt
+	# A mask-key share altered: the same for c5's mask key.
 	edit c1.reveal bad2.reveal 't = recs[0][1]; t["mask.share"][0, 3] ^= 1'
 	cat bad2.reveal c2.reveal c3.reveal c4.reveal > reveals.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-4].masked
-	refused reveals.flt "does not match its public key" sum.flt
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
+	assert_success
+	[[ $stderr == *"reveals.flt: client 'c1' revealed a wrong share of client 'c5''s mask key"* ]] ||
+	    fail "stderr: $stderr"
+	cmp <(fl-inspect -d w sum.flt) <(fl-inspect -d w plain.flt)
+	rm sum.flt
+	cat bad2.reveal c2.reveal c3.reveal > reveals.flt
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
+	refused reveals.flt "1 of the 3 shares of client 'c5' are wrong, 2 good ones are fewer than the threshold 3" \
+	    sum.flt
 	# A reveal claiming both shares of the survivor c1.
 	edit c2.reveal both.reveal '
 t = recs[0][1]
@@ -561,39 +731,43 @@ t["mask.of"] = np.array([5, 1], np.uint32)
 t["mask.share"] = np.vstack([t["mask.share"], t["self.share"][:1]])'
 	cat c1.reveal both.reveal c3.reveal c4.reveal > reveals.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
 	refused reveals.flt "mask-key share of client 'c1', who survived" sum.flt
 	# A reveal from a client that is not a survivor.
 	edit c4.reveal c5.reveal 'recs[0][0]["client"] = "c5"'
 	cat c1.reveal c2.reveal c3.reveal c5.reveal > reveals.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
 	refused reveals.flt "not a survivor" sum.flt
 	# Two reveals from one client.
 	cat c1.reveal c2.reveal c3.reveal c3.reveal > reveals.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
 	refused reveals.flt "a second reveal from client 'c3'" sum.flt
 }
 
 # A server that sends two halves of the clients different survivor lists
 # (c5 alive for one half, dropped for the other) would get c5's self-mask
 # secret from the first half and its mask key from the second: two
-# aggregations, and c5's update is their difference.  Each client answers
-# once, so the one-answer rule alone does not stop it; a threshold that is
-# a majority of each client's share holders does, and rosters with less
+# aggregations, and c5's update is their difference.  Each client
+# confirms one list and reveals only for a list that a quorum of the
+# survivors confirmed (more than half of all clients, counting the
+# corrupt twice, and at least t): two lists cannot both have one, so
+# neither half answers.  And the threshold must be a majority of each
+# client's share holders (counting the corrupt twice): rosters with less
 # are refused.
 @test "a server equivocating on the survivors cannot isolate one client's update" {
 	keys 10
 	cat c?.pub c10.pub > all.pub
-	run --separate-stderr fl-mask --make-roster --degree 9 --threshold 5 \
-	    -o roster.flt all.pub
-	refused "" "threshold 5 of 10 share holders: must be a majority" \
+	# Ten clients by default count one corrupt holder (5%): t > 11 / 2.
+	GRAPH=(--degree 9 --threshold 5)
+	run --separate-stderr fl-mask --make-roster -e "$ENROL" \
+	    "${GRAPH[@]}" -o roster.flt all.pub
+	refused "" "threshold 5 of 10 share holders, of which 1 may be corrupt: must be at least 6" \
 	    roster.flt
-	fl-mask --make-roster --degree 9 --threshold 6 -o roster.flt all.pub
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		fl-mask --share -k "c$i.key" -r roster.flt -o "c$i.shares"
-	done
+	GRAPH=(--degree 9 --threshold 6)
+	fl-mask --make-roster -e "$ENROL" "${GRAPH[@]}" -o roster.flt all.pub
+	share 1 2 3 4 5 6 7 8 9 10
 	cat c*.shares > shares.flt
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		fl-pack -m kind=update -m modulus=65536 -m round=3 \
@@ -602,70 +776,85 @@ t["mask.share"] = np.vstack([t["mask.share"], t["self.share"][:1]])'
 	done
 	printf 'c%s\n' 1 2 3 4 5 6 7 8 9 10 > l1
 	grep -vx c5 l1 > l2
+	# Each half confirms the list it was sent; the server collects all
+	# ten confirmations.  The quorum is max(6, floor((10 + 1) / 2) + 1)
+	# = 6: each list has five.
+	confirm l1 1 2 3 4 5
+	confirm l2 6 7 8 9 10
 	for i in 1 2 3 4 5; do
-		fl-mask --reveal l1 -k "c$i.key" -r roster.flt -s shares.flt \
+		run --separate-stderr fl-mask --reveal l1 -k "c$i.key" \
+		    -r roster.flt -s shares.flt --confirmations confirms.flt \
 		    -o "c$i.reveal"
+		refused l1 "5 valid confirmations of this set of survivors, fewer than the 6 needed" \
+		    "c$i.reveal"
 	done
 	for i in 6 7 8 9 10; do
-		fl-mask --reveal l2 -k "c$i.key" -r roster.flt -s shares.flt \
+		run --separate-stderr fl-mask --reveal l2 -k "c$i.key" \
+		    -r roster.flt -s shares.flt --confirmations confirms.flt \
 		    -o "c$i.reveal"
+		refused l2 "5 valid confirmations of this set of survivors, fewer than the 6 needed" \
+		    "c$i.reveal"
 	done
-	# Five holders of c5's mask key answered l2: fewer than t = 6.
-	cat c[6-9].reveal c10.reveal > r2.flt
-	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals r2.flt -o s2.flt $(sed 's/$/.masked/' l2)
-	refused r2.flt "fewer than the threshold 6" s2.flt
+	# The server got no answer at all: nothing to unmask.
+	[ -z "$(compgen -G 'c*.reveal')" ] || fail "answers: $(echo c*.reveal)"
 }
 
 @test "unknown clients: in the survivors file, and a masked record at fl-aggregate" {
 	round5
 	mask 1 2 3
 	printf 'c1\nc2\nc3\nzz\n' > survivors
+	run --separate-stderr fl-mask --confirm survivors -k c1.key -i c1.id \
+	    -r roster.flt -s shares.flt -o c1.confirm
+	refused survivors "line 4: unknown client 'zz'" c1.confirm
+	: > confirms.flt
 	run --separate-stderr fl-mask --reveal survivors -k c1.key \
-	    -r roster.flt -s shares.flt -o c1.reveal
+	    -r roster.flt -s shares.flt --confirmations confirms.flt \
+	    -o c1.reveal
 	refused survivors "line 4: unknown client 'zz'" c1.reveal
 	printf 'c1\nc2\nc3\n' > survivors
+	confirm survivors 1 2 3
 	reveal survivors 1 2 3
 	cat c?.reveal > reveals.flt
 	edit c3.masked zz.masked 'recs[0][0]["client"] = "zz"'
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c1.masked c2.masked zz.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c1.masked \
+	    c2.masked zz.masked
 	refused zz.masked "unknown client 'zz'" sum.flt
-	# A masked record of a client outside this roster (another round's).
+	# A masked record of a client outside this roster (another
+	# roster's, of four of the clients).
 	mkdir other
-	(cd other && keys 4 o 3 && cat c?.pub |
-	    fl-mask --make-roster --degree 3 --threshold 3 -o roster.flt &&
-	    for i in 1 2 3 4; do
-		fl-mask --share -k "c$i.key" -r roster.flt -o "c$i.shares"
-	    done && cat c?.shares > shares.flt &&
-	    fl-mask -k c4.key -r roster.flt -s shares.flt -o c4.masked ../c4.ring)
-	cp roster.flt r5.flt
+	(cd other && keys 4 o 3 &&
+	    GRAPH=(--corrupt 0 --degree 3 --threshold 3) && cat c?.pub |
+	    fl-mask --make-roster -e "$ENROL" "${GRAPH[@]}" -o roster.flt &&
+	    share 1 2 3 4 && cat c?.shares > shares.flt &&
+	    cp ../c[1-4].ring . && mask 1 2 3 4)
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt other/c4.masked c1.masked \
-	    c2.masked c3.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt \
+	    other/c4.masked c1.masked c2.masked c3.masked
 	refused other/c4.masked "masked for another session" sum.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c1.masked c2.masked c3.masked \
-	    other/c4.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c1.masked \
+	    c2.masked c3.masked other/c4.masked
 	refused other/c4.masked "secagg.session" sum.flt
 	# And a reveal from another roster's client.
-	(cd other && printf 'c1\nc2\nc3\nc4\n' > s &&
-	    fl-mask --reveal s -k c4.key -r roster.flt -s shares.flt -o c4.reveal)
+	(cd other && printf 'c1\nc2\nc3\nc4\n' > s && confirm s 1 2 3 4 &&
+	    reveal s 4)
 	cat c1.reveal c2.reveal c3.reveal other/c4.reveal > mixed.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals mixed.flt -o sum.flt c1.masked c2.masked c3.masked
+	    --shares shares.flt --reveals mixed.flt -o sum.flt c1.masked \
+	    c2.masked c3.masked
 	refused mixed.flt "record 4" sum.flt
 }
 
 @test "duplicate clients and duplicate keys in the public keys are refused" {
 	keys 4
-	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
-	    c1.pub c3.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c1.pub c2.pub c1.pub c3.pub
 	refused "" "duplicate client 'c1'" roster.flt
 	# Another id with c1's keys.
 	edit c1.pub c9.pub 'recs[0][0]["client"] = "c9"'
-	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
-	    c3.pub c9.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c1.pub c2.pub c3.pub c9.pub
 	refused "" "duplicate key" roster.flt
 	# One key of c1 only, in another role of another client.
 	"$PYTHON" - "$TOP/examples/python" <<'EOF'
@@ -678,26 +867,28 @@ t2 = {k: v.copy() for k, v in t2.items()}
 t2["pk.commit"][:] = t1["pk.box"]
 flt.write_record(open("c2b.pub", "wb"), m2, t2)
 EOF
-	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2b.pub \
-	    c3.pub c4.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c1.pub c2b.pub c3.pub c4.pub
 	refused "" "duplicate key" roster.flt
 	# A key of small order (the point 0, and 1) would fail every
 	# neighbour later: refused at the roster.
 	edit c4.pub c4w.pub 'recs[0][1]["pk.box"][:] = 0'
-	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
-	    c3.pub c4w.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c1.pub c2.pub c3.pub c4w.pub
 	refused c4w.pub "a public key of small order" roster.flt
 	edit c4.pub c4w.pub 'recs[0][1]["pk.mask"][:] = 0; recs[0][1]["pk.mask"][0] = 1'
-	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
-	    c3.pub c4w.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c1.pub c2.pub c3.pub c4w.pub
 	refused c4w.pub "a public key of small order" roster.flt
 	# Keys of another round, a key file sent by mistake, a public key
 	# record carrying a secret.
-	fl-mask --keygen --client c5 --round 4 -k c5.key --seed t -o c5.pub
-	run --separate-stderr fl-mask --make-roster -o roster.flt c?.pub
+	ids 5
+	fl-mask --keygen --round 4 -k c5.key -i c5.id --seed t -o c5.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c?.pub
 	refused "" "round 4" roster.flt
-	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
-	    c3.key
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c1.pub c2.pub c3.key
 	refused c3.key "kind 'secagg-secret', want secagg-public" roster.flt
 	"$PYTHON" - "$TOP/examples/python" <<'EOF'
 import sys
@@ -709,94 +900,115 @@ t = dict(t)
 t["sk.self"] = tk["sk.self"]
 flt.write_record(open("c3s.pub", "wb"), m, t)
 EOF
-	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub \
-	    c3s.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c1.pub c2.pub c3s.pub
 	refused c3s.pub "holds a secret key" roster.flt
 	# Fewer than 3 clients.
-	run --separate-stderr fl-mask --make-roster -o roster.flt c1.pub c2.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt -o roster.flt \
+	    c1.pub c2.pub
 	refused "" "at least 3" roster.flt
 }
 
 @test "a roster that differs between clients and server is refused" {
 	round5
-	# The server swaps c1's keys for others (in the roster it sends c1).
+	# The server swaps c1's keys for others that c1's identity signed
+	# too (another key file of c1's), in the roster it sends c1.
 	mkdir evil
 	(cd evil && keys 1 evil)
 	cat evil/c1.pub c[2-5].pub |
-	    fl-mask --make-roster --degree 4 --threshold 3 -o swapped.flt
-	run --separate-stderr fl-mask --share -k c1.key -r swapped.flt -o x.flt
-	refused swapped.flt "the keys listed for client 'c1' are not those of c1.key" \
+	    fl-mask --make-roster -e enrol.flt "${GRAPH[@]}" -o swapped.flt
+	run --separate-stderr fl-mask --share -k c1.key -r swapped.flt \
+	    -e enrol.flt --min-clients 3 "${GRAPH[@]}" -o x.flt
+	refused swapped.flt "the keys listed for client 'c1' are not those of its key file" \
 	    x.flt
 	run --separate-stderr fl-mask -k c1.key -r swapped.flt -s shares.flt \
 	    -o x.flt c1.ring
-	refused swapped.flt "not those of c1.key" x.flt
-	# A roster edited after it was made (threshold raised: still a
-	# majority, so only the session id gives it away).
+	refused swapped.flt "not those of its key file" x.flt
+	# A roster edited after it was made (threshold raised): the session
+	# id gives it away.
 	edit roster.flt edited.flt 'recs[0][0]["secagg.t"] = "5"'
-	run --separate-stderr fl-mask --share -k c1.key -r edited.flt -o x.flt
+	run --separate-stderr fl-mask --share -k c1.key -r edited.flt \
+	    -e enrol.flt --min-clients 3 "${GRAPH[@]}" -o x.flt
 	refused edited.flt "altered roster" x.flt
-	# Another roster of the same keys (threshold 4): the shares made for
-	# roster.flt are of another session, and fl-aggregate given it
-	# refuses the clients' masked records.
-	cat c?.pub | fl-mask --make-roster --degree 4 --threshold 4 -o other.flt
+	# Another roster of the same keys (threshold 4): the key files are
+	# bound to roster.flt's session and refuse it, and fl-aggregate
+	# given it refuses the clients' masked records.
+	cat c?.pub | fl-mask --make-roster -e enrol.flt --corrupt 0 \
+	    --degree 4 --threshold 4 -o other.flt
 	run --separate-stderr fl-mask -k c1.key -r other.flt -s shares.flt \
 	    -o x.flt c1.ring
-	refused shares.flt "another session" x.flt
+	refused other.flt "another session than the one the key file is bound to" \
+	    x.flt
 	mask 1 2 3 4
 	printf 'c1\nc2\nc3\nc4\n' > survivors
+	confirm survivors 1 2 3 4
 	reveal survivors 1 2 3 4
 	cat c?.reveal > reveals.flt
 	run --separate-stderr fl-aggregate --roster other.flt \
-	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
 	refused c1.masked "another session" sum.flt
 	run --separate-stderr fl-aggregate --roster edited.flt \
-	    --reveals reveals.flt -o sum.flt c[1-4].masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked
 	refused edited.flt "altered roster" sum.flt
 	# The right roster unmasks.
-	fl-aggregate --roster roster.flt --reveals reveals.flt -o sum.flt \
-	    c[1-4].masked
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o sum.flt c[1-4].masked
 }
 
 @test "fl-aggregate: masked records of the wrong shape, dtype, modulus or shares are refused" {
 	round5
+	# A key file masks one update per session: the odd records below
+	# come from copies of c4's taken before it masked.
+	cp -p c4.key c4-long.key
+	cp -p c4.key c4-split.key
 	fl-pack -m kind=update -m modulus=65536 -m round=3 -t w:u32=1,2,3,4 \
 	    -o long.ring
-	fl-mask -k c4.key -r roster.flt -s shares.flt -o long.masked long.ring
+	fl-mask -k c4-long.key -r roster.flt -s shares.flt -o long.masked \
+	    long.ring
 	mask 1 2 3 4
 	printf 'c1\nc2\nc3\nc4\n' > survivors
+	confirm survivors 1 2 3 4
 	reveal survivors 1 2 3 4
 	cat c?.reveal > reveals.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-3].masked long.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-3].masked \
+	    long.masked
 	refused long.masked "u32 [4]" sum.flt
 	edit c4.masked i32.masked 'recs[0][1]["w"] = recs[0][1]["w"].view(np.int32)'
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-3].masked i32.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-3].masked \
+	    i32.masked
 	refused i32.masked "" sum.flt
 	edit c4.masked f32.masked 'recs[0][1]["w"] = recs[0][1]["w"].view(np.float32)'
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-3].masked f32.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-3].masked \
+	    f32.masked
 	refused f32.masked "" sum.flt
 	edit c4.masked mod.masked 'recs[0][0]["modulus"] = "4294967296"'
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-3].masked mod.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-3].masked \
+	    mod.masked
 	refused mod.masked "modulus" sum.flt
 	# c4 masked with a shares file lacking c5's envelopes: the server
 	# showed clients different sets of shares.
 	cat c[1-4].shares > four.flt
-	fl-mask -k c4.key -r roster.flt -s four.flt -o split.masked c4.ring
+	fl-mask -k c4-split.key -r roster.flt -s four.flt -o split.masked \
+	    c4.ring
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-3].masked split.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-3].masked \
+	    split.masked
 	refused split.masked "secagg.shared" sum.flt
 	# A masked record twice, a plain one among them, one missing.
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-4].masked c4.masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-4].masked \
+	    c4.masked
 	refused c4.masked "duplicate client 'c4'" sum.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-3].masked c4.ring
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-3].masked \
+	    c4.ring
 	refused c4.ring "masked and plain" sum.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
-	    --reveals reveals.flt -o sum.flt c[1-3].masked
+	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-3].masked
 	refused reveals.flt "another set of survivors" sum.flt
 	# Masked records without --roster.
 	run --separate-stderr fl-aggregate -r sum -o sum.flt c[1-4].masked
@@ -838,12 +1050,13 @@ EOF
 	    -o r4.ring
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
 	    -o out.flt r4.ring
-	refused r4.ring "an update of round 4, the keys are for round 3" out.flt
+	refused r4.ring "an update of round '4', the keys are for round 3" \
+	    out.flt
 	fl-pack -m kind=update -m modulus=65536 -m round=x -t w:u32=1,2,3 \
 	    -o rx.ring
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
 	    -o out.flt rx.ring
-	refused rx.ring "metadata round 'x'" out.flt
+	refused rx.ring "an update of round 'x'" out.flt
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
 	    -o out.flt <(cat c1.ring c2.ring)
 	refused "record 2" "one update per client" out.flt
@@ -853,44 +1066,94 @@ EOF
 	refused c1.masked "already masked" out.flt
 }
 
-@test "--keygen: refuses to overwrite a key file; bad ids" {
+@test "--keygen and --make-identity: refuse to overwrite a key or identity file; bad ids" {
 	keys 1
 	cp c1.key before.key
-	run --separate-stderr fl-mask --keygen --client c1 --round 3 -k c1.key \
+	run --separate-stderr fl-mask --keygen --round 3 -k c1.key -i c1.id \
 	    -o new.pub
-	refused c1.key "exists" new.pub
+	refused c1.key "exists: a round's keys are made once" new.pub
 	cmp c1.key before.key
-	run --separate-stderr fl-mask --keygen --client 'a b' --round 3 \
-	    -k ab.key -o ab.pub
+	cp c1.id before.id
+	run --separate-stderr fl-mask --make-identity --client c1 -i c1.id \
+	    --operator op.pub -o new.idpub
+	refused c1.id "exists: a device's identity is made once" new.idpub
+	cmp c1.id before.id
+	cp op.id before-op.id
+	run --separate-stderr fl-mask --make-identity --client op -i op.id \
+	    -o new.idpub
+	refused op.id "exists: a device's identity is made once" new.idpub
+	cmp op.id before-op.id
+	run --separate-stderr fl-mask --make-identity --client 'a b' \
+	    -i ab.id --operator op.pub -o ab.idpub
 	assert_equal "$status" 1
 	[[ $stderr == *"invalid --client"* ]] || fail "stderr: $stderr"
-	[ ! -e ab.key ] && [ ! -e ab.pub ]
+	[ ! -e ab.id ] && [ ! -e ab.idpub ]
 }
 
 @test "usage errors exit 2" {
 	keys 3
-	cat c?.pub | fl-mask --make-roster -o roster.flt
-	fl-mask --share -k c1.key -r roster.flt -o c1.shares
-	for args in "--share -k c1.key" "--keygen --round 3 -k n.key" \
-	    "--keygen --client n -k n.key" "--keygen --client n --round 3" \
+	cat c?.pub | fl-mask --make-roster -e enrol.flt --corrupt 0 \
+	    -o roster.flt
+	fl-mask --share -k c1.key -r roster.flt -e enrol.flt --min-clients 3 \
+	    --corrupt 0 -o c1.shares
+	for args in "--bogus" \
+	    "--make-identity --client n" "--make-identity -i n.id" \
+	    "--make-identity --client n -i n.id -k c1.key" \
+	    "--make-identity --client n -i n.id -e enrol.flt" \
+	    "--make-identity --client n -i n.id --round 3" \
+	    "--make-enrolment" "--make-enrolment -i op.id --seed x" \
+	    "--keygen --round 3 -k n.key" "--keygen -k n.key -i c1.id" \
+	    "--keygen --round 3 -i c1.id" \
+	    "--keygen --client n --round 3 -k n.key -i c1.id" \
+	    "--keygen --round 3 -k n.key -i c1.id --operator op.pub" \
+	    "--make-roster c1.pub" \
+	    "--make-roster -e enrol.flt -k c1.key c1.pub" \
+	    "--make-roster -e enrol.flt --min-clients 3 c1.pub" \
+	    "--share -k c1.key -e enrol.flt" "--share -k c1.key -r roster.flt" \
+	    "--share -k c1.key -r roster.flt -e enrol.flt -s c1.shares" \
+	    "--share -k c1.key -r roster.flt -e enrol.flt --seed x" \
+	    "--share -k c1.key -r roster.flt -e enrol.flt x" \
 	    "-k c1.key -r roster.flt" "-k c1.key -s c1.shares" \
-	    "--reveal s -k c1.key -r roster.flt" \
-	    "--share --reveal s -k c1.key -r roster.flt" \
-	    "--share -k c1.key -r roster.flt -s c1.shares" \
 	    "-k c1.key -r roster.flt -s c1.shares --seed x" \
-	    "--share -k c1.key -r roster.flt --degree 2" \
-	    "--make-roster -k c1.key c1.pub" "--share -k c1.key -r roster.flt x" \
-	    "--bogus" \
-	    "-k c1.key -r roster.flt -s c1.shares a b"; do
+	    "-k c1.key -r roster.flt -s c1.shares --degree 2" \
+	    "-k c1.key -r roster.flt -s c1.shares -i c1.id" \
+	    "-k c1.key -r roster.flt -s c1.shares a b" \
+	    "--confirm s -k c1.key -r roster.flt -s c1.shares" \
+	    "--confirm s -k c1.key -i c1.id -r roster.flt" \
+	    "--confirm s -k c1.key -i c1.id -r roster.flt -s c1.shares \
+		--confirmations c" \
+	    "--reveal s -k c1.key -r roster.flt -s c1.shares" \
+	    "--reveal s -k c1.key -r roster.flt --confirmations c" \
+	    "--reveal s -k c1.key -r roster.flt -s c1.shares --confirmations c \
+		-i c1.id" \
+	    "--share --reveal s -k c1.key -r roster.flt -e enrol.flt" \
+	    "--confirm s --reveal s -k c1.key -i c1.id -r roster.flt \
+		-s c1.shares --confirmations c"; do
 		# shellcheck disable=SC2086
 		run --separate-stderr fl-mask $args -o out.flt
 		assert_equal "$status" 2
 		[ ! -e out.flt ] || fail "fl-mask $args wrote out.flt"
 		[ ! -e n.key ] || fail "fl-mask $args wrote n.key"
+		[ ! -e n.id ] || fail "fl-mask $args wrote n.id"
+	done
+	# --forget takes the key file and nothing else, and on a usage
+	# error leaves it be.
+	cp c1.key before.key
+	for args in "--forget" "--forget -k c1.key -o out.flt" \
+	    "--forget -k c1.key -r roster.flt" "--forget -k c1.key c1.pub"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr fl-mask $args
+		assert_equal "$status" 2
+		cmp c1.key before.key
 	done
 	run --separate-stderr fl-aggregate --roster roster.flt -o out.flt c1.pub
 	assert_equal "$status" 2
+	run --separate-stderr fl-aggregate --roster roster.flt \
+	    --reveals c1.shares -o out.flt c1.pub
+	assert_equal "$status" 2
+	[ ! -e out.flt ]
 	# A bad option value is a runtime error here, as in every program.
-	run --separate-stderr fl-mask --make-roster --degree x -o out.flt c?.pub
+	run --separate-stderr fl-mask --make-roster -e enrol.flt --degree x \
+	    -o out.flt c?.pub
 	refused "--degree 'x'" "not a whole number" out.flt
 }
