@@ -207,14 +207,18 @@ read_enrolment(const char *path, const unsigned char *pin,
 	fclose(fp);
 }
 
+/* The shares file; with open, this client's envelopes opened (masking
+ * checks them, and the reveal needs what they hold; confirming needs only
+ * who shared). */
 static void
 read_received(const struct opts *o, const struct fl_sa_roster *r,
-    const struct fl_sa_secret *s, uint32_t me, struct fl_sa_received *rc)
+    const struct fl_sa_secret *s, uint32_t me, int open,
+    struct fl_sa_received *rc)
 {
 	struct fl_error err;
 	FILE *fp = open_file(o->shares);
 
-	if (fl_sa_received_read(rc, fp, r, s, me, &err) < 0)
+	if (fl_sa_received_read(rc, fp, r, s, me, open, &err) < 0)
 		tool_die("%s: %s", o->shares, err.msg);
 	fclose(fp);
 }
@@ -526,7 +530,7 @@ mask(const struct opts *o, int nfiles, char **files)
 	fd = open_key(o->key, 1, &s);
 	read_roster(o->roster, &r);
 	me = find_self(o, &r, &s, 1);
-	read_received(o, &r, &s, me, &rc);
+	read_received(o, &r, &s, me, 1, &rc);
 
 	fl_record_init(&rec);
 	fl_record_init(&extra);
@@ -580,7 +584,7 @@ confirm(const struct opts *o)
 	read_identity(o->identity, &ident);
 	read_roster(o->roster, &r);
 	me = find_self(o, &r, &s, 1);
-	read_received(o, &r, &s, me, &rc);
+	read_received(o, &r, &s, me, 0, &rc);
 	m = read_survivors(o, &r, &surv);
 	memcpy(before, s.confirmed, sizeof(before));
 	fl_record_init(&rec);
@@ -620,7 +624,7 @@ reveal(const struct opts *o)
 	fl_secret_close(fd);
 	read_roster(o->roster, &r);
 	me = find_self(o, &r, &s, 1);
-	read_received(o, &r, &s, me, &rc);
+	read_received(o, &r, &s, me, 1, &rc);
 	m = read_survivors(o, &r, &surv);
 	fp = open_file(o->confirmations);
 	fl_record_init(&rec);
@@ -643,10 +647,22 @@ static void
 forget(const struct opts *o)
 {
 	struct fl_sa_secret s;
+	struct fl_record rec;
 	struct fl_error err;
-	int fd = open_key(o->key, 1, &s);
+	int fd, rc;
 
+	if (fl_secret_open(o->key, 1, &fd, &err) < 0)
+		tool_die("%s: %s", o->key, err.msg);
+	fl_record_init(&rec);
+	/* Only a key file is forgotten, or what a forget cut short left of
+	 * one: zeros, not yet removed. */
+	rc = fl_secret_load(fd, &rec, &err);
+	if (rc == 0)
+		rc = fl_sa_secret_from_record(&s, &rec, &err);
+	fl_record_wipe(&rec);
 	sodium_memzero(&s, sizeof(s));
+	if (rc < 0 && !fl_secret_zeroed(fd))
+		tool_die("%s: %s", o->key, err.msg);
 	if (fl_secret_forget(o->key, &err) < 0)
 		tool_die("%s: %s", o->key, err.msg);
 	fl_secret_close(fd);

@@ -3,17 +3,18 @@
 #
 # One round of private federated learning, by hand: 4 clients, distributed
 # differential privacy (each client adds a share of the noise) and secure
-# aggregation (the server only sees the sum), every program called once per
-# step, and after every step the files it made, as fl-inspect shows them.
+# aggregation that holds against a lying server (the server only sees the
+# sum), every program called once per step, and after every step the files
+# it made, as fl-inspect shows them.
 # Read it top to bottom next to its output:
 #
 #   examples/round-by-hand.sh [-d DIR] [--fmnist] [--drop N] [-q]
 #
 # Everything random takes a --seed, so the output is reproducible (and NOT
-# private: anyone who knows a seed can recompute the keys and the noise; a
-# real deployment leaves out every --seed).  See examples/cron/ for the same
-# round split between devices and a server, and examples/simulate.sh for
-# many rounds of many clients.
+# private: anyone who knows a seed can recompute the identities, the keys
+# and the noise; a real deployment leaves out every --seed).  See
+# examples/cron/ for the same round split between devices and a server,
+# and examples/simulate.sh for many rounds of many clients.
 set -euo pipefail
 
 prog=${0##*/}
@@ -26,8 +27,8 @@ usage: $prog [-d DIR] [--fmnist] [--drop N] [-q]
   --fmnist   train on Fashion-MNIST (/usr/share/datasets/fashion-mnist)
              instead of 400 synthetic examples
   --drop N   client N (0 to 3) shares its keys and then drops: its masked
-             update never arrives, and the survivors reveal what the server
-             needs to remove its masks
+             update never arrives, and the survivors confirm that and
+             reveal what the server needs to remove its masks
   -q         print only the summary lines (the last three)
 
 Environment: FL_BIN, if set, is put first on PATH.
@@ -61,12 +62,13 @@ if [ -z "$dir" ]; then
 fi
 mkdir -p "$dir"
 cd "$dir"
-# A run in DIR starts over: the key files would be refused (fl-mask never
-# overwrites a key file, since the public keys already sent would no longer
-# match it) and the ledger would already hold this round.
-rm -rf data keys server client-*.flt budget.ledger ./*.pub ./*.shares \
-    ./*.masked ./*.reveal
-mkdir data keys server
+# A run in DIR starts over, identities and enrolment too: the key files
+# would be refused (fl-mask never overwrites an identity or a key file,
+# since the public keys already sent would no longer match it) and the
+# ledger would already hold this round.
+rm -rf data keys operator server client-*.flt budget.ledger ./*.idpub \
+    ./*.pub ./*.shares ./*.masked ./*.confirm ./*.reveal
+mkdir data keys operator server
 
 # say TEXT: a step's title.  show FILE...: what fl-inspect says of the
 # files, indented.  Both print nothing with -q.
@@ -138,12 +140,32 @@ round=$(fl-inspect -g round server/global.flt)
 acc0=$(fl-eval -m server/global.flt "$test_set" |
     awk '$1 == "accuracy" { print $2 }')
 
+# ---- once, before any round: identities and the enrolment ----
+say "fl-mask --make-identity: each device's long-term identity, made once"
+# The operator's identity signs the enrolment.  A device's identity
+# (secret, 0600, kept on the device for every round) signs its round
+# keys; it trusts only the operator's public key, given at setup.
+fl-mask --make-identity --client op -i operator/op.id --seed "$SEED" \
+    -o operator/op.pub
+for i in $clients; do
+	fl-mask --make-identity --client "c$i" -i "keys/c$i.id" \
+	    --operator operator/op.pub --seed "$SEED" -o "c$i.idpub"
+done
+show c0.idpub
+say "fl-mask --make-enrolment: the operator signs the devices allowed in"
+# The server cannot add devices of its own to a roster: every client
+# checks the roster against this list.
+cat c?.idpub | fl-mask --make-enrolment -i operator/op.id \
+    -o server/enrolment.flt
+show server/enrolment.flt
+
 # ---- secure aggregation, step 1: keys ----
 say "fl-mask --keygen: each client's key file (secret, 0600) and public keys"
 for i in $clients; do
 	# A key file is for one round only: --round is the model's round.
-	# The .key stays on the device; the .pub goes to the server.
-	fl-mask --keygen --client "c$i" --round "$round" -k "keys/c$i.key" \
+	# The public keys are signed by the identity.  The .key stays on
+	# the device; the .pub goes to the server.
+	fl-mask --keygen --round "$round" -k "keys/c$i.key" -i "keys/c$i.id" \
 	    --seed "$SEED" -o "c$i.pub"
 done
 show c0.pub
@@ -153,9 +175,13 @@ show c0.pub
 # ---- step 2: the roster ----
 say "fl-mask --make-roster: the server fixes the clients, graph and threshold"
 # The roster is a secagg-roster record (n, the neighbours k, the threshold
-# t, the session hash) followed by every client's public keys.  With 4
-# clients the graph is full (k = 3) and t = 3: any 3 survivors can unmask.
-cat c?.pub | fl-mask --make-roster -o server/roster.flt
+# t, the corrupt clients C it allows for, the session hash) followed by
+# every client's public keys, each checked against the enrolment.  With 4
+# clients the graph is full (k = 3); the defaults allow for one dropout
+# and one corrupt client (C = 1), so t = 3 (2t > k + 1 + C): any 3
+# survivors can unmask, and 3 are also the quorum of the consistency round.
+cat c?.pub | fl-mask --make-roster -e server/enrolment.flt \
+    -o server/roster.flt
 [ "$quiet" = 1 ] || fl-inspect server/roster.flt |
     sed -n '1,/record 2:/p' | sed '$d; s/^/    /'
 [ "$quiet" = 1 ] || echo "    ... and the 4 public-key records, sorted by client"
@@ -163,10 +189,15 @@ cat c?.pub | fl-mask --make-roster -o server/roster.flt
 # ---- step 3: the shares ----
 say "fl-mask --share: Shamir shares of each client's secrets, sealed"
 for i in $clients; do
-	# One envelope per holder (its neighbours and itself), encrypted to
-	# the holder's box key: the server relays them but cannot open them.
+	# Each client first checks the roster: every client enrolled, and
+	# the graph and threshold those of its own policy (here the same
+	# defaults as the server's), with at least --min-clients clients
+	# (10 by default; this round has 4).  Then one envelope per holder
+	# (its neighbours and itself), encrypted to the holder's box key:
+	# the server relays them but cannot open them.  The key file is now
+	# bound to this roster: a second roster would be refused.
 	fl-mask --share -k "keys/c$i.key" -r server/roster.flt \
-	    --seed "$SEED" -o "c$i.shares"
+	    -e server/enrolment.flt --min-clients "$N" -o "c$i.shares"
 done
 show c0.shares
 # The server concatenates every envelope record into one file and sends it
@@ -183,14 +214,17 @@ for i in $clients; do
 	# fl-train: one epoch of SGD on the local shard; the update is the
 	#   trained weights minus the global ones, weight = examples.
 	# fl-clip-noise --clip: scale the update to L2 norm <= CLIP, and add
-	#   clip.indicator (1 if it was already within the bound).
+	#   clip.indicator (1 if it was already within the bound); it drops
+	#   weight and loss, which depend on the data and would travel in
+	#   clear beside the masked values (fl-mask refuses them).
 	# fl-quantize --ring: rotate (Hadamard, seeded by the round), scale
 	#   and round to integers mod 2^32 so that sums wrap exactly; --noise
 	#   lets it size the scale for the noise to come.
 	# fl-clip-noise --shares: this client's share (1/4 of the variance)
 	#   of the discrete Gaussian noise; the 4 shares sum to std Z x C.
 	# fl-mask: add the pairwise and self masks; alone, the record looks
-	#   uniformly random.
+	#   uniformly random.  Once per key file: the same input again
+	#   gives the same bytes, another one is refused.
 	# tee keeps each stage for the reader; a device would not.
 	fl-train -q -m server/global.flt --seed "$SEED-$i" --client "c$i" \
 	    "data/c$i.flt" |
@@ -210,7 +244,7 @@ first=0
 [ "$drop" = 0 ] && first=1
 say "c$first: the update from fl-train (float, weight = its examples)"
 show "client-$first-update.flt"
-say "c$first: clipped (dp.clip, the clip.indicator tensor)"
+say "c$first: clipped (dp.clip, the clip.indicator tensor; no weight or loss)"
 show "client-$first-clipped.flt"
 say "c$first: ring-encoded (u32 mod 2^32, q.* to decode, q.pad from the rotation)"
 show "client-$first-ring.flt"
@@ -219,33 +253,62 @@ show "client-$first-noised.flt"
 say "c$first: masked (mask=secagg, the session and the set of clients that shared)"
 show "c$first.masked"
 
-# ---- step 5: the unmask request ----
-say "fl-mask --reveal: the survivors answer the server's unmask request"
+# ---- step 5: the consistency round ----
+say "fl-mask --confirm: the survivors sign the list of survivors"
 # The server lists the clients whose masked record arrived.
 for i in $clients; do
 	[ -e "c$i.masked" ] && echo "c$i"
 done > server/survivors
 [ "$quiet" = 1 ] || sed 's/^/    survivor /' server/survivors
-# Each survivor answers once per round: shares of the survivors' self-mask
-# secrets and of the dropped clients' mask keys, never both for one
-# client.  The request's hash goes into the key file first (secagg.revealed),
-# so the same request gets the same answer and a different one is refused.
+# Each survivor signs the list with its identity, once per round (the
+# list's hash goes into the key file, secagg.confirmed: another list is
+# refused).  A server that told some clients that c2 dropped and others
+# that it survived could unmask c2's update; the signatures show every
+# survivor the list the others saw.
 mapfile -t survivors < server/survivors
 for c in "${survivors[@]}"; do
+	fl-mask --confirm server/survivors -k "keys/$c.key" -i "keys/$c.id" \
+	    -r server/roster.flt -s server/shares.flt -o "$c.confirm"
+done
+show "c$first.confirm"
+meta "keys/c$first.key" client round secagg.confirmed
+# The server forwards every confirmation to every survivor.
+sed 's/$/.confirm/' server/survivors | xargs cat > server/confirms.flt
+
+# ---- step 6: the unmask request ----
+say "fl-mask --reveal: the survivors answer the server's unmask request"
+# Each survivor answers only for the list it confirmed, and only if a
+# quorum of survivors (here 3) confirmed that same list: shares of the
+# survivors' self-mask secrets and of the dropped clients' mask keys,
+# never both for one client.
+for c in "${survivors[@]}"; do
 	fl-mask --reveal server/survivors -k "keys/$c.key" -r server/roster.flt \
-	    -s server/shares.flt -o "$c.reveal"
+	    -s server/shares.flt --confirmations server/confirms.flt \
+	    -o "$c.reveal"
 done
 show "c$first.reveal"
-meta "keys/c$first.key" client round secagg.revealed
 sed 's/$/.reveal/' server/survivors | xargs cat > server/reveals.flt
 
 # ---- the server: unmask, decode, adapt the clip, apply ----
-say "fl-aggregate --roster --reveals: the survivors' plain modular sum"
-# Only the sum is unmasked: kind=aggregate, agg=sum, clients=survivors.
+say "fl-aggregate --roster --shares --reveals: the survivors' plain modular sum"
+# Only the sum is unmasked: kind=aggregate, agg=sum, clients=survivors
+# (fl-aggregate counts the masked records itself).  The shares file holds
+# the clients' commitments, which tell a wrong revealed share from a
+# right one.
 sed 's/$/.masked/' server/survivors |
     xargs fl-aggregate --roster server/roster.flt \
-	--reveals server/reveals.flt -o server/sum.flt
+	--shares server/shares.flt --reveals server/reveals.flt \
+	-o server/sum.flt
 show server/sum.flt
+
+# ---- the round is over: the clients forget their keys ----
+say "fl-mask --forget: every client overwrites and removes its key file"
+# The dropped client too, once it learns that the round is over.  Only
+# the long-term identities stay on the devices.
+for i in $clients; do
+	fl-mask --forget -k "keys/c$i.key"
+done
+[ "$quiet" = 1 ] || echo "    keys/: $(cd keys && echo *)"
 
 say "fl-quantize -d --mean: decoded to floats, divided by the clients"
 fl-quantize -d --mean server/sum.flt -o server/mean.flt

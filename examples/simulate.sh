@@ -9,12 +9,16 @@
 #   fl-train | fl-clip-noise --indicator | fl-quantize --ring |
 #     fl-clip-noise --shares (its share of the distributed noise) | fl-mask
 #
-# with per-round keys and Shamir shares for secure aggregation, clients
-# dropping at every stage of the protocol, and on the server the unmasking
-# (fl-aggregate --roster), decoding, adaptive clipping, a server optimizer
-# (fl-apply) and the privacy ledger (fl-account), charged for the clients
-# that actually survived.  Without the dataset (package
-# dataset-fashion-mnist) it runs on synthetic data.
+# with secure aggregation against a lying server: a long-term identity per
+# device and the operator's enrolment, made once, then per round keys
+# signed by the identity, Shamir shares, the consistency round (the
+# survivors sign the survivor list) before the unmask request, and the key
+# files forgotten when the round is over; clients dropping at every stage
+# of the protocol, and on the server the unmasking (fl-aggregate
+# --roster), decoding, adaptive clipping, a server optimizer (fl-apply) and
+# the privacy ledger (fl-account), charged for the clients that actually
+# survived.  Without the dataset (package dataset-fashion-mnist) it runs on
+# synthetic data.
 #
 #   examples/simulate.sh [options]      (--help lists them)
 #
@@ -28,8 +32,8 @@ set -euo pipefail
 usage() {
 	cat <<'EOF'
 usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
-           [-a arch] [--dropout=p] [--no-privacy] [--iid] [-j jobs]
-           [-d dir] [--seed=text] [--synthetic]
+           [-a arch] [--dropout=p] [--min-clients=m] [--no-privacy]
+           [--iid] [-j jobs] [-d dir] [--seed=text] [--synthetic]
 
   -a ARCH          model (default mlp:784-64-10)
   -b N             client batch size (16)
@@ -43,11 +47,14 @@ usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
   -j N             clients run in parallel (default: the CPUs)
       --local-epochs=E  client epochs (1)
       --lr=RATE    client learning rate (0.1)
+      --min-clients=M  a client refuses a roster of fewer than M clients,
+                   and the server aborts such a round (10)
   -n N             clients in the population (3000)
       --no-privacy the same training without clipping, noise or masking
   -r N             rounds (40)
       --seed=TEXT  seed of the data split, the sampling and the dropouts
-                   (the noise and keys always come from the OS)
+                   (the noise, identities and keys always come from the
+                   OS)
       --server-lr=ETA   server learning rate (1)
       --synthetic  synthetic data even if Fashion-MNIST is installed
 EOF
@@ -55,7 +62,7 @@ EOF
 
 N=3000 COHORT=150 ROUNDS=40 EPS=6 DELTA=1e-5 ARCH=mlp:784-64-10
 DROP=0.05 PRIVATE=1 JOBS=$(nproc 2>/dev/null || echo 2) DIR='' SEED=demo
-SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0
+SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0 MINC=10
 while [ $# -gt 0 ]; do
 	case $1 in
 	-a) ARCH=$2; shift ;;
@@ -68,6 +75,7 @@ while [ $# -gt 0 ]; do
 	-j) JOBS=$2; shift ;;
 	--local-epochs=*) EPOCHS=${1#*=} ;;
 	--lr=*) LR=${1#*=} ;;
+	--min-clients=*) MINC=${1#*=} ;;
 	-n) N=$2; shift ;;
 	--no-privacy) PRIVATE=0 ;;
 	-r) ROUNDS=$2; shift ;;
@@ -86,7 +94,8 @@ if [ -z "$DIR" ]; then
 fi
 mkdir -p "$DIR"
 cd "$DIR"
-rm -rf round shards
+# A run starts over, identities too (fl-mask never overwrites one).
+rm -rf round shards ids enrolment.flt
 mkdir -p round shards
 
 # A number in [0, 1) per (seed, round, client, purpose): the simulation's
@@ -174,7 +183,43 @@ printf 'round\taccuracy\tsampled\tsurvivors\tdropped\tepsilon\tclip\n' \
 printf '%5s %8s %7s %9s %7s %7s %7s\n' round accuracy sampled survivors \
     dropped epsilon clip
 
-# ---- one client's part of a round (run in parallel) ----
+# ---- a device's steps of a round (run in parallel) ----
+# each FUNCTION: FUNCTION I for every client number I on standard input,
+# JOBS at a time (a batch of them per shell); fails if any call fails.
+each() {
+	xargs -r -P "$JOBS" -n 16 bash -c \
+	    'set -o pipefail; for i; do "$0" "$i" || exit 1; done' "$1"
+}
+identity() {
+	fl-mask --make-identity --client "c$1" -i "ids/c$1.id" \
+	    --operator ids/op.pub -o "ids/c$1.idpub"
+}
+# The round's keys, signed by the device's identity.
+keygen() {
+	fl-mask --keygen --round "$MR" -k "round/c$1.key" -i "ids/c$1.id" \
+	    -o "round/c$1.pub"
+}
+# A client checks the roster against the enrolment and its own policy,
+# which must be the server's: the same --dropout (and the default
+# --corrupt), and a floor on the clients.
+share() {
+	fl-mask --share -k "round/c$1.key" -r round/roster.flt \
+	    -e enrolment.flt --dropout "$TOLERATE" --min-clients "$MINC" \
+	    -o "round/c$1.shares"
+}
+confirm() {
+	fl-mask --confirm round/survivors -k "round/c$1.key" -i "ids/c$1.id" \
+	    -r round/roster.flt -s round/shares.flt -o "round/c$1.confirm"
+}
+reveal() {
+	fl-mask --reveal round/survivors -k "round/c$1.key" \
+	    -r round/roster.flt -s round/shares.flt \
+	    --confirmations round/confirms.flt -o "round/c$1.reveal"
+}
+forget() {
+	fl-mask --forget -k "round/c$1.key"
+}
+# Train, clip, encode, add this client's share of the noise, mask.
 client() {
 	local i=$1 d=round
 	local in; in=$(shard "$i")
@@ -187,13 +232,51 @@ client() {
 	    fl-clip-noise -c "$CLIP" --indicator |
 	    fl-quantize --ring 32 --clients "$COHORT" --noise "$Z" \
 		--rotation-seed "round-$t" |
-	    fl-clip-noise --noise "$Z" --shares "$SURV" \
+	    fl-clip-noise --noise "$Z" --shares "$SHARES" \
 		-m discrete-gaussian --indicator-noise "$SIGMA_B" |
 	    fl-mask -k "$d/c$i.key" -r "$d/roster.flt" -s "$d/shares.flt" \
 		-o "$d/m$i.flt"
 }
-export -f client shard
-export PRIVATE EPOCHS BATCH LR CLIP Z COHORT SIGMA_B SURV W
+export -f client shard identity keygen share confirm reveal forget
+export PRIVATE EPOCHS BATCH LR CLIP Z COHORT SIGMA_B W MINC
+
+# threshold ROSTER: t, the shares that rebuild a secret.
+threshold() {
+	fl-inspect "$1" | sed -n 's/^  secagg\.t=//p'
+}
+# quorum ROSTER: the survivors a round needs, fl-mask's rule: at least
+# the threshold t, and a majority of the n clients counting the C corrupt
+# ones twice (then no two survivor lists can both be confirmed).
+quorum() {
+	fl-inspect "$1" | awk -F= '/^  secagg\.(n|t|corrupt)=/ {
+		v[substr($1, 10)] = $2 }
+	    END { q = int((v["n"] + v["corrupt"]) / 2) + 1
+		print (q > v["t"] ? q : v["t"]) }'
+}
+# end_round: the round is over, however it ended: every sampled client
+# overwrites and removes its key file.
+end_round() {
+	cut -d' ' -f1 round/stage | each forget
+}
+
+if [ "$PRIVATE" = 1 ]; then
+	# Identities, once per run (a device keeps its own for every
+	# round): the operator's, then every device's, trusting only the
+	# operator's key; the operator signs the enrolment, the list of
+	# devices a roster may name.  The secrets (.id) are 0600.
+	mkdir ids
+	fl-mask --make-identity --client op -i ids/op.id -o ids/op.pub
+	seq 0 $((N - 1)) | each identity
+	seq 0 $((N - 1)) | sed 's|.*|ids/c&.idpub|' | xargs cat |
+	    fl-mask --make-enrolment -i ids/op.id -o enrolment.flt
+	# The roster's graph and threshold tolerate twice the expected
+	# dropout, within [0.1, 0.35]: the survivors must stay a majority
+	# of the clients counting the 5% corrupt ones twice, which 35%
+	# allows for any roster of 10 clients or more.
+	TOLERATE=$(awk -v p="$DROP" \
+	    'BEGIN { p *= 2; print (p < 0.1) ? 0.1 : (p > 0.35) ? 0.35 : p }')
+	export TOLERATE
+fi
 
 eps=0
 for t in $(seq 1 "$ROUNDS"); do
@@ -202,7 +285,7 @@ for t in $(seq 1 "$ROUNDS"); do
 	export t CLIP
 	# Poisson sampling, and for each sampled client whether and when it
 	# drops: 1 before sharing, 2 before sending its masked update, 3
-	# during the unmask request.
+	# during the unmask request (after confirming the survivors).
 	draw "round$t" "$N" | awk -v q="$q" '$2 < q { print $1 }' \
 	    > round/sampled
 	draw "drop$t" "$N" | awk -v p="$DROP" 'NR == FNR { s[$1]; next }
@@ -210,50 +293,72 @@ for t in $(seq 1 "$ROUNDS"); do
 		print $1, (st > 3 ? 3 : st) }' round/sampled - > round/stage
 	sampled=$(wc -l < round/sampled)
 	if [ "$PRIVATE" = 0 ]; then
-		cut -d' ' -f1 round/stage | xargs -P "$JOBS" -n 1 \
-		    bash -c 'client "$1"' _
+		cut -d' ' -f1 round/stage | each client
 		fl-aggregate round/u*.flt > round/agg.flt
 		fl-apply -m global.flt -s state.flt --optimizer avgm \
 		    --server-lr "$SLR" -o global.flt round/agg.flt
 		survivors=$sampled
 	else
-		# Keys for the sampled clients, the roster, then the shares of
-		# those that did not drop before sharing.
-		mr=$(fl-inspect -g round global.flt)
-		while read -r i _; do
-			fl-mask --keygen --client "c$i" --round "$mr" \
-			    -k "round/c$i.key" > "round/c$i.pub"
-		done < round/stage
-		# The roster's graph and threshold tolerate twice the
-		# expected dropout (but a threshold must stay a majority).
-		tolerate=$(awk -v p="$DROP" \
-		    'BEGIN { p *= 2; print (p < 0.1) ? 0.1 : (p > 0.4) ? 0.4 : p }')
-		cat round/c*.pub | fl-mask --make-roster --dropout "$tolerate" \
-		    > round/roster.flt
-		awk '$2 != 1 { print $1 }' round/stage | while read -r i; do
-			fl-mask --share -k "round/c$i.key" -r round/roster.flt \
-			    > "round/c$i.shares"
-		done
+		# Keys for the sampled clients, signed by their identities;
+		# the roster of enrolled clients; then the shares of those
+		# that did not drop before sharing.
+		MR=$(fl-inspect -g round global.flt)
+		export MR
+		cut -d' ' -f1 round/stage | each keygen
+		if [ "$sampled" -lt "$MINC" ] ||
+		    ! cat round/c*.pub | fl-mask --make-roster -e enrolment.flt \
+			--dropout "$TOLERATE" -o round/roster.flt; then
+			end_round
+			echo "round $t aborted ($sampled keys): the model" \
+			    "stays" >&2
+			continue
+		fi
+		awk '$2 != 1 { print $1 }' round/stage | each share
+		# Fewer shared than the threshold: no client could mask.
+		shared=$(awk '$2 != 1' round/stage | wc -l)
+		if [ "$shared" -lt "$(threshold round/roster.flt)" ]; then
+			end_round
+			echo "round $t aborted ($shared shared): the model" \
+			    "stays" >&2
+			continue
+		fi
 		cat round/c*.shares > round/shares.flt
-		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage |
-		    xargs -P "$JOBS" -n 1 bash -c 'client "$1"' _
+		# Each client adds 1/SHARES of the noise variance, planned for
+		# SURV survivors; fl-mask refuses a plan for more clients than
+		# the roster holds, so a small cohort plans for all its keys
+		# (more noise each; the ledger charges what the survivors'
+		# shares add up to).
+		SHARES=$((SURV < sampled ? SURV : sampled))
+		export SHARES
+		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage | each client
 		awk '$2 == 0 || $2 == 3 { print "c" $1 }' round/stage \
 		    > round/survivors
 		survivors=$(wc -l < round/survivors)
-		awk '$2 == 0 { print $1 }' round/stage | while read -r i; do
-			# A client refuses when too few survived: the round
-			# is then aborted below.
-			fl-mask --reveal round/survivors -k "round/c$i.key" \
-			    -r round/roster.flt -s round/shares.flt \
-			    -o "round/c$i.reveal" || true
-		done
+		# Too few survivors for the consistency round: the clients
+		# would refuse to confirm, so the server gives up at once.
+		if [ "$survivors" -lt "$(quorum round/roster.flt)" ]; then
+			end_round
+			echo "round $t aborted ($survivors survivors): the" \
+			    "model stays" >&2
+			continue
+		fi
+		# The consistency round: the survivors sign the survivor list;
+		# the server forwards the signatures to all of them, and each
+		# reveals only for the list a quorum confirmed.
+		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage | each confirm
+		cat round/c*.confirm > round/confirms.flt
+		awk '$2 == 0 { print $1 }' round/stage | each reveal
 		cat round/c*.reveal > round/reveals.flt 2> /dev/null || true
+		# Too few reveals (below the threshold t): the round aborts.
 		if ! fl-aggregate --roster round/roster.flt \
-		    --reveals round/reveals.flt -o round/sum.flt round/m*.flt
+		    --shares round/shares.flt --reveals round/reveals.flt \
+		    -o round/sum.flt round/m*.flt
 		then
+			end_round
 			echo "round $t aborted: the model stays" >&2
 			continue
 		fi
+		end_round
 		# Charge the release as it happened (the survivors' noise)
 		# before using it.  The ledger is the gate: a release that
 		# would take epsilon over the budget is refused (exit 3), the
@@ -282,7 +387,8 @@ for t in $(seq 1 "$ROUNDS"); do
 	    "$survivors" "$dropped" "$eps" "${CLIP:-0}" >> results.tsv
 done
 
-if command -v gnuplot > /dev/null; then
+# (Not for a run whose every round aborted: nothing to plot.)
+if command -v gnuplot > /dev/null && [ "$(wc -l < results.tsv)" -gt 1 ]; then
 	gnuplot <<EOF
 set terminal pngcairo size 800,480
 set output 'results.png'

@@ -1635,7 +1635,9 @@ int fl_sa_reveal_to_record(struct fl_record *rec, const struct fl_sa_roster *r,
  * 0600; with excl it fails (FL_EINVAL, "exists") when path exists, even
  * against a concurrent writer (link(2), not rename).  fl_secret_close
  * releases the lock.  fl_secret_forget overwrites the file with zeros,
- * syncs it and removes it.
+ * syncs it and removes it; fl_secret_zeroed tells (1) whether the open
+ * file is nothing but zeros, what a forget cut short between the two
+ * leaves behind.
  */
 int fl_secret_open(const char *path, int lock, int *fd, struct fl_error *err);
 int fl_secret_load(int fd, struct fl_record *rec, struct fl_error *err);
@@ -1643,6 +1645,7 @@ int fl_secret_store(const char *path, const struct fl_record *rec, int excl,
     struct fl_error *err);
 void fl_secret_close(int fd);
 int fl_secret_forget(const char *path, struct fl_error *err);
+int fl_secret_zeroed(int fd);
 
 /*
  * Masking and unmasking whole records (samask.c).  fl_sa_ring_bits checks
@@ -1698,8 +1701,9 @@ int fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
  * client me into rec, the polynomials derived from the secrets and the
  * session (the same bytes every time); binds s to r's session.
  * fl_sa_received_read: the shares file: who shared (U2) and the
- * envelopes for this client, opened; fails when fewer than t of its
- * holders shared.  Messages about a record start "record N: ".
+ * envelopes for this client, opened and checked when open is 1 (else
+ * only counted); fails when fewer than t of its holders shared.
+ * Messages about a record start "record N: ".
  * fl_sa_client_mask: mask the update rec (refusing what the release
  * policy refuses, noise planned for more shares than the roster has
  * clients, and a second, different update in the session).
@@ -1733,7 +1737,7 @@ int fl_sa_client_share(struct fl_record *rec, const struct fl_sa_roster *r,
     uint32_t me, struct fl_sa_secret *s, struct fl_error *err);
 int fl_sa_received_read(struct fl_sa_received *rc, FILE *fp,
     const struct fl_sa_roster *r, const struct fl_sa_secret *s, uint32_t me,
-    struct fl_error *err);
+    int open, struct fl_error *err);
 void fl_sa_received_free(struct fl_sa_received *rc, uint32_t n);
 int fl_sa_client_mask(struct fl_record *rec, const struct fl_sa_roster *r,
     struct fl_sa_secret *s, const struct fl_sa_received *rc, int nthreads,

@@ -165,7 +165,7 @@ out:
 int
 fl_sa_received_read(struct fl_sa_received *rc, FILE *fp,
     const struct fl_sa_roster *r, const struct fl_sa_secret *s, uint32_t me,
-    struct fl_error *err)
+    int open, struct fl_error *err)
 {
 	struct fl_record rec;
 	struct fl_sa_shares sh;
@@ -214,8 +214,8 @@ fl_sa_received_read(struct fl_sa_received *rc, FILE *fp,
 				    "for this client");
 				goto bad;
 			}
-			if (fl_sa_open(&rc->mine[sh.from - 1], sh.box[i],
-			    r->session, sh.from, me, sk,
+			if (open && fl_sa_open(&rc->mine[sh.from - 1],
+			    sh.box[i], r->session, sh.from, me, sk,
 			    r->pub[sh.from - 1].pk_box, err) < 0)
 				goto bad;
 			rc->has[sh.from - 1] = 1;

@@ -109,7 +109,7 @@ fl_secret_load(int fd, struct fl_record *rec, struct fl_error *err)
 		goto out;
 	}
 	/* One record, all of the file: fl_record_parse wants the size. */
-	rc = fl_record_parse(rec, buf, len, NULL, err);
+	rc = fl_record_parse(rec, buf, len, NULL, err) < 0 ? -1 : 0;
 out:
 	sodium_memzero(buf, len);
 	return rc;
@@ -145,6 +145,26 @@ fl_secret_store(const char *path, const struct fl_record *rec, int excl,
 	sodium_memzero(buf, MAX_SECRET_FILE);
 	free(buf);
 	return rc;
+}
+
+int
+fl_secret_zeroed(int fd)
+{
+	unsigned char buf[4096];
+	off_t off = 0;
+	ssize_t n;
+	int any = 0;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != 0)
+				return 0;
+		any = 1;
+		off += n;
+		if (off > MAX_SECRET_FILE)
+			return 0;
+	}
+	return n == 0 && any;
 }
 
 void

@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # examples/simulate.sh, the simulation behind `make demo`, on a small
-# synthetic population: every round runs the whole private pipeline
-# (training, clipping, ring encoding, distributed noise, masking, dropouts,
-# unmasking, adaptive clipping, the server optimizer and the ledger).
+# synthetic population: identities and the enrolment once, then every
+# round runs the whole private pipeline (training, clipping, ring
+# encoding, distributed noise, masking, dropouts, the consistency round,
+# unmasking, forgetting the keys, adaptive clipping, the server optimizer
+# and the ledger).
 
 load helper
 
@@ -30,11 +32,18 @@ SIM=$TOP/examples/simulate.sh
 	assert_line --regexp '^epsilon [0-9.]+ delta 1e-05 .* releases 3$'
 	# The model advanced three rounds.
 	assert_equal "$(fl-inspect -g round sim/global.flt)" 3
-	# Nothing private on the server side of the last round: the masked
-	# records carry no key material, and the key files are 0600.
-	for f in sim/round/c*.key; do
+	# Every device's identity was made once, 0600, and enrolled.
+	[ "$(find sim/ids -name 'c*.id' | wc -l)" -eq 80 ]
+	for f in sim/ids/*.id; do
 		assert_equal "$(stat -c %a "$f")" 600
 	done
+	[ "$(fl-inspect -g secagg.n sim/enrolment.flt)" = 80 ]
+	# The last round: its survivors confirmed the survivor list before
+	# the reveal, and then every key file was forgotten.
+	[ "$(fl-inspect -g client sim/round/confirms.flt | LC_ALL=C sort)" = \
+	    "$(LC_ALL=C sort sim/round/survivors)" ]
+	[ -e sim/round/roster.flt ]
+	[ -z "$(find sim/round -name '*.key')" ]
 }
 
 @test "simulate.sh: the same run without privacy" {

@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # The examples: examples/round-by-hand.sh (one round by hand),
 # examples/tree-aggregate.sh, and the cron deployment in examples/cron/
-# (server.sh and client.sh run in turn as cron would, with a client that
-# drops, reruns that must change nothing, and killed runs and half-written
-# files that the next run must recover from).
+# (the one-time setup of identities and enrolment, then server.sh and
+# client.sh run in turn as cron would, with a client that drops, the
+# consistency round, key files forgotten, reruns that must change nothing,
+# and killed runs and half-written files that the next run must recover
+# from).
 
 load helper
 
@@ -69,17 +71,29 @@ CRON=$TOP/examples/cron
 
 # ---- the cron deployment ----
 
-# cron_setup: five clients' data, and the environment of both scripts,
-# with deadlines of a second (only the share phase waits for one: c4
-# makes its keys and is never seen again).
+# cron_setup: five clients' data, the one-time setup of the README (the
+# operator's identity, each device's identity in its state directory,
+# the enrolment in the server's directory), and the environment of both
+# scripts, with deadlines of a few seconds (only the share phase waits
+# for one: c4 makes its keys and is never seen again).
 cron_setup() {
-	mkdir -p data
+	local i
+	mkdir -p data operator server
 	fl-split --synthetic 250 --features 784 --classes 10 -n 5 \
 	    --seed cron -p data/c
+	fl-mask --make-identity --client op -i operator/op.id \
+	    -o operator/op.pub
+	for i in 0 1 2 3 4; do
+		mkdir -p -m 700 "clients/c$i"
+		fl-mask --make-identity --client "c$i" -i "clients/c$i/identity" \
+		    --operator operator/op.pub -o "operator/c$i.idpub"
+	done
+	cat operator/c?.idpub |
+	    fl-mask --make-enrolment -i operator/op.id -o server/enrolment.flt
 	export FL_ROUNDS=$PWD/rounds FL_SERVER_DIR=$PWD/server
 	export FL_EXPECT=5 FL_LAST_ROUND=1 FL_KEYS_SECS=3 FL_SHARE_SECS=3
-	export FL_MASK_SECS=3 FL_REVEAL_SECS=3
-	unset FL_CRASH_AT FL_VERBOSE
+	export FL_MASK_SECS=3 FL_CONFIRM_SECS=3 FL_REVEAL_SECS=3
+	unset FL_CRASH_AT FL_VERBOSE FL_MIN_CLIENTS FL_DROPOUT FL_CORRUPT
 }
 
 server() {
@@ -101,6 +115,23 @@ pass() {
 		client "$i"
 	done
 	[ -e rounds/0.1/pub/c4.flt ] || client 4
+}
+
+# pass_until FILE: passes until the server makes FILE; the clients do
+# not run after it appears.
+pass_until() {
+	local n=0 i
+	while :; do
+		n=$((n + 1))
+		[ "$n" -le 150 ] || fail "no $1 after 150 passes: $(cat server/log)"
+		server
+		[ ! -e "$1" ] || return 0
+		for i in 0 1 2 3; do
+			client "$i"
+		done
+		[ -e rounds/0.1/pub/c4.flt ] || client 4
+		sleep 0.2
+	done
 }
 
 # until_done: passes until round 0.1 is DONE (at most 150, 0.2 s apart).
@@ -140,11 +171,21 @@ snapshot() {
 	assert_success
 	assert_line --regexp '^ +1 +0 +discrete-gaussian .* 4 +[0-9.]+$'
 	assert_line --regexp 'releases 1$'
-	# The finished round's secrets are gone from the clients that ran.
-	[ -z "$(find clients/c0 -name '*.key')" ]
+	# Every survivor confirmed the survivor list before revealing.
+	run fl-inspect -g client rounds/0.1/confirms.flt
+	assert_output "$(printf 'c%s\n' 0 1 2 3)"
+	# The finished round's secrets are gone from the clients that ran
+	# (fl-mask --forget); their identities stay, 0600.
+	for i in 0 1 2 3; do
+		[ -z "$(find "clients/c$i" -name '*.key')" ]
+		grep -q 'key file forgotten' "clients/c$i/log"
+		assert_equal "$(stat -c %a "clients/c$i/identity")" 600
+	done
 	# c4 comes back after the round: it only forgets its keys.
+	[ -e clients/c4/0.1.key ]
 	client 4
 	[ -z "$(find clients/c4 -name '*.key')" ]
+	[ -e clients/c4/identity ]
 	# Every script again, twice: nothing changes.
 	snapshot > before
 	pass
@@ -170,15 +211,33 @@ snapshot() {
 	head -c 100 rounds/0.1/pub/c1.flt > rounds/0.1/pub/.c2.flt.tmp.99999
 	head -c 100 server/model.flt > server/model.flt.tmp.99999
 	mkdir rounds/.0.2.tmp.99999
+	# c2 is killed after signing the survivor list, before sending it;
+	# the next run sends the same confirmation.
+	pass_until rounds/0.1/survivors
+	FL_CRASH_AT=confirmed run client 2
+	[ "$status" -eq 137 ]
+	[ -e clients/c2/0.1.confirm ]
+	[ ! -e rounds/0.1/confirm/c2.flt ]
+	client 2
+	cmp clients/c2/0.1.confirm rounds/0.1/confirm/c2.flt
+	# c3 is killed after answering the unmask request, before sending
+	# the answer and forgetting its key file; the next run does both.
+	pass_until rounds/0.1/confirms.flt
+	FL_CRASH_AT=revealed run client 3
+	[ "$status" -eq 137 ]
+	[ -e clients/c3/0.1.reveal ]
+	[ -e clients/c3/0.1.key ]
+	[ ! -e rounds/0.1/reveal/c3.flt ]
+	client 3
+	cmp clients/c3/0.1.reveal rounds/0.1/reveal/c3.flt
+	[ ! -e clients/c3/0.1.key ]
 	# The server dies after charging the ledger and again after marking
 	# DONE: neither charges twice nor skips installing the model.
-	n=0
-	while [ ! -e rounds/0.1/sum.flt ]; do
-		n=$((n + 1))
-		[ "$n" -le 150 ] || fail "no sum after 150 passes: $(cat server/log)"
-		pass
-		sleep 0.2
-	done
+	pass_until rounds/0.1/sum.flt
+	# Every client that revealed forgot its key file at once; c4, which
+	# dropped, keeps its own until it learns that the round is over.
+	[ -z "$(find clients/c0 clients/c1 clients/c2 clients/c3 -name '*.key')" ]
+	[ -e clients/c4/0.1.key ]
 	head -c 1000 clients/c0/0.1.masked \
 	    > rounds/0.1/masked/.c0.flt.tmp.99998
 	FL_CRASH_AT=charged run server
@@ -209,6 +268,44 @@ snapshot() {
 	[ ! -e rounds/current ]
 }
 
+@test "cron: no identity on a device, no enrolment on the server: errors" {
+	cron_setup
+	rm clients/c0/identity
+	server
+	[ "$(cat rounds/current)" = 0.1 ]
+	[ -e rounds/0.1/enrolment.flt ]
+	run --separate-stderr client 0
+	assert_failure
+	[[ $stderr == *"no identity"* ]] || fail "stderr: $stderr"
+	[ ! -e rounds/0.1/pub/c0.flt ]
+	# The server opens no attempt without the operator's enrolment.
+	rm -rf rounds server
+	mkdir server
+	run --separate-stderr server
+	assert_failure
+	[[ $stderr == *"enrolment"* ]] || fail "stderr: $stderr"
+	[ ! -e rounds/current ]
+}
+
+@test "cron: keys of a device the operator did not enrol are left out" {
+	cron_setup
+	export FL_KEYS_SECS=0
+	mkdir -p -m 700 clients/c9
+	fl-mask --make-identity --client c9 -i clients/c9/identity \
+	    --operator operator/op.pub -o operator/c9.idpub
+	server
+	for i in 0 1 2 3 9; do
+		client "$i"
+	done
+	[ -e rounds/0.1/pub/c9.flt ]
+	server
+	run sed -n 's/^  client=//p' <(fl-inspect rounds/0.1/roster.flt)
+	assert_output "$(printf 'c%s\n' 0 1 2 3)"
+	# c9 is not in the roster: it does nothing more in this attempt.
+	client 9
+	[ ! -e clients/c9/0.1.shares ]
+}
+
 @test "cron: too few keys by the deadline abort; a new attempt opens" {
 	cron_setup
 	export FL_KEYS_SECS=0
@@ -223,6 +320,7 @@ snapshot() {
 	client 0
 	[ ! -e clients/c0/0.1.key ]
 	[ -e clients/c0/0.2.key ]
+	grep -q "0.2: keys made" clients/c0/log
 }
 
 @test "cron: the ledger refuses a round over budget: aborted and stopped" {

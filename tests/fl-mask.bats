@@ -480,9 +480,11 @@ for m, t in recs:
 	    -o c1.masked c1.ring
 	refused bad.flt "fails authentication" c1.masked
 	[[ $stderr == *"record 2"* ]] || fail "stderr: $stderr"
+	# Refused masking, c1 is no survivor: it confirms nothing (the
+	# consistency round needs only who shared, not the envelopes).
 	run --separate-stderr fl-mask --confirm <(printf 'c1\nc2\nc3\n') \
 	    -k c1.key -i c1.id -r roster.flt -s bad.flt -o c1.confirm
-	refused bad.flt "fails authentication" c1.confirm
+	refused c1.key "has masked no update" c1.confirm
 	: > confirms.flt
 	run --separate-stderr fl-mask --reveal <(printf 'c1\nc2\nc3\n') \
 	    -k c1.key -r roster.flt -s bad.flt --confirmations confirms.flt \

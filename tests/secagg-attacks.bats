@@ -373,6 +373,12 @@ for m, t in recs:
 	run --separate-stderr fl-mask --forget -k c1.key
 	assert_equal "$status" 1
 	[[ $stderr == *"c1.key"* ]] || fail "stderr: $stderr"
+	# A forget cut short between the zeros and the removal: the next one
+	# finishes it.
+	head -c "$(stat -c %s c3.key)" /dev/zero > c3.zero
+	cat c3.zero > c3.key
+	fl-mask --forget -k c3.key
+	[ ! -e c3.key ]
 	# Only a key file is forgotten.
 	cp c2.ring notakey.flt
 	chmod 600 notakey.flt

@@ -8,17 +8,31 @@
 #
 #   FL_ROUNDS=/srv/fl/rounds FL_CLIENT=c1 FL_DATA=~/data.flt client.sh
 #
+# Once, before the first run (README, "Setting up"): the device makes its
+# long-term identity, $FL_CLIENT_DIR/identity (0600), trusting only the
+# operator's public identity, and the operator enrols it:
+#
+#   mkdir -p -m 700 "$FL_CLIENT_DIR"
+#   fl-mask --make-identity --client c1 -i "$FL_CLIENT_DIR/identity" \
+#       --operator op.pub -o c1.idpub        # c1.idpub goes to the operator
+#
 # Environment (defaults in brackets):
 #   FL_ROUNDS      the shared round directory (required)
 #   FL_CLIENT      this client's id, [A-Za-z0-9._-] (required)
 #   FL_DATA        the local training data: CSV, IDX or FLT (required)
-#   FL_CLIENT_DIR  private state: key files, lock, log
+#   FL_CLIENT_DIR  private state: identity, key files, lock, log
 #                  [${XDG_STATE_HOME:-~/.local/state}/fl/$FL_CLIENT]
 #   FL_EPOCHS, FL_BATCH, FL_LR   local training [1, 32, 0.1]
+#   FL_MIN_CLIENTS this device's policy: refuse a roster of fewer
+#                  clients [3]
+#   FL_DROPOUT, FL_CORRUPT       this device's policy: the roster's graph
+#                  and threshold must be those fl-mask derives from these
+#                  fractions, as the server's must [0.2, 0.05]
 #   FL_BIN         put first on PATH
 # The privacy parameters (clip, noise, shares, ring) come from the round's
-# params file, written by the server.  Exit status: 0 (also when another
-# run holds the lock), 1 on an error (the next run retries).
+# params file, written by the server; the secure-aggregation policy is the
+# device's own, so that a server cannot weaken it.  Exit status: 0 (also
+# when another run holds the lock), 1 on an error (the next run retries).
 set -eu -o pipefail
 
 : "${FL_ROUNDS:?set FL_ROUNDS to the shared round directory}"
@@ -29,9 +43,18 @@ C=${FL_CLIENT_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/fl/$ID}
 case $ID in
 '' | *[!A-Za-z0-9._-]*) echo "client.sh: bad FL_CLIENT '$ID'" >&2; exit 1 ;;
 esac
+MINC=${FL_MIN_CLIENTS:-3}
+DROPOUT=${FL_DROPOUT:-0.2}
+CORRUPT=${FL_CORRUPT:-0.05}
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 start "$C" "$ID"
+IDENTITY=$C/identity
+if [ ! -r "$IDENTITY" ]; then
+	echo "client.sh: no identity $IDENTITY: make it once (README," \
+	    "\"Setting up\")" >&2
+	exit 1
+fi
 
 # publish SRC DIR: SRC becomes DIR/ID.flt, atomically, unless it is there
 # already (so that a rerun changes nothing).
@@ -42,7 +65,8 @@ publish() {
 		log "$(basename "$(dirname "$2")"): sent ${2##*/}"
 	fi
 }
-# listed ID FILE: FILE's records (roster, shares) include client ID.
+# listed ID FILE: FILE's records (roster, shares, confirmations) include
+# client ID.
 listed() {
 	# (grep reads everything: with -q, fl-inspect could die of SIGPIPE,
 	# which pipefail would turn into "not listed")
@@ -64,13 +88,19 @@ esac
 d=$FL_ROUNDS/$id
 k=$C/$id
 
-# Forget the secrets of finished rounds.
-for f in "$C"/*.key "$C"/*.pub "$C"/*.shares "$C"/*.masked "$C"/*.reveal; do
+# Forget the secrets of finished attempts: a key file is overwritten and
+# removed (fl-mask --forget), the messages are deleted.  The identity
+# stays: it is for every round.
+for f in "$C"/*.key "$C"/*.pub "$C"/*.shares "$C"/*.masked "$C"/*.confirm \
+    "$C"/*.reveal; do
 	[ -e "$f" ] || continue
 	r=${f##*/}
 	r=${r%.*}
 	if [ "$r" != "$id" ] || [ -e "$d/DONE" ] || [ -e "$d/ABORTED" ]; then
-		rm -f "$f"
+		case $f in
+		*.key) fl-mask --forget -k "$f" ;;
+		*) rm -f "$f" ;;
+		esac
 	fi
 done
 if [ -e "$d/DONE" ] || [ -e "$d/ABORTED" ]; then
@@ -79,26 +109,33 @@ fi
 
 if [ ! -e "$d/roster.flt" ]; then
 	# Keys: made once per round (fl-mask refuses to overwrite a key
-	# file), then sent.  A key file without its public keys (a crash
-	# between the two) cannot join: this client sits the round out.
+	# file), signed by the identity, then sent.  A key file without its
+	# public keys (a crash between the two) cannot join: this client
+	# sits the round out.
 	if [ ! -e "$k.key" ]; then
-		fl-mask --keygen --client "$ID" --round "$(param round)" \
-		    -k "$k.key" -o "$k.pub"
+		fl-mask --keygen --round "$(param round)" -k "$k.key" \
+		    -i "$IDENTITY" -o "$k.pub"
 		log "$id: keys made"
 	fi
 	crashpoint keygen
 	[ ! -e "$k.pub" ] || publish "$k.pub" "$d/pub"
 	exit 0
 fi
-# Not in the roster: too late for this round.
+# No key file (none made in time, or forgotten after the reveal), or not
+# in the roster (too late): nothing more to do in this attempt.
 if [ ! -e "$k.key" ] || ! listed "$ID" "$d/roster.flt"; then
 	exit 0
 fi
 
 if [ ! -e "$d/shares.flt" ]; then
-	# Shares: made once and kept, so that a rerun sends the same ones.
+	# Shares: fl-mask first checks the roster (every client enrolled by
+	# the operator, the graph and threshold of this device's policy, at
+	# least FL_MIN_CLIENTS clients) and binds the key file to it.  Made
+	# once and kept, so that a rerun sends the same ones.
 	[ -e "$k.shares" ] ||
-	    fl-mask --share -k "$k.key" -r "$d/roster.flt" -o "$k.shares"
+	    fl-mask --share -k "$k.key" -r "$d/roster.flt" \
+		-e "$d/enrolment.flt" --min-clients "$MINC" \
+		--dropout "$DROPOUT" --corrupt "$CORRUPT" -o "$k.shares"
 	crashpoint shared
 	publish "$k.shares" "$d/shares"
 	exit 0
@@ -108,8 +145,15 @@ listed "$ID" "$d/shares.flt" || exit 0
 
 if [ ! -e "$d/survivors" ]; then
 	# Train, clip, encode, noise, mask: once (the noise is random; a
-	# second update would be a second release), kept, then sent.
+	# second update would be a second release, and fl-mask refuses to
+	# mask another one with this key file), kept, then sent.  The noise
+	# is planned for the params' shares, but never for more clients than
+	# the roster holds (fl-mask refuses that plan: the sum could not
+	# carry the noise it claims).
 	if [ ! -e "$k.masked" ]; then
+		shares=$(param shares)
+		n=$(fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.n=//p')
+		[ "$shares" -le "$n" ] || shares=$n
 		fl-train -q -m "$d/model.flt" -e "${FL_EPOCHS:-1}" \
 		    -b "${FL_BATCH:-32}" --lr "${FL_LR:-0.1}" --client "$ID" \
 		    "$FL_DATA" |
@@ -117,7 +161,7 @@ if [ ! -e "$d/survivors" ]; then
 		    fl-quantize --ring "$(param bits)" \
 			--clients "$(param clients)" --noise "$(param noise)" |
 		    fl-clip-noise --noise "$(param noise)" \
-			--shares "$(param shares)" -m discrete-gaussian \
+			--shares "$shares" -m discrete-gaussian \
 			--indicator-noise "$(param indicator-noise)" |
 		    fl-mask -k "$k.key" -r "$d/roster.flt" -s "$d/shares.flt" \
 			-o "$k.masked"
@@ -130,12 +174,33 @@ fi
 # Not a survivor: the server gave up on this client's update.
 grep -qx "$ID" "$d/survivors" || exit 0
 
-if [ ! -e "$d/sum.flt" ]; then
-	# The unmask request: one answer per round (fl-mask records it in
-	# the key file and gives the same answer to the same request).
-	[ -e "$k.reveal" ] ||
-	    fl-mask --reveal "$d/survivors" -k "$k.key" -r "$d/roster.flt" \
-		-s "$d/shares.flt" -o "$k.reveal"
+if [ ! -e "$d/confirms.flt" ]; then
+	# The consistency round: sign the survivor list with the identity,
+	# once (fl-mask records the list in the key file and refuses
+	# another; the same list gives the same bytes), kept, then sent.
+	[ -e "$k.confirm" ] ||
+	    fl-mask --confirm "$d/survivors" -k "$k.key" -i "$IDENTITY" \
+		-r "$d/roster.flt" -s "$d/shares.flt" -o "$k.confirm"
+	crashpoint confirmed
+	publish "$k.confirm" "$d/confirm"
+	exit 0
+fi
+# Not among the confirmations the server collected: too late.
+listed "$ID" "$d/confirms.flt" || exit 0
+
+if [ ! -e "$d/sum.flt" ] && [ ! -e "$k.reveal" ]; then
+	# The unmask request: fl-mask answers only for the list this client
+	# confirmed, and only if a quorum of the survivors confirmed it too
+	# (the same answer every time).
+	fl-mask --reveal "$d/survivors" -k "$k.key" -r "$d/roster.flt" \
+	    -s "$d/shares.flt" --confirmations "$d/confirms.flt" \
+	    -o "$k.reveal"
 	crashpoint revealed
-	publish "$k.reveal" "$d/reveal"
+fi
+if [ -e "$k.reveal" ]; then
+	[ -e "$d/sum.flt" ] || publish "$k.reveal" "$d/reveal"
+	# The answer is sent: the round needs nothing more of the key file,
+	# so forget it now rather than when the attempt ends.
+	fl-mask --forget -k "$k.key"
+	log "$id: key file forgotten"
 fi

@@ -7,27 +7,36 @@
 #
 #   FL_ROUNDS=/srv/fl/rounds FL_SERVER_DIR=/srv/fl/server server.sh
 #
+# The operator's enrolment, the signed list of the devices allowed, must
+# be in FL_SERVER_DIR/enrolment.flt (README, "Setting up"); the server
+# cannot make or change it.
+#
 # Environment (defaults in brackets):
 #   FL_ROUNDS            the shared round directory (required)
-#   FL_SERVER_DIR        the server's private state: model.flt, budget.ledger,
-#                        lock, log [$FL_ROUNDS/../server]
+#   FL_SERVER_DIR        the server's private state: enrolment.flt,
+#                        model.flt, budget.ledger, lock, log
+#                        [$FL_ROUNDS/../server]
 #   FL_ARCH              the model made by the first run [logreg:784-10]
 #   FL_EXPECT            clients expected each round [5]
 #   FL_MIN_CLIENTS       fewer keys than this at the deadline: abort [3]
-#   FL_DROPOUT           fraction of clients that may drop (fl-mask
-#                        --make-roster --dropout) [0.2]
+#   FL_DROPOUT, FL_CORRUPT  fractions of clients that may drop and that
+#                        may collude with the server (fl-mask --make-roster
+#                        --dropout, --corrupt); the devices must use the
+#                        same [0.2, 0.05]
 #   FL_CLIP              the first round's clip bound (then adaptive) [1]
 #   FL_NOISE             noise multiplier Z of the summed update [1]
 #   FL_INDICATOR_NOISE   noise of the summed clip indicator, above Z/2 [1]
 #   FL_SHARES            noise shares planned (a low estimate of the
-#                        survivors) [FL_EXPECT x (1 - FL_DROPOUT)]
+#                        survivors; a client plans for at most the
+#                        roster's clients) [FL_EXPECT x (1 - FL_DROPOUT)]
 #   FL_BITS              ring bits [32]
 #   FL_SAMPLE_RATE       the rate q at which clients are in a round [1]
 #   FL_BUDGET, FL_DELTA  the privacy budget: epsilon at delta [10, 1e-5]
 #   FL_SERVER_LR         server learning rate (FedAvg) [1]
 #   FL_LAST_ROUND        stop once the model reaches this round [none]
-#   FL_KEYS_SECS, FL_SHARE_SECS, FL_MASK_SECS, FL_REVEAL_SECS
-#                        phase deadlines in seconds [600, 300, 1800, 300]
+#   FL_KEYS_SECS, FL_SHARE_SECS, FL_MASK_SECS, FL_CONFIRM_SECS,
+#   FL_REVEAL_SECS       phase deadlines in seconds [600, 300, 1800, 300,
+#                        300]
 #   FL_BIN               put first on PATH
 # Exit status: 0 (also when another run holds the lock), 1 on an error
 # (the next run retries).
@@ -39,6 +48,7 @@ ARCH=${FL_ARCH:-logreg:784-10}
 EXPECT=${FL_EXPECT:-5}
 MIN=${FL_MIN_CLIENTS:-3}
 DROPOUT=${FL_DROPOUT:-0.2}
+CORRUPT=${FL_CORRUPT:-0.05}
 CLIP0=${FL_CLIP:-1}
 NOISE=${FL_NOISE:-1}
 INOISE=${FL_INDICATOR_NOISE:-1}
@@ -73,9 +83,25 @@ age() {
 ids() {
 	fl-inspect "$1" | sed -n 's/^  client=//p' | LC_ALL=C sort
 }
-# threshold: the roster's t, the fewest clients a round can finish with.
+# threshold: the roster's t, the fewest shares that rebuild a secret.
 threshold() {
 	fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.t=//p'
+}
+# quorum: the fewest survivors a round can finish with (fl-mask's rule):
+# t, and a majority of the roster's n clients counting its C corrupt
+# ones twice, so that no two survivor lists can both be confirmed.
+quorum() {
+	fl-inspect "$d/roster.flt" | awk -F= '/^  secagg\.(n|t|corrupt)=/ {
+		v[substr($1, 10)] = $2 }
+	    END { q = int((v["n"] + v["corrupt"]) / 2) + 1
+		print (q > v["t"] ? q : v["t"]) }'
+}
+# enrolled: the ids of the attempt's enrolment, one a line (its id
+# tensor holds them as rows of bytes, NUL-padded).
+enrolled() {
+	fl-inspect -d id "$d/enrolment.flt" | LC_ALL=C awk -F, '{ s = ""
+		for (i = 1; i <= NF && $i != 0; i++) s = s sprintf("%c", $i)
+		print s }'
 }
 # present DIR LIST: the ids of LIST (a file) with DIR/ID.flt, one a line.
 present() {
@@ -129,6 +155,11 @@ if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
 	if [ -n "$LAST" ] && [ "$R" -ge "$LAST" ]; then
 		exit 0
 	fi
+	if [ ! -r "$S/enrolment.flt" ]; then
+		echo "server.sh: no $S/enrolment.flt: the operator's" \
+		    "enrolment (README, \"Setting up\")" >&2
+		exit 1
+	fi
 	clip=$CLIP0
 	if [ "$R" -gt 0 ]; then
 		# The clip bound adapted by the last completed round.
@@ -142,8 +173,12 @@ if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
 	id=$R.$a
 	d=$FL_ROUNDS/$id
 	t=$FL_ROUNDS/.$id.tmp.$$
-	mkdir -p "$t/pub" "$t/shares" "$t/masked" "$t/reveal"
+	mkdir -p "$t/pub" "$t/shares" "$t/masked" "$t/confirm" "$t/reveal"
 	cp "$S/model.flt" "$t/model.flt"
+	# The enrolment in force for the whole attempt (the operator may
+	# enrol more devices meanwhile); the clients check the roster
+	# against it, and its signature against the operator's key.
+	cp "$S/enrolment.flt" "$t/enrolment.flt"
 	cat > "$t/params" <<EOF
 round=$R
 clip=$clip
@@ -163,13 +198,16 @@ fi
 # The attempt in progress: its phase is the last file the server wrote.
 if [ ! -e "$d/roster.flt" ]; then
 	# Keys: close when every expected client sent its public keys, or
-	# at the deadline.  Only well-formed keys of this round count.
+	# at the deadline.  Only well-formed keys of this round from
+	# enrolled clients count (fl-mask --make-roster refuses the rest).
+	enrolled > "$d/.enrolled.tmp.$$"
 	: > "$d/.keys.tmp.$$"
 	for f in "$d"/pub/*.flt; do
 		[ -e "$f" ] || continue
 		c=${f##*/}
 		c=${c%.flt}
-		if [ "$(fl-inspect -g round "$f" 2> /dev/null)" = "$R" ] &&
+		if grep -qxF -- "$c" "$d/.enrolled.tmp.$$" &&
+		    [ "$(fl-inspect -g round "$f" 2> /dev/null)" = "$R" ] &&
 		    [ "$(fl-inspect -g client "$f" 2> /dev/null)" = "$c" ]; then
 			echo "$f" >> "$d/.keys.tmp.$$"
 		fi
@@ -180,8 +218,14 @@ if [ ! -e "$d/roster.flt" ]; then
 		abort "keys: $n clients, fewer than $MIN"
 		exit 0
 	fi
-	xargs cat < "$d/.keys.tmp.$$" |
-	    fl-mask --make-roster --dropout "$DROPOUT" -o "$d/roster.flt"
+	# A key file whose signature does not verify fails the roster:
+	# abort, and try again with fresh keys.
+	if ! xargs cat < "$d/.keys.tmp.$$" |
+	    fl-mask --make-roster -e "$d/enrolment.flt" --dropout "$DROPOUT" \
+		--corrupt "$CORRUPT" -o "$d/roster.flt" 2>> "$S/log"; then
+		abort "keys: fl-mask --make-roster refused them (see the log)"
+		exit 0
+	fi
 	log "$id: roster of $n clients"
 elif [ ! -e "$d/shares.flt" ]; then
 	# Shares: from every client of the roster, or at the deadline from
@@ -200,31 +244,51 @@ elif [ ! -e "$d/shares.flt" ]; then
 	log "$id: shares of $n clients"
 elif [ ! -e "$d/survivors" ]; then
 	# Masking: the survivors are the clients that shared and whose
-	# masked update arrived by the deadline (or all of them).
+	# masked update arrived by the deadline (or all of them).  Fewer
+	# than the quorum could not confirm a list: abort now.
 	ids "$d/shares.flt" > "$d/.in.tmp.$$"
 	present "$d/masked" "$d/.in.tmp.$$" > "$d/.got.tmp.$$"
 	n=$(wc -l < "$d/.got.tmp.$$")
 	closes "$n" "$(wc -l < "$d/.in.tmp.$$")" "$d/shares.flt" \
 	    "${FL_MASK_SECS:-1800}" || exit 0
-	if [ "$n" -lt "$(threshold)" ]; then
-		abort "masking: $n survivors, below the threshold $(threshold)"
+	if [ "$n" -lt "$(quorum)" ]; then
+		abort "masking: $n survivors, below the quorum $(quorum)"
 		exit 0
 	fi
 	write "$d/survivors" < "$d/.got.tmp.$$"
 	log "$id: $n survivors"
-elif [ ! -e "$d/sum.flt" ]; then
-	# The unmask request: every survivor's answer, or at the deadline
-	# whatever came; fl-aggregate says whether that is enough.
-	present "$d/reveal" "$d/survivors" > "$d/.got.tmp.$$"
+elif [ ! -e "$d/confirms.flt" ]; then
+	# The consistency round: every survivor's signed confirmation of
+	# the list, or at the deadline whatever came; each client checks
+	# them and reveals only if a quorum confirmed its list, so fewer
+	# abort now.
+	present "$d/confirm" "$d/survivors" > "$d/.got.tmp.$$"
 	n=$(wc -l < "$d/.got.tmp.$$")
 	closes "$n" "$(wc -l < "$d/survivors")" "$d/survivors" \
+	    "${FL_CONFIRM_SECS:-300}" || exit 0
+	if [ "$n" -lt "$(quorum)" ]; then
+		abort "confirming: $n confirmations, below the quorum $(quorum)"
+		exit 0
+	fi
+	sed "s|.*|$d/confirm/&.flt|" "$d/.got.tmp.$$" | xargs cat |
+	    write "$d/confirms.flt"
+	log "$id: $n confirmations"
+elif [ ! -e "$d/sum.flt" ]; then
+	# The unmask request: the answer of every client whose
+	# confirmation went out, or at the deadline whatever came;
+	# fl-aggregate says whether that is enough (it checks each share
+	# against the commitments in shares.flt, and names a bad one).
+	ids "$d/confirms.flt" > "$d/.in.tmp.$$"
+	present "$d/reveal" "$d/.in.tmp.$$" > "$d/.got.tmp.$$"
+	n=$(wc -l < "$d/.got.tmp.$$")
+	closes "$n" "$(wc -l < "$d/.in.tmp.$$")" "$d/confirms.flt" \
 	    "${FL_REVEAL_SECS:-300}" || exit 0
-	sed "s|.*|$d/reveal/&.flt|" "$d/.got.tmp.$$" | xargs cat \
+	sed "s|.*|$d/reveal/&.flt|" "$d/.got.tmp.$$" | xargs -r cat \
 	    > "$d/.reveals.tmp.$$"
 	if ! sed "s|.*|$d/masked/&.flt|" "$d/survivors" |
 	    xargs fl-aggregate --roster "$d/roster.flt" \
-		--reveals "$d/.reveals.tmp.$$" -o "$d/sum.flt" \
-		2>> "$S/log"; then
+		--shares "$d/shares.flt" --reveals "$d/.reveals.tmp.$$" \
+		-o "$d/sum.flt" 2>> "$S/log"; then
 		abort "unmasking failed with $n reveals (see the log)"
 		exit 0
 	fi
