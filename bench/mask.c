@@ -641,18 +641,17 @@ signatures(void)
 	struct fl_sa_enrolment e;
 	struct fl_sa_public p;
 	struct fl_error err;
-	char (*ids)[FL_SA_MAXID + 1] = xmalloc(n * sizeof(*ids));
-	unsigned char (*pks)[FL_SA_BYTES] = xmalloc(n * sizeof(*pks));
+	struct fl_sa_member *mem = xmalloc(n * sizeof(*mem));
 	unsigned char digest[FL_SA_BYTES], (*sigs)[FL_SA_SIGBYTES];
 	double tk[64], tn[64], tc[64];
 
 	sec = make_round(&r, n, k, thr, corrupt);
 	for (uint32_t c = 0; c < n; c++) {
-		memcpy(ids[c], idents[c].id, sizeof(ids[c]));
-		memcpy(pks[c], idents[c].pk, FL_SA_BYTES);
+		memcpy(mem[c].id, idents[c].id, sizeof(mem[c].id));
+		memcpy(mem[c].pk, idents[c].pk, FL_SA_BYTES);
 	}
 	fl_record_init(&erec);
-	if (fl_sa_enrolment_make(&erec, ids, pks, n, &op, &err) < 0 ||
+	if (fl_sa_enrolment_make(&erec, mem, n, &op, &err) < 0 ||
 	    fl_sa_enrolment_read(&e, &erec, op.pk, &err) < 0)
 		die(&err);
 	fl_sa_confirm_digest(digest, r.session, "00");
@@ -683,8 +682,7 @@ signatures(void)
 	printf("confirm-quorum-n150\t%u\t0\t0\t0\n", r.quorum);
 	report("confirm-sign-and-verify-quorum-n150", r.quorum, tc, reps);
 	free(sigs);
-	free(ids);
-	free(pks);
+	free(mem);
 	free(sec);
 	fl_record_free(&erec);
 	fl_sa_roster_free(&r);

@@ -265,6 +265,56 @@ master_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed,
 		tool_die("%s", err.msg);
 }
 
+/* Every record of the file operands (or the standard input), parsed by
+ * parse into the next item of an array of size-byte items; a bad record
+ * is fatal, named by file and record.  The caller frees the array. */
+static void *
+read_items(int nfiles, char **files, size_t size,
+    int (*parse)(void *, const struct fl_record *, struct fl_error *),
+    size_t *n)
+{
+	struct tool_input in;
+	struct fl_record rec;
+	struct fl_error err;
+	char *v = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*n = 0;
+	fl_record_init(&rec);
+	tool_input_init(&in, nfiles, files);
+	while ((rc = tool_input_next(&in, &rec)) != 0) {
+		if (rc < 0)
+			exit(1);
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			if ((v = realloc(v, cap * size)) == NULL)
+				tool_die("out of memory");
+		}
+		if (parse(v + *n * size, &rec, &err) < 0)
+			tool_die("%s: record %lu: %s", in.name, in.recno,
+			    err.msg);
+		(*n)++;
+	}
+	tool_input_free(&in);
+	fl_record_free(&rec);
+	return v;
+}
+
+static int
+parse_member(void *item, const struct fl_record *rec, struct fl_error *err)
+{
+	struct fl_sa_member *m = item;
+
+	return fl_sa_identity_public_from_record(m->id, m->pk, rec, err);
+}
+
+static int
+parse_public(void *item, const struct fl_record *rec, struct fl_error *err)
+{
+	return fl_sa_public_from_record(item, rec, err);
+}
+
 /* Write the public record, then the secret file that must not exist
  * yet, then commit the output: a failure leaves no secret file that
  * would block a rerun, and an existing one is never overwritten. */
@@ -338,44 +388,23 @@ static void
 make_enrolment(const struct opts *o, int nfiles, char **files)
 {
 	struct fl_sa_identity op;
-	struct tool_input in;
+	struct fl_sa_member *m;
 	struct tool_output out;
 	struct fl_record rec;
 	struct fl_error err;
-	char (*ids)[FL_SA_MAXID + 1] = NULL;
-	unsigned char (*pks)[FL_SA_BYTES] = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
+	size_t n;
 
 	read_identity(o->identity, &op);
 	tool_output_open(&out, o->output, 1);
+	m = read_items(nfiles, files, sizeof(*m), parse_member, &n);
 	fl_record_init(&rec);
-	tool_input_init(&in, nfiles, files);
-	while ((rc = tool_input_next(&in, &rec)) != 0) {
-		if (rc < 0)
-			exit(1);
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			if ((ids = realloc(ids, cap * sizeof(*ids))) == NULL ||
-			    (pks = realloc(pks, cap * sizeof(*pks))) == NULL)
-				tool_die("out of memory");
-		}
-		if (fl_sa_identity_public_from_record(ids[n], pks[n], &rec,
-		    &err) < 0)
-			tool_die("%s: record %lu: %s", in.name, in.recno,
-			    err.msg);
-		n++;
-	}
-	tool_input_free(&in);
-	fl_record_clear(&rec);
-	if (fl_sa_enrolment_make(&rec, ids, pks, n, &op, &err) < 0)
+	if (fl_sa_enrolment_make(&rec, m, n, &op, &err) < 0)
 		tool_die("%s", err.msg);
 	sodium_memzero(&op, sizeof(op));
 	tool_output_record(&out, &rec, 0);
 	tool_output_close(&out);
 	fl_record_free(&rec);
-	free(ids);
-	free(pks);
+	free(m);
 }
 
 /* ---- keys and the roster ---- */
@@ -420,36 +449,18 @@ keygen(const struct opts *o)
 static void
 make_roster(const struct opts *o, int nfiles, char **files)
 {
-	struct tool_input in;
 	struct tool_output out;
 	struct fl_sa_roster r;
 	struct fl_sa_enrolment e;
 	struct fl_secagg_params prm;
-	struct fl_sa_public *pub = NULL;
-	struct fl_record rec, erec;
+	struct fl_sa_public *pub;
+	struct fl_record erec;
 	struct fl_error err;
-	size_t n = 0, cap = 0;
-	int rc;
+	size_t n;
 
 	tool_output_open(&out, o->output, 1);
 	read_enrolment(o->enrolment, NULL, &e, &erec);
-	fl_record_init(&rec);
-	tool_input_init(&in, nfiles, files);
-	while ((rc = tool_input_next(&in, &rec)) != 0) {
-		if (rc < 0)
-			exit(1);
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			if ((pub = realloc(pub, cap * sizeof(*pub))) == NULL)
-				tool_die("out of memory");
-		}
-		if (fl_sa_public_from_record(&pub[n], &rec, &err) < 0)
-			tool_die("%s: record %lu: %s", in.name, in.recno,
-			    err.msg);
-		n++;
-	}
-	tool_input_free(&in);
-	fl_record_free(&rec);
+	pub = read_items(nfiles, files, sizeof(*pub), parse_public, &n);
 	if (n < 3)
 		tool_die("%zu public keys: secure aggregation needs at least 3 "
 		    "clients", n);

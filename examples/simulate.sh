@@ -248,10 +248,7 @@ threshold() {
 # the threshold t, and a majority of the n clients counting the C corrupt
 # ones twice (then no two survivor lists can both be confirmed).
 quorum() {
-	fl-inspect "$1" | awk -F= '/^  secagg\.(n|t|corrupt)=/ {
-		v[substr($1, 10)] = $2 }
-	    END { q = int((v["n"] + v["corrupt"]) / 2) + 1
-		print (q > v["t"] ? q : v["t"]) }'
+	fl-inspect "$1" | sed -n 's/^  secagg\.quorum=//p'
 }
 # end_round: the round is over, however it ended: every sampled client
 # overwrites and removes its key file.

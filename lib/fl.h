@@ -1455,11 +1455,17 @@ struct fl_sa_enrolment {
 	const unsigned char (*pk)[FL_SA_BYTES];
 };
 
-/* Sign the list (ids[i], pks[i]), n entries in any order, as operator:
- * the record is filled, sorted.  -1 for a bad or repeated id or key. */
-int fl_sa_enrolment_make(struct fl_record *rec, char (*ids)[FL_SA_MAXID + 1],
-    unsigned char (*pks)[FL_SA_BYTES], size_t n,
-    const struct fl_sa_identity *op, struct fl_error *err);
+/* One enrolled device: its id and identity key. */
+struct fl_sa_member {
+	char id[FL_SA_MAXID + 1];
+	unsigned char pk[FL_SA_BYTES];
+};
+
+/* Sign the list of n members, in any order, as operator op: the record is
+ * filled, sorted.  -1 for a bad or repeated id or key. */
+int fl_sa_enrolment_make(struct fl_record *rec,
+    const struct fl_sa_member *m, size_t n, const struct fl_sa_identity *op,
+    struct fl_error *err);
 /* Parse and check an enrolment record, its signature under its own
  * operator key, and that key against pin (NULL: any).  e points into
  * rec. */
@@ -1524,8 +1530,8 @@ int fl_sa_public_from_record(struct fl_sa_public *p,
 
 /*
  * The roster: a kind=secagg-roster record (round, n, k, t, the corrupt
- * clients C assumed and the session id) followed by the n public records
- * in client-id order.  The session id is a hash of all of it but the
+ * clients C assumed, the quorum they give and the session id) followed by
+ * the n public records in client-id order.  The session id is a hash of all of it but the
  * signatures, so a client and the server agree on the session only if
  * they hold the same roster.
  */

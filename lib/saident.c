@@ -193,9 +193,8 @@ cmp_key(const void *a, const void *b)
 }
 
 int
-fl_sa_enrolment_make(struct fl_record *rec, char (*ids)[FL_SA_MAXID + 1],
-    unsigned char (*pks)[FL_SA_BYTES], size_t n,
-    const struct fl_sa_identity *op, struct fl_error *err)
+fl_sa_enrolment_make(struct fl_record *rec, const struct fl_sa_member *m,
+    size_t n, const struct fl_sa_identity *op, struct fl_error *err)
 {
 	struct entry *e = NULL;
 	unsigned char (*keys)[FL_SA_BYTES] = NULL;
@@ -213,11 +212,11 @@ fl_sa_enrolment_make(struct fl_record *rec, char (*ids)[FL_SA_MAXID + 1],
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (fl_sa_check_id(ids[i], err) < 0)
+		if (fl_sa_check_id(m[i].id, err) < 0)
 			goto out;
-		e[i].id = ids[i];
-		e[i].pk = pks[i];
-		memcpy(keys[i], pks[i], FL_SA_BYTES);
+		e[i].id = m[i].id;
+		e[i].pk = m[i].pk;
+		memcpy(keys[i], m[i].pk, FL_SA_BYTES);
 	}
 	qsort(e, n, sizeof(*e), cmp_entry);
 	qsort(keys, n, FL_SA_BYTES, cmp_key);

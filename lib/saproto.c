@@ -569,6 +569,7 @@ fl_sa_roster_write(FILE *fp, const struct fl_sa_roster *r,
 	    fl_meta_setf(&rec, err, "secagg.k", "%u", r->k) < 0 ||
 	    fl_meta_setf(&rec, err, "secagg.t", "%u", r->t) < 0 ||
 	    fl_meta_setf(&rec, err, "secagg.corrupt", "%u", r->corrupt) < 0 ||
+	    fl_meta_setf(&rec, err, "secagg.quorum", "%u", r->quorum) < 0 ||
 	    fl_sa_put_hex(&rec, "secagg.session", r->session, err) < 0 ||
 	    fl_record_write(fp, &rec, 0, err) < 0)
 		goto out;
@@ -590,7 +591,7 @@ fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
 	struct fl_record rec;
 	struct fl_sa_public *pub = NULL;
 	unsigned char claimed[FL_SA_BYTES];
-	uint64_t round, n, k, t, c;
+	uint64_t round, n, k, t, c, q;
 	size_t i, cap = 0;
 	int rc;
 
@@ -607,6 +608,7 @@ fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
 	    fl_sa_need_u64(&rec, "secagg.k", 1, n - 1, &k, err) < 0 ||
 	    fl_sa_need_u64(&rec, "secagg.t", 2, k + 1, &t, err) < 0 ||
 	    fl_sa_need_u64(&rec, "secagg.corrupt", 0, n - 1, &c, err) < 0 ||
+	    fl_sa_need_u64(&rec, "secagg.quorum", 2, n, &q, err) < 0 ||
 	    fl_sa_need_hex(&rec, "secagg.session", claimed, err) < 0)
 		goto fail;
 	/* The table grows with the records read, not with the head's
@@ -666,6 +668,14 @@ fl_sa_roster_read(struct fl_sa_roster *r, FILE *fp, struct fl_error *err)
 		fl_sa_roster_free(r);
 		return fl_error_set(err, FL_EFORMAT, "the session id does not "
 		    "match the roster's contents (altered roster)");
+	}
+	/* Written for those who read the roster by eye or by script; what
+	 * counts is the quorum that n, t and C give. */
+	if (q != r->quorum) {
+		fl_sa_roster_free(r);
+		return fl_error_set(err, FL_EFORMAT, "quorum %llu, but n, t and "
+		    "the corrupt clients give %u (altered roster)",
+		    (unsigned long long)q, r->quorum);
 	}
 	return 0;
 fail:

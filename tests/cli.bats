@@ -9,6 +9,7 @@
 # it, rather than pass by leaving it out.
 
 load helper
+load secagg
 
 # Programs whose standard output is binary records: they refuse a terminal.
 BINARY_WRITERS="fl-aggregate fl-apply fl-clip-noise fl-init fl-mask fl-pack fl-quantize fl-split fl-stats fl-train"
@@ -68,7 +69,7 @@ sample_args() {
 	fl-inspect:stream) args=(--dump x) ;;
 	fl-mask:ok) args=(-k c1.key -r roster.flt -s shares.flt ring.flt) ;;
 	fl-mask:bad) args=(-k c1.key -r roster.flt -s shares.flt corrupt.flt) ;;
-	fl-mask:missing) args=(--make-roster missing.flt) ;;
+	fl-mask:missing) args=(--make-roster -e enrolment.flt missing.flt) ;;
 	fl-mask:big) args=(-k c1.key -r roster.flt -s shares.flt bigring.flt) ;;
 	fl-pack:ok) args=(-m kind=update -t x:f32=1,2,3) ;;
 	fl-pack:bad) args=(-t x:i8=1,300) ;;
@@ -120,14 +121,12 @@ setup_file() {
 	fl-init -a logreg:4-20000 --seed cli > wide.flt
 	fl-split --synthetic=30 --seed cli > data.flt
 	# A secure-aggregation round up to the masking (keys are 0600).
-	for c in c1 c2 c3; do
-		fl-mask --keygen --client="$c" --round=1 -k "$c.key" \
-		    --seed=cli > "$c.pub" || return 1
-	done
-	cat c1.pub c2.pub c3.pub | fl-mask --make-roster > roster.flt
-	for c in c1 c2 c3; do
-		fl-mask --share -k "$c.key" -r roster.flt --seed=cli || return 1
-	done > shares.flt
+	GRAPH="--corrupt 0 --degree 2 --threshold 2"
+	world 3 || return 1
+	keys 1 1 2 3 || return 1
+	roster roster.flt c?.pub || return 1
+	share roster.flt 1 2 3 || return 1
+	cat c?.shares > shares.flt
 	fl-pack -m kind=update -m round=1 -m modulus=65536 \
 	    -t x:u32=1,2,3 > ring.flt
 	fl-pack -m kind=update -m round=1 -m modulus=1048576 \

@@ -6,6 +6,7 @@
 # with fl-clip-noise and fl-aggregate, and bad input.
 
 load helper
+load secagg
 
 # py SCRIPT ARGS...: python with numpy and examples/python/flt.py.
 py() {
@@ -629,14 +630,11 @@ for i in range(1, 5):
          "b": rng.standard_normal(77).astype(np.float32)}
     flt.write_file("u%d.flt" % i, [({"kind": "update", "round": "3", "client": "c%d" % i}, t)])
 '
-	for ((i = 1; i <= n; i++)); do
-		fl-mask --keygen --client "c$i" --round 3 -k "c$i.key" --seed t \
-		    -o "c$i.pub"
-	done
-	cat c?.pub | fl-mask --make-roster -o roster.flt
-	for ((i = 1; i <= n; i++)); do
-		fl-mask --share -k "c$i.key" -r roster.flt -o "c$i.shares"
-	done
+	GRAPH="--corrupt 0 --degree 3 --threshold 3"
+	world "$n"
+	keys 3 1 2 3 4
+	roster roster.flt c?.pub
+	share roster.flt 1 2 3 4
 	cat c?.shares > shares.flt
 	for ((i = 1; i <= n; i++)); do
 		fl-clip-noise -c 30 --indicator "u$i.flt" |
@@ -646,13 +644,12 @@ for i in range(1, 5):
 		    -o "c$i.masked" "g$i.flt"
 	done
 	printf 'c1\nc2\nc3\nc4\n' > survivors
-	for ((i = 1; i <= n; i++)); do
-		fl-mask --reveal survivors -k "c$i.key" -r roster.flt \
-		    -s shares.flt -o "c$i.reveal"
-	done
+	confirm roster.flt shares.flt survivors 1 2 3 4
+	cat c?.confirm > confirms.flt
+	reveal roster.flt shares.flt survivors confirms.flt 1 2 3 4
 	cat c?.reveal > reveals.flt
-	fl-aggregate --roster roster.flt --reveals reveals.flt -o sum.flt \
-	    c?.masked
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o sum.flt c?.masked
 	fl-quantize -d -o got.flt sum.flt
 	fl-quantize -d --mean -o gotm.flt sum.flt
 	# The same rand-k records summed in the clear.

@@ -9,6 +9,7 @@
 # client refuses, or the round aborts naming the cause.
 
 load helper
+load records
 load secagg
 
 # ---- attack 1: a key file answers to any roster of its round ----

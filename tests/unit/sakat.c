@@ -236,18 +236,17 @@ print_secagg_vectors(FILE *fp)
 
 	/* The enrolment of the three, signed by op. */
 	{
-		char ids[3][FL_SA_MAXID + 1];
-		unsigned char pks[3][B];
+		struct fl_sa_member m[3];
 		struct fl_record rec;
 		struct fl_sa_enrolment e;
 		const struct fl_tensor *sig;
 
 		for (int i = 2; i >= 0; i--) {          /* any order */
-			memcpy(ids[2 - i], names[i], strlen(names[i]) + 1);
-			memcpy(pks[2 - i], c[i].ident.pk, B);
+			memcpy(m[2 - i].id, names[i], strlen(names[i]) + 1);
+			memcpy(m[2 - i].pk, c[i].ident.pk, B);
 		}
 		fl_record_init(&rec);
-		CHECK(fl_sa_enrolment_make(&rec, ids, pks, 3, &op, &err) == 0);
+		CHECK(fl_sa_enrolment_make(&rec, m, 3, &op, &err) == 0);
 		CHECK(fl_sa_enrolment_read(&e, &rec, op.pk, &err) == 0);
 		CHECK(fl_sa_enrolment_find(&e, "bob") != NULL &&
 		    memcmp(fl_sa_enrolment_find(&e, "bob"), c[1].ident.pk,
