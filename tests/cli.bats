@@ -69,7 +69,7 @@ sample_args() {
 	fl-inspect:stream) args=(--dump x) ;;
 	fl-mask:ok) args=(-k c1.key -r roster.flt -s shares.flt ring.flt) ;;
 	fl-mask:bad) args=(-k c1.key -r roster.flt -s shares.flt corrupt.flt) ;;
-	fl-mask:missing) args=(--make-roster -e enrolment.flt missing.flt) ;;
+	fl-mask:missing) args=(--make-roster -e missing.flt) ;;
 	fl-mask:big) args=(-k c1.key -r roster.flt -s shares.flt bigring.flt) ;;
 	fl-pack:ok) args=(-m kind=update -t x:f32=1,2,3) ;;
 	fl-pack:bad) args=(-t x:i8=1,300) ;;
