@@ -16,6 +16,7 @@
  * (Mironov 2012).  Snapping moves x by at most g/2 per coordinate; the
  * sensitivity this costs, g sqrt(d), is reported for the accountant.
  */
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -184,6 +185,43 @@ scale_tensor(struct fl_tensor *t, double f)
 	return scale_f64(t, f < 1.0 ? f : nextafter(1.0, 0.0));
 }
 
+/* The largest magnitude of ts[0..n), all finite. */
+static double
+max_abs(struct fl_tensor **ts, size_t n)
+{
+	double m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (uint64_t j = 0; j < ts[i]->numel; j++) {
+			double a = fabs(fl_tensor_get(ts[i], j));
+
+			if (a > m)
+				m = a;
+		}
+	return m;
+}
+
+/* The joint L2 norm of ts[0..n) from the sum of their squares ss.  Below
+ * 2^-511 a double's square underflows (to a subnormal, then to zero), and
+ * a vector of subnormal f64 values would have the norm 0: such a sum is
+ * computed again on the values divided by the largest one. */
+static double
+norm_of(struct fl_tensor **ts, size_t n, double ss)
+{
+	double m;
+
+	if (ss >= 0x1p-900 || (m = max_abs(ts, n)) == 0)
+		return sqrt(ss);
+	ss = 0;
+	for (size_t i = 0; i < n; i++)
+		for (uint64_t j = 0; j < ts[i]->numel; j++) {
+			double x = fl_tensor_get(ts[i], j) / m;
+
+			ss += x * x;
+		}
+	return m * sqrt(ss);
+}
+
 /* The joint L2 norm of ts[0..n), in double; -1 naming a value that is
  * not finite (it makes the sum so) or for a norm past a double. */
 static int
@@ -201,7 +239,7 @@ joint_norm(struct fl_tensor **ts, size_t n, double *norm,
 		return fl_error_set(err, FL_ELIMIT, "the values are too "
 		    "large to clip: their norm overflows a double");
 	}
-	*norm = sqrt(ss);
+	*norm = norm_of(ts, n, ss);
 	return 0;
 }
 
@@ -209,22 +247,31 @@ joint_norm(struct fl_tensor **ts, size_t n, double *norm,
  * Scale the tensors so that their joint L2 norm is at most clip.  Rounding
  * the scaled values to their type can push the norm a hair over: shrink
  * again until the norm computed in double is <= clip (once, in practice).
+ * Subnormal values round to a fixed step, not a relative one, and may not
+ * move at all for a factor near 1: then the factor is halved, which moves
+ * every nonzero value toward zero, so the loop ends (within the type's
+ * exponent range) whatever the values.
  */
 int
 fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip, int *clipped,
     struct fl_error *err)
 {
-	double norm;
+	double norm, push = 1;
 
 	if (joint_norm(ts, n, &norm, err) < 0)
 		return -1;
 	*clipped = norm > clip;
-	while (norm > clip) {
-		double f = clip / norm, ss = 0;
+	for (int round = 0; norm > clip; round++) {
+		double f = clip / norm * push, was = norm, ss = 0;
 
+		if (round > 4 * DBL_MAX_EXP)
+			return fl_error_set(err, FL_ELIMIT, "cannot clip to "
+			    "%g: the values do not shrink", clip);
 		for (size_t i = 0; i < n; i++)
 			ss += scale_tensor(ts[i], f);
-		norm = sqrt(ss);
+		norm = norm_of(ts, n, ss);
+		if (!(norm < was))
+			push *= 0.5;
 	}
 	return 0;
 }
@@ -437,17 +484,34 @@ fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
 		return fl_error_set(err, FL_EINVAL, "tensor '%s': u32 values "
 		    "need a modulus of at most 2^32", t->name);
 	if (is_float) {
+		double tiny = t->dtype == FL_F32 ? FLT_MIN : DBL_MIN;
+		double huge = t->dtype == FL_F32 ? FLT_MAX : DBL_MAX;
+
 		j.scale = nz->scale > 0 ? nz->scale : 1;
 		j.grid = fl_noise_grid(nz->sigma);
 		j.sigma_grid = nz->sigma / j.grid;
+		/* The outputs are multiples of the grid: exact in the type
+		 * only while the grid is a normal number of it.  And the
+		 * noise, whose draws stay within 64 sigma, must not carry a
+		 * value past the type's largest. */
+		if (!(j.grid >= tiny))
+			return fl_error_set(err, FL_EINVAL, "tensor '%s': noise "
+			    "of std %g has its grid below the smallest normal "
+			    "%s: raise the clip bound or the noise multiplier",
+			    t->name, nz->sigma, fl_dtype_name(t->dtype));
+		if (!(64 * nz->sigma < huge / 2))
+			return fl_error_set(err, FL_EINVAL, "tensor '%s': noise "
+			    "of std %g would overflow %s", t->name, nz->sigma,
+			    fl_dtype_name(t->dtype));
 		if (nz->exact && fl_dgauss_init(&j.dg, j.sigma_grid, err) < 0)
 			return -1;
 		/* Snapped values and their sums with the noise must be
 		 * exact integers in a double: below 2^50 grid steps.  A
 		 * caller that knows a bound (a clipped record) skips the
 		 * scan. */
-		uint64_t bad = nz->max_abs > 0 && nz->max_abs <= ldexp(j.grid,
-		    50) ? t->numel : find_bad(t, ldexp(j.grid, 50) / j.scale);
+		double limit = fmin(ldexp(j.grid, 50), huge / 2);
+		uint64_t bad = nz->max_abs > 0 && nz->max_abs <= limit ?
+		    t->numel : find_bad(t, limit / j.scale);
 
 		if (bad < t->numel) {
 			double x = fl_tensor_get(t, bad);

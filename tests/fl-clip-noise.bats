@@ -54,6 +54,38 @@ with open(sys.argv[2], "wb") as f:
 	done
 }
 
+# At the edges of the floating-point range: subnormal values, whose
+# squares vanish in a double (f64) or which a factor near 1 leaves where
+# they are (f32), are clipped all the same, in bounded time; noise whose
+# grid is no normal number of the type, or that could overflow it, is
+# refused rather than written as inf or NaN.
+@test "clipping at the edges: subnormal values are clipped in bounded time, noise that cannot be represented is refused" {
+	fl-pack -t 'x:f32=1e-45,1e-45,1e-45' -o s32.flt
+	run -0 timeout 10 fl-clip-noise -c 2e-45 -o c32.flt s32.flt
+	$PYTHON -c "import sys; sys.exit(not (float('$(norm c32.flt)') <= 2e-45))"
+	fl-pack -t 'x:f64=1e-310,1e-310,1e-310,1e-310' -o s64.flt
+	run -0 fl-clip-noise -c 1e-310 -o c64.flt s64.flt
+	# The norm of subnormals, scaled so that the squares do not vanish.
+	$PYTHON -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/examples/python")
+import flt, numpy as np
+(m, t), = flt.read_records(open("c64.flt", "rb")); x = t["x"]
+n = float(np.abs(x).max()) * float(np.sqrt(np.sum((x / np.abs(x).max()) ** 2)))
+sys.exit(not (0 < n <= 1e-310))' "$TOP" || fail "f64 subnormals not clipped"
+	run -1 --separate-stderr fl-clip-noise -c 1e-310 -n 1 --seed s \
+	    -o out.flt s64.flt
+	assert_equal "$stderr" "fl-clip-noise: s64.flt: record 1: tensor 'x': noise of std 1e-310 has its grid below the smallest normal f64: raise the clip bound or the noise multiplier"
+	fl-pack -t 'x:f32=1e30,2e30' -o big.flt
+	run -1 --separate-stderr fl-clip-noise -c 1e38 -n 100 --seed s \
+	    -o out.flt big.flt
+	assert_equal "$stderr" "fl-clip-noise: big.flt: record 1: tensor 'x': noise of std 1e+40 would overflow f32"
+	[ ! -e out.flt ]
+	# Within the range, the noised values are finite, on their grid.
+	run -0 fl-clip-noise -c 1e-30 -n 1 --seed s -o ok.flt s32.flt
+	run -0 fl-inspect -g dp.clip ok.flt
+	[ "$(fl-inspect ok.flt | awk '$1 == "x" { print $NF }')" = 0 ]
+}
+
 @test "clipping: an update within the bound passes unchanged; dp.clip is recorded" {
 	random_update u.flt 7 0.01
 	run -0 fl-clip-noise -c 100 -o out.flt u.flt
