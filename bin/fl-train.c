@@ -319,6 +319,22 @@ main(int argc, char **argv)
 	    (unsigned long long)d.n) < 0) ||
 	    (client != NULL && fl_meta_set(&rec, "client", client, &err) < 0))
 		tool_die("%s", err.msg);
+	/* A DP-SGD update is a release: the example count and the loss
+	 * would travel in clear beside what the noise protects. */
+	if (o.dp)
+		fl_release_strip(&rec);
+	if (o.dp && o.noise > 0 && (fl_meta_set(&rec, "dp.sigma",
+	    fl_format_double(num, o.noise * o.clip), &err) < 0 ||
+	    fl_meta_set(&rec, "dp.grid", fl_format_double(num, res.grid),
+	    &err) < 0 ||
+	    /* snapping to the grid moves the sum by at most g sqrt(d) */
+	    fl_meta_set(&rec, "dp.sensitivity", fl_format_double(num,
+	    o.clip + res.grid * sqrt((double)m.nparams)), &err) < 0))
+		tool_die("%s", err.msg);
+	if (res.skipped > 0)
+		tool_warn("%s: %llu times an example whose loss or gradient "
+		    "is not finite was left out of a batch (this count stays "
+		    "here)", learn_name(data), (unsigned long long)res.skipped);
 	if (o.dp && (fl_meta_set(&rec, "dp.level", "sample", &err) < 0 ||
 	    fl_meta_set(&rec, "dp.mechanism", "gaussian", &err) < 0 ||
 	    fl_meta_set(&rec, "dp.clip", fl_format_double(num, o.clip),

@@ -1095,10 +1095,12 @@ struct fl_train_opts {
 	unsigned char key[FL_RNG_KEYBYTES];     /* shuffling, sampling, noise */
 	struct fl_prep prep;
 	const float *class_weights;     /* loss weight per class, or NULL */
-	/* DP-SGD: clip each example's gradient to L2 norm clip, add Gaussian
-	 * noise of std noise * clip (ziggurat on ChaCha20 words of the key)
-	 * to every coordinate of a batch's sum, divide by the batch size
-	 * (Poisson: the expected one). */
+	/* DP-SGD: clip each example's gradient to L2 norm clip, snap a
+	 * batch's sum to the grid fl_noise_grid(noise * clip) and add Gaussian
+	 * noise of std noise * clip in whole grid steps (fl_normal_steps on
+	 * ChaCha20 of the key) to every coordinate, divide by the batch size
+	 * (Poisson: the expected one).  An example whose loss or gradient is
+	 * not finite contributes nothing and is counted (res->skipped). */
 	int dp;
 	int poisson;            /* Poisson sampling (rate batch/n), else
 				   shuffling */
@@ -1113,14 +1115,18 @@ struct fl_train_result {
 	uint64_t seen;          /* examples processed */
 	double loss;            /* mean loss over the last epoch */
 	double q;               /* sampling rate batch / n */
+	double grid;            /* DP-SGD: the noise's grid (0: no noise) */
+	uint64_t skipped;       /* DP-SGD: examples whose loss or gradient was
+				   not finite, left out (never released) */
 };
 
 /*
  * Train m in place on d.  global (may be NULL without prox_mu) is the
  * model the proximal term pulls towards.  The result is a deterministic
- * function of the inputs and o->key, whatever o->threads.  A loss that is
- * not finite stops training with an error (FL_EINVAL) naming the step;
- * m is then unspecified.  Labels must be below m's class count and d's
+ * function of the inputs and o->key, whatever o->threads.  Without DP, a
+ * loss that is not finite stops training with an error (FL_EINVAL) naming
+ * the step; with DP, so does a weight that is not finite at the end; m is
+ * then unspecified.  Labels must be below m's class count and d's
  * features must be m's inputs (else FL_EINVAL).  Returns 0 or -1.
  */
 int fl_train(struct fl_model *m, const struct fl_model *global,

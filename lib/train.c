@@ -26,6 +26,7 @@
  * |delta_i|^2 for the bias).  Clipping scales delta_i, and the clipped sum
  * is the same in^T . delta product as without DP.
  */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -551,151 +552,43 @@ update_row(size_t n, float *restrict w, float *restrict v,
 #undef PLAIN
 }
 
-/* ---- Gaussian noise: the ziggurat on 53-bit uniforms ---- */
+/* ---- Gaussian noise, on a grid ---- */
 
 /*
- * Marsaglia and Tsang's ziggurat with 256 layers: one 64-bit ChaCha20 word
- * per sample in the common case (8 bits pick the layer, 1 the sign, 53 the
- * abscissa), the exact wedge test with a second word, and Marsaglia's
- * exact method for the tail beyond R.
- */
-#define ZIG_N 256
-#define ZIG_R 3.6541528853610088
-#define ZIG_V 0.00492867323399
-
-static double zig_x[ZIG_N + 1], zig_f[ZIG_N + 1];
-static double zig_xs[ZIG_N + 1];        /* zig_x[i] / 2^53 */
-static pthread_once_t zig_once = PTHREAD_ONCE_INIT;
-
-static void
-zig_tables(void)
-{
-	zig_x[0] = ZIG_V / exp(-0.5 * ZIG_R * ZIG_R);
-	zig_x[1] = ZIG_R;
-	for (int i = 1; i < ZIG_N - 1; i++)
-		zig_x[i + 1] = sqrt(-2 * log(ZIG_V / zig_x[i] +
-		    exp(-0.5 * zig_x[i] * zig_x[i])));
-	zig_x[ZIG_N] = 0;
-	for (int i = 0; i <= ZIG_N; i++) {
-		zig_f[i] = exp(-0.5 * zig_x[i] * zig_x[i]);
-		zig_xs[i] = zig_x[i] * 0x1p-53;
-	}
-}
-
-static double
-zig_open01(struct fl_rng *r)
-{
-	return (double)((fl_rng_u64(r) >> 11) + 1) * 0x1p-53;
-}
-
-/* A standard normal from the word w, drawing more from r (set up on
- * first use from key and stream) in the rare rejections. */
-static double
-zig_normal(uint64_t w, struct fl_rng *r, int *rinit, const unsigned char *key,
-    uint64_t stream)
-{
-	for (;;) {
-		int i = (int)(w & 0xff);
-		double sign = (w >> 8) & 1 ? -1.0 : 1.0;
-		double x = (double)(w >> 11) * 0x1p-53 * zig_x[i];
-
-		if (x < zig_x[i + 1])
-			return sign * x;
-		if (!*rinit) {
-			fl_rng_init(r, key, stream);
-			*rinit = 1;
-		}
-		if (i == 0) {
-			double a, b;
-
-			do {
-				a = -log(zig_open01(r)) / ZIG_R;
-				b = -log(zig_open01(r));
-			} while (b + b < a * a);
-			return sign * (ZIG_R + a);
-		}
-		if (zig_f[i] + (double)(fl_rng_u64(r) >> 11) * 0x1p-53 *
-		    (zig_f[i + 1] - zig_f[i]) < exp(-0.5 * x * x))
-			return sign * x;
-		w = fl_rng_u64(r);
-	}
-}
-
-/*
- * The common case of 16 draws at once, without branches (a branch on the
- * random sign bit would be mispredicted every other time): x and whether
- * it is accepted, from words w.
- */
-KERNEL static int64_t
-zig16(const unsigned char *restrict buf, double sd, float *restrict out,
-    int64_t *restrict bad)
-{
-	uint64_t wv[16];
-	int64_t nbad = 0;
-
-	for (int j = 0; j < 16; j++)
-		wv[j] = fl_load_le64(buf + 8 * j);
-	/* written so that it vectorises (gathers from the tables) */
-	for (int j = 0; j < 16; j++) {
-		uint64_t w = wv[j];
-		int64_t i = (int64_t)(w & 0xff);
-		double v = (double)(int64_t)(w >> 11) * zig_xs[i];
-
-		bad[j] = !(v < zig_x[i + 1]);
-		nbad += bad[j];
-		v = (w & 0x100) ? -v : v;       /* the sign */
-		out[j] = (float)(sd * v);
-	}
-	return nbad;
-}
-
-/*
- * out[0..n) = sd * N(0,1) for the parameters p0..p0+n-1 of the model.
- * Parameter p's first word is word p of the key's stream 0, generated in
- * bulk by random access; a rejected draw goes on with stream 1 + p0 (p0
- * a multiple of NOISE_CHUNK).  So every parameter gets the same noise
- * whichever thread draws it.  buf holds n + 24 words.
+ * DP-SGD's noise is fl-clip-noise's: the sum of the clipped gradients is
+ * snapped to a power-of-two grid g (fl_noise_grid of the noise's std) and
+ * whole grid steps of noise (fl_normal_steps) are added, so that every
+ * output is a multiple of g whatever the gradients' low bits (Mironov
+ * 2012).  Parameter p's noise comes from stream p / NOISE_CHUNK of the
+ * step's key, so every parameter gets the same noise whichever thread
+ * draws it.  The sampler's tail ends below 14 sigma, 2^19 grid steps at
+ * most times 14: whole numbers below 2^24, exact in a float.
  */
 #define NOISE_CHUNK 8192
 
 static void
-noise_chunk(float *out, size_t n, double sd, const unsigned char *key,
-    uint64_t p0, unsigned char *buf)
+noise_chunk(float *out, size_t n, double steps_sd, const unsigned char *key,
+    uint64_t p0, double *buf)
 {
-	size_t bytes = (n + 16 + 7) / 8 * 64;
 	struct fl_rng r;
-	int rinit = 0;
 
-	fl_rng_stream(buf, bytes, key, 0, p0 / 8);
-	for (size_t j0 = 0; j0 < n; j0 += 16) {
-		float x[16];
-		int64_t bad[16];
-		size_t m = n - j0 < 16 ? n - j0 : 16;
-
-		if (zig16(buf + 8 * j0, sd, x, bad) != 0)
-			for (size_t j = 0; j < 16; j++)
-				if (bad[j])
-					x[j] = (float)(sd * zig_normal(
-					    fl_load_le64(buf + 8 * (j0 + j)),
-					    &r, &rinit, key, 1 + p0));
-		memcpy(out + j0, x, m * sizeof(float));
-	}
-	if (rinit)
-		fl_rng_wipe(&r);
-	memset(buf, 0, bytes);
+	fl_rng_init(&r, key, p0 / NOISE_CHUNK);
+	fl_normal_steps(&r, buf, n, steps_sd);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (float)buf[i];
+	fl_rng_wipe(&r);
+	memset(buf, 0, n * sizeof(*buf));
 }
 
-/* g += noise, blocks of 16 (vectorised at -O2). */
+/* g = (round(g / grid) + z) grid: the sum snapped, the noise's steps added
+ * exactly in double (both below 2^52 steps). */
 KERNEL static void
-add_vec(size_t n, float *restrict g, const float *restrict z)
+snap_add(size_t n, float *restrict g, const float *restrict z, double grid)
 {
-	size_t i = 0;
+	double inv = 1 / grid;          /* a power of two: exact */
 
-	for (; i + NB <= n; i += NB)
-		for (int u = 0; u < NB; u++)
-			g[i + u] += z[i + u];
-	for (; i < n; i++)
-		g[i] += z[i];
+	for (size_t i = 0; i < n; i++)
+		g[i] = (float)((fl_round_int(g[i] * inv) + z[i]) * grid);
 }
 
 /* ---- the network's working memory for a batch ---- */
@@ -713,7 +606,7 @@ struct net {
 	uint32_t *pred;
 	float *scale;                           /* DP clip factors */
 	float *gbuf[MAX_THREADS];               /* RB rows of gradient */
-	unsigned char *nbuf[MAX_THREADS];       /* their noise's words */
+	double *nbuf[MAX_THREADS];              /* their noise's steps */
 	size_t gcap;
 	/* the batch */
 	const uint64_t *idx;
@@ -788,8 +681,8 @@ net_reserve(struct net *t, size_t rows, int threads, int train)
 			return -1;
 	for (int i = 0; i < threads; i++)
 		if ((t->gbuf[i] = xalloc(RB * maxw)) == NULL ||
-		    (t->dp && (t->nbuf[i] = fl_alloc_aligned((NOISE_CHUNK +
-		    32) * 8)) == NULL))
+		    (t->dp && (t->nbuf[i] = fl_alloc_aligned(NOISE_CHUNK *
+		    sizeof(double))) == NULL))
 			return -1;
 	return 0;
 }
@@ -902,6 +795,22 @@ phase1(void *ctx, size_t u, int tid)
 				/* 1 + |a|^2: the bias's input is 1 */
 				norm2 += (1 + sumsq(K, x)) * sumsq(N, dl);
 			}
+			/* An example whose loss or gradient is not finite
+			 * gives nothing, not NaN to every weight: its
+			 * clipped contribution could be anything within C
+			 * anyway.  Its inputs go too (inf times 0 is NaN);
+			 * its loss stays NaN for the caller to count. */
+			if (!isfinite(norm2) || !isfinite(t->loss[r])) {
+				for (int l = 0; l < t->L; l++) {
+					memset(t->act[l] + r * a->sizes[l], 0,
+					    a->sizes[l] * sizeof(float));
+					memset(t->delta[l] + r * a->sizes[l + 1],
+					    0, a->sizes[l + 1] * sizeof(float));
+				}
+				t->loss[r] = NAN;
+				t->scale[r] = 0;
+				continue;
+			}
 			c = norm2 > t->clip * t->clip ? t->clip / sqrt(norm2) :
 			    1.0;
 			t->scale[r] = (float)c;
@@ -922,7 +831,7 @@ struct step {
 	struct upd upd;
 	size_t ustart[FL_MAX_LAYERS + 1];
 	const unsigned char *noise_key; /* this step's, or NULL */
-	double noise_sd;
+	double grid, steps_sd;          /* the noise's grid, std in steps */
 	float *noise;                   /* the step's noise, per parameter */
 };
 
@@ -970,7 +879,7 @@ phase2(void *ctx, size_t u, int tid)
 	w0 = s->global && s->upd.mu != 0 ? s->global->params + (w -
 	    m->params) : NULL;
 	if (s->noise_key != NULL)
-		add_vec(rows * N, g, s->noise + (w - m->params));
+		snap_add(rows * N, g, s->noise + (w - m->params), s->grid);
 	update_row(rows * N, w, v, w0, g, &s->upd);
 }
 
@@ -984,7 +893,7 @@ phase_noise(void *ctx, size_t u, int tid)
 
 	if (n > NOISE_CHUNK)
 		n = NOISE_CHUNK;
-	noise_chunk(s->noise + p0, n, s->noise_sd, s->noise_key, p0,
+	noise_chunk(s->noise + p0, n, s->steps_sd, s->noise_key, p0,
 	    s->t->nbuf[tid]);
 }
 
@@ -1088,6 +997,20 @@ fl_train(struct fl_model *m, const struct fl_model *global,
 	    (o->dp && (!(o->clip > 0) || o->noise < 0)))
 		return fl_error_set(err, FL_EINVAL, "invalid training "
 		    "options");
+	if (o->dp && o->noise > 0) {
+		s.grid = fl_noise_grid(o->noise * o->clip);
+		s.steps_sd = o->noise * o->clip / s.grid;
+		/* A step's sum is below n C per coordinate: snapped, it must
+		 * stay below 2^50 grid steps, exact in a double; and the grid
+		 * must be a normal float. */
+		if (!(s.grid >= FLT_MIN) ||
+		    !((double)n * o->clip < ldexp(s.grid, 50)))
+			return fl_error_set(err, FL_EINVAL, "noise multiplier "
+			    "%g is too small for its grid at clip %g and %llu "
+			    "examples", o->noise, o->clip,
+			    (unsigned long long)n);
+		res->grid = s.grid;
+	}
 	if (B > n && !(o->dp && o->poisson))
 		B = n;
 	spe = (n + B - 1) / B;
@@ -1104,8 +1027,6 @@ fl_train(struct fl_model *m, const struct fl_model *global,
 	fl_rng_derive(ksamp, o->key, "poisson", 0);
 	fl_rng_derive(knoise, o->key, "dp-sgd", 0);
 	fl_rng_init(&samp, ksamp, 0);
-	if (o->dp)
-		pthread_once(&zig_once, zig_tables);
 	if (pool_start(&pool, threads, err) < 0)
 		goto out;
 	threads = pool.n;
@@ -1180,8 +1101,13 @@ fl_train(struct fl_model *m, const struct fl_model *global,
 		if (rows > 0) {
 			transpose_weights(&t);
 			pool_run(&pool, phase1, &t, (rows + RB - 1) / RB);
-			for (size_t r = 0; r < rows; r++)
+			for (size_t r = 0; r < rows; r++) {
+				if (o->dp && isnan(t.loss[r])) {
+					res->skipped++;
+					continue;
+				}
 				bl += t.loss[r];
+			}
 			if (!isfinite(bl)) {
 				fl_error_set(err, FL_EINVAL, "training diverged:"
 				    " the loss is %s at step %llu (try a "
@@ -1199,7 +1125,6 @@ fl_train(struct fl_model *m, const struct fl_model *global,
 			 * itself reveals nothing. */
 			s.upd.gscale = 1.0f / (float)(o->poisson ? res->q *
 			    (double)n : (double)(rows ? rows : 1));
-			s.noise_sd = o->noise * o->clip;
 			if (o->noise > 0) {
 				fl_rng_derive(kstep, knoise, "step", step);
 				s.noise_key = kstep;
@@ -1228,6 +1153,15 @@ fl_train(struct fl_model *m, const struct fl_model *global,
 			o->progress(o->progress_arg, &p);
 		}
 	}
+	/* With DP-SGD a bad example gives nothing; a model that is not
+	 * finite is a diverged run all the same (a learning rate too large). */
+	for (size_t i = 0; o->dp && i < m->nfloats; i++)
+		if (!isfinite(m->params[i])) {
+			fl_error_set(err, FL_EINVAL, "training diverged: a "
+			    "weight is not finite (try a smaller learning "
+			    "rate)");
+			goto out;
+		}
 	rc = 0;
 	goto out;
 nomem:

@@ -154,6 +154,73 @@ PY
 	done
 }
 
+# The noise of DP-SGD is fl-clip-noise's: a step's sum of clipped
+# gradients is snapped to the grid dp.grid and whole grid steps of noise
+# are added, so that the low bits say nothing of the gradients.  From a
+# model of zeros, one step of lr x (1 / batch) = 1 makes the update the
+# negated noisy sum itself: every value a multiple of the grid.
+@test "fl-train: DP-SGD noise lies on its grid; the update carries no example count or loss" {
+	fl-pack -m kind=model -m arch=logreg:4-3 -m round=0 \
+	    -t 'fc1.w:f32:4x3=0,0,0,0,0,0,0,0,0,0,0,0' -t 'fc1.b:f32=0,0,0' \
+	    -o zero.flt
+	fl-train -m zero.flt --seed 3 --dp --clip 0.5 --noise 1.1 -b 4 -s 1 \
+	    --lr 4 blobs.flt -o u.flt
+	grid=$(get dp.grid u.flt)
+	assert_equal "$(get dp.sigma u.flt)" 0.55
+	# 0.55 lies in [2^-1, 2^0): the grid is 2^-1-18
+	assert_equal "$grid" "$("$PYTHON" -c 'print(repr(2.0 ** -19))')"
+	"$PYTHON" -c '
+import sys, math
+sys.path.insert(0, sys.argv[1] + "/examples/python")
+import flt, numpy as np
+(m, t), = flt.read_records(open("u.flt", "rb"))
+g = float(m["dp.grid"]); d = 15
+v = np.concatenate([a.ravel().astype(np.float64) for a in t.values()])
+steps = v / g
+assert np.all(steps == np.round(steps)), "values off the grid"
+assert np.count_nonzero(v) == d
+# snapping costs g sqrt(d) of sensitivity, and the accountant is told
+assert float(m["dp.sensitivity"]) == 0.5 + g * math.sqrt(d)
+assert "weight" not in m and "loss" not in m
+' "$TOP" || fail "the DP-SGD update is not on its grid"
+	# Without --dp the count and the loss are the device's to keep, and
+	# an update has them.
+	fl-train -m zero.flt --seed 3 -s 1 blobs.flt -o plain.flt
+	assert_equal "$(get weight plain.flt)" 300
+}
+
+# One extreme example (features of 3e38: its loss is not finite) does not
+# end a DP-SGD run, which would tell that it was in the batch: it gives a
+# zero gradient, and how many did stays on the device (a message), never
+# in the update.
+@test "fl-train: DP-SGD leaves out an example whose loss is not finite, and goes on" {
+	"$PYTHON" -c '
+import random
+random.seed(5)
+print("label,a,b,c,d")
+for i in range(60):
+    print(i % 3, *[round(random.gauss(i % 3, 1), 3) for _ in range(4)], sep=",")
+print(1, "3e38", "3e38", "-3e38", "3e38", sep=",")' > extreme.csv
+	fl-init -a mlp:4-8-3 --seed 1 -o mlp.flt
+	run --separate-stderr fl-train -m mlp.flt --seed 1 --dp --clip 1 \
+	    --noise 0.5 -b 61 -e 3 extreme.csv -o u.flt
+	assert_success
+	[[ $stderr == *"extreme.csv: 3 times an example whose loss or gradient is not finite was left out of a batch"* ]] ||
+	    fail "stderr: $stderr"
+	run fl-inspect u.flt
+	assert_output --regexp 'nonfinite'
+	[ "$(fl-inspect --json u.flt | "$PYTHON" -c '
+import json, sys
+r = json.loads(sys.stdin.readline())
+print(sum(t["nonfinite"] for t in r["tensors"]))')" = 0 ]
+	! fl-inspect u.flt | grep -q "skipped\|3 examples"
+	# Without DP, the same data still stops a run: nothing to hide.
+	run --separate-stderr fl-train -m mlp.flt --seed 1 -b 61 -e 3 \
+	    extreme.csv -o v.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"training diverged"* ]] || fail "stderr: $stderr"
+}
+
 @test "fl-train: DP-SGD clips: without noise each step moves at most lr x clip" {
 	fl-init -a mlp:4-32-3 --seed 1 -o mlp.flt
 	fl-train -m mlp.flt --seed 1 --dp --noise 0 --clip 0.01 --lr 1 -s 5 \
