@@ -61,6 +61,9 @@ static const char options[] =
     "                              --sensitivity, --dim)\n"
     "  -z, --noise=Z               noise multiplier: noise std / L2\n"
     "                              sensitivity (gaussian)\n"
+    "      --not-private           --spend: take releases whose noise came\n"
+    "                              from a seed (dp.seeded), which is not\n"
+    "                              private\n"
     "      --orders=LIST           RDP orders: default, opacus,\n"
     "                              dp-accounting or a list: 1.5,2,4-64,256\n"
     "  -o, --output=FILE           write to FILE atomically instead of stdout\n"
@@ -73,6 +76,9 @@ static const char options[] =
     "      --sensitivity=D2        L2 sensitivity in grid units\n"
     "      --sensitivity-l1=D1     L1 sensitivity in grid units (default\n"
     "                              D2 min(sqrt(dim), D2))\n"
+    "      --shuffle-as-poisson    charge shuffled DP-SGD batches\n"
+    "                              (dp.sampling=shuffle) as Poisson sampling:\n"
+    "                              an approximation, refused otherwise\n"
     "      --sigma=S               std of one client's noise share, grid\n"
     "                              units (distributed noise)\n"
     "  -s, --spend                 append the releases to the ledger\n"
@@ -87,8 +93,9 @@ static const char options[] =
 
 enum {
 	OPT_CLIENTS = 256, OPT_CLIP, OPT_DIM, OPT_EPOCHS, OPT_EVERY,
-	OPT_INTERVAL,
-	OPT_ORDERS, OPT_ROUND, OPT_SENS, OPT_SENS1, OPT_SIGMA, OPT_TARGET
+	OPT_INTERVAL, OPT_NOT_PRIVATE,
+	OPT_ORDERS, OPT_ROUND, OPT_SENS, OPT_SENS1, OPT_SHUFFLE, OPT_SIGMA,
+	OPT_TARGET
 };
 
 /* Option values as given: parsed after getopt, so --help always wins. */
@@ -98,7 +105,7 @@ struct args {
 	const char *mechanism;
 	const char *noise, *orders, *output, *population, *round, *q;
 	const char *sens, *sens1, *sigma, *steps, *target;
-	int dry_run, json, spend;
+	int dry_run, json, spend, not_private, shuffle_as_poisson;
 };
 
 struct opts {
@@ -494,7 +501,8 @@ read_releases(int nfiles, char **files, const struct args *a,
 	struct fl_release *r = NULL;
 	struct fl_error err;
 	size_t cap = 0;
-	int rc, seeded = 0;
+	const char *v;
+	int rc, seeded = 0, shuffled = 0;
 
 	*n = 0;
 	tool_input_init(&in, nfiles, files);
@@ -504,12 +512,39 @@ read_releases(int nfiles, char **files, const struct args *a,
 
 		if (rc < 0)
 			exit(1);
-		/* Noise from --seed can be recomputed and removed. */
-		if (!seeded && fl_meta_get(&rec, "dp.seeded") != NULL) {
-			tool_warn("warning: %s: record %lu: noise from a seed: "
-			    "not private (accounted as if it were)", in.name,
-			    in.recno);
+		/* Noise from --seed can be recomputed and removed: the
+		 * ledger takes it only when told the spend is not private. */
+		if (fl_meta_get(&rec, "dp.seeded") != NULL) {
+			if (a->spend && !a->not_private)
+				tool_die("%s: record %lu: noise from a seed "
+				    "(dp.seeded=yes), which anyone who knows "
+				    "the seed can remove: not private (spend it "
+				    "with --not-private)", in.name, in.recno);
+			if (!seeded)
+				tool_warn("warning: %s: record %lu: noise from "
+				    "a seed: not private (accounted as if it "
+				    "were)", in.name, in.recno);
 			seeded = 1;
+		}
+		/* The accountants amplify by Poisson sampling; shuffled
+		 * batches are not that, and the gap is real (Chua et al.
+		 * 2024). */
+		if ((v = fl_meta_get(&rec, "dp.sampling")) != NULL &&
+		    strcmp(v, "shuffle") == 0) {
+			if (!a->shuffle_as_poisson)
+				tool_die("%s: record %lu: batches drawn by "
+				    "shuffling (dp.sampling=shuffle), which the "
+				    "accountant's Poisson sampling does not "
+				    "cover: train with Poisson sampling "
+				    "(fl-train --dp's default), or charge it "
+				    "as Poisson with --shuffle-as-poisson (an "
+				    "approximation)", in.name, in.recno);
+			if (!shuffled)
+				tool_warn("warning: %s: record %lu: shuffled "
+				    "batches charged as Poisson sampling: an "
+				    "approximation, which may understate "
+				    "epsilon", in.name, in.recno);
+			shuffled = 1;
 		}
 		if (fl_release_from_record(&x, &rec, o->batch > 0 ? 0 :
 		    o->population, &err) < 0)
@@ -674,6 +709,7 @@ main(int argc, char **argv)
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "mechanism", required_argument, NULL, 'm' },
 		{ "noise", required_argument, NULL, 'z' },
+		{ "not-private", no_argument, NULL, OPT_NOT_PRIVATE },
 		{ "orders", required_argument, NULL, OPT_ORDERS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "population", required_argument, NULL, 'N' },
@@ -681,6 +717,7 @@ main(int argc, char **argv)
 		{ "sample-rate", required_argument, NULL, 'q' },
 		{ "sensitivity", required_argument, NULL, OPT_SENS },
 		{ "sensitivity-l1", required_argument, NULL, OPT_SENS1 },
+		{ "shuffle-as-poisson", no_argument, NULL, OPT_SHUFFLE },
 		{ "sigma", required_argument, NULL, OPT_SIGMA },
 		{ "spend", no_argument, NULL, 's' },
 		{ "steps", required_argument, NULL, 'T' },
@@ -720,6 +757,7 @@ main(int argc, char **argv)
 		case 'l': a.ledger = optarg; break;
 		case 'm': a.mechanism = optarg; break;
 		case 'z': a.noise = optarg; break;
+		case OPT_NOT_PRIVATE: a.not_private = 1; break;
 		case OPT_ORDERS: a.orders = optarg; break;
 		case 'o': a.output = optarg; break;
 		case 'N': a.population = optarg; break;
@@ -727,6 +765,7 @@ main(int argc, char **argv)
 		case 'q': a.q = optarg; break;
 		case OPT_SENS: a.sens = optarg; break;
 		case OPT_SENS1: a.sens1 = optarg; break;
+		case OPT_SHUFFLE: a.shuffle_as_poisson = 1; break;
 		case OPT_SIGMA: a.sigma = optarg; break;
 		case 's': a.spend = 1; break;
 		case 'T': a.steps = optarg; break;
@@ -741,6 +780,8 @@ main(int argc, char **argv)
 		tool_usage_error("--spend needs --ledger");
 	if (a.dry_run && !a.spend)
 		tool_usage_error("--dry-run goes with --spend");
+	if (a.not_private && !a.spend)
+		tool_usage_error("--not-private goes with --spend");
 	if (a.target != NULL && (a.spend || a.epsilon != NULL))
 		tool_usage_error("--target-epsilon goes with neither --spend "
 		    "nor --epsilon");

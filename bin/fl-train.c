@@ -15,7 +15,8 @@
 
 static const char usage[] =
     "fl-train -m model [-e epochs | -s steps] [-b batch] [--lr=rate]\n"
-    "       [--dp [--clip=c] [--noise=z] [--poisson]] [options] [data]";
+    "       [--dp [--clip=c] [--noise=z] [--poisson | --shuffle]] [options]\n"
+    "       [data]";
 
 static const char options[] =
     "Train the model on the data (CSV, IDX or an FLT data set; none or -\n"
@@ -50,12 +51,15 @@ static const char options[] =
     "                         record (fl-stats)\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
     "      --poisson          DP-SGD: Poisson sampling at rate batch/n\n"
-    "                         (default: shuffling)\n"
+    "                         (the default)\n"
     "      --prox-mu=MU       FedProx: pull towards the global model\n"
     "                         (default 0)\n"
     "  -q, --quiet            no progress bar on a terminal\n"
     "      --scale=F          multiply features by F (default 1/255 for\n"
     "                         bytes such as IDX pixels, else 1)\n"
+    "      --shuffle          DP-SGD: batches from shuffling instead of\n"
+    "                         Poisson sampling (fl-account charges them only\n"
+    "                         with --shuffle-as-poisson, an approximation)\n"
     "      --seed=SEED        shuffle, sample and noise from SEED instead\n"
     "                         of the OS: reproducible, for tests and\n"
     "                         simulations, not private\n"
@@ -124,6 +128,7 @@ main(int argc, char **argv)
 	enum {
 		OPT_CLASS_WEIGHTS = 256, OPT_CLIENT, OPT_CLIP, OPT_COSINE,
 		OPT_DP, OPT_LR, OPT_MOMENTUM, OPT_NOISE, OPT_POISSON, OPT_PROX,
+		OPT_SHUFFLE,
 		OPT_SEED, OPT_TRAINED, OPT_WD
 	};
 	static const struct option longopts[] = {
@@ -151,6 +156,7 @@ main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "scale", required_argument, NULL, LEARN_OPT_SCALE },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "shuffle", no_argument, NULL, OPT_SHUFFLE },
 		{ "steps", required_argument, NULL, 's' },
 		{ "trained", no_argument, NULL, OPT_TRAINED },
 		{ "version", no_argument, NULL, 'V' },
@@ -171,6 +177,7 @@ main(int argc, char **argv)
 	const char *client = NULL, *class_weights = NULL;
 	char num[FL_NUMBUF];
 	int c, zlevel = 0, quiet = 0, trained = 0, dp_opts = 0;
+	int poisson = 0, shuffle = 0;
 	uint64_t epochs = 1, steps = 0;
 	int have_epochs = 0;
 
@@ -234,7 +241,11 @@ main(int argc, char **argv)
 			output = optarg;
 			break;
 		case OPT_POISSON:
-			o.poisson = 1;
+			poisson = 1;
+			dp_opts = 1;
+			break;
+		case OPT_SHUFFLE:
+			shuffle = 1;
 			dp_opts = 1;
 			break;
 		case OPT_PROX:
@@ -277,7 +288,12 @@ main(int argc, char **argv)
 	if (have_epochs && steps)
 		tool_usage_error("--epochs and --steps exclude each other");
 	if (dp_opts && !o.dp)
-		tool_usage_error("--clip, --noise and --poisson need --dp");
+		tool_usage_error("--clip, --noise, --poisson and --shuffle need "
+		    "--dp");
+	if (poisson && shuffle)
+		tool_usage_error("--poisson and --shuffle exclude each other");
+	/* Poisson sampling is what the accountants amplify by. */
+	o.poisson = o.dp && !shuffle;
 	if (client != NULL && fl_meta_check_value(client, strlen(client),
 	    &err) < 0)
 		tool_die("--client: %s", err.msg);

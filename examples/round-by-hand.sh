@@ -325,7 +325,9 @@ meta server/adapted.flt dp.clip dp.clip-fraction dp.clip-next
 say "fl-account --ledger --spend: charge the release (exit 3 if over budget)"
 # The accountant reads dp.* of the sum: the discrete Gaussian noise of the
 # survivors actually summed (fewer survivors, less noise, more epsilon).
-fl-account -l server/budget.ledger -s -B "$BUDGET" -q "$Q" \
+# This round's noise came from --seed, which anyone can replay: the ledger
+# takes it only as --not-private (a real round has no seed, and no flag).
+fl-account -l server/budget.ledger -s --not-private -B "$BUDGET" -q "$Q" \
     server/sum.flt 2>/dev/null | sed 's/^/    /' |
     { if [ "$quiet" = 1 ]; then cat > /dev/null; else cat; fi; }
 [ "$quiet" = 1 ] || fl-account -l server/budget.ledger | sed 's/^/    /'

@@ -422,6 +422,16 @@ PY
 	run --separate-stderr fl-account -q 0.01 u.flt u.flt
 	assert_success
 	[ "$stderr" = "fl-account: warning: u.flt: record 1: noise from a seed: not private (accounted as if it were)" ]
+	# The ledger does not take it as a private release unless told.
+	run --separate-stderr fl-account -l s.ledger -s -q 0.01 u.flt
+	assert_equal "$status" 1
+	[ "$stderr" = "fl-account: u.flt: record 1: noise from a seed (dp.seeded=yes), which anyone who knows the seed can remove: not private (spend it with --not-private)" ]
+	[ ! -e s.ledger ]
+	run --separate-stderr fl-account -l s.ledger -s --not-private -q 0.01 u.flt
+	assert_success
+	[ "$(grep -c '^release=' s.ledger)" = 1 ]
+	run --separate-stderr fl-account --not-private -q 0.01 u.flt
+	assert_equal "$status" 2
 }
 
 # ---- the ledger ----

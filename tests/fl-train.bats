@@ -133,7 +133,8 @@ PY
 	assert_equal "$(get dp.noise u.flt)" 1.3
 	assert_equal "$(get dp.q u.flt)" 0.1
 	assert_equal "$(get dp.steps u.flt)" 20
-	assert_equal "$(get dp.sampling u.flt)" shuffle
+	# Poisson sampling, the accountants' assumption, is the default.
+	assert_equal "$(get dp.sampling u.flt)" poisson
 	fl-train -m model.flt --seed 1 --dp --poisson -b 30 -s 7 blobs.flt \
 	    -o p.flt
 	assert_equal "$(get dp.sampling p.flt)" poisson
@@ -145,10 +146,28 @@ PY
 		assert_success
 		assert_output --partial "steps 7"
 	fi
+	# Shuffled batches are not Poisson sampling: fl-account charges them
+	# only when asked to, and says it is an approximation.
+	fl-train -m model.flt --seed 1 --dp --shuffle -b 30 -s 7 blobs.flt \
+	    -o s.flt
+	assert_equal "$(get dp.sampling s.flt)" shuffle
+	if command -v fl-account > /dev/null; then
+		run --separate-stderr fl-account s.flt
+		assert_equal "$status" 1
+		[[ $stderr == *"s.flt: record 1: batches drawn by shuffling (dp.sampling=shuffle), which the accountant's Poisson sampling does not cover"* ]] ||
+		    fail "stderr: $stderr"
+		run --separate-stderr fl-account --shuffle-as-poisson s.flt
+		assert_success
+		[[ $stderr == *"shuffled batches charged as Poisson sampling: an approximation"* ]] ||
+		    fail "stderr: $stderr"
+	fi
+	run --separate-stderr fl-train -m model.flt --dp --shuffle --poisson \
+	    blobs.flt
+	assert_equal "$status" 2
 	# without --dp there is no DP metadata, and the DP options need it
 	fl-train -m model.flt --seed 1 blobs.flt -o plain.flt
 	assert_equal "$(fl-inspect --get dp.clip plain.flt)" ""
-	for o in --clip=1 --noise=1 --poisson; do
+	for o in --clip=1 --noise=1 --poisson --shuffle; do
 		run --separate-stderr fl-train -m model.flt "$o" blobs.flt
 		assert_equal "$status" 2
 	done
