@@ -399,6 +399,13 @@ uint64_t fl_rng_u48(struct fl_rng *r);
 uint64_t fl_rng_below(struct fl_rng *r, uint64_t bound);
 void fl_rng_wipe(struct fl_rng *r);
 
+/* Poisson sampling (sample.c): the items of 0..n-1, each independently with
+ * probability q (0 < q <= 1), ascending into idx (room for cap); returns
+ * how many.  When more than cap were chosen, *overflow is set and the
+ * caller draws again with more room from a copy of r as it was. */
+size_t fl_sample_poisson(uint64_t *idx, size_t cap, uint64_t n, double q,
+    struct fl_rng *r, int *overflow);
+
 /* ---- parallel work (parallel.c) ---- */
 
 /*

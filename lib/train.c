@@ -917,44 +917,6 @@ shuffle(uint64_t *perm, uint64_t n, const unsigned char *key, uint64_t epoch)
 	fl_rng_wipe(&r);
 }
 
-/*
- * Poisson sampling: each example independently with probability q, by
- * geometric gaps between the chosen ones (one uniform per chosen example
- * instead of one per example).  Returns the batch size.
- */
-static size_t
-poisson(uint64_t *idx, size_t cap, uint64_t n, double q, struct fl_rng *r,
-    int *overflow)
-{
-	double lq = log1p(-q);
-	uint64_t i = 0;
-	size_t b = 0;
-
-	*overflow = 0;
-	if (q >= 1) {
-		for (i = 0; i < n && b < cap; i++)
-			idx[b++] = i;
-		*overflow = n > cap;
-		return b;
-	}
-	for (;;) {
-		double u = (double)((fl_rng_u64(r) >> 11) + 1) * 0x1p-53;
-		double gap = floor(log(u) / lq);
-
-		if (gap >= (double)(n - i))
-			break;
-		i += (uint64_t)gap;
-		if (b == cap) {
-			*overflow = 1;
-			return b;
-		}
-		idx[b++] = i++;
-		if (i >= n)
-			break;
-	}
-	return b;
-}
-
 /* ---- training ---- */
 
 int
@@ -1072,8 +1034,8 @@ fl_train(struct fl_model *m, const struct fl_model *global,
 			for (;;) {
 				struct fl_rng save = samp;
 
-				rows = poisson(pidx, pcap, n, res->q, &samp,
-				    &overflow);
+				rows = fl_sample_poisson(pidx, pcap, n,
+				    res->q, &samp, &overflow);
 				if (!overflow)
 					break;
 				/* grow and draw the same batch again */
