@@ -118,7 +118,7 @@ acc "noise for epsilon 1, q 0.01, 1000 steps (dp_accounting RDP)" 1.5131 noise -
 acc "noise for epsilon 1, q 0.01, 1000 steps (PLD)" 1.4147 noise -a pld --target-epsilon=1 -q 0.01 -T 1000
 acc "q 1, sigma 0.8, 1000 steps: exact (Balle-Wang)" 948.89 epsilon -a exact -q 1 -z 0.8 -T 1000
 acc "q 1, sigma 0.8, 1000 steps: PLD (>= exact)" 948.89 epsilon -a pld -q 1 -z 0.8 -T 1000
-acc "DDG, q 100/3400, 1500 rounds, no rounding (distributed_dp)" 7.475 epsilon --orders 2-128,256 -q 100/3400 -T 1500 -d 0.000294117647058823529 -m discrete-gaussian --sigma 763.0497185645788 --clients 100 --sensitivity 7630.497185645788 --sensitivity-l1 1953407.279525322 --dim 65536
+acc "DDG, q 100/3400, 1500 rounds, no rounding (distributed_dp)" 7.475 epsilon --corrupt 0 --orders 2-128,256 -q 100/3400 -T 1500 -d 0.000294117647058823529 -m discrete-gaussian --sigma 763.0497185645788 --clients 100 --sensitivity 7630.497185645788 --sensitivity-l1 1953407.279525322 --dim 65536
 echo
 echo "tests/fl-account.bats checks these and more (240 points against an"
 echo "independent reference of Opacus' accountant: largest relative"

@@ -43,6 +43,11 @@ static const char options[] =
     "      --clients=N             clients summed (distributed noise: the\n"
     "                              shares in the sum, the survivors)\n"
     "      --clip=C                L2 clip bound, recorded in the ledger\n"
+    "      --corrupt=F             distributed noise: the fraction of the\n"
+    "                              cohort assumed to collude with the\n"
+    "                              server, whose noise shares are not\n"
+    "                              charged (default: the sum's\n"
+    "                              secagg.corrupt, else 0.05)\n"
     "  -d, --delta=DELTA           target delta (default 1e-5)\n"
     "      --dim=D                 coordinates noised (distributed noise)\n"
     "  -n, --dry-run               with --spend: check, print, write nothing\n"
@@ -92,7 +97,7 @@ static const char options[] =
     "Exit status: 0 success, 1 failure, 2 usage error, 3 over the budget.\n";
 
 enum {
-	OPT_CLIENTS = 256, OPT_CLIP, OPT_DIM, OPT_EPOCHS, OPT_EVERY,
+	OPT_CLIENTS = 256, OPT_CLIP, OPT_CORRUPT, OPT_DIM, OPT_EPOCHS, OPT_EVERY,
 	OPT_INTERVAL, OPT_NOT_PRIVATE,
 	OPT_ORDERS, OPT_ROUND, OPT_SENS, OPT_SENS1, OPT_SHUFFLE, OPT_SIGMA,
 	OPT_TARGET
@@ -100,7 +105,8 @@ enum {
 
 /* Option values as given: parsed after getopt, so --help always wins. */
 struct args {
-	const char *accountant, *batch, *budget, *clients, *clip, *delta;
+	const char *accountant, *batch, *budget, *clients, *clip, *corrupt;
+	const char *delta;
 	const char *dim, *epochs, *epsilon, *every, *interval, *ledger;
 	const char *mechanism;
 	const char *noise, *orders, *output, *population, *round, *q;
@@ -112,6 +118,7 @@ struct opts {
 	struct fl_account acct;
 	struct fl_orders orders;
 	double delta, epsilon, budget, target, q;
+	double corrupt;         /* NAN: the records' or the default */
 	uint64_t population, batch, every;
 	int given_eps, has_budget, has_release;
 	struct fl_release cli;  /* the release of the options */
@@ -430,6 +437,13 @@ parse_args(const struct args *a, struct opts *o)
 		c->dim = tool_opt_u64("--dim", a->dim, 1, UINT64_MAX);
 	if (a->clip != NULL)
 		c->clip = tool_opt_positive("--clip", a->clip);
+	o->corrupt = NAN;
+	if (a->corrupt != NULL) {
+		o->corrupt = tool_opt_double("--corrupt", a->corrupt, 0, 1);
+		if (!(o->corrupt < 1))
+			tool_die("invalid --corrupt '%s': must be below 1",
+			    a->corrupt);
+	}
 	if (a->round != NULL)
 		c->round = tool_opt_u64("--round", a->round, 0,
 		    UINT64_MAX - 1);
@@ -462,6 +476,10 @@ parse_args(const struct args *a, struct opts *o)
 			c->steps = 1;
 	}
 	if (c->mech == FL_MECH_GAUSSIAN) {
+		if (a->corrupt != NULL)
+			tool_usage_error("--corrupt is for noise summed from "
+			    "clients' shares (-m discrete-gaussian or skellam, "
+			    "or records with dp.shares)");
 		if (a->sigma != NULL || a->sens != NULL || a->sens1 != NULL ||
 		    a->dim != NULL)
 			tool_usage_error("--sigma, --sensitivity and --dim are "
@@ -484,6 +502,9 @@ parse_args(const struct args *a, struct opts *o)
 		    a->dim == NULL)
 			tool_usage_error("-m %s needs --sigma, --clients, "
 			    "--sensitivity and --dim", a->mechanism);
+		/* The shares of colluding clients protect no one. */
+		c->colluding = (uint64_t)ceil((isnan(o->corrupt) ?
+		    FL_CORRUPT_DEFAULT : o->corrupt) * (double)c->clients);
 		c->noise = fl_release_noise(c);
 	}
 	if (fl_release_check(c, &err) < 0)
@@ -509,6 +530,7 @@ read_releases(int nfiles, char **files, const struct args *a,
 	fl_record_init(&rec);
 	while ((rc = tool_input_next(&in, &rec)) != 0) {
 		struct fl_release x;
+		unsigned not_private = 0;
 
 		if (rc < 0)
 			exit(1);
@@ -525,6 +547,7 @@ read_releases(int nfiles, char **files, const struct args *a,
 				    "a seed: not private (accounted as if it "
 				    "were)", in.name, in.recno);
 			seeded = 1;
+			not_private |= FL_NOT_PRIVATE_NOISE;
 		}
 		/* The accountants amplify by Poisson sampling; shuffled
 		 * batches are not that, and the gap is real (Chua et al.
@@ -547,9 +570,10 @@ read_releases(int nfiles, char **files, const struct args *a,
 			shuffled = 1;
 		}
 		if (fl_release_from_record(&x, &rec, o->batch > 0 ? 0 :
-		    o->population, &err) < 0)
+		    o->population, o->corrupt, &err) < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);
+		x.not_private = not_private;
 		if (o->q > 0)
 			x.q = o->q;
 		if (x.q == 0)
@@ -697,6 +721,7 @@ main(int argc, char **argv)
 		{ "budget", required_argument, NULL, 'B' },
 		{ "clients", required_argument, NULL, OPT_CLIENTS },
 		{ "clip", required_argument, NULL, OPT_CLIP },
+		{ "corrupt", required_argument, NULL, OPT_CORRUPT },
 		{ "delta", required_argument, NULL, 'd' },
 		{ "dim", required_argument, NULL, OPT_DIM },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -745,6 +770,7 @@ main(int argc, char **argv)
 		case 'B': a.budget = optarg; break;
 		case OPT_CLIENTS: a.clients = optarg; break;
 		case OPT_CLIP: a.clip = optarg; break;
+		case OPT_CORRUPT: a.corrupt = optarg; break;
 		case 'd': a.delta = optarg; break;
 		case OPT_DIM: a.dim = optarg; break;
 		case 'n': a.dry_run = 1; break;

@@ -668,6 +668,11 @@ unmask(struct agg *a, struct fl_record *out)
 	fl_meta_del(out, "mask");
 	fl_meta_del(out, "secagg.session");
 	fl_meta_del(out, "secagg.shared");
+	/* The clients the roster assumed colluding with the server: their
+	 * noise shares protect no one, and fl-account charges without them. */
+	if (fl_meta_setf(out, &err, "secagg.corrupt", "%lu",
+	    (unsigned long)a->roster.corrupt) < 0)
+		tool_die("%s: %s", o->roster, err.msg);
 }
 
 /* What the header tells (every check but the values'): the record's

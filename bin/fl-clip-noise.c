@@ -288,7 +288,8 @@ mechanism_name(enum fl_mechanism m)
 /*
  * The noise multiplier for the update when adaptive clipping spends part
  * of the budget on the indicator (Andrew et al. 2021): the two Gaussian
- * queries compose to z where z^-2 = z_update^-2 + (2 sigma_b)^-2.
+ * queries compose to z where z^-2 = z_update^-2 + sigma_b^-2: the summed
+ * 0/1 indicator has sensitivity 1.
  */
 static double
 update_multiplier(const struct opts *o, const struct tool_input *in)
@@ -297,12 +298,12 @@ update_multiplier(const struct opts *o, const struct tool_input *in)
 
 	if (!(o->indicator_noise > 0))
 		return o->noise;
-	rest = 1 / (o->noise * o->noise) - 1 / (4 * o->indicator_noise *
+	rest = 1 / (o->noise * o->noise) - 1 / (o->indicator_noise *
 	    o->indicator_noise);
 	if (!(rest > 0))
 		tool_die("%s: record %lu: --noise %g needs --indicator-noise "
-		    "above %g (z < 2 sigma_b)", in->name, in->recno, o->noise,
-		    o->noise / 2);
+		    "above %g (z < sigma_b)", in->name, in->recno, o->noise,
+		    o->noise);
 	return 1 / sqrt(rest);
 }
 

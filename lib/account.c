@@ -297,7 +297,7 @@ struct dist {
 static void
 dist_init(struct dist *ds, const struct fl_release *r)
 {
-	double n = (double)r->clients, sd = sqrt(n) * r->sigma;
+	double n = (double)fl_release_honest(r), sd = sqrt(n) * r->sigma;
 	double d1 = r->sens1 > 0 ? r->sens1 :
 	    r->sens2 * fmin(sqrt((double)r->dim), r->sens2);
 
@@ -306,7 +306,7 @@ dist_init(struct dist *ds, const struct fl_release *r)
 	ds->a = r->sens2 / sd;
 	ds->b = d1 / sd;
 	ds->d = (double)r->dim;
-	ds->tau = ddg_tau(r->sigma, r->clients);
+	ds->tau = ddg_tau(r->sigma, fl_release_honest(r));
 	ds->s2 = r->sens2;
 	ds->s1 = d1;
 	ds->mu = n * r->sigma * r->sigma;
@@ -395,6 +395,11 @@ fl_release_check(const struct fl_release *r, struct fl_error *err)
 	    (r->indicator > 0 && r->mech == FL_MECH_GAUSSIAN))
 		return fl_error_set(err, FL_EINVAL, "bad indicator noise '%s'",
 		    fl_format_double(b, r->indicator));
+	if (r->colluding > 0 && r->colluding >= r->clients)
+		return fl_error_set(err, FL_EINVAL, "all %llu shares summed may "
+		    "be colluding clients' (%llu assumed): their noise protects "
+		    "no one", (unsigned long long)r->clients,
+		    (unsigned long long)r->colluding);
 	if (r->mech == FL_MECH_GAUSSIAN) {
 		if (!(r->noise > 0) || !isfinite(r->noise))
 			return fl_error_set(err, FL_EINVAL, "noise multiplier "
@@ -424,7 +429,13 @@ fl_release_noise(const struct fl_release *r)
 {
 	if (r->mech == FL_MECH_GAUSSIAN)
 		return r->noise;
-	return r->sigma * sqrt((double)r->clients) / r->sens2;
+	return r->sigma * sqrt((double)fl_release_honest(r)) / r->sens2;
+}
+
+uint64_t
+fl_release_honest(const struct fl_release *r)
+{
+	return r->clients > r->colluding ? r->clients - r->colluding : 0;
 }
 
 static int
@@ -459,9 +470,40 @@ meta_u64(const struct fl_record *rec, const char *key, uint64_t min,
 	return 0;
 }
 
+/*
+ * Clients that collude with the server know their own noise shares and
+ * subtract them (Kairouz, Liu, Steinke 2021): of the shares summed, only
+ * those of honest clients count.  Colluders never drop, so all of them
+ * are assumed among the survivors.
+ */
+static int
+colluding_shares(struct fl_release *r, const struct fl_record *rec,
+    uint64_t shares, double corrupt, struct fl_error *err)
+{
+	uint64_t cohort = shares > r->clients ? shares : r->clients;
+	int found;
+
+	if (isnan(corrupt)) {
+		if (meta_u64(rec, "secagg.corrupt", 0, &r->colluding, &found,
+		    err) < 0)
+			return -1;
+		if (found)
+			goto check;
+		corrupt = FL_CORRUPT_DEFAULT;
+	}
+	r->colluding = (uint64_t)ceil(corrupt * (double)cohort);
+check:
+	if (r->colluding >= r->clients)
+		return fl_error_set(err, FL_EINVAL, "all %llu shares summed may "
+		    "be colluding clients' (%llu assumed): their noise protects "
+		    "no one", (unsigned long long)r->clients,
+		    (unsigned long long)r->colluding);
+	return 0;
+}
+
 int
 fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
-    uint64_t population, struct fl_error *err)
+    uint64_t population, double corrupt, struct fl_error *err)
 {
 	const char *mech = fl_meta_get(rec, "dp.mechanism");
 	double sigma = 0, sens = 0, noise = 0, dq = 0, ind = 0;
@@ -497,6 +539,8 @@ fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
 		    (unsigned long long)shares);
 	r->clients = has_clients ? clients : 0;
 	r->steps = steps;
+	if (shares > 1 && colluding_shares(r, rec, shares, corrupt, err) < 0)
+		return -1;
 
 	/* With distributed noise the sum carries the shares of the survivors
 	 * only: sigma sqrt(clients), whatever was planned. */
@@ -507,18 +551,20 @@ fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
 			    "charge the shares summed", (unsigned long long)shares);
 		if (has_sigma && has_sens && sens > 0)
 			r->noise = sigma * (shares > 1 ?
-			    sqrt((double)clients) : 1) / sens;
+			    sqrt((double)fl_release_honest(r)) : 1) / sens;
 		else if (has_noise)
 			r->noise = noise;
 		else
 			return fl_error_set(err, FL_EINVAL, "no 'dp.noise', nor "
 			    "'dp.sigma' and 'dp.sensitivity'");
-		/* Adaptive clipping's indicator (sensitivity 1/2, std
-		 * sigma_b) composes with the update into one Gaussian:
-		 * z^-2 = z_update^-2 + (2 sigma_b)^-2 (Andrew et al. 2021). */
+		/* Adaptive clipping's indicator composes with the update
+		 * into one Gaussian: z^-2 = z_update^-2 + sigma_b^-2.  The
+		 * clients send uncentred 0/1 bits, so one client moves the
+		 * sum by 1 (Andrew et al. 2021 charge 1/2 for bits centred
+		 * on 1/2, which fltools does not send). */
 		if (ind > 0)
 			r->noise = 1 / sqrt(1 / (r->noise * r->noise) +
-			    1 / (4 * ind * ind));
+			    1 / (ind * ind));
 	} else {
 		if (!has_sigma || !has_sens || r->dim == 0)
 			return fl_error_set(err, FL_EINVAL, "%s noise needs "
@@ -526,7 +572,7 @@ fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
 		r->sigma = sigma;
 		r->sens2 = sens;
 		r->clients = shares > 1 ? clients : 1;
-		r->indicator = 2 * ind;
+		r->indicator = ind;     /* sensitivity 1: see above */
 		r->noise = fl_release_noise(r);
 	}
 	if (has_q)
@@ -754,7 +800,7 @@ same_params(const struct fl_release *a, const struct fl_release *b)
 	    (a->mech == FL_MECH_GAUSSIAN || (a->sigma == b->sigma &&
 	    a->sens2 == b->sens2 && a->sens1 == b->sens1 &&
 	    a->dim == b->dim && a->clients == b->clients &&
-	    a->indicator == b->indicator));
+	    a->colluding == b->colluding && a->indicator == b->indicator));
 }
 
 /* Index of the first release with the same parameters as r[i]. */

@@ -538,10 +538,26 @@ struct fl_release {
 	double noise;
 	double clip;
 	uint64_t clients;
+	/* Distributed noise: of the clients' shares summed, how many the
+	 * server may know (clients colluding with it subtract their own
+	 * noise); only the other clients - colluding shares are charged. */
+	uint64_t colluding;
 	double sigma, sens2, sens1;
 	uint64_t dim;
 	double indicator;
+	unsigned not_private;   /* FL_NOT_PRIVATE_* bits */
 };
+
+/* Why a release is not private, though charged (fl-account
+ * --not-private): its noise, or the choice of who took part, came from a
+ * --seed that whoever knows it can replay. */
+#define FL_NOT_PRIVATE_NOISE 1u
+#define FL_NOT_PRIVATE_SAMPLING 2u
+
+/* The fraction of clients assumed to collude with the server when nothing
+ * says otherwise: fl-mask's default --corrupt, so that the ledger charges
+ * for the same adversary the secure aggregation is built against. */
+#define FL_CORRUPT_DEFAULT 0.05
 
 /* "gaussian", "discrete-gaussian", "skellam"; parse returns 0 or -1. */
 const char *fl_mechanism_name(enum fl_mechanism m);
@@ -558,10 +574,17 @@ double fl_release_noise(const struct fl_release *r);
  * (doc/metadata.md): with distributed noise (dp.shares > 1) the noise is
  * that of the `clients` shares actually summed.  q is dp.q, else the
  * planned cohort max(dp.shares, clients) / population if population > 0,
- * else 0 for the caller to set; steps is dp.steps or 1.
+ * else 0 for the caller to set; steps is dp.steps or 1.  The colluding
+ * shares of distributed noise: ceil(corrupt x the planned cohort) when
+ * corrupt is a fraction in [0, 1); when it is NAN, the record's
+ * secagg.corrupt (the roster's count, which fl-aggregate copies into the
+ * sum), else FL_CORRUPT_DEFAULT of the planned cohort.
  */
 int fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
-    uint64_t population, struct fl_error *err);
+    uint64_t population, double corrupt, struct fl_error *err);
+
+/* The shares whose noise protects anyone: clients - colluding. */
+uint64_t fl_release_honest(const struct fl_release *r);
 
 /* RDP orders: "default" (NULL), "opacus", "dp-accounting", or a list
  * "1.5,2,4-64,128" (LO-HI: every integer), sorted, duplicates dropped. */

@@ -31,6 +31,10 @@
 #define HEADER "# fl-account ledger 1"
 #define MAXLINE 4096
 
+/* The not-private field's values, by FL_NOT_PRIVATE_* bits. */
+static const char *const not_private_names[4] = { "", "noise", "sampling",
+	"noise,sampling" };
+
 static uint32_t
 crc(uint32_t seed, const char *s, size_t n)
 {
@@ -66,6 +70,8 @@ format_row(char *buf, size_t n, const struct fl_release *r, uint32_t prev,
 		ADD(" clip=%s", fl_format_double(b1, r->clip));
 	if (r->clients > 0)
 		ADD(" clients=%llu", (unsigned long long)r->clients);
+	if (r->colluding > 0)
+		ADD(" colluding=%llu", (unsigned long long)r->colluding);
 	if (r->mech != FL_MECH_GAUSSIAN) {
 		ADD(" sigma=%s sensitivity=%s", fl_format_double(b1, r->sigma),
 		    fl_format_double(b2, r->sens2));
@@ -76,6 +82,8 @@ format_row(char *buf, size_t n, const struct fl_release *r, uint32_t prev,
 			ADD(" indicator-noise=%s",
 			    fl_format_double(b1, r->indicator));
 	}
+	if (r->not_private != 0)
+		ADD(" not-private=%s", not_private_names[r->not_private & 3]);
 	*check = crc(prev, buf, len);
 	ADD(" check=%08x\n", (unsigned)*check);
 	return len;
@@ -130,7 +138,8 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 {
 	static const char *keys[] = { "release", "round", "mechanism", "q",
 		"steps", "noise", "clip", "clients", "sigma", "sensitivity",
-		"sensitivity-l1", "dim", "indicator-noise", NULL };
+		"sensitivity-l1", "dim", "indicator-noise", "colluding",
+		"not-private", NULL };
 	char canon[MAXLINE + 2], work[MAXLINE + 1], q[FL_QUOTE];
 	struct fl_release r;
 	struct fl_error e;
@@ -236,6 +245,21 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 		case 12:
 			if (field_double(tok, v, &r.indicator, line, err) < 0)
 				return -1;
+			break;
+		case 13:
+			if (field_u64(tok, v, 1, &r.colluding, line, err) < 0)
+				return -1;
+			break;
+		case 14:
+			for (r.not_private = 1; r.not_private < 4;
+			    r.not_private++)
+				if (strcmp(v, not_private_names[r.not_private])
+				    == 0)
+					break;
+			if (r.not_private == 4)
+				return fl_error_set(err, FL_EFORMAT, "line %zu: "
+				    "invalid not-private '%s'", line,
+				    fl_escape(q, sizeof(q), v, strlen(v)));
 			break;
 		}
 	}

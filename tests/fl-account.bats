@@ -263,6 +263,7 @@ PY
 }
 
 # ---- distributed discrete Gaussian and Skellam ----
+# The published figures assume every client honest: --corrupt 0.
 
 @test "DDG tau: 819.5, 182.2 and 9.70 for 100 clients of integer std 0.1, 0.3 and 0.5" {
 	local row s want
@@ -270,7 +271,7 @@ PY
 	# is tau itself.
 	for row in "0.1 819.5" "0.3 182.2" "0.5 9.70"; do
 		read -r s want <<<"$row"
-		near "$(rdp_at 2 -q 1 -m discrete-gaussian --sigma "$s" --clients 100 \
+		near "$(rdp_at 2 -q 1 --corrupt 0 -m discrete-gaussian --sigma "$s" --clients 100 \
 		    --sensitivity 1e-12 --sensitivity-l1 1e-12 --dim 1)" "$want" 0.001
 	done
 }
@@ -280,17 +281,17 @@ PY
 	# In grid units: D2 = 100, D1 = 3200, variance 10^4.
 	for row in "2 1.000123" "8 4.000423" "32 16.001623"; do
 		read -r a want <<<"$row"
-		near "$(rdp_at "$a" -q 1 -m skellam --sigma 100 --clients 1 \
+		near "$(rdp_at "$a" -q 1 --corrupt 0 -m skellam --sigma 100 --clients 1 \
 		    --sensitivity 100 --sensitivity-l1 3200 --dim 1)" "$want" 1e-6
 	done
 }
 
 @test "subsampled DDG: Zhu-Wang bound 0.0014036 vs 0.00089364 for the Gaussian at order 8" {
-	near "$(rdp_at 8 -q 0.01 -m discrete-gaussian --sigma 100 --clients 1 \
+	near "$(rdp_at 8 -q 0.01 --corrupt 0 -m discrete-gaussian --sigma 100 --clients 1 \
 	    --sensitivity 100 --dim 1)" 0.0014036 1e-4
 	near "$(rdp_at 8 -q 0.01 -z 1)" 0.00089364 1e-4
 	# Order 2: the bound is exact.
-	near "$(rdp_at 2 -q 0.01 -m discrete-gaussian --sigma 100 --clients 1 \
+	near "$(rdp_at 2 -q 0.01 --corrupt 0 -m discrete-gaussian --sigma 100 --clients 1 \
 	    --sensitivity 100 --dim 1)" "$(rdp_at 2 -q 0.01 -z 1)" 1e-9
 }
 
@@ -303,21 +304,21 @@ PY
 	s3=$(awk 'BEGIN { printf "%.17g", sqrt(2^32 - 900) / (6 * sqrt(10000 / 65536 + 1)) }')
 	s12=$(awk 'BEGIN { printf "%.17g", sqrt(2^24 - 1600) / (8 * sqrt(10000 / 65536 + 1)) }')
 	# Without rounding inflation.
-	near "$(num "${o[@]}" -m discrete-gaussian --sigma "$(awk -v s=$s 'BEGIN { print 0.1 * s }')" \
+	near "$(num "${o[@]}" --corrupt 0 -m discrete-gaussian --sigma "$(awk -v s=$s 'BEGIN { print 0.1 * s }')" \
 	    --clients 100 --sensitivity $s --sensitivity-l1 "$(awk -v s=$s 'BEGIN { print 256 * s }')" \
 	    --dim 65536)" 7.475 0 0.0006
 	# 16 bits, beta = e^-0.5: the inflated bound of DDG Thm 1.
 	read -r d2 d1 < <(awk -v c=$s 'BEGIN { b = sqrt(c * c + 16384 + (c + 128))
 	    if (b > c + 256) b = c + 256; printf "%.17g %.17g\n", b, 256 * b }')
-	near "$(num "${o[@]}" -m discrete-gaussian --sigma "$(awk -v s=$s 'BEGIN { print 0.1 * s }')" \
+	near "$(num "${o[@]}" --corrupt 0 -m discrete-gaussian --sigma "$(awk -v s=$s 'BEGIN { print 0.1 * s }')" \
 	    --clients 100 --sensitivity "$d2" --sensitivity-l1 "$d1" --dim 65536)" 7.479 0 0.0006
 	read -r d2 d1 < <(awk -v c="$s3" 'BEGIN { b = sqrt(c * c + 16384 + (c + 128))
 	    if (b > c + 256) b = c + 256; printf "%.17g %.17g\n", b, 256 * b }')
-	near "$(num "${o[@]}" -m skellam --sigma "$(awk -v s="$s3" 'BEGIN { print 0.1 * s }')" \
+	near "$(num "${o[@]}" --corrupt 0 -m skellam --sigma "$(awk -v s="$s3" 'BEGIN { print 0.1 * s }')" \
 	    --clients 100 --sensitivity "$d2" --sensitivity-l1 "$d1" --dim 65536)" 7.477 0 0.0006
 	# 12 bits, beta = 0: rounding inflation dominates.
 	read -r d2 d1 < <(awk -v c="$s12" 'BEGIN { b = c + 256; printf "%.17g %.17g\n", b, 256 * b }')
-	near "$(num "${o[@]}" -m discrete-gaussian --sigma "$(awk -v s="$s12" 'BEGIN { print 0.1 * s }')" \
+	near "$(num "${o[@]}" --corrupt 0 -m discrete-gaussian --sigma "$(awk -v s="$s12" 'BEGIN { print 0.1 * s }')" \
 	    --clients 100 --sensitivity "$d2" --sensitivity-l1 "$d1" --dim 65536)" 19.16 0 0.006
 }
 
@@ -339,10 +340,11 @@ PY
 	    -m dp.clip=0.1 -t w:f32=0 -o agg.flt
 	run bash -c 'fl-account -l L -s -N 1000 < agg.flt'
 	assert_success
-	# noise 0.02 sqrt(48) / 0.1; q = 50 / 1000 (the planned cohort).
+	# noise 0.02 sqrt(48 - 3) / 0.1: ceil(0.05 x 50) = 3 shares may be
+	# colluding clients'; q = 50 / 1000 (the planned cohort).
 	run cat L
-	assert_line --index 1 --regexp '^release=1 round=7 mechanism=gaussian q=0.05 steps=1 noise=1.38564064605510[0-9]* clip=0.1 clients=48 check=[0-9a-f]{8}$'
-	near "$(num -l L)" "$(num -q 0.05 -z 1.3856406460551018)" 1e-12
+	assert_line --index 1 --regexp '^release=1 round=7 mechanism=gaussian q=0.05 steps=1 noise=1.341640786499873[0-9]* clip=0.1 clients=48 colluding=3 check=[0-9a-f]{8}$'
+	near "$(num -l L)" "$(num -q 0.05 -z 1.3416407864998738)" 1e-12
 	# Options override the record: --round, -q, --steps.
 	fl-account -l L -s -q 0.01 -T 3 --round 9 agg.flt > /dev/null
 	run tail -n 1 L
@@ -358,10 +360,17 @@ PY
 	fl-pack -m dp.mechanism=gaussian -m dp.noise=1.1 -m dp.q=0.004 -m dp.steps=2500 \
 	    -t w:f32=0 -o sgd.flt
 	near "$(num sgd.flt)" "$(num -q 0.004 -z 1.1 -T 2500)" 1e-12
-	# z^-2 = z_update^-2 + (2 sigma_b)^-2: z_update 1.2, sigma_b 1.5.
+	# z^-2 = z_update^-2 + sigma_b^-2 (the 0/1 indicator sum has
+	# sensitivity 1): z_update 1.2, sigma_b 3.
 	fl-pack -m dp.mechanism=gaussian -m dp.sigma=1.2 -m dp.sensitivity=1 \
-	    -m dp.indicator-noise=1.5 -m dp.noise=1 -t w:f32=0 -o ind.flt
+	    -m dp.indicator-noise=3 -m dp.noise=1 -t w:f32=0 -o ind.flt
 	near "$(num -q 0.01 ind.flt)" "$(num -q 0.01 -z "$(awk 'BEGIN { printf "%.17g", 1 / sqrt(1 / 1.44 + 1 / 9) }')")" 1e-12
+	# Integer noise: the indicator's multiplier is sigma_b itself.
+	fl-pack -m dp.mechanism=discrete-gaussian -m dp.sigma=500 -m dp.sensitivity=5000 \
+	    -m dp.dim=1024 -m dp.shares=100 -m clients=90 -m dp.indicator-noise=3 \
+	    -t w:i32=0 -o dind.flt
+	fl-account -l dind.ledger -s -q 0.1 dind.flt
+	run -0 grep -c ' indicator-noise=3 ' dind.ledger
 	# Several records are several releases, composed.
 	cat sgd.flt sgd.flt > two.flt
 	near "$(num two.flt)" "$(num -q 0.004 -z 1.1 -T 5000)" 1e-12
@@ -443,7 +452,7 @@ PY
 	run cat a.ledger
 	assert_line --index 0 "# fl-account ledger 1"
 	assert_line --index 1 "release=1 round=1 mechanism=gaussian q=0.01 steps=100 noise=1.1 clip=1 check=b21c504a"
-	assert_line --index 2 --regexp '^release=2 round=2 mechanism=discrete-gaussian q=0.01 steps=1 noise=0.98467929435117[0-9]* clients=97 sigma=763 sensitivity=7631.6 dim=65536 check=[0-9a-f]{8}$'
+	assert_line --index 2 --regexp '^release=2 round=2 mechanism=discrete-gaussian q=0.01 steps=1 noise=0.95896521104030[0-9]* clients=97 colluding=5 sigma=763 sensitivity=7631.6 dim=65536 check=[0-9a-f]{8}$'
 	run check_chain a.ledger
 	assert_success
 	assert_output 2

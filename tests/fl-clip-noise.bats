@@ -322,14 +322,14 @@ for meta, t in flt.read_records(open(sys.argv[2], "rb")):
 	    fail "dp.sensitivity $s"
 }
 
-@test "adaptive clipping splits the noise multiplier: z^-2 = z_u^-2 + (2 s)^-2" {
+@test "adaptive clipping splits the noise multiplier: z^-2 = z_u^-2 + s^-2 (the 0/1 sum has sensitivity 1)" {
 	random_update u.flt 9 1
 	fl-clip-noise -c 1 --indicator -n 1 --indicator-noise 2 --seed a -o n.flt u.flt
 	run -0 fl-inspect --get dp.noise-update n.flt
-	$PYTHON -c "import sys; sys.exit(abs($output - (1 - 1 / 16) ** -0.5) > 1e-12)" ||
+	$PYTHON -c "import sys; sys.exit(abs($output - (1 - 1 / 4) ** -0.5) > 1e-12)" ||
 	    fail "dp.noise-update $output"
-	run -1 --separate-stderr fl-clip-noise -c 1 -n 1 --indicator-noise 0.5 u.flt
-	assert_equal "$stderr" "fl-clip-noise: u.flt: record 1: --noise 1 needs --indicator-noise above 0.5 (z < 2 sigma_b)"
+	run -1 --separate-stderr fl-clip-noise -c 1 -n 1 --indicator-noise 1 u.flt
+	assert_equal "$stderr" "fl-clip-noise: u.flt: record 1: --noise 1 needs --indicator-noise above 1 (z < sigma_b)"
 }
 
 @test "ring noise wraps around the modulus; plain integers refuse to overflow" {

@@ -145,6 +145,8 @@ chi2() {
 	assert_output "secagg: 3 clients, 3 survivors, sum exact (3 reveals, k=2, t=2)"
 	[ "$(fl-inspect -g clients r/sum.flt)" = 3 ]
 	cmp <(fl-inspect -d w r/sum.flt) <(fl-inspect -d w r/expected.flt)
+	# The roster's colluding clients travel to the ledger with the sum.
+	[ "$(fl-inspect -g secagg.corrupt r/sum.flt)" = 0 ]
 }
 
 @test "secagg.sh: 5 clients, t=3: n - t dropouts at each stage" {
@@ -227,6 +229,8 @@ chi2() {
 	k=$(fl-inspect r/roster.flt | sed -n 's/^  secagg\.k=//p')
 	[ "$k" -ge 2 ] && [ "$k" -lt 199 ] || fail "secagg.k=$k: not SecAgg+"
 	[ "$(fl-inspect -g clients r/sum.flt)" = 196 ]
+	# ceil(0.05 x 200) clients assumed colluding, for the ledger.
+	[ "$(fl-inspect -g secagg.corrupt r/sum.flt)" = 10 ]
 }
 
 @test "secagg.sh: the final check fails when the sums differ" {

@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# Attacks on the privacy claim end to end (issue 15): each test plays the
+# adversary against what fltools releases and checks that the ledger
+# charges what the attack leaves, or that the program refuses.
+
+load helper
+
+# ---- colluding clients and distributed noise ----
+
+@test "attack: colluding clients subtract their noise shares; the ledger charges only the honest shares" {
+	local n=8 i
+	# Each client noises its own update with 1/8 of the variance; the
+	# server controls clients 1 and 2, so it knows their updates and
+	# seeds and can replay their noise exactly.
+	for i in $(seq 1 "$n"); do
+		fl-pack -m kind=update -t "w:f32=$(awk -v i="$i" 'BEGIN {
+			srand(i); s = ""; for (j = 0; j < 4000; j++)
+			s = s (j ? "," : "") sprintf("%.3f", (rand() - 0.5) / 200)
+			print s }')" -o "u$i.flt"
+		fl-clip-noise -c 1 -n 1 --shares "$n" --seed "client$i" \
+		    -o "n$i.flt" "u$i.flt"
+	done
+	fl-aggregate -r sum -o sum.flt n?.flt
+	# The server's view: the sum, minus the colluders' noised updates
+	# (which it recomputes), minus the honest clients' data (the worst
+	# case: it knows everything but their noise), leaves the honest noise.
+	for i in 1 2; do
+		fl-clip-noise -c 1 -n 1 --shares "$n" --seed "client$i" \
+		    -o "replay$i.flt" "u$i.flt"
+		cmp "replay$i.flt" "n$i.flt"
+	done
+	fl-inspect -d w sum.flt > sum.txt
+	for i in $(seq 1 "$n"); do fl-inspect -d w "u$i.flt" > "u$i.txt"; done
+	for i in 1 2; do fl-inspect -d w "n$i.flt" > "n$i.txt"; done
+	run -0 $PYTHON - <<'EOF'
+import numpy as np
+s = np.loadtxt("sum.txt")
+left = s - np.loadtxt("n1.txt") - np.loadtxt("n2.txt")
+for i in range(3, 9):
+    left -= np.loadtxt(f"u{i}.txt")
+# 6 honest shares of variance 1/8 each: std sqrt(6/8), not 1.
+print(f"{left.std():.3f}")
+EOF
+	$PYTHON -c "import sys; sys.exit(abs($output - (6 / 8) ** 0.5) > 0.03)" ||
+	    fail "honest noise std $output"
+	# The ledger charges that: noise sqrt(6/8) with --corrupt 0.25 (the
+	# seeds make it not private, which the ledger records) ...
+	fl-account -l L -s -q 0.01 --not-private --corrupt 0.25 sum.flt
+	run -0 grep -c ' colluding=2 not-private=noise ' L
+	run -0 grep -o ' noise=[^ ]*' L
+	local sigma sens
+	sigma=$(fl-inspect -g dp.sigma sum.flt)
+	sens=$(fl-inspect -g dp.sensitivity sum.flt)
+	$PYTHON -c "import sys; sys.exit(abs(${output#* noise=} - $sigma * 6 ** 0.5 / $sens) > 1e-12)" ||
+	    fail "charged $output"
+	# ... and by default the 5% fl-mask assumes: ceil(0.05 x 8) = 1.
+	fl-account -l D -s -q 0.01 --not-private sum.flt
+	run -0 grep -c ' clients=8 colluding=1 ' D
+	# The roster's count, copied into an unmasked sum, wins over 5%.
+	fl-pack -m kind=aggregate -m clients=8 -m secagg.corrupt=3 -m dp.mechanism=gaussian \
+	    -m dp.sigma=0.125 -m dp.sensitivity=1 -m dp.shares=8 -t w:f32=0 -o s3.flt
+	fl-account -l R -s -q 0.01 s3.flt
+	run -0 grep -c ' clients=8 colluding=3 ' R
+}
+
+@test "colluding shares: every share colluding is refused; --corrupt only for shares" {
+	fl-pack -m kind=aggregate -m clients=3 -m secagg.corrupt=3 -m dp.mechanism=gaussian \
+	    -m dp.sigma=0.5 -m dp.sensitivity=1 -m dp.shares=8 -t w:f32=0 -o all.flt
+	run -1 --separate-stderr fl-account -l L -s -q 0.01 all.flt
+	assert_equal "$stderr" "fl-account: all.flt: record 1: all 3 shares summed may be colluding clients' (3 assumed): their noise protects no one"
+	[ ! -e L ]
+	run -2 --separate-stderr fl-account -q 0.01 -z 1 --corrupt 0.1
+	assert_equal "${stderr%%$'\n'*}" "fl-account: --corrupt is for noise summed from clients' shares (-m discrete-gaussian or skellam, or records with dp.shares)"
+	run -1 --separate-stderr fl-account -q 0.01 --corrupt 1 -m skellam --sigma 1 --clients 4 --sensitivity 1 --dim 1
+	assert_equal "$stderr" "fl-account: invalid --corrupt '1': must be below 1"
+	# Options: ceil(F x clients) of the --clients shares.
+	a=$(fl-account -j -q 0.01 --corrupt 0.1 -m skellam --sigma 100 --clients 100 --sensitivity 1000 --dim 10)
+	b=$(fl-account -j -q 0.01 --corrupt 0 -m skellam --sigma 100 --clients 90 --sensitivity 1000 --dim 10)
+	assert_equal "${a#*epsilon}" "${b#*epsilon}"
+}
