@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "tool.h"
 
 /* Exit status of a spend (or a report) over the budget. */
@@ -23,7 +25,10 @@ static const char usage[] =
     "       fl-account --target-epsilon=eps [-a name] [-d delta] [-j]\n"
     "           [-o file] [-l ledger] release\n"
     "       fl-account -l ledger [-s [-n]] [-B eps] [-a name]\n"
-    "           [-d delta | -e eps] [-j] [-o file] [release] [file ...]";
+    "           [-d delta | -e eps] [--cohort=file] [-j] [-o file] [release]\n"
+    "           [file ...]\n"
+    "       fl-account --sample -q rate | -b K -N population --round=R\n"
+    "           [--seed=text] [-o file]";
 
 static const char options[] =
     "Privacy accounting for DP-SGD and DP-FedAvg rounds: epsilon at delta\n"
@@ -40,6 +45,9 @@ static const char options[] =
     "                              round or examples per batch; q = K/N\n"
     "  -B, --budget=EPS            refuse a spend that would take epsilon\n"
     "                              above EPS: exit 3, the ledger untouched\n"
+    "      --cohort=FILE           the round's cohort (from --sample): its\n"
+    "                              sampling rate and round, and whether it\n"
+    "                              was drawn from a seed\n"
     "      --clients=N             clients summed (distributed noise: the\n"
     "                              shares in the sum, the survivors)\n"
     "      --clip=C                L2 clip bound, recorded in the ledger\n"
@@ -56,6 +64,9 @@ static const char options[] =
     "      --every=K               a curve: epsilon after every K steps of\n"
     "                              the release (after the ledger, if -l)\n"
     "  -h, --help                  print this help and exit\n"
+    "      --indicator-noise=S     adaptive clipping: std of the noise on\n"
+    "                              the clients' summed 0/1 clip indicators\n"
+    "                              (sensitivity 1), charged with the release\n"
     "      --interval=D            PLD loss grid (default 1e-4; made\n"
     "                              coarser when memory needs it)\n"
     "  -j, --json                  print one JSON object\n"
@@ -86,6 +97,11 @@ static const char options[] =
     "                              an approximation, refused otherwise\n"
     "      --sigma=S               std of one client's noise share, grid\n"
     "                              units (distributed noise)\n"
+    "      --sample                draw a round's cohort by Poisson sampling\n"
+    "                              from the OS's CSPRNG: a record of the\n"
+    "                              client numbers (0 to N-1) for --cohort\n"
+    "      --seed=TEXT             --sample: draw from TEXT: reproducible\n"
+    "                              and NOT PRIVATE (tests and simulations)\n"
     "  -s, --spend                 append the releases to the ledger\n"
     "  -T, --steps=T               compositions: rounds, or DP-SGD steps\n"
     "                              (default 1)\n"
@@ -97,21 +113,21 @@ static const char options[] =
     "Exit status: 0 success, 1 failure, 2 usage error, 3 over the budget.\n";
 
 enum {
-	OPT_CLIENTS = 256, OPT_CLIP, OPT_CORRUPT, OPT_DIM, OPT_EPOCHS, OPT_EVERY,
-	OPT_INTERVAL, OPT_NOT_PRIVATE,
-	OPT_ORDERS, OPT_ROUND, OPT_SENS, OPT_SENS1, OPT_SHUFFLE, OPT_SIGMA,
-	OPT_TARGET
+	OPT_CLIENTS = 256, OPT_CLIP, OPT_COHORT, OPT_CORRUPT, OPT_DIM,
+	OPT_EPOCHS, OPT_EVERY, OPT_INDICATOR, OPT_INTERVAL, OPT_NOT_PRIVATE,
+	OPT_ORDERS, OPT_ROUND, OPT_SAMPLE, OPT_SEED, OPT_SENS, OPT_SENS1,
+	OPT_SHUFFLE, OPT_SIGMA, OPT_TARGET
 };
 
 /* Option values as given: parsed after getopt, so --help always wins. */
 struct args {
 	const char *accountant, *batch, *budget, *clients, *clip, *corrupt;
-	const char *delta;
+	const char *cohort, *delta, *indicator, *seed;
 	const char *dim, *epochs, *epsilon, *every, *interval, *ledger;
 	const char *mechanism;
 	const char *noise, *orders, *output, *population, *round, *q;
 	const char *sens, *sens1, *sigma, *steps, *target;
-	int dry_run, json, spend, not_private, shuffle_as_poisson;
+	int dry_run, json, spend, not_private, shuffle_as_poisson, sample;
 };
 
 struct opts {
@@ -457,8 +473,12 @@ parse_args(const struct args *a, struct opts *o)
 
 	o->has_release = a->noise != NULL || a->sigma != NULL ||
 	    a->target != NULL;
-	if (!o->has_release)
+	if (!o->has_release) {
+		if (a->indicator != NULL)
+			tool_usage_error("--indicator-noise goes with a release "
+			    "given by options (records carry theirs)");
 		return;
+	}
 	if (o->q == 0)
 		tool_usage_error("a release needs --sample-rate (or --batch "
 		    "and --population)");
@@ -491,6 +511,18 @@ parse_args(const struct args *a, struct opts *o)
 			c->noise = 1;
 		} else if (a->noise == NULL)
 			tool_usage_error("a gaussian release needs --noise");
+		/* The update's and the indicator's Gaussian queries compose
+		 * into one: z^-2 = z_update^-2 + sigma_b^-2. */
+		if (a->indicator != NULL) {
+			double sb = tool_opt_positive("--indicator-noise",
+			    a->indicator);
+
+			if (a->target != NULL)
+				tool_usage_error("--indicator-noise with "
+				    "--target-epsilon: give --noise");
+			c->noise = 1 / sqrt(1 / (c->noise * c->noise) +
+			    1 / (sb * sb));
+		}
 	} else {
 		if (a->noise != NULL)
 			tool_usage_error("-m %s takes --sigma, not --noise",
@@ -505,10 +537,92 @@ parse_args(const struct args *a, struct opts *o)
 		/* The shares of colluding clients protect no one. */
 		c->colluding = (uint64_t)ceil((isnan(o->corrupt) ?
 		    FL_CORRUPT_DEFAULT : o->corrupt) * (double)c->clients);
+		if (a->indicator != NULL)
+			c->indicator = tool_opt_positive("--indicator-noise",
+			    a->indicator);
 		c->noise = fl_release_noise(c);
 	}
 	if (fl_release_check(c, &err) < 0)
 		tool_die("%s", err.msg);
+}
+
+/* ---- cohorts ---- */
+
+/* fl-account --sample: one round's cohort, from the OS unless --seed. */
+static int
+draw_cohort(const struct args *a, const struct opts *o)
+{
+	unsigned char key[FL_RNG_KEYBYTES];
+	struct tool_output out;
+	struct fl_record rec;
+	struct fl_error err;
+
+	if (a->seed != NULL) {
+		fl_rng_seed_text(key, a->seed);
+		tool_warn("warning: a cohort drawn from --seed: whoever knows "
+		    "the seed knows who took part: not private");
+	} else if (fl_rng_seed_os(key, &err) < 0)
+		tool_die("%s", err.msg);
+	fl_record_init(&rec);
+	if (fl_cohort_draw(&rec, o->population, o->q, o->cli.round, key,
+	    a->seed != NULL, &err) < 0)
+		tool_die("--sample: %s", err.msg);
+	sodium_memzero(key, sizeof(key));
+	tool_output_open(&out, a->output, 1);
+	tool_output_record(&out, &rec, 0);
+	tool_output_close(&out);
+	fl_record_free(&rec);
+	return 0;
+}
+
+static void
+read_cohort(const char *path, struct fl_cohort *c)
+{
+	char *files[1] = { (char *)path };
+	struct tool_input in;
+	struct fl_record rec;
+	struct fl_error err;
+	int rc;
+
+	tool_input_init(&in, 1, files);
+	fl_record_init(&rec);
+	if ((rc = tool_input_next(&in, &rec)) < 0)
+		exit(1);
+	if (rc == 0)
+		tool_die("%s: no cohort record", path);
+	if (fl_cohort_from_record(c, &rec, &err) < 0)
+		tool_die("%s: %s", path, err.msg);
+	fl_record_free(&rec);
+	tool_input_free(&in);
+}
+
+/* The cohort says how the release's clients were chosen: its rate, its
+ * round, and whether anyone else could have predicted it. */
+static void
+apply_cohort(struct fl_release *x, const struct fl_cohort *c,
+    const struct args *a, const struct tool_input *in)
+{
+	if (x->round != FL_ROUND_NONE && x->round != c->round)
+		tool_die("%s: record %lu: round %llu, but the cohort %s is for "
+		    "round %llu", in->name, in->recno,
+		    (unsigned long long)x->round, a->cohort,
+		    (unsigned long long)c->round);
+	if (x->clients > c->size)
+		tool_die("%s: record %lu: %llu clients summed, more than the "
+		    "%llu of the cohort %s", in->name, in->recno,
+		    (unsigned long long)x->clients,
+		    (unsigned long long)c->size, a->cohort);
+	x->round = c->round;
+	x->q = c->q;
+	if (c->seeded) {
+		if (a->spend && !a->not_private)
+			tool_die("%s: a cohort drawn from a seed "
+			    "(cohort.seeded=yes): whoever knows the seed knows "
+			    "who took part, and sampling amplifies nothing "
+			    "against them: not private (spend it with "
+			    "--not-private)", a->cohort);
+		x->not_private |= FL_NOT_PRIVATE_SAMPLING;
+	}
 }
 
 /* ---- releases from records ---- */
@@ -523,9 +637,12 @@ read_releases(int nfiles, char **files, const struct args *a,
 	struct fl_error err;
 	size_t cap = 0;
 	const char *v;
+	struct fl_cohort cohort;
 	int rc, seeded = 0, shuffled = 0;
 
 	*n = 0;
+	if (a->cohort != NULL)
+		read_cohort(a->cohort, &cohort);
 	tool_input_init(&in, nfiles, files);
 	fl_record_init(&rec);
 	while ((rc = tool_input_next(&in, &rec)) != 0) {
@@ -574,6 +691,8 @@ read_releases(int nfiles, char **files, const struct args *a,
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);
 		x.not_private = not_private;
+		if (a->cohort != NULL)
+			apply_cohort(&x, &cohort, a, &in);
 		if (o->q > 0)
 			x.q = o->q;
 		if (x.q == 0)
@@ -721,6 +840,7 @@ main(int argc, char **argv)
 		{ "budget", required_argument, NULL, 'B' },
 		{ "clients", required_argument, NULL, OPT_CLIENTS },
 		{ "clip", required_argument, NULL, OPT_CLIP },
+		{ "cohort", required_argument, NULL, OPT_COHORT },
 		{ "corrupt", required_argument, NULL, OPT_CORRUPT },
 		{ "delta", required_argument, NULL, 'd' },
 		{ "dim", required_argument, NULL, OPT_DIM },
@@ -729,6 +849,7 @@ main(int argc, char **argv)
 		{ "epsilon", required_argument, NULL, 'e' },
 		{ "every", required_argument, NULL, OPT_EVERY },
 		{ "help", no_argument, NULL, 'h' },
+		{ "indicator-noise", required_argument, NULL, OPT_INDICATOR },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "json", no_argument, NULL, 'j' },
 		{ "ledger", required_argument, NULL, 'l' },
@@ -739,7 +860,9 @@ main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "population", required_argument, NULL, 'N' },
 		{ "round", required_argument, NULL, OPT_ROUND },
+		{ "sample", no_argument, NULL, OPT_SAMPLE },
 		{ "sample-rate", required_argument, NULL, 'q' },
+		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "sensitivity", required_argument, NULL, OPT_SENS },
 		{ "sensitivity-l1", required_argument, NULL, OPT_SENS1 },
 		{ "shuffle-as-poisson", no_argument, NULL, OPT_SHUFFLE },
@@ -770,6 +893,7 @@ main(int argc, char **argv)
 		case 'B': a.budget = optarg; break;
 		case OPT_CLIENTS: a.clients = optarg; break;
 		case OPT_CLIP: a.clip = optarg; break;
+		case OPT_COHORT: a.cohort = optarg; break;
 		case OPT_CORRUPT: a.corrupt = optarg; break;
 		case 'd': a.delta = optarg; break;
 		case OPT_DIM: a.dim = optarg; break;
@@ -778,6 +902,7 @@ main(int argc, char **argv)
 		case 'e': a.epsilon = optarg; break;
 		case OPT_EVERY: a.every = optarg; break;
 		case 'h': tool_help(options);
+		case OPT_INDICATOR: a.indicator = optarg; break;
 		case OPT_INTERVAL: a.interval = optarg; break;
 		case 'j': a.json = 1; break;
 		case 'l': a.ledger = optarg; break;
@@ -789,6 +914,8 @@ main(int argc, char **argv)
 		case 'N': a.population = optarg; break;
 		case OPT_ROUND: a.round = optarg; break;
 		case 'q': a.q = optarg; break;
+		case OPT_SAMPLE: a.sample = 1; break;
+		case OPT_SEED: a.seed = optarg; break;
 		case OPT_SENS: a.sens = optarg; break;
 		case OPT_SENS1: a.sens1 = optarg; break;
 		case OPT_SHUFFLE: a.shuffle_as_poisson = 1; break;
@@ -802,6 +929,20 @@ main(int argc, char **argv)
 	}
 
 	/* Which mode: usage errors before any work. */
+	if (a.sample && (a.ledger != NULL || a.cohort != NULL ||
+	    a.noise != NULL || a.sigma != NULL || a.target != NULL ||
+	    a.every != NULL || optind < argc))
+		tool_usage_error("--sample draws a cohort: it takes the rate "
+		    "(-q, or --batch), --population, --round, --seed and -o");
+	if (a.sample && (a.population == NULL || a.round == NULL ||
+	    (a.q == NULL && a.batch == NULL)))
+		tool_usage_error("--sample needs the rate (-q, or --batch), "
+		    "--population and --round");
+	if (a.seed != NULL && !a.sample)
+		tool_usage_error("--seed goes with --sample");
+	if (a.cohort != NULL && (a.q != NULL || a.batch != NULL))
+		tool_usage_error("--cohort gives the sampling rate: drop "
+		    "--sample-rate and --batch");
 	if (a.spend && a.ledger == NULL)
 		tool_usage_error("--spend needs --ledger");
 	if (a.dry_run && !a.spend)
@@ -819,6 +960,10 @@ main(int argc, char **argv)
 	if (a.budget != NULL && a.epsilon != NULL)
 		tool_usage_error("--budget is an epsilon: drop --epsilon");
 	parse_args(&a, &o);
+	if (a.sample)
+		return draw_cohort(&a, &o);
+	if (a.cohort != NULL && o.has_release)
+		tool_usage_error("--cohort goes with releases from records");
 	if (o.has_release && optind < argc)
 		tool_usage_error("unexpected operand '%s' (the release is "
 		    "given by options)", argv[optind]);

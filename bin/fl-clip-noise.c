@@ -39,7 +39,7 @@ static const char options[] =
     "      --indicator           add the summable tensor clip.indicator: 1 if the\n"
     "                            update was within the bound, else 0\n"
     "      --indicator-noise=S   std of the noise on the summed indicator\n"
-    "                            (default clients/20); with --noise, split the\n"
+    "                            (default clients/10); with --noise, split the\n"
     "                            noise multiplier between the two\n"
     "  -j, --threads=N           noise with N threads (same output for any N)\n"
     "  -m, --mechanism=M         gaussian (float tensors), discrete-gaussian or\n"
@@ -483,7 +483,10 @@ adapt_record(const struct opts *o, struct fl_record *rec,
 			count -= (double)mod;
 	}
 	if (isnan(sigma_b))
-		sigma_b = m / 20;       /* TFF's default: 0.05 x clients */
+		/* TFF's default is 0.05 x clients for indicators centred on
+		 * 1/2 (sensitivity 1/2); the same share of the budget for
+		 * uncentred ones (sensitivity 1) takes twice the noise. */
+		sigma_b = m / 10;
 	if (sigma_b > 0) {
 		/* The count is an integer: exact integer noise. */
 		fl_rng_derive(key, master, "dp-indic", index);

@@ -92,8 +92,8 @@ meta() {
 N=4          # clients in the round (the cohort)
 CLIP=1       # L2 clip bound C of one client's update
 Z=1          # noise multiplier: the summed noise has std Z x C
-S=1          # std of the noise on the summed clip indicator (adaptive
-             # clipping); must be above Z/2 (fl-clip-noise(1))
+S=2          # std of the noise on the summed clip indicator (adaptive
+             # clipping); must be above Z (fl-clip-noise(1))
 BITS=32      # the ring Z_2^32 in which updates are summed
 Q=0.01       # sampling rate: these 4 were drawn from a population of 400
 BUDGET=10    # the epsilon the ledger allows in total

@@ -4,7 +4,9 @@
 # A private federated training of an MLP on Fashion-MNIST, simulated on one
 # machine with the fl-* programs doing everything a real deployment does:
 # a population of clients with non-IID data (Dirichlet label skew), a
-# cohort drawn by Poisson sampling each round, and on every sampled device
+# cohort drawn by Poisson sampling each round from the OS's CSPRNG
+# (fl-account --sample: no one can predict it, so the amplification by
+# sampling that the ledger charges for holds), and on every sampled device
 #
 #   fl-train | fl-clip-noise --indicator | fl-quantize --ring |
 #     fl-clip-noise --shares (its share of the distributed noise) | fl-mask
@@ -52,9 +54,11 @@ usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
   -n N             clients in the population (3000)
       --no-privacy the same training without clipping, noise or masking
   -r N             rounds (40)
-      --seed=TEXT  seed of the data split, the sampling and the dropouts
-                   (the noise, identities and keys always come from the
-                   OS)
+      --seed=TEXT  seed of the data split and the dropouts (the cohorts,
+                   the noise, identities and keys come from the OS)
+      --seeded-cohorts  draw the cohorts from the seed too: a reproducible
+                   run for tests, NOT PRIVATE (the ledger marks every
+                   round not-private=sampling)
       --server-lr=ETA   server learning rate (1)
       --synthetic  synthetic data even if Fashion-MNIST is installed
 EOF
@@ -62,7 +66,7 @@ EOF
 
 N=3000 COHORT=150 ROUNDS=40 EPS=6 DELTA=1e-5 ARCH=mlp:784-64-10
 DROP=0.05 PRIVATE=1 JOBS=$(nproc 2>/dev/null || echo 2) DIR='' SEED=demo
-SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0 MINC=10
+SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0 MINC=10 SEEDED=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-a) ARCH=$2; shift ;;
@@ -80,6 +84,7 @@ while [ $# -gt 0 ]; do
 	--no-privacy) PRIVATE=0 ;;
 	-r) ROUNDS=$2; shift ;;
 	--seed=*) SEED=${1#*=} ;;
+	--seeded-cohorts) SEEDED=1 ;;
 	--server-lr=*) SLR=${1#*=} ;;
 	--synthetic) SYNTH=1 ;;
 	--iid) IID=1 ;;
@@ -143,13 +148,15 @@ fl-init -a "$ARCH" --seed "$SEED" -o global.flt
 rm -f state.flt budget.ledger
 q=$(awk -v c="$COHORT" -v n="$N" 'BEGIN { printf "%.8g", c / n }')
 if [ "$PRIVATE" = 1 ]; then
-	SIGMA_B=$(awk -v c="$COHORT" 'BEGIN { print c / 20 }')
+	SIGMA_B=$(awk -v c="$COHORT" 'BEGIN { print c / 10 }')
 	# The noise multiplier that spends the budget over the run, found
 	# by bisection with the accountant that will charge the rounds:
 	# the distributed discrete Gaussian summed over the expected
-	# survivors (noise in units of the sensitivity, so 1e6 grid units
-	# stand for any).  Rounds with fewer survivors cost more; the ledger
-	# stops the run if the budget runs out.
+	# survivors, of which the accountant does not count the 5% assumed
+	# colluding (noise in units of the sensitivity, so 1e6 grid units
+	# stand for any), with adaptive clipping's indicator.  Rounds with fewer survivors cost more
+	# (the cost is convex in them), so the plan aims 3% below the
+	# budget; the ledger stops the run if the budget runs out.
 	DIM=$(echo "$ARCH" | awk -F'[:-]' '{ n = 0
 		for (i = 2; i < NF; i++) n += ($i + 1) * $(i + 1)
 		d = 1; while (d < n) d *= 2; print d }')
@@ -159,16 +166,16 @@ if [ "$PRIVATE" = 1 ]; then
 	SURV=$(awk -v c="$COHORT" -v p="$DROP" 'BEGIN {
 		s = int(c * (1 - 2 * p / 3)); print (s < 1 ? 1 : s) }')
 	Z=$(awk -v lo=0.3 -v hi=20 -v e="$EPS" -v s="$SURV" -v q="$q" \
-	    -v T="$ROUNDS" -v d="$DIM" -v D="$DELTA" 'BEGIN {
+	    -v T="$ROUNDS" -v d="$DIM" -v D="$DELTA" -v b="$SIGMA_B" 'BEGIN {
 		for (k = 0; k < 30; k++) {
 			z = (lo + hi) / 2
 			cmd = sprintf("fl-account -m discrete-gaussian " \
 			    "--sigma %.10g --clients %d --sensitivity 1e6 " \
-			    "--dim %d -q %s -T %d -d %s", z * 1e6 / sqrt(s),
-			    s, d, q, T, D)
+			    "--dim %d -q %s -T %d -d %s --indicator-noise %s",
+			    z * 1e6 / sqrt(s), s, d, q, T, D, b)
 			cmd | getline line; close(cmd)
 			split(line, f, " ")
-			if (f[2] + 0 > 0.99 * e) lo = z; else hi = z
+			if (f[2] + 0 > 0.97 * e) lo = z; else hi = z
 		}
 		printf "%.6g\n", hi }')
 	CLIP=0.5
@@ -280,11 +287,23 @@ for t in $(seq 1 "$ROUNDS"); do
 	rm -rf round
 	mkdir round
 	export t CLIP
-	# Poisson sampling, and for each sampled client whether and when it
-	# drops: 1 before sharing, 2 before sending its masked update, 3
+	# The cohort: Poisson sampling from the OS's CSPRNG, which the ledger
+	# is told (--cohort); then for each sampled client whether and when
+	# it drops: 1 before sharing, 2 before sending its masked update, 3
 	# during the unmask request (after confirming the survivors).
-	draw "round$t" "$N" | awk -v q="$q" '$2 < q { print $1 }' \
-	    > round/sampled
+	# (The round is the model's, which the updates and the sum carry.)
+	MR=$(fl-inspect -g round global.flt)
+	export MR
+	if [ "$SEEDED" = 1 ]; then
+		fl-account --sample -q "$q" -N "$N" --round "$MR" \
+		    --seed "$SEED:cohort$t" -o round/cohort.flt 2> /dev/null
+		notprivate=--not-private
+	else
+		fl-account --sample -q "$q" -N "$N" --round "$MR" \
+		    -o round/cohort.flt
+		notprivate=
+	fi
+	fl-inspect -d clients round/cohort.flt > round/sampled
 	draw "drop$t" "$N" | awk -v p="$DROP" 'NR == FNR { s[$1]; next }
 	    ($1 in s) { st = ($2 < p) ? 1 + int(3 * $2 / p) : 0
 		print $1, (st > 3 ? 3 : st) }' round/sampled - > round/stage
@@ -299,8 +318,6 @@ for t in $(seq 1 "$ROUNDS"); do
 		# Keys for the sampled clients, signed by their identities;
 		# the roster of enrolled clients; then the shares of those
 		# that did not drop before sharing.
-		MR=$(fl-inspect -g round global.flt)
-		export MR
 		cut -d' ' -f1 round/stage | each keygen
 		if [ "$sampled" -lt "$MINC" ] ||
 		    ! cat round/c*.pub | fl-mask --make-roster -e enrolment.flt \
@@ -361,7 +378,8 @@ for t in $(seq 1 "$ROUNDS"); do
 		# would take epsilon over the budget is refused (exit 3), the
 		# sum is discarded and training stops.
 		if ! out=$(fl-account -l budget.ledger -s -B "$EPS" \
-		    -d "$DELTA" -q "$q" round/sum.flt); then
+		    -d "$DELTA" ${notprivate:+"$notprivate"} \
+		    --cohort round/cohort.flt round/sum.flt); then
 			rm -f round/sum.flt
 			echo "round $t: the privacy budget is spent; stopping" >&2
 			break

@@ -406,6 +406,25 @@ void fl_rng_wipe(struct fl_rng *r);
 size_t fl_sample_poisson(uint64_t *idx, size_t cap, uint64_t n, double q,
     struct fl_rng *r, int *overflow);
 
+/*
+ * A round's cohort (sample.c): the clients 0..n-1, each with probability
+ * q, drawn from key; out becomes a record kind=cohort with round,
+ * dp.population, dp.q, dp.sampling=poisson, cohort.seeded=yes when the key
+ * came from a seed, and the ascending client numbers as the u64 tensor
+ * `clients` (doc/metadata.md).  fl_cohort_from_record checks one.
+ */
+#define FL_COHORT_MAX_POPULATION ((uint64_t)1 << 40)
+struct fl_cohort {
+	uint64_t round, population, size;
+	double q;
+	int seeded;
+};
+int fl_cohort_draw(struct fl_record *out, uint64_t n, double q,
+    uint64_t round, const unsigned char key[FL_RNG_KEYBYTES], int seeded,
+    struct fl_error *err);
+int fl_cohort_from_record(struct fl_cohort *c, const struct fl_record *rec,
+    struct fl_error *err);
+
 /* ---- parallel work (parallel.c) ---- */
 
 /*

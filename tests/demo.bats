@@ -11,8 +11,10 @@ load helper
 SIM=$TOP/examples/simulate.sh
 
 @test "simulate.sh: private rounds with dropouts, epsilon within the budget" {
+	# Seeded cohorts, for a run without aborted rounds (a cohort that
+	# drops more than the roster tolerates aborts its round).
 	run -0 "$SIM" --synthetic -n 80 -c 24 -r 3 -e 8 --dropout=0.3 \
-	    --seed=bats -j 2 -d sim
+	    --seed=bats --seeded-cohorts -j 2 -d sim
 	assert_line --regexp '^# synthetic data: 80 clients, cohort ~24 \(q=0.3\), 3 rounds, noise multiplier [0-9.]+ for epsilon 8 at delta 1e-5$'
 	# A line per round: round, accuracy, sampled, survivors, dropped,
 	# epsilon, clip.
@@ -44,6 +46,51 @@ SIM=$TOP/examples/simulate.sh
 	    "$(LC_ALL=C sort sim/round/survivors)" ]
 	[ -e sim/round/roster.flt ]
 	[ -z "$(find sim/round -name '*.key')" ]
+	# Seeded cohorts are not private, and the ledger says so.
+	assert_equal "$(fl-inspect -g cohort.seeded sim/round/cohort.flt)" yes
+	cmp <(fl-inspect -d clients sim/round/cohort.flt) sim/round/sampled
+	[ "$(grep -c ' not-private=sampling ' sim/budget.ledger)" = 3 ]
+	# Everything the devices sent in the last round, key by key: only
+	# what the protocol needs, and beyond the client's name nothing that
+	# differs between clients (so nothing that depends on their data).
+	for f in sim/round/c*.pub sim/round/c*.shares sim/round/m[0-9]*.flt \
+	    sim/round/c*.confirm sim/round/c*.reveal; do
+		fl-inspect -j "$f"
+	done > sent.jsonl
+	run -0 $PYTHON - sent.jsonl <<'EOF'
+import json, sys
+allowed = {"arch", "client", "kind", "mask", "modulus", "round",
+           "secagg.session", "secagg.shared", "secagg.survivors",
+           "dp.clip", "dp.clip-indicator", "dp.dim", "dp.indicator-noise",
+           "dp.mechanism", "dp.noise", "dp.noise-update", "dp.sensitivity",
+           "dp.shares", "dp.sigma", "q.beta", "q.bits", "q.clients",
+           "q.codec", "q.dim", "q.rotation", "q.rotation-seed", "q.scale"}
+seen = {}
+kinds = set()
+for line in open(sys.argv[1]):
+    rec = json.loads(line)
+    meta = rec["meta"]
+    kinds.add(meta.get("kind"))
+    for k, v in meta.items():
+        if k not in allowed:
+            sys.exit(f"{rec['file']}: key {k}={v} may not leave a device")
+        if k != "client":
+            seen.setdefault((meta.get("kind"), k), set()).add(v)
+differ = {k: v for k, v in seen.items() if len(v) > 1}
+if differ:
+    sys.exit(f"values that differ between clients: {differ}")
+print(sorted(kinds))
+EOF
+}
+
+@test "simulate.sh: the cohorts come from the OS, and the ledger knows it" {
+	run -0 "$SIM" --synthetic -n 60 -c 20 -r 1 -e 8 --dropout=0 -j 2 -d os
+	assert_line --regexp '^ *1 '
+	run -1 fl-inspect -g cohort.seeded os/round/cohort.flt
+	cmp <(fl-inspect -d clients os/round/cohort.flt) os/round/sampled
+	run -0 cat os/budget.ledger
+	assert_line --index 1 --regexp "^release=1 round=0 .* q=0.333[0-9]* .* clients=$(wc -l < os/round/sampled) colluding=[0-9]+ .*check="
+	refute_output --partial not-private
 }
 
 @test "simulate.sh: the same run without privacy" {

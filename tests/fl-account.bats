@@ -443,6 +443,120 @@ PY
 	assert_equal "$status" 2
 }
 
+# ---- cohorts ----
+
+@test "--sample: Poisson sampling; client counts, sizes and pairs pass chi-square and z tests" {
+	local i
+	# 300 cohorts of 40 clients at q 1/4 (seeded for a reproducible test;
+	# the OS draw goes through the same sampler).
+	for i in $(seq 1 300); do
+		fl-account --sample -q 0.25 -N 40 --round "$i" --seed "stat$i" 2> /dev/null |
+		    fl-inspect -d clients | tr '\n' ' '
+		echo
+	done > draws.txt
+	run -0 $PYTHON - <<'EOF'
+import math
+rows = [[int(x) for x in l.split()] for l in open("draws.txt")]
+T, N, q = len(rows), 40, 0.25
+assert T == 300 and all(r == sorted(set(r)) and all(0 <= x < N for x in r) for r in rows)
+counts = [0] * N
+for r in rows:
+    for x in r:
+        counts[x] += 1
+# Each client: Binomial(T, q); chi-square over the N clients.
+chi = sum((c - T * q) ** 2 / (T * q * (1 - q)) for c in counts)
+# Wilson-Hilferty: the 1 - 1e-4 quantile of chi-square(N).
+crit = N * (1 - 2 / (9 * N) + 3.719 * math.sqrt(2 / (9 * N))) ** 3
+# Cohort size: Binomial(N, q) per round.
+sizes = [len(r) for r in rows]
+z_size = (sum(sizes) - T * N * q) / math.sqrt(T * N * q * (1 - q))
+# Pairs chosen together: q^2 each, independent memberships.
+pr = [len(r) * (len(r) - 1) / 2 for r in rows]
+m = sum(pr) / T
+sd = math.sqrt(sum((x - m) ** 2 for x in pr) / (T - 1))
+z_pairs = (m - N * (N - 1) / 2 * q * q) / (sd / math.sqrt(T))
+print(f"chi-square {chi:.1f} (limit {crit:.1f}) z {z_size:.2f} {z_pairs:.2f}")
+ok = chi < crit and abs(z_size) < 4.5 and abs(z_pairs) < 4.5
+raise SystemExit(0 if ok else 1)
+EOF
+	# A large population: 10^6 clients at q 10^-3 (size ~1000 +- 32).
+	fl-account --sample -q 0.001 -N 1000000 --round 1 -o big.flt
+	run -0 fl-inspect -d clients big.flt
+	[ "${#lines[@]}" -gt 850 ] && [ "${#lines[@]}" -lt 1150 ] || fail "size ${#lines[@]}"
+	# From the OS: two draws differ; the record says what was drawn.
+	fl-account --sample -q 0.01 -N 100000 --round 3 -o a.flt
+	fl-account --sample -q 0.01 -N 100000 --round 3 -o b.flt
+	! cmp -s a.flt b.flt
+	assert_equal "$(fl-inspect -g kind a.flt) $(fl-inspect -g round a.flt) $(fl-inspect -g dp.q a.flt) $(fl-inspect -g dp.population a.flt) $(fl-inspect -g dp.sampling a.flt)" "cohort 3 0.01 100000 poisson"
+	run -1 fl-inspect -g cohort.seeded a.flt
+	# From a seed: the same cohort every time, marked, with a warning.
+	run -0 --separate-stderr fl-account --sample -b 10 -N 1000 --round 3 --seed s -o s1.flt
+	assert_equal "$stderr" "fl-account: warning: a cohort drawn from --seed: whoever knows the seed knows who took part: not private"
+	fl-account --sample -b 10 -N 1000 --round 3 --seed s -o s2.flt 2> /dev/null
+	cmp s1.flt s2.flt
+	assert_equal "$(fl-inspect -g cohort.seeded s1.flt) $(fl-inspect -g dp.q s1.flt)" "yes 0.01"
+}
+
+@test "--cohort: the spend takes the rate and round from the cohort; a seeded cohort only with --not-private, marked in the ledger" {
+	fl-account --sample -q 0.05 -N 2000 --round 7 -o c.flt
+	fl-pack -m kind=aggregate -m round=7 -m clients=20 -m dp.mechanism=gaussian \
+	    -m dp.sigma=0.2 -m dp.sensitivity=0.1 -m dp.shares=20 -t w:f32=0 -o agg.flt
+	fl-account -l L -s --cohort c.flt agg.flt
+	run -0 tail -n 1 L
+	assert_output --regexp '^release=1 round=7 mechanism=gaussian q=0.05 steps=1 noise=[0-9.]+ clients=20 colluding=1 check='
+	# A seeded cohort: refused, the ledger untouched; with --not-private,
+	# charged and marked.
+	fl-account --sample -q 0.05 -N 2000 --round 7 --seed x -o sc.flt 2> /dev/null
+	run -1 --separate-stderr fl-account -l L -s --cohort sc.flt agg.flt
+	assert_equal "$stderr" "fl-account: sc.flt: a cohort drawn from a seed (cohort.seeded=yes): whoever knows the seed knows who took part, and sampling amplifies nothing against them: not private (spend it with --not-private)"
+	assert_equal "$(grep -c release= L)" 1
+	fl-account -l L -s --not-private --cohort sc.flt agg.flt > /dev/null
+	run -0 tail -n 1 L
+	assert_output --regexp ' not-private=sampling check='
+	# Seeded noise and a seeded cohort.
+	fl-pack -m kind=aggregate -m round=7 -m clients=20 -m dp.mechanism=gaussian \
+	    -m dp.noise=1 -m dp.seeded=yes -t w:f32=0 -o seeded.flt
+	fl-account -l L -s --not-private --cohort sc.flt seeded.flt > /dev/null 2>&1
+	run -0 tail -n 1 L
+	assert_output --regexp ' not-private=noise,sampling check='
+	# The ledger reads back what it wrote.
+	run -0 fl-account -l L
+}
+
+@test "--cohort and --sample: bad input and usage errors" {
+	fl-account --sample -q 0.05 -N 100 --round 7 -o c.flt
+	fl-pack -m kind=aggregate -m round=8 -m clients=2 -m dp.mechanism=gaussian \
+	    -m dp.noise=1 -t w:f32=0 -o r8.flt
+	run -1 --separate-stderr fl-account -l L -s --cohort c.flt r8.flt
+	assert_equal "$stderr" "fl-account: r8.flt: record 1: round 8, but the cohort c.flt is for round 7"
+	n=$(fl-inspect -d clients c.flt | wc -l)
+	fl-pack -m kind=aggregate -m round=7 -m clients=$((n + 1)) -m dp.mechanism=gaussian \
+	    -m dp.noise=1 -t w:f32=0 -o many.flt
+	run -1 --separate-stderr fl-account -l L -s --cohort c.flt many.flt
+	assert_equal "$stderr" "fl-account: many.flt: record 1: $((n + 1)) clients summed, more than the $n of the cohort c.flt"
+	run -1 --separate-stderr fl-account -l L -s --cohort r8.flt r8.flt
+	assert_equal "$stderr" "fl-account: r8.flt: not a cohort (kind=aggregate): draw one with fl-account --sample"
+	fl-pack -m kind=cohort -m round=1 -m dp.population=10 -m dp.q=0.5 -m dp.sampling=poisson \
+	    -t 'clients:u64=3,2' -o order.flt
+	run -1 --separate-stderr fl-account -l L -s --cohort order.flt r8.flt
+	assert_equal "$stderr" "fl-account: order.flt: cohort: client 2 at position 2 is out of order or not below the population"
+	fl-pack -m kind=cohort -m round=1 -m dp.population=10 -m dp.q=0.5 -m dp.sampling=shuffle \
+	    -t 'clients:u64=3' -o shuf.flt
+	run -1 --separate-stderr fl-account -l L -s --cohort shuf.flt r8.flt
+	assert_equal "$stderr" "fl-account: shuf.flt: cohort not drawn by Poisson sampling (dp.sampling)"
+	[ ! -e L ]
+	run -1 --separate-stderr fl-account --sample -q 0.5 -N 0 --round 1
+	run -1 --separate-stderr fl-account --sample -q 0.5 -N 2000000000000 --round 1
+	assert_equal "$stderr" "fl-account: --sample: population 2000000000000 is not in [1, 1099511627776]"
+	local bad
+	for bad in "--sample -q 0.1 -N 10" "--sample -N 10 --round 1" "--sample -q 0.1 --round 1" \
+	    "--sample -q 0.1 -N 10 --round 1 -l L" "--sample -q 0.1 -N 10 --round 1 x.flt" \
+	    "--seed x -q 0.1 -z 1" "--cohort c.flt -q 0.1 r8.flt" "--cohort c.flt -q 0.1 -z 1"; do
+		run -2 fl-account $bad
+	done
+	[ ! -e L ]
+}
+
 # ---- the ledger ----
 
 @test "ledger: the documented format, deterministic, with a valid chain of checks" {

@@ -78,3 +78,30 @@ EOF
 	b=$(fl-account -j -q 0.01 --corrupt 0 -m skellam --sigma 100 --clients 90 --sensitivity 1000 --dim 10)
 	assert_equal "${a#*epsilon}" "${b#*epsilon}"
 }
+
+# ---- who took part ----
+
+@test "attack: a cohort drawn from a known seed is predicted; the ledger refuses to spend it, and OS cohorts cannot be replayed" {
+	# The old demo drew its cohorts from awk's srand keyed by a public
+	# seed: whoever knows the seed replays the draw and knows who took
+	# part, so sampling amplifies nothing against them.
+	fl-account --sample -q 0.05 -N 3000 --round 1 --seed demo:round1 -o server.flt 2> /dev/null
+	fl-account --sample -q 0.05 -N 3000 --round 1 --seed demo:round1 -o attacker.flt 2> /dev/null
+	cmp <(fl-inspect -d clients server.flt) <(fl-inspect -d clients attacker.flt)
+	fl-pack -m kind=aggregate -m round=1 -m clients=100 -m dp.mechanism=gaussian \
+	    -m dp.noise=1 -t w:f32=0 -o sum.flt
+	run -1 fl-account -l L -s --cohort server.flt sum.flt
+	assert_output --partial "cohort.seeded=yes"
+	[ ! -e L ]
+	# Drawn from the OS, the same command gives another cohort: the
+	# attacker's replay shares only the ~q of the clients chance gives.
+	fl-account --sample -q 0.05 -N 3000 --round 1 -o server.flt
+	fl-account --sample -q 0.05 -N 3000 --round 1 -o attacker.flt
+	run -0 bash -c 'comm -12 <(fl-inspect -d clients server.flt | sort) <(fl-inspect -d clients attacker.flt | sort) | wc -l'
+	both=$output
+	n=$(fl-inspect -d clients server.flt | wc -l)
+	# Expected overlap 0.05 n (about 7.5), far from n (about 150).
+	[ "$both" -lt $((n / 4)) ] || fail "$both of $n clients predicted"
+	fl-account -l L -s --cohort server.flt sum.flt > /dev/null
+	run -1 grep -c not-private L
+}

@@ -25,7 +25,7 @@
 #                        same [0.2, 0.05]
 #   FL_CLIP              the first round's clip bound (then adaptive) [1]
 #   FL_NOISE             noise multiplier Z of the summed update [1]
-#   FL_INDICATOR_NOISE   noise of the summed clip indicator, above Z/2 [1]
+#   FL_INDICATOR_NOISE   noise of the summed clip indicator, above Z [2]
 #   FL_SHARES            noise shares planned (a low estimate of the
 #                        survivors; a client plans for at most the
 #                        roster's clients) [FL_EXPECT x (1 - FL_DROPOUT)]
@@ -51,7 +51,7 @@ DROPOUT=${FL_DROPOUT:-0.2}
 CORRUPT=${FL_CORRUPT:-0.05}
 CLIP0=${FL_CLIP:-1}
 NOISE=${FL_NOISE:-1}
-INOISE=${FL_INDICATOR_NOISE:-1}
+INOISE=${FL_INDICATOR_NOISE:-2}
 SHARES=${FL_SHARES:-$(awk -v n="$EXPECT" -v p="$DROPOUT" \
     'BEGIN { s = int(n * (1 - p)); print (s < 1 ? 1 : s) }')}
 BITS=${FL_BITS:-32}
