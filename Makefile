@@ -33,7 +33,7 @@ MAN5 = $(sort $(wildcard man/man5/*.5))
 MAN7 = $(sort $(wildcard man/man7/*.7))
 
 FUZZ_SECONDS ?= 60
-FUZZERS = record values data secagg
+FUZZERS = record values data secagg ledger
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 

@@ -16,7 +16,8 @@
  *     reader record by record: same outcome, same header, and pieces that
  *     are 64-byte aligned, in order, and put together are the payload;
  * Every tensor's elements are summarised (fl_tensor_stats), so a tensor that
- * points outside its payload is an ASan report.
+ * points outside its payload is an ASan report, and every record goes to
+ * the readers of its meaning (fl_release_from_record, fl_cohort_from_record).
  *
  * The fuzzer rarely forges a CRC, so each input is also tried with the
  * CRCs of its first record repaired: the mutations then reach the header
@@ -31,6 +32,7 @@
  * with the largest limit (UINT64_MAX): their allocation is bounded by the
  * input, and the size arithmetic must survive it.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +79,22 @@ same_record(const struct fl_record *a, const struct fl_record *b)
 	return a->rawlen == 0 || memcmp(a->raw, b->raw, a->rawlen) == 0;
 }
 
+/* The readers of a record's meaning on whatever a record says: the
+ * release the accountant charges and the cohort a spend is given.  What
+ * they accept must pass their own checks. */
+static void
+check_readers(const struct fl_record *rec)
+{
+	struct fl_release r;
+	struct fl_cohort c;
+	struct fl_error err;
+
+	if (fl_release_from_record(&r, rec, 1000, NAN, &err) == 0 && r.q > 0)
+		CHECK(fl_release_check(&r, &err) == 0);
+	if (fl_cohort_from_record(&c, rec, &err) == 0)
+		CHECK(c.q > 0 && c.q <= 1 && c.size <= c.population);
+}
+
 /* What a reader promises about a record it returned. */
 static void
 check_record(const struct fl_record *rec)
@@ -112,6 +130,7 @@ check_record(const struct fl_record *rec)
 		CHECK(st.finite + st.nonfinite == t->numel);
 	}
 	CHECK(end == rec->rawlen);
+	check_readers(rec);
 }
 
 /* Write rec (stored and compressed), read it back, compare.  orig/len: the
