@@ -15,12 +15,7 @@ set -eu
 
 base=8dee25b
 old=$WORK/old-$base
-if [ ! -x "$old/bin/fl-mask" ]; then
-	rm -rf "$old"
-	mkdir -p "$old"
-	git archive "$base" | tar -x -C "$old"
-	make -C "$old" -s -j2 all > /dev/null
-fi
+build_base "$base"
 n=150 d=65536 runs=${BENCH_ROUND_RUNS:-3}
 sr=$WORK/secagg-round
 rm -rf "$sr"

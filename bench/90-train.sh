@@ -3,7 +3,8 @@
 # the 60k training images, MLP 784-128-10, batch 32, lr 0.1, one thread,
 # fl-train against numpy and PyTorch on OpenBLAS, same model, data,
 # batch, learning rate and initialisation scheme (bench/train/mlp.py);
-# DP-SGD against non-private training.
+# DP-SGD against non-private training, and its noise snapped to a grid
+# (as fl-clip-noise's) against the plain float noise of commit 8dee25b.
 set -eu
 . bench/lib.sh
 
@@ -38,6 +39,16 @@ hf train \
     "$train -b 256 --dp $img > /dev/null" \
     "$train -s 1 $img > /dev/null" \
     "$train -j 2 $img > /dev/null"
+# The snapped noise: this tree against 8dee25b (plain float32 noise), both
+# with shuffled batches (8dee25b's only sampling).
+base=8dee25b
+build_base "$base"
+oldtrain="$WORK/old-$base/bin/fl-train -q -m $WORK/mlp.flt --seed bench"
+hf snap \
+    "$oldtrain -b 256 --dp $img > /dev/null" \
+    "$train -b 256 --dp --shuffle $img > /dev/null"
+plain256=$(hfget snap 0 min)
+snap256=$(hfget snap 1 min)
 ours=$(hfget train 0 min)
 dp=$(hfget train 1 min)
 ours256=$(hfget train 2 min)
@@ -112,6 +123,9 @@ row "fl-train --dp, batch 32" "$(secs "$dp")" "fl-train, batch 32" \
 row "fl-train, batch 256" "$(secs "$ours256")" "—" "—" "—" "$(hfcmd train 2)"
 row "fl-train --dp, batch 256" "$(secs "$dp256")" "fl-train, batch 256" \
     "$(secs "$ours256")" "$(ratio "$dp256" "$ours256")" "$(hfcmd train 3)"
+row "fl-train --dp --shuffle, batch 256 (noise on the grid)" "$(secs "$snap256")" \
+    "8dee25b fl-train --dp, batch 256 (plain float noise)" "$(secs "$plain256")" \
+    "$(ratio "$snap256" "$plain256")" "$(hfcmd snap 1)"
 row "peak RSS, fl-train 1 epoch" "$((rss_ours / 1024)) MiB" \
     "numpy (whole process)" "$((rss_np / 1024)) MiB" \
     "$(ratio "$rss_ours" "$rss_np")" "/usr/bin/time -f %M $(hfcmd train 0)"
@@ -148,3 +162,6 @@ target "DP-SGD epoch <= 1.5x non-private, batch 32" \
 target "DP-SGD epoch <= 1.5x non-private, batch 256" \
     "$(printf '%.3f s vs %.3f s (ratio %s)' "$dp256" "$ours256" "$(ratio "$dp256" "$ours256")")" \
     "$(ge "$(awk -v t="$ours256" 'BEGIN { print 1.5 * t }')" "$dp256")"
+target "DP-SGD noise on the grid <= 1.10x plain float noise (8dee25b), batch 256" \
+    "$(printf '%.3f s vs %.3f s (ratio %s)' "$snap256" "$plain256" "$(ratio "$snap256" "$plain256")")" \
+    "$(ge "$(awk -v t="$plain256" 'BEGIN { print 1.1 * t }')" "$snap256")"

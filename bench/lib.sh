@@ -92,3 +92,15 @@ ge() {
 size_of() {
 	wc -c < "$1" | tr -d ' '
 }
+
+# build_base COMMIT: build the programs of an earlier commit (from the git
+# history, once) under $WORK/old-COMMIT, for side-by-side comparisons.
+build_base() {
+	_old=$WORK/old-$1
+	if [ ! -x "$_old/bin/fl-train" ] || [ ! -x "$_old/bin/fl-mask" ]; then
+		rm -rf "$_old"
+		mkdir -p "$_old"
+		git archive "$1" | tar -x -C "$_old"
+		make -C "$_old" -s -j2 all > /dev/null
+	fi
+}
