@@ -11,7 +11,8 @@
 #include "tool.h"
 
 static const char usage[] =
-    "fl-inspect [-c | -j | -d name | -g key] [-o file] [file ...]\n"
+    "fl-inspect [-c | -j | -d name | -g key | --privacy] [-o file]\n"
+    "           [file ...]\n"
     "       fl-inspect --diff [-j] [--tolerance=t] [-o file] a b";
 
 static const char options[] =
@@ -31,6 +32,10 @@ static const char options[] =
     "  -j, --json             JSON Lines: an object per record, or per\n"
     "                         tensor when comparing\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
+    "      --privacy          per key and tensor, what protects it when the\n"
+    "                         record leaves a device: public (the same for\n"
+    "                         every client), noised (DP), masked, or\n"
+    "                         nothing\n"
     "      --tolerance=T      with --diff: exit 1 if an absolute difference\n"
     "                         is above T\n"
     "  -V, --version          print the version and exit\n"
@@ -38,7 +43,7 @@ static const char options[] =
     "Environment: FL_MAX_PAYLOAD caps a record's payload in bytes "
     "(default 4 GiB).\n";
 
-enum mode { SHOW, CHECK, DUMP, GET, DIFF };
+enum mode { SHOW, CHECK, DUMP, GET, DIFF, PRIVACY };
 
 struct opts {
 	enum mode mode;
@@ -233,6 +238,66 @@ dump(FILE *fp, const struct fl_tensor *t)
 	}
 }
 
+/*
+ * --privacy: what protects each part of a record once it leaves a device.
+ * Metadata is public when the release policy lets it travel beside masked
+ * values (lib/release.c); anything else is in clear.  Tensors are noised
+ * when the record says which mechanism noised them (dp.mechanism), except
+ * adaptive clipping's indicator, which the server noises after the sum;
+ * masked when mask=secagg.
+ */
+static void
+show_privacy(FILE *fp, const struct tool_input *in,
+    const struct fl_record *rec)
+{
+	const char *mech = fl_meta_get(rec, "dp.mechanism");
+	const char *ind = fl_meta_get(rec, "dp.clip-indicator");
+	const char *mask = fl_meta_get(rec, "mask");
+	const char *shares = fl_meta_get(rec, "dp.shares");
+	int share_of_noise = shares != NULL && strcmp(shares, "1") != 0;
+	int masked = mask != NULL && strcmp(mask, "secagg") == 0;
+	size_t width = 6;
+
+	for (size_t i = 0; i < rec->nmeta; i++)
+		if (strlen(rec->meta[i].key) > width)
+			width = strlen(rec->meta[i].key);
+	for (size_t i = 0; i < rec->ntensors; i++)
+		if (strlen(rec->tensors[i].name) + 7 > width)
+			width = strlen(rec->tensors[i].name) + 7;
+	fprintf(fp, "%s: record %lu: privacy\n", in->name, in->recno);
+	for (size_t i = 0; i < rec->nmeta; i++) {
+		const char *key = rec->meta[i].key, *why;
+
+		if (fl_release_key_public(key, &why))
+			fprintf(fp, "  %-*s  public\n", (int)width, key);
+		else
+			fprintf(fp, "  %-*s  IN CLEAR: %s\n", (int)width, key,
+			    why ? why : "may depend on the data");
+	}
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const char *name = rec->tensors[i].name;
+		int indicator = ind != NULL && strcmp(name, ind) == 0;
+
+		fprintf(fp, "  tensor %-*s  ", (int)width - 7, name);
+		if (indicator)
+			fputs("noised by the server after the sum (--adapt)", fp);
+		else if (mech != NULL && share_of_noise && !masked)
+			/* One client's share is too little noise on its own:
+			 * only the masked sum of dp.shares of them is private. */
+			fprintf(fp, "noised (%s), a 1/%s share: weak until "
+			    "masked", mech, shares);
+		else if (mech != NULL)
+			fprintf(fp, "noised (%s)", mech);
+		else
+			fputs("not noised", fp);
+		if (masked)
+			fputs(", masked", fp);
+		else if (!indicator && mech == NULL)
+			fputs(", IN CLEAR", fp);
+		fputc('\n', fp);
+	}
+}
+
 static int
 run_stream(const struct opts *o, int nfiles, char **files, FILE *fp)
 {
@@ -268,6 +333,9 @@ run_stream(const struct opts *o, int nfiles, char **files, FILE *fp)
 				break;
 			}
 			fprintf(fp, "%s\n", v);
+			break;
+		case PRIVACY:
+			show_privacy(fp, &in, &rec);
 			break;
 		default:
 			if (o->json)
@@ -499,7 +567,7 @@ run_diff(const struct opts *o, char **files, FILE *fp)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_DIFF = 256, OPT_TOLERANCE };
+	enum { OPT_DIFF = 256, OPT_PRIVACY, OPT_TOLERANCE };
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'c' },
 		{ "dump", required_argument, NULL, 'd' },
@@ -508,6 +576,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "privacy", no_argument, NULL, OPT_PRIVACY },
 		{ "tolerance", required_argument, NULL, OPT_TOLERANCE },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -547,6 +616,10 @@ main(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case OPT_PRIVACY:
+			o.mode = PRIVACY;
+			nmodes++;
+			break;
 		case OPT_TOLERANCE:
 			o.tolerance = tool_opt_double("--tolerance", optarg, 0,
 			    INFINITY);
@@ -560,8 +633,8 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (nmodes > 1)
-		tool_usage_error("--check, --dump, --diff and --get are "
-		    "mutually exclusive");
+		tool_usage_error("--check, --dump, --diff, --get and --privacy "
+		    "are mutually exclusive");
 	if (o.json && o.mode != SHOW && o.mode != DIFF)
 		tool_usage_error("--json goes with the default view or --diff");
 	if (o.tolerance >= 0 && o.mode != DIFF)

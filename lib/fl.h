@@ -1832,6 +1832,11 @@ void fl_sa_masked_digest(char out[FL_SA_HEX], const struct fl_record *rec,
  */
 int fl_release_check_masked(const struct fl_record *rec, struct fl_error *err);
 
+/* 1 if key may travel in clear beside masked values (the same for every
+ * client of a round), else 0 with *why the advice for the keys fltools
+ * knows (weight, loss, clients, ...) or NULL. */
+int fl_release_key_public(const char *key, const char **why);
+
 /* Drop the keys fltools writes on a device that depend on the client's
  * data (weight: the example count, loss), from a record about to be
  * released (fl-clip-noise --clip). */

@@ -68,6 +68,18 @@ allowed(const char *key)
 }
 
 int
+fl_release_key_public(const char *key, const char **why)
+{
+	*why = NULL;
+	if (allowed(key))
+		return 1;
+	for (size_t j = 0; j < sizeof(advice) / sizeof(advice[0]); j++)
+		if (strcmp(key, advice[j].key) == 0)
+			*why = advice[j].why;
+	return 0;
+}
+
+int
 fl_release_check_masked(const struct fl_record *rec, struct fl_error *err)
 {
 	const char *kind = fl_meta_get(rec, "kind");
@@ -78,15 +90,14 @@ fl_release_check_masked(const struct fl_record *rec, struct fl_error *err)
 		    "only a client's update is masked",
 		    fl_escape(q, sizeof(q), kind, strlen(kind)));
 	for (size_t i = 0; i < rec->nmeta; i++) {
-		const char *key = rec->meta[i].key;
+		const char *key = rec->meta[i].key, *why;
 
-		if (allowed(key))
+		if (fl_release_key_public(key, &why))
 			continue;
-		for (size_t j = 0; j < sizeof(advice) / sizeof(advice[0]); j++)
-			if (strcmp(key, advice[j].key) == 0)
-				return fl_error_set(err, FL_EFORMAT, "metadata "
-				    "'%s' would travel in clear beside the "
-				    "masked values: %s", key, advice[j].why);
+		if (why != NULL)
+			return fl_error_set(err, FL_EFORMAT, "metadata '%s' would "
+			    "travel in clear beside the masked values: %s", key,
+			    why);
 		return fl_error_set(err, FL_EFORMAT, "metadata '%s' would "
 		    "travel in clear beside the masked values, and may depend "
 		    "on the client's data: drop it before masking", key);

@@ -593,3 +593,31 @@ usage_error() {
 	assert_output ''
 	assert_equal "$stderr" ""
 }
+
+@test "--privacy: what protects each key and tensor once the record leaves a device" {
+	fl-pack -m kind=update -m round=3 -m weight=120 -m loss=0.5 -m x-note=hi \
+	    -t w:f32=1,2 -o u.flt
+	run -0 fl-inspect --privacy u.flt
+	assert_line --index 0 "u.flt: record 1: privacy"
+	assert_line --regexp '^  kind +public$'
+	assert_line --regexp "^  weight +IN CLEAR: the client's example count"
+	assert_line --regexp "^  loss +IN CLEAR: the client's training loss"
+	assert_line --regexp '^  x-note +IN CLEAR: may depend on the data$'
+	assert_line --regexp '^  tensor w +not noised, IN CLEAR$'
+	# Clipped and noised: weight and loss dropped, the tensor noised.
+	fl-clip-noise -c 1 -n 1 --indicator u.flt 2> /dev/null > n.flt
+	run -0 fl-inspect --privacy n.flt
+	refute_line --regexp '^  (weight|loss) '
+	assert_line --regexp '^  x-note +IN CLEAR: may depend on the data$'
+	assert_line --regexp '^  tensor w +noised \(gaussian\)$'
+	assert_line --regexp '^  tensor clip.indicator +noised by the server after the sum \(--adapt\)$'
+	# One client's share of distributed noise is private only once summed.
+	fl-clip-noise -c 1 -n 1 --shares 10 u.flt > s.flt
+	run -0 fl-inspect --privacy s.flt
+	assert_line --regexp '^  tensor w +noised \(gaussian\), a 1/10 share: weak until masked$'
+	# DP-SGD's rate gives away the data set's size.
+	fl-pack -m kind=update -m dp.mechanism=gaussian -m dp.q=0.004 -t w:f32=0 -o sgd.flt
+	run -0 fl-inspect --privacy sgd.flt
+	assert_line --regexp '^  dp.q +IN CLEAR: DP-SGD.s sampling rate gives away the example count$'
+	run -2 fl-inspect --privacy -g kind u.flt
+}
