@@ -32,6 +32,8 @@ static const char options[] =
     "tensors and round; any bad record fails the whole aggregation.\n"
     "\n"
     "  -f, --byzantine=F      krum: Byzantine updates tolerated (default 0)\n"
+    "      --denominator=N    mean: divide the plain sum by the public N (a\n"
+    "                         fixed denominator), not by the weights\n"
     "      --drop-nonfinite   skip updates holding NaN or infinite values,\n"
     "                         counting them, instead of failing\n"
     "  -h, --help             print this help and exit\n"
@@ -80,6 +82,7 @@ struct opts {
 	const char *log;
 	const char *roster, *reveals, *shares;  /* secure aggregation */
 	int threads;
+	double denominator;     /* --denominator, else NAN */
 };
 
 /* One accepted record: where to find it again, and what pass 1 learnt. */
@@ -330,6 +333,14 @@ check_kind(struct agg *a)
 	if (strcmp(agg, "mean") != 0 && strcmp(agg, "sum") != 0)
 		bad(a, "record is a '%s' aggregate: robust aggregates do not "
 		    "merge", q);
+	/* --denominator divides a plain sum: partial sums merge into it
+	 * (noised by the server, say); a mean does not give its sum back. */
+	if (!isnan(o->denominator)) {
+		if (strcmp(agg, "sum") != 0)
+			bad(a, "record is a partial mean: --denominator divides "
+			    "sums (merge with -r sum, then divide once)");
+		return;
+	}
 	if (strcmp(agg, rule_names[o->rule]) != 0)
 		bad(a, "record is a partial %s: merge it with --rule=%s", q, q);
 }
@@ -356,10 +367,13 @@ record_weight(struct agg *a, uint64_t *clients)
 			    fl_escape(q, sizeof(q), w, strlen(w)));
 	} else {
 		a->all_weighted = 0;
-		if (a->o->rule == MEAN && !a->o->unweighted)
+		if (a->o->rule == MEAN && !a->o->unweighted &&
+		    isnan(a->o->denominator))
 			bad(a, "no weight: give every update a weight, or use "
 			    "--unweighted");
 	}
+	if (a->o->rule == MEAN && !isnan(a->o->denominator))
+		return 1;       /* an update, or a partial sum: as it is */
 	if (a->o->rule == MEAN && a->o->unweighted)
 		return (double)*clients;
 	return v;
@@ -1104,9 +1118,11 @@ set_meta(struct fl_record *out, const struct agg *a)
 	    (unsigned long long)a->clients) < 0 ||
 	    (a->have_round && fl_meta_setf(out, &err, "round", "%llu",
 	    (unsigned long long)a->round) < 0) ||
-	    ((a->all_weighted || (o->rule == MEAN && o->unweighted)) &&
-	    fl_meta_set(out, "weight", fl_format_double(buf, a->wsum),
-	    &err) < 0))
+	    (isnan(o->denominator) && (a->all_weighted || (o->rule == MEAN &&
+	    o->unweighted)) && fl_meta_set(out, "weight",
+	    fl_format_double(buf, a->wsum), &err) < 0) ||
+	    (!isnan(o->denominator) && fl_meta_set(out, "agg.denominator",
+	    fl_format_double(buf, o->denominator), &err) < 0))
 		tool_die("%s", err.msg);
 }
 
@@ -1162,9 +1178,10 @@ main(int argc, char **argv)
 {
 	enum { OPT_DROP = 256, OPT_LOG, OPT_MEMORY, OPT_NORM_BOUND,
 		OPT_REVEALS, OPT_ROSTER, OPT_SELECT, OPT_SHARES, OPT_TRIM,
-		OPT_UNWEIGHTED };
+		OPT_UNWEIGHTED, OPT_DENOMINATOR };
 	static const struct option longopts[] = {
 		{ "byzantine", required_argument, NULL, 'f' },
+		{ "denominator", required_argument, NULL, OPT_DENOMINATOR },
 		{ "drop-nonfinite", no_argument, NULL, OPT_DROP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "log", required_argument, NULL, OPT_LOG },
@@ -1184,7 +1201,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { MEAN, 0, 0, 0, 0.2, 0, 1, 1, UINT64_C(1) << 30,
-		0, 0, 0, 0, NULL, NULL, NULL, NULL, 1 };
+		0, 0, 0, 0, NULL, NULL, NULL, NULL, 1, NAN };
 	struct tool_output out;
 	struct fl_record res;
 	struct fl_error err;
@@ -1270,6 +1287,10 @@ main(int argc, char **argv)
 		case OPT_UNWEIGHTED:
 			o.unweighted = 1;
 			break;
+		case OPT_DENOMINATOR:
+			o.denominator = tool_opt_positive("--denominator",
+			    optarg);
+			break;
 		case 'V':
 			tool_version();
 		default:
@@ -1294,6 +1315,10 @@ main(int argc, char **argv)
 		tool_usage_error("--byzantine and --select go with --rule=krum");
 	if (o.unweighted && o.rule != MEAN)
 		tool_usage_error("--unweighted goes with --rule=mean");
+	if (!isnan(o.denominator) && (o.rule != MEAN || o.roster != NULL))
+		tool_usage_error("--denominator goes with --rule=mean, not "
+		    "with --roster (decode the sum with fl-quantize -d "
+		    "--mean=N)");
 	if (o.set_memory && (o.rule == MEAN || o.rule == SUM))
 		tool_usage_error("--memory is for the robust rules (mean and "
 		    "sum stream in one model's memory)");
@@ -1352,8 +1377,8 @@ main(int argc, char **argv)
 		 * model-sized allocation. */
 		fl_record_clear(&a.rec);
 		set_meta(&a.rec, &a);
-		if (fl_acc_take_result(&a.acc, &a.rec, o.rule == MEAN ?
-		    a.wsum : 1, &err) < 0)
+		if (fl_acc_take_result(&a.acc, &a.rec, o.rule != MEAN ? 1 :
+		    isnan(o.denominator) ? a.wsum : o.denominator, &err) < 0)
 			tool_die("%s", err.msg);
 		if (a.masked)
 			unmask(&a, &a.rec);

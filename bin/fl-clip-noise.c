@@ -20,7 +20,8 @@
 static const char usage[] =
     "fl-clip-noise [-j n] [-c clip [--per-tensor[=split]] [--indicator]]\n"
     "           [-n noise [-m mechanism] [--exact] [--shares=n]\n"
-    "           [--sensitivity=d] [--indicator-noise=s]] [--seed=text]\n"
+    "           [--sensitivity=d] [--indicator-noise=s]] [--weight-cap=w]\n"
+    "           [--seed=text]\n"
     "           [-o file] [file ...]\n"
     "       fl-clip-noise --adapt [--clip-lr=eta] [--indicator-noise=s]\n"
     "           [--target-quantile=q] [--seed=text] [-o file] [file ...]";
@@ -56,11 +57,13 @@ static const char options[] =
     "      --shares=N            add 1/N of the noise variance: N clients' shares\n"
     "                            sum to the full noise\n"
     "      --target-quantile=Q   adaptive clipping target quantile (0.5)\n"
+    "      --weight-cap=W        weighted DP-FedAvg: scale the clipped update by\n"
+    "                            min(weight, W) / W (its norm stays within C)\n"
     "  -V, --version             print the version and exit\n";
 
 struct opts {
 	double clip, noise, sensitivity, indicator_noise;
-	double clip_lr, target_quantile;
+	double clip_lr, target_quantile, weight_cap;
 	const char *split, *seed, *mechanism;
 	int per_tensor, indicator, exact, adapt, threads;
 	uint64_t shares;
@@ -197,12 +200,39 @@ clip_set(struct fl_tensor **ts, size_t n, double bound, double *factor,
 		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
 	return clipped;
 }
+/*
+ * Weighted DP-FedAvg (McMahan, Ramage, Talwar, Zhang 2018): a client's
+ * clipped update counts min(n, W) / W, n its example count, so the weight
+ * is bounded and sits inside the clip bound C (the sensitivity stays C);
+ * the server divides the sum by a public denominator, never by the sum
+ * of the weights, which it does not see.
+ */
+static double
+capped_weight(const struct opts *o, const struct fl_record *rec,
+    const struct tool_input *in)
+{
+	double n;
+
+	if (isnan(o->weight_cap))
+		return 1;
+	if (fl_meta_get(rec, "weight") == NULL)
+		tool_die("%s: record %lu: --weight-cap needs the update's "
+		    "example count (weight, from fl-train)", in->name,
+		    in->recno);
+	n = meta_double(rec, in, "weight", 0, INFINITY);
+	if (!(n > 0))
+		tool_die("%s: record %lu: weight must be positive", in->name,
+		    in->recno);
+	return fmin(n, o->weight_cap) / o->weight_cap;
+}
+
 static void
 clip_record(const struct opts *o, struct fl_record *rec,
     const struct tool_input *in, double *factor)
 {
 	struct fl_tensor **ts = tool_malloc(rec->ntensors * sizeof(*ts));
 	size_t n = targets(rec, ts);
+	double weight = capped_weight(o, rec, in);
 	struct fl_error err;
 	int clipped = 0;
 
@@ -232,8 +262,16 @@ clip_record(const struct opts *o, struct fl_record *rec,
 	} else {
 		clipped = clip_set(ts, n, o->clip, factor, in);
 	}
+	/* The weight only shrinks what is already within the bound. */
+	if (factor != NULL)
+		for (size_t i = 0; i < n; i++)
+			factor[i] *= weight;
+	else
+		fl_scale_tensors(ts, n, weight);
 	free(ts);
 	set_meta(rec, in, "dp.clip", NULL, o->clip);
+	if (!isnan(o->weight_cap))
+		set_meta(rec, in, "dp.weight-cap", NULL, o->weight_cap);
 	/* A clipped update is made to leave the device, and the clip bounds
 	 * only its values: the example count and the loss would travel in
 	 * clear beside them. */
@@ -459,6 +497,8 @@ adapt_record(const struct opts *o, struct fl_record *rec,
 	const struct fl_tensor *t = fl_tensor_find(rec, INDICATOR);
 	double clip = meta_double(rec, in, "dp.clip", 0, INFINITY);
 	double m = (double)meta_u64(rec, in, "clients", 0);
+	double denominator = meta_double(rec, in, "agg.denominator", 0,
+	    INFINITY);
 	double sigma_b = o->indicator_noise, count, frac, next;
 	unsigned char key[FL_RNG_KEYBYTES];
 	struct fl_dgauss dg;
@@ -475,6 +515,11 @@ adapt_record(const struct opts *o, struct fl_record *rec,
 	if (!(m > 0))
 		tool_die("%s: record %lu: no 'clients' count (adapt an "
 		    "aggregate from fl-aggregate)", in->name, in->recno);
+	/* A mean over a public denominator (the expected cohort) takes the
+	 * clipped fraction over the same denominator, as Andrew et al. 2021
+	 * do: the released bound does not depend on the exact count. */
+	if (denominator > 0)
+		m = denominator;
 	count = fl_tensor_get(t, 0);
 	if (t->dtype == FL_U32 || t->dtype == FL_U64) {
 		uint64_t mod = ring_modulus(rec, in);
@@ -512,7 +557,7 @@ main(int argc, char **argv)
 {
 	enum { OPT_ADAPT = 256, OPT_CLIP_LR, OPT_EXACT, OPT_INDICATOR,
 	    OPT_INDICATOR_NOISE, OPT_PER_TENSOR, OPT_SEED, OPT_SENSITIVITY,
-	    OPT_SHARES, OPT_TARGET };
+	    OPT_SHARES, OPT_TARGET, OPT_WEIGHT_CAP };
 	static const struct option longopts[] = {
 		{ "adapt", no_argument, NULL, OPT_ADAPT },
 		{ "clip", required_argument, NULL, 'c' },
@@ -532,10 +577,11 @@ main(int argc, char **argv)
 		{ "target-quantile", required_argument, NULL, OPT_TARGET },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "weight-cap", required_argument, NULL, OPT_WEIGHT_CAP },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct opts o = { NAN, NAN, NAN, NAN, 0.2, 0.5, NULL, NULL, NULL, 0,
-		0, 0, 0, 1, 1 };
+	struct opts o = { NAN, NAN, NAN, NAN, 0.2, 0.5, NAN, NULL, NULL, NULL,
+		0, 0, 0, 0, 1, 1 };
 	unsigned char master[FL_RNG_KEYBYTES];
 	struct tool_output out;
 	struct tool_input in;
@@ -609,6 +655,10 @@ main(int argc, char **argv)
 			o.target_quantile = tool_opt_double(
 			    "--target-quantile", optarg, 0, 1);
 			break;
+		case OPT_WEIGHT_CAP:
+			o.weight_cap = tool_opt_positive("--weight-cap",
+			    optarg);
+			break;
 		case 'V':
 			tool_version();
 		default:
@@ -622,8 +672,10 @@ main(int argc, char **argv)
 	if (!o.adapt && isnan(o.clip) && isnan(o.noise))
 		tool_usage_error("nothing to do: give --clip, --noise or "
 		    "--adapt");
-	if ((o.per_tensor || o.indicator) && isnan(o.clip))
-		tool_usage_error("--per-tensor and --indicator need --clip");
+	if ((o.per_tensor || o.indicator || !isnan(o.weight_cap)) &&
+	    isnan(o.clip))
+		tool_usage_error("--per-tensor, --indicator and --weight-cap "
+		    "need --clip");
 	if ((o.exact || o.mechanism || o.shares > 1 ||
 	    !isnan(o.sensitivity)) && isnan(o.noise))
 		tool_usage_error("--exact, --mechanism, --shares and "

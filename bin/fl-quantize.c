@@ -34,7 +34,7 @@ static const char usage[] =
     "           [-o file] [file ...]\n"
     "       fl-quantize --top-k=k [--residual=file] [--stats] [-z] [-o file]\n"
     "           [file ...]\n"
-    "       fl-quantize -d [--mean] [--stats] [-z] [-o file] [file ...]";
+    "       fl-quantize -d [--mean[=n]] [--stats] [-z] [-o file] [file ...]";
 
 static const char options[] =
     "Encode updates in the ring Z_2^b for secure aggregation, round or sparsify\n"
@@ -50,7 +50,8 @@ static const char options[] =
     "  -e, --eden=B              EDEN: rotation and Lloyd-Max levels, B bits\n"
     "                            (1 to 4; no secure aggregation)\n"
     "  -h, --help                print this help and exit\n"
-    "      --mean                with -d: divide a sum by the record's clients\n"
+    "      --mean[=N]            with -d: divide a sum by the record's clients,\n"
+    "                            or by the public N (a fixed denominator)\n"
     "      --modclip-prob=P      wrap-around probability the scale allows (1e-4)\n"
     "  -n, --clients=N           expected number of clients summed\n"
     "      --noise=Z             noise multiplier fl-clip-noise will add (0)\n"
@@ -81,6 +82,7 @@ struct opts {
 	int bits, decode, mean, rotate, stats, zlevel, sr, per_tensor, eden;
 	uint64_t clients;
 	double clip, noise, scale, beta, modclip;
+	double denominator;     /* --mean=N, else NAN */
 	const char *rotation_seed, *seed;
 	const char *randk, *topk, *residual, *sparse_seed;
 };
@@ -1394,13 +1396,51 @@ sparse_encode(const struct opts *o, struct fl_record *rec,
 		set(outr, in, "q.sparse-seed", seed);
 }
 
+/*
+ * What -d --mean divides a decoded sum by: the record's exact client count,
+ * or with --mean=N the public N.  A fixed denominator (McMahan et al. 2018's
+ * fixed-denominator estimator) keeps the released mean from depending on how
+ * many clients took part: only the noised sum does.
+ */
+static double
+mean_divisor(const struct opts *o, const struct fl_record *rec,
+    const struct tool_input *in, int is_sum)
+{
+	if (!o->mean || !is_sum)
+		return 1;
+	if (!isnan(o->denominator))
+		return o->denominator;
+	if (fl_meta_get(rec, "clients") == NULL)
+		return 1;
+	return (double)need_u64(rec, in, "clients", 1, UINT64_MAX);
+}
+
+static void
+mark_mean(const struct opts *o, struct fl_record *outr,
+    const struct tool_input *in, double divisor)
+{
+	struct fl_error err;
+	char buf[FL_NUMBUF];
+
+	if (!isnan(o->denominator)) {
+		set(outr, in, "agg", "mean");
+		if (fl_meta_set(outr, "agg.denominator", fl_format_double(buf,
+		    divisor), &err) < 0)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+	} else if (divisor > 1) {
+		set(outr, in, "agg", "mean");
+	}
+}
+
 static void
 sparse_decode(const struct opts *o, struct fl_record *rec,
     struct fl_record *outr, const struct tool_input *in, int topk)
 {
 	struct fl_error err;
 	const char *agg = fl_meta_get(rec, "agg"), *kind;
-	uint64_t k, dim, count = 1, total;
+	uint64_t k, dim, total;
+	double count;
 	uint64_t *idx = NULL;
 	unsigned char key[FL_RNG_KEYBYTES];
 
@@ -1439,19 +1479,16 @@ sparse_decode(const struct opts *o, struct fl_record *rec,
 			    err.msg);
 		sodium_memzero(key, sizeof(key));
 	}
-	if (o->mean && fl_meta_get(rec, "clients") != NULL &&
-	    (agg == NULL || strcmp(agg, "sum") == 0))
-		count = need_u64(rec, in, "clients", 1, UINT64_MAX);
+	count = mean_divisor(o, rec, in, agg == NULL || strcmp(agg, "sum") == 0);
 
 	fl_record_clear(outr);
 	if (fl_meta_copy(outr, rec, &err) < 0 || fl_sparse_expand(outr, rec,
-	    fl_meta_get(rec, SHAPES), k, dim, idx, (double)count, &err) < 0)
+	    fl_meta_get(rec, SHAPES), k, dim, idx, count, &err) < 0)
 		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
 	free(idx);
 	scratch.idx = NULL;
 	drop_codec_keys(outr);
-	if (o->mean && count > 1)
-		set(outr, in, "agg", "mean");
+	mark_mean(o, outr, in, count);
 }
 
 /* ---- the way back ---- */
@@ -1477,9 +1514,9 @@ ring_decode(const struct opts *o, struct fl_record *rec,
 {
 	struct fl_error err;
 	const char *rot, *seed = NULL, *sparse;
-	uint64_t bits, dim, dpad, mod, n = 0, count = 1, off;
+	uint64_t bits, dim, dpad, mod, n = 0, off;
 	unsigned char key[FL_RNG_KEYBYTES];
-	double scale, f, unsparse = 1;
+	double scale, f, unsparse = 1, count;
 	char q[FL_QUOTE], q2[FL_QUOTE];
 	float *buf;
 
@@ -1546,11 +1583,10 @@ ring_decode(const struct opts *o, struct fl_record *rec,
 		tool_die("%s: record %lu: %llu ring values, q.dim %llu wants "
 		    "%llu", in->name, in->recno, (unsigned long long)n,
 		    (unsigned long long)dim, (unsigned long long)dpad);
-	if (o->mean && sparse == NULL && fl_meta_get(rec, "clients") != NULL)
-		count = need_u64(rec, in, "clients", 1, UINT64_MAX);
+	count = mean_divisor(o, rec, in, sparse == NULL);
 
 	buf = tool_malloc(dpad * sizeof(float));
-	f = unsparse / (scale * (double)count);
+	f = unsparse / (scale * count);
 	if (seed != NULL)
 		f /= sqrt((double)dpad);
 	off = 0;
@@ -1613,8 +1649,7 @@ ring_decode(const struct opts *o, struct fl_record *rec,
 		set(outr, in, "q.sparse-seed", need(rec, in,
 		    "q.sparse-seed"));
 	}
-	if (o->mean && count > 1)
-		set(outr, in, "agg", "mean");
+	mark_mean(o, outr, in, count);
 }
 
 static void
@@ -1690,7 +1725,7 @@ main(int argc, char **argv)
 		{ "decode", no_argument, NULL, 'd' },
 		{ "eden", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "mean", no_argument, NULL, OPT_MEAN },
+		{ "mean", optional_argument, NULL, OPT_MEAN },
 		{ "modclip-prob", required_argument, NULL, OPT_MODCLIP },
 		{ "noise", required_argument, NULL, OPT_NOISE },
 		{ "output", required_argument, NULL, 'o' },
@@ -1724,6 +1759,7 @@ main(int argc, char **argv)
 	int c, rc;
 
 	memset(&o, 0, sizeof(o));
+	o.denominator = NAN;
 	o.rotate = 1;
 	o.clip = o.scale = NAN;
 	o.beta = exp(-0.5);
@@ -1754,6 +1790,9 @@ main(int argc, char **argv)
 			tool_help(options);
 		case OPT_MEAN:
 			o.mean = 1;
+			if (optarg != NULL)
+				o.denominator = tool_opt_positive("--mean",
+				    optarg);
 			break;
 		case OPT_PER_TENSOR:
 			o.per_tensor = 1;

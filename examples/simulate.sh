@@ -386,7 +386,11 @@ for t in $(seq 1 "$ROUNDS"); do
 		fi
 		eps=$(echo "$out" | awk '{ for (i = 1; i < NF; i++)
 			if ($i == "epsilon") e = $(i + 1) } END { print e }')
-		fl-quantize -d --mean round/sum.flt |
+		# The mean over the planned survivors, a public number, not
+		# over the exact count (the fixed-denominator estimator): the
+		# released model then depends on the round's clients only
+		# through the noised sum.
+		fl-quantize -d --mean="$SURV" round/sum.flt |
 		    fl-clip-noise --adapt --indicator-noise "$SIGMA_B" \
 			-o round/mean.flt
 		CLIP=$(fl-inspect -g dp.clip-next round/mean.flt)

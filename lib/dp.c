@@ -185,6 +185,15 @@ scale_tensor(struct fl_tensor *t, double f)
 	return scale_f64(t, f < 1.0 ? f : nextafter(1.0, 0.0));
 }
 
+void
+fl_scale_tensors(struct fl_tensor **ts, size_t n, double f)
+{
+	if (f >= 1)
+		return;
+	for (size_t i = 0; i < n; i++)
+		(void)scale_tensor(ts[i], f > 0 ? f : 0);
+}
+
 /* The largest magnitude of ts[0..n), all finite. */
 static double
 max_abs(struct fl_tensor **ts, size_t n)

@@ -514,6 +514,11 @@ int fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip,
 int fl_clip_factor(struct fl_tensor **ts, size_t n, double clip,
     double *factor, int *clipped, struct fl_error *err);
 
+/* Multiply float tensors ts[0..n) by f in [0, 1] (1 and above: nothing):
+ * |fl(x f)| <= |x|, so a clipped set stays within its bound.  Weighted
+ * DP-FedAvg scales a clipped update by its capped weight so. */
+void fl_scale_tensors(struct fl_tensor **ts, size_t n, double f);
+
 /* The noise grid for float noise of scale sigma: a power of two with
  * sigma/grid in [2^18, 2^19). */
 double fl_noise_grid(double sigma);

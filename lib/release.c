@@ -30,8 +30,8 @@ static const struct {
 	const char *key, *why;
 } advice[] = {
 	{ "weight", "the client's example count, which the server must not "
-	    "see: drop it (fl-clip-noise --clip does; the secure sum is "
-	    "unweighted)" },
+	    "see: drop it (fl-clip-noise --clip does), or weigh the update "
+	    "inside the clip bound (fl-clip-noise --weight-cap)" },
 	{ "loss", "the client's training loss: drop it (fl-clip-noise "
 	    "--clip does)" },
 	{ "clients", "a count of clients: the server counts the masked "

@@ -97,6 +97,35 @@ updates() {
 	assert_equal "$(dump w m.flt)" "1,1.5,2,2.5"
 }
 
+@test "mean --denominator: the plain sum over a public N, whatever the weights and the count" {
+	two_updates
+	fl-aggregate --denominator 4 a.flt b.flt > m.flt
+	# (1+5, 2+6, 3+7, 4+8) / 4: the weights 1 and 3 do not count.
+	assert_equal "$(dump w m.flt)" "1.5,2,2.5,3"
+	assert_equal "$(fl-inspect -g agg m.flt)" mean
+	assert_equal "$(fl-inspect -g agg.denominator m.flt)" 4
+	# No sum of weights in the result: only the public denominator.
+	run -1 fl-inspect -g weight m.flt
+	# Updates without a weight (clipped ones) aggregate so too.
+	pk c.flt -t w:f32=2 -t b:f32=0
+	pk d.flt -t w:f32=4 -t b:f32=1
+	fl-aggregate --denominator 10 c.flt d.flt > m.flt
+	assert_equal "$(dump w m.flt)" "0.6"
+	# A partial sum (noised by the server, say) is divided as it is;
+	# a partial mean does not give its sum back.
+	fl-aggregate -r sum c.flt d.flt > s.flt
+	fl-aggregate --denominator 10 s.flt > m.flt
+	assert_equal "$(dump w m.flt)" "0.6"
+	assert_equal "$(fl-inspect -g clients m.flt)" 2
+	fl-aggregate --unweighted c.flt d.flt > pm.flt
+	run -1 fl-aggregate --denominator 10 pm.flt
+	assert_output --partial "record is a partial mean: --denominator divides sums"
+	run -2 fl-aggregate --denominator 4 -r sum a.flt b.flt
+	assert_output --partial "--denominator goes with --rule=mean"
+	run -1 fl-aggregate --denominator 0 a.flt b.flt
+	run -1 fl-aggregate --denominator=-1 a.flt b.flt
+}
+
 @test "mean: f64 inputs give f64 output, accumulated in f64" {
 	pk a.flt -m weight=1 -t w:f64=0.1,1e300
 	pk b.flt -m weight=2 -t w:f64=0.2,-1e300

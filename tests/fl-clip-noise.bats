@@ -197,6 +197,57 @@ sys.exit(not (0 < n <= 1e-310))' "$TOP" || fail "f64 subnormals not clipped"
 	    fail "dp.clip-next $output"
 }
 
+@test "--adapt over a fixed denominator: the clipped fraction is over agg.denominator, not clients" {
+	# 80 within the bound of 90 that took part, planned 100: 0.8, not 0.89.
+	fl-pack -m clients=90 -m agg.denominator=100 -m dp.clip=2 \
+	    -t 'clip.indicator:u32=80' -t 'w:f32=1' -o agg.flt
+	run -0 sh -c 'fl-clip-noise --adapt --indicator-noise 0 agg.flt | fl-inspect --get dp.clip-fraction'
+	assert_output 0.8
+}
+
+@test "--weight-cap: weighted DP-FedAvg scales the clipped update by min(weight, W)/W, within the bound" {
+	fl-pack -m kind=update -m round=1 -m weight=5 -m loss=0.3 -t w:f32=3,4 -o a.flt
+	fl-pack -m kind=update -m round=1 -m weight=50 -t w:f32=0.3,0.4 -o b.flt
+	# a: clipped to (0.6, 0.8), then weight 5/10; b: within the bound, 50 capped at 10.
+	run -0 sh -c 'fl-clip-noise -c 1 --weight-cap 10 a.flt | fl-inspect -d w'
+	assert_output $'0.29999998\n0.39999998'
+	run -0 sh -c 'fl-clip-noise -c 1 --weight-cap 10 b.flt | fl-inspect -d w'
+	assert_output $'0.3\n0.4'
+	# The weight and the loss stay on the device; the public cap travels.
+	fl-clip-noise -c 1 --weight-cap 10 a.flt > ca.flt
+	run -1 fl-inspect -g weight ca.flt
+	run -1 fl-inspect -g loss ca.flt
+	assert_equal "$(fl-inspect -g dp.weight-cap ca.flt)" 10
+	fl-inspect --privacy ca.flt | grep -Eq '^  dp.weight-cap +public$'
+	# With noise, the weight goes through the noise pass's factor: the
+	# noiseless part is the same (noise 1e-9 of the clip).
+	run -0 sh -c 'fl-clip-noise -c 1 -n 1e-9 --seed s --weight-cap 10 a.flt | fl-inspect -d w'
+	assert_output $'0.3\n0.4'
+	# Random large updates of every weight: the norm never exceeds C.
+	local seed n
+	for seed in 1 2 3 4; do
+		$PYTHON -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/examples/python")
+import flt, numpy as np
+rng = np.random.default_rng(int(sys.argv[2]))
+t = {"fc.w": (rng.standard_normal((37, 11)) * 100).astype(np.float32)}
+with open("rw.flt", "wb") as f:
+    flt.write_record(f, {"kind": "update", "weight": str(int(sys.argv[2]) * 7)}, t)
+' "$TOP" "$seed"
+		fl-clip-noise -c 1 --weight-cap 20 -o out.flt rw.flt
+		n=$(norm out.flt)
+		# weight 7 s capped at 20: the norm is min(7 s, 20) / 20 of C.
+		$PYTHON -c "import sys; w = min(7 * $seed, 20) / 20; sys.exit(not (float('$n') <= w and float('$n') > w * (1 - 1e-6)))" ||
+		    fail "seed $seed: norm $n"
+	done
+	run -1 fl-clip-noise -c 1 --weight-cap 10 <(fl-pack -m kind=update -t w:f32=1)
+	assert_output --partial "--weight-cap needs the update's example count"
+	run -1 fl-clip-noise -c 1 --weight-cap 10 <(fl-pack -m weight=0 -t w:f32=1)
+	assert_output --partial "weight must be positive"
+	run -2 fl-clip-noise -n 1 --weight-cap 10 a.flt
+	run -1 fl-clip-noise -c 1 --weight-cap 0 a.flt
+}
+
 @test "--adapt: the indicator noise is exact discrete Gaussian, clients/10 by default" {
 	fl-pack -m clients=800 -m dp.clip=1 -t 'clip.indicator:u32=400' -o agg.flt
 	fl-clip-noise --adapt --seed a -o a.flt agg.flt

@@ -546,14 +546,15 @@ usage_error() {
 	assert_output ''
 	assert_equal "${stderr_lines[0]}" "fl-inspect: $want"
 	assert_equal "${stderr_lines[1]}" \
-	    "usage: fl-inspect [-c | -j | -d name | -g key] [-o file] [file ...]"
+	    "usage: fl-inspect [-c | -j | -d name | -g key | --privacy] [-o file]"
 	assert_equal "${stderr_lines[-1]}" \
 	    "Try 'fl-inspect --help' for more information."
 }
 
-@test "--check, --dump, --diff and --get are mutually exclusive (exit 2)" {
+@test "--check, --dump, --diff, --get and --privacy are mutually exclusive (exit 2)" {
 	small
-	want="--check, --dump, --diff and --get are mutually exclusive"
+	want="--check, --dump, --diff, --get and --privacy are mutually exclusive"
+	usage_error --privacy -c small.flt
 	usage_error -c -d w small.flt
 	usage_error -d w -g kind small.flt
 	usage_error --diff -c small.flt small.flt

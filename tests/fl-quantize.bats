@@ -56,7 +56,7 @@ assert not any(k.startswith("q.") or k == "modulus" for k in mo), mo
 	done
 }
 
-@test "sum: decode(sum of n encodes) equals the sum within n sqrt(d_pad)/s; --mean divides by clients" {
+@test "sum: decode(sum of n encodes) equals the sum within n sqrt(d_pad)/s; --mean divides by clients, --mean=N by N" {
 	local n=8
 	updates u.flt "$n" 3000 gauss 1
 	py '
@@ -80,6 +80,14 @@ assert err > 0
 assert np.allclose(tm["w"], td["w"] / n, rtol=1e-6, atol=1e-9)
 assert md["clients"] == str(n) and mm["agg"] == "mean"
 ' u.flt sum.flt dec.flt mean.flt
+	# --mean=N: a public denominator (fixed-denominator estimator).
+	fl-quantize -d --mean=10 -o fixed.flt sum.flt
+	py '
+(md, td), = read(sys.argv[1]); (mf, tf), = read(sys.argv[2])
+assert np.allclose(tf["w"], td["w"] / 10, rtol=1e-6, atol=1e-7), np.abs(tf["w"] - td["w"] / 10).max()
+assert mf["agg"] == "mean" and mf["agg.denominator"] == "10", mf
+' dec.flt fixed.flt
+	run -1 fl-quantize -d --mean=0 sum.flt
 }
 
 @test "the global scale follows the rule of the notes, capped at 1e6; --scale overrides it" {
