@@ -213,7 +213,8 @@ main(int argc, char **argv)
 	struct fl_error err;
 	uint64_t round, r;
 	int c, have_state = 0, has_round, present, nstate;
-	char q[FL_QUOTE];
+	char q[FL_QUOTE], num[FL_NUMBUF];
+	double loss;
 
 	tool_init(usage);
 	while ((c = getopt_long(argc, argv, "hl:m:o:s:V", longopts,
@@ -309,6 +310,10 @@ main(int argc, char **argv)
 		tool_die("%s: record 1: the aggregate is of round %llu, the "
 		    "model %s of round %llu", in.name, (unsigned long long)r,
 		    model_path, (unsigned long long)round);
+	/* The clients' loss, if they carried it inside the noised vector:
+	 * not a tensor of the model, but its monitoring value. */
+	if (fl_release_take_loss(&agg, &loss, &err) < 0)
+		tool_die("%s: record 1: %s", in.name, err.msg);
 	check_aggregate(in.name, &agg, &model, model_path);
 
 	/* The state. */
@@ -382,7 +387,9 @@ main(int argc, char **argv)
 			tool_die("%s: %s", model_path, err.msg);
 	}
 	if (fl_meta_setf(&model, &err, "round", "%llu",
-	    (unsigned long long)round + 1) < 0)
+	    (unsigned long long)round + 1) < 0 || (isnan(loss) ?
+	    (fl_meta_del(&model, "loss"), 0) : fl_meta_set(&model, "loss",
+	    fl_format_double(num, loss), &err)) < 0)
 		tool_die("%s", err.msg);
 
 	/* State first into its temporary file, then the model, then the

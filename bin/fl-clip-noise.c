@@ -6,6 +6,7 @@
  * tensors (distributed DP with secure aggregation), and the server step of
  * adaptive clipping.
  */
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,12 +17,16 @@
 #include "tool.h"
 
 #define INDICATOR "clip.indicator"
+#define LOSS FL_LOSS_TENSOR
+/* The loss coordinate's share of the clip bound: the update is clipped to
+ * C sqrt(1 - s^2), the loss to s C, so the two together stay within C. */
+#define LOSS_SHARE 0.1
 
 static const char usage[] =
     "fl-clip-noise [-j n] [-c clip [--per-tensor[=split]] [--indicator]]\n"
     "           [-n noise [-m mechanism] [--exact] [--shares=n]\n"
     "           [--sensitivity=d] [--indicator-noise=s]] [--weight-cap=w]\n"
-    "           [--seed=text]\n"
+    "           [--loss-bound=b] [--seed=text]\n"
     "           [-o file] [file ...]\n"
     "       fl-clip-noise --adapt [--clip-lr=eta] [--indicator-noise=s]\n"
     "           [--target-quantile=q] [--seed=text] [-o file] [file ...]";
@@ -43,6 +48,8 @@ static const char options[] =
     "                            (default clients/10); with --noise, split the\n"
     "                            noise multiplier between the two\n"
     "  -j, --threads=N           noise with N threads (same output for any N)\n"
+    "      --loss-bound=B        carry the training loss, clamped to [0, B], as\n"
+    "                            the coordinate fl.loss inside the clip bound\n"
     "  -m, --mechanism=M         gaussian (float tensors), discrete-gaussian or\n"
     "                            skellam (integer tensors)\n"
     "  -n, --noise=Z             add noise of std Z x sensitivity (split into\n"
@@ -63,7 +70,7 @@ static const char options[] =
 
 struct opts {
 	double clip, noise, sensitivity, indicator_noise;
-	double clip_lr, target_quantile, weight_cap;
+	double clip_lr, target_quantile, weight_cap, loss_bound;
 	const char *split, *seed, *mechanism;
 	int per_tensor, indicator, exact, adapt, threads;
 	uint64_t shares;
@@ -119,8 +126,8 @@ ring_modulus(const struct fl_record *rec, const struct tool_input *in)
 
 /* Per-tensor bounds: C_i = C sqrt(w_i / sum w), so sum C_i^2 = C^2. */
 static void
-split_bounds(const struct opts *o, struct fl_tensor **ts, size_t n,
-    double *bound, const struct tool_input *in)
+split_bounds(const struct opts *o, double clip, struct fl_tensor **ts,
+    size_t n, double *bound, const struct tool_input *in)
 {
 	double total = 0;
 
@@ -161,10 +168,11 @@ split_bounds(const struct opts *o, struct fl_tensor **ts, size_t n,
 		tool_die("%s: record %lu: --per-tensor weights sum to 0",
 		    in->name, in->recno);
 	for (size_t i = 0; i < n; i++)
-		bound[i] = o->clip * sqrt(bound[i] / total);
+		bound[i] = clip * sqrt(bound[i] / total);
 }
 
-/* The tensors noise and clipping act on: all but the indicator. */
+/* The tensors noise acts on: all but the indicator, which the server
+ * noises after the sum. */
 static size_t
 targets(struct fl_record *rec, struct fl_tensor **ts)
 {
@@ -226,6 +234,39 @@ capped_weight(const struct opts *o, const struct fl_record *rec,
 	return fmin(n, o->weight_cap) / o->weight_cap;
 }
 
+/*
+ * The training loss as one more coordinate of the vector that is clipped,
+ * noised and masked: clamped to [0, B] and scaled to s C ell / B, s =
+ * LOSS_SHARE, beside an update clipped to C sqrt(1 - s^2).  The summed
+ * coordinate over dp.loss-scale = s C / B is the clients' summed loss,
+ * with noise sigma B / (s C) in loss units.  Returns the coordinate's
+ * value, or NAN without --loss-bound.
+ */
+static double
+loss_coordinate(const struct opts *o, const struct fl_record *rec,
+    const struct tool_input *in)
+{
+	double loss;
+
+	if (isnan(o->loss_bound))
+		return NAN;
+	if (fl_tensor_find(rec, LOSS) != NULL)
+		tool_die("%s: record %lu: already carries a tensor '%s'",
+		    in->name, in->recno, LOSS);
+	if (fl_meta_get(rec, "loss") == NULL)
+		tool_die("%s: record %lu: --loss-bound needs the update's "
+		    "training loss (loss, from fl-train without --dp)",
+		    in->name, in->recno);
+	loss = meta_double(rec, in, "loss", -INFINITY, INFINITY);
+	if (!isfinite(loss))
+		tool_die("%s: record %lu: loss must be a finite number",
+		    in->name, in->recno);
+	/* (1 - 4 eps) on both parts: their roundings never take the
+	 * joint norm above C. */
+	return LOSS_SHARE * o->clip * (1 - 4 * DBL_EPSILON) *
+	    fmin(fmax(loss, 0), o->loss_bound) / o->loss_bound;
+}
+
 static void
 clip_record(const struct opts *o, struct fl_record *rec,
     const struct tool_input *in, double *factor)
@@ -233,6 +274,9 @@ clip_record(const struct opts *o, struct fl_record *rec,
 	struct fl_tensor **ts = tool_malloc(rec->ntensors * sizeof(*ts));
 	size_t n = targets(rec, ts);
 	double weight = capped_weight(o, rec, in);
+	double loss = loss_coordinate(o, rec, in);
+	double clip = isnan(loss) ? o->clip : o->clip * sqrt(1 - LOSS_SHARE *
+	    LOSS_SHARE) * (1 - 4 * DBL_EPSILON);
 	struct fl_error err;
 	int clipped = 0;
 
@@ -250,7 +294,7 @@ clip_record(const struct opts *o, struct fl_record *rec,
 	if (o->per_tensor) {
 		double *bound = tool_malloc(n * sizeof(*bound));
 
-		split_bounds(o, ts, n, bound, in);
+		split_bounds(o, clip, ts, n, bound, in);
 		for (size_t i = 0; i < n; i++)
 			clipped |= clip_set(&ts[i], 1, bound[i],
 			    factor != NULL ? &factor[i] : NULL, in);
@@ -260,7 +304,7 @@ clip_record(const struct opts *o, struct fl_record *rec,
 			tool_die("%s: record %lu: %s", in->name, in->recno,
 			    err.msg);
 	} else {
-		clipped = clip_set(ts, n, o->clip, factor, in);
+		clipped = clip_set(ts, n, clip, factor, in);
 	}
 	/* The weight only shrinks what is already within the bound. */
 	if (factor != NULL)
@@ -272,6 +316,26 @@ clip_record(const struct opts *o, struct fl_record *rec,
 	set_meta(rec, in, "dp.clip", NULL, o->clip);
 	if (!isnan(o->weight_cap))
 		set_meta(rec, in, "dp.weight-cap", NULL, o->weight_cap);
+	if (!isnan(loss)) {
+		/* After the update's tensors, so that it is the last target:
+		 * the noise pass scales it by the weight alone. */
+		uint64_t one = 1;
+		struct fl_tensor *t = fl_tensor_add(rec, LOSS, FL_F64, 1,
+		    &one, &err);
+
+		if (t == NULL)
+			tool_die("%s: record %lu: %s", in->name, in->recno,
+			    err.msg);
+		if (factor != NULL) {
+			factor[n] = weight;
+			((double *)t->data)[0] = loss;
+		} else {
+			((double *)t->data)[0] = loss * fmin(weight, 1);
+		}
+		set_meta(rec, in, "dp.loss-bound", NULL, o->loss_bound);
+		set_meta(rec, in, "dp.loss-scale", NULL, LOSS_SHARE * o->clip /
+		    o->loss_bound);
+	}
 	/* A clipped update is made to leave the device, and the clip bounds
 	 * only its values: the example count and the loss would travel in
 	 * clear beside them. */
@@ -557,7 +621,7 @@ main(int argc, char **argv)
 {
 	enum { OPT_ADAPT = 256, OPT_CLIP_LR, OPT_EXACT, OPT_INDICATOR,
 	    OPT_INDICATOR_NOISE, OPT_PER_TENSOR, OPT_SEED, OPT_SENSITIVITY,
-	    OPT_SHARES, OPT_TARGET, OPT_WEIGHT_CAP };
+	    OPT_SHARES, OPT_TARGET, OPT_WEIGHT_CAP, OPT_LOSS_BOUND };
 	static const struct option longopts[] = {
 		{ "adapt", no_argument, NULL, OPT_ADAPT },
 		{ "clip", required_argument, NULL, 'c' },
@@ -567,6 +631,7 @@ main(int argc, char **argv)
 		{ "indicator", no_argument, NULL, OPT_INDICATOR },
 		{ "indicator-noise", required_argument, NULL,
 		    OPT_INDICATOR_NOISE },
+		{ "loss-bound", required_argument, NULL, OPT_LOSS_BOUND },
 		{ "mechanism", required_argument, NULL, 'm' },
 		{ "noise", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
@@ -580,8 +645,8 @@ main(int argc, char **argv)
 		{ "weight-cap", required_argument, NULL, OPT_WEIGHT_CAP },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct opts o = { NAN, NAN, NAN, NAN, 0.2, 0.5, NAN, NULL, NULL, NULL,
-		0, 0, 0, 0, 1, 1 };
+	struct opts o = { NAN, NAN, NAN, NAN, 0.2, 0.5, NAN, NAN, NULL, NULL,
+		NULL, 0, 0, 0, 0, 1, 1 };
 	unsigned char master[FL_RNG_KEYBYTES];
 	struct tool_output out;
 	struct tool_input in;
@@ -655,6 +720,10 @@ main(int argc, char **argv)
 			o.target_quantile = tool_opt_double(
 			    "--target-quantile", optarg, 0, 1);
 			break;
+		case OPT_LOSS_BOUND:
+			o.loss_bound = tool_opt_positive("--loss-bound",
+			    optarg);
+			break;
 		case OPT_WEIGHT_CAP:
 			o.weight_cap = tool_opt_positive("--weight-cap",
 			    optarg);
@@ -672,10 +741,10 @@ main(int argc, char **argv)
 	if (!o.adapt && isnan(o.clip) && isnan(o.noise))
 		tool_usage_error("nothing to do: give --clip, --noise or "
 		    "--adapt");
-	if ((o.per_tensor || o.indicator || !isnan(o.weight_cap)) &&
-	    isnan(o.clip))
-		tool_usage_error("--per-tensor, --indicator and --weight-cap "
-		    "need --clip");
+	if ((o.per_tensor || o.indicator || !isnan(o.weight_cap) ||
+	    !isnan(o.loss_bound)) && isnan(o.clip))
+		tool_usage_error("--per-tensor, --indicator, --weight-cap and "
+		    "--loss-bound need --clip");
 	if ((o.exact || o.mechanism || o.shares > 1 ||
 	    !isnan(o.sensitivity)) && isnan(o.noise))
 		tool_usage_error("--exact, --mechanism, --shares and "
@@ -702,7 +771,7 @@ main(int argc, char **argv)
 				/* With noise to follow, clipping only finds
 				 * the factors: the noise pass applies them. */
 				if (noise)
-					factor = tool_malloc(rec.ntensors *
+					factor = tool_malloc((rec.ntensors + 1) *
 					    sizeof(*factor));
 				clip_record(&o, &rec, &in, factor);
 			}

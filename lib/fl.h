@@ -1847,6 +1847,19 @@ int fl_release_key_public(const char *key, const char **why);
  * released (fl-clip-noise --clip). */
 void fl_release_strip(struct fl_record *rec);
 
+/* The training loss carried inside the clipped, noised and masked vector
+ * (fl-clip-noise --loss-bound): a tensor of one float value, in units of
+ * the record's dp.loss-scale. */
+#define FL_LOSS_TENSOR "fl.loss"
+
+/* Take the carried loss out of an aggregate: *loss = its fl.loss value /
+ * dp.loss-scale (a mean loss when the aggregate is a mean), the tensor
+ * removed; *loss = NAN and nothing changed when there is none.  -1
+ * (FL_EFORMAT) when the tensor is not one float value or has no positive
+ * dp.loss-scale. */
+int fl_release_take_loss(struct fl_record *agg, double *loss,
+    struct fl_error *err);
+
 /* Client ids (and Shamir x-coordinates) in ascending order. */
 void fl_sort_u32(uint32_t *v, size_t n);
 

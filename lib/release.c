@@ -8,6 +8,7 @@
  * only what does not depend on the client's data, and the check is a list
  * of what is allowed, not of what is known to be bad.
  */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -33,7 +34,8 @@ static const struct {
 	    "see: drop it (fl-clip-noise --clip does), or weigh the update "
 	    "inside the clip bound (fl-clip-noise --weight-cap)" },
 	{ "loss", "the client's training loss: drop it (fl-clip-noise "
-	    "--clip does)" },
+	    "--clip does), or carry it inside the vector (fl-clip-noise "
+	    "--loss-bound)" },
 	{ "clients", "a count of clients: the server counts the masked "
 	    "records itself" },
 	{ "agg", "an aggregate is not one client's update" },
@@ -113,4 +115,27 @@ fl_release_strip(struct fl_record *rec)
 {
 	for (size_t i = 0; i < sizeof(data_keys) / sizeof(data_keys[0]); i++)
 		fl_meta_del(rec, data_keys[i]);
+}
+
+int
+fl_release_take_loss(struct fl_record *agg, double *loss,
+    struct fl_error *err)
+{
+	const struct fl_tensor *t = fl_tensor_find(agg, FL_LOSS_TENSOR);
+	const char *v = fl_meta_get(agg, "dp.loss-scale");
+	double scale = NAN;
+
+	*loss = NAN;
+	if (t == NULL)
+		return 0;
+	if (t->numel != 1 || !fl_dtype_is_float(t->dtype))
+		return fl_error_set(err, FL_EFORMAT, "tensor '%s' is not one "
+		    "float value", FL_LOSS_TENSOR);
+	if (v == NULL || fl_parse_double(v, 0, INFINITY, &scale, err) < 0 ||
+	    !(scale > 0))
+		return fl_error_set(err, FL_EFORMAT, "tensor '%s' without a "
+		    "positive dp.loss-scale", FL_LOSS_TENSOR);
+	*loss = fl_tensor_get(t, 0) / scale;
+	fl_tensor_remove(agg, FL_LOSS_TENSOR);
+	return 0;
 }

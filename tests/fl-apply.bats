@@ -267,3 +267,29 @@ EOF
 	assert_equal "$(fl-inspect -g round n.flt)" 1
 	assert_equal "$(dump w n.flt)" "1.5,2.5"
 }
+
+@test "the clients' loss carried in fl.loss becomes the model's loss, not a tensor" {
+	setup_model
+	# A mean of fl.loss = 0.06 at dp.loss-scale 0.05: a mean loss of 1.2.
+	pk l.flt -m kind=aggregate -m agg=mean -m round=5 -m clients=3 \
+	    -m dp.loss-scale=0.05 -t w:f32:2x3=0,0,0,0,0,0 -t b:f32=0,0 \
+	    -t fl.loss:f64=0.06
+	fl-apply -m g.flt l.flt > n.flt
+	assert_equal "$(fl-inspect -g loss n.flt)" 1.2
+	run -1 fl-inspect -d fl.loss n.flt
+	assert_equal "$(dump w n.flt)" "0.5,-1,2,0.25,0,1"
+	# A round without it leaves no stale loss behind.
+	pk a6.flt -m kind=aggregate -m agg=mean -m round=6 -m clients=3 \
+	    -t w:f32:2x3=0,0,0,0,0,0 -t b:f32=0,0
+	fl-apply -m n.flt a6.flt > n7.flt
+	run -1 fl-inspect -g loss n7.flt
+	# fl.loss needs its scale, and is one float value.
+	pk bad.flt -m kind=aggregate -m round=5 -t w:f32:2x3=0,0,0,0,0,0 \
+	    -t b:f32=0,0 -t fl.loss:f64=0.06
+	run --separate-stderr apply -m g.flt bad.flt
+	refused "bad.flt: record 1: tensor 'fl.loss' without a positive dp.loss-scale"
+	pk bad.flt -m kind=aggregate -m round=5 -m dp.loss-scale=0.05 \
+	    -t w:f32:2x3=0,0,0,0,0,0 -t b:f32=0,0 -t fl.loss:f64=0.06,1
+	run --separate-stderr apply -m g.flt bad.flt
+	refused "bad.flt: record 1: tensor 'fl.loss' is not one float value"
+}

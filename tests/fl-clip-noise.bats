@@ -248,6 +248,76 @@ with open("rw.flt", "wb") as f:
 	run -1 fl-clip-noise -c 1 --weight-cap 0 a.flt
 }
 
+@test "--loss-bound: the loss rides inside the clip bound as fl.loss, clamped, and leaves the metadata" {
+	fl-pack -m kind=update -m round=1 -m weight=10 -m loss=0.7 -t w:f32=3,4 -o l.flt
+	fl-clip-noise -c 1 --loss-bound 2 l.flt > c.flt
+	# 0.1 C x 0.7 / 2 (less 4 ulp); the update clipped to C sqrt(0.99).
+	run -0 fl-inspect -d fl.loss c.flt
+	assert_output 0.03499999999999997
+	$PYTHON -c "import sys, math; n = float('$(norm c.flt w)'); sys.exit(not (n <= math.sqrt(0.99) and n > math.sqrt(0.99) * (1 - 1e-6)))" ||
+	    fail "update norm $(norm c.flt w)"
+	run -1 fl-inspect -g loss c.flt
+	assert_equal "$(fl-inspect -g dp.loss-scale c.flt)" 0.05
+	assert_equal "$(fl-inspect -g dp.loss-bound c.flt)" 2
+	# Clamped to [0, B].
+	fl-pack -m loss=9 -t w:f32=0 | fl-clip-noise -c 1 --loss-bound 2 > hi.flt
+	assert_equal "$(fl-inspect -d fl.loss hi.flt)" 0.09999999999999992
+	fl-pack -m loss=-3 -t w:f32=0 | fl-clip-noise -c 1 --loss-bound 2 > lo.flt
+	assert_equal "$(fl-inspect -d fl.loss lo.flt)" 0
+	# Update and loss together within C, whatever the update, with
+	# noise's factor path and with the weight.
+	local seed n
+	for seed in 1 2 3; do
+		$PYTHON -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/examples/python")
+import flt, numpy as np
+rng = np.random.default_rng(int(sys.argv[2]))
+t = {"fc.w": (rng.standard_normal((37, 11)) * 100).astype(np.float32),
+     "fc.b": (rng.standard_normal(11) * 100).astype(np.float64)}
+with open("rl.flt", "wb") as f:
+    flt.write_record(f, {"kind": "update", "loss": "5", "weight": "3"}, t)
+' "$TOP" "$seed"
+		fl-clip-noise -c 1 --loss-bound 1 -o out.flt rl.flt
+		n=$(norm out.flt)
+		$PYTHON -c "import sys; sys.exit(not (1 - 1e-6 < float('$n') <= 1))" ||
+		    fail "seed $seed: joint norm $n"
+		fl-clip-noise -c 1 --loss-bound 1 --weight-cap 6 -o out.flt rl.flt
+		n=$(norm out.flt)
+		$PYTHON -c "import sys; sys.exit(not (0.5 - 1e-6 < float('$n') <= 0.5))" ||
+		    fail "seed $seed: weighted joint norm $n"
+		fl-clip-noise -c 1 --loss-bound 1 --weight-cap 6 -n 1e-9 --seed s -o out.flt rl.flt
+		run -0 fl-inspect -d fl.loss out.flt
+		$PYTHON -c "import sys; sys.exit(abs(float('$output') - 0.05) > 1e-8)" ||
+		    fail "seed $seed: noised weighted loss coordinate $output"
+	done
+	run -1 fl-clip-noise -c 1 --loss-bound 2 <(fl-pack -t w:f32=1)
+	assert_output --partial "--loss-bound needs the update's training loss"
+	run -1 fl-clip-noise -c 1 --loss-bound 2 <(fl-pack -m loss=nan -t w:f32=1)
+	assert_output --partial "loss"
+	run -1 fl-clip-noise -c 1 --loss-bound 2 c.flt
+	run -1 fl-clip-noise -c 1 --loss-bound 2 <(fl-pack -m loss=1 -t w:f32=1 -t fl.loss:f64=1)
+	assert_output --partial "already carries a tensor 'fl.loss'"
+	run -2 fl-clip-noise -n 1 --loss-bound 2 l.flt
+}
+
+@test "--loss-bound through the ring, the sum and a fixed denominator: the weighted mean loss comes back" {
+	local i
+	fl-init -a mlp:4-3-2 --seed 1 -o g.flt
+	for i in 1 2 3; do
+		fl-pack -m kind=update -m round=0 -m weight=$((i * 10)) -m loss=$i \
+		    -t fc1.w:f32:4x3=1,1,1,1,1,1,1,1,1,1,1,$i -t fc1.b:f32=0,0,1 \
+		    -t fc2.w:f32:3x2=0,0,0,0,0,1 -t fc2.b:f32=0,1 |
+		    fl-clip-noise -c 1 --loss-bound 4 --weight-cap 30 |
+		    fl-quantize --ring 32 --clients 3 > "r$i.flt"
+	done
+	fl-aggregate -r sum r1.flt r2.flt r3.flt | fl-quantize -d --mean=2 |
+	    fl-apply -m g.flt -o g2.flt
+	# (1/3 x 1 + 2/3 x 2 + 1 x 3) / 2, within the ring's rounding.
+	run -0 fl-inspect -g loss g2.flt
+	$PYTHON -c "import sys; sys.exit(abs(float('$output') - 7 / 3) > 1e-4)" ||
+	    fail "loss $output"
+}
+
 @test "--adapt: the indicator noise is exact discrete Gaussian, clients/10 by default" {
 	fl-pack -m clients=800 -m dp.clip=1 -t 'clip.indicator:u32=400' -o agg.flt
 	fl-clip-noise --adapt --seed a -o a.flt agg.flt
