@@ -268,7 +268,7 @@ show_privacy(FILE *fp, const struct tool_input *in,
 	for (size_t i = 0; i < rec->nmeta; i++) {
 		const char *key = rec->meta[i].key, *why;
 
-		if (fl_release_key_public(key, &why))
+		if (fl_release_key_public(rec, key, &why))
 			fprintf(fp, "  %-*s  public\n", (int)width, key);
 		else
 			fprintf(fp, "  %-*s  IN CLEAR: %s\n", (int)width, key,

@@ -15,7 +15,8 @@
 
 static const char usage[] =
     "fl-train -m model [-e epochs | -s steps] [-b batch] [--lr=rate]\n"
-    "       [--dp [--clip=c] [--noise=z] [--poisson | --shuffle]] [options]\n"
+    "       [--dp [--clip=c] [--noise=z] [--poisson | --rate=q | --shuffle]]\n"
+    "       [options]\n"
     "       [data]";
 
 static const char options[] =
@@ -51,6 +52,9 @@ static const char options[] =
     "                         record (fl-stats)\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
     "      --poisson          DP-SGD: Poisson sampling at rate batch/n\n"
+    "      --rate=Q           DP-SGD: Poisson sampling at the public rate Q,\n"
+    "                         ceil(1/Q) steps an epoch (dp.q and dp.steps then\n"
+    "                         do not give away the example count)\n"
     "                         (the default)\n"
     "      --prox-mu=MU       FedProx: pull towards the global model\n"
     "                         (default 0)\n"
@@ -128,7 +132,7 @@ main(int argc, char **argv)
 	enum {
 		OPT_CLASS_WEIGHTS = 256, OPT_CLIENT, OPT_CLIP, OPT_COSINE,
 		OPT_DP, OPT_LR, OPT_MOMENTUM, OPT_NOISE, OPT_POISSON, OPT_PROX,
-		OPT_SHUFFLE,
+		OPT_RATE, OPT_SHUFFLE,
 		OPT_SEED, OPT_TRAINED, OPT_WD
 	};
 	static const struct option longopts[] = {
@@ -152,6 +156,7 @@ main(int argc, char **argv)
 		{ "normalize", required_argument, NULL, LEARN_OPT_NORMALIZE },
 		{ "output", required_argument, NULL, 'o' },
 		{ "poisson", no_argument, NULL, OPT_POISSON },
+		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "prox-mu", required_argument, NULL, OPT_PROX },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "scale", required_argument, NULL, LEARN_OPT_SCALE },
@@ -248,6 +253,13 @@ main(int argc, char **argv)
 			shuffle = 1;
 			dp_opts = 1;
 			break;
+		case OPT_RATE:
+			o.rate = tool_opt_double("--rate", optarg, 0, 1);
+			if (!(o.rate > 0))
+				tool_die("invalid --rate '%s': must be above 0",
+				    optarg);
+			dp_opts = 1;
+			break;
 		case OPT_PROX:
 			o.prox_mu = tool_opt_double("--prox-mu", optarg, 0,
 			    1e6);
@@ -288,8 +300,10 @@ main(int argc, char **argv)
 	if (have_epochs && steps)
 		tool_usage_error("--epochs and --steps exclude each other");
 	if (dp_opts && !o.dp)
-		tool_usage_error("--clip, --noise, --poisson and --shuffle need "
-		    "--dp");
+		tool_usage_error("--clip, --noise, --poisson, --rate and "
+		    "--shuffle need --dp");
+	if (o.rate > 0 && shuffle)
+		tool_usage_error("--rate is a Poisson rate: not with --shuffle");
 	if (poisson && shuffle)
 		tool_usage_error("--poisson and --shuffle exclude each other");
 	/* Poisson sampling is what the accountants amplify by. */
@@ -362,6 +376,7 @@ main(int argc, char **argv)
 	    (unsigned long long)res.steps) < 0 ||
 	    fl_meta_set(&rec, "dp.sampling", o.poisson ? "poisson" :
 	    "shuffle", &err) < 0 ||
+	    (o.rate > 0 && fl_meta_set(&rec, "dp.rate", "public", &err) < 0) ||
 	    fl_meta_set(&rec, "dp.sampler", "ziggurat", &err) < 0 ||
 	    fl_meta_setf(&rec, &err, "dp.dim", "%llu",
 	    (unsigned long long)m.nparams) < 0 ||

@@ -1158,6 +1158,9 @@ struct fl_train_opts {
 	int dp;
 	int poisson;            /* Poisson sampling (rate batch/n), else
 				   shuffling */
+	double rate;            /* Poisson: a public rate instead of batch/n
+				   (0: none); an epoch is then ceil(1/rate)
+				   steps, so neither depends on n */
 	double clip, noise;
 	/* called after every step, from the calling thread */
 	void (*progress)(void *arg, const struct fl_train_progress *p);
@@ -1837,10 +1840,12 @@ void fl_sa_masked_digest(char out[FL_SA_HEX], const struct fl_record *rec,
  */
 int fl_release_check_masked(const struct fl_record *rec, struct fl_error *err);
 
-/* 1 if key may travel in clear beside masked values (the same for every
- * client of a round), else 0 with *why the advice for the keys fltools
- * knows (weight, loss, clients, ...) or NULL. */
-int fl_release_key_public(const char *key, const char **why);
+/* 1 if key of rec may travel in clear beside masked values (the same for
+ * every client of a round), else 0 with *why the advice for the keys
+ * fltools knows (weight, loss, clients, ...) or NULL.  rec (may be NULL)
+ * decides dp.q and dp.steps: public at a public DP-SGD rate (dp.rate). */
+int fl_release_key_public(const struct fl_record *rec, const char *key,
+    const char **why);
 
 /* Drop the keys fltools writes on a device that depend on the client's
  * data (weight: the example count, loss), from a record about to be

@@ -39,8 +39,10 @@ static const struct {
 	{ "clients", "a count of clients: the server counts the masked "
 	    "records itself" },
 	{ "agg", "an aggregate is not one client's update" },
-	{ "dp.q", "DP-SGD's sampling rate gives away the example count" },
-	{ "dp.steps", "DP-SGD's step count gives away the example count" },
+	{ "dp.q", "DP-SGD's sampling rate gives away the example count "
+	    "(fl-train --rate makes it public)" },
+	{ "dp.steps", "DP-SGD's step count gives away the example count "
+	    "(fl-train --rate makes it public)" },
 };
 
 static int
@@ -69,11 +71,23 @@ allowed(const char *key)
 	return 0;
 }
 
+/* DP-SGD at a public rate (fl-train --rate): the rate and the step count
+ * are the user's choice, not B/n. */
+static int
+public_rate(const struct fl_record *rec, const char *key)
+{
+	const char *v = rec != NULL ? fl_meta_get(rec, "dp.rate") : NULL;
+
+	return v != NULL && strcmp(v, "public") == 0 &&
+	    (strcmp(key, "dp.q") == 0 || strcmp(key, "dp.steps") == 0);
+}
+
 int
-fl_release_key_public(const char *key, const char **why)
+fl_release_key_public(const struct fl_record *rec, const char *key,
+    const char **why)
 {
 	*why = NULL;
-	if (allowed(key))
+	if (allowed(key) || public_rate(rec, key))
 		return 1;
 	for (size_t j = 0; j < sizeof(advice) / sizeof(advice[0]); j++)
 		if (strcmp(key, advice[j].key) == 0)
@@ -94,7 +108,7 @@ fl_release_check_masked(const struct fl_record *rec, struct fl_error *err)
 	for (size_t i = 0; i < rec->nmeta; i++) {
 		const char *key = rec->meta[i].key, *why;
 
-		if (fl_release_key_public(key, &why))
+		if (fl_release_key_public(rec, key, &why))
 			continue;
 		if (why != NULL)
 			return fl_error_set(err, FL_EFORMAT, "metadata '%s' would "

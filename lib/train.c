@@ -973,13 +973,23 @@ fl_train(struct fl_model *m, const struct fl_model *global,
 			    (unsigned long long)n);
 		res->grid = s.grid;
 	}
-	if (B > n && !(o->dp && o->poisson))
-		B = n;
-	spe = (n + B - 1) / B;
+	if (o->dp && o->poisson && o->rate > 0) {
+		/* A public rate: the rate and the step count a release
+		 * states say nothing about n; B is the expected batch. */
+		double expected = ceil(o->rate * (double)n);
+
+		B = expected < 1 ? 1 : (uint64_t)expected;
+		spe = (uint64_t)ceil(1 / o->rate);
+		res->q = o->rate;
+	} else {
+		if (B > n && !(o->dp && o->poisson))
+			B = n;
+		spe = (n + B - 1) / B;
+		res->q = (double)B / (double)n;
+		if (res->q > 1)
+			res->q = 1;
+	}
 	total = o->steps ? o->steps : o->epochs * spe;
-	res->q = (double)B / (double)n;
-	if (res->q > 1)
-		res->q = 1;
 
 	/* libsodium picks its fast ChaCha20 (AVX2) in sodium_init: without
 	 * it, a --seed run gets the portable code, four times slower. */

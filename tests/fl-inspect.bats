@@ -619,6 +619,12 @@ usage_error() {
 	# DP-SGD's rate gives away the data set's size.
 	fl-pack -m kind=update -m dp.mechanism=gaussian -m dp.q=0.004 -t w:f32=0 -o sgd.flt
 	run -0 fl-inspect --privacy sgd.flt
-	assert_line --regexp '^  dp.q +IN CLEAR: DP-SGD.s sampling rate gives away the example count$'
+	assert_line --regexp '^  dp.q +IN CLEAR: DP-SGD.s sampling rate gives away the example count \(fl-train --rate makes it public\)$'
+	# At a public rate (fl-train --rate) the rate and the steps are public.
+	fl-pack -m kind=update -m dp.mechanism=gaussian -m dp.q=0.004 \
+	    -m dp.steps=250 -m dp.rate=public -t w:f32=0 -o pub.flt
+	run -0 fl-inspect --privacy pub.flt
+	assert_line --regexp '^  dp.q +public$'
+	assert_line --regexp '^  dp.steps +public$'
 	run -2 fl-inspect --privacy -g kind u.flt
 }

@@ -173,6 +173,33 @@ PY
 	done
 }
 
+@test "fl-train: DP-SGD at a public --rate states a rate and steps that do not depend on the example count" {
+	fl-split --synthetic=120 --features=4 --classes=3 --seed=small -o small.flt
+	fl-train -m model.flt --seed 1 --dp --rate 0.04 -e 2 blobs.flt -o a.flt
+	fl-train -m model.flt --seed 1 --dp --rate 0.04 -e 2 small.flt -o b.flt
+	# 300 and 120 examples: the same dp.q and dp.steps, 2 x ceil(1/0.04).
+	for f in a.flt b.flt; do
+		assert_equal "$(get dp.q "$f")" 0.04
+		assert_equal "$(get dp.steps "$f")" 50
+		assert_equal "$(get dp.rate "$f")" public
+		assert_equal "$(get dp.sampling "$f")" poisson
+		run -1 fl-inspect -g weight "$f"
+	done
+	fl-inspect --privacy a.flt | grep -Eq '^  dp.q +public$'
+	# --batch's rate B/n does give n away, and fl-inspect says so.
+	fl-train -m model.flt --seed 1 --dp -b 30 -e 1 blobs.flt -o c.flt
+	assert_equal "$(get dp.q c.flt)" 0.1
+	fl-inspect --privacy c.flt | grep -Eq '^  dp.q +IN CLEAR'
+	if command -v fl-account > /dev/null; then
+		run -0 fl-account a.flt
+		assert_output --partial "steps 50"
+	fi
+	run -2 fl-train -m model.flt --rate 0.1 blobs.flt
+	run -2 fl-train -m model.flt --dp --shuffle --rate 0.1 blobs.flt
+	run -1 fl-train -m model.flt --dp --rate 0 blobs.flt
+	run -1 fl-train -m model.flt --dp --rate 1.5 blobs.flt
+}
+
 # The noise of DP-SGD is fl-clip-noise's: a step's sum of clipped
 # gradients is snapped to the grid dp.grid and whole grid steps of noise
 # are added, so that the low bits say nothing of the gradients.  From a

@@ -17,7 +17,8 @@
  *     are 64-byte aligned, in order, and put together are the payload;
  * Every tensor's elements are summarised (fl_tensor_stats), so a tensor that
  * points outside its payload is an ASan report, and every record goes to
- * the readers of its meaning (fl_release_from_record, fl_cohort_from_record).
+ * the readers of its meaning (fl_release_from_record, fl_cohort_from_record,
+ * fl_release_take_loss).
  *
  * The fuzzer rarely forges a CRC, so each input is also tried with the
  * CRCs of its first record repaired: the mutations then reach the header
@@ -156,6 +157,15 @@ round_trip(const struct fl_record *rec, const uint8_t *orig, size_t len,
 		}
 		CHECK(same_record(rec, &back));
 		CHECK(back.size == blen);
+		/* The server's reader of a carried loss, on a copy (it
+		 * removes the tensor): what it accepts is gone after. */
+		{
+			double loss;
+
+			if (fl_release_take_loss(&back, &loss, &err) == 0)
+				CHECK(fl_tensor_find(&back, FL_LOSS_TENSOR) ==
+				    NULL);
+		}
 #ifndef FUZZ_NO_CANONICAL
 		if (zlevel == 0 && !(rec->pre.flags & FL_FLAG_ZLIB)) {
 			CHECK(blen == len);

@@ -25,6 +25,8 @@ $craft -H 'tensor=a f32 [4] 0\n' --raw-zeros 16 -z --tail '\x01' \
 $craft -H 'tensor=a u8 [4294967296,4294967296] 0\n' -o "$rec/overflow.flt"
 $craft -H 'a=1\nb=caf\xc3\xa9\nx-y.z_w=v\ntensor=s f64 [] 0\n' \
     --raw-hex 000000000000f03f -o "$rec/meta.flt"
+$craft -H 'dp.loss-scale=0.05\ntensor=fl.loss f64 [1] 0\ntensor=w f32 [1] 64\n' \
+    --raw-hex 9a9999999999a93f$(printf '0%.0s' $(seq 1 112))0000803f -o "$rec/loss.flt"
 
 # Values: the first byte picks the dtype (byte % 10: '2' f32, '3' f64,
 # '4' i8, '5' u8, '6' i16, '7' u16, '8' i32, '9' u32, '0' i64, '1' u64); the
