@@ -527,13 +527,18 @@ parse_args(const struct args *a, struct opts *o)
 		if (a->noise != NULL)
 			tool_usage_error("-m %s takes --sigma, not --noise",
 			    a->mechanism);
-		if (a->target != NULL)
+		if (a->target != NULL && a->sigma != NULL)
 			tool_usage_error("--target-epsilon solves for the "
-			    "gaussian mechanism only");
-		if (a->sigma == NULL || a->sens == NULL || a->clients == NULL ||
-		    a->dim == NULL)
-			tool_usage_error("-m %s needs --sigma, --clients, "
-			    "--sensitivity and --dim", a->mechanism);
+			    "noise: drop --sigma");
+		if ((a->sigma == NULL && a->target == NULL) ||
+		    a->sens == NULL || a->clients == NULL || a->dim == NULL)
+			tool_usage_error("-m %s needs --sigma (or "
+			    "--target-epsilon), --clients, --sensitivity and "
+			    "--dim", a->mechanism);
+		/* Solving: a share's sigma for multiplier 1, to be
+		 * replaced by the solver's. */
+		if (a->target != NULL)
+			c->sigma = c->sens2 / sqrt((double)c->clients);
 		/* The shares of colluding clients protect no one. */
 		c->colluding = (uint64_t)ceil((isnan(o->corrupt) ?
 		    FL_CORRUPT_DEFAULT : o->corrupt) * (double)c->clients);

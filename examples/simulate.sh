@@ -149,14 +149,15 @@ rm -f state.flt budget.ledger
 q=$(awk -v c="$COHORT" -v n="$N" 'BEGIN { printf "%.8g", c / n }')
 if [ "$PRIVATE" = 1 ]; then
 	SIGMA_B=$(awk -v c="$COHORT" 'BEGIN { print c / 10 }')
-	# The noise multiplier that spends the budget over the run, found
-	# by bisection with the accountant that will charge the rounds:
+	# The noise multiplier that spends the budget over the run, solved
+	# by the accountant that will charge the rounds (--target-epsilon):
 	# the distributed discrete Gaussian summed over the expected
 	# survivors, of which the accountant does not count the 5% assumed
 	# colluding (noise in units of the sensitivity, so 1e6 grid units
-	# stand for any), with adaptive clipping's indicator.  Rounds with fewer survivors cost more
-	# (the cost is convex in them), so the plan aims 3% below the
-	# budget; the ledger stops the run if the budget runs out.
+	# stand for any), with adaptive clipping's indicator.  Rounds with
+	# fewer survivors cost more (the cost is convex in them), so the plan
+	# aims 3% below the budget; the ledger stops the run if the budget
+	# runs out.
 	DIM=$(echo "$ARCH" | awk -F'[:-]' '{ n = 0
 		for (i = 2; i < NF; i++) n += ($i + 1) * $(i + 1)
 		d = 1; while (d < n) d *= 2; print d }')
@@ -165,19 +166,10 @@ if [ "$PRIVATE" = 1 ]; then
 	# (two of the three stages) adds nothing.
 	SURV=$(awk -v c="$COHORT" -v p="$DROP" 'BEGIN {
 		s = int(c * (1 - 2 * p / 3)); print (s < 1 ? 1 : s) }')
-	Z=$(awk -v lo=0.3 -v hi=20 -v e="$EPS" -v s="$SURV" -v q="$q" \
-	    -v T="$ROUNDS" -v d="$DIM" -v D="$DELTA" -v b="$SIGMA_B" 'BEGIN {
-		for (k = 0; k < 30; k++) {
-			z = (lo + hi) / 2
-			cmd = sprintf("fl-account -m discrete-gaussian " \
-			    "--sigma %.10g --clients %d --sensitivity 1e6 " \
-			    "--dim %d -q %s -T %d -d %s --indicator-noise %s",
-			    z * 1e6 / sqrt(s), s, d, q, T, D, b)
-			cmd | getline line; close(cmd)
-			split(line, f, " ")
-			if (f[2] + 0 > 0.97 * e) lo = z; else hi = z
-		}
-		printf "%.6g\n", hi }')
+	Z=$(fl-account -m discrete-gaussian --target-epsilon "$(awk -v e="$EPS" \
+	    'BEGIN { printf "%.10g", 0.97 * e }')" --clients "$SURV" \
+	    --sensitivity 1e6 --dim "$DIM" -q "$q" -T "$ROUNDS" -d "$DELTA" \
+	    --indicator-noise "$SIGMA_B" | awk '$1 == "noise" { print $2 }')
 	CLIP=0.5
 	echo "# $data: $N clients, cohort ~$COHORT (q=$q), $ROUNDS rounds," \
 	    "noise multiplier $Z for epsilon $EPS at delta $DELTA"

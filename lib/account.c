@@ -961,6 +961,20 @@ fl_account_run(const struct fl_account *acct, const struct fl_release *r,
  * Illinois variant of regula falsi on log(noise), and the upper end of the
  * final bracket is returned, so the answer always meets the target.
  */
+/* Noise multiplier z: the Gaussian's, or for distributed noise each
+ * share's sigma = z sens / sqrt(clients), so that the clients' shares sum
+ * to z sens (before the colluding ones are taken out). */
+static void
+set_multiplier(struct fl_release *r, double z)
+{
+	if (r->mech != FL_MECH_GAUSSIAN) {
+		r->sigma = z * r->sens2 / sqrt((double)r->clients);
+		r->noise = fl_release_noise(r);
+	} else {
+		r->noise = z;
+	}
+}
+
 int
 fl_account_noise(const struct fl_account *acct,
     const struct fl_release *fixed, size_t nfixed,
@@ -973,15 +987,16 @@ fl_account_noise(const struct fl_account *acct,
 	int side = 0;
 
 #define EVAL(z, f) do { \
-	all[nfixed].noise = (z); \
+	set_multiplier(&all[nfixed], (z)); \
 	if (fl_account_run(acct, all, nfixed + 1, 0, 0, delta, &p, err) < 0) \
 		goto fail; \
 	(f) = p.epsilon - target; \
 } while (0)
 
-	if (tmpl->mech != FL_MECH_GAUSSIAN)
-		return fl_error_set(err, FL_EINVAL, "the noise multiplier can "
-		    "be solved for the gaussian mechanism only");
+	if (tmpl->mech != FL_MECH_GAUSSIAN && (tmpl->clients == 0 ||
+	    !(tmpl->sens2 > 0)))
+		return fl_error_set(err, FL_EINVAL, "distributed noise needs "
+		    "its clients and sensitivity to be solved for");
 	if ((all = malloc((nfixed + 1) * sizeof(*all))) == NULL)
 		return fl_error_set(err, FL_ENOMEM, "out of memory");
 	if (nfixed > 0)

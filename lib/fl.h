@@ -668,9 +668,12 @@ int fl_account_run(const struct fl_account *acct, const struct fl_release *r,
     struct fl_privacy *out, struct fl_error *err);
 
 /*
- * The smallest noise multiplier for tmpl (gaussian; its noise ignored)
- * that keeps epsilon at delta, after the fixed releases, at most target:
- * *noise and what it gives in *got.
+ * The smallest noise multiplier for tmpl (its noise, or for distributed
+ * noise its sigma, ignored) that keeps epsilon at delta, after the fixed
+ * releases, at most target: *noise and what it gives in *got.  For
+ * distributed noise the multiplier z is that of the full noise: each of
+ * tmpl->clients shares has sigma z sens2 / sqrt(clients), and the
+ * colluding clients' shares are not counted.
  */
 int fl_account_noise(const struct fl_account *acct,
     const struct fl_release *fixed, size_t nfixed,

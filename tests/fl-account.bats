@@ -243,6 +243,24 @@ PY
 	ge "$(num -q 0.004 -z "$(awk -v z="$z" 'BEGIN { printf "%.17g", z * (1 - 1e-7) }')" -T 5000)" 2
 }
 
+@test "noise for a target epsilon, distributed: each share's sigma is z sens / sqrt(clients), colluders not counted" {
+	local z z0 s dg="-m discrete-gaussian --clients 100 --sensitivity 1e6 --dim 65536 -q 0.05 -T 40"
+	z=$(FIELD=noise num $dg --target-epsilon 4 --indicator-noise 10)
+	# Charging the shares so planned meets the target, a hair less misses it.
+	s=$(awk -v z="$z" 'BEGIN { printf "%.17g", z * 1e6 / 10 }')
+	ge 4 "$(num $dg --sigma "$s" --indicator-noise 10)"
+	near "$(num $dg --sigma "$s" --indicator-noise 10)" 4 1e-6
+	s=$(awk -v z="$z" 'BEGIN { printf "%.17g", z * (1 - 1e-6) * 1e6 / 10 }')
+	ge "$(num $dg --sigma "$s" --indicator-noise 10)" 4
+	# 5 of 100 assumed colluding by default: more noise than with none,
+	# by about sqrt(100/95).
+	z0=$(FIELD=noise num $dg --target-epsilon 4 --indicator-noise 10 --corrupt 0)
+	ge "$z" "$z0"
+	near "$z" "$(awk -v z="$z0" 'BEGIN { print z * sqrt(100 / 95) }')" 0.01
+	run -2 fl-account $dg --target-epsilon 4 --sigma 1000
+	assert_output --partial "--target-epsilon solves for the noise: drop --sigma"
+}
+
 @test "delta for an epsilon inverts epsilon for a delta" {
 	local d
 	d=$(FIELD=delta num -e 2 -q $MNIST -z 1.1 -T 14063)
