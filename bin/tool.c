@@ -308,6 +308,12 @@ tool_output_open(struct tool_output *out, const char *path, int binary)
 				tool_die("%s: is a directory", path);
 			if ((out->fp = fopen(path, "wb")) == NULL)
 				tool_die("%s: %s", path, strerror(errno));
+			/* -o /dev/tty, -o /dev/stdout on a terminal: the
+			 * same refusal as a bare stdout, whatever the path. */
+			if (binary && isatty(fileno(out->fp)))
+				tool_die("%s: refusing to write binary records "
+				    "to a terminal (use -o FILE or a pipe)",
+				    path);
 			out->name = path;
 			out->is_device = 1;
 			return;
