@@ -467,7 +467,7 @@ parse_args(const struct args *a, struct opts *o)
 		tool_usage_error("--steps and --epochs: give one");
 	if (a->steps != NULL)
 		c->steps = tool_opt_u64("--steps", a->steps, 1,
-		    (uint64_t)1 << 40);
+		    FL_MAX_STEPS);
 	if (a->epochs != NULL)
 		o->epochs = tool_opt_positive("--epochs", a->epochs);
 
@@ -736,8 +736,11 @@ total_steps(const struct fl_release *r, size_t n)
 {
 	uint64_t t = 0;
 
+	/* At most 2^40 a release: only some 2^24 of them could wrap it;
+	 * the count saturates instead. */
 	for (size_t i = 0; i < n; i++)
-		t += r[i].steps;
+		if (__builtin_add_overflow(t, r[i].steps, &t))
+			return UINT64_MAX;
 	return t;
 }
 

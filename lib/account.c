@@ -388,6 +388,9 @@ fl_release_check(const struct fl_release *r, struct fl_error *err)
 		    "in (0, 1]", fl_format_double(b, r->q));
 	if (r->steps < 1)
 		return fl_error_set(err, FL_EINVAL, "steps must be at least 1");
+	if (r->steps > FL_MAX_STEPS)
+		return fl_error_set(err, FL_EINVAL, "steps %llu above 2^40",
+		    (unsigned long long)r->steps);
 	if (!(r->clip >= 0) || !isfinite(r->clip))
 		return fl_error_set(err, FL_EINVAL, "clip '%s' is negative",
 		    fl_format_double(b, r->clip));

@@ -587,7 +587,11 @@ struct fl_release {
 const char *fl_mechanism_name(enum fl_mechanism m);
 int fl_mechanism_parse(const char *s, enum fl_mechanism *m);
 
-/* 0 if r is a valid release (q in (0, 1], noise > 0, ...), else -1. */
+/* The most steps one release may state (the command line's --steps). */
+#define FL_MAX_STEPS ((uint64_t)1 << 40)
+
+/* 0 if r is a valid release (q in (0, 1], noise > 0, 1 <= steps <=
+ * FL_MAX_STEPS, ...), else -1. */
 int fl_release_check(const struct fl_release *r, struct fl_error *err);
 
 /* The effective noise multiplier (distributed: sigma sqrt(clients) / sens2). */

@@ -695,6 +695,15 @@ PY
 	forge "release=2 mechanism=gaussian q=0.01 q=0.01 steps=1 noise=1.1"
 	run fl-account -l F
 	assert_output "fl-account: F: line 3: field 'q' twice"
+	# Numbers in the ranges the command line takes: a step count of
+	# 2^64 - 1 would wrap the total (it did: "steps 0").
+	forge "release=2 mechanism=gaussian q=0.01 steps=18446744073709551615 noise=1.1"
+	run fl-account -l F
+	assert_output "fl-account: F: line 3: steps 18446744073709551615 above 2^40"
+	forge "release=2 mechanism=gaussian q=0.01 steps=1099511627777 noise=1.1"
+	run fl-account -l F
+	assert_output "fl-account: F: line 3: steps 1099511627777 above 2^40"
+	run -1 fl-account -q 0.01 -z 1 -T 1099511627777
 	forge "release=2 mechanism=gaussian q=0.01 steps=1 noise=1.1"
 	run fl-account -l F
 	assert_success
