@@ -102,6 +102,10 @@ tool_init(const char *usage)
 {
 	usage_text = usage;
 	atexit(cleanup_at_exit);
+	/* A file-size limit (ulimit -f) is a failed write, as a full disk
+	 * is, to report and clean up after; not a signal that kills
+	 * mid-way. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 double

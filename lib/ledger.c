@@ -6,8 +6,10 @@
  * a CRC-32 that chains on the line before, so a hand edit, a removed or
  * reordered line, or a torn write is found and named by its line number.
  * Readers and writers take flock(2) locks; an append is one write(2) to a
- * file opened O_APPEND, then fsync.  Nothing here ever truncates or
- * rewrites the file.
+ * file opened O_APPEND, then fsync.  Nothing here rewrites the file; the
+ * one truncation puts back, under the lock, the size the file had before
+ * an append that failed part-way (a full disk), so that it never keeps a
+ * torn line.
  *
  *   # fl-account ledger 1
  *   release=1 round=7 mechanism=gaussian q=0.01 steps=1 noise=1.1 clip=1
@@ -394,6 +396,19 @@ sync_dir(const char *path)
 	free(copy);
 }
 
+/* An append failed with errno e, maybe after part of its bytes: cut the
+ * file back to the size it had (we hold the lock) and say what happened. */
+static int
+undo_append(struct fl_ledger *l, int e, struct fl_error *err)
+{
+	if (ftruncate(l->fd, (off_t)l->size) == 0 && fsync(l->fd) == 0)
+		return fl_error_set(err, FL_EIO, "%s: nothing spent, the ledger "
+		    "is as it was", strerror(e));
+	return fl_error_set(err, FL_EIO, "%s, and the ledger could not be "
+	    "cut back to its %llu bytes: %s", strerror(e),
+	    (unsigned long long)l->size, strerror(errno));
+}
+
 int
 fl_ledger_append(struct fl_ledger *l, const struct fl_release *rows,
     size_t n, struct fl_error *err)
@@ -438,13 +453,13 @@ fl_ledger_append(struct fl_ledger *l, const struct fl_release *rows,
 			int e = errno;
 
 			free(buf);
-			return fl_error_set(err, FL_EIO, "%s", strerror(e));
+			return undo_append(l, e, err);
 		}
 		done += (size_t)w;
 	}
 	free(buf);
 	if (fsync(l->fd) < 0)
-		return fl_error_set(err, FL_EIO, "%s", strerror(errno));
+		return undo_append(l, errno, err);
 	if (fresh)
 		sync_dir(l->path);
 	l->nrows += n;
