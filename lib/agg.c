@@ -252,6 +252,8 @@ fl_acc_free(struct fl_acc *a)
 	a->block = NULL;
 	free(a->sum);
 	a->sum = NULL;
+	free(a->zeroed);
+	a->zeroed = NULL;
 	fl_layout_free(&a->layout);
 }
 
@@ -268,7 +270,9 @@ fl_acc_init(struct fl_acc *a, const struct fl_record *first,
 		return -1;
 	a->modulus = modulus;
 	if ((a->sum = calloc(a->layout.n ? a->layout.n : 1,
-	    sizeof(*a->sum))) == NULL)
+	    sizeof(*a->sum))) == NULL ||
+	    (a->zeroed = calloc(a->layout.n ? a->layout.n : 1,
+	    sizeof(*a->zeroed))) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < a->layout.n; i++) {
 		const struct fl_layout_tensor *t = &a->layout.t[i];
@@ -297,10 +301,12 @@ fl_acc_init(struct fl_acc *a, const struct fl_record *first,
 			goto nomem;
 		total += (size * 8 + FL_ALIGN - 1) & ~(size_t)(FL_ALIGN - 1);
 	}
+	/* Not zeroed here: a large block is fresh pages that take memory
+	 * as they are first written, and add_tensor zeroes each range of
+	 * sums when the first payload reaches it.  A header that claims a
+	 * huge tensor and sends nothing costs no memory. */
 	if ((a->block = fl_alloc_aligned(total)) == NULL)
 		goto nomem;
-	/* Zero bits are 0.0, 0 and 0u alike. */
-	memset(a->block, 0, total);
 	a->blocksize = total;
 	total = 0;
 	for (size_t i = 0; i < a->layout.n; i++) {
@@ -466,6 +472,13 @@ static int
 add_tensor(struct fl_acc *a, size_t i, const struct fl_tensor *t,
     uint64_t first, double w, struct fl_scan *scan, struct fl_error *err)
 {
+	/* Zero bits are 0.0, 0 and 0u alike.  Pieces arrive in order, so
+	 * this zeroes each sum once, just before its first addition. */
+	if (first + t->numel > a->zeroed[i]) {
+		memset((uint64_t *)a->sum[i] + a->zeroed[i], 0,
+		    (size_t)(first + t->numel - a->zeroed[i]) * 8);
+		a->zeroed[i] = first + t->numel;
+	}
 	if (t->dtype == FL_F32) {
 		scan_tensor(t, i, add_f32((double *)a->sum[i] + first, t->data,
 		    t->numel, w), scan);

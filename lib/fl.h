@@ -809,6 +809,10 @@ struct fl_acc {
 	uint64_t modulus;       /* 0: plain sums */
 	unsigned char *block;   /* the sums, each 64-aligned, in one block */
 	size_t blocksize;
+	/* Per tensor: how many of its sums are zeroed.  The block is
+	 * zeroed as the first payload's bytes arrive, not when a header
+	 * claims a size, so memory follows the data actually read. */
+	uint64_t *zeroed;
 };
 
 int fl_acc_init(struct fl_acc *a, const struct fl_record *first,

@@ -432,7 +432,10 @@ stream_inflate(struct fl_record *rec, struct src *s, const struct fl_stream *fs,
 
 			if ((got = src_read(s, in, n)) != n) {
 				inflateEnd(&zs);
-				return short_read(s, "payload", got, n, err);
+				/* Counted over the whole payload, not the
+				 * piece: as the whole-record reader says. */
+				return short_read(s, "payload", (size_t)(plen -
+				    left) + got, (size_t)plen, err);
 			}
 			*crc = fl_crc32(*crc, in, n);
 			left -= n;
@@ -543,7 +546,8 @@ fl_record_read_stream(struct fl_record *rec, FILE *fp,
 			size_t n = rawlen - off < PIECE ? rawlen - off : PIECE;
 
 			if ((got = src_read(&s, in, n)) != n) {
-				short_read(&s, "payload", got, n, err);
+				short_read(&s, "payload", off + got, rawlen,
+				    err);
 				goto fail;
 			}
 			crc = fl_crc32(crc, in, n);

@@ -1,0 +1,76 @@
+#!/usr/bin/env bats
+# The hostile corpus (tests/data/hostile/MANIFEST): every input that once
+# broke a program, with the exit status, the message and the peak memory it
+# must keep.  Peak RSS is the child's ru_maxrss; it is not checked under
+# the sanitizers or valgrind, whose own memory it would measure.
+
+load helper
+
+# The inputs too large to check in, made here.
+make_generated() {
+	# 1.5 MiB of payload (two pieces of the streaming reader), cut
+	# 256 KiB before its end.
+	yes 0 | head -n 393216 > zeros.txt
+	fl-pack -m kind=update -m weight=1 -t "w:f32=@zeros.txt" -o whole.flt
+	head -c "$(($(stat -c %s whole.flt) - 262144))" whole.flt > cut-stream.flt
+}
+
+# run_measured CMD...: status, output (stderr and stdout) and rss_mb.
+run_measured() {
+	local out
+	out=$($PYTHON - "$@" <<'PY'
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+sys.stdout.write("%d %d\n%s" % (r.returncode, rss // 1024,
+                 r.stderr.decode(errors="replace")))
+PY
+)
+	status=${out%% *}
+	out=${out#* }
+	rss_mb=${out%%$'\n'*}
+	output=${out#*$'\n'}
+}
+
+@test "hostile corpus: each input fails as its line says, within its memory" {
+	local file cmd want msg mb path n=0
+	make_generated
+	while IFS=$'\t' read -r file cmd want msg mb; do
+		case $file in ''|'#'*) continue ;; esac
+		path=$DATA/hostile/$file
+		[ -e "$path" ] || path=$PWD/$file
+		[ -e "$path" ] || fail "$file: no such input"
+		# shellcheck disable=SC2086 # the command's words
+		set -- ${cmd//FILE/$path}
+		run_measured "$@"
+		[ "$status" = "$want" ] ||
+		    fail "$file: $cmd: exit $status, want $want: $output"
+		[[ $output == *"$msg"* ]] ||
+		    fail "$file: $cmd: message '$output', want '$msg'"
+		[ "$(printf '%s' "$output" | wc -l)" -le 1 ] ||
+		    fail "$file: $cmd: more than one line: $output"
+		if [ -z "${FL_SANITIZE:-}" ] && [ -z "${FL_VALGRIND:-}" ]; then
+			[ "$rss_mb" -le "$mb" ] ||
+			    fail "$file: $cmd: peak RSS $rss_mb MB, want <= $mb"
+		fi
+		n=$((n + 1))
+	done < "$DATA/hostile/MANIFEST"
+	[ "$n" -ge 8 ] || fail "only $n cases ran"
+}
+
+@test "hostile corpus: no crash under a 1 GiB address-space limit" {
+	[ -z "${FL_SANITIZE:-}" ] || skip "ASan reserves more address space than the limit"
+	local file cmd want msg mb path
+	make_generated
+	while IFS=$'\t' read -r file cmd want msg mb; do
+		case $file in ''|'#'*) continue ;; esac
+		path=$DATA/hostile/$file
+		[ -e "$path" ] || path=$PWD/$file
+		# shellcheck disable=SC2086
+		set -- ${cmd//FILE/$path}
+		run bash -c 'ulimit -v 1048576; exec "$@"' sh "$@"
+		assert_no_crash
+		[ "$status" = 1 ] || fail "$file: $cmd: exit $status under ulimit -v: $output"
+	done < "$DATA/hostile/MANIFEST"
+}
