@@ -221,22 +221,22 @@ fl_model_from_record(struct fl_model *m, const struct fl_record *rec,
 	if (arch == NULL)
 		return fl_error_set(err, FL_EFORMAT, "a model without an arch "
 		    "key");
-	if (fl_arch_parse(&a, arch, err) < 0 || fl_model_new(m, &a, err) < 0)
+	if (fl_arch_parse(&a, arch, err) < 0)
 		return -1;
+	/* Every tensor the arch names, checked against the record before
+	 * the model is built: an arch that claims billions of parameters
+	 * beside a few bytes of tensors allocates nothing. */
 	for (int l = 0; l < a.layers; l++) {
 		for (int bias = 0; bias <= 1; bias++) {
 			const struct fl_tensor *t;
 			uint64_t want0 = bias ? a.sizes[l + 1] : a.sizes[l];
-			float *dst = bias ? m->b[l] : m->w[l];
 
 			tensor_name(name, l, bias ? 'b' : 'w');
 			t = fl_tensor_find(rec, name);
-			if (t == NULL) {
-				fl_model_free(m);
+			if (t == NULL)
 				return fl_error_set(err, FL_EFORMAT, "no tensor "
 				    "%s (arch %s)", name, fl_escape(q,
 				    sizeof(q), arch, strlen(arch)));
-			}
 			if (t->dtype != FL_F32 || t->rank != 2 - bias ||
 			    t->dims[0] != want0 || (!bias &&
 			    t->dims[1] != a.sizes[l + 1])) {
@@ -244,7 +244,6 @@ fl_model_from_record(struct fl_model *m, const struct fl_record *rec,
 
 				fl_shape_format(shape, sizeof(shape), t->rank,
 				    t->dims);
-				fl_model_free(m);
 				if (bias)
 					return fl_error_set(err, FL_EFORMAT,
 					    "tensor %s is %s %s, want f32 "
@@ -261,17 +260,24 @@ fl_model_from_record(struct fl_model *m, const struct fl_record *rec,
 				    fl_escape(q, sizeof(q), arch,
 				    strlen(arch)));
 			}
-			memcpy(dst, t->data, t->nbytes);
 			for (uint64_t i = 0; i < t->numel; i++)
-				if (!isfinite(dst[i])) {
-					fl_model_free(m);
+				if (!isfinite(((const float *)t->data)[i]))
 					return fl_error_set(err, FL_EFORMAT,
 					    "tensor %s: value %llu is not "
 					    "finite", name,
 					    (unsigned long long)i);
-				}
 		}
 	}
+	if (fl_model_new(m, &a, err) < 0)
+		return -1;
+	for (int l = 0; l < a.layers; l++)
+		for (int bias = 0; bias <= 1; bias++) {
+			const struct fl_tensor *t;
+
+			tensor_name(name, l, bias ? 'b' : 'w');
+			t = fl_tensor_find(rec, name);
+			memcpy(bias ? m->b[l] : m->w[l], t->data, t->nbytes);
+		}
 	return 0;
 }
 
