@@ -49,7 +49,8 @@ static const char options[] =
     "                         and deal K to each client (McMahan et al.)\n"
     "      --synthetic=N      no data file: N examples of Gaussian blobs\n"
     "  -V, --version          print the version and exit\n"
-    "  -z, --zlib             compress the payloads with zlib\n";
+    "  -z, --zlib             compress the payloads with zlib\n\n"
+    "Environment: FL_MAX_CELL caps a CSV cell in bytes (default 1 MiB).\n";
 
 static void
 write_csv(FILE *fp, const struct fl_data *d, const uint64_t *idx,

@@ -45,7 +45,8 @@ static const char options[] =
     "      --scale=F          multiply features by F (default 1/255 for\n"
     "                         bytes such as IDX pixels, else 1)\n"
     "  -V, --version          print the version and exit\n"
-    "  -z, --zlib             compress the payload with zlib\n";
+    "  -z, --zlib             compress the payload with zlib\n\n"
+    "Environment: FL_MAX_CELL caps a CSV cell in bytes (default 1 MiB).\n";
 
 /* The tensors of a stats record, summed. */
 struct sums {

@@ -71,7 +71,8 @@ static const char options[] =
     "      --trained          write the trained model instead of the update\n"
     "  -V, --version          print the version and exit\n"
     "      --weight-decay=WD  L2 weight decay (default 0)\n"
-    "  -z, --zlib             compress the payload with zlib\n";
+    "  -z, --zlib             compress the payload with zlib\n\n"
+    "Environment: FL_MAX_CELL caps a CSV cell in bytes (default 1 MiB).\n";
 
 struct progress {
 	int on;

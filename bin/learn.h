@@ -27,8 +27,14 @@ struct learn_data {
 static inline void
 learn_data_init(struct learn_data *ld)
 {
+	const char *cell = getenv("FL_MAX_CELL");
+
 	memset(ld, 0, sizeof(*ld));
 	ld->scale = -1;
+	/* The CSV reader's longest cell (default 1 MiB). */
+	if (cell != NULL && *cell != '\0')
+		ld->o.max_cell = tool_opt_u64("FL_MAX_CELL", cell, 1,
+		    (uint64_t)1 << 40);
 }
 
 /* The one record of path ("-": stdin); anything wrong is fatal. */

@@ -19,6 +19,9 @@
 
 #define CHUNK 65536
 #define DEFAULT_MAX_BYTES (UINT64_C(16) << 30)
+/* A number is a few dozen bytes and a header name rarely more: a cell
+ * beyond this is not data, and libcsv would hold all of it. */
+#define DEFAULT_MAX_CELL (UINT64_C(1) << 20)
 #define MAX_CLASSES (UINT32_C(1) << 24)
 #define MAX_COLUMNS (UINT64_C(1) << 24)
 
@@ -278,6 +281,8 @@ struct csv {
 	const char *name;
 	struct fl_error *err;
 	uint64_t max_bytes;
+	uint64_t max_cell;
+	uint64_t pending;       /* bytes fed since the last cell ended */
 	uint64_t line;          /* the line being fed */
 	uint64_t cap;           /* rows allocated */
 	int failed;
@@ -337,6 +342,7 @@ cb_field(void *s, size_t len, void *arg)
 {
 	struct csv *c = arg;
 
+	c->pending = 0;
 	if (c->failed)
 		return;
 	if (!c->started) {
@@ -539,6 +545,7 @@ cb_row(int term, void *arg)
 	struct csv *c = arg;
 
 	(void)term;
+	c->pending = 0;
 	if (c->failed)
 		return;
 	if (!c->started) {
@@ -566,6 +573,7 @@ read_csv(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 	c.name = s->name;
 	c.err = err;
 	c.max_bytes = max_bytes;
+	c.max_cell = o != NULL && o->max_cell ? o->max_cell : DEFAULT_MAX_CELL;
 	c.line = 1;
 	d->format = FL_DATA_CSV;
 	d->xtype = FL_F32;
@@ -594,6 +602,16 @@ read_csv(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 			unsigned char *nl = memchr(q, '\n', (size_t)(end - q));
 			unsigned char *e = nl ? nl + 1 : end;
 
+			/* What libcsv holds of an unfinished cell is at
+			 * most what was fed since the last cell ended. */
+			c.pending += (uint64_t)(e - q);
+			if (c.pending > c.max_cell + CHUNK) {
+				fl_error_set(err, FL_EFORMAT, "%s: line %llu: a "
+				    "cell longer than %llu bytes (FL_MAX_CELL)",
+				    s->name, (unsigned long long)c.line,
+				    (unsigned long long)c.max_cell);
+				goto out;
+			}
 			if (csv_parse(&p, q, (size_t)(e - q), cb_field, cb_row,
 			    &c) != (size_t)(e - q)) {
 				if (!c.failed)

@@ -1022,6 +1022,7 @@ struct fl_data_opts {
 	uint64_t features;      /* 0, or the features each example must have */
 	uint32_t classes;       /* 0, or labels must be below this */
 	uint64_t max_bytes;     /* a cap on the features' memory; 0: 16 GiB */
+	uint64_t max_cell;      /* CSV: the longest cell in bytes; 0: 1 MiB */
 };
 
 /*

@@ -15,6 +15,10 @@ make_generated() {
 	head -c "$(($(stat -c %s whole.flt) - 262144))" whole.flt > cut-stream.flt
 	# Data for the programs that take a model.
 	fl-split --synthetic=50 --features=4 --classes=3 --seed=x -o small.flt
+	# One CSV cell of 100 MB, 430 KB gzipped.
+	{ printf 'label,x\n1,'; head -c 100000000 /dev/zero | tr '\0' 1; echo; } |
+	    gzip -1 > bigcell.csv.gz
+	fl-init -a logreg:1-2 --seed=m -o model1.flt
 }
 
 # run_measured CMD...: status, output (stderr and stdout) and rss_mb.
@@ -58,7 +62,7 @@ PY
 		fi
 		n=$((n + 1))
 	done < "$DATA/hostile/MANIFEST"
-	[ "$n" -ge 11 ] || fail "only $n cases ran"
+	[ "$n" -ge 13 ] || fail "only $n cases ran"
 }
 
 @test "hostile corpus: no crash under a 1 GiB address-space limit" {
