@@ -283,6 +283,7 @@ struct csv {
 	uint64_t max_bytes;
 	uint64_t max_cell;
 	uint64_t pending;       /* bytes fed since the last cell ended */
+	uint64_t cell_line;     /* the line the next cell starts on */
 	uint64_t line;          /* the line being fed */
 	uint64_t cap;           /* rows allocated */
 	int failed;
@@ -343,6 +344,7 @@ cb_field(void *s, size_t len, void *arg)
 	struct csv *c = arg;
 
 	c->pending = 0;
+	c->cell_line = c->line;
 	if (c->failed)
 		return;
 	if (!c->started) {
@@ -546,6 +548,7 @@ cb_row(int term, void *arg)
 
 	(void)term;
 	c->pending = 0;
+	c->cell_line = c->line + 1;
 	if (c->failed)
 		return;
 	if (!c->started) {
@@ -563,7 +566,7 @@ read_csv(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 {
 	struct csv_parser p;
 	struct csv c;
-	unsigned char *buf;
+	unsigned char *buf, *nul;
 	long n;
 	int rc = -1, first = 1;
 
@@ -574,7 +577,7 @@ read_csv(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 	c.err = err;
 	c.max_bytes = max_bytes;
 	c.max_cell = o != NULL && o->max_cell ? o->max_cell : DEFAULT_MAX_CELL;
-	c.line = 1;
+	c.line = c.cell_line = 1;
 	d->format = FL_DATA_CSV;
 	d->xtype = FL_F32;
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL |
@@ -592,10 +595,15 @@ read_csv(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 		if (first && n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
 			q += 3;
 		first = 0;
-		if (memchr(q, '\0', (size_t)(end - q)) != NULL) {
+		if ((nul = memchr(q, '\0', (size_t)(end - q))) != NULL) {
+			/* The line the NUL is on, not the chunk's first. */
+			uint64_t line = c.line;
+
+			for (unsigned char *x = q; x < nul; x++)
+				line += *x == '\n';
 			fl_error_set(err, FL_EFORMAT, "%s: line %llu: a NUL "
 			    "byte: binary data, not CSV", s->name,
-			    (unsigned long long)c.line);
+			    (unsigned long long)line);
 			goto out;
 		}
 		while (q < end) {
@@ -634,8 +642,9 @@ read_csv(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 		goto out;
 	if (csv_fini(&p, cb_field, cb_row, &c) != 0) {
 		if (!c.failed)
-			fl_error_set(err, FL_EFORMAT, "%s: a quoted cell runs "
-			    "to the end of the file", s->name);
+			fl_error_set(err, FL_EFORMAT, "%s: line %llu: a quoted "
+			    "cell runs to the end of the file", s->name,
+			    (unsigned long long)c.cell_line);
 		goto out;
 	}
 	if (c.failed)
@@ -1085,6 +1094,12 @@ fl_data_read(struct fl_data *d, FILE *fp, const char *name, FILE *labels,
 	} else if ((what = fl_sniff_format(s.head, (size_t)n)) != NULL) {
 		fl_error_set(err, FL_EFORMAT, "%s: %s, not a data set", name,
 		    what);
+	} else if (n >= 4 && s.head[0] == 0 && s.head[1] == 0) {
+		/* Text never starts with two NULs; IDX does. */
+		fl_error_set(err, FL_EFORMAT, "%s: not an IDX file (bad magic "
+		    "%02x %02x %02x %02x: want 00 00, a type 08 to 0e and 1 "
+		    "to 8 dimensions), and not CSV", name, s.head[0],
+		    s.head[1], s.head[2], s.head[3]);
 	} else {
 		rc = read_csv(d, &s, o, max_bytes, err);
 	}

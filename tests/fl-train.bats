@@ -426,7 +426,15 @@ PY
 	check zero.csv "fl-train: zero.csv: empty: no examples"
 	check wide.csv "fl-train: wide.csv: line 1: 3 features, the model takes 2"
 	check emptycell.csv "fl-train: emptycell.csv: line 1: 3 features, the model takes 2"
-	check quote.csv "fl-train: quote.csv: a quoted cell runs to the end of the file"
+	check quote.csv "fl-train: quote.csv: line 1: a quoted cell runs to the end of the file"
+	# The line the quote opened on, the line the NUL is on (not where
+	# the 64 KiB read began), an IDX file with a bad magic said so.
+	printf '0,1,2\n1,2,3\n2,"3,4\n0,1,2\n' > quote3.csv
+	check quote3.csv "fl-train: quote3.csv: line 3: a quoted cell runs to the end of the file"
+	printf '0,1,2\n1,2,3\n2,1,3\n0,1\000\n' > nul4.csv
+	check nul4.csv "fl-train: nul4.csv: line 4: a NUL byte: binary data, not CSV"
+	printf '\000\000\007\001abcdefgh' > bad.idx
+	check bad.idx "fl-train: bad.idx: not an IDX file (bad magic 00 00 07 01: want 00 00, a type 08 to 0e and 1 to 8 dimensions), and not CSV"
 	printf '0,1,2\n1,,3\n' > hole.csv
 	check hole.csv "fl-train: hole.csv: line 2: column 2: empty cell"
 	printf '0,1\000\002' > binary.csv
@@ -455,6 +463,13 @@ PY
 	assert_equal "$status" 2
 	run --separate-stderr fl-train -m missing.flt blobs.flt
 	fails_with "fl-train: missing.flt: No such file or directory"
+	# Two models in one file: which one was meant? (Before, the first,
+	# silently; fl-apply already refused.)
+	cat model.flt model.flt > two.flt
+	for p in fl-train fl-eval fl-stats; do
+		run --separate-stderr "$p" -m two.flt blobs.flt
+		fails_with "$p: two.flt: record 2: more than one record (the file holds one)"
+	done
 	run --separate-stderr fl-train -m model.flt blobs.flt blobs.csv
 	assert_equal "$status" 2
 }
