@@ -122,7 +122,7 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 	char q[FL_QUOTE];
 	size_t flen[4];
 	struct fl_tensor t;
-	uint64_t off, size;
+	uint64_t off, size, nonzero;
 
 	memset(&t, 0, sizeof(t));
 	for (int i = 0; i < 4; i++) {
@@ -148,6 +148,7 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 	if (flen[2] < 2 || f[2][0] != '[' || f[2][flen[2] - 1] != ']')
 		goto badshape;
 	t.numel = 1;
+	nonzero = 1;
 	if (flen[2] > 2) {
 		const char *d = f[2] + 1, *dend = f[2] + flen[2] - 1;
 
@@ -162,9 +163,12 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 			if (parse_decimal(d, (size_t)(de - d),
 			    &t.dims[t.rank]) < 0)
 				goto badshape;
-			if (__builtin_mul_overflow(t.numel, t.dims[t.rank],
-			    &t.numel))
+			/* The nonzero dimensions' product must fit, in any
+			 * order: [0,2^64-1,2^64-1] as [2^64-1,2^64-1,0]. */
+			if (t.dims[t.rank] != 0 && __builtin_mul_overflow(
+			    nonzero, t.dims[t.rank], &nonzero))
 				goto toolarge;
+			t.numel *= t.dims[t.rank];
 			t.rank++;
 			d = de + 1;
 		}

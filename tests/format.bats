@@ -458,6 +458,15 @@ sys.stdout.buffer.write(struct.pack("<Q", len(h)) + h.encode() + bytes(8))' \
 	craft -H 'tensor=a u8 [18446744073709551615,2] 0\n' -o ovf2.flt
 	small_rejects "tensor 'a': payload above the limit" ovf2.flt
 	crafted "tensor 'a': bad shape" -H 'tensor=a u8 [18446744073709551616] 0\n'
+	# A zero does not hide an overflow, wherever it stands (before, the
+	# first was accepted and the second refused).
+	craft -H 'tensor=a u8 [0,18446744073709551615,18446744073709551615] 0\n' -o ovf3.flt
+	small_rejects "tensor 'a': payload above the limit" ovf3.flt
+	craft -H 'tensor=a u8 [18446744073709551615,18446744073709551615,0] 0\n' -o ovf4.flt
+	small_rejects "tensor 'a': payload above the limit" ovf4.flt
+	# A zero beside a dimension that fits is an empty tensor.
+	craft -H 'tensor=a u8 [0,18446744073709551615] 0\n' -o empty.flt
+	run -0 fl-inspect --check empty.flt
 }
 
 @test "hostile: huge dims products that do not overflow" {

@@ -105,10 +105,11 @@ def _parse_header(text, max_payload):
         shape = () if fields[2] == b"[]" else dims
         _check((not all(DECIMAL.fullmatch(d) and int(d) >> 64 == 0 for d in shape),
                 f"tensor {name!r}: bad shape {_text(fields[2][:40])}"))
-        shape, numel = tuple(int(d) for d in shape), 1
-        for d in shape:                         # overflow checked per step, as in C
-            numel *= d
-            _check((numel >> 64, f"tensor {name!r}: too many elements"))
+        shape, nonzero = tuple(int(d) for d in shape), 1
+        for d in shape:                         # the nonzero product must fit, as in C
+            nonzero *= d or 1
+            _check((nonzero >> 64, f"tensor {name!r}: too many elements"))
+        numel = 0 if 0 in shape else nonzero
         nbytes = numel * dt.itemsize
         _check((not DECIMAL.fullmatch(off), f"tensor {name!r}: bad offset {_text(off[:24])}"))
         _check((int(off) != end, f"tensor {name!r}: offset {int(off)}, expected {end} "
