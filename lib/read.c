@@ -284,8 +284,10 @@ read_head(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
 		uint64_t bound = fl_align64(compressBound(rawlen));
 
 		/* Deflate expands at most 1032:1: a claim beyond that is a lie,
-		 * refused before allocating the claimed size. */
-		if (p.plen == 0 || p.plen > bound || rawlen / 1032 > p.plen) {
+		 * refused before allocating the claimed size (rounded up:
+		 * 1032 p + 1 raw bytes need more than p). */
+		if (p.plen == 0 || p.plen > bound || rawlen / 1032 +
+		    (rawlen % 1032 != 0) > p.plen) {
 			fl_error_set(err, FL_EFORMAT, "compressed payload "
 			    "length %llu impossible for %zu raw bytes",
 			    (unsigned long long)p.plen, rawlen);

@@ -447,6 +447,11 @@ sys.stdout.buffer.write(struct.pack("<Q", len(h)) + h.encode() + bytes(8))' \
 	    zplen.flt
 	craft -H 'tensor=a f32 [2] 0\n' --raw-zeros 8 -z --plen 0 -o zplen0.flt
 	small_rejects 'compressed payload length 0 impossible' zplen0.flt
+	# The ratio rounded up: 1032 x 64 + 64 raw bytes from 64 is beyond
+	# deflate's 1032:1 (the check rounded down and let it through).
+	craft -H 'tensor=a u8 [66112] 0\n' --raw-zeros 66112 -z --plen 64 -o zratio.flt
+	small_rejects 'compressed payload length 64 impossible for 66112 raw bytes$' \
+	    zratio.flt
 }
 
 # ---- hostile tensor tables ----
