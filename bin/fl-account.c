@@ -25,8 +25,8 @@ static const char usage[] =
     "       fl-account --target-epsilon=eps [-a name] [-d delta] [-j]\n"
     "           [-o file] [-l ledger] release\n"
     "       fl-account -l ledger [-s [-n]] [-B eps] [-a name]\n"
-    "           [-d delta | -e eps] [--cohort=file] [-j] [-o file] [release]\n"
-    "           [file ...]\n"
+    "           [-d delta | -e eps] [--cohort=file] [--anchor=file] [-j]\n"
+    "           [-o file] [release] [file ...]\n"
     "       fl-account --sample -q rate | -b K -N population --round=R\n"
     "           [--seed=text] [-o file]";
 
@@ -41,6 +41,9 @@ static const char options[] =
     "  -a, --accountant=NAME       rdp (default), rdp-classic (Mironov's\n"
     "                              2017 conversion, as papers before 2021),\n"
     "                              pld (tight), exact (q = 1 only)\n"
+    "      --anchor=FILE           with -l: refuse a ledger that does not\n"
+    "                              reach the head anchored in FILE's first\n"
+    "                              record (fl-apply --ledger writes it)\n"
     "  -b, --batch=K               expected sample per step: clients per\n"
     "                              round or examples per batch; q = K/N\n"
     "  -B, --budget=EPS            refuse a spend that would take epsilon\n"
@@ -116,13 +119,13 @@ enum {
 	OPT_CLIENTS = 256, OPT_CLIP, OPT_COHORT, OPT_CORRUPT, OPT_DIM,
 	OPT_EPOCHS, OPT_EVERY, OPT_INDICATOR, OPT_INTERVAL, OPT_NOT_PRIVATE,
 	OPT_ORDERS, OPT_ROUND, OPT_SAMPLE, OPT_SEED, OPT_SENS, OPT_SENS1,
-	OPT_SHUFFLE, OPT_SIGMA, OPT_TARGET
+	OPT_SHUFFLE, OPT_SIGMA, OPT_TARGET, OPT_ANCHOR
 };
 
 /* Option values as given: parsed after getopt, so --help always wins. */
 struct args {
 	const char *accountant, *batch, *budget, *clients, *clip, *corrupt;
-	const char *cohort, *delta, *indicator, *seed;
+	const char *cohort, *delta, *indicator, *seed, *anchor;
 	const char *dim, *epochs, *epsilon, *every, *interval, *ledger;
 	const char *mechanism;
 	const char *noise, *orders, *output, *population, *round, *q;
@@ -729,6 +732,33 @@ read_releases(int nfiles, char **files, const struct args *a,
 	return r;
 }
 
+/* The ledger head anchored in the first record of path. */
+static void
+read_anchor(const char *path, uint64_t *releases, uint32_t *check)
+{
+	struct tool_input in;
+	struct fl_record rec;
+	struct fl_error err;
+	char *files[1];
+	int rc;
+
+	files[0] = (char *)path;
+	fl_record_init(&rec);
+	tool_input_init(&in, 1, files);
+	if ((rc = tool_input_next(&in, &rec)) < 0)
+		exit(1);
+	if (rc == 0)
+		tool_die("%s: no record to hold a ledger anchor", in.name);
+	rc = fl_ledger_anchor_read(&rec, releases, check, &err);
+	if (rc < 0)
+		tool_die("%s: record 1: %s", in.name, err.msg);
+	if (rc == 0)
+		tool_die("%s: record 1: no ledger anchor (fl-apply --ledger "
+		    "writes one)", in.name);
+	fl_record_free(&rec);
+	tool_input_free(&in);
+}
+
 /* ---- modes ---- */
 
 static uint64_t
@@ -852,6 +882,7 @@ main(int argc, char **argv)
 		{ "corrupt", required_argument, NULL, OPT_CORRUPT },
 		{ "delta", required_argument, NULL, 'd' },
 		{ "dim", required_argument, NULL, OPT_DIM },
+		{ "anchor", required_argument, NULL, OPT_ANCHOR },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "epochs", required_argument, NULL, OPT_EPOCHS },
 		{ "epsilon", required_argument, NULL, 'e' },
@@ -890,6 +921,8 @@ main(int argc, char **argv)
 	struct fl_error err;
 	size_t nrel = 0;
 	int c, rc = 0, have_ledger = 0;
+	uint64_t anchored = 0;
+	uint32_t anchor_check = 0;
 
 	tool_init(usage);
 	memset(&a, 0, sizeof(a));
@@ -897,6 +930,7 @@ main(int argc, char **argv)
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': a.accountant = optarg; break;
+		case OPT_ANCHOR: a.anchor = optarg; break;
 		case 'b': a.batch = optarg; break;
 		case 'B': a.budget = optarg; break;
 		case OPT_CLIENTS: a.clients = optarg; break;
@@ -962,6 +996,8 @@ main(int argc, char **argv)
 		    "nor --epsilon");
 	if (a.budget != NULL && a.ledger == NULL)
 		tool_usage_error("--budget needs --ledger");
+	if (a.anchor != NULL && a.ledger == NULL)
+		tool_usage_error("--anchor needs --ledger");
 	if (a.every != NULL && (a.spend || a.target != NULL))
 		tool_usage_error("--every goes with neither --spend nor "
 		    "--target-epsilon");
@@ -993,6 +1029,17 @@ main(int argc, char **argv)
 
 	/* A spend on a ledger that does not exist yet: judge it before
 	 * creating the file, so a refused spend leaves nothing behind. */
+	if (a.anchor != NULL) {
+		struct stat st;
+
+		read_anchor(a.anchor, &anchored, &anchor_check);
+		/* Not even made again, empty, by the spend's open. */
+		if (anchored > 0 && stat(a.ledger, &st) < 0 && errno == ENOENT)
+			tool_die("%s: no ledger, where its anchor says %llu "
+			    "releases: the ledger lost its past; restore it "
+			    "from a copy (anchor: %s)", a.ledger,
+			    (unsigned long long)anchored, a.anchor);
+	}
 	if (a.spend && o.has_budget) {
 		struct stat st;
 
@@ -1013,6 +1060,11 @@ main(int argc, char **argv)
 			have_ledger = 1;
 		}
 	}
+	/* A ledger behind its anchor lost releases: refuse before it is
+	 * read as a budget barely spent. */
+	if (a.anchor != NULL && have_ledger && fl_ledger_check_anchor(&led,
+	    anchored, anchor_check, &err) < 0)
+		tool_die("%s: %s (anchor: %s)", a.ledger, err.msg, a.anchor);
 	tool_output_open(&out, a.output, 0);
 
 	if (a.every != NULL) {

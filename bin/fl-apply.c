@@ -16,8 +16,8 @@
 #include "tool.h"
 
 static const char usage[] =
-    "fl-apply -m model [-s state] [--optimizer=name] [option ...] [-o file]\n"
-    "       [file]";
+    "fl-apply -m model [-s state] [--optimizer=name] [--ledger=file]\n"
+    "       [option ...] [-o file] [file]";
 
 static const char options[] =
     "Apply the aggregate update in FILE (default: standard input) to the\n"
@@ -29,6 +29,8 @@ static const char options[] =
     "      --beta2=B          second-moment decay of adam and yogi\n"
     "                         (default 0.99)\n"
     "  -h, --help             print this help and exit\n"
+    "      --ledger=FILE      anchor the privacy ledger's head in the new\n"
+    "                         model (fl-account --anchor checks it)\n"
     "  -l, --server-lr=ETA    server learning rate (default 1 for sgd and\n"
     "                         avgm, 0.01 for the adaptive optimizers)\n"
     "  -m, --model=FILE       the global model (required)\n"
@@ -188,12 +190,13 @@ unit(const char *opt, const char *arg, int open_top)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_BETA1 = 256, OPT_BETA2, OPT_MOMENTUM, OPT_OPTIMIZER,
-		OPT_TAU };
+	enum { OPT_BETA1 = 256, OPT_BETA2, OPT_LEDGER, OPT_MOMENTUM,
+		OPT_OPTIMIZER, OPT_TAU };
 	static const struct option longopts[] = {
 		{ "beta1", required_argument, NULL, OPT_BETA1 },
 		{ "beta2", required_argument, NULL, OPT_BETA2 },
 		{ "help", no_argument, NULL, 'h' },
+		{ "ledger", required_argument, NULL, OPT_LEDGER },
 		{ "model", required_argument, NULL, 'm' },
 		{ "momentum", required_argument, NULL, OPT_MOMENTUM },
 		{ "optimizer", required_argument, NULL, OPT_OPTIMIZER },
@@ -206,6 +209,7 @@ main(int argc, char **argv)
 	};
 	struct fl_opt opt = { FL_OPT_SGD, NAN, 0.9, 0.9, 0.99, 1e-3 };
 	const char *model_path = NULL, *state_path = NULL, *output = NULL;
+	const char *ledger_path = NULL;
 	struct fl_record agg, model, old, ns, extra;
 	struct tool_input in;
 	struct tool_output out;
@@ -234,6 +238,9 @@ main(int argc, char **argv)
 			if (!(opt.lr > 0))
 				tool_die("invalid --server-lr '%s': must be "
 				    "positive", optarg);
+			break;
+		case OPT_LEDGER:
+			ledger_path = optarg;
 			break;
 		case 'm':
 			model_path = optarg;
@@ -391,6 +398,17 @@ main(int argc, char **argv)
 	    (fl_meta_del(&model, "loss"), 0) : fl_meta_set(&model, "loss",
 	    fl_format_double(num, loss), &err)) < 0)
 		tool_die("%s", err.msg);
+	/* The ledger's head, read under its shared lock, travels with the
+	 * model: a ledger later cut or reset no longer reaches it. */
+	if (ledger_path != NULL) {
+		struct fl_ledger led;
+
+		if (fl_ledger_open(&led, ledger_path, 0, &err) < 0)
+			tool_die("%s: %s", ledger_path, err.msg);
+		if (fl_ledger_anchor_write(&led, &model, &err) < 0)
+			tool_die("%s: %s", ledger_path, err.msg);
+		fl_ledger_close(&led);
+	}
 
 	/* State first into its temporary file, then the model, then the
 	 * renames: a failure before the end leaves both files as they were. */

@@ -124,7 +124,10 @@ record_specific(const char *key)
 	for (int i = 0; keys[i]; i++)
 		if (strcmp(key, keys[i]) == 0)
 			return 1;
-	return strncmp(key, "dp.", 3) == 0 || strncmp(key, "q.", 2) == 0;
+	/* ledger.*: the server's anchor of its ledger (fl-apply --ledger)
+	 * stays with the model. */
+	return strncmp(key, "dp.", 3) == 0 || strncmp(key, "q.", 2) == 0 ||
+	    strncmp(key, "ledger.", 7) == 0;
 }
 
 int

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <csv.h>
 #include <zlib.h>
 
@@ -1139,6 +1140,7 @@ fl_data_load(struct fl_data *d, const char *path,
 	unsigned char head[4];
 	size_t n = 0;
 	int rc, lerrno = 0;
+	struct stat st;
 
 	memset(d, 0, sizeof(*d));
 	if (o == NULL)
@@ -1150,7 +1152,9 @@ fl_data_load(struct fl_data *d, const char *path,
 		    strerror(errno));
 	/* Only IDX needs the labels file: open it when the images say IDX
 	 * (a gzip file is looked into by fl_data_read; try its name too). */
-	if (!is_stdin) {
+	/* Peeking needs a rewind: a pipe named by its path (/dev/fd/N,
+	 * a FIFO) cannot go back, and is read as standard input is. */
+	if (!is_stdin && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode)) {
 		n = fread(head, 1, sizeof(head), fp);
 		rewind(fp);
 		if ((n == 4 && is_idx_magic(head, 4)) || (n >= 2 &&

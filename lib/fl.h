@@ -732,6 +732,7 @@ struct fl_ledger {
 	char *path;
 	size_t size;            /* bytes in the file */
 	struct fl_release *rows;
+	uint32_t *checks;       /* each row's check */
 	size_t nrows, cap;
 	uint32_t chain;         /* check of the last line */
 };
@@ -741,6 +742,22 @@ int fl_ledger_open(struct fl_ledger *l, const char *path, int write,
 int fl_ledger_append(struct fl_ledger *l, const struct fl_release *rows,
     size_t n, struct fl_error *err);
 void fl_ledger_close(struct fl_ledger *l);
+
+/*
+ * The ledger's head anchored outside the file, where the server keeps
+ * state anyway (the model fl-apply writes): ledger.releases, its release
+ * count, and ledger.check, the check of its last line.  A ledger cut at a
+ * line boundary, truncated to its header or to nothing, or rewritten, no
+ * longer reaches its anchor: fl_ledger_check_anchor fails (FL_EFORMAT)
+ * saying which.  fl_ledger_anchor_read: 1 with the values, 0 when rec has
+ * no anchor, -1 on a bad one.
+ */
+int fl_ledger_anchor_write(const struct fl_ledger *l, struct fl_record *rec,
+    struct fl_error *err);
+int fl_ledger_anchor_read(const struct fl_record *rec, uint64_t *releases,
+    uint32_t *check, struct fl_error *err);
+int fl_ledger_check_anchor(const struct fl_ledger *l, uint64_t releases,
+    uint32_t check, struct fl_error *err);
 
 /* ---- aggregation (agg.c) ---- */
 

@@ -97,6 +97,7 @@ grow(struct fl_ledger *l, size_t more, struct fl_error *err)
 {
 	size_t cap = l->cap ? l->cap : 16;
 	struct fl_release *p;
+	uint32_t *c;
 
 	while (cap < l->nrows + more)
 		cap *= 2;
@@ -105,6 +106,9 @@ grow(struct fl_ledger *l, size_t more, struct fl_error *err)
 	if ((p = realloc(l->rows, cap * sizeof(*p))) == NULL)
 		return fl_error_set(err, FL_ENOMEM, "out of memory");
 	l->rows = p;
+	if ((c = realloc(l->checks, cap * sizeof(*c))) == NULL)
+		return fl_error_set(err, FL_ENOMEM, "out of memory");
+	l->checks = c;
 	l->cap = cap;
 	return 0;
 }
@@ -281,6 +285,7 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 		    "fl-account writes (edited by hand?)", line);
 	if (grow(l, 1, err) < 0)
 		return -1;
+	l->checks[l->nrows] = want;
 	l->rows[l->nrows++] = r;
 	l->chain = want;
 	return 0;
@@ -443,6 +448,7 @@ fl_ledger_append(struct fl_ledger *l, const struct fl_release *rows,
 		}
 		len += k;
 		l->rows[l->nrows + i] = r;
+		l->checks[l->nrows + i] = chain;
 	}
 	while (done < len) {
 		ssize_t w = write(l->fd, buf + done, len - done);
@@ -474,7 +480,60 @@ fl_ledger_close(struct fl_ledger *l)
 	if (l->fd >= 0)
 		close(l->fd);       /* releases the lock */
 	free(l->rows);
+	free(l->checks);
 	free(l->path);
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
+}
+
+/* ---- the anchor ---- */
+
+int
+fl_ledger_anchor_write(const struct fl_ledger *l, struct fl_record *rec,
+    struct fl_error *err)
+{
+	if (fl_meta_setf(rec, err, "ledger.releases", "%zu", l->nrows) < 0 ||
+	    fl_meta_setf(rec, err, "ledger.check", "%08x", l->nrows ?
+	    l->checks[l->nrows - 1] : 0) < 0)
+		return -1;
+	return 0;
+}
+
+int
+fl_ledger_anchor_read(const struct fl_record *rec, uint64_t *releases,
+    uint32_t *check, struct fl_error *err)
+{
+	const char *n = fl_meta_get(rec, "ledger.releases");
+	const char *c = fl_meta_get(rec, "ledger.check");
+	char q[FL_QUOTE];
+
+	if (n == NULL && c == NULL)
+		return 0;
+	if (n == NULL || c == NULL)
+		return fl_error_set(err, FL_EFORMAT, "half a ledger anchor "
+		    "(ledger.releases and ledger.check go together)");
+	if (fl_parse_u64(n, 0, UINT64_MAX, releases, err) < 0)
+		return -1;
+	if (strlen(c) != 8 || strspn(c, "0123456789abcdef") != 8)
+		return fl_error_set(err, FL_EFORMAT, "bad ledger.check '%s'",
+		    fl_escape(q, sizeof(q), c, strlen(c)));
+	*check = (uint32_t)strtoul(c, NULL, 16);
+	return 1;
+}
+
+int
+fl_ledger_check_anchor(const struct fl_ledger *l, uint64_t releases,
+    uint32_t check, struct fl_error *err)
+{
+	if (l->nrows < releases)
+		return fl_error_set(err, FL_EFORMAT, "%zu releases, where its "
+		    "anchor says %llu: the ledger lost its past (cut, or "
+		    "reset); restore it from a copy", l->nrows,
+		    (unsigned long long)releases);
+	if (releases > 0 && l->checks[releases - 1] != check)
+		return fl_error_set(err, FL_EFORMAT, "release %llu has check "
+		    "%08x, where its anchor says %08x: the ledger was rewritten",
+		    (unsigned long long)releases, l->checks[releases - 1],
+		    check);
+	return 0;
 }

@@ -742,6 +742,59 @@ PY
 	near "$(num -l L)" "$(num -q 0.01 -z 1.1 -T "$ok")" 1e-12
 }
 
+@test "ledger: anchored in the model, a ledger cut, reset or rewritten is refused" {
+	fl-init -a logreg:2-2 --seed=m -o g.flt
+	fl-pack -m kind=aggregate -m round=0 -t fc1.w:f32:2x2=0,0,0,0 \
+	    -t fc1.b:f32=0,0 -o a0.flt
+	fl-account -l L -s -q 0.01 -z 1.1 > /dev/null
+	fl-account -l L -s -q 0.01 -z 1.1 > /dev/null
+	fl-apply -m g.flt --ledger L a0.flt -o g1.flt
+	assert_equal "$(fl-inspect -g ledger.releases g1.flt)" 2
+	assert_equal "$(fl-inspect -g ledger.check g1.flt)" "$(tail -1 L | sed 's/.* check=//')"
+	# The anchor stays with the model, never in an update.
+	fl-split --synthetic=20 --features=2 --classes=2 --seed=q -o d.flt
+	fl-train -m g1.flt --seed 1 d.flt -o u.flt
+	run -1 fl-inspect -g ledger.releases u.flt
+	# The whole ledger reaches its anchor, and later spends too.
+	run -0 fl-account -l L -s -q 0.01 -z 1.1 --anchor g1.flt
+	cp L full
+	# Attacks that once went unseen: cut at a line boundary, cut to its
+	# header, emptied, removed: each read as a budget less spent.
+	head -n 2 full > L
+	run -1 fl-account -l L -s -q 0.01 -z 1.1 --anchor g1.flt
+	assert_output "fl-account: L: 1 releases, where its anchor says 2: the ledger lost its past (cut, or reset); restore it from a copy (anchor: g1.flt)"
+	cmp L <(head -n 2 full)
+	head -n 1 full > L
+	run -1 fl-account -l L --anchor g1.flt
+	assert_output --partial "0 releases, where its anchor says 2"
+	: > L
+	run -1 fl-account -l L -s -q 0.01 -z 1.1 --anchor g1.flt
+	assert_output --partial "0 releases, where its anchor says 2"
+	rm L
+	run -1 fl-account -l L -s -q 0.01 -z 1.1 --anchor g1.flt
+	assert_output "fl-account: L: no ledger, where its anchor says 2 releases: the ledger lost its past; restore it from a copy (anchor: g1.flt)"
+	[ ! -e L ] || fail "the refused spend made the ledger"
+	# Rewritten from scratch with other releases: the checks differ.
+	fl-account -l L -s -q 0.02 -z 1.1 > /dev/null
+	fl-account -l L -s -q 0.02 -z 1.1 > /dev/null
+	run -1 fl-account -l L --anchor g1.flt
+	assert_output --regexp "release 2 has check [0-9a-f]{8}, where its anchor says [0-9a-f]{8}: the ledger was rewritten"
+	# Restored, it passes.
+	cp full L
+	run -0 fl-account -l L --anchor g1.flt
+	# Bad anchors.
+	run -1 fl-account -l L --anchor a0.flt
+	assert_output "fl-account: a0.flt: record 1: no ledger anchor (fl-apply --ledger writes one)"
+	fl-pack -m ledger.releases=2 -t x:f32=0 -o half.flt
+	run -1 fl-account -l L --anchor half.flt
+	assert_output --partial "half a ledger anchor"
+	fl-pack -m ledger.releases=2 -m ledger.check=XYZ -t x:f32=0 -o badc.flt
+	run -1 fl-account -l L --anchor badc.flt
+	assert_output --partial "bad ledger.check 'XYZ'"
+	run -2 fl-account --anchor g1.flt -q 0.01 -z 1
+	run -1 fl-apply -m g.flt --ledger missing a0.flt -o g2.flt
+}
+
 @test "ledger: 100 concurrent spends give 100 rows, none lost" {
 	seq 100 | xargs -P 25 -I{} fl-account -l L -s -q 0.01 -z 1.1 --round {} > /dev/null
 	run check_chain L

@@ -443,6 +443,17 @@ PY
 	check z.csv "zstd-compressed data"
 }
 
+@test "fl-train: data from a pipe named by its path, as from standard input" {
+	fl-train -m model.flt --seed 1 blobs.flt -o file.flt
+	# /dev/fd/N cannot rewind: the reader peeked at it and lost its
+	# first bytes ("line 3: a NUL byte").
+	fl-train -m model.flt --seed 1 <(cat blobs.flt) -o pipe.flt
+	cmp file.flt pipe.flt
+	fl-train -m model.flt --seed 1 <(cat blobs.csv) -o pipecsv.flt
+	fl-train -m model.flt --seed 1 blobs.csv -o filecsv.flt
+	cmp filecsv.flt pipecsv.flt
+}
+
 @test "fl-train: a model that is not a model: an update, a data set, garbage" {
 	fl-train -m model.flt --seed 1 blobs.flt -o u.flt
 	run --separate-stderr fl-train -m u.flt blobs.flt

@@ -299,9 +299,16 @@ else
 	    awk -v r="$R" '$1 ~ /^[0-9]+$/ && $2 == r { f = 1 }
 		END { exit !f }'; then
 		st=0
+		# The model anchors the ledger's head (fl-apply --ledger): a
+		# ledger cut or reset since is refused, not read as unspent.
+		anchor=
+		if fl-inspect -g ledger.releases "$S/model.flt" \
+		    > /dev/null 2>&1; then
+			anchor=--anchor=$S/model.flt
+		fi
 		fl-account -l "$S/budget.ledger" -s -B "$BUDGET" -d "$DELTA" \
-		    -q "$Q" "$d/sum.flt" > "$d/.spend.tmp.$$" 2>> "$S/log" ||
-		    st=$?
+		    ${anchor:+"$anchor"} -q "$Q" "$d/sum.flt" \
+		    > "$d/.spend.tmp.$$" 2>> "$S/log" || st=$?
 		if [ "$st" -eq 3 ]; then
 			abort "the privacy budget $BUDGET is spent"
 			echo "budget" | write "$FL_ROUNDS/STOPPED"
@@ -320,7 +327,7 @@ else
 	crashpoint decoded
 	if [ ! -e "$d/next.flt" ]; then
 		fl-apply -m "$S/model.flt" --server-lr "$LR" \
-		    -o "$d/next.flt" "$d/mean.flt"
+		    --ledger "$S/budget.ledger" -o "$d/next.flt" "$d/mean.flt"
 	fi
 	crashpoint applied
 	: > "$d/DONE"
