@@ -210,6 +210,7 @@ snapshot() {
 	# killed while sending its masked update.
 	head -c 100 rounds/0.1/pub/c1.flt > rounds/0.1/pub/.c2.flt.tmp.99999
 	head -c 100 server/model.flt > server/model.flt.tmp.99999
+	head -c 100 server/model.flt > server/.fl-tmp.Ab12Cd
 	mkdir rounds/.0.2.tmp.99999
 	# c2 is killed after signing the survivor list, before sending it;
 	# the next run sends the same confirmation.
@@ -252,7 +253,7 @@ snapshot() {
 	cmp server/model.flt rounds/0.1/next.flt
 	run fl-account -l server/budget.ledger
 	assert_line --regexp 'releases 1$'
-	run find rounds server clients -name '*.tmp.*'
+	run find rounds server clients -name '*.tmp.*' -o -name '.fl-tmp.*'
 	assert_output ''
 	[ ! -e rounds/0.2 ]
 }

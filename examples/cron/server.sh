@@ -117,8 +117,10 @@ closes() {
 }
 
 # Leftovers of a run that died while writing (the files in progress are
-# .tmp.PID; no other run is going, we hold the lock).
-find "$S" "$FL_ROUNDS" -maxdepth 2 -name '*.tmp.*' -exec rm -rf {} +
+# .tmp.PID, and the programs' own .fl-tmp.XXXXXX; no other run is going,
+# we hold the lock).
+find "$S" "$FL_ROUNDS" -maxdepth 2 \( -name '*.tmp.*' -o -name '.fl-tmp.*' \) \
+    -exec rm -rf {} +
 [ ! -e "$FL_ROUNDS/STOPPED" ] || exit 0
 
 # The server's model is the truth: its round R names the round in progress.
