@@ -42,8 +42,8 @@ static const char options[] =
     "                              2017 conversion, as papers before 2021),\n"
     "                              pld (tight), exact (q = 1 only)\n"
     "      --anchor=FILE           with -l: refuse a ledger that does not\n"
-    "                              reach the head anchored in FILE's first\n"
-    "                              record (fl-apply --ledger writes it)\n"
+    "                              reach the head anchored in the model FILE\n"
+    "                              (fl-apply --ledger writes it)\n"
     "  -b, --batch=K               expected sample per step: clients per\n"
     "                              round or examples per batch; q = K/N\n"
     "  -B, --budget=EPS            refuse a spend that would take epsilon\n"
@@ -586,22 +586,14 @@ draw_cohort(const struct args *a, const struct opts *o)
 static void
 read_cohort(const char *path, struct fl_cohort *c)
 {
-	char *files[1] = { (char *)path };
-	struct tool_input in;
 	struct fl_record rec;
 	struct fl_error err;
-	int rc;
 
-	tool_input_init(&in, 1, files);
 	fl_record_init(&rec);
-	if ((rc = tool_input_next(&in, &rec)) < 0)
-		exit(1);
-	if (rc == 0)
-		tool_die("%s: no cohort record", path);
+	tool_read_one(path, &rec);
 	if (fl_cohort_from_record(c, &rec, &err) < 0)
 		tool_die("%s: %s", path, err.msg);
 	fl_record_free(&rec);
-	tool_input_free(&in);
 }
 
 /* The cohort says how the release's clients were chosen: its rate, its
@@ -732,31 +724,23 @@ read_releases(int nfiles, char **files, const struct args *a,
 	return r;
 }
 
-/* The ledger head anchored in the first record of path. */
+/* The ledger head anchored in the record of path (a model). */
 static void
 read_anchor(const char *path, uint64_t *releases, uint32_t *check)
 {
-	struct tool_input in;
 	struct fl_record rec;
 	struct fl_error err;
-	char *files[1];
 	int rc;
 
-	files[0] = (char *)path;
 	fl_record_init(&rec);
-	tool_input_init(&in, 1, files);
-	if ((rc = tool_input_next(&in, &rec)) < 0)
-		exit(1);
-	if (rc == 0)
-		tool_die("%s: no record to hold a ledger anchor", in.name);
+	tool_read_one(path, &rec);
 	rc = fl_ledger_anchor_read(&rec, releases, check, &err);
 	if (rc < 0)
-		tool_die("%s: record 1: %s", in.name, err.msg);
+		tool_die("%s: record 1: %s", path, err.msg);
 	if (rc == 0)
 		tool_die("%s: record 1: no ledger anchor (fl-apply --ledger "
-		    "writes one)", in.name);
+		    "writes one)", path);
 	fl_record_free(&rec);
-	tool_input_free(&in);
 }
 
 /* ---- modes ---- */

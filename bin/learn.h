@@ -41,27 +41,7 @@ learn_data_init(struct learn_data *ld)
 static inline void
 learn_read_one(const char *path, struct fl_record *rec)
 {
-	struct tool_input in;
-	struct fl_record extra;
-	char *files[1];
-	int rc;
-
-	files[0] = (char *)path;
-	tool_input_init(&in, 1, files);
-	rc = tool_input_next(&in, rec);
-	if (rc < 0)
-		exit(1);
-	if (rc == 0)
-		tool_die("%s: no record", in.name);
-	/* A second record would be silently ignored: which one was meant? */
-	fl_record_init(&extra);
-	if ((rc = tool_input_next(&in, &extra)) < 0)
-		exit(1);
-	if (rc == 1)
-		tool_die("%s: record 2: more than one record (the file holds "
-		    "one)", in.name);
-	fl_record_free(&extra);
-	tool_input_free(&in);
+	tool_read_one(path, rec);
 }
 
 static inline const char *

@@ -65,6 +65,10 @@ int tool_input_next_stream(struct tool_input *in, struct fl_record *rec,
     const struct fl_stream *fs);
 void tool_input_free(struct tool_input *in);
 
+/* The one record of path ("-": standard input) into rec: no record, a
+ * second record or a bad one is fatal, named by the file. */
+void tool_read_one(const char *path, struct fl_record *rec);
+
 /*
  * The output: stdout, or FILE written atomically (-o).  Binary output to a
  * terminal is refused.  Every failure prints and exits 1, and an unfinished

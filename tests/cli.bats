@@ -337,24 +337,19 @@ tty_text() {
 		run on_tty "$p" "${args[@]}"
 		tty_text
 		if is_in "$p" "$BINARY_WRITERS"; then
-			want_status "$p ${args[*]} (tty)" 1
-			[[ $output == *"$p: refusing to write binary records to a terminal"* ]] ||
-			    problem "$p ${args[*]} (tty)" "no refusal message$(said)"
-			! grep -q FLT tty.txt ||
-			    problem "$p ${args[*]} (tty)" "wrote a record to the terminal"
-			# -o naming the terminal itself is refused the same.
-			run on_tty "$p" "${args[@]}" -o /dev/tty
-			tty_text
-			want_status "$p ${args[*]} -o /dev/tty (tty)" 1
-			[[ $output == *"$p: /dev/tty: refusing to write binary records to a terminal"* ]] ||
-			    problem "$p ${args[*]} -o /dev/tty (tty)" "no refusal message$(said)"
-			! grep -q FLT tty.txt ||
-			    problem "$p ${args[*]} -o /dev/tty (tty)" "wrote a record to the terminal"
-			run on_tty "$p" "${args[@]}" -o /dev/stdout
-			tty_text
-			want_status "$p ${args[*]} -o /dev/stdout (tty)" 1
-			! grep -q FLT tty.txt ||
-			    problem "$p ${args[*]} -o /dev/stdout (tty)" "wrote a record to the terminal"
+			# Standard output, and -o naming the terminal itself.
+			for o in - /dev/tty /dev/stdout; do
+				label="$p ${args[*]} -o $o (tty)"
+				want="$p: refusing to write binary records to a terminal"
+				[ "$o" = - ] || want="$p: $o: ${want#"$p: "}"
+				run on_tty "$p" "${args[@]}" -o "$o"
+				tty_text
+				want_status "$label" 1
+				[[ $output == *"$want"* ]] ||
+				    problem "$label" "no refusal message$(said)"
+				! grep -q FLT tty.txt ||
+				    problem "$label" "wrote a record to the terminal"
+			done
 			# To a file it is fine, even from a terminal session.
 			run on_tty "$p" "${args[@]}" -o tty.out
 			want_status "$p ${args[*]} -o tty.out (tty)" 0
