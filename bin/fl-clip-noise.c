@@ -330,7 +330,7 @@ clip_record(const struct opts *o, struct fl_record *rec,
 			factor[n] = weight;
 			((double *)t->data)[0] = loss;
 		} else {
-			((double *)t->data)[0] = loss * fmin(weight, 1);
+			((double *)t->data)[0] = loss * weight;
 		}
 		set_meta(rec, in, "dp.loss-bound", NULL, o->loss_bound);
 		set_meta(rec, in, "dp.loss-scale", NULL, LOSS_SHARE * o->clip /

@@ -290,9 +290,10 @@ show_privacy(FILE *fp, const struct tool_input *in,
 			fprintf(fp, "noised (%s)", mech);
 		else
 			fputs("not noised", fp);
+		/* Unmasked, the indicator is one client's exact bit. */
 		if (masked)
 			fputs(", masked", fp);
-		else if (!indicator && mech == NULL)
+		else if (indicator || mech == NULL)
 			fputs(", IN CLEAR", fp);
 		fputc('\n', fp);
 	}

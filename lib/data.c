@@ -23,6 +23,9 @@
 /* A number is a few dozen bytes and a header name rarely more: a cell
  * beyond this is not data, and libcsv would hold all of it. */
 #define DEFAULT_MAX_CELL (UINT64_C(1) << 20)
+/* The most bytes libcsv is given at once: a cell longer than the cap is
+ * found within two slices of it. */
+#define CSV_SLICE 4096
 #define MAX_CLASSES (UINT32_C(1) << 24)
 #define MAX_COLUMNS (UINT64_C(1) << 24)
 
@@ -608,13 +611,18 @@ read_csv(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 			goto out;
 		}
 		while (q < end) {
-			unsigned char *nl = memchr(q, '\n', (size_t)(end - q));
-			unsigned char *e = nl ? nl + 1 : end;
+			/* Fed a line, or a slice of one, at a time: a cell
+			 * that ends inside a slice resets the count and hides
+			 * at most that slice from it. */
+			size_t span = end - q < CSV_SLICE ? (size_t)(end - q) :
+			    CSV_SLICE;
+			unsigned char *nl = memchr(q, '\n', span);
+			unsigned char *e = nl ? nl + 1 : q + span;
 
 			/* What libcsv holds of an unfinished cell is at
 			 * most what was fed since the last cell ended. */
 			c.pending += (uint64_t)(e - q);
-			if (c.pending > c.max_cell + CHUNK) {
+			if (c.pending > c.max_cell + CSV_SLICE) {
 				fl_error_set(err, FL_EFORMAT, "%s: line %llu: a "
 				    "cell longer than %llu bytes (FL_MAX_CELL)",
 				    s->name, (unsigned long long)c.line,
@@ -634,7 +642,7 @@ read_csv(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 			}
 			if (c.failed)
 				goto out;
-			if (nl)
+			if (nl != NULL)
 				c.line++;
 			q = e;
 		}

@@ -611,7 +611,8 @@ usage_error() {
 	refute_line --regexp '^  (weight|loss) '
 	assert_line --regexp '^  x-note +IN CLEAR: may depend on the data$'
 	assert_line --regexp '^  tensor w +noised \(gaussian\)$'
-	assert_line --regexp '^  tensor clip.indicator +noised by the server after the sum \(--adapt\)$'
+	# Unmasked, the indicator is one client's exact bit.
+	assert_line --regexp '^  tensor clip.indicator +noised by the server after the sum \(--adapt\), IN CLEAR$'
 	# One client's share of distributed noise is private only once summed.
 	fl-clip-noise -c 1 -n 1 --shares 10 u.flt > s.flt
 	run -0 fl-inspect --privacy s.flt

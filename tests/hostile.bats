@@ -65,6 +65,23 @@ PY
 	[ "$n" -ge 13 ] || fail "only $n cases ran"
 }
 
+@test "FL_MAX_CELL sets the longest CSV cell; a bad value is an error" {
+	# A cell of 100 kB: within the default; over a cap of 10 bytes,
+	# found at most 64 KiB after the cap.
+	{ printf 'label,x\n1,'; head -c 100000 /dev/zero | tr '\0' 1; echo; } > long.csv
+	run -1 fl-stats long.csv
+	assert_output --partial "is not finite"
+	FL_MAX_CELL=10 run -1 fl-stats long.csv
+	assert_output "fl-stats: long.csv: line 2: a cell longer than 10 bytes (FL_MAX_CELL)"
+	# Found within 8 KiB of the cap: a 9,000-byte cell over a cap of 10.
+	{ printf 'label,x\n1,'; head -c 9000 /dev/zero | tr '\0' 1; echo; } > long9k.csv
+	FL_MAX_CELL=10 run -1 fl-stats long9k.csv
+	assert_output "fl-stats: long9k.csv: line 2: a cell longer than 10 bytes (FL_MAX_CELL)"
+	FL_MAX_CELL=x run -1 fl-stats long.csv
+	assert_output "fl-stats: invalid FL_MAX_CELL 'x': not a whole number"
+	FL_MAX_CELL=0 run -1 fl-stats long.csv
+}
+
 @test "hostile corpus: no crash under a 1 GiB address-space limit" {
 	[ -z "${FL_SANITIZE:-}" ] || skip "ASan reserves more address space than the limit"
 	local file cmd want msg mb path
