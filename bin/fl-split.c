@@ -40,7 +40,8 @@ static const char options[] =
     "      --no-header        the first CSV row is data\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
     "  -p, --prefix=PREFIX    one file per client: PREFIX0.flt ... (the\n"
-    "                         number zero-padded, .csv with --csv)\n"
+    "                         number zero-padded, .csv with --csv),\n"
+    "                         all files or none\n"
     "      --quantity=ALPHA   quantity skew: client sizes by\n"
     "                         Dirichlet(ALPHA) proportions, labels IID\n"
     "      --seed=SEED        draw from SEED instead of the OS:\n"
@@ -272,8 +273,12 @@ main(int argc, char **argv)
 			else
 				write_record(&out, &d, order + start[j],
 				    start[j + 1] - start[j], j, zlevel);
-			tool_output_close(&out);
+			/* all shards or none: a full disk at the last one
+			 * must not leave the first ones looking like a
+			 * finished split */
+			tool_output_hold(&out);
 		}
+		tool_output_place_held();
 		free(path);
 	}
 	free(order);

@@ -14,6 +14,13 @@
 
 static const char *usage_text = "";
 static struct tool_output *pending;     /* an -o file not yet committed */
+/* Files finished but not yet renamed into place (tool_output_hold): a node
+ * is whole before it is linked, so the signal handler may walk the list. */
+struct held {
+	struct fl_atomic atomic;
+	struct held *next;
+};
+static struct held *volatile held_files;
 static volatile sig_atomic_t in_signal;
 
 static void
@@ -80,18 +87,28 @@ tool_help(const char *options)
 static void
 cleanup_at_exit(void)
 {
+	struct held *h;
+
 	if (pending != NULL) {
 		fl_atomic_abort(&pending->atomic);
 		pending = NULL;
+	}
+	while ((h = held_files) != NULL) {
+		held_files = h->next;
+		fl_atomic_abort(&h->atomic);
+		free(h);
 	}
 }
 
 static void
 cleanup_on_signal(int sig)
 {
-	if (!in_signal && pending != NULL && pending->atomic.tmp != NULL) {
+	if (!in_signal) {
 		in_signal = 1;
-		unlink(pending->atomic.tmp);
+		if (pending != NULL && pending->atomic.tmp != NULL)
+			unlink(pending->atomic.tmp);
+		for (struct held *h = held_files; h != NULL; h = h->next)
+			unlink(h->atomic.tmp);
 	}
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -376,6 +393,49 @@ tool_output_close(struct tool_output *out)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		write_failed("<stdout>", errno ? errno : EIO);
+}
+
+void
+tool_output_hold(struct tool_output *out)
+{
+	struct fl_error err;
+	struct held *h;
+
+	if (!out->is_file) {
+		tool_output_close(out);
+		return;
+	}
+	h = tool_malloc(sizeof(*h));
+	pending = NULL;
+	out->is_file = 0;
+	if (fl_atomic_finish(&out->atomic, &err) < 0) {
+		free(h);
+		tool_die("%s: %s", out->name, err.msg);
+	}
+	h->atomic = out->atomic;
+	h->next = held_files;
+	held_files = h;
+}
+
+void
+tool_output_place_held(void)
+{
+	struct fl_error err;
+	struct held *h;
+
+	while ((h = held_files) != NULL) {
+		/* the name, for the message: a failed place frees it */
+		char *name = strdup(h->atomic.path);
+
+		if (fl_atomic_place(&h->atomic, &err) < 0) {
+			held_files = h->next;
+			free(h);
+			tool_die("%s: %s", name ? name : "output", err.msg);
+		}
+		held_files = h->next;
+		free(h);
+		free(name);
+	}
 }
 
 static _Noreturn void

@@ -86,6 +86,12 @@ void tool_output_open(struct tool_output *out, const char *path, int binary);
 void tool_output_record(struct tool_output *out, const struct fl_record *rec,
     int zlevel);
 void tool_output_close(struct tool_output *out);
+/* A set of -o files that appear all or none (fl-split --prefix): hold
+ * finishes each file (written and synced, but not yet at its name);
+ * place_held renames every held file into place.  A failure before that
+ * removes every held file. */
+void tool_output_hold(struct tool_output *out);
+void tool_output_place_held(void);
 
 /*
  * Metadata key of the record just read from in, as a number in [min, max]:

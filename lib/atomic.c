@@ -61,14 +61,10 @@ fl_atomic_open(struct fl_atomic *a, const char *path, unsigned mode,
 	return 0;
 }
 
-/* Flush, sync and close the temporary file, then put it at the path:
- * by rename(2), replacing any file there, or with excl by link(2), which
- * fails when one exists, whoever made it in the meantime. */
-static int
-commit(struct fl_atomic *a, int excl, struct fl_error *err)
+int
+fl_atomic_finish(struct fl_atomic *a, struct fl_error *err)
 {
-	char *copy;
-	int fd, e;
+	int e;
 
 	if (fflush(a->fp) != 0 || ferror(a->fp) || fsync(fileno(a->fp)) < 0) {
 		e = errno;
@@ -82,6 +78,18 @@ commit(struct fl_atomic *a, int excl, struct fl_error *err)
 		return fl_error_set(err, FL_EIO, "%s", strerror(e));
 	}
 	a->fp = NULL;
+	return 0;
+}
+
+/* Put the finished temporary file at the path: by rename(2), replacing any
+ * file there, or with excl by link(2), which fails when one exists,
+ * whoever made it in the meantime. */
+static int
+place(struct fl_atomic *a, int excl, struct fl_error *err)
+{
+	char *copy;
+	int fd, e;
+
 	if (excl ? link(a->tmp, a->path) : rename(a->tmp, a->path)) {
 		e = errno;
 		fl_atomic_abort(a);
@@ -103,6 +111,20 @@ commit(struct fl_atomic *a, int excl, struct fl_error *err)
 	free(a->path);
 	memset(a, 0, sizeof(*a));
 	return 0;
+}
+
+int
+fl_atomic_place(struct fl_atomic *a, struct fl_error *err)
+{
+	return place(a, 0, err);
+}
+
+static int
+commit(struct fl_atomic *a, int excl, struct fl_error *err)
+{
+	if (fl_atomic_finish(a, err) < 0)
+		return -1;
+	return place(a, excl, err);
 }
 
 int

@@ -358,6 +358,13 @@ int fl_atomic_commit(struct fl_atomic *a, struct fl_error *err);
  * one wrote (link(2) instead of rename(2)). */
 int fl_atomic_commit_new(struct fl_atomic *a, struct fl_error *err);
 void fl_atomic_abort(struct fl_atomic *a);
+/* fl_atomic_commit in two steps, for a set of files that must appear all
+ * or none: fl_atomic_finish flushes, fsyncs and closes the temporary file
+ * (which stays, unnamed to readers: a->fp is NULL, a->tmp is kept);
+ * fl_atomic_place renames it over path.  After the first of a set fails,
+ * the rest are fl_atomic_abort'ed, which removes a finished one too. */
+int fl_atomic_finish(struct fl_atomic *a, struct fl_error *err);
+int fl_atomic_place(struct fl_atomic *a, struct fl_error *err);
 
 /* ---- randomness ---- */
 

@@ -147,3 +147,25 @@ PY
 	run --separate-stderr fl-split --synthetic=5 --classes=1
 	assert_equal "$status" 1
 }
+
+@test "fl-split: --prefix on a full disk leaves no shard, and the old ones as they were" {
+	command -v prlimit > /dev/null || skip "no prlimit(1)"
+	# Quantity skew: client 1 gets most of the data, so a file-size
+	# limit above client 0's shard and below client 1's fails part-way
+	# (before: s0.flt stayed, a split that looked finished).
+	fl-split --synthetic=3000 --features=20 --classes=3 --seed=y -n 4 \
+	    --quantity=0.3 -p s
+	[ "$(stat -c %s s0.flt)" -lt 50000 ] && [ "$(stat -c %s s1.flt)" -gt 50000 ] ||
+	    fail "shard sizes do not straddle the limit: $(ls -l s?.flt)"
+	rm s?.flt
+	run -1 prlimit --fsize=50000 fl-split --synthetic=3000 --features=20 \
+	    --classes=3 --seed=y -n 4 --quantity=0.3 -p s
+	assert_output "fl-split: s1.flt: File too large"
+	assert_equal "$(ls -A)" ""
+	# Over an earlier split: every old shard stays whole.
+	echo old > s0.flt
+	run -1 prlimit --fsize=50000 fl-split --synthetic=3000 --features=20 \
+	    --classes=3 --seed=y -n 4 --quantity=0.3 -p s
+	assert_equal "$(ls -A)" "s0.flt"
+	assert_equal "$(cat s0.flt)" old
+}
