@@ -250,8 +250,8 @@ fl_acc_free(struct fl_acc *a)
 		return;
 	free(a->block);
 	a->block = NULL;
-	free(a->sum);
-	a->sum = NULL;
+	free(a->off);
+	a->off = NULL;
 	free(a->zeroed);
 	a->zeroed = NULL;
 	fl_layout_free(&a->layout);
@@ -269,8 +269,8 @@ fl_acc_init(struct fl_acc *a, const struct fl_record *first,
 	if (fl_layout_init(&a->layout, first, err) < 0)
 		return -1;
 	a->modulus = modulus;
-	if ((a->sum = calloc(a->layout.n ? a->layout.n : 1,
-	    sizeof(*a->sum))) == NULL ||
+	if ((a->off = calloc(a->layout.n ? a->layout.n : 1,
+	    sizeof(*a->off))) == NULL ||
 	    (a->zeroed = calloc(a->layout.n ? a->layout.n : 1,
 	    sizeof(*a->zeroed))) == NULL)
 		goto nomem;
@@ -299,22 +299,12 @@ fl_acc_init(struct fl_acc *a, const struct fl_record *first,
 		 * written over the sums in one forward pass. */
 		if (size > SIZE_MAX / 8 - total - FL_ALIGN)
 			goto nomem;
+		a->off[i] = total;
 		total += (size * 8 + FL_ALIGN - 1) & ~(size_t)(FL_ALIGN - 1);
 	}
-	/* Not zeroed here: a large block is fresh pages that take memory
-	 * as they are first written, and add_tensor zeroes each range of
-	 * sums when the first payload reaches it.  A header that claims a
-	 * huge tensor and sends nothing costs no memory. */
-	if ((a->block = fl_alloc_aligned(total)) == NULL)
-		goto nomem;
-	a->blocksize = total;
-	total = 0;
-	for (size_t i = 0; i < a->layout.n; i++) {
-		size_t size = a->layout.t[i].numel ? a->layout.t[i].numel : 1;
-
-		a->sum[i] = a->block + total;
-		total += (size * 8 + FL_ALIGN - 1) & ~(size_t)(FL_ALIGN - 1);
-	}
+	/* Nothing allocated for the sums yet: add_tensor grows the block
+	 * as the payload arrives. */
+	a->total = total;
 	return 0;
 
 nomem:
@@ -466,6 +456,32 @@ overflow:
 	    "64 bits", t->name);
 }
 
+/* The sums of tensor i. */
+static void *
+sum_of(const struct fl_acc *a, size_t i)
+{
+	return a->block + a->off[i];
+}
+
+/* Grow the block to hold its first `need` bytes: doubling, never past
+ * the whole layout's sums. */
+static int
+acc_reserve(struct fl_acc *a, size_t need, struct fl_error *err)
+{
+	size_t target = a->blocksize * 2;
+
+	if (need <= a->blocksize && a->block != NULL)
+		return 0;
+	if (target < need)
+		target = need;
+	if (target > a->total)
+		target = a->total;
+	if (fl_grow(&a->block, &a->blocksize, target, a->blocksize, err) < 0)
+		return fl_error_set(err, FL_ENOMEM, "out of memory for the "
+		    "sums");
+	return 0;
+}
+
 /* Add t (tensor i of the layout, or a piece of it starting at element
  * `first`) to its sums, folding floats into scan. */
 static int
@@ -475,18 +491,21 @@ add_tensor(struct fl_acc *a, size_t i, const struct fl_tensor *t,
 	/* Zero bits are 0.0, 0 and 0u alike.  Pieces arrive in order, so
 	 * this zeroes each sum once, just before its first addition. */
 	if (first + t->numel > a->zeroed[i]) {
-		memset((uint64_t *)a->sum[i] + a->zeroed[i], 0,
+		if (acc_reserve(a, a->off[i] + (size_t)(first + t->numel) * 8,
+		    err) < 0)
+			return -1;
+		memset((uint64_t *)sum_of(a, i) + a->zeroed[i], 0,
 		    (size_t)(first + t->numel - a->zeroed[i]) * 8);
 		a->zeroed[i] = first + t->numel;
 	}
 	if (t->dtype == FL_F32) {
-		scan_tensor(t, i, add_f32((double *)a->sum[i] + first, t->data,
-		    t->numel, w), scan);
+		scan_tensor(t, i, add_f32((double *)sum_of(a, i) + first,
+		    t->data, t->numel, w), scan);
 		return 0;
 	}
 	if (t->dtype == FL_F64) {
-		scan_tensor(t, i, add_f64((double *)a->sum[i] + first, t->data,
-		    t->numel, w), scan);
+		scan_tensor(t, i, add_f64((double *)sum_of(a, i) + first,
+		    t->data, t->numel, w), scan);
 		return 0;
 	}
 	if (w != 1)
@@ -494,9 +513,9 @@ add_tensor(struct fl_acc *a, size_t i, const struct fl_tensor *t,
 		    "integer tensors are summed, not weighted", t->name,
 		    fl_dtype_name(t->dtype));
 	if (a->modulus != 0)
-		return add_modular((uint64_t *)a->sum[i] + first, t, a->modulus,
-		    first, err);
-	return add_int((uint64_t *)a->sum[i] + first, t, err);
+		return add_modular((uint64_t *)sum_of(a, i) + first, t,
+		    a->modulus, first, err);
+	return add_int((uint64_t *)sum_of(a, i) + first, t, err);
 }
 
 int
@@ -618,16 +637,29 @@ narrow_forward(unsigned char *dst, const unsigned char *src, uint64_t n,
 	return 0;
 }
 
+/* Every sum has had a whole record added. */
+static int
+acc_complete(const struct fl_acc *a)
+{
+	for (size_t i = 0; i < a->layout.n; i++)
+		if (a->zeroed[i] < a->layout.t[i].numel)
+			return 0;
+	return 1;
+}
+
 int
 fl_acc_take_result(struct fl_acc *a, struct fl_record *out, double div,
     struct fl_error *err)
 {
 	size_t off = 0;
 
-	if (out->ntensors != 0 || a->block == NULL)
+	if (out->ntensors != 0 || !acc_complete(a))
 		return fl_error_set(err, FL_EINVAL, "bad result record");
 	if (!(div > 0) || !isfinite(div))
 		return fl_error_set(err, FL_EINVAL, "bad divisor");
+	/* Whole, padding included: the block becomes the payload. */
+	if (acc_reserve(a, a->total, err) < 0)
+		return -1;
 	for (size_t i = 0; i < a->layout.n; i++) {
 		const struct fl_layout_tensor *t = &a->layout.t[i];
 		size_t nbytes = (size_t)t->numel * fl_dtype_size(t->dtype);
@@ -638,7 +670,7 @@ fl_acc_take_result(struct fl_acc *a, struct fl_record *out, double div,
 			return fl_error_set(err, FL_EINVAL, "tensor '%s' is "
 			    "%s: integer sums cannot be divided", t->name,
 			    fl_dtype_name(t->dtype));
-		if (narrow_forward(a->block + off, a->sum[i], t->numel,
+		if (narrow_forward(a->block + off, sum_of(a, i), t->numel,
 		    t->dtype, div, t->name, err) < 0)
 			return -1;
 		/* The padding lies before the next tensor's sums. */
@@ -718,11 +750,17 @@ fl_acc_result(const struct fl_acc *a, struct fl_record *out, double div,
 {
 	if (fl_layout_check(&a->layout, out, err) < 0)
 		return -1;
+	if (!acc_complete(a))
+		return fl_error_set(err, FL_EINVAL, "no whole record summed");
 	if (!(div > 0) || !isfinite(div))
 		return fl_error_set(err, FL_EINVAL, "bad divisor");
 	for (size_t i = 0; i < out->ntensors; i++) {
 		struct fl_tensor *t = &out->tensors[i];
-		const double *s = a->sum[i];
+		const double *s;
+
+		if (t->numel == 0)      /* no sums, maybe no block */
+			continue;
+		s = sum_of(a, i);
 
 		if (t->dtype == FL_F32) {
 			float *x = t->data;
@@ -749,7 +787,7 @@ fl_acc_result(const struct fl_acc *a, struct fl_record *out, double div,
 				return fl_error_set(err, FL_EINVAL, "tensor '%s' is "
 				    "%s: integer sums cannot be divided",
 				    t->name, fl_dtype_name(t->dtype));
-			if (result_int(a->sum[i], t, err) < 0)
+			if (result_int(sum_of(a, i), t, err) < 0)
 				return -1;
 			continue;
 		}

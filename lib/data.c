@@ -785,20 +785,29 @@ idx_end(struct src *s)
 	return 0;
 }
 
-/* The images: n = dims[0] examples of the other dimensions' product. */
+/*
+ * The images: n = dims[0] examples of the other dimensions' product.  The
+ * header's claim sizes nothing: the features grow with the bytes that
+ * arrive, a chunk at a time (one example of 4 GiB claimed and never sent
+ * allocates 64 KiB, not 4 GiB), and the labels are sized by the examples
+ * actually read.
+ */
 static int
 read_idx_images(struct fl_data *d, struct src *s,
     const struct fl_data_opts *o, uint64_t max_bytes)
 {
+	size_t xsize;           /* bytes of one feature as stored */
 	struct idx h;
 	unsigned char *buf = NULL;
-	uint64_t cap = 0, done = 0;
+	uint64_t cap = 0, done = 0;     /* items (features), not examples */
+	int32_t *y;
 	int rc = -1;
 
 	if (idx_header(s, &h, max_bytes) < 0)
 		return -1;
 	d->format = FL_DATA_IDX;
 	d->xtype = h.type == 0x08 ? FL_U8 : FL_F32;
+	xsize = d->xtype == FL_U8 ? 1 : sizeof(float);
 	d->dim = h.count / h.dims[0];
 	if (o->features != 0 && d->dim != o->features)
 		return fl_error_set(s->err, FL_EFORMAT, "%s: %llu features "
@@ -808,69 +817,66 @@ read_idx_images(struct fl_data *d, struct src *s,
 	if ((buf = malloc(CHUNK)) == NULL)
 		return fl_error_set(s->err, FL_ENOMEM, "%s: out of memory",
 		    s->name);
-	/* Grow with the data that arrives, a chunk of examples at a time. */
-	while (done < h.dims[0]) {
-		uint64_t rows = CHUNK / h.esize / d->dim;
-		size_t nb;
+	while (done < h.count) {
+		uint64_t k = CHUNK / h.esize;
+		long got;
 
-		if (rows == 0)
-			rows = 1;
-		if (rows > h.dims[0] - done)
-			rows = h.dims[0] - done;
-		if (reserve(d, &cap, done + rows, max_bytes, s->name,
-		    s->err) < 0)
+		if (k > h.count - done)
+			k = h.count - done;
+		if ((got = src_read(s, buf, (size_t)(k * h.esize))) < 0)
 			goto out;
-		nb = (size_t)(rows * d->dim * h.esize);
-		if (d->xtype == FL_U8) {
-			long got = src_read(s, (unsigned char *)d->x +
-			    done * d->dim, nb);
+		if ((uint64_t)got < k * h.esize) {
+			fl_error_set(s->err, FL_ETRUNC, "%s: truncated: %llu "
+			    "of %llu examples", s->name, (unsigned long long)
+			    ((done + (uint64_t)got / h.esize) / d->dim),
+			    (unsigned long long)h.dims[0]);
+			goto out;
+		}
+		if (done + k > cap) {
+			/* doubling, from what has arrived; never past the
+			 * claim, which idx_header bounded */
+			uint64_t ncap = cap * 2 > done + k ? cap * 2 : done + k;
+			void *x;
 
-			if (got < 0)
-				goto out;
-			if ((size_t)got < nb) {
-				fl_error_set(s->err, FL_ETRUNC, "%s: truncated:"
-				    " %llu of %llu examples", s->name,
-				    (unsigned long long)(done + (uint64_t)got /
-				    d->dim), (unsigned long long)h.dims[0]);
-				goto out;
-			}
-		} else {
-			float *x = (float *)d->x + done * d->dim;
-			unsigned char *p = nb <= CHUNK ? buf : NULL;
-
-			if (p == NULL && (p = malloc(nb)) == NULL) {
+			if (ncap > h.count)
+				ncap = h.count;
+			if ((x = realloc(d->x, (size_t)(ncap * xsize))) == NULL) {
 				fl_error_set(s->err, FL_ENOMEM, "%s: out of "
 				    "memory", s->name);
 				goto out;
 			}
-			if (src_exact(s, p, nb, "IDX data") < 0) {
-				if (p != buf)
-					free(p);
-				goto out;
-			}
-			for (uint64_t i = 0; i < rows * d->dim; i++) {
-				double v = idx_value(&h, p + i * h.esize);
+			d->x = x;
+			cap = ncap;
+		}
+		if (d->xtype == FL_U8) {
+			memcpy((unsigned char *)d->x + done, buf, (size_t)k);
+		} else {
+			float *x = (float *)d->x + done;
+
+			for (uint64_t i = 0; i < k; i++) {
+				double v = idx_value(&h, buf + i * h.esize);
 
 				if (!isfinite(v) || fabs(v) >
 				    3.4028234663852886e38) {
 					fl_error_set(s->err, FL_EFORMAT, "%s: "
 					    "example %llu: feature %llu is not "
 					    "a finite float", s->name,
-					    (unsigned long long)(done + i /
+					    (unsigned long long)((done + i) /
 					    d->dim + 1), (unsigned long long)
-					    (i % d->dim + 1));
-					if (p != buf)
-						free(p);
+					    ((done + i) % d->dim + 1));
 					goto out;
 				}
 				x[i] = (float)v;
 			}
-			if (p != buf)
-				free(p);
 		}
-		done += rows;
-		d->n = done;
+		done += k;
 	}
+	d->n = h.dims[0];
+	if ((y = realloc(d->y, (size_t)d->n * sizeof(*y))) == NULL) {
+		fl_error_set(s->err, FL_ENOMEM, "%s: out of memory", s->name);
+		goto out;
+	}
+	d->y = y;
 	rc = idx_end(s);
 out:
 	free(buf);
@@ -929,7 +935,7 @@ read_flt(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 	for (;;) {
 		const struct fl_tensor *x, *y;
 		struct fl_error e;
-		uint64_t hlen, plen, total, n;
+		uint64_t hlen, plen, total, n, have, room;
 		const char *kind;
 		long got;
 		unsigned char *nb;
@@ -953,21 +959,38 @@ read_flt(struct fl_data *d, struct src *s, const struct fl_data_opts *o,
 			goto out;
 		}
 		total = FL_PREAMBLE_SIZE + hlen + plen;
-		if ((nb = realloc(buf, (size_t)total)) == NULL) {
-			fl_error_set(err, FL_ENOMEM, "%s: out of memory",
-			    s->name);
-			goto out;
-		}
-		buf = nb;
-		memcpy(buf, pre, sizeof(pre));
-		if ((got = src_read(s, buf + sizeof(pre), (size_t)(total -
-		    sizeof(pre)))) < 0)
-			goto out;
-		if ((uint64_t)got < total - sizeof(pre)) {
-			fl_error_set(err, FL_ETRUNC, "%s: record %lu: "
-			    "truncated", s->name, recno);
-			goto out;
-		}
+		/* The buffer grows with the bytes that arrive, never to
+		 * what the preamble merely claims. */
+		have = sizeof(pre);
+		room = 0;
+		do {
+			uint64_t want = have * 2 > CHUNK ? have * 2 : CHUNK;
+
+			if (want > total)
+				want = total;
+			if (want > room) {
+				if ((nb = realloc(buf, (size_t)want)) == NULL) {
+					fl_error_set(err, FL_ENOMEM, "%s: out "
+					    "of memory", s->name);
+					goto out;
+				}
+				if (room == 0)
+					memcpy(nb, pre, sizeof(pre));
+				buf = nb;
+				room = want;
+			}
+			if ((got = src_read(s, buf + have, (size_t)(room -
+			    have))) < 0)
+				goto out;
+			have += (uint64_t)got;
+			if (have < room) {
+				fl_error_set(err, FL_ETRUNC, "%s: record %lu: "
+				    "truncated: %llu of %llu bytes", s->name,
+				    recno, (unsigned long long)have,
+				    (unsigned long long)total);
+				goto out;
+			}
+		} while (have < total);
 		if (fl_record_parse(&rec, buf, (size_t)total, NULL, &e) < 0) {
 			fl_error_set(err, e.code, "%s: record %lu: %s",
 			    s->name, recno, e.msg);

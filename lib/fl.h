@@ -829,14 +829,17 @@ void fl_record_scan(const struct fl_record *rec, struct fl_scan *s);
  */
 struct fl_acc {
 	struct fl_layout layout;
-	void **sum;             /* per tensor: double, int64_t or uint64_t */
+	size_t *off;            /* per tensor: where its sums start in block
+	                         * (double, int64_t or uint64_t, 64-aligned) */
 	uint64_t modulus;       /* 0: plain sums */
-	unsigned char *block;   /* the sums, each 64-aligned, in one block */
-	size_t blocksize;
-	/* Per tensor: how many of its sums are zeroed.  The block is
-	 * zeroed as the first payload's bytes arrive, not when a header
-	 * claims a size, so memory follows the data actually read. */
-	uint64_t *zeroed;
+	/* The sums, in one block that grows with the payload bytes that
+	 * arrive (doubling, up to total), and is zeroed as they arrive: a
+	 * header that claims a size allocates nothing for it, so memory
+	 * follows the data actually read. */
+	unsigned char *block;
+	size_t blocksize;       /* allocated */
+	size_t total;           /* the whole layout's sums */
+	uint64_t *zeroed;       /* per tensor: how many of its sums are set */
 };
 
 int fl_acc_init(struct fl_acc *a, const struct fl_record *first,
