@@ -30,23 +30,16 @@ fl-split --synthetic=50 --features=4 --classes=3 --seed=x -o "$H/small.flt"
     gzip -1 > "$H/bigcell.csv.gz"
 fl-init -a logreg:1-2 --seed=m -o "$H/model1.flt"
 
-# measure CMD...: "status seconds rss_kb" of one run.
+# measure CMD...: "status seconds rss_kb" of one run (bench/peak.c: the
+# child's own ru_maxrss, started from a small C parent).
 measure() {
-	"$PYTHON" - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.perf_counter()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-dt = time.perf_counter() - t
-print(r.returncode, "%.4f" % dt,
-      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-PY
+	"$top/$WORK/peak" "$@"
 }
 
 echo "## Hostile input (bench/15-hostile.sh)"
 echo
 echo "Each case of tests/data/hostile/MANIFEST, best time of $BENCH_RUNS runs" \
-    "and its peak RSS (the child's ru_maxrss)."
+    "and its peak RSS (the child's ru_maxrss, measured by bench/peak.c)."
 echo
 echo "| input | command | exit | time to reject | peak RSS |"
 echo "|---|---|---|---|---|"
@@ -79,6 +72,34 @@ echo
 echo "Process floor (/bin/true, measured the same way):" \
     "$(ms "$(echo "$floor" | cut -d' ' -f2)") ms," \
     "$(($(echo "$floor" | cut -d' ' -f3) / 1024)) MB."
+
+# The header survey (tests/data/hostile/headers.py): each lying header
+# through both record readers, once.
+"$PYTHON" tests/data/hostile/headers.py "$H/hh" > "$H/hh.count"
+hw_t=0 hw_r=0 hw_what= refused=0 runs=0
+for f in "$H"/hh/h*.flt; do
+	for p in "fl-inspect --check" "fl-aggregate -r sum"; do
+		# shellcheck disable=SC2086 # the program and its option
+		set -- $(measure $p "$f")
+		runs=$((runs + 1))
+		[ "$1" = 1 ] && refused=$((refused + 1))
+		if [ "$(ge "$2" "$hw_t")" -eq 1 ]; then
+			hw_t=$2
+			hw_what="${f##*/}: $p"
+		fi
+		[ "$3" -gt "$hw_r" ] && hw_r=$3
+	done
+done
+echo
+echo "Header survey (tests/data/hostile/headers.py, $(cat "$H/hh.count")" \
+    "records, each through fl-inspect --check and fl-aggregate -r sum):" \
+    "$refused of $runs runs refused, the rest valid; slowest $(ms "$hw_t") ms" \
+    "($hw_what), peak RSS at most $((hw_r / 1024)) MB."
+[ "$hw_r" -gt "$worst_r" ] && worst_r=$hw_r
+if [ "$(ge "$hw_t" "$worst_t")" -eq 1 ]; then
+	worst_t=$hw_t
+	worst_what=$hw_what
+fi
 target "hostile corpus: peak RSS at most 64 MB (worst case)" \
     "$((worst_r / 1024)) MB" "$([ "$worst_r" -le 65536 ] && echo 1 || echo 0)"
 target "hostile corpus: time to reject at most 0.1 s (worst: $worst_what)" \

@@ -107,3 +107,44 @@ PY
 		    fail "$file: $cmd: under ulimit -v: exit $status: $output"
 	done < "$DATA/hostile/MANIFEST"
 }
+
+@test "hostile headers: over 1,100 lying headers and preambles, each refused in one line or valid, alike by both readers, under a 64 MB address space" {
+	local n step=1 limit='ulimit -v 65536'
+	n=$($PYTHON "$DATA/hostile/headers.py" hh)
+	[ "$n" -ge 1100 ] || fail "only $n cases"
+	# The sanitizers reserve terabytes of address space and run slower:
+	# there, every third case and no limit.
+	if [ -n "${FL_SANITIZE:-}" ]; then
+		step=3
+		limit=:
+	fi
+	# One shell runs them all: ulimit binds each program it starts.
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	bash -c "$limit"'
+	step=$1
+	i=0
+	for f in hh/h*.flt; do
+		i=$((i + 1))
+		[ $((i % step)) = 0 ] || [ "$step" = 1 ] || continue
+		for p in "fl-inspect --check" "fl-aggregate -r sum"; do
+			$p "$f" > /dev/null 2> err
+			st=$?
+			mapfile -t said < err   # a builtin: no process per case
+			echo "$f|${p%% *}|$st|${#said[@]}|${said[0]:0:300}"
+		done
+	done > results' sh "$step"
+	run awk -F'|' '
+	    $3 != 0 && $3 != 1 { print "exit " $3 ": " $0; bad = 1 }
+	    $3 == 0 && $4 != 0 { print "accepted with a message: " $0; bad = 1 }
+	    $3 == 1 && ($4 != 1 || index($5, $2 ": " $1 ": ") != 1) {
+		print "not one line naming the file: " $0; bad = 1 }
+	    { s[$1] = s[$1] $3 }
+	    END {
+		for (f in s) if (s[f] != "00" && s[f] != "11") {
+			print f ": the readers disagree (" s[f] ")"; bad = 1 }
+		exit bad }' results
+	assert_success
+	# Nearly all are refused; the valid ones are the few honest shapes.
+	run grep -c '|fl-inspect|1|' results
+	[ "$output" -ge $((1100 / step)) ] || fail "only $output refused"
+}
