@@ -636,48 +636,6 @@ fl_pld_delta(const struct fl_pld *pl, double eps)
 	return fmin(1, sum);
 }
 
-/* ---- the exact Gaussian (Balle and Wang 2018) ---- */
-
-double
-fl_gaussian_delta(double mu, double eps)
-{
-	double a, b;
-
-	if (!(mu > 0))
-		return 0;
-	if (isinf(mu))
-		return 1;
-	a = fl_log_ndtr(mu / 2 - eps / mu);
-	b = eps + fl_log_ndtr(-mu / 2 - eps / mu);
-	if (!(a > b))
-		return 0;
-	return exp(a) * -expm1(b - a);
-}
-
-double
-fl_gaussian_epsilon(double mu, double delta)
-{
-	double lo = 0, hi = 1;
-
-	if (fl_gaussian_delta(mu, 0) <= delta)
-		return 0;
-	while (fl_gaussian_delta(mu, hi) > delta) {
-		lo = hi;
-		hi *= 2;
-		if (hi > 1e9)
-			return INFINITY;
-	}
-	for (int i = 0; i < 200 && hi - lo > 1e-14 * hi; i++) {
-		double m = (lo + hi) / 2;
-
-		if (fl_gaussian_delta(mu, m) > delta)
-			lo = m;
-		else
-			hi = m;
-	}
-	return hi;
-}
-
 /* ---- the accountant ---- */
 
 struct group {

@@ -13,30 +13,6 @@
 
 #include "sainternal.h"
 
-int
-fl_sa_check_id(const char *id, struct fl_error *err)
-{
-	size_t len = strlen(id);
-
-	if (len < 1 || len > FL_SA_MAXID)
-		return fl_error_set(err, FL_EFORMAT, "client id of %zu bytes: "
-		    "must be 1 to %d", len, FL_SA_MAXID);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-')) {
-			char q[FL_QUOTE];
-
-			return fl_error_set(err, FL_EFORMAT, "client id '%s': "
-			    "only letters, digits, '.', '_' and '-'",
-			    fl_escape(q, sizeof(q), id, len));
-		}
-	}
-	return 0;
-}
-
 /* ---- identities ---- */
 
 int

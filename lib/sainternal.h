@@ -14,7 +14,7 @@
 void fl_sa_hash_begin(crypto_generichash_state *st, const unsigned char *key,
     size_t keylen, size_t outlen, const char *domain);
 
-/* Fields of a protocol record, checked (saproto.c).  Each fails with
+/* Fields of a protocol record, checked (sawire.c).  Each fails with
  * FL_EFORMAT and a message naming the field. */
 int fl_sa_need_kind(const struct fl_record *rec, const char *kind,
     struct fl_error *err);

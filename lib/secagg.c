@@ -85,20 +85,6 @@ fl_sa_adjacent(const struct fl_sa_graph *g, uint32_t i, uint32_t j)
 	return d <= g->k / 2;
 }
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-void
-fl_sort_u32(uint32_t *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_u32);
-}
-
 size_t
 fl_sa_neighbours(const struct fl_sa_graph *g, uint32_t i, uint32_t *out)
 {
