@@ -15,11 +15,12 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-missing-field-initializers
-ALL_CPPFLAGS = -D_DEFAULT_SOURCE $(CPPFLAGS)
+ALL_CPPFLAGS = -D_DEFAULT_SOURCE -Ilib $(CPPFLAGS)
 ALL_CFLAGS = $(WARN) $(CFLAGS) -pthread -MMD -MP
 LDLIBS_ALL = -pthread -Wl,--as-needed -lsodium -lcsv -lz -lm $(LDLIBS)
 
-LIB_SRC = $(sort $(wildcard lib/*.c))
+LIB_SRC = $(sort $(wildcard lib/*/*.c))
+LIB_HDR = $(sort $(wildcard lib/*.h lib/*/*.h))
 TOOL_SRC = bin/tool.c
 PROG_SRC = $(sort $(wildcard bin/fl-*.c))
 PROGS = $(patsubst bin/%.c,%,$(PROG_SRC))
@@ -74,9 +75,9 @@ valgrind: all $(UNIT)
 
 fuzz-build: $(addprefix build/fuzz/fuzz-,$(FUZZERS))
 
-build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) lib/fl.h lib/internal.h
+build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
-	clang -std=c11 -D_DEFAULT_SOURCE -g -O1 \
+	clang -std=c11 -D_DEFAULT_SOURCE -Ilib -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ $< $(LIB_SRC) -lsodium -lcsv -lz -lm
 
@@ -104,8 +105,12 @@ DEMO_ARGS ?=
 demo: all
 	FL_BIN=$(abspath $(B)bin) examples/simulate.sh -d $(abspath $(DEMO_DIR)) $(DEMO_ARGS)
 
-lint:
+# Man pages, the completions, and libfl's layering (lib/LAYERS) over the
+# built objects.
+lint: all
 	mandoc -T lint -W warning $(MAN1) $(MAN5) $(MAN7)
+	shellcheck tools/layers
+	tools/layers
 	bash -n completions/fl.bash
 	shellcheck -s bash completions/fl.bash
 
@@ -138,9 +143,9 @@ deps-bench:
 	@tools/deps --bench
 
 clean:
-	rm -f lib/*.o lib/*.d lib/libfl.a bin/*.o bin/*.d $(addprefix bin/,$(PROGS)) \
+	rm -f lib/*/*.o lib/*/*.d lib/libfl.a bin/*.o bin/*.d $(addprefix bin/,$(PROGS)) \
 	    tests/unit/*.o tests/unit/*.d tests/unit/unit
 	rm -rf build
 
--include $(wildcard $(B)lib/*.d $(B)bin/*.d $(B)tests/unit/*.d)
+-include $(wildcard $(B)lib/*/*.d $(B)bin/*.d $(B)tests/unit/*.d)
 .SECONDARY: $(patsubst %.c,$(B)%.o,$(PROG_SRC))

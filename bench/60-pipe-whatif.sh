@@ -1,7 +1,7 @@
 #!/bin/sh
 # What-if for the pipe case: bench/limits.c's readcrc reads stdin into a
 # 256 MiB buffer and checksums it, like fl_record_read, with one change at a
-# time.  Not fltools code: it shows what each change to lib/read.c would buy.
+# time.  Not fltools code: it shows what each change to lib/format/read.c would buy.
 set -eu
 . bench/lib.sh
 
@@ -25,7 +25,7 @@ rate() { gbps "$bytes" "$(hfget whatif "$1" min)"; }
 echo "## What-if: reading from a pipe"
 echo
 echo "bench/limits.c readcrc: read stdin into a 256 MiB buffer and crc32 it;"
-echo "-c 268435456 reads a whole record, then checksums it (as lib/read.c"
+echo "-c 268435456 reads a whole record, then checksums it (as lib/format/read.c"
 echo "does now); -c 1048576 checksums each 1 MiB as it lands; -H asks for"
 echo "transparent huge pages for the buffer (madvise); -p 1048576 grows the"
 echo "pipe to 1 MiB (F_SETPIPE_SZ); -d uses libdeflate's crc32.  Baseline:"

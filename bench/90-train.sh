@@ -98,7 +98,7 @@ echo "the epoch alone, inside Python, data already in memory as float32:"
 echo "numpy $($PYTHON -c 'import numpy; print(numpy.__version__)') and" \
     "PyTorch $torchv (Debian), both on $blasso (libopenblas0-pthread, selected with"
 echo "LD_LIBRARY_PATH=$BLAS; OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1))."
-echo "fl-train uses no BLAS: its own kernels (lib/train.c), plain C compiled"
+echo "fl-train uses no BLAS: its own kernels (lib/learn/train.c), plain C compiled"
 echo "for SSE2, AVX2 and AVX-512 and picked at load time.  Time ratios: below"
 echo "1 is faster than the baseline."
 echo

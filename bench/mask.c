@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * mask - in-process cost of secure aggregation (lib/secagg.c, samask.c,
+ * mask - in-process cost of secure aggregation (lib/secagg/secagg.c, samask.c,
  * saclient.c, shamir.c): the ChaCha20 keystream the masks are made of, a
  * client's masking of a D-word ring record at k neighbours (X25519 pair
  * seeds and the tiled mask kernel), alone and as fl-mask's whole step (the

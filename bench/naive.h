@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * naive.h - the plain radix-2 Walsh-Hadamard transform, one stage after
- * another over the whole array: the reference lib/hadamard.c must equal
+ * another over the whole array: the reference lib/compress/hadamard.c must equal
  * bit for bit (tests/unit/quant.c) and the baseline it is timed against
  * (bench/quant.c).
  */

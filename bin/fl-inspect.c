@@ -241,7 +241,7 @@ dump(FILE *fp, const struct fl_tensor *t)
 /*
  * --privacy: what protects each part of a record once it leaves a device.
  * Metadata is public when the release policy lets it travel beside masked
- * values (lib/release.c); anything else is in clear.  Tensors are noised
+ * values (lib/privacy/release.c); anything else is in clear.  Tensors are noised
  * when the record says which mechanism noised them (dp.mechanism), except
  * adaptive clipping's indicator, which the server noises after the sum;
  * masked when mask=secagg.

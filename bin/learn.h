@@ -6,8 +6,8 @@
  * options, and the seed.  Header-only so that the build stays one shared
  * object (tool.o) for every program.
  */
-#ifndef FL_LEARN_H
-#define FL_LEARN_H
+#ifndef FL_BIN_LEARN_H
+#define FL_BIN_LEARN_H
 
 #include <errno.h>
 #include <math.h>

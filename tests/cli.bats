@@ -241,7 +241,7 @@ tty_text() {
 @test "--version: 'PROG (fltools) X.Y.Z' on stdout, exit 0" {
 	local version
 
-	version=$(sed -n 's/^#define FL_VERSION "\(.*\)"$/\1/p' "$TOP/lib/fl.h")
+	version=$(sed -n 's/^#define FL_VERSION "\(.*\)"$/\1/p' "$TOP/lib/base/base.h")
 	for p in "${programs[@]}"; do
 		run --separate-stderr "$p" --version
 		want_status "$p --version" 0
@@ -249,7 +249,7 @@ tty_text() {
 		    problem "$p --version" "stdout is not '$p (fltools) X.Y.Z'$(said)"
 		[ -z "$stderr" ] || problem "$p --version" "wrote to stderr$(said)"
 		[ "${output##* }" = "$version" ] ||
-		    problem "$p --version" "version '${output##* }', lib/fl.h says '$version'"
+		    problem "$p --version" "version '${output##* }', lib/base/base.h says '$version'"
 	done
 	report
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * fuzz-data - libFuzzer harness for the data set readers (lib/data.c):
+ * fuzz-data - libFuzzer harness for the data set readers (lib/learn/data.c):
  * CSV through libcsv, IDX and IDX labels, FLT records of kind dataset,
  * each plain or gzip-compressed.
  *

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz-ledger - libFuzzer harness for the privacy budget ledger's reader
- * (lib/ledger.c).
+ * (lib/privacy/ledger.c).
  *
  * Each input is written to a file and opened as a ledger, as it is and
  * with the check of every line repaired (the fuzzer seldom forges a CRC

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz-secagg - libFuzzer harness for the secure-aggregation protocol's
- * parsers (lib/saproto.c), the unmasking fed by reveals (lib/samask.c) and
- * the share envelopes (fl_sa_open, lib/secagg.c).
+ * parsers (lib/secagg/saproto.c), the unmasking fed by reveals (lib/secagg/samask.c) and
+ * the share envelopes (fl_sa_open, lib/secagg/secagg.c).
  *
  * At start the harness rebuilds, in process, the round that
  * make-corpus-secagg.sh plays with fl-mask --seed s: four clients c1..c4

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "../../lib/fl.h"
-#include "../../lib/internal.h"
+#include "privacy/internal.h"
 #include "unit.h"
 
 /* out[k] = fl_normal(), or round(s fl_normal()) when s > 0: the scalar

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../../lib/fl.h"
-#include "../../lib/internal.h"
+#include "privacy/internal.h"
 #include "unit.h"
 #include "../../bench/naive.h"
 

@@ -14,7 +14,7 @@
 #include <sodium.h>
 
 #include "../../lib/fl.h"
-#include "../../lib/internal.h"
+#include "secagg/internal.h"
 #include "unit.h"
 
 #define B FL_SA_BYTES

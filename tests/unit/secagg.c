@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "../../lib/fl.h"
-#include "../../lib/internal.h"
+#include "secagg/internal.h"
 #include "unit.h"
 
 #define SB FL_SCALAR_BYTES

@@ -15,7 +15,8 @@
 #include <zlib.h>
 
 #include "../../lib/fl.h"
-#include "../../lib/internal.h"
+#include "format/internal.h"
+#include "privacy/internal.h"
 #include "unit.h"
 
 int failures;

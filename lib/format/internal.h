@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: ISC */
+/* format/internal.h - what the record files share: the header text, tensors laid over a payload; not installed. */
+#ifndef FL_FORMAT_INTERNAL_H
+#define FL_FORMAT_INTERNAL_H
+
+#include "base/internal.h"
+#include "format/format.h"
+
+/* fl_tensor_add over bytes already in rec->raw (within rawcap): the
+ * tensor keeps them instead of being zero-filled (tensor.c). */
+struct fl_tensor *fl_tensor_add_over(struct fl_record *rec, const char *name,
+    enum fl_dtype dtype, int rank, const uint64_t *dims, struct fl_error *err);
+
+/* Header text (header.c). */
+int fl_header_parse(struct fl_record *rec, const char *text, size_t len,
+    const struct fl_limits *lim, struct fl_error *err);
+int fl_header_format(const struct fl_record *rec, char **out, size_t *len,
+    struct fl_error *err);
+
+/* Raw payload size that the tensor table of rec implies; -1 on overflow. */
+int fl_tensors_rawlen(const struct fl_record *rec, size_t *out);
+
+#endif

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Integer noise.
+ *
+ * The discrete Gaussian is sampled exactly (Canonne, Kamath and Steinke
+ * 2020, algorithms 1-3): only integer and rational arithmetic, uniform
+ * integers by rejection, the variance a rational num/den.  Intermediate
+ * values are 128-bit; the variance is capped so they cannot overflow.
+ *
+ * The Skellam distribution (difference of two Poisson(sigma^2/2)) uses
+ * Hormann's transformed rejection (PTRS) for Poisson means of 10 and above
+ * and inversion below, in double precision: accurate to rounding, not
+ * exact.  fl-clip-noise(1) says so; the discrete Gaussian is the default.
+ */
+#include <math.h>
+
+#include "privacy/privacy.h"
+
+typedef unsigned __int128 u128;
+
+/*
+ * Random bits one at a time, from 64-bit words: the samplers below spend
+ * about two bits per Bernoulli trial instead of a word, which makes them
+ * several times faster and leaves them exact.
+ */
+struct bits {
+	struct fl_rng *r;
+	uint64_t word;
+	int left;
+};
+
+static inline unsigned
+bit(struct bits *b)
+{
+	unsigned v;
+
+	if (b->left == 0) {
+		b->word = fl_rng_u64(b->r);
+		b->left = 64;
+	}
+	v = (unsigned)(b->word & 1);
+	b->word >>= 1;
+	b->left--;
+	return v;
+}
+
+/* Bernoulli(num/den), num <= den <= 2^126, exactly: compare uniform random
+ * bits with the binary expansion of num/den, produced by long division,
+ * until they differ (expected two steps). */
+static int
+bernoulli(struct bits *b, u128 num, u128 den)
+{
+	if (num >= den)
+		return 1;
+	if ((den >> 63) == 0) {
+		/* The same steps in 64-bit words (num < den < 2^63, so
+		 * num << 1 fits): the common case, about twice as fast. */
+		uint64_t n = (uint64_t)num, d = (uint64_t)den;
+
+		for (;;) {
+			unsigned digit;
+
+			n <<= 1;
+			digit = n >= d;
+			if (digit)
+				n -= d;
+			if (bit(b) != digit)
+				return (int)digit;
+			if (n == 0)
+				return 0;
+		}
+	}
+	for (;;) {
+		unsigned digit;
+
+		num <<= 1;
+		digit = num >= den;
+		if (digit)
+			num -= den;
+		if (bit(b) != digit)
+			return (int)digit;      /* the random bit is below */
+		if (num == 0)
+			return 0;               /* p's expansion ended: u >= p */
+	}
+}
+
+/* Uniform on [0, n), n >= 1: the bit length of n - 1 in random bits,
+ * rejected until below n (at most two draws expected). */
+static uint64_t
+uniform_below(struct bits *b, uint64_t n)
+{
+	int len = n <= 1 ? 0 : 64 - __builtin_clzll(n - 1);
+
+	for (;;) {
+		uint64_t v = 0;
+
+		for (int i = 0; i < len; i++)
+			v = v << 1 | bit(b);
+		if (v < n)
+			return v;
+	}
+}
+
+/* Bernoulli(exp(-num/den)) for 0 <= num/den <= 1 (CKS algorithm 1): draw
+ * Bernoulli(gamma/k) for k = 1, 2, ... until one fails; P[k odd] = e^-gamma. */
+static int
+bern_exp_small(struct bits *b, u128 num, u128 den)
+{
+	u128 k = 1, dk = den;
+
+	for (;;) {
+		if ((dk >> 126) != 0)
+			break;  /* gamma/k below 2^-100: the draw fails */
+		if (!bernoulli(b, num, dk))
+			break;
+		k++;
+		/* dk = den k, without a multiplication; den < 2^126 and
+		 * dk < 2^126 before, so the sum cannot wrap. */
+		dk += den;
+	}
+	return (int)(k & 1);
+}
+
+/* Bernoulli(exp(-num/den)) for any num/den >= 0. */
+static int
+bern_exp(struct bits *b, u128 num, u128 den)
+{
+	u128 whole, frac;
+
+	if (num < den)          /* the common case: no division */
+		return bern_exp_small(b, num, den);
+	if ((num >> 64) == 0) {
+		whole = (uint64_t)num / (uint64_t)den;
+		frac = (uint64_t)num % (uint64_t)den;
+	} else {
+		whole = num / den;
+		frac = num % den;
+	}
+	/* e^-gamma = (e^-1)^floor(gamma) e^-frac; stop at the first failure. */
+	for (u128 i = 0; i < whole; i++)
+		if (!bern_exp_small(b, 1, 1))
+			return 0;
+	return bern_exp_small(b, frac, den);
+}
+
+/* Discrete Laplace, P[x] proportional to exp(-|x|/t) (CKS algorithm 2). */
+static int64_t
+discrete_laplace(struct bits *b, uint64_t t)
+{
+	for (;;) {
+		uint64_t u = uniform_below(b, t), v = 0, x;
+		int negative;
+
+		if (!bern_exp(b, u, t))
+			continue;
+		while (bern_exp(b, 1, 1))
+			v++;
+		x = u + t * v;
+		negative = (int)bit(b);
+		if (negative && x == 0)
+			continue;
+		return negative ? -(int64_t)x : (int64_t)x;
+	}
+}
+
+int
+fl_dgauss_init(struct fl_dgauss *dg, double sigma, struct fl_error *err)
+{
+	double var = sigma * sigma;
+	uint64_t t;
+
+	if (!(sigma > 0) || !isfinite(sigma))
+		return fl_error_set(err, FL_EINVAL,
+		    "discrete Gaussian scale must be positive");
+	if (var > FL_DGAUSS_MAX_VAR)
+		return fl_error_set(err, FL_ELIMIT,
+		    "discrete Gaussian variance above %g", FL_DGAUSS_MAX_VAR);
+	/* The variance as num/den, rounded up: never less noise than asked.
+	 * Small variances keep 16 fractional bits; large ones are integers
+	 * (an error below 1/1024 of the variance, and on the safe side). */
+	dg->den = var < 1024 ? 65536 : 1;
+	dg->num = (uint64_t)ceil(var * (double)dg->den);
+	/* t = floor(sigma) + 1 with sigma = sqrt(num/den), in integers. */
+	t = (uint64_t)sqrt((double)dg->num / (double)dg->den);
+	while (t > 0 && (u128)t * t * dg->den > dg->num)
+		t--;
+	while ((u128)(t + 1) * (t + 1) * dg->den <= dg->num)
+		t++;
+	dg->t = t + 1;
+	dg->sigma = sqrt((double)dg->num / (double)dg->den);
+	return 0;
+}
+
+int64_t
+fl_dgauss(struct fl_rng *r, const struct fl_dgauss *dg)
+{
+	const u128 t = dg->t, num = dg->num, den = dg->den;
+	const u128 d = 2 * num * t * t * den;
+	struct bits b = { r, 0, 0 };
+
+	for (;;) {
+		int64_t y = discrete_laplace(&b, dg->t);
+		u128 ay = (u128)(y < 0 ? -(u128)y : (u128)y), n1;
+
+		/* Accept with probability exp(-(|y| - s^2/t)^2 / (2 s^2)),
+		 * the exponent being (|y| t den - num)^2 / (2 num t^2 den).
+		 * Beyond 64 t it is below e^-1900: such y are rejected. */
+		if (ay > 64 * t)
+			continue;
+		n1 = ay * t * den;
+		n1 = n1 > num ? n1 - num : num - n1;
+		if (bern_exp(&b, n1 * n1, d))
+			return y;
+	}
+}
+
+static double
+uniform01(struct fl_rng *r)
+{
+	return (double)(fl_rng_u64(r) >> 11) * 0x1p-53;
+}
+
+/* Poisson(lambda): inversion for small means, PTRS (Hormann 1993) above. */
+static uint64_t
+poisson(struct fl_rng *r, double lambda)
+{
+	if (lambda < 10) {
+		double p = exp(-lambda), s = p, u = uniform01(r);
+		uint64_t k = 0;
+
+		while (u > s && k < 1000) {
+			k++;
+			p *= lambda / (double)k;
+			s += p;
+		}
+		return k;
+	}
+	{
+		double slam = sqrt(lambda), loglam = log(lambda);
+		double b = 0.931 + 2.53 * slam, a = -0.059 + 0.02483 * b;
+		double invalpha = 1.1239 + 1.1328 / (b - 3.4);
+		double vr = 0.9277 - 3.6224 / (b - 2);
+
+		for (;;) {
+			double u = uniform01(r) - 0.5, v = uniform01(r);
+			double us = 0.5 - fabs(u), k;
+
+			k = floor((2 * a / us + b) * u + lambda + 0.43);
+			if (us >= 0.07 && v <= vr)
+				return (uint64_t)k;
+			if (k < 0 || (us < 0.013 && v > us))
+				continue;
+			if (log(v) + log(invalpha) - log(a / (us * us) + b) <=
+			    -lambda + k * loglam - lgamma(k + 1))
+				return (uint64_t)k;
+		}
+	}
+}
+
+int64_t
+fl_skellam(struct fl_rng *r, double sigma)
+{
+	double lambda = sigma * sigma / 2;
+
+	return (int64_t)poisson(r, lambda) - (int64_t)poisson(r, lambda);
+}

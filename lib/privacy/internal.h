@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: ISC */
+/* privacy/internal.h - the random stream inlined for the samplers' inner loops; not installed. */
+#ifndef FL_PRIVACY_INTERNAL_H
+#define FL_PRIVACY_INTERNAL_H
+
+#include <endian.h>
+
+#include "base/internal.h"
+#include "privacy/privacy.h"
+
+/* The next keystream block of r's buffer (rng.c). */
+void fl_rng_refill(struct fl_rng *r);
+
+/* fl_rng_u48 inlined, for the samplers' inner loops. */
+static inline uint64_t
+fl_rng_next48(struct fl_rng *r)
+{
+	uint64_t v;
+
+	if (r->pos + 8 > sizeof(r->buf))
+		fl_rng_refill(r);
+	__builtin_memcpy(&v, r->buf + r->pos, 8);
+	r->pos += 6;
+	return le64toh(v) & ((UINT64_C(1) << 48) - 1);
+}
+
+#endif

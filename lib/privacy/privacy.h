@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * privacy/privacy.h - randomness, exact noise samplers, clipping and noise, the accountants, the ledger, and what may leave a device in clear.
+ * Part of libfl (fl.h includes every part; see fl(7) for the layers).
+ */
+#ifndef FL_PRIVACY_H
+#define FL_PRIVACY_H
+
+#include "base/base.h"
+#include "format/format.h"
+
+/* ---- randomness ---- */
+
+/*
+ * Keys are 32 bytes.  A production key comes from the OS (fl_rng_seed_os);
+ * fl_rng_seed_text turns a --seed string into a key for reproducible tests
+ * and simulations, which makes the output predictable: not private.
+ * Purpose keys come from fl_rng_derive (purpose: up to 8 characters, e.g.
+ * "dp-noise"; id: e.g. the tensor index).  Wipe keys with fl_rng_wipe or
+ * sodium_memzero when done.
+ */
+#define FL_RNG_KEYBYTES 32
+
+int fl_rng_seed_os(unsigned char key[FL_RNG_KEYBYTES], struct fl_error *err);
+void fl_rng_seed_text(unsigned char key[FL_RNG_KEYBYTES], const char *seed);
+void fl_rng_derive(unsigned char out[FL_RNG_KEYBYTES],
+    const unsigned char master[FL_RNG_KEYBYTES], const char *purpose,
+    uint64_t id);
+
+/* n bytes of the ChaCha20 keystream of (key, stream) from 64-byte block
+ * `block` on: random access, for chunked and parallel generation. */
+void fl_rng_stream(void *out, size_t n, const unsigned char key[FL_RNG_KEYBYTES],
+    uint64_t stream, uint64_t block);
+
+/* A sequential generator over one keystream. */
+struct fl_rng {
+	unsigned char key[FL_RNG_KEYBYTES];
+	uint64_t stream, block;
+	size_t pos;
+	unsigned char buf[4096];
+};
+
+void fl_rng_init(struct fl_rng *r, const unsigned char key[FL_RNG_KEYBYTES],
+    uint64_t stream);
+uint64_t fl_rng_u64(struct fl_rng *r);
+/* 48 random bits (6 keystream bytes), for samplers that need no more. */
+uint64_t fl_rng_u48(struct fl_rng *r);
+/* Uniform on [0, bound) by rejection (bound 0: a full 64-bit word). */
+uint64_t fl_rng_below(struct fl_rng *r, uint64_t bound);
+void fl_rng_wipe(struct fl_rng *r);
+
+/* Poisson sampling (sample.c): the items of 0..n-1, each independently with
+ * probability q (0 < q <= 1), ascending into idx (room for cap); returns
+ * how many.  When more than cap were chosen, *overflow is set and the
+ * caller draws again with more room from a copy of r as it was. */
+size_t fl_sample_poisson(uint64_t *idx, size_t cap, uint64_t n, double q,
+    struct fl_rng *r, int *overflow);
+
+/*
+ * A round's cohort (sample.c): the clients 0..n-1, each with probability
+ * q, drawn from key; out becomes a record kind=cohort with round,
+ * dp.population, dp.q, dp.sampling=poisson, cohort.seeded=yes when the key
+ * came from a seed, and the ascending client numbers as the u64 tensor
+ * `clients` (doc/metadata.md).  fl_cohort_from_record checks one.
+ */
+#define FL_COHORT_MAX_POPULATION ((uint64_t)1 << 40)
+struct fl_cohort {
+	uint64_t round, population, size;
+	double q;
+	int seeded;
+};
+int fl_cohort_draw(struct fl_record *out, uint64_t n, double q,
+    uint64_t round, const unsigned char key[FL_RNG_KEYBYTES], int seeded,
+    struct fl_error *err);
+int fl_cohort_from_record(struct fl_cohort *c, const struct fl_record *rec,
+    struct fl_error *err);
+
+/* ---- noise samplers (gauss.c, dgauss.c) ---- */
+
+/* A standard normal sample (ziggurat, double precision; not exact), or n
+ * of them into out (the same values as n calls, faster); fl_normal_steps
+ * writes round(s x) for each sample x, the same values as n calls of
+ * fl_normal with the product rounded to the nearest integer (ties to
+ * even; |s x| must stay below 2^51). */
+double fl_normal(struct fl_rng *r);
+void fl_normal_fill(struct fl_rng *r, double *out, size_t n);
+void fl_normal_steps(struct fl_rng *r, double *out, size_t n, double s);
+
+/*
+ * The exact discrete Gaussian of Canonne, Kamath and Steinke: P[x] is
+ * proportional to exp(-x^2 / (2 sigma^2)) on the integers.  fl_dgauss_init
+ * fixes sigma^2 as a rational rounded up (dg->sigma is the scale used) and
+ * refuses a variance above FL_DGAUSS_MAX_VAR.
+ */
+#define FL_DGAUSS_MAX_VAR 72057594037927936.0   /* 2^56 */
+struct fl_dgauss {
+	uint64_t num, den, t;
+	double sigma;
+};
+int fl_dgauss_init(struct fl_dgauss *dg, double sigma, struct fl_error *err);
+int64_t fl_dgauss(struct fl_rng *r, const struct fl_dgauss *dg);
+
+/* Skellam: Poisson(sigma^2/2) - Poisson(sigma^2/2), variance sigma^2
+ * (double-precision Poisson sampler: accurate to rounding, not exact). */
+int64_t fl_skellam(struct fl_rng *r, double sigma);
+
+/* ---- clipping and noise (dp.c) ---- */
+
+enum fl_mechanism { FL_MECH_GAUSSIAN, FL_MECH_DGAUSS, FL_MECH_SKELLAM };
+
+/*
+ * Noise for fl_noise_tensor.  sigma is the standard deviation in the
+ * tensor's units: float units for FL_MECH_GAUSSIAN, grid steps for the
+ * integer mechanisms.  Float Gaussian noise is added on the power-of-two
+ * grid fl_noise_grid(sigma) (the value snapped, integer noise added
+ * exactly); exact selects the exact discrete Gaussian on that grid instead
+ * of the fast ziggurat.  modulus: integer tensors are a ring mod modulus
+ * (0 with u64: mod 2^64; 0 with i32/i64: plain integers, overflow is an
+ * error).  key: the record's noise key (chunk streams are derived from it).
+ */
+struct fl_noise {
+	enum fl_mechanism mechanism;
+	double sigma;
+	int exact;
+	uint64_t modulus;
+	int threads;
+	double max_abs;         /* a known bound on |values| (0: scan them) */
+	/* Float values are multiplied by this before the noise: a clip
+	 * factor from fl_clip_factor, so clipping costs no pass of its own
+	 * (0 means 1; max_abs bounds the scaled values). */
+	double scale;
+	unsigned char key[FL_RNG_KEYBYTES];
+};
+
+/* Sum of squares of a float tensor's values, in double. */
+double fl_tensor_sumsq(const struct fl_tensor *t);
+
+/* 0 if every value is finite, else -1 naming the first bad index. */
+int fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err);
+
+/* Scale float tensors ts[0..n) so their joint L2 norm (in double) is at
+ * most clip; *clipped says whether they were over it.  -1 as
+ * fl_clip_factor for values that are not finite or too large. */
+int fl_clip_tensors(struct fl_tensor **ts, size_t n, double clip,
+    int *clipped, struct fl_error *err);
+
+/* The factor min(1, clip (1 - e) / norm) for float tensors ts[0..n) of
+ * joint L2 norm `norm`, with a margin e (below 3e-10 at 10M values) that
+ * covers the norm's rounding: the values x * factor, each rounded once to
+ * double, have a norm of at most clip.  Nothing is scaled: pass the factor
+ * as fl_noise.scale, or scale the values.  *clipped is norm > clip.  A
+ * value that is not finite is an error naming it. */
+int fl_clip_factor(struct fl_tensor **ts, size_t n, double clip,
+    double *factor, int *clipped, struct fl_error *err);
+
+/* Multiply float tensors ts[0..n) by f in [0, 1] (1 and above: nothing):
+ * |fl(x f)| <= |x|, so a clipped set stays within its bound.  Weighted
+ * DP-FedAvg scales a clipped update by its capped weight so. */
+void fl_scale_tensors(struct fl_tensor **ts, size_t n, double f);
+
+/* The noise grid for float noise of scale sigma: a power of two with
+ * sigma/grid in [2^18, 2^19). */
+double fl_noise_grid(double sigma);
+
+/* Add noise to t in place; tensor_index tells its streams apart. */
+int fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
+    const struct fl_noise *nz, struct fl_error *err);
+
+/* Add the exact squared L2 norm of an integer tensor (ring values centred
+ * on 0) to *acc; -1 if the sum would overflow 128 bits. */
+int fl_int_sumsq(const struct fl_tensor *t, uint64_t modulus,
+    unsigned __int128 *acc);
+
+/* Exactly: is ss <= bound^2? */
+int fl_int_sumsq_le(unsigned __int128 ss, double bound);
+
+/* ---- privacy accounting (account.c, pld.c, ledger.c) ---- */
+
+/*
+ * A release: `steps` compositions of one mechanism on a Poisson sample of
+ * rate q, under add/remove adjacency.  gaussian: noise is the multiplier
+ * z = noise std / L2 sensitivity.  discrete-gaussian and skellam (integer
+ * noise summed over clients, distributed DP): sigma is the std of one
+ * client's share, sens2 and sens1 the L2 and L1 sensitivity (0: derived as
+ * sens2 min(sqrt(dim), sens2)), all in grid units; clients is the number
+ * of shares in the sum (the survivors) and dim the coordinates noised.
+ * indicator: for the integer mechanisms, the noise multiplier of a
+ * Gaussian query on the same sample (adaptive clipping's clip indicator),
+ * 0 if none; a gaussian release has it folded into noise.  clip (0:
+ * unknown) and round (FL_ROUND_NONE: unknown) are informational.
+ * (enum fl_mechanism is declared with the noise, above.)
+ */
+#define FL_ROUND_NONE UINT64_MAX
+
+struct fl_release {
+	uint64_t release;       /* 1-based row of a ledger; 0 if none */
+	uint64_t round;
+	enum fl_mechanism mech;
+	double q;
+	uint64_t steps;
+	double noise;
+	double clip;
+	uint64_t clients;
+	/* Distributed noise: of the clients' shares summed, how many the
+	 * server may know (clients colluding with it subtract their own
+	 * noise); only the other clients - colluding shares are charged. */
+	uint64_t colluding;
+	double sigma, sens2, sens1;
+	uint64_t dim;
+	double indicator;
+	unsigned not_private;   /* FL_NOT_PRIVATE_* bits */
+};
+
+/* Why a release is not private, though charged (fl-account
+ * --not-private): its noise, or the choice of who took part, came from a
+ * --seed that whoever knows it can replay. */
+#define FL_NOT_PRIVATE_NOISE 1u
+#define FL_NOT_PRIVATE_SAMPLING 2u
+
+/* The fraction of clients assumed to collude with the server when nothing
+ * says otherwise: fl-mask's default --corrupt, so that the ledger charges
+ * for the same adversary the secure aggregation is built against. */
+#define FL_CORRUPT_DEFAULT 0.05
+
+/* "gaussian", "discrete-gaussian", "skellam"; parse returns 0 or -1. */
+const char *fl_mechanism_name(enum fl_mechanism m);
+int fl_mechanism_parse(const char *s, enum fl_mechanism *m);
+
+/* The most steps one release may state (the command line's --steps). */
+#define FL_MAX_STEPS ((uint64_t)1 << 40)
+
+/* 0 if r is a valid release (q in (0, 1], noise > 0, 1 <= steps <=
+ * FL_MAX_STEPS, ...), else -1. */
+int fl_release_check(const struct fl_release *r, struct fl_error *err);
+
+/* The effective noise multiplier (distributed: sigma sqrt(clients) / sens2). */
+double fl_release_noise(const struct fl_release *r);
+
+/*
+ * The release a noised record stands for, from its dp.* metadata
+ * (doc/metadata.md): with distributed noise (dp.shares > 1) the noise is
+ * that of the `clients` shares actually summed.  q is dp.q, else the
+ * planned cohort max(dp.shares, clients) / population if population > 0,
+ * else 0 for the caller to set; steps is dp.steps or 1.  The colluding
+ * shares of distributed noise: ceil(corrupt x the planned cohort) when
+ * corrupt is a fraction in [0, 1); when it is NAN, the record's
+ * secagg.corrupt (the roster's count, which fl-aggregate copies into the
+ * sum), else FL_CORRUPT_DEFAULT of the planned cohort.
+ */
+int fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
+    uint64_t population, double corrupt, struct fl_error *err);
+
+/* The shares whose noise protects anyone: clients - colluding. */
+uint64_t fl_release_honest(const struct fl_release *r);
+
+/* RDP orders: "default" (NULL), "opacus", "dp-accounting", or a list
+ * "1.5,2,4-64,128" (LO-HI: every integer), sorted, duplicates dropped. */
+#define FL_RDP_MAX_ORDERS 1024
+#define FL_RDP_MAX_ORDER 100000
+struct fl_orders {
+	size_t n;
+	double a[FL_RDP_MAX_ORDERS];
+};
+
+int fl_orders_parse(struct fl_orders *o, const char *spec,
+    struct fl_error *err);
+
+/* RDP of one step of the Poisson-subsampled Gaussian at order alpha. */
+double fl_rdp_sgm(double q, double noise, double alpha);
+
+/* RDP of one step of r at each order (rdp: o->n values). */
+int fl_rdp_release(const struct fl_release *r, const struct fl_orders *o,
+    double *rdp, struct fl_error *err);
+
+/* The smallest epsilon (delta) over the orders for a given delta
+ * (epsilon); classic: Mironov's 2017 conversion instead of the tight one.
+ * best (may be NULL) gets the index of the order that gave it. */
+double fl_rdp_epsilon(const struct fl_orders *o, const double *rdp,
+    double delta, int classic, size_t *best);
+double fl_rdp_delta(const struct fl_orders *o, const double *rdp,
+    double epsilon, int classic, size_t *best);
+
+/* log erfc(x) and log Phi(x), accurate in the far tails. */
+double fl_log_erfc(double x);
+double fl_log_ndtr(double x);
+
+enum fl_accountant { FL_ACC_RDP, FL_ACC_RDP_CLASSIC, FL_ACC_PLD,
+	FL_ACC_EXACT };
+
+/* orders: NULL for the default; interval: the PLD grid (0: 1e-4). */
+struct fl_account {
+	enum fl_accountant accountant;
+	const struct fl_orders *orders;
+	double interval;
+};
+
+/* An answer: order is the best RDP order, interval the PLD grid used
+ * (NAN when not applicable). */
+struct fl_privacy {
+	double epsilon, delta, order, interval;
+};
+
+/*
+ * Compose the n releases.  given_eps 0: epsilon for delta = given; 1:
+ * delta for epsilon = given.  cumulative: out[i] after each release i
+ * (n entries), else out[0] for all.  The exact accountant takes only
+ * gaussian releases with q = 1, the PLD one only gaussian releases.
+ */
+int fl_account_run(const struct fl_account *acct, const struct fl_release *r,
+    size_t n, int cumulative, int given_eps, double given,
+    struct fl_privacy *out, struct fl_error *err);
+
+/*
+ * The smallest noise multiplier for tmpl (its noise, or for distributed
+ * noise its sigma, ignored) that keeps epsilon at delta, after the fixed
+ * releases, at most target: *noise and what it gives in *got.  For
+ * distributed noise the multiplier z is that of the full noise: each of
+ * tmpl->clients shares has sigma z sens2 / sqrt(clients), and the
+ * colluding clients' shares are not counted.
+ */
+int fl_account_noise(const struct fl_account *acct,
+    const struct fl_release *fixed, size_t nfixed,
+    const struct fl_release *tmpl, double target, double delta,
+    double *noise, struct fl_privacy *got, struct fl_error *err);
+
+/*
+ * A privacy loss distribution on the grid loss = (lo + i) d: mass p[i]
+ * (n bins, owned) and p_inf at infinity.  fl_pld_sgm discretises one step
+ * (add 0: remove direction, 1: add direction) pessimistically; compose
+ * operations replace their first argument.
+ */
+struct fl_pld {
+	double d;
+	int64_t lo;
+	size_t n;
+	double *p;
+	double pinf;
+};
+
+int fl_pld_sgm(struct fl_pld *pl, double q, double noise, int add, double d,
+    struct fl_error *err);
+int fl_pld_self_compose(struct fl_pld *pl, uint64_t steps,
+    struct fl_error *err);
+int fl_pld_compose(struct fl_pld *a, const struct fl_pld *b,
+    struct fl_error *err);
+double fl_pld_width(const struct fl_pld *pl, uint64_t steps);
+double fl_pld_epsilon(const struct fl_pld *pl, double delta);
+double fl_pld_delta(const struct fl_pld *pl, double epsilon);
+void fl_pld_free(struct fl_pld *pl);
+/* fl_account_run's PLD half. */
+int fl_pld_account(const struct fl_account *acct, const struct fl_release *r,
+    size_t n, int cumulative, int given_eps, double given,
+    struct fl_privacy *out, struct fl_error *err);
+
+/* The Gaussian mechanism exactly (Balle and Wang 2018), mu = 1 / noise
+ * (T steps: sqrt(T) / noise). */
+double fl_gaussian_delta(double mu, double epsilon);
+double fl_gaussian_epsilon(double mu, double delta);
+
+/*
+ * The budget ledger (fl-account(1) describes the file).  fl_ledger_open
+ * locks the file (write: exclusively, creating it if missing; else
+ * shared) and reads every row, failing on any line it would not have
+ * written, named "line N: ...".  fl_ledger_append numbers the rows on,
+ * appends them in one write and fsyncs.  The lock lasts until
+ * fl_ledger_close.
+ */
+struct fl_ledger {
+	int fd;
+	int writable;
+	char *path;
+	size_t size;            /* bytes in the file */
+	struct fl_release *rows;
+	uint32_t *checks;       /* each row's check */
+	size_t nrows, cap;
+	uint32_t chain;         /* check of the last line */
+};
+
+int fl_ledger_open(struct fl_ledger *l, const char *path, int write,
+    struct fl_error *err);
+int fl_ledger_append(struct fl_ledger *l, const struct fl_release *rows,
+    size_t n, struct fl_error *err);
+void fl_ledger_close(struct fl_ledger *l);
+
+/*
+ * The ledger's head anchored outside the file, where the server keeps
+ * state anyway (the model fl-apply writes): ledger.releases, its release
+ * count, and ledger.check, the check of its last line.  A ledger cut at a
+ * line boundary, truncated to its header or to nothing, or rewritten, no
+ * longer reaches its anchor: fl_ledger_check_anchor fails (FL_EFORMAT)
+ * saying which.  fl_ledger_anchor_read: 1 with the values, 0 when rec has
+ * no anchor, -1 on a bad one.
+ */
+int fl_ledger_anchor_write(const struct fl_ledger *l, struct fl_record *rec,
+    struct fl_error *err);
+int fl_ledger_anchor_read(const struct fl_record *rec, uint64_t *releases,
+    uint32_t *check, struct fl_error *err);
+int fl_ledger_check_anchor(const struct fl_ledger *l, uint64_t releases,
+    uint32_t check, struct fl_error *err);
+
+/* ---- what may leave a device (release.c) ---- */
+
+/*
+ * What may leave a device in clear (release.c).  A masked record carries
+ * the update's tensors masked and metadata that does not depend on the
+ * data: kind (update), round, arch, client, modulus, the codec's q.* and
+ * the mechanism's dp.* parameters, and the protocol's own keys.
+ * fl_release_check_masked fails (FL_EFORMAT) naming the first other key,
+ * and the way to carry what it says.
+ */
+int fl_release_check_masked(const struct fl_record *rec, struct fl_error *err);
+
+/* 1 if key of rec may travel in clear beside masked values (the same for
+ * every client of a round), else 0 with *why the advice for the keys
+ * fltools knows (weight, loss, clients, ...) or NULL.  rec (may be NULL)
+ * decides dp.q and dp.steps: public at a public DP-SGD rate (dp.rate). */
+int fl_release_key_public(const struct fl_record *rec, const char *key,
+    const char **why);
+
+/* Drop the keys fltools writes on a device that depend on the client's
+ * data (weight: the example count, loss), from a record about to be
+ * released (fl-clip-noise --clip). */
+void fl_release_strip(struct fl_record *rec);
+
+/* The training loss carried inside the clipped, noised and masked vector
+ * (fl-clip-noise --loss-bound): a tensor of one float value, in units of
+ * the record's dp.loss-scale. */
+#define FL_LOSS_TENSOR "fl.loss"
+
+/* Take the carried loss out of an aggregate: *loss = its fl.loss value /
+ * dp.loss-scale (a mean loss when the aggregate is a mean), the tensor
+ * removed; *loss = NAN and nothing changed when there is none.  -1
+ * (FL_EFORMAT) when the tensor is not one float value or has no positive
+ * dp.loss-scale. */
+int fl_release_take_loss(struct fl_record *agg, double *loss,
+    struct fl_error *err);
+
+#endif
