@@ -6,6 +6,9 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 # O is the build directory: "." builds in the tree (lib/libfl.a, bin/fl-*);
 # the sanitizer build goes to build/sanitize so both can coexist.
@@ -21,6 +24,9 @@ LDLIBS_ALL = -pthread -Wl,--as-needed -lsodium -lcsv -lz -lm $(LDLIBS)
 
 LIB_SRC = $(sort $(wildcard lib/*/*.c))
 LIB_HDR = $(sort $(wildcard lib/*.h lib/*/*.h))
+# The installed headers: fl.h and each folder's public header, not the
+# internal ones.
+PUB_HDR = $(filter-out %/internal.h,$(wildcard lib/*/*.h))
 TOOL_SRC = bin/tool.c
 PROG_SRC = $(sort $(wildcard bin/fl-*.c))
 PROGS = $(patsubst bin/%.c,%,$(PROG_SRC))
@@ -126,6 +132,16 @@ install: all
 	    install -m 644 completions/fl.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; \
 	done
 	install -m 644 completions/_fl $(DESTDIR)$(ZSHCOMPDIR)/_fl
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/fl/,$(patsubst lib/%,%,$(dir $(PUB_HDR))))
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libfl.a
+	install -m 644 lib/fl.h $(DESTDIR)$(INCLUDEDIR)/fl/fl.h
+	for h in $(patsubst lib/%,%,$(PUB_HDR)); do \
+	    install -m 644 lib/$$h $(DESTDIR)$(INCLUDEDIR)/fl/$$h; \
+	done
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e "s|@VERSION@|$$(sed -n 's/^#define FL_VERSION \"\(.*\)\"$$/\1/p' lib/base/base.h)|" \
+	    lib/fl.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/fl.pc
 
 uninstall:
 	for p in $(PROGS); do \
@@ -135,6 +151,8 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7))) \
 	    $(DESTDIR)$(ZSHCOMPDIR)/_fl
+	rm -f $(DESTDIR)$(LIBDIR)/libfl.a $(DESTDIR)$(PKGCONFIGDIR)/fl.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/fl
 
 deps:
 	@tools/deps

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # make install and uninstall honour PREFIX and DESTDIR: programs, man pages
-# and completions (bash under every program name, zsh's _fl).
+# and completions (bash under every program name, zsh's _fl), and libfl
+# (libfl.a, its public headers, fl.pc), which examples/libfl/mask-sum.c
+# links to clip, noise and mask updates in process.
 
 load helper
 
@@ -18,7 +20,33 @@ load helper
 	[ -f "$root/opt/fl/share/man/man5/flt.5" ] || fail "no flt.5"
 	[ -f "$root/opt/fl/share/man/man7/fl.7" ] || fail "no fl.7"
 	[ -f "$root/opt/fl/share/zsh/site-functions/_fl" ] || fail "no _fl"
+	[ -f "$root/opt/fl/lib/libfl.a" ] || fail "no libfl.a"
+	[ -f "$root/opt/fl/include/fl/fl.h" ] || fail "no fl.h"
+	[ -f "$root/opt/fl/include/fl/privacy/privacy.h" ] || fail "no privacy.h"
+	run find "$root/opt/fl/include" -name internal.h
+	assert_output ""
+	[ -f "$root/opt/fl/lib/pkgconfig/fl.pc" ] || fail "no fl.pc"
 	run -0 make -s -C "$TOP" uninstall DESTDIR="$root" PREFIX=/opt/fl
 	run -0 find "$root" -type f
 	assert_output ""
+}
+
+@test "libfl installed: fl.pc builds examples/libfl/mask-sum.c, whose masks cancel in the sum" {
+	command -v pkg-config > /dev/null || skip "no pkg-config"
+	local root=$BATS_TEST_TMPDIR/root
+	run -0 make -s -C "$TOP" install DESTDIR="$root" PREFIX=/opt/fl
+	export PKG_CONFIG_PATH=$root/opt/fl/lib/pkgconfig
+	export PKG_CONFIG_SYSROOT_DIR=$root
+	run -0 pkg-config --modversion fl
+	assert_output "$(sed -n 's/^#define FL_VERSION "\(.*\)"$/\1/p' "$TOP/lib/base/base.h")"
+	# The public headers stand alone, strictly.
+	printf '#include <fl.h>\nint main(void) { return 0; }\n' > empty.c
+	# shellcheck disable=SC2046 # pkg-config's words
+	run -0 cc -std=c11 -Wall -Wextra -Werror -pedantic -o empty empty.c $(pkg-config --cflags --libs fl)
+	# shellcheck disable=SC2046
+	run -0 cc -std=c11 -Wall -Wextra -Werror -O2 -o mask-sum \
+	    "$TOP/examples/libfl/mask-sum.c" $(pkg-config --cflags --libs fl)
+	run -0 ./mask-sum
+	assert_line "the masks cancelled"
+	assert_line --regexp "^device 1's masked vector alone, decoded: mean \|value\| 0\.[1-9]"
 }

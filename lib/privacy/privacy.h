@@ -166,13 +166,17 @@ double fl_noise_grid(double sigma);
 int fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
     const struct fl_noise *nz, struct fl_error *err);
 
+/* Exact sums of squares of integers: 128 bits (a GNU C extension, marked
+ * so that -pedantic builds of programs including fl.h stay clean). */
+__extension__ typedef unsigned __int128 fl_u128;
+
 /* Add the exact squared L2 norm of an integer tensor (ring values centred
  * on 0) to *acc; -1 if the sum would overflow 128 bits. */
 int fl_int_sumsq(const struct fl_tensor *t, uint64_t modulus,
-    unsigned __int128 *acc);
+    fl_u128 *acc);
 
 /* Exactly: is ss <= bound^2? */
-int fl_int_sumsq_le(unsigned __int128 ss, double bound);
+int fl_int_sumsq_le(fl_u128 ss, double bound);
 
 /* ---- privacy accounting (account.c, pld.c, ledger.c) ---- */
 
