@@ -264,3 +264,20 @@ zsh_block() {
 	assert_failure
 	assert_output --partial "truncated or corrupt"
 }
+
+@test "docs: the layers of lib/LAYERS, each in fl(7) ARCHITECTURE and in the README's Layout, and nothing more" {
+	local dirs d
+	dirs=$(sed -n 's/^\([a-z]*\):.*/\1/p' "$TOP/lib/LAYERS")
+	[ "$(echo "$dirs" | wc -l)" -ge 7 ] || fail "lib/LAYERS lists: $dirs"
+	for d in $dirs; do
+		[ -d "$TOP/lib/$d" ] || fail "lib/LAYERS names $d, not a folder"
+		grep -q "^\.It Pa lib/$d/$" "$TOP/man/man7/fl.7" || fail "fl(7) lacks lib/$d/"
+		grep -q "^| \`lib/$d/\` |" "$TOP/README.md" || fail "README lacks lib/$d/"
+	done
+	for d in "$TOP"/lib/*/; do
+		d=$(basename "$d")
+		echo "$dirs" | grep -qx "$d" || fail "lib/$d/ is not in lib/LAYERS"
+	done
+	[ "$(grep -c '^\.It Pa lib/[a-z]*/$' "$TOP/man/man7/fl.7")" = "$(echo "$dirs" | wc -l)" ] ||
+	    fail "fl(7) lists other folders"
+}
