@@ -250,12 +250,6 @@ static void
 show_privacy(FILE *fp, const struct tool_input *in,
     const struct fl_record *rec)
 {
-	const char *mech = fl_meta_get(rec, "dp.mechanism");
-	const char *ind = fl_meta_get(rec, "dp.clip-indicator");
-	const char *mask = fl_meta_get(rec, "mask");
-	const char *shares = fl_meta_get(rec, "dp.shares");
-	int share_of_noise = shares != NULL && strcmp(shares, "1") != 0;
-	int masked = mask != NULL && strcmp(mask, "secagg") == 0;
 	size_t width = 6;
 
 	for (size_t i = 0; i < rec->nmeta; i++)
@@ -275,25 +269,23 @@ show_privacy(FILE *fp, const struct tool_input *in,
 			    why ? why : "may depend on the data");
 	}
 	for (size_t i = 0; i < rec->ntensors; i++) {
-		const char *name = rec->tensors[i].name;
-		int indicator = ind != NULL && strcmp(name, ind) == 0;
+		struct fl_protection p;
 
-		fprintf(fp, "  tensor %-*s  ", (int)width - 7, name);
-		if (indicator)
+		fl_release_protection(rec, rec->tensors[i].name, &p);
+		fprintf(fp, "  tensor %-*s  ", (int)width - 7,
+		    rec->tensors[i].name);
+		if (p.server_noised)
 			fputs("noised by the server after the sum (--adapt)", fp);
-		else if (mech != NULL && share_of_noise && !masked)
-			/* One client's share is too little noise on its own:
-			 * only the masked sum of dp.shares of them is private. */
+		else if (p.weak_share)
 			fprintf(fp, "noised (%s), a 1/%s share: weak until "
-			    "masked", mech, shares);
-		else if (mech != NULL)
-			fprintf(fp, "noised (%s)", mech);
+			    "masked", p.mechanism, p.shares);
+		else if (p.mechanism != NULL)
+			fprintf(fp, "noised (%s)", p.mechanism);
 		else
 			fputs("not noised", fp);
-		/* Unmasked, the indicator is one client's exact bit. */
-		if (masked)
+		if (p.masked)
 			fputs(", masked", fp);
-		else if (indicator || mech == NULL)
+		else if (p.in_clear)
 			fputs(", IN CLEAR", fp);
 		fputc('\n', fp);
 	}

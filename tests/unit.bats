@@ -163,3 +163,7 @@ unit() {
 	diff <(printf '%s\n' "$output") "$DATA/secagg-vectors.txt" ||
 	    fail "the Python derivations differ from the pinned vectors"
 }
+
+@test "unit: release_protection" {
+	unit release_protection
+}

@@ -439,4 +439,25 @@ void fl_release_strip(struct fl_record *rec);
 int fl_release_take_loss(struct fl_record *agg, double *loss,
     struct fl_error *err);
 
+/*
+ * How tensor `name` of rec is protected once it leaves the device, from
+ * what the record says of itself: noised by dp.mechanism (mechanism, or
+ * NULL), or the adaptive-clipping indicator the server noises after the
+ * sum (server_noised); a 1/dp.shares share of distributed noise, which is
+ * too little on its own until masked (weak_share, shares the count);
+ * masked by secure aggregation (mask=secagg); in clear when unmasked and
+ * either not noised or the indicator (one client's exact bit).
+ */
+struct fl_protection {
+	const char *mechanism;
+	const char *shares;
+	int server_noised;
+	int weak_share;
+	int masked;
+	int in_clear;
+};
+
+void fl_release_protection(const struct fl_record *rec, const char *name,
+    struct fl_protection *p);
+
 #endif

@@ -153,3 +153,22 @@ fl_release_take_loss(struct fl_record *agg, double *loss,
 	fl_tensor_remove(agg, FL_LOSS_TENSOR);
 	return 0;
 }
+
+void
+fl_release_protection(const struct fl_record *rec, const char *name,
+    struct fl_protection *p)
+{
+	const char *ind = fl_meta_get(rec, "dp.clip-indicator");
+	const char *mask = fl_meta_get(rec, "mask");
+
+	p->mechanism = fl_meta_get(rec, "dp.mechanism");
+	p->shares = fl_meta_get(rec, "dp.shares");
+	p->masked = mask != NULL && strcmp(mask, "secagg") == 0;
+	p->server_noised = ind != NULL && strcmp(name, ind) == 0;
+	/* One client's share is too little noise on its own: only the
+	 * masked sum of dp.shares of them is private. */
+	p->weak_share = !p->server_noised && p->mechanism != NULL &&
+	    p->shares != NULL && strcmp(p->shares, "1") != 0 && !p->masked;
+	/* Unmasked, the indicator is one client's exact bit. */
+	p->in_clear = !p->masked && (p->server_noised || p->mechanism == NULL);
+}

@@ -732,6 +732,7 @@ static const struct {
 	{ "clip_factor", test_clip_factor },
 	{ "fwht_blocked", test_fwht_blocked },
 	{ "quant_paths", test_quant_paths },
+	{ "release_protection", test_release_protection },
 };
 
 int

@@ -43,4 +43,7 @@ void test_topk(void);
 void test_error_feedback(void);
 void test_sparse_record(void);
 
+/* release.c */
+void test_release_protection(void);
+
 #endif
