@@ -28,33 +28,6 @@
 /* Stop the series once its terms are below this fraction of the total. */
 #define FRAC_REL (-30.0)
 
-/* ---- log-space arithmetic ---- */
-
-static double
-log_add(double a, double b)
-{
-	if (a < b) {
-		double t = a;
-
-		a = b;
-		b = t;
-	}
-	if (b == -INFINITY)
-		return a;
-	return a + log1p(exp(b - a));
-}
-
-/* log(e^a - e^b) for a >= b; -inf when they are equal. */
-static double
-log_sub(double a, double b)
-{
-	if (b == -INFINITY)
-		return a;
-	if (b >= a)
-		return -INFINITY;
-	return a + log(-expm1(b - a));
-}
-
 /* ---- RDP of the Poisson-subsampled Gaussian ---- */
 
 /*
@@ -153,7 +126,7 @@ log_a_frac(double q, double sigma, double alpha)
 		lsum_add(negative ? &neg : &pos, t0);
 		lsum_add(negative ? &neg : &pos, t1);
 		if (di > fa + 1 && t0 < p0 && t1 < p1) {
-			double tot = log_sub(lsum_log(&pos), lsum_log(&neg));
+			double tot = fl_log_sub(lsum_log(&pos), lsum_log(&neg));
 
 			if (fmax(t0, t1) < tot + FRAC_REL)
 				return tot;
@@ -183,9 +156,9 @@ log_a_quad(double q, double sigma, double alpha)
 	for (long k = 0; k <= n; k++) {
 		double z = lo + (double)k * h;
 		double t = -z * z / s2 - norm +
-		    alpha * log_add(l1q, lq + (2 * z - 1) / s2);
+		    alpha * fl_log_add(l1q, lq + (2 * z - 1) / s2);
 
-		acc = log_add(acc, t);
+		acc = fl_log_add(acc, t);
 	}
 	return acc + log(h);
 }

@@ -12,6 +12,32 @@
 #define LNPI 1.144729885849400174143
 #define SQRT2 1.414213562373095048802
 
+/* log(e^a + e^b) without overflow. */
+double
+fl_log_add(double a, double b)
+{
+	if (a < b) {
+		double t = a;
+
+		a = b;
+		b = t;
+	}
+	if (b == -INFINITY)
+		return a;
+	return a + log1p(exp(b - a));
+}
+
+/* log(e^a - e^b) for a >= b; -inf when they are equal. */
+double
+fl_log_sub(double a, double b)
+{
+	if (b == -INFINITY)
+		return a;
+	if (b >= a)
+		return -INFINITY;
+	return a + log(-expm1(b - a));
+}
+
 /* log erfc(x), also where erfc underflows (x > 26.5): the asymptotic
  * series, whose first omitted term is below 1e-12 relative there. */
 double

@@ -29,20 +29,6 @@
 #define MAXBINS ((size_t)1 << 21)
 #define DEFAULT_INTERVAL 1e-4
 
-static double
-log_add(double a, double b)
-{
-	if (a < b) {
-		double t = a;
-
-		a = b;
-		b = t;
-	}
-	if (b == -INFINITY)
-		return a;
-	return a + log1p(exp(b - a));
-}
-
 /* log(e^x - (1 - q)) for e^x > 1 - q, without overflow for large x. */
 static double
 log_exp_minus(double x, double q)
@@ -91,8 +77,8 @@ loss_at(double q, double s, int add, double x)
 	double l1q = q < 1 ? log1p(-q) : -INFINITY, lq = log(q);
 
 	if (add)
-		return -log_add(l1q, lq + (x - 0.5) / (s * s));
-	return log_add(l1q, lq + (-x - 0.5) / (s * s));
+		return -fl_log_add(l1q, lq + (x - 0.5) / (s * s));
+	return fl_log_add(l1q, lq + (-x - 0.5) / (s * s));
 }
 
 /* The losses a step's discretisation spans. */
@@ -438,8 +424,8 @@ chernoff_window(const struct fl_pld *pl, uint64_t T, double *wa, double *wb)
 
 			if (m[j] <= 0)
 				continue;
-			mu = log_add(mu, log(m[j]) + t * up);
-			ml = log_add(ml, log(m[j]) - t * dn);
+			mu = fl_log_add(mu, log(m[j]) + t * up);
+			ml = fl_log_add(ml, log(m[j]) - t * dn);
 		}
 		best_hi = fmin(best_hi, (dT * mu - lt) / t);
 		best_lo = fmax(best_lo, -(dT * ml - lt) / t);

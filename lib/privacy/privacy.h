@@ -285,6 +285,10 @@ double fl_rdp_delta(const struct fl_orders *o, const double *rdp,
     double epsilon, int classic, size_t *best);
 
 /* log erfc(x) and log Phi(x), accurate in the far tails. */
+/* Log-space sums (normal.c): log(e^a + e^b), and log(e^a - e^b) for a >= b
+ * (-inf when they are equal). */
+double fl_log_add(double a, double b);
+double fl_log_sub(double a, double b);
 double fl_log_erfc(double x);
 double fl_log_ndtr(double x);
 
