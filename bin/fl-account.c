@@ -5,12 +5,10 @@
  * or read from the dp.* metadata of records, and an append-only ledger
  * that refuses a spend over budget before writing anything.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -146,14 +144,6 @@ struct opts {
 
 /* ---- output ---- */
 
-static const char *
-acct_name(enum fl_accountant a)
-{
-	static const char *names[] = { "rdp", "rdp-classic", "pld", "exact" };
-
-	return names[a];
-}
-
 /* Text numbers: 6 significant digits ("inf" when unbounded). */
 static void
 text_number(FILE *fp, const char *key, double v)
@@ -169,7 +159,7 @@ print_answer(FILE *fp, const struct opts *o, const struct fl_privacy *p,
 {
 	if (json) {
 		fputs("{\"accountant\":\"", fp);
-		fputs(acct_name(o->acct.accountant), fp);
+		fputs(fl_accountant_name(o->acct.accountant), fp);
 		fputs("\",\"epsilon\":", fp);
 		tool_json_number(fp, p->epsilon);
 		fputs(",\"delta\":", fp);
@@ -208,7 +198,7 @@ print_answer(FILE *fp, const struct opts *o, const struct fl_privacy *p,
 		text_number(fp, "epsilon", p->epsilon);
 		text_number(fp, " delta", p->delta);
 	}
-	fprintf(fp, " accountant %s", acct_name(o->acct.accountant));
+	fprintf(fp, " accountant %s", fl_accountant_name(o->acct.accountant));
 	if (!isnan(p->order))
 		text_number(fp, " order", p->order);
 	if (!isnan(p->interval))
@@ -235,7 +225,7 @@ print_report(FILE *fp, const struct opts *o, const struct fl_release *r,
 
 	if (json) {
 		fprintf(fp, "{\"accountant\":\"%s\",\"epsilon\":",
-		    acct_name(o->acct.accountant));
+		    fl_accountant_name(o->acct.accountant));
 		tool_json_number(fp, n ? (o->given_eps ? o->epsilon :
 		    p[n - 1].epsilon) : 0);
 		fputs(",\"delta\":", fp);
@@ -354,17 +344,6 @@ parse_rate(const char *opt, const char *arg)
 	return v;
 }
 
-/* ceil(x), but an x within rounding of an integer is that integer. */
-static uint64_t
-ceil_steps(double x)
-{
-	double r = round(x);
-
-	if (fabs(x - r) <= 1e-9 * fmax(1, r))
-		return (uint64_t)r;
-	return (uint64_t)ceil(x);
-}
-
 static void
 parse_args(const struct args *a, struct opts *o)
 {
@@ -375,18 +354,10 @@ parse_args(const struct args *a, struct opts *o)
 	c->round = FL_ROUND_NONE;
 	c->steps = 1;
 	o->acct.accountant = FL_ACC_RDP;
-	if (a->accountant != NULL) {
-		int k;
-
-		for (k = 0; k < 4; k++)
-			if (strcmp(a->accountant,
-			    acct_name((enum fl_accountant)k)) == 0)
-				break;
-		if (k == 4)
-			tool_die("invalid --accountant '%s': want rdp, "
-			    "rdp-classic, pld or exact", a->accountant);
-		o->acct.accountant = (enum fl_accountant)k;
-	}
+	if (a->accountant != NULL && fl_accountant_parse(a->accountant,
+	    &o->acct.accountant) < 0)
+		tool_die("invalid --accountant '%s': want rdp, rdp-classic, "
+		    "pld or exact", a->accountant);
 	if (fl_orders_parse(&o->orders, a->orders, &err) < 0)
 		tool_die("invalid --orders '%s': %s", a->orders, err.msg);
 	o->acct.orders = &o->orders;
@@ -486,18 +457,9 @@ parse_args(const struct args *a, struct opts *o)
 		tool_usage_error("a release needs --sample-rate (or --batch "
 		    "and --population)");
 	c->q = o->q;
-	if (o->epochs > 0) {
-		double t = o->population > 0 && o->batch > 0 ?
-		    o->epochs * (double)o->population / (double)o->batch :
-		    o->epochs / o->q;
-
-		if (t > (double)((uint64_t)1 << 40))
-			tool_die("invalid --epochs '%s': too many steps",
-			    a->epochs);
-		c->steps = ceil_steps(t);
-		if (c->steps < 1)
-			c->steps = 1;
-	}
+	if (o->epochs > 0 && fl_steps_epochs(&c->steps, o->epochs,
+	    o->population, o->batch, o->q, &err) < 0)
+		tool_die("invalid --epochs '%s': %s", a->epochs, err.msg);
 	if (c->mech == FL_MECH_GAUSSIAN) {
 		if (a->corrupt != NULL)
 			tool_usage_error("--corrupt is for noise summed from "
@@ -523,8 +485,7 @@ parse_args(const struct args *a, struct opts *o)
 			if (a->target != NULL)
 				tool_usage_error("--indicator-noise with "
 				    "--target-epsilon: give --noise");
-			c->noise = 1 / sqrt(1 / (c->noise * c->noise) +
-			    1 / (sb * sb));
+			c->noise = fl_noise_indicator(c->noise, sb);
 		}
 	} else {
 		if (a->noise != NULL)
@@ -538,17 +499,10 @@ parse_args(const struct args *a, struct opts *o)
 			tool_usage_error("-m %s needs --sigma (or "
 			    "--target-epsilon), --clients, --sensitivity and "
 			    "--dim", a->mechanism);
-		/* Solving: a share's sigma for multiplier 1, to be
-		 * replaced by the solver's. */
-		if (a->target != NULL)
-			c->sigma = c->sens2 / sqrt((double)c->clients);
-		/* The shares of colluding clients protect no one. */
-		c->colluding = (uint64_t)ceil((isnan(o->corrupt) ?
-		    FL_CORRUPT_DEFAULT : o->corrupt) * (double)c->clients);
 		if (a->indicator != NULL)
 			c->indicator = tool_opt_positive("--indicator-noise",
 			    a->indicator);
-		c->noise = fl_release_noise(c);
+		fl_release_shares(c, o->corrupt, a->target != NULL);
 	}
 	if (fl_release_check(c, &err) < 0)
 		tool_die("%s", err.msg);
@@ -596,35 +550,6 @@ read_cohort(const char *path, struct fl_cohort *c)
 	fl_record_free(&rec);
 }
 
-/* The cohort says how the release's clients were chosen: its rate, its
- * round, and whether anyone else could have predicted it. */
-static void
-apply_cohort(struct fl_release *x, const struct fl_cohort *c,
-    const struct args *a, const struct tool_input *in)
-{
-	if (x->round != FL_ROUND_NONE && x->round != c->round)
-		tool_die("%s: record %lu: round %llu, but the cohort %s is for "
-		    "round %llu", in->name, in->recno,
-		    (unsigned long long)x->round, a->cohort,
-		    (unsigned long long)c->round);
-	if (x->clients > c->size)
-		tool_die("%s: record %lu: %llu clients summed, more than the "
-		    "%llu of the cohort %s", in->name, in->recno,
-		    (unsigned long long)x->clients,
-		    (unsigned long long)c->size, a->cohort);
-	x->round = c->round;
-	x->q = c->q;
-	if (c->seeded) {
-		if (a->spend && !a->not_private)
-			tool_die("%s: a cohort drawn from a seed "
-			    "(cohort.seeded=yes): whoever knows the seed knows "
-			    "who took part, and sampling amplifies nothing "
-			    "against them: not private (spend it with "
-			    "--not-private)", a->cohort);
-		x->not_private |= FL_NOT_PRIVATE_SAMPLING;
-	}
-}
-
 /* ---- releases from records ---- */
 
 static struct fl_release *
@@ -635,10 +560,20 @@ read_releases(int nfiles, char **files, const struct args *a,
 	struct fl_record rec;
 	struct fl_release *r = NULL;
 	struct fl_error err;
-	size_t cap = 0;
-	const char *v;
 	struct fl_cohort cohort;
-	int rc, seeded = 0, shuffled = 0;
+	struct fl_charge ch = {
+		.population = o->batch > 0 ? 0 : o->population,
+		.corrupt = o->corrupt,
+		.allow_seeded = !(a->spend && !a->not_private),
+		.allow_shuffle = a->shuffle_as_poisson,
+		.cohort = a->cohort != NULL ? &cohort : NULL,
+		.cohort_name = a->cohort,
+		.q = o->q, .steps = a->steps != NULL ? o->cli.steps : 0,
+		.epochs = o->epochs, .round = o->cli.round, .clip = o->cli.clip
+	};
+	size_t cap = 0;
+	unsigned seen, warned = 0;
+	int rc;
 
 	*n = 0;
 	if (a->cohort != NULL)
@@ -647,67 +582,29 @@ read_releases(int nfiles, char **files, const struct args *a,
 	fl_record_init(&rec);
 	while ((rc = tool_input_next(&in, &rec)) != 0) {
 		struct fl_release x;
-		unsigned not_private = 0;
 
 		if (rc < 0)
 			exit(1);
-		/* Noise from --seed can be recomputed and removed: the
-		 * ledger takes it only when told the spend is not private. */
-		if (fl_meta_get(&rec, "dp.seeded") != NULL) {
-			if (a->spend && !a->not_private)
-				tool_die("%s: record %lu: noise from a seed "
-				    "(dp.seeded=yes), which anyone who knows "
-				    "the seed can remove: not private (spend it "
-				    "with --not-private)", in.name, in.recno);
-			if (!seeded)
-				tool_warn("warning: %s: record %lu: noise from "
-				    "a seed: not private (accounted as if it "
-				    "were)", in.name, in.recno);
-			seeded = 1;
-			not_private |= FL_NOT_PRIVATE_NOISE;
-		}
-		/* The accountants amplify by Poisson sampling; shuffled
-		 * batches are not that, and the gap is real (Chua et al.
-		 * 2024). */
-		if ((v = fl_meta_get(&rec, "dp.sampling")) != NULL &&
-		    strcmp(v, "shuffle") == 0) {
-			if (!a->shuffle_as_poisson)
-				tool_die("%s: record %lu: batches drawn by "
-				    "shuffling (dp.sampling=shuffle), which the "
-				    "accountant's Poisson sampling does not "
-				    "cover: train with Poisson sampling "
-				    "(fl-train --dp's default), or charge it "
-				    "as Poisson with --shuffle-as-poisson (an "
-				    "approximation)", in.name, in.recno);
-			if (!shuffled)
-				tool_warn("warning: %s: record %lu: shuffled "
-				    "batches charged as Poisson sampling: an "
-				    "approximation, which may understate "
-				    "epsilon", in.name, in.recno);
-			shuffled = 1;
-		}
-		if (fl_release_from_record(&x, &rec, o->batch > 0 ? 0 :
-		    o->population, o->corrupt, &err) < 0)
+		rc = fl_release_charge(&x, &rec, &ch, &seen, &err);
+		if (seen & ~warned & FL_CHARGE_SEEDED)
+			tool_warn("warning: %s: record %lu: noise from a seed: "
+			    "not private (accounted as if it were)", in.name,
+			    in.recno);
+		if (seen & ~warned & FL_CHARGE_SHUFFLED)
+			tool_warn("warning: %s: record %lu: shuffled batches "
+			    "charged as Poisson sampling: an approximation, "
+			    "which may understate epsilon", in.name, in.recno);
+		warned |= seen;
+		if (rc < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);
-		x.not_private = not_private;
-		if (a->cohort != NULL)
-			apply_cohort(&x, &cohort, a, &in);
-		if (o->q > 0)
-			x.q = o->q;
-		if (x.q == 0)
-			tool_die("%s: record %lu: no sampling rate: give "
-			    "--sample-rate, or --population (q = cohort / "
-			    "population)", in.name, in.recno);
-		if (a->steps != NULL || o->epochs > 0)
-			x.steps = o->cli.steps;
-		if (a->epochs != NULL)
-			x.steps = ceil_steps(o->epochs / x.q);
-		if (a->round != NULL)
-			x.round = o->cli.round;
-		if (a->clip != NULL)
-			x.clip = o->cli.clip;
-		if (fl_release_check(&x, &err) < 0)
+		if (a->cohort != NULL && cohort.seeded && !ch.allow_seeded)
+			tool_die("%s: a cohort drawn from a seed "
+			    "(cohort.seeded=yes): whoever knows the seed knows "
+			    "who took part, and sampling amplifies nothing "
+			    "against them: not private (spend it with "
+			    "--not-private)", a->cohort);
+		if (fl_release_override(&x, &ch, &err) < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);
 		if (*n == cap) {
@@ -745,27 +642,18 @@ read_anchor(const char *path, uint64_t *releases, uint32_t *check)
 
 /* ---- modes ---- */
 
-static uint64_t
-total_steps(const struct fl_release *r, size_t n)
-{
-	uint64_t t = 0;
-
-	/* At most 2^40 a release: only some 2^24 of them could wrap it;
-	 * the count saturates instead. */
-	for (size_t i = 0; i < n; i++)
-		if (__builtin_add_overflow(t, r[i].steps, &t))
-			return UINT64_MAX;
-	return t;
-}
-
+/* The releases r after the fixed ones, by the options' accountant; an
+ * error is prefixed with what (NULL: nothing). */
 static void
-account(const struct opts *o, const struct fl_release *r, size_t n,
-    int cumulative, struct fl_privacy *out, const char *what)
+account(const struct opts *o, const struct fl_release *fixed, size_t nfixed,
+    const struct fl_release *r, size_t n, int cumulative,
+    struct fl_privacy *out, const char *what)
 {
 	struct fl_error err;
 
-	if (fl_account_run(&o->acct, r, n, cumulative, o->given_eps,
-	    o->given_eps ? o->epsilon : o->delta, out, &err) < 0) {
+	if (fl_account_after(&o->acct, fixed, nfixed, r, n, cumulative,
+	    o->given_eps, o->given_eps ? o->epsilon : o->delta, out,
+	    &err) < 0) {
 		if (what != NULL)
 			tool_die("%s: %s", what, err.msg);
 		tool_die("%s", err.msg);
@@ -799,27 +687,21 @@ static void
 curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
     size_t nfixed, int json)
 {
-	uint64_t T = o->cli.steps, K = o->every, npts = (T + K - 1) / K;
-	struct fl_release *r;
+	uint64_t K = o->every, npts = fl_curve_points(o->cli.steps, K), *at;
 	struct fl_privacy *p;
-	uint64_t done = 0;
+	struct fl_error err;
 
 	if (npts > 1000000)
 		tool_die("--every '%llu': %llu points, more than 1000000",
 		    (unsigned long long)K, (unsigned long long)npts);
-	r = tool_malloc((nfixed + npts) * sizeof(*r));
-	p = tool_malloc((nfixed + npts) * sizeof(*p));
-	if (nfixed > 0)
-		memcpy(r, fixed, nfixed * sizeof(*r));
-	for (uint64_t i = 0; i < npts; i++) {
-		r[nfixed + i] = o->cli;
-		r[nfixed + i].steps = K < T - done ? K : T - done;
-		done += r[nfixed + i].steps;
-	}
-	account(o, r, nfixed + npts, 1, p, NULL);
+	p = tool_malloc(npts * sizeof(*p));
+	at = tool_malloc(npts * sizeof(*at));
+	if (fl_account_curve(&o->acct, fixed, nfixed, &o->cli, K, o->given_eps,
+	    o->given_eps ? o->epsilon : o->delta, p, at, &err) < 0)
+		tool_die("%s", err.msg);
 	if (json)
 		fprintf(fp, "{\"accountant\":\"%s\",\"%s\":",
-		    acct_name(o->acct.accountant),
+		    fl_accountant_name(o->acct.accountant),
 		    o->given_eps ? "epsilon" : "delta");
 	if (json)
 		tool_json_number(fp, o->given_eps ? o->epsilon : o->delta);
@@ -828,15 +710,13 @@ curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
 		    "epsilon");
 	if (json)
 		fputs(",\"points\":[", fp);
-	done = nfixed > 0 ? total_steps(fixed, nfixed) : 0;
 	for (uint64_t i = 0; i < npts; i++) {
-		const struct fl_privacy *x = &p[nfixed + i];
+		const struct fl_privacy *x = &p[i];
 		double v = o->given_eps ? x->delta : x->epsilon;
 
-		done += r[nfixed + i].steps;
 		if (json) {
 			fprintf(fp, "%s{\"steps\":%llu,\"%s\":", i ? "," : "",
-			    (unsigned long long)done, o->given_eps ? "delta" :
+			    (unsigned long long)at[i], o->given_eps ? "delta" :
 			    "epsilon");
 			tool_json_number(fp, v);
 			if (!isnan(x->order)) {
@@ -845,11 +725,11 @@ curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
 			}
 			fputc('}', fp);
 		} else
-			fprintf(fp, "%llu %.6g\n", (unsigned long long)done, v);
+			fprintf(fp, "%llu %.6g\n", (unsigned long long)at[i], v);
 	}
 	if (json)
 		fputs("]}\n", fp);
-	free(r);
+	free(at);
 	free(p);
 }
 
@@ -900,11 +780,11 @@ main(int argc, char **argv)
 	struct opts o;
 	struct tool_output out;
 	struct fl_ledger led;
-	struct fl_release *rel = NULL, *all;
+	struct fl_release *rel = NULL;
 	struct fl_privacy p;
 	struct fl_error err;
 	size_t nrel = 0;
-	int c, rc = 0, have_ledger = 0;
+	int c, rc = 0;
 	uint64_t anchored = 0;
 	uint32_t anchor_check = 0;
 
@@ -1014,61 +894,48 @@ main(int argc, char **argv)
 	/* A spend on a ledger that does not exist yet: judge it before
 	 * creating the file, so a refused spend leaves nothing behind. */
 	if (a.anchor != NULL) {
-		struct stat st;
-
 		read_anchor(a.anchor, &anchored, &anchor_check);
 		/* Not even made again, empty, by the spend's open. */
-		if (anchored > 0 && stat(a.ledger, &st) < 0 && errno == ENOENT)
-			tool_die("%s: no ledger, where its anchor says %llu "
-			    "releases: the ledger lost its past; restore it "
-			    "from a copy (anchor: %s)", a.ledger,
-			    (unsigned long long)anchored, a.anchor);
+		if (fl_ledger_check_anchor_path(a.ledger, anchored, &err) < 0)
+			tool_die("%s: %s (anchor: %s)", a.ledger, err.msg,
+			    a.anchor);
 	}
-	if (a.spend && o.has_budget) {
-		struct stat st;
-
-		if (stat(a.ledger, &st) < 0 && errno == ENOENT) {
-			account(&o, rel, nrel, 0, &p, NULL);
-			if (over_budget(&o, &p))
-				goto refuse;
-		}
+	if (a.spend && o.has_budget && fl_ledger_missing(a.ledger)) {
+		account(&o, NULL, 0, rel, nrel, 0, &p, NULL);
+		if (over_budget(&o, &p))
+			goto refuse;
 	}
-	if (a.ledger != NULL) {
-		struct stat st;
-
-		/* A dry run on a ledger not yet made: an empty one. */
-		if (!(a.dry_run && stat(a.ledger, &st) < 0 && errno == ENOENT)) {
-			if (fl_ledger_open(&led, a.ledger, a.spend &&
-			    !a.dry_run, &err) < 0)
-				tool_die("%s: %s", a.ledger, err.msg);
-			have_ledger = 1;
-		}
+	/* No ledger, or a dry run on one not yet made: an empty one. */
+	memset(&led, 0, sizeof(led));
+	led.fd = -1;
+	if (a.ledger != NULL && !(a.dry_run && fl_ledger_missing(a.ledger))) {
+		if (fl_ledger_open(&led, a.ledger, a.spend && !a.dry_run,
+		    &err) < 0)
+			tool_die("%s: %s", a.ledger, err.msg);
+		/* A ledger behind its anchor lost releases: refuse before
+		 * it is read as a budget barely spent. */
+		if (a.anchor != NULL && fl_ledger_check_anchor(&led, anchored,
+		    anchor_check, &err) < 0)
+			tool_die("%s: %s (anchor: %s)", a.ledger, err.msg,
+			    a.anchor);
 	}
-	/* A ledger behind its anchor lost releases: refuse before it is
-	 * read as a budget barely spent. */
-	if (a.anchor != NULL && have_ledger && fl_ledger_check_anchor(&led,
-	    anchored, anchor_check, &err) < 0)
-		tool_die("%s: %s (anchor: %s)", a.ledger, err.msg, a.anchor);
 	tool_output_open(&out, a.output, 0);
 
 	if (a.every != NULL) {
-		curve(out.fp, &o, have_ledger ? led.rows : NULL,
-		    have_ledger ? led.nrows : 0, a.json);
+		curve(out.fp, &o, led.rows, led.nrows, a.json);
 	} else if (a.target != NULL) {
 		double z;
 
-		if (fl_account_noise(&o.acct, have_ledger ? led.rows : NULL,
-		    have_ledger ? led.nrows : 0, &o.cli, o.target, o.delta, &z,
-		    &p, &err) < 0)
+		if (fl_account_noise(&o.acct, led.rows, led.nrows, &o.cli,
+		    o.target, o.delta, &z, &p, &err) < 0)
 			tool_die("%s", err.msg);
 		print_answer(out.fp, &o, &p, &z, o.cli.steps +
-		    (have_ledger ? total_steps(led.rows, led.nrows) : 0), 0,
-		    NULL, a.json);
+		    fl_release_steps(led.rows, led.nrows), 0, NULL, a.json);
 	} else if (a.ledger != NULL && !a.spend) {
 		struct fl_privacy *ps = tool_malloc((led.nrows + 1) *
 		    sizeof(*ps));
 
-		account(&o, led.rows, led.nrows, 1, ps, a.ledger);
+		account(&o, NULL, 0, led.rows, led.nrows, 1, ps, a.ledger);
 		print_report(out.fp, &o, led.rows, led.nrows, ps, a.json);
 		if (!a.json) {
 			if (led.nrows == 0) {
@@ -1077,36 +944,29 @@ main(int argc, char **argv)
 				p.order = p.interval = NAN;
 			} else
 				p = ps[led.nrows - 1];
-			print_answer(out.fp, &o, &p, NULL, total_steps(led.rows,
+			print_answer(out.fp, &o, &p, NULL, fl_release_steps(led.rows,
 			    led.nrows), led.nrows, "releases", 0);
 		}
 		if (led.nrows > 0 && over_budget(&o, &ps[led.nrows - 1]))
 			rc = EXIT_BUDGET;
 		free(ps);
 	} else {
-		size_t nall = (have_ledger ? led.nrows : 0) + nrel;
+		size_t nall = led.nrows + nrel;
 
-		all = tool_malloc((nall + 1) * sizeof(*all));
-		if (have_ledger && led.nrows > 0)
-			memcpy(all, led.rows, led.nrows * sizeof(*all));
-		memcpy(all + nall - nrel, rel, nrel * sizeof(*all));
-		account(&o, all, nall, 0, &p, a.ledger);
-		free(all);
+		account(&o, led.rows, led.nrows, rel, nrel, 0, &p, a.ledger);
 		if (a.spend && over_budget(&o, &p)) {
-			if (have_ledger)
-				fl_ledger_close(&led);
+			fl_ledger_close(&led);
 			goto refuse;
 		}
 		if (a.spend && !a.dry_run && fl_ledger_append(&led, rel, nrel,
 		    &err) < 0)
 			tool_die("%s: %s", a.ledger, err.msg);
-		print_answer(out.fp, &o, &p, NULL, total_steps(rel, nrel) +
-		    (have_ledger ? total_steps(led.rows, led.nrows -
-		    (a.spend && !a.dry_run ? nrel : 0)) : 0),
-		    a.spend ? (uint64_t)nall : 0, "release", a.json);
+		print_answer(out.fp, &o, &p, NULL, fl_release_steps(rel, nrel) +
+		    fl_release_steps(led.rows, led.nrows - (a.spend &&
+		    !a.dry_run ? nrel : 0)), a.spend ? (uint64_t)nall : 0,
+		    "release", a.json);
 	}
-	if (have_ledger)
-		fl_ledger_close(&led);
+	fl_ledger_close(&led);
 	tool_output_close(&out);
 	free(rel);
 	return rc;
@@ -1122,7 +982,7 @@ refuse:
 		    a.dry_run ? " (dry run)" : "", p.epsilon,
 		    fl_format_double(b2, o.budget),
 		    fl_format_double(b3, o.delta),
-		    acct_name(o.acct.accountant));
+		    fl_accountant_name(o.acct.accountant));
 		free(rel);
 		return EXIT_BUDGET;
 	}

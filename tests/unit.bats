@@ -167,3 +167,27 @@ unit() {
 @test "unit: release_protection" {
 	unit release_protection
 }
+
+@test "unit: account_steps" {
+	unit account_steps
+}
+
+@test "unit: account_shares" {
+	unit account_shares
+}
+
+@test "unit: account_charge" {
+	unit account_charge
+}
+
+@test "unit: account_names" {
+	unit account_names
+}
+
+@test "unit: account_plan" {
+	unit account_plan
+}
+
+@test "unit: account_ledger_path" {
+	unit account_ledger_path
+}

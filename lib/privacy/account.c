@@ -634,6 +634,33 @@ run_exact(const struct fl_release *r, size_t n, int cumulative,
 	return 0;
 }
 
+const char *
+fl_accountant_name(enum fl_accountant a)
+{
+	switch (a) {
+	case FL_ACC_RDP:
+		return "rdp";
+	case FL_ACC_RDP_CLASSIC:
+		return "rdp-classic";
+	case FL_ACC_PLD:
+		return "pld";
+	case FL_ACC_EXACT:
+		return "exact";
+	}
+	return NULL;
+}
+
+int
+fl_accountant_parse(const char *s, enum fl_accountant *a)
+{
+	for (int k = FL_ACC_RDP; k <= FL_ACC_EXACT; k++)
+		if (strcmp(s, fl_accountant_name((enum fl_accountant)k)) == 0) {
+			*a = (enum fl_accountant)k;
+			return 0;
+		}
+	return -1;
+}
+
 int
 fl_account_run(const struct fl_account *acct, const struct fl_release *r,
     size_t n, int cumulative, int given_eps, double given,

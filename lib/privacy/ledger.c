@@ -537,3 +537,22 @@ fl_ledger_check_anchor(const struct fl_ledger *l, uint64_t releases,
 		    check);
 	return 0;
 }
+
+int
+fl_ledger_missing(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) < 0 && errno == ENOENT;
+}
+
+int
+fl_ledger_check_anchor_path(const char *path, uint64_t releases,
+    struct fl_error *err)
+{
+	if (releases > 0 && fl_ledger_missing(path))
+		return fl_error_set(err, FL_EFORMAT, "no ledger, where its "
+		    "anchor says %llu releases: the ledger lost its past; "
+		    "restore it from a copy", (unsigned long long)releases);
+	return 0;
+}

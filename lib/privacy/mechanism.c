@@ -96,6 +96,12 @@ fl_release_noise(const struct fl_release *r)
 	return r->sigma * sqrt((double)fl_release_honest(r)) / r->sens2;
 }
 
+double
+fl_noise_indicator(double z, double sb)
+{
+	return 1 / sqrt(1 / (z * z) + 1 / (sb * sb));
+}
+
 uint64_t
 fl_release_honest(const struct fl_release *r)
 {
@@ -227,8 +233,7 @@ fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
 		 * sum by 1 (Andrew et al. 2021 charge 1/2 for bits centred
 		 * on 1/2, which fltools does not send). */
 		if (ind > 0)
-			r->noise = 1 / sqrt(1 / (r->noise * r->noise) +
-			    1 / (ind * ind));
+			r->noise = fl_noise_indicator(r->noise, ind);
 	} else {
 		if (!has_sigma || !has_sens || r->dim == 0)
 			return fl_error_set(err, FL_EINVAL, "%s noise needs "

@@ -464,4 +464,122 @@ struct fl_protection {
 void fl_release_protection(const struct fl_record *rec, const char *name,
     struct fl_protection *p);
 
+/* ---- a release as charged (charge.c) ---- */
+
+/* ceil(x), except that an x within 1e-9 (relative) of an integer is that
+ * integer: steps from epochs / q without a spurious extra step. */
+uint64_t fl_steps_ceil(double x);
+
+/* The steps of r[0..n) summed, saturating at UINT64_MAX. */
+uint64_t fl_release_steps(const struct fl_release *r, size_t n);
+
+/* The steps of `epochs` epochs: epochs population / batch when both are
+ * known (nonzero), else epochs / q, rounded up by fl_steps_ceil and at
+ * least 1.  -1 (FL_EINVAL, "too many steps") when above 2^40. */
+int fl_steps_epochs(uint64_t *steps, double epochs, uint64_t population,
+    uint64_t batch, double q, struct fl_error *err);
+
+/* Distributed noise given by its sigma (or, solve, to be solved for),
+ * clients and sens2: when solve, sigma becomes the share's for the
+ * multiplier 1 (sens2 / sqrt(clients)); colluding becomes ceil(corrupt
+ * clients) (corrupt NAN: FL_CORRUPT_DEFAULT), and noise
+ * fl_release_noise. */
+void fl_release_shares(struct fl_release *r, double corrupt, int solve);
+
+/* The cohort (fl_cohort_from_record) a release was drawn from, named name
+ * in messages: r takes its round and rate, and FL_NOT_PRIVATE_SAMPLING
+ * when it was drawn from a seed.  -1 (FL_EINVAL) when r is of another
+ * round, or sums more clients than the cohort holds. */
+int fl_cohort_apply(struct fl_release *r, const struct fl_cohort *c,
+    const char *name, struct fl_error *err);
+
+/*
+ * How the releases of records are charged.  population and corrupt go to
+ * fl_release_from_record; allow_seeded takes records whose noise came from
+ * a seed (dp.seeded: not private), allow_shuffle shuffled batches
+ * (dp.sampling=shuffle) as if Poisson sampled; cohort (NULL: none, else
+ * named cohort_name) as fl_cohort_apply.  The overrides, for
+ * fl_release_override: q (0: the record's), steps (0: the record's),
+ * epochs (> 0: steps ceil(epochs / q)), round (FL_ROUND_NONE: the
+ * record's), clip (0: the record's).
+ */
+struct fl_charge {
+	uint64_t population;
+	double corrupt;
+	int allow_seeded, allow_shuffle;
+	const struct fl_cohort *cohort;
+	const char *cohort_name;
+	double q;
+	uint64_t steps;
+	double epochs;
+	uint64_t round;
+	double clip;
+};
+
+/* What fl_release_charge saw and took: noise from a seed, shuffling. */
+#define FL_CHARGE_SEEDED 1u
+#define FL_CHARGE_SHUFFLED 2u
+
+/* The release of rec as c charges it, before the overrides: -1
+ * (FL_EINVAL) on seeded noise or shuffled batches not allowed, or as
+ * fl_release_from_record and fl_cohort_apply.  *seen gets FL_CHARGE_*
+ * bits for what was taken, also when a later step fails.  r->q may be 0
+ * (no rate yet): fl_release_override sets and checks it. */
+int fl_release_charge(struct fl_release *r, const struct fl_record *rec,
+    const struct fl_charge *c, unsigned *seen, struct fl_error *err);
+
+/* c's overrides applied to r, then fl_release_check; -1 (FL_EINVAL) also
+ * when no sampling rate is known. */
+int fl_release_override(struct fl_release *r, const struct fl_charge *c,
+    struct fl_error *err);
+
+/* ---- adaptive clipping's indicator (mechanism.c) ---- */
+
+/* The Gaussian query of multiplier z and the indicator's of std sb
+ * (sensitivity 1) on the same sample, composed into one: the multiplier
+ * 1 / sqrt(z^-2 + sb^-2). */
+double fl_noise_indicator(double z, double sb);
+
+/* ---- accountant names (account.c) ---- */
+
+/* "rdp", "rdp-classic", "pld", "exact"; parse returns 0 or -1. */
+const char *fl_accountant_name(enum fl_accountant a);
+int fl_accountant_parse(const char *s, enum fl_accountant *a);
+
+/* ---- accounting after a ledger (plan.c) ---- */
+
+/* fl_account_run over the nfixed fixed releases (a ledger's rows) followed
+ * by r[0..n): out as fl_account_run's for nfixed + n releases. */
+int fl_account_after(const struct fl_account *acct,
+    const struct fl_release *fixed, size_t nfixed,
+    const struct fl_release *r, size_t n, int cumulative, int given_eps,
+    double given, struct fl_privacy *out, struct fl_error *err);
+
+/* The points of a curve of `steps` steps every `every`: the pieces
+ * (steps + every - 1) / every, in 64-bit unsigned arithmetic. */
+uint64_t fl_curve_points(uint64_t steps, uint64_t every);
+
+/*
+ * A planning curve: tmpl's steps cut into pieces of `every` steps (the
+ * last one what is left), composed after the fixed releases; out[i] the
+ * privacy after piece i (as fl_account_run, cumulative) and at[i] the
+ * steps then, the fixed ones included (their sum saturating).  out and at
+ * have room for fl_curve_points(tmpl->steps, every) entries.
+ */
+int fl_account_curve(const struct fl_account *acct,
+    const struct fl_release *fixed, size_t nfixed,
+    const struct fl_release *tmpl, uint64_t every, int given_eps,
+    double given, struct fl_privacy *out, uint64_t *at,
+    struct fl_error *err);
+
+/* ---- the ledger's file (ledger.c) ---- */
+
+/* 1 when there is no file at path (a ledger not made yet), else 0. */
+int fl_ledger_missing(const char *path);
+
+/* -1 (FL_EFORMAT) when an anchor says releases > 0 but there is no ledger
+ * at path (it lost its past), else 0. */
+int fl_ledger_check_anchor_path(const char *path, uint64_t releases,
+    struct fl_error *err);
+
 #endif

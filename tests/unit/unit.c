@@ -733,6 +733,12 @@ static const struct {
 	{ "fwht_blocked", test_fwht_blocked },
 	{ "quant_paths", test_quant_paths },
 	{ "release_protection", test_release_protection },
+	{ "account_steps", test_account_steps },
+	{ "account_shares", test_account_shares },
+	{ "account_charge", test_account_charge },
+	{ "account_names", test_account_names },
+	{ "account_plan", test_account_plan },
+	{ "account_ledger_path", test_account_ledger_path },
 };
 
 int

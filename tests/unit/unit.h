@@ -46,4 +46,12 @@ void test_sparse_record(void);
 /* release.c */
 void test_release_protection(void);
 
+/* account.c */
+void test_account_steps(void);
+void test_account_shares(void);
+void test_account_charge(void);
+void test_account_names(void);
+void test_account_plan(void);
+void test_account_ledger_path(void);
+
 #endif

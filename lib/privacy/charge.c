@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What a release is charged: the release a noised record stands for
+ * (fl_release_from_record) held to the rules a spend must follow (noise
+ * from a seed, shuffled batches), set by the round's cohort and by what a
+ * command line overrides (rate, steps or epochs, round, clip), and the
+ * arithmetic of a release given by options (epochs to steps, the shares of
+ * distributed noise).  fl-account's record loop and option parsing were
+ * where this lived; here it is one place the accountant's input is built,
+ * and unit-tested.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "privacy/privacy.h"
+
+uint64_t
+fl_steps_ceil(double x)
+{
+	double r = round(x);
+
+	if (fabs(x - r) <= 1e-9 * fmax(1, r))
+		return (uint64_t)r;
+	return (uint64_t)ceil(x);
+}
+
+uint64_t
+fl_release_steps(const struct fl_release *r, size_t n)
+{
+	uint64_t t = 0;
+
+	/* At most 2^40 a release: only some 2^24 of them could wrap it;
+	 * the count saturates instead. */
+	for (size_t i = 0; i < n; i++)
+		if (__builtin_add_overflow(t, r[i].steps, &t))
+			return UINT64_MAX;
+	return t;
+}
+
+int
+fl_steps_epochs(uint64_t *steps, double epochs, uint64_t population,
+    uint64_t batch, double q, struct fl_error *err)
+{
+	double t = population > 0 && batch > 0 ?
+	    epochs * (double)population / (double)batch : epochs / q;
+
+	if (t > (double)((uint64_t)1 << 40))
+		return fl_error_set(err, FL_EINVAL, "too many steps");
+	*steps = fl_steps_ceil(t);
+	if (*steps < 1)
+		*steps = 1;
+	return 0;
+}
+
+void
+fl_release_shares(struct fl_release *r, double corrupt, int solve)
+{
+	/* Solving: a share's sigma for multiplier 1, to be replaced by the
+	 * solver's. */
+	if (solve)
+		r->sigma = r->sens2 / sqrt((double)r->clients);
+	/* The shares of colluding clients protect no one. */
+	r->colluding = (uint64_t)ceil((isnan(corrupt) ?
+	    FL_CORRUPT_DEFAULT : corrupt) * (double)r->clients);
+	r->noise = fl_release_noise(r);
+}
+
+int
+fl_cohort_apply(struct fl_release *r, const struct fl_cohort *c,
+    const char *name, struct fl_error *err)
+{
+	if (r->round != FL_ROUND_NONE && r->round != c->round)
+		return fl_error_set(err, FL_EINVAL, "round %llu, but the cohort "
+		    "%s is for round %llu", (unsigned long long)r->round, name,
+		    (unsigned long long)c->round);
+	if (r->clients > c->size)
+		return fl_error_set(err, FL_EINVAL, "%llu clients summed, more "
+		    "than the %llu of the cohort %s",
+		    (unsigned long long)r->clients,
+		    (unsigned long long)c->size, name);
+	r->round = c->round;
+	r->q = c->q;
+	if (c->seeded)
+		r->not_private |= FL_NOT_PRIVATE_SAMPLING;
+	return 0;
+}
+
+int
+fl_release_charge(struct fl_release *r, const struct fl_record *rec,
+    const struct fl_charge *c, unsigned *seen, struct fl_error *err)
+{
+	unsigned not_private = 0;
+	const char *v;
+
+	*seen = 0;
+	/* Noise from --seed can be recomputed and removed: the ledger takes
+	 * it only when told the spend is not private. */
+	if (fl_meta_get(rec, "dp.seeded") != NULL) {
+		if (!c->allow_seeded)
+			return fl_error_set(err, FL_EINVAL, "noise from a seed "
+			    "(dp.seeded=yes), which anyone who knows the seed "
+			    "can remove: not private (spend it with "
+			    "--not-private)");
+		*seen |= FL_CHARGE_SEEDED;
+		not_private |= FL_NOT_PRIVATE_NOISE;
+	}
+	/* The accountants amplify by Poisson sampling; shuffled batches are
+	 * not that, and the gap is real (Chua et al. 2024). */
+	if ((v = fl_meta_get(rec, "dp.sampling")) != NULL &&
+	    strcmp(v, "shuffle") == 0) {
+		if (!c->allow_shuffle)
+			return fl_error_set(err, FL_EINVAL, "batches drawn by "
+			    "shuffling (dp.sampling=shuffle), which the "
+			    "accountant's Poisson sampling does not cover: "
+			    "train with Poisson sampling (fl-train --dp's "
+			    "default), or charge it as Poisson with "
+			    "--shuffle-as-poisson (an approximation)");
+		*seen |= FL_CHARGE_SHUFFLED;
+	}
+	if (fl_release_from_record(r, rec, c->population, c->corrupt, err) < 0)
+		return -1;
+	r->not_private = not_private;
+	if (c->cohort != NULL && fl_cohort_apply(r, c->cohort, c->cohort_name,
+	    err) < 0)
+		return -1;
+	return 0;
+}
+
+int
+fl_release_override(struct fl_release *r, const struct fl_charge *c,
+    struct fl_error *err)
+{
+	if (c->q > 0)
+		r->q = c->q;
+	if (r->q == 0)
+		return fl_error_set(err, FL_EINVAL, "no sampling rate: give "
+		    "--sample-rate, or --population (q = cohort / "
+		    "population)");
+	if (c->steps > 0)
+		r->steps = c->steps;
+	if (c->epochs > 0)
+		r->steps = fl_steps_ceil(c->epochs / r->q);
+	if (c->round != FL_ROUND_NONE)
+		r->round = c->round;
+	if (c->clip > 0)
+		r->clip = c->clip;
+	return fl_release_check(r, err);
+}
