@@ -163,3 +163,19 @@ unit() {
 	diff <(printf '%s\n' "$output") "$DATA/secagg-vectors.txt" ||
 	    fail "the Python derivations differ from the pinned vectors"
 }
+
+@test "unit: sa_keyfile" {
+	unit sa_keyfile
+}
+
+@test "unit: sa_identity_files" {
+	unit sa_identity_files
+}
+
+@test "unit: sa_keygen" {
+	unit sa_keygen
+}
+
+@test "unit: sa_roster_make" {
+	unit sa_roster_make
+}

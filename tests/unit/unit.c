@@ -732,6 +732,10 @@ static const struct {
 	{ "clip_factor", test_clip_factor },
 	{ "fwht_blocked", test_fwht_blocked },
 	{ "quant_paths", test_quant_paths },
+	{ "sa_keyfile", test_sa_keyfile },
+	{ "sa_identity_files", test_sa_identity_files },
+	{ "sa_keygen", test_sa_keygen },
+	{ "sa_roster_make", test_sa_roster_make },
 };
 
 int

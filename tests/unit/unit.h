@@ -43,4 +43,10 @@ void test_topk(void);
 void test_error_feedback(void);
 void test_sparse_record(void);
 
+/* mask.c */
+void test_sa_keyfile(void);
+void test_sa_identity_files(void);
+void test_sa_keygen(void);
+void test_sa_roster_make(void);
+
 #endif
