@@ -6,8 +6,9 @@
  * in authenticated envelopes, the masked update, the signed confirmation
  * of the survivors and the one answer to the server's unmask request.
  * Every message is a file; moving the files between devices and server is
- * the user's business.  The checks are in the library (saclient.c): this
- * file opens, locks and writes files.
+ * the user's business.  The checks, the keys and the key file's lock are
+ * in the library (saclient.c, sasetup.c, sakeyfile.c): this file opens
+ * and writes files.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -95,12 +96,10 @@ struct opts {
 	enum mode mode;
 	int set_mode;
 	const char *client, *key, *roster, *shares, *survivors, *seed;
-	const char *identity, *enrolment, *operator, *confirmations;
-	const char *output;
+	const char *identity, *enrolment, *operator, *confirmations, *output;
 	uint64_t round;
-	int set_round, set_graph, set_min;
+	int set_round, set_graph, set_min, threads;
 	struct fl_sa_policy pol;
-	int threads;
 };
 
 /* ---- files ---- */
@@ -115,75 +114,12 @@ open_file(const char *path)
 	return fp;
 }
 
-/* The one record of a secret file; the caller wipes it. */
+/* A failed library call about path is fatal, named by path. */
 static void
-load_secret(const char *path, int lock, int *fd, struct fl_record *rec)
+check(int rc, const char *path, const struct fl_error *err)
 {
-	struct fl_error err;
-
-	if (fl_secret_open(path, lock, fd, &err) < 0)
-		tool_die("%s: %s", path, err.msg);
-	fl_record_init(rec);
-	if (fl_secret_load(*fd, rec, &err) < 0)
-		tool_die("%s: %s", path, err.msg);
-}
-
-/* The key file, locked when the step records what it did. */
-static int
-open_key(const char *path, int lock, struct fl_sa_secret *s)
-{
-	struct fl_record rec;
-	struct fl_error err;
-	int fd, rc;
-
-	load_secret(path, lock, &fd, &rec);
-	rc = fl_sa_secret_from_record(s, &rec, &err);
-	fl_record_wipe(&rec);
 	if (rc < 0)
-		tool_die("%s: %s", path, err.msg);
-	return fd;
-}
-
-static void
-store_key(const char *path, const struct fl_sa_secret *s, int excl)
-{
-	struct fl_record rec;
-	struct fl_error err;
-	int rc;
-
-	fl_record_init(&rec);
-	rc = fl_sa_secret_to_record(s, &rec, &err);
-	if (rc == 0)
-		rc = fl_secret_store(path, &rec, excl, &err);
-	fl_record_wipe(&rec);
-	if (rc < 0)
-		tool_die("%s: %s", path, err.msg);
-}
-
-static void
-read_identity(const char *path, struct fl_sa_identity *ident)
-{
-	struct fl_record rec;
-	struct fl_error err;
-	int fd, rc;
-
-	load_secret(path, 0, &fd, &rec);
-	fl_secret_close(fd);
-	rc = fl_sa_identity_from_record(ident, &rec, &err);
-	fl_record_wipe(&rec);
-	if (rc < 0)
-		tool_die("%s: %s", path, err.msg);
-}
-
-static void
-read_roster(const char *path, struct fl_sa_roster *r)
-{
-	struct fl_error err;
-	FILE *fp = open_file(path);
-
-	if (fl_sa_roster_read(r, fp, &err) < 0)
-		tool_die("%s: %s", path, err.msg);
-	fclose(fp);
+		tool_die("%s: %s", path, err->msg);
 }
 
 /* The enrolment of path (one record, kept in rec), signed by pin (NULL:
@@ -194,75 +130,68 @@ read_enrolment(const char *path, const unsigned char *pin,
 {
 	struct fl_error err;
 	FILE *fp = open_file(path);
-	int rc;
 
 	fl_record_init(rec);
-	if ((rc = fl_record_read(rec, fp, NULL, &err)) <= 0) {
-		if (rc == 0)
-			tool_die("%s: empty: not an enrolment", path);
-		tool_die("%s: %s", path, err.msg);
-	}
-	if (fl_sa_enrolment_read(e, rec, pin, &err) < 0)
-		tool_die("%s: %s", path, err.msg);
+	check(fl_sa_enrolment_load(e, rec, fp, pin, &err), path, &err);
 	fclose(fp);
 }
 
-/* The shares file; with open, this client's envelopes opened (masking
- * checks them, and the reveal needs what they hold; confirming needs only
- * who shared). */
-static void
-read_received(const struct opts *o, const struct fl_sa_roster *r,
-    const struct fl_sa_secret *s, uint32_t me, int open,
-    struct fl_sa_received *rc)
-{
-	struct fl_error err;
-	FILE *fp = open_file(o->shares);
-
-	if (fl_sa_received_read(rc, fp, r, s, me, open, &err) < 0)
-		tool_die("%s: %s", o->shares, err.msg);
-	fclose(fp);
-}
-
-static size_t
-read_survivors(const struct opts *o, const struct fl_sa_roster *r,
-    uint32_t **surv)
-{
-	struct fl_error err;
-	FILE *fp = fopen(o->survivors, "r");
-	size_t m;
-
-	if (fp == NULL)
-		tool_die("%s: %s", o->survivors, strerror(errno));
-	if (fl_sa_survivors_read(fp, r, surv, &m, &err) < 0)
-		tool_die("%s: %s", o->survivors, err.msg);
-	fclose(fp);
-	return m;
-}
-
-/* This client in the roster, the key file of its session. */
-static uint32_t
-find_self(const struct opts *o, const struct fl_sa_roster *r,
-    const struct fl_sa_secret *s, int bound)
-{
-	struct fl_error err;
+/* What a client's step holds: its key file, the roster and its number
+ * in it, what the shares file has for it, the survivor list. */
+struct step {
+	struct fl_sa_keyfile kf;
+	struct fl_sa_identity ident;    /* --confirm's */
+	struct fl_sa_roster r;
 	uint32_t me;
+	struct fl_sa_received rc;
+	uint32_t *surv;
+	size_t m;
+};
 
-	if (fl_sa_client_find(r, s, bound, &me, &err) < 0)
-		tool_die("%s: %s", o->roster, err.msg);
-	return me;
-}
-
-/* A seed from --seed (not private) or the operating system. */
+/* The files of a client's step, in this order: the key file (locked when
+ * the step records what it did: all but --reveal), the identity
+ * (--confirm), the roster and this client in it (of the key file's
+ * session but for --share, which binds it), the shares file (not for
+ * --share; this client's envelopes opened, except for --confirm, which
+ * needs only who shared) and the survivor list (--confirm, --reveal). */
 static void
-master_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed,
-    const char *purpose, const char *id)
+begin(const struct opts *o, struct step *st)
 {
 	struct fl_error err;
+	FILE *fp;
 
-	if (seed != NULL)
-		fl_sa_seed_key(key, seed, purpose, id);
-	else if (fl_rng_seed_os(key, &err) < 0)
-		tool_die("%s", err.msg);
+	memset(st, 0, sizeof(*st));
+	check(fl_sa_keyfile_open(&st->kf, o->key, o->mode != REVEAL, &err),
+	    o->key, &err);
+	if (o->mode == CONFIRM)
+		check(fl_sa_identity_load(&st->ident, o->identity, &err),
+		    o->identity, &err);
+	fp = open_file(o->roster);
+	check(fl_sa_roster_read(&st->r, fp, &err), o->roster, &err);
+	fclose(fp);
+	check(fl_sa_client_find(&st->r, &st->kf.s, o->mode != SHARE, &st->me,
+	    &err), o->roster, &err);
+	if (o->mode == SHARE)
+		return;
+	fp = open_file(o->shares);
+	check(fl_sa_received_read(&st->rc, fp, &st->r, &st->kf.s, st->me,
+	    o->mode != CONFIRM, &err), o->shares, &err);
+	fclose(fp);
+	if (o->survivors == NULL)
+		return;
+	fp = open_file(o->survivors);
+	check(fl_sa_survivors_read(fp, &st->r, &st->surv, &st->m, &err),
+	    o->survivors, &err);
+	fclose(fp);
+}
+
+static void
+end(struct step *st)
+{
+	fl_sa_keyfile_close(&st->kf);
+	free(st->surv);
+	fl_sa_received_free(&st->rc, st->r.n);
+	fl_sa_roster_free(&st->r);
 }
 
 /* Every record of the file operands (or the standard input), parsed by
@@ -317,10 +246,11 @@ parse_public(void *item, const struct fl_record *rec, struct fl_error *err)
 
 /* Write the public record, then the secret file that must not exist
  * yet, then commit the output: a failure leaves no secret file that
- * would block a rerun, and an existing one is never overwritten. */
+ * would block a rerun, and an existing one is never overwritten.  Both
+ * records are freed, the secret wiped. */
 static void
 publish_and_store(const struct opts *o, struct fl_record *pub,
-    const char *path, const struct fl_record *secret)
+    const char *path, struct fl_record *secret)
 {
 	struct tool_output out;
 	struct fl_error err;
@@ -336,6 +266,8 @@ publish_and_store(const struct opts *o, struct fl_record *pub,
 		tool_die("%s: %s", path, err.msg);
 	}
 	tool_output_close(&out);
+	fl_record_wipe(secret);
+	fl_record_free(pub);
 }
 
 /* ---- identities and the enrolment ---- */
@@ -343,11 +275,9 @@ publish_and_store(const struct opts *o, struct fl_record *pub,
 static void
 make_identity(const struct opts *o)
 {
-	struct fl_sa_identity ident;
-	struct fl_record pub, sec, oprec;
+	struct fl_record pub, sec;
 	struct fl_error err;
-	unsigned char key[FL_RNG_KEYBYTES], op[FL_SA_BYTES];
-	char opid[FL_SA_MAXID + 1];
+	struct fl_sa_member op;         /* the operator's public identity */
 
 	if (fl_sa_check_id(o->client, &err) < 0)
 		tool_die("invalid --client: %s", err.msg);
@@ -356,32 +286,17 @@ make_identity(const struct opts *o)
 		    o->identity);
 	if (o->operator != NULL) {
 		FILE *fp = open_file(o->operator);
-		int rc;
 
-		fl_record_init(&oprec);
-		rc = fl_record_read(&oprec, fp, NULL, &err);
-		if (rc == 0)
-			tool_die("%s: empty: not an identity", o->operator);
-		if (rc < 0 || fl_sa_identity_public_from_record(opid, op,
-		    &oprec, &err) < 0)
-			tool_die("%s: %s", o->operator, err.msg);
+		check(fl_sa_identity_public_read(fp, op.id, op.pk, &err),
+		    o->operator, &err);
 		fclose(fp);
-		fl_record_free(&oprec);
 	}
-	master_key(key, o->seed, "sa-identity", o->client);
-	if (fl_sa_identity_make(&ident, o->client, key,
-	    o->operator != NULL ? op : NULL, &err) < 0)
-		tool_die("%s", err.msg);
-	sodium_memzero(key, sizeof(key));
 	fl_record_init(&pub);
 	fl_record_init(&sec);
-	if (fl_sa_identity_public_to_record(&ident, &pub, &err) < 0 ||
-	    fl_sa_identity_to_record(&ident, &sec, &err) < 0)
+	if (fl_sa_identity_create(&pub, &sec, o->client, o->seed,
+	    o->operator != NULL ? op.pk : NULL, &err) < 0)
 		tool_die("%s", err.msg);
-	sodium_memzero(&ident, sizeof(ident));
 	publish_and_store(o, &pub, o->identity, &sec);
-	fl_record_wipe(&sec);
-	fl_record_free(&pub);
 }
 
 static void
@@ -394,7 +309,7 @@ make_enrolment(const struct opts *o, int nfiles, char **files)
 	struct fl_error err;
 	size_t n;
 
-	read_identity(o->identity, &op);
+	check(fl_sa_identity_load(&op, o->identity, &err), o->identity, &err);
 	tool_output_open(&out, o->output, 1);
 	m = read_items(nfiles, files, sizeof(*m), parse_member, &n);
 	fl_record_init(&rec);
@@ -413,37 +328,25 @@ static void
 keygen(const struct opts *o)
 {
 	struct fl_sa_identity ident;
-	struct fl_sa_secret s;
-	struct fl_sa_public p;
 	struct fl_record pub, sec;
 	struct fl_error err;
-	struct fl_rng rng;
-	unsigned char key[FL_RNG_KEYBYTES];
 
 	/* A round's keys are made once: a second key file would orphan the
 	 * public keys already sent. */
 	if (access(o->key, F_OK) == 0)
 		tool_die("%s: exists: a round's keys are made once (remove it "
 		    "to start the round over)", o->key);
-	read_identity(o->identity, &ident);
-	master_key(key, o->seed, "sa-keys", ident.id);
-	fl_rng_init(&rng, key, 0);
-	sodium_memzero(key, sizeof(key));
-	if (fl_sa_secret_new(&s, &ident, o->round, &rng, &err) < 0)
-		tool_die("%s: %s", o->identity, err.msg);
-	fl_rng_wipe(&rng);
-	if (fl_sa_public_of(&s, &ident, &p, &err) < 0)
-		tool_die("%s", err.msg);
-	sodium_memzero(&ident, sizeof(ident));
+	check(fl_sa_identity_load(&ident, o->identity, &err), o->identity,
+	    &err);
 	fl_record_init(&pub);
 	fl_record_init(&sec);
-	if (fl_sa_public_to_record(&p, &pub, &err) < 0 ||
-	    fl_sa_secret_to_record(&s, &sec, &err) < 0)
+	if (fl_sa_keygen(&pub, &sec, &ident, o->round, o->seed, &err) < 0) {
+		if (err.code == FL_EINVAL)
+			tool_die("%s: %s", o->identity, err.msg);
 		tool_die("%s", err.msg);
-	sodium_memzero(&s, sizeof(s));
+	}
+	sodium_memzero(&ident, sizeof(ident));
 	publish_and_store(o, &pub, o->key, &sec);
-	fl_record_wipe(&sec);
-	fl_record_free(&pub);
 }
 
 static void
@@ -452,7 +355,6 @@ make_roster(const struct opts *o, int nfiles, char **files)
 	struct tool_output out;
 	struct fl_sa_roster r;
 	struct fl_sa_enrolment e;
-	struct fl_secagg_params prm;
 	struct fl_sa_public *pub;
 	struct fl_record erec;
 	struct fl_error err;
@@ -461,22 +363,12 @@ make_roster(const struct opts *o, int nfiles, char **files)
 	tool_output_open(&out, o->output, 1);
 	read_enrolment(o->enrolment, NULL, &e, &erec);
 	pub = read_items(nfiles, files, sizeof(*pub), parse_public, &n);
-	if (n < 3)
-		tool_die("%zu public keys: secure aggregation needs at least 3 "
-		    "clients", n);
-	if (n > (1u << 24))
-		tool_die("%zu public keys: too many", n);
-	if (fl_sa_policy_params((uint32_t)n, &o->pol, &prm, &err) < 0)
-		tool_die("%s", err.msg);
-	if (fl_sa_roster_init(&r, pub, n, prm.k, prm.t, prm.corrupt,
-	    &err) < 0)
+	if (fl_sa_roster_make(&r, pub, n, &o->pol, &err) < 0)
 		tool_die("%s", err.msg);
 	/* The server checks what every client will: nobody unknown, every
 	 * key signed by its device. */
-	if (fl_sa_roster_enrolled(&r, &e, 0, &err) < 0)
-		tool_die("%s: %s", o->enrolment, err.msg);
-	if (fl_sa_roster_write(out.fp, &r, &err) < 0)
-		tool_die("%s: %s", out.name, err.msg);
+	check(fl_sa_roster_enrolled(&r, &e, 0, &err), o->enrolment, &err);
+	check(fl_sa_roster_write(out.fp, &r, &err), out.name, &err);
 	tool_output_close(&out);
 	fl_sa_roster_free(&r);
 	fl_record_free(&erec);
@@ -488,36 +380,25 @@ static void
 share(const struct opts *o)
 {
 	struct tool_output out;
-	struct fl_sa_roster r;
-	struct fl_sa_secret s;
+	struct step st;
 	struct fl_sa_enrolment e;
 	struct fl_record rec, erec;
 	struct fl_error err;
-	char before[FL_SA_HEX];
-	uint32_t me;
-	int fd;
 
 	tool_output_open(&out, o->output, 1);
-	fd = open_key(o->key, 1, &s);
-	read_roster(o->roster, &r);
-	me = find_self(o, &r, &s, 0);
-	read_enrolment(o->enrolment, s.operator_pk, &e, &erec);
-	if (fl_sa_client_accept(&r, me, &e, &o->pol, &err) < 0)
-		tool_die("%s: %s", o->roster, err.msg);
-	memcpy(before, s.session, sizeof(before));
+	begin(o, &st);
+	read_enrolment(o->enrolment, st.kf.s.operator_pk, &e, &erec);
 	fl_record_init(&rec);
-	if (fl_sa_client_share(&rec, &r, me, &s, &err) < 0)
+	if (fl_sa_client_accept(&st.r, st.me, &e, &o->pol, &err) < 0 ||
+	    fl_sa_client_share(&rec, &st.r, st.me, &st.kf.s, &err) < 0)
 		tool_die("%s: %s", o->roster, err.msg);
 	/* Bound before the envelopes leave: from now on no other roster. */
-	if (strcmp(before, s.session) != 0)
-		store_key(o->key, &s, 0);
-	sodium_memzero(&s, sizeof(s));
-	fl_secret_close(fd);
+	check(fl_sa_keyfile_commit(&st.kf, o->key, &err), o->key, &err);
 	tool_output_record(&out, &rec, 0);
 	tool_output_close(&out);
 	fl_record_free(&rec);
 	fl_record_free(&erec);
-	fl_sa_roster_free(&r);
+	end(&st);
 }
 
 static void
@@ -525,45 +406,30 @@ mask(const struct opts *o, int nfiles, char **files)
 {
 	struct tool_input in;
 	struct tool_output out;
-	struct fl_sa_roster r;
-	struct fl_sa_secret s;
+	struct step st;
 	struct fl_record rec, extra;
 	struct fl_error err;
-	struct fl_sa_received rc;
-	char before[FL_SA_HEX];
-	uint32_t me;
-	int n, fd;
+	int n;
 
 	if (nfiles > 1)
 		tool_usage_error("one update to mask");
 	if (o->output == NULL)
 		tool_output_open(&out, NULL, 1);
-	fd = open_key(o->key, 1, &s);
-	read_roster(o->roster, &r);
-	me = find_self(o, &r, &s, 1);
-	read_received(o, &r, &s, me, 1, &rc);
-
+	begin(o, &st);
 	fl_record_init(&rec);
 	fl_record_init(&extra);
 	tool_input_init(&in, nfiles, files);
-	if ((n = tool_input_next(&in, &rec)) <= 0) {
-		if (n == 0)
-			tool_die("%s: no update to mask", in.name);
+	if ((n = tool_input_next(&in, &rec)) == 0)
+		tool_die("%s: no update to mask", in.name);
+	if (n < 0 || (n = tool_input_next(&in, &extra)) < 0)
 		exit(1);
-	}
-	if ((n = tool_input_next(&in, &extra)) != 0) {
-		if (n > 0)
-			tool_die("%s: record %lu: one update per client and "
-			    "round", in.name, in.recno);
-		exit(1);
-	}
-	memcpy(before, s.masked, sizeof(before));
-	if (fl_sa_client_mask(&rec, &r, &s, &rc, o->threads, &err) < 0)
+	if (n > 0)
+		tool_die("%s: record %lu: one update per client and round",
+		    in.name, in.recno);
+	if (fl_sa_client_mask(&rec, &st.r, &st.kf.s, &st.rc, o->threads,
+	    &err) < 0)
 		tool_die("%s: %s", in.name, err.msg);
-	if (strcmp(before, s.masked) != 0)
-		store_key(o->key, &s, 0);
-	sodium_memzero(&s, sizeof(s));
-	fl_secret_close(fd);
+	check(fl_sa_keyfile_commit(&st.kf, o->key, &err), o->key, &err);
 	if (o->output != NULL)
 		tool_output_open(&out, o->output, 1);
 	tool_output_record(&out, &rec, 0);
@@ -571,118 +437,65 @@ mask(const struct opts *o, int nfiles, char **files)
 	fl_record_free(&rec);
 	fl_record_free(&extra);
 	tool_input_free(&in);
-	fl_sa_received_free(&rc, r.n);
-	fl_sa_roster_free(&r);
+	end(&st);
 }
 
 static void
 confirm(const struct opts *o)
 {
 	struct tool_output out;
-	struct fl_sa_roster r;
-	struct fl_sa_secret s;
-	struct fl_sa_identity ident;
-	struct fl_sa_received rc;
+	struct step st;
 	struct fl_record rec;
 	struct fl_error err;
-	char before[FL_SA_HEX];
-	uint32_t me, *surv;
-	size_t m;
-	int fd;
 
 	tool_output_open(&out, o->output, 1);
-	fd = open_key(o->key, 1, &s);
-	read_identity(o->identity, &ident);
-	read_roster(o->roster, &r);
-	me = find_self(o, &r, &s, 1);
-	read_received(o, &r, &s, me, 0, &rc);
-	m = read_survivors(o, &r, &surv);
-	memcpy(before, s.confirmed, sizeof(before));
+	begin(o, &st);
 	fl_record_init(&rec);
-	if (fl_sa_client_confirm(&rec, &r, me, &s, &ident, &rc, surv, m,
-	    &err) < 0)
+	if (fl_sa_client_confirm(&rec, &st.r, st.me, &st.kf.s, &st.ident,
+	    &st.rc, st.surv, st.m, &err) < 0)
 		tool_die("%s: %s", err.code == FL_EINVAL ? o->key :
 		    o->survivors, err.msg);
-	sodium_memzero(&ident, sizeof(ident));
-	if (strcmp(before, s.confirmed) != 0)
-		store_key(o->key, &s, 0);
-	sodium_memzero(&s, sizeof(s));
-	fl_secret_close(fd);
+	sodium_memzero(&st.ident, sizeof(st.ident));
+	check(fl_sa_keyfile_commit(&st.kf, o->key, &err), o->key, &err);
 	tool_output_record(&out, &rec, 0);
 	tool_output_close(&out);
 	fl_record_free(&rec);
-	free(surv);
-	fl_sa_received_free(&rc, r.n);
-	fl_sa_roster_free(&r);
+	end(&st);
 }
 
 static void
 reveal(const struct opts *o)
 {
 	struct tool_output out;
-	struct fl_sa_roster r;
-	struct fl_sa_secret s;
-	struct fl_sa_received rc;
+	struct step st;
 	struct fl_record rec;
 	struct fl_error err;
-	uint32_t me, *surv;
-	size_t m;
 	FILE *fp;
-	int fd;
 
 	tool_output_open(&out, o->output, 1);
-	fd = open_key(o->key, 0, &s);
-	fl_secret_close(fd);
-	read_roster(o->roster, &r);
-	me = find_self(o, &r, &s, 1);
-	read_received(o, &r, &s, me, 1, &rc);
-	m = read_survivors(o, &r, &surv);
+	begin(o, &st);
 	fp = open_file(o->confirmations);
 	fl_record_init(&rec);
 	/* Only the confirmations are read as records: a message about a
 	 * record is about them, any other about the survivor list. */
-	if (fl_sa_client_reveal(&rec, &r, me, &s, &rc, surv, m, fp, &err) < 0)
+	if (fl_sa_client_reveal(&rec, &st.r, st.me, &st.kf.s, &st.rc, st.surv,
+	    st.m, fp, &err) < 0)
 		tool_die("%s: %s", strncmp(err.msg, "record ", 7) == 0 ?
 		    o->confirmations : o->survivors, err.msg);
 	fclose(fp);
-	sodium_memzero(&s, sizeof(s));
+	fl_sa_keyfile_close(&st.kf);
 	tool_output_record(&out, &rec, 0);
 	tool_output_close(&out);
 	fl_record_wipe(&rec);
-	free(surv);
-	fl_sa_received_free(&rc, r.n);
-	fl_sa_roster_free(&r);
-}
-
-static void
-forget(const struct opts *o)
-{
-	struct fl_sa_secret s;
-	struct fl_record rec;
-	struct fl_error err;
-	int fd, rc;
-
-	if (fl_secret_open(o->key, 1, &fd, &err) < 0)
-		tool_die("%s: %s", o->key, err.msg);
-	fl_record_init(&rec);
-	/* Only a key file is forgotten, or what a forget cut short left of
-	 * one: zeros, not yet removed. */
-	rc = fl_secret_load(fd, &rec, &err);
-	if (rc == 0)
-		rc = fl_sa_secret_from_record(&s, &rec, &err);
-	fl_record_wipe(&rec);
-	sodium_memzero(&s, sizeof(s));
-	if (rc < 0 && !fl_secret_zeroed(fd))
-		tool_die("%s: %s", o->key, err.msg);
-	if (fl_secret_forget(o->key, &err) < 0)
-		tool_die("%s: %s", o->key, err.msg);
-	fl_secret_close(fd);
+	end(&st);
 }
 
 /* ---- options ---- */
 
+/* The step; file: the survivor list of --confirm and --reveal, else
+ * NULL. */
 static void
-set_mode(struct opts *o, enum mode m)
+set_mode(struct opts *o, enum mode m, const char *file)
 {
 	if (o->set_mode && o->mode != m)
 		tool_usage_error("one step per call: --make-identity, "
@@ -690,6 +503,7 @@ set_mode(struct opts *o, enum mode m)
 		    "--confirm, --reveal and --forget exclude each other");
 	o->mode = m;
 	o->set_mode = 1;
+	o->survivors = file;
 }
 
 /* Each step takes exactly the files and options it needs. */
@@ -697,22 +511,21 @@ static void
 check_usage(const struct opts *o, int argc)
 {
 	static const struct {
-		enum mode mode;
 		const char *name;
 		const char *need;       /* k key, r roster, s shares, i identity,
 					 * e enrolment, c confirmations */
 		const char *may;        /* and o, j, g (graph), m (min), d (seed),
 					 * p (operator), f (file operands) */
 	} rules[] = {
-		{ IDENTITY, "--make-identity", "i", "odp" },
-		{ ENROLMENT, "--make-enrolment", "i", "of" },
-		{ KEYGEN, "--keygen", "ki", "od" },
-		{ ROSTER, "--make-roster", "e", "ogf" },
-		{ SHARE, "--share", "kre", "ogm" },
-		{ MASK, "masking", "krs", "ojf" },
-		{ CONFIRM, "--confirm", "kirs", "o" },
-		{ REVEAL, "--reveal", "krsc", "o" },
-		{ FORGET, "--forget", "k", "" },
+		[IDENTITY] = { "--make-identity", "i", "odp" },
+		[ENROLMENT] = { "--make-enrolment", "i", "of" },
+		[KEYGEN] = { "--keygen", "ki", "od" },
+		[ROSTER] = { "--make-roster", "e", "ogf" },
+		[SHARE] = { "--share", "kre", "ogm" },
+		[MASK] = { "masking", "krs", "ojf" },
+		[CONFIRM] = { "--confirm", "kirs", "o" },
+		[REVEAL] = { "--reveal", "krsc", "o" },
+		[FORGET] = { "--forget", "k", "" },
 	};
 	const struct {
 		char c;
@@ -734,10 +547,8 @@ check_usage(const struct opts *o, int argc)
 		{ 'p', o->operator != NULL, "--operator" },
 		{ 'f', argc > 0, "file operands" },
 	};
-	size_t i;
+	size_t i = o->mode;
 
-	for (i = 0; rules[i].mode != o->mode; i++)
-		;
 	for (size_t j = 0; j < sizeof(have) / sizeof(have[0]); j++) {
 		int needed = strchr(rules[i].need, have[j].c) != NULL;
 		int allowed = needed || strchr(rules[i].may, have[j].c) != NULL;
@@ -793,28 +604,18 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct opts o;
+	struct opts o = { .pol = { .min_clients = 10, .corrupt = 0.05,
+	    .dropout = 0.1 }, .threads = 1 };
+	struct fl_error err;
 	int c;
 
-	memset(&o, 0, sizeof(o));
-	o.pol.corrupt = 0.05;
-	o.pol.dropout = 0.1;
-	o.pol.min_clients = 10;
-	o.threads = 1;
 	tool_init(usage);
 	while ((c = getopt_long(argc, argv, "e:hi:j:k:o:r:s:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {
-		case OPT_CLIENT:
-			o.client = optarg;
-			break;
-		case OPT_CONFIRM:
-			set_mode(&o, CONFIRM);
-			o.survivors = optarg;
-			break;
-		case OPT_CONFIRMATIONS:
-			o.confirmations = optarg;
-			break;
+		case OPT_CLIENT: o.client = optarg; break;
+		case OPT_CONFIRM: set_mode(&o, CONFIRM, optarg); break;
+		case OPT_CONFIRMATIONS: o.confirmations = optarg; break;
 		case OPT_CORRUPT:
 			o.pol.corrupt = tool_opt_double("--corrupt", optarg, 0,
 			    1);
@@ -836,75 +637,42 @@ main(int argc, char **argv)
 				    "below 1", optarg);
 			o.set_graph = 1;
 			break;
-		case 'e':
-			o.enrolment = optarg;
-			break;
-		case OPT_FORGET:
-			set_mode(&o, FORGET);
-			break;
-		case 'h':
-			tool_help(options);
-		case 'i':
-			o.identity = optarg;
-			break;
+		case 'e': o.enrolment = optarg; break;
+		case OPT_FORGET: set_mode(&o, FORGET, NULL); break;
+		case 'h': tool_help(options);
+		case 'i': o.identity = optarg; break;
 		case 'j':
 			o.threads = (int)tool_opt_u64("--threads", optarg, 1,
 			    256);
 			break;
-		case 'k':
-			o.key = optarg;
-			break;
-		case OPT_KEYGEN:
-			set_mode(&o, KEYGEN);
-			break;
-		case OPT_ENROL:
-			set_mode(&o, ENROLMENT);
-			break;
-		case OPT_IDENTITY:
-			set_mode(&o, IDENTITY);
-			break;
-		case OPT_ROSTER:
-			set_mode(&o, ROSTER);
-			break;
+		case 'k': o.key = optarg; break;
+		case OPT_KEYGEN: set_mode(&o, KEYGEN, NULL); break;
+		case OPT_ENROL: set_mode(&o, ENROLMENT, NULL); break;
+		case OPT_IDENTITY: set_mode(&o, IDENTITY, NULL); break;
+		case OPT_ROSTER: set_mode(&o, ROSTER, NULL); break;
 		case OPT_MIN:
 			o.pol.min_clients = (uint32_t)tool_opt_u64(
 			    "--min-clients", optarg, 3, 1u << 24);
 			o.set_min = 1;
 			break;
-		case OPT_OPERATOR:
-			o.operator = optarg;
-			break;
-		case 'o':
-			o.output = optarg;
-			break;
-		case 'r':
-			o.roster = optarg;
-			break;
-		case OPT_REVEAL:
-			set_mode(&o, REVEAL);
-			o.survivors = optarg;
-			break;
+		case OPT_OPERATOR: o.operator = optarg; break;
+		case 'o': o.output = optarg; break;
+		case 'r': o.roster = optarg; break;
+		case OPT_REVEAL: set_mode(&o, REVEAL, optarg); break;
 		case OPT_ROUND:
 			o.round = tool_opt_u64("--round", optarg, 0,
 			    UINT64_MAX);
 			o.set_round = 1;
 			break;
-		case 's':
-			o.shares = optarg;
-			break;
-		case OPT_SEED:
-			o.seed = optarg;
-			break;
-		case OPT_SHARE:
-			set_mode(&o, SHARE);
-			break;
+		case 's': o.shares = optarg; break;
+		case OPT_SEED: o.seed = optarg; break;
+		case OPT_SHARE: set_mode(&o, SHARE, NULL); break;
 		case OPT_THRESHOLD:
 			o.pol.threshold = (uint32_t)tool_opt_u64("--threshold",
 			    optarg, 2, 1u << 24);
 			o.set_graph = 1;
 			break;
-		case 'V':
-			tool_version();
+		case 'V': tool_version();
 		default:
 			tool_usage_error(NULL);
 		}
@@ -916,32 +684,16 @@ main(int argc, char **argv)
 	if (sodium_init() < 0)
 		tool_die("libsodium failed to start");
 	switch (o.mode) {
-	case IDENTITY:
-		make_identity(&o);
-		break;
-	case ENROLMENT:
-		make_enrolment(&o, argc, argv);
-		break;
-	case KEYGEN:
-		keygen(&o);
-		break;
-	case ROSTER:
-		make_roster(&o, argc, argv);
-		break;
-	case SHARE:
-		share(&o);
-		break;
-	case MASK:
-		mask(&o, argc, argv);
-		break;
-	case CONFIRM:
-		confirm(&o);
-		break;
-	case REVEAL:
-		reveal(&o);
-		break;
+	case IDENTITY: make_identity(&o); break;
+	case ENROLMENT: make_enrolment(&o, argc, argv); break;
+	case KEYGEN: keygen(&o); break;
+	case ROSTER: make_roster(&o, argc, argv); break;
+	case SHARE: share(&o); break;
+	case MASK: mask(&o, argc, argv); break;
+	case CONFIRM: confirm(&o); break;
+	case REVEAL: reveal(&o); break;
 	case FORGET:
-		forget(&o);
+		check(fl_sa_keyfile_forget(o.key, &err), o.key, &err);
 		break;
 	}
 	return 0;

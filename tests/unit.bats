@@ -191,3 +191,19 @@ unit() {
 @test "unit: account_ledger_path" {
 	unit account_ledger_path
 }
+
+@test "unit: sa_keyfile" {
+	unit sa_keyfile
+}
+
+@test "unit: sa_identity_files" {
+	unit sa_identity_files
+}
+
+@test "unit: sa_keygen" {
+	unit sa_keygen
+}
+
+@test "unit: sa_roster_make" {
+	unit sa_roster_make
+}

@@ -311,3 +311,36 @@ fl_sa_enrolment_find(const struct fl_sa_enrolment *e, const char *id)
 	}
 	return NULL;
 }
+
+/* ---- read from a stream ---- */
+
+int
+fl_sa_identity_public_read(FILE *fp, char id[FL_SA_MAXID + 1],
+    unsigned char pk[FL_SA_BYTES], struct fl_error *err)
+{
+	struct fl_record rec;
+	int rc;
+
+	fl_record_init(&rec);
+	rc = fl_record_read(&rec, fp, NULL, err);
+	if (rc == 0)
+		rc = fl_error_set(err, FL_EFORMAT, "empty: not an identity");
+	else if (rc > 0)
+		rc = fl_sa_identity_public_from_record(id, pk, &rec, err);
+	fl_record_free(&rec);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+fl_sa_enrolment_load(struct fl_sa_enrolment *e, struct fl_record *rec,
+    FILE *fp, const unsigned char *pin, struct fl_error *err)
+{
+	int rc = fl_record_read(rec, fp, NULL, err);
+
+	if (rc == 0)
+		return fl_error_set(err, FL_EFORMAT, "empty: not an "
+		    "enrolment");
+	if (rc < 0)
+		return -1;
+	return fl_sa_enrolment_read(e, rec, pin, err);
+}

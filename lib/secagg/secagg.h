@@ -582,4 +582,88 @@ void fl_sa_masked_digest(char out[FL_SA_HEX], const struct fl_record *rec,
     const struct fl_sa_secret *sec, const unsigned char session[FL_SA_BYTES],
     const char *shared_hash);
 
+/* ---- a client's files and the setup of a round (sakeyfile.c, sasetup.c,
+ * saident.c) ---- */
+
+/*
+ * A key file open for one step (sakeyfile.c).  fl_sa_keyfile_open loads
+ * and parses the key file at path; with lock it keeps the file open under
+ * its exclusive lock (fl_secret_open) until the key file is closed,
+ * without it closes the file at once (fd -1).  The step then works on s.
+ * fl_sa_keyfile_commit stores s at path atomically when the step changed
+ * what the key file records (session, masked, confirmed; nothing is
+ * written otherwise), then closes it: call it before anything the step
+ * made leaves the device.  fl_sa_keyfile_close wipes s and releases the
+ * lock (again harmless).  Errors are those of the secret files and of
+ * the key file's record; a failed open leaves nothing open and s wiped,
+ * a failed commit closes the key file all the same.
+ */
+struct fl_sa_keyfile {
+	int fd;                         /* held open for the lock, or -1 */
+	struct fl_sa_secret s;
+	char session[FL_SA_HEX];        /* s's steps as loaded */
+	char masked[FL_SA_HEX];
+	char confirmed[FL_SA_HEX];
+};
+
+int fl_sa_keyfile_open(struct fl_sa_keyfile *kf, const char *path, int lock,
+    struct fl_error *err);
+int fl_sa_keyfile_commit(struct fl_sa_keyfile *kf, const char *path,
+    struct fl_error *err);
+void fl_sa_keyfile_close(struct fl_sa_keyfile *kf);
+/* The end of a round: lock the key file at path, check that it is one (or
+ * the zeros an interrupted forget left), overwrite it and remove it
+ * (fl_secret_forget).  -1 with the secret files' error, or the record's
+ * when the file is neither. */
+int fl_sa_keyfile_forget(const char *path, struct fl_error *err);
+/* A device's identity from its secret file at path (unlocked); ident is
+ * wiped on failure, and the caller wipes it after use. */
+int fl_sa_identity_load(struct fl_sa_identity *ident, const char *path,
+    struct fl_error *err);
+
+/* The one record of an identity's public half, read from fp
+ * (saident.c): its id and key.  -1 (FL_EFORMAT "empty: not an identity")
+ * on an empty stream, or the reading or parsing error. */
+int fl_sa_identity_public_read(FILE *fp, char id[FL_SA_MAXID + 1],
+    unsigned char pk[FL_SA_BYTES], struct fl_error *err);
+/* The first record of fp into rec (initialised by the caller, who frees
+ * it after e, which points into it), parsed and checked as an enrolment
+ * by fl_sa_enrolment_read with pin (saident.c).  -1 (FL_EFORMAT "empty:
+ * not an enrolment") on an empty stream, or the reading or parsing
+ * error. */
+int fl_sa_enrolment_load(struct fl_sa_enrolment *e, struct fl_record *rec,
+    FILE *fp, const unsigned char *pin, struct fl_error *err);
+
+/*
+ * The setup of a round (sasetup.c).  fl_sa_master_key: the key a step's
+ * secrets are drawn from: fl_sa_seed_key of seed, purpose and id when
+ * seed is not NULL (reproducible, NOT private), else the operating
+ * system's (fl_rng_seed_os, whose error it returns).
+ * fl_sa_identity_create: a new identity for id (fl_sa_identity_make from
+ * the "sa-identity" master key, pinning operator_pk, NULL for none): its
+ * public record (kind=secagg-identity) into pub and its secret file's
+ * record into sec, both initialised by the caller; sec holds a secret
+ * (fl_record_wipe it) and is wiped on failure.
+ * fl_sa_keygen: a key file for round from ident (which must pin an
+ * operator), its secrets from the "sa-keys" master key of ident->id: the
+ * signed public keys' record into pub, the key file's into sec, as for
+ * fl_sa_identity_create.  FL_EINVAL when ident pins no operator (the
+ * identity is at fault); other failures have other codes.
+ * fl_sa_roster_make: the server's roster of the n public keys pub, with
+ * (k, t, C) of fl_sa_policy_params, checked and sorted by
+ * fl_sa_roster_init; FL_EINVAL for fewer than 3 or more than 2^24 keys.
+ * r takes pub (malloc'd) in every case: fl_sa_roster_free(r) frees it,
+ * also after a failure.  Signatures are fl_sa_roster_enrolled's business.
+ */
+int fl_sa_master_key(unsigned char key[FL_RNG_KEYBYTES], const char *seed,
+    const char *purpose, const char *id, struct fl_error *err);
+int fl_sa_identity_create(struct fl_record *pub, struct fl_record *sec,
+    const char *id, const char *seed, const unsigned char *operator_pk,
+    struct fl_error *err);
+int fl_sa_keygen(struct fl_record *pub, struct fl_record *sec,
+    const struct fl_sa_identity *ident, uint64_t round, const char *seed,
+    struct fl_error *err);
+int fl_sa_roster_make(struct fl_sa_roster *r, struct fl_sa_public *pub,
+    size_t n, const struct fl_sa_policy *pol, struct fl_error *err);
+
 #endif

@@ -739,6 +739,10 @@ static const struct {
 	{ "account_names", test_account_names },
 	{ "account_plan", test_account_plan },
 	{ "account_ledger_path", test_account_ledger_path },
+	{ "sa_keyfile", test_sa_keyfile },
+	{ "sa_identity_files", test_sa_identity_files },
+	{ "sa_keygen", test_sa_keygen },
+	{ "sa_roster_make", test_sa_roster_make },
 };
 
 int

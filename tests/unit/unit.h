@@ -54,4 +54,10 @@ void test_account_names(void);
 void test_account_plan(void);
 void test_account_ledger_path(void);
 
+/* mask.c */
+void test_sa_keyfile(void);
+void test_sa_identity_files(void);
+void test_sa_keygen(void);
+void test_sa_roster_make(void);
+
 #endif
