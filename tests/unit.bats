@@ -163,3 +163,15 @@ unit() {
 	diff <(printf '%s\n' "$output") "$DATA/secagg-vectors.txt" ||
 	    fail "the Python derivations differ from the pinned vectors"
 }
+
+@test "unit: aggregation_admit" {
+	unit aggregation_admit
+}
+
+@test "unit: robust_chunked" {
+	unit robust_chunked
+}
+
+@test "unit: sa_unmasking" {
+	unit sa_unmasking
+}

@@ -732,6 +732,9 @@ static const struct {
 	{ "clip_factor", test_clip_factor },
 	{ "fwht_blocked", test_fwht_blocked },
 	{ "quant_paths", test_quant_paths },
+	{ "aggregation_admit", test_aggregation_admit },
+	{ "robust_chunked", test_robust_chunked },
+	{ "sa_unmasking", test_sa_unmasking },
 };
 
 int

@@ -43,4 +43,9 @@ void test_topk(void);
 void test_error_feedback(void);
 void test_sparse_record(void);
 
+/* aggregate.c */
+void test_aggregation_admit(void);
+void test_robust_chunked(void);
+void test_sa_unmasking(void);
+
 #endif
