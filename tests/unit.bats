@@ -207,3 +207,15 @@ unit() {
 @test "unit: sa_roster_make" {
 	unit sa_roster_make
 }
+
+@test "unit: aggregation_admit" {
+	unit aggregation_admit
+}
+
+@test "unit: robust_chunked" {
+	unit robust_chunked
+}
+
+@test "unit: sa_unmasking" {
+	unit sa_unmasking
+}

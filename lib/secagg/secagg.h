@@ -666,4 +666,51 @@ int fl_sa_keygen(struct fl_record *pub, struct fl_record *sec,
 int fl_sa_roster_make(struct fl_sa_roster *r, struct fl_sa_public *pub,
     size_t n, const struct fl_sa_policy *pol, struct fl_error *err);
 
+/* ---- the server's unmasking of a round (saunmask.c) ---- */
+
+/*
+ * Unmasking the survivors' modular sum, around fl_sa_unmask_record.
+ * fl_sa_unmasking_init readies u for roster r (which u points to, and the
+ * caller keeps).  fl_sa_unmasking_shares reads the shares file (the
+ * clients' share envelopes and commitments, kind=secagg-shares, as sent
+ * to the clients): every record, then each parsed; a client may share
+ * once.  fl_sa_unmasking_reveals reads the survivors' reveals
+ * (kind=secagg-reveal, fl-mask --reveal) the same way; a client may
+ * reveal once.  Their failures about a record set u->recno to its number
+ * in the file (1 for the first; else 0) and leave it out of err's text.
+ * fl_sa_unmasking_run sorts surv (the survivors' client numbers, U3) in
+ * place and takes the masks out of sum (fl_sa_unmask_record, with U2's
+ * hash shared_hash): the shares that failed their owners' commitments are
+ * in u->faults, also when it fails.  fl_sa_unmasking_free wipes the
+ * reveals' records before freeing them.
+ *
+ * fl_sa_unmasked_meta makes an unmasked sum's metadata that of a plain
+ * one: no mask, secagg.session or secagg.shared, and secagg.corrupt, the
+ * clients r assumed colluding with the server (their noise shares protect
+ * no one; fl-account charges without them).
+ */
+struct fl_sa_unmasking {
+	const struct fl_sa_roster *roster;
+	struct fl_record *shares, *reveals;     /* the files' records */
+	size_t nshares, nreveals;
+	struct fl_sa_shares *dealt;     /* dealt[c - 1]: client c's (m 0: none) */
+	struct fl_sa_reveal *rv;        /* rv[i]: parsed reveals[i] */
+	unsigned char *seen;            /* seen[c - 1]: client c revealed */
+	struct fl_sa_faults faults;
+	unsigned long recno;            /* the record a failure is about */
+};
+
+int fl_sa_unmasking_init(struct fl_sa_unmasking *u,
+    const struct fl_sa_roster *r, struct fl_error *err);
+int fl_sa_unmasking_shares(struct fl_sa_unmasking *u, FILE *fp,
+    struct fl_error *err);
+int fl_sa_unmasking_reveals(struct fl_sa_unmasking *u, FILE *fp,
+    struct fl_error *err);
+int fl_sa_unmasking_run(struct fl_sa_unmasking *u, struct fl_record *sum,
+    uint32_t *surv, size_t nsurv, const char *shared_hash, int nthreads,
+    struct fl_error *err);
+void fl_sa_unmasking_free(struct fl_sa_unmasking *u);
+int fl_sa_unmasked_meta(struct fl_record *sum, const struct fl_sa_roster *r,
+    struct fl_error *err);
+
 #endif

@@ -187,4 +187,195 @@ int fl_opt_step(const struct fl_opt *o, struct fl_tensor *x,
     const struct fl_tensor *d, struct fl_tensor *m, struct fl_tensor *v,
     struct fl_error *err);
 
+/* ---- one aggregation's records (admit.c) ---- */
+
+/*
+ * The rules of fl-aggregate: the weighted (or unweighted) mean, the plain
+ * or modular sum, and the robust ones.  fl_agg_rule_name gives "mean",
+ * "sum", "median", "trimmed-mean" or "krum" (NULL for an invalid value);
+ * fl_agg_rule_parse reads one back (0, or -1 if unknown).
+ */
+enum fl_agg_rule { FL_AGG_MEAN, FL_AGG_SUM, FL_AGG_MEDIAN, FL_AGG_TRIMMED,
+	FL_AGG_KRUM };
+
+const char *fl_agg_rule_name(enum fl_agg_rule rule);
+int fl_agg_rule_parse(const char *s, enum fl_agg_rule *rule);
+
+/*
+ * What a server admits into one aggregation, and what the aggregate says
+ * of its inputs.  fl_aggregation_init sets the rule and its choices:
+ * unweighted (the mean counts each client once), denominator (the mean
+ * divides the plain sum by this public number; NAN: by the weights),
+ * norm_bound (> 0: updates are scaled down to this L2 norm; float tensors
+ * only) and select (Krum's count, for the aggregate's name).
+ *
+ * fl_aggregation_admit checks record `recno` of `file` (names kept, for
+ * the caller's messages): an update or, for the mean and the sum, a
+ * partial aggregate of the same rule (a sum under a denominator); the
+ * first record fixes the ring (modulus), the masking, the layout (in
+ * g->acc for the mean and the sum, g->layout for the others) and what
+ * must agree; each later one must be as masked as the first and agree
+ * with it on arch, mask, modulus, q.* and secagg.*, all must be of one
+ * round, and no client id may come twice.  fl_aggregation_weigh then
+ * reads the record's weight (*weight: what the sum multiplies it by) and
+ * client count, and checks its layout.  Both fail with err and
+ * g->refusal saying what the failure is about: FL_AGG_NOT_REFUSED, not
+ * the record (out of memory); FL_AGG_REFUSED, the record, err says why;
+ * or a refusal that cites another record, for a caller that names it in
+ * its own words: FL_AGG_MIXED (masked and plain: g->masked is the first
+ * record's), FL_AGG_DISAGREE (g->key, valid until the next call),
+ * FL_AGG_DUPLICATE (g->dup: the client's first record), FL_AGG_LAYOUT
+ * (err is fl_layout_check's) and FL_AGG_INTEGER or FL_AGG_INTEGER_BOUND
+ * (tensor g->tensor is an integer one, which the rule, or the norm
+ * bound, does not take).  err's text calls the first record "the first
+ * record".
+ *
+ * fl_aggregation_scale gives an admitted update's factor under the norm
+ * bound (counting it in g->bounded when below 1); fl_aggregation_count
+ * counts the update (its norm, weight and clients) and narrows the kept
+ * metadata to what it agrees on.  A caller that drops an update counts
+ * it in g->dropped.  fl_aggregation_label is the aggregate's name
+ * ("multi-krum" for Krum selecting more than one), fl_aggregation_meta
+ * puts the aggregate's metadata into out (kind=aggregate, agg, clients,
+ * round, weight or agg.denominator, and the metadata every input agreed
+ * on but client, weight and round), and fl_aggregation_norms gives the
+ * smallest, median and largest norm of the updates (NAN without float
+ * tensors or updates; reorders g->norms).
+ */
+enum fl_agg_refusal { FL_AGG_NOT_REFUSED, FL_AGG_REFUSED, FL_AGG_MIXED,
+	FL_AGG_DISAGREE, FL_AGG_DUPLICATE, FL_AGG_LAYOUT, FL_AGG_INTEGER,
+	FL_AGG_INTEGER_BOUND };
+
+struct fl_agg_client {
+	char *id;
+	const char *file;
+	unsigned long recno;
+};
+
+struct fl_aggregation {
+	enum fl_agg_rule rule;
+	int unweighted;
+	double denominator;
+	double norm_bound;
+	uint64_t select;
+	/* what the first record fixed */
+	int started, masked, have_float;
+	uint64_t modulus;               /* 0: none */
+	const char *first_file;
+	unsigned long first_recno;
+	struct fl_acc acc;              /* the mean and the sum */
+	struct fl_layout layout;        /* the robust rules */
+	struct fl_record keep;          /* metadata every input agrees on */
+	/* what the inputs add up to */
+	int have_round, all_weighted;
+	uint64_t round;
+	double wsum;
+	uint64_t records, clients, dropped, bounded;
+	double *norms;
+	size_t nnorms, normcap;
+	struct fl_agg_client *seen;     /* open addressing on client ids */
+	size_t seencap, nseen;
+	/* the last failure */
+	enum fl_agg_refusal refusal;
+	const char *key;
+	const struct fl_agg_client *dup;
+	size_t tensor;
+};
+
+void fl_aggregation_init(struct fl_aggregation *g, enum fl_agg_rule rule,
+    int unweighted, double denominator, double norm_bound, uint64_t select);
+int fl_aggregation_admit(struct fl_aggregation *g, const struct fl_record *rec,
+    const char *file, unsigned long recno, struct fl_error *err);
+int fl_aggregation_weigh(struct fl_aggregation *g, const struct fl_record *rec,
+    double *weight, uint64_t *clients, struct fl_error *err);
+double fl_aggregation_scale(struct fl_aggregation *g, double l2);
+int fl_aggregation_count(struct fl_aggregation *g, const struct fl_record *rec,
+    double l2, double weight, uint64_t clients, struct fl_error *err);
+const char *fl_aggregation_label(const struct fl_aggregation *g);
+int fl_aggregation_meta(const struct fl_aggregation *g, struct fl_record *out,
+    struct fl_error *err);
+void fl_aggregation_norms(struct fl_aggregation *g, double *lo, double *mid,
+    double *hi);
+void fl_aggregation_free(struct fl_aggregation *g);
+
+/* ---- robust aggregation in a memory budget (robust.c) ---- */
+
+/*
+ * The robust rules over whole updates: they need every update at once, so
+ * the payloads are held while they fit a budget of `memory` bytes and,
+ * beyond it, dropped and re-read from their files in chunks of coordinates
+ * (cut at multiples of FL_AGG_BLOCK inside a tensor: the same bits
+ * whatever the budget).
+ *
+ * fl_robust_init readies r for nfiles input files, the budget and the
+ * reader limits for re-reading compressed records (NULL: defaults); the
+ * caller frees it with fl_robust_free.  Fails only for memory.
+ *
+ * fl_robust_file notes input file i the first time it is read (later
+ * calls do nothing): path is where to open it again, fd its open
+ * descriptor, whose identity (device, inode, size, modification time) a
+ * re-read must find again.  Only a regular file can be re-read; fd < 0
+ * (standard input) never can.  r keeps the path pointer.
+ *
+ * fl_robust_hold takes an update: record `recno` of file `file`,
+ * starting at byte `offset`, each value multiplied by scale.  Its payload
+ * is copied while the budget holds; past it every held payload is
+ * dropped.  Fails (FL_ELIMIT, r->fail_file the file at fault) when the
+ * updates must be re-read and one of them is in a file that cannot be,
+ * or (FL_ENOMEM) for memory.
+ *
+ * fl_robust_run writes into out (with layout's tensors, which every
+ * update has: fl_layout_add) the rule's result, FL_AGG_MEDIAN,
+ * FL_AGG_TRIMMED (the mean after cutting floor(trim n) values at each
+ * end) or FL_AGG_KRUM (the mean of the `select` updates Krum scores best
+ * with f Byzantine ones: fl_agg_krum; *rejected = n - select, else 0).
+ * The caller checks the parameters against the count of updates first
+ * (2 floor(trim n) < n; n >= 2f + 3 and 1 <= select <= n - f).  A failure
+ * to re-read a file sets r->fail_file (else -1), err saying why: the
+ * system's error text, "changed while being aggregated" or "record N:
+ * changed while being aggregated".  A budget too small for one block of
+ * every update fails with FL_ELIMIT, "--memory M is too small for N
+ * updates: give at least B" (fl-aggregate's option).
+ */
+struct fl_robust_item {
+	size_t file;
+	unsigned long recno;
+	uint64_t offset;                /* of the record in its file */
+	uint32_t hlen;
+	int zlib;
+	double scale;
+	unsigned char *raw;             /* the payload, while it fits */
+};
+
+struct fl_robust_file {
+	const char *path;
+	int seen, rereadable;
+	uint64_t dev, ino;
+	int64_t size, mtime_sec, mtime_nsec;
+};
+
+struct fl_robust {
+	const struct fl_layout *layout; /* fl_robust_run's */
+	uint64_t memory;
+	struct fl_limits limits;
+	struct fl_robust_file *files;
+	size_t nfiles;
+	struct fl_robust_item *items;
+	size_t n, cap;
+	uint64_t held;                  /* bytes of payloads held */
+	int chunked;                    /* re-read in chunks */
+	int fail_file;                  /* the file a failure is about, or -1 */
+};
+
+int fl_robust_init(struct fl_robust *r, size_t nfiles, uint64_t memory,
+    const struct fl_limits *limits, struct fl_error *err);
+void fl_robust_file(struct fl_robust *r, size_t i, const char *path, int fd);
+int fl_robust_hold(struct fl_robust *r, const struct fl_record *rec,
+    size_t file, unsigned long recno, uint64_t offset, double scale,
+    struct fl_error *err);
+int fl_robust_run(struct fl_robust *r, const struct fl_layout *layout,
+    enum fl_agg_rule rule, double trim, uint64_t f, uint64_t select,
+    struct fl_record *out, uint64_t *rejected, struct fl_error *err);
+void fl_robust_free(struct fl_robust *r);
+
 #endif

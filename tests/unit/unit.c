@@ -743,6 +743,9 @@ static const struct {
 	{ "sa_identity_files", test_sa_identity_files },
 	{ "sa_keygen", test_sa_keygen },
 	{ "sa_roster_make", test_sa_roster_make },
+	{ "aggregation_admit", test_aggregation_admit },
+	{ "robust_chunked", test_robust_chunked },
+	{ "sa_unmasking", test_sa_unmasking },
 };
 
 int

@@ -60,4 +60,9 @@ void test_sa_identity_files(void);
 void test_sa_keygen(void);
 void test_sa_roster_make(void);
 
+/* aggregate.c */
+void test_aggregation_admit(void);
+void test_robust_chunked(void);
+void test_sa_unmasking(void);
+
 #endif
