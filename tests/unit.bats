@@ -163,3 +163,19 @@ unit() {
 	diff <(printf '%s\n' "$output") "$DATA/secagg-vectors.txt" ||
 	    fail "the Python derivations differ from the pinned vectors"
 }
+
+@test "unit: dp_clip_record" {
+	unit dp_clip_record
+}
+
+@test "unit: dp_weight_pass" {
+	unit dp_weight_pass
+}
+
+@test "unit: dp_noise_record" {
+	unit dp_noise_record
+}
+
+@test "unit: clip_adapt" {
+	unit clip_adapt
+}

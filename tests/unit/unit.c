@@ -732,6 +732,10 @@ static const struct {
 	{ "clip_factor", test_clip_factor },
 	{ "fwht_blocked", test_fwht_blocked },
 	{ "quant_paths", test_quant_paths },
+	{ "dp_clip_record", test_dp_clip_record },
+	{ "dp_weight_pass", test_dp_weight_pass },
+	{ "dp_noise_record", test_dp_noise_record },
+	{ "clip_adapt", test_clip_adapt },
 };
 
 int

@@ -43,4 +43,10 @@ void test_topk(void);
 void test_error_feedback(void);
 void test_sparse_record(void);
 
+/* clipnoise.c */
+void test_dp_clip_record(void);
+void test_dp_weight_pass(void);
+void test_dp_noise_record(void);
+void test_clip_adapt(void);
+
 #endif
