@@ -219,3 +219,19 @@ unit() {
 @test "unit: sa_unmasking" {
 	unit sa_unmasking
 }
+
+@test "unit: dp_clip_record" {
+	unit dp_clip_record
+}
+
+@test "unit: dp_weight_pass" {
+	unit dp_weight_pass
+}
+
+@test "unit: dp_noise_record" {
+	unit dp_noise_record
+}
+
+@test "unit: clip_adapt" {
+	unit clip_adapt
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* privacy/internal.h - the random stream inlined for the samplers' inner loops; not installed. */
+/* privacy/internal.h - the random stream inlined for the samplers' inner loops, and the DP step's metadata readers; not installed. */
 #ifndef FL_PRIVACY_INTERNAL_H
 #define FL_PRIVACY_INTERNAL_H
 
@@ -23,5 +23,15 @@ fl_rng_next48(struct fl_rng *r)
 	r->pos += 6;
 	return le64toh(v) & ((UINT64_C(1) << 48) - 1);
 }
+
+/* Metadata numbers for the DP step (dprecord.c): absent leaves *out as it
+ * is; a bad value fails (FL_EFORMAT) as "metadata KEY 'value': why".  The
+ * ring modulus reads "modulus", 2^64 written out as 0. */
+int fl_dp_meta_double(const struct fl_record *rec, const char *key,
+    double min, double max, double *out, struct fl_error *err);
+int fl_dp_meta_u64(const struct fl_record *rec, const char *key,
+    uint64_t *out, struct fl_error *err);
+int fl_dp_ring_modulus(const struct fl_record *rec, uint64_t *modulus,
+    struct fl_error *err);
 
 #endif

@@ -582,4 +582,138 @@ int fl_ledger_missing(const char *path);
 int fl_ledger_check_anchor_path(const char *path, uint64_t releases,
     struct fl_error *err);
 
+/* ---- a record's DP step: clip, weight, loss, noise (dprecord.c) ---- */
+
+/* The summable clip indicator of adaptive clipping: a u32 tensor of one
+ * value, 1 if the update was within its bound, else 0; noise passes it
+ * by, the server noises its sum (fl_clip_adapt_*). */
+#define FL_CLIP_INDICATOR "clip.indicator"
+
+/* The loss coordinate's share s of the clip bound C: the update is clipped
+ * to C sqrt(1 - s^2), the loss to s C, so the two together stay within C. */
+#define FL_LOSS_SHARE 0.1
+
+/*
+ * How a device clips its update (fl-clip-noise --clip).  clip: the L2
+ * bound C, > 0.  weight_cap: W of weighted DP-FedAvg, the clipped update
+ * scaled by min(weight, W) / W, weight the record's example count (NAN:
+ * unweighted).  loss_bound: B, the record's training loss clamped to
+ * [0, B] carried as the tensor FL_LOSS_TENSOR inside the bound (NAN: no
+ * loss).  per_tensor: each tensor clipped to C sqrt(w_i / sum w), the
+ * weights w_i by split: NULL or "equal" (all 1), "size" (values), or
+ * "NAME=W,..." (text, as on the command line).  indicator: add
+ * FL_CLIP_INDICATOR.
+ */
+struct fl_dp_clip {
+	double clip;
+	double weight_cap;
+	double loss_bound;
+	int per_tensor;
+	const char *split;
+	int indicator;
+};
+
+/*
+ * Clip rec's update, every tensor but FL_CLIP_INDICATOR (all must be float;
+ * a record already noised is refused), and weight it: in place when factor
+ * is NULL, else only the factors are found, into factor[] (the caller's,
+ * room for rec->ntensors + 1), for fl_dp_noise_record to apply in its one
+ * pass.  Writes dp.clip, dp.clip-split, dp.weight-cap, dp.loss-bound and
+ * dp.loss-scale as they apply, drops the data-dependent keys
+ * (fl_release_strip) and adds the indicator.  -1 on a record that does not
+ * fit (missing weight or loss, values not finite, ...), with FL_EINVAL only
+ * when split gives a tensor a weight that is not a number >= 0 (the caller's
+ * text, not the record, is at fault); the record may then be partly clipped,
+ * and is not to be used.
+ */
+int fl_dp_clip_record(struct fl_record *rec, const struct fl_dp_clip *c,
+    double *factor, struct fl_error *err);
+
+/*
+ * How noise is added to a record (fl-clip-noise --noise).  noise: the
+ * multiplier z > 0.  sensitivity: the L2 sensitivity (NAN: the record's
+ * dp.sensitivity, else for float tensors its dp.clip).  indicator_noise:
+ * sigma_b > 0 when adaptive clipping's indicator takes part of the
+ * budget (see fl_dp_update_multiplier), else 0 or NAN.  clip: the bound
+ * fl_dp_clip_record just clipped the record to (NAN: not clipped here; its
+ * float values are then checked finite).  mechanism: an enum fl_mechanism,
+ * or -1 for the tensors' own (gaussian for float, discrete-gaussian for
+ * integer).  exact: float noise from the exact discrete Gaussian on the
+ * grid.  threads: 1 or more (the output is the same).  shares: the noise
+ * is one of that many clients' shares (1/shares of the variance).
+ */
+struct fl_dp_noise {
+	double noise;
+	double sensitivity;
+	double indicator_noise;
+	double clip;
+	int mechanism;
+	int exact;
+	int threads;
+	uint64_t shares;
+};
+
+/*
+ * The update's noise multiplier when the clip indicator's noise sigma_b
+ * (indicator_noise > 0) shares the budget z (noise): z^-2 = z_update^-2 +
+ * sigma_b^-2, the summed 0/1 indicator having sensitivity 1 (Andrew et al.
+ * 2021).  *z = noise when indicator_noise is not > 0; -1 (FL_EINVAL) when
+ * sigma_b is not above z.
+ */
+int fl_dp_update_multiplier(double noise, double indicator_noise, double *z,
+    struct fl_error *err);
+
+/*
+ * Add noise to rec's tensors but FL_CLIP_INDICATOR (all float, or all
+ * integer: ring values mod the record's modulus), each scaled first by
+ * factor[i] from fl_dp_clip_record (NULL: by 1), with the record's key from
+ * master and index (purpose "dp-noise"; wiped after).  An integer share
+ * (shares > 1) must be within its sensitivity, checked exactly first.
+ * Writes what the accountant needs (doc/metadata.md): dp.mechanism,
+ * dp.noise, dp.sigma (the scale used), dp.shares, dp.dim, dp.noise-update
+ * and dp.indicator-noise, dp.grid and dp.sensitivity (float: the bound plus
+ * the grid's g sqrt(dim)), dp.sensitivity-l1 (skellam); then call
+ * fl_dp_noise_marks.  -1 on a record that does not fit; the checks come
+ * before any noise, but a tensor's noise can still fail (an i32 value
+ * overflowing, say) after others were noised: the record is not to be used.
+ */
+int fl_dp_noise_record(struct fl_record *rec, const struct fl_dp_noise *p,
+    const unsigned char master[FL_RNG_KEYBYTES], uint64_t index,
+    const double *factor, struct fl_error *err);
+
+/* After fl_dp_noise_record: dp.sampler (gaussian: exact-discrete-gaussian
+ * or ziggurat) and dp.seeded=yes when the key came from a seed (not
+ * private).  -1 only when metadata cannot be set. */
+int fl_dp_noise_marks(struct fl_record *rec, int exact, int seeded,
+    struct fl_error *err);
+
+/* ---- the server step of adaptive clipping (adapt.c) ---- */
+
+/*
+ * On an aggregate of clipped updates: fl_clip_adapt_read takes dp.clip,
+ * the clients' count (agg.denominator when > 0, else clients) and the
+ * summed FL_CLIP_INDICATOR (ring values centred), and the indicator
+ * noise's std sigma (NAN: clients / 10), failing (FL_EFORMAT) on an
+ * aggregate without them.  fl_clip_adapt_noise draws the exact discrete
+ * Gaussian noise of the count from master and index (purpose "dp-indic";
+ * none when sigma is 0), failing only on a scale out of range.
+ * fl_clip_adapt_write sets frac, the noised fraction within the bound
+ * clamped to [0, 1], and next = clip exp(-lr (frac - target)), removes
+ * the indicator and writes dp.clip-next, dp.clip-fraction and
+ * dp.indicator-noise.
+ */
+struct fl_clip_adapt {
+	double clip, clients, count, sigma;
+	int64_t noise;
+	double frac, next;
+};
+
+int fl_clip_adapt_read(struct fl_clip_adapt *a, const struct fl_record *rec,
+    double sigma, struct fl_error *err);
+int fl_clip_adapt_noise(struct fl_clip_adapt *a,
+    const unsigned char master[FL_RNG_KEYBYTES], uint64_t index,
+    struct fl_error *err);
+int fl_clip_adapt_write(struct fl_clip_adapt *a, struct fl_record *rec,
+    double lr, double target, struct fl_error *err);
+
 #endif

@@ -746,6 +746,10 @@ static const struct {
 	{ "aggregation_admit", test_aggregation_admit },
 	{ "robust_chunked", test_robust_chunked },
 	{ "sa_unmasking", test_sa_unmasking },
+	{ "dp_clip_record", test_dp_clip_record },
+	{ "dp_weight_pass", test_dp_weight_pass },
+	{ "dp_noise_record", test_dp_noise_record },
+	{ "clip_adapt", test_clip_adapt },
 };
 
 int

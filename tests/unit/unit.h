@@ -65,4 +65,10 @@ void test_aggregation_admit(void);
 void test_robust_chunked(void);
 void test_sa_unmasking(void);
 
+/* clipnoise.c */
+void test_dp_clip_record(void);
+void test_dp_weight_pass(void);
+void test_dp_noise_record(void);
+void test_clip_adapt(void);
+
 #endif
