@@ -11,6 +11,7 @@ load helper
 SIM=$TOP/examples/simulate.sh
 
 @test "simulate.sh: private rounds with dropouts, epsilon within the budget" {
+	not_under_sanitizers "a whole simulation"
 	# Seeded cohorts, for a run without aborted rounds (a cohort that
 	# drops more than the roster tolerates aborts its round).
 	run -0 "$SIM" --synthetic -n 80 -c 24 -r 3 -e 8 --dropout=0.3 \
@@ -84,6 +85,7 @@ EOF
 }
 
 @test "simulate.sh: the cohorts come from the OS, and the ledger knows it" {
+	not_under_sanitizers "a whole simulation"
 	run -0 "$SIM" --synthetic -n 60 -c 20 -r 1 -e 8 --dropout=0 -j 2 -d os
 	assert_line --regexp '^ *1 '
 	run -1 fl-inspect -g cohort.seeded os/round/cohort.flt
@@ -94,6 +96,7 @@ EOF
 }
 
 @test "simulate.sh: the same run without privacy" {
+	not_under_sanitizers "a whole simulation"
 	run -0 "$SIM" --synthetic -n 60 -c 20 -r 2 --no-privacy --seed=bats \
 	    -j 2 -d plain
 	assert_line --regexp '^# synthetic data: 60 clients, cohort ~20 \(q=0.333[0-9]*\), 2 rounds, no privacy$'

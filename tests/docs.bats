@@ -211,6 +211,7 @@ zsh_block() {
 }
 
 @test "docs: the examples of every page run and print what the page shows" {
+	not_under_sanitizers "every page's examples, run as scripts"
 	local page kind text cmd want got n i
 	local -a cmds wants
 	for page in "${PAGES[@]}"; do

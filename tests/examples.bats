@@ -15,6 +15,7 @@ CRON=$TOP/examples/cron
 # ---- round-by-hand.sh ----
 
 @test "examples: round-by-hand.sh runs one round and spends epsilon" {
+	not_under_sanitizers "a whole script"
 	run "$EX/round-by-hand.sh" -d hand
 	assert_success
 	assert_line 'round 0 -> 1: 4 of 4 clients survived'
@@ -29,6 +30,7 @@ CRON=$TOP/examples/cron
 }
 
 @test "examples: round-by-hand.sh is reproducible and survives a dropout" {
+	not_under_sanitizers "a whole script"
 	"$EX/round-by-hand.sh" -q -d a > a.out
 	"$EX/round-by-hand.sh" -q -d a > b.out
 	cmp a.out b.out
@@ -41,6 +43,7 @@ CRON=$TOP/examples/cron
 }
 
 @test "examples: round-by-hand.sh --fmnist trains on Fashion-MNIST" {
+	not_under_sanitizers "a whole script"
 	[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ||
 	    skip "dataset-fashion-mnist is not installed"
 	run "$EX/round-by-hand.sh" -q --fmnist
@@ -52,6 +55,7 @@ CRON=$TOP/examples/cron
 # ---- tree-aggregate.sh ----
 
 @test "examples: tree-aggregate.sh finds every grouping equal to one pass" {
+	not_under_sanitizers "a whole script"
 	run "$EX/tree-aggregate.sh" 24 tree
 	assert_success
 	assert_line --regexp '^tree-xargs: same as one pass \(2 tensors within 1e-5\)$'
@@ -155,6 +159,7 @@ snapshot() {
 }
 
 @test "cron: a round completes with a dropout; rerunning changes nothing" {
+	not_under_sanitizers "whole rounds of cron scripts"
 	cron_setup
 	until_done
 	[ "$(fl-inspect -g round server/model.flt)" = 1 ]
@@ -196,6 +201,7 @@ snapshot() {
 }
 
 @test "cron: killed runs and half-written files are recovered" {
+	not_under_sanitizers "whole rounds of cron scripts"
 	cron_setup
 	# c1 is killed between making its keys and sending them; the next
 	# run sends them.
@@ -289,6 +295,7 @@ snapshot() {
 }
 
 @test "cron: keys of a device the operator did not enrol are left out" {
+	not_under_sanitizers "whole rounds of cron scripts"
 	cron_setup
 	export FL_KEYS_SECS=0
 	mkdir -p -m 700 clients/c9
@@ -308,6 +315,7 @@ snapshot() {
 }
 
 @test "cron: too few keys by the deadline abort; a new attempt opens" {
+	not_under_sanitizers "whole rounds of cron scripts"
 	cron_setup
 	export FL_KEYS_SECS=0
 	server
@@ -325,6 +333,7 @@ snapshot() {
 }
 
 @test "cron: the ledger refuses a round over budget: aborted and stopped" {
+	not_under_sanitizers "whole rounds of cron scripts"
 	cron_setup
 	export FL_BUDGET=1
 	n=0

@@ -117,6 +117,7 @@ PY
 # ---- RDP: against an independent reference ----
 
 @test "RDP matches Opacus' accountant within 0.1% over q, sigma 0.5-10, steps 1-1e4, delta 1e-5 and 1e-6" {
+	not_under_sanitizers "a numeric sweep"
 	local q s T d want got n=0 worst
 	cat > ref.py <<'PY'
 # Opacus' orders and conversion; RDP by exact binomial sums at integer
@@ -191,6 +192,7 @@ PY
 # ---- q = 1: the exact value is a floor ----
 
 @test "q = 1: PLD and RDP are never below the exact Gaussian epsilon" {
+	not_under_sanitizers "a numeric sweep"
 	local z T d ex
 	for z in 0.5 0.8 1 2 4 10; do
 		for T in 1 10 1000; do
@@ -464,6 +466,7 @@ PY
 # ---- cohorts ----
 
 @test "--sample: Poisson sampling; client counts, sizes and pairs pass chi-square and z tests" {
+	not_under_sanitizers "a statistical test"
 	local i
 	# 300 cohorts of 40 clients at q 1/4 (seeded for a reproducible test;
 	# the OS draw goes through the same sampler).

@@ -211,6 +211,7 @@ updates() {
 }
 
 @test "the examples script: tree aggregation with xargs -P and GNU parallel" {
+	not_under_sanitizers "a whole script"
 	run "$TOP/examples/tree-aggregate.sh" 20 "$PWD/tree"
 	assert_success
 	assert_line "tree-xargs: same as one pass (2 tensors within 1e-5)"

@@ -10,6 +10,14 @@ PATH="${FL_BIN:-$TOP/bin}:$PATH"
 export PATH TOP DATA
 
 # Every program the build made, by name.
+# make sanitize (FL_SANITIZE) skips the tests that are numeric sweeps,
+# statistical tests or whole scripts of many programs: the sanitizers check
+# memory, and these add minutes of the same paths.  make check runs them, and
+# every program's own tests run under the sanitizers.
+not_under_sanitizers() {
+	[ -z "${FL_SANITIZE:-}" ] || skip "under the sanitizers: $1, run by make check"
+}
+
 fl_programs() {
 	local p
 	for p in "${FL_REAL_BIN:-${FL_BIN:-$TOP/bin}}"/fl-*; do
