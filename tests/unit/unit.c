@@ -732,6 +732,12 @@ static const struct {
 	{ "clip_factor", test_clip_factor },
 	{ "fwht_blocked", test_fwht_blocked },
 	{ "quant_paths", test_quant_paths },
+	{ "codec_ring", test_codec_ring },
+	{ "codec_sr", test_codec_sr },
+	{ "codec_eden", test_codec_eden },
+	{ "codec_sparse", test_codec_sparse },
+	{ "codec_decode", test_codec_decode },
+	{ "codec_common", test_codec_common },
 };
 
 int

@@ -43,4 +43,12 @@ void test_topk(void);
 void test_error_feedback(void);
 void test_sparse_record(void);
 
+/* quantize.c */
+void test_codec_ring(void);
+void test_codec_sr(void);
+void test_codec_eden(void);
+void test_codec_sparse(void);
+void test_codec_decode(void);
+void test_codec_common(void);
+
 #endif
