@@ -235,3 +235,27 @@ unit() {
 @test "unit: clip_adapt" {
 	unit clip_adapt
 }
+
+@test "unit: codec_ring" {
+	unit codec_ring
+}
+
+@test "unit: codec_sr" {
+	unit codec_sr
+}
+
+@test "unit: codec_eden" {
+	unit codec_eden
+}
+
+@test "unit: codec_sparse" {
+	unit codec_sparse
+}
+
+@test "unit: codec_decode" {
+	unit codec_decode
+}
+
+@test "unit: codec_common" {
+	unit codec_common
+}

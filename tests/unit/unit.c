@@ -750,6 +750,12 @@ static const struct {
 	{ "dp_weight_pass", test_dp_weight_pass },
 	{ "dp_noise_record", test_dp_noise_record },
 	{ "clip_adapt", test_clip_adapt },
+	{ "codec_ring", test_codec_ring },
+	{ "codec_sr", test_codec_sr },
+	{ "codec_eden", test_codec_eden },
+	{ "codec_sparse", test_codec_sparse },
+	{ "codec_decode", test_codec_decode },
+	{ "codec_common", test_codec_common },
 };
 
 int

@@ -71,4 +71,12 @@ void test_dp_weight_pass(void);
 void test_dp_noise_record(void);
 void test_clip_adapt(void);
 
+/* quantize.c */
+void test_codec_ring(void);
+void test_codec_sr(void);
+void test_codec_eden(void);
+void test_codec_sparse(void);
+void test_codec_decode(void);
+void test_codec_common(void);
+
 #endif
