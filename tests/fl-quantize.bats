@@ -317,6 +317,26 @@ assert ms["clients"] == str(n)
 	done
 }
 
+
+@test "attack: a ring record whose clip.indicator is u64 does not overrun the decoder's u32 copy (refused, exit 1, nothing written)" {
+	# The decoder copies the indicator into a u32 tensor of the same
+	# shape; before the check it copied the input's bytes, so a u64
+	# indicator of 4096 counts wrote 16 KiB past the output's payload.
+	fl-pack -m round=2 -t w:f32=0.1,0.2,-0.1 -o a.flt
+	fl-clip-noise -c 1 --indicator a.flt | fl-quantize --ring 16 -n 1 --seed s -o e.flt
+	py '
+meta, t = read(sys.argv[1])[0]
+t["clip.indicator"] = np.full(4096, 2**40, dtype=np.uint64)
+with open(sys.argv[2], "wb") as f:
+    flt.write_record(f, meta, t)
+' e.flt wide.flt
+	run -0 fl-inspect wide.flt
+	assert_output --regexp 'clip.indicator +u64 +\[4096\]'
+	run -1 --separate-stderr fl-quantize -d -o d.flt wide.flt
+	assert_equal "$stderr" "fl-quantize: wide.flt: record 1: tensor 'clip.indicator' is u64, not u32"
+	assert_output ""
+	[ ! -e d.flt ]
+}
 @test "bad input to decode: no metadata, missing keys, mixed rotation seeds; exit 1, nothing written" {
 	fl-pack -m round=1 -t w:f32=0.5,0.25 -o plain.flt
 	run -1 --separate-stderr fl-quantize -d -o out.flt plain.flt
