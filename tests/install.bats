@@ -33,10 +33,13 @@ load helper
 
 @test "libfl installed: fl.pc builds examples/libfl/mask-sum.c, whose masks cancel in the sum" {
 	command -v pkg-config > /dev/null || skip "no pkg-config"
-	# make sanitize passes its build (O, CFLAGS) down to this make: its
-	# libfl.a would need -fsanitize to link.
-	[ -z "${FL_SANITIZE:-}" ] || skip "the sanitizer build's libfl.a links only with -fsanitize"
-	local root=$BATS_TEST_TMPDIR/root
+	# Under make sanitize its build (O, CC, CFLAGS) reaches this make
+	# install: that libfl.a is instrumented, so the example is built with
+	# the same compiler and sanitizers, and runs under them.
+	local root=$BATS_TEST_TMPDIR/root cc=cc san=
+	if [ -n "${FL_SANITIZE:-}" ]; then
+		cc=clang san=-fsanitize=address,undefined
+	fi
 	run -0 make -s -C "$TOP" install DESTDIR="$root" PREFIX=/opt/fl
 	export PKG_CONFIG_PATH=$root/opt/fl/lib/pkgconfig
 	export PKG_CONFIG_SYSROOT_DIR=$root
@@ -45,9 +48,9 @@ load helper
 	# The public headers stand alone, strictly.
 	printf '#include <fl.h>\nint main(void) { return 0; }\n' > empty.c
 	# shellcheck disable=SC2046 # pkg-config's words
-	run -0 cc -std=c11 -Wall -Wextra -Werror -pedantic -o empty empty.c $(pkg-config --cflags --libs fl)
+	run -0 $cc -std=c11 -Wall -Wextra -Werror -pedantic $san -o empty empty.c $(pkg-config --cflags --libs fl)
 	# shellcheck disable=SC2046
-	run -0 cc -std=c11 -Wall -Wextra -Werror -O2 -o mask-sum \
+	run -0 $cc -std=c11 -Wall -Wextra -Werror -O2 $san -o mask-sum \
 	    "$TOP/examples/libfl/mask-sum.c" $(pkg-config --cflags --libs fl)
 	run -0 ./mask-sum
 	assert_line "the masks cancelled"
