@@ -43,6 +43,10 @@ unit() {
 	unit tensor_add
 }
 
+@test "unit: int_elements" {
+	unit int_elements
+}
+
 @test "unit: shape_parse" {
 	unit shape_parse
 }

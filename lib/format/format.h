@@ -104,6 +104,10 @@ int fl_dtype_is_float(enum fl_dtype dt);
 /* 1 for the signed integer types, 0 otherwise. */
 int fl_dtype_is_signed_int(enum fl_dtype dt);
 
+/* The values an integer dtype holds: [*min, *max] (both 0 for a float
+ * dtype). */
+void fl_dtype_int_range(enum fl_dtype dt, int64_t *min, uint64_t *max);
+
 /* ---- records ---- */
 
 void fl_record_init(struct fl_record *rec);
@@ -229,6 +233,17 @@ int fl_tensor_check_name(const char *name, size_t len, struct fl_error *err);
 
 /* Element i of t as a double (exact for every value of 32-bit types). */
 double fl_tensor_get(const struct fl_tensor *t, uint64_t i);
+
+/* Element i of an unsigned (fl_tensor_get_u64) or signed (_i64) integer
+ * tensor, widened exactly; 0 for a tensor of another kind. */
+uint64_t fl_tensor_get_u64(const struct fl_tensor *t, uint64_t i);
+int64_t fl_tensor_get_i64(const struct fl_tensor *t, uint64_t i);
+
+/* Store element i of an integer tensor: v if its dtype is signed, else u,
+ * narrowed to the dtype (the caller checked the range with
+ * fl_dtype_int_range).  Other dtypes are left alone. */
+void fl_tensor_set_int(struct fl_tensor *t, uint64_t i, int64_t v,
+    uint64_t u);
 
 /* ---- shapes ---- */
 

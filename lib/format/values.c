@@ -58,16 +58,6 @@ fl_values_count(const char *text, size_t len)
 	return n;
 }
 
-static const struct {
-	int64_t min;
-	uint64_t max;
-} int_range[FL_DTYPE_COUNT] = {
-	[FL_I8] = { INT8_MIN, INT8_MAX },    [FL_U8] = { 0, UINT8_MAX },
-	[FL_I16] = { INT16_MIN, INT16_MAX }, [FL_U16] = { 0, UINT16_MAX },
-	[FL_I32] = { INT32_MIN, INT32_MAX }, [FL_U32] = { 0, UINT32_MAX },
-	[FL_I64] = { INT64_MIN, INT64_MAX }, [FL_U64] = { 0, UINT64_MAX },
-};
-
 /* Is s one of the spellings of a non-finite value we accept? */
 static int
 nonfinite_word(const char *s)
@@ -120,9 +110,10 @@ store(struct fl_tensor *t, uint64_t i, const char *s, struct fl_error *err)
 {
 	struct fl_error why;
 	char *end;
-	int64_t iv = 0;
-	uint64_t uv = 0;
+	int64_t iv = 0, min;
+	uint64_t uv = 0, max;
 
+	fl_dtype_int_range(t->dtype, &min, &max);
 	switch (t->dtype) {
 	case FL_F32:
 	case FL_F64:
@@ -130,15 +121,15 @@ store(struct fl_tensor *t, uint64_t i, const char *s, struct fl_error *err)
 	default:
 		end = (char *)s + strlen(s);
 		if (fl_dtype_is_signed_int(t->dtype)) {
-			if (fl_parse_i64(s, int_range[t->dtype].min,
-			    (int64_t)int_range[t->dtype].max, &iv, &why) < 0)
+			if (fl_parse_i64(s, min, (int64_t)max, &iv,
+			    &why) < 0)
 				return fl_error_set(err, FL_EINVAL, "%s for %s",
 				    why.msg, fl_dtype_name(t->dtype));
 		} else if (s[0] == '-' && strspn(s + 1, "0123456789") ==
 		    strlen(s + 1) && strspn(s + 1, "0") != strlen(s + 1)) {
 			return fl_error_set(err, FL_EINVAL, "must be at least "
 			    "0 for %s", fl_dtype_name(t->dtype));
-		} else if (fl_parse_u64(s, 0, int_range[t->dtype].max, &uv,
+		} else if (fl_parse_u64(s, 0, max, &uv,
 		    &why) < 0) {
 			return fl_error_set(err, FL_EINVAL, "%s for %s",
 			    why.msg, fl_dtype_name(t->dtype));
@@ -147,17 +138,7 @@ store(struct fl_tensor *t, uint64_t i, const char *s, struct fl_error *err)
 	}
 	if (*s == '\0' || *end != '\0')
 		return fl_error_set(err, FL_EINVAL, "not a number");
-	switch (t->dtype) {
-	case FL_I8: ((int8_t *)t->data)[i] = (int8_t)iv; break;
-	case FL_I16: ((int16_t *)t->data)[i] = (int16_t)iv; break;
-	case FL_I32: ((int32_t *)t->data)[i] = (int32_t)iv; break;
-	case FL_I64: ((int64_t *)t->data)[i] = iv; break;
-	case FL_U8: ((uint8_t *)t->data)[i] = (uint8_t)uv; break;
-	case FL_U16: ((uint16_t *)t->data)[i] = (uint16_t)uv; break;
-	case FL_U32: ((uint32_t *)t->data)[i] = (uint32_t)uv; break;
-	case FL_U64: ((uint64_t *)t->data)[i] = uv; break;
-	default: break;
-	}
+	fl_tensor_set_int(t, i, iv, uv);
 	return 0;
 }
 

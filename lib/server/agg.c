@@ -357,39 +357,6 @@ name(double *restrict acc, const T *restrict x, size_t n, double w)	\
 DEFINE_ADD(add_f32, float, LOAD2_F32)
 DEFINE_ADD(add_f64, double, LOAD2_F64)
 
-/* Element i of an integer tensor, widened. */
-static uint64_t
-get_u(const struct fl_tensor *t, uint64_t i)
-{
-	const unsigned char *p = t->data;
-
-	switch (t->dtype) {
-	case FL_U8:
-		return p[i];
-	case FL_U16:
-		return ((const uint16_t *)t->data)[i];
-	case FL_U32:
-		return ((const uint32_t *)t->data)[i];
-	default:
-		return ((const uint64_t *)t->data)[i];
-	}
-}
-
-static int64_t
-get_i(const struct fl_tensor *t, uint64_t i)
-{
-	switch (t->dtype) {
-	case FL_I8:
-		return ((const int8_t *)t->data)[i];
-	case FL_I16:
-		return ((const int16_t *)t->data)[i];
-	case FL_I32:
-		return ((const int32_t *)t->data)[i];
-	default:
-		return ((const int64_t *)t->data)[i];
-	}
-}
-
 /* Error messages count elements from `first`: t may be a piece of the
  * tensor. */
 static int
@@ -415,7 +382,7 @@ add_modular(uint64_t *restrict acc, const struct fl_tensor *t, uint64_t m,
 		}
 	}
 	for (uint64_t i = 0; i < t->numel; i++) {
-		uint64_t v = get_u(t, i), s;
+		uint64_t v = fl_tensor_get_u64(t, i), s;
 
 		if (v >= m)
 			return fl_error_set(err, FL_EINVAL, "tensor '%s' element "
@@ -439,14 +406,14 @@ add_int(void *sum, const struct fl_tensor *t, struct fl_error *err)
 		int64_t *acc = sum;
 
 		for (uint64_t i = 0; i < t->numel; i++)
-			if (__builtin_add_overflow(acc[i], get_i(t, i),
+			if (__builtin_add_overflow(acc[i], fl_tensor_get_i64(t, i),
 			    &acc[i]))
 				goto overflow;
 	} else {
 		uint64_t *acc = sum;
 
 		for (uint64_t i = 0; i < t->numel; i++)
-			if (__builtin_add_overflow(acc[i], get_u(t, i),
+			if (__builtin_add_overflow(acc[i], fl_tensor_get_u64(t, i),
 			    &acc[i]))
 				goto overflow;
 	}
@@ -710,16 +677,7 @@ result_int(const void *sum, struct fl_tensor *t, struct fl_error *err)
 		} else {
 			u = ((const uint64_t *)sum)[i];
 		}
-		switch (t->dtype) {
-		case FL_I8: lo = INT8_MIN; hi = INT8_MAX; break;
-		case FL_I16: lo = INT16_MIN; hi = INT16_MAX; break;
-		case FL_I32: lo = INT32_MIN; hi = INT32_MAX; break;
-		case FL_I64: lo = INT64_MIN; hi = INT64_MAX; break;
-		case FL_U8: hi = UINT8_MAX; break;
-		case FL_U16: hi = UINT16_MAX; break;
-		case FL_U32: hi = UINT32_MAX; break;
-		default: hi = UINT64_MAX; break;
-		}
+		fl_dtype_int_range(t->dtype, &lo, &hi);
 		if (neg ? v < lo : u > hi) {
 			if (neg)
 				return fl_error_set(err, FL_EINVAL, "tensor '%s' "
@@ -731,16 +689,7 @@ result_int(const void *sum, struct fl_tensor *t, struct fl_error *err)
 			    (unsigned long long)i, (unsigned long long)u,
 			    fl_dtype_name(t->dtype));
 		}
-		switch (t->dtype) {
-		case FL_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
-		case FL_I16: ((int16_t *)t->data)[i] = (int16_t)v; break;
-		case FL_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
-		case FL_I64: ((int64_t *)t->data)[i] = v; break;
-		case FL_U8: ((uint8_t *)t->data)[i] = (uint8_t)u; break;
-		case FL_U16: ((uint16_t *)t->data)[i] = (uint16_t)u; break;
-		case FL_U32: ((uint32_t *)t->data)[i] = (uint32_t)u; break;
-		default: ((uint64_t *)t->data)[i] = u; break;
-		}
+		fl_tensor_set_int(t, i, v, u);
 	}
 	return 0;
 }

@@ -273,6 +273,53 @@ test_tensor_add(void)
 	fl_record_free(&rec);
 }
 
+/* Integer elements: each dtype's range, and its extremes stored and read
+ * back exactly through the widened accessors. */
+static void
+test_int_elements(void)
+{
+	static const enum fl_dtype dts[] = {
+		FL_I8, FL_U8, FL_I16, FL_U16, FL_I32, FL_U32, FL_I64, FL_U64
+	};
+	static const unsigned bits[] = { 8, 8, 16, 16, 32, 32, 64, 64 };
+	uint64_t d2[] = { 2 };
+	struct fl_record rec;
+	struct fl_error err;
+	int64_t min;
+	uint64_t max;
+
+	fl_record_init(&rec);
+	for (size_t k = 0; k < sizeof(dts) / sizeof(dts[0]); k++) {
+		int sgn = fl_dtype_is_signed_int(dts[k]);
+		char name[8];
+		struct fl_tensor *t;
+
+		fl_dtype_int_range(dts[k], &min, &max);
+		CHECK(max == (sgn ? UINT64_MAX >> (65 - bits[k]) :
+		    UINT64_MAX >> (64 - bits[k])));
+		CHECK(sgn ? min == -(int64_t)max - 1 : min == 0);
+		snprintf(name, sizeof(name), "t%zu", k);
+		t = fl_tensor_add(&rec, name, dts[k], 1, d2, &err);
+		CHECK(t != NULL);
+		if (t == NULL)
+			continue;
+		fl_tensor_set_int(t, 0, min, 0);
+		fl_tensor_set_int(t, 1, (int64_t)max, max);
+		if (sgn) {
+			CHECK(fl_tensor_get_i64(t, 0) == min);
+			CHECK(fl_tensor_get_i64(t, 1) == (int64_t)max);
+			CHECK(fl_tensor_get_u64(t, 1) == 0);
+		} else {
+			CHECK(fl_tensor_get_u64(t, 0) == 0);
+			CHECK(fl_tensor_get_u64(t, 1) == max);
+			CHECK(fl_tensor_get_i64(t, 1) == 0);
+		}
+	}
+	fl_dtype_int_range(FL_F32, &min, &max);
+	CHECK(min == 0 && max == 0);
+	fl_record_free(&rec);
+}
+
 static void
 test_shape_parse(void)
 {
@@ -708,6 +755,7 @@ static const struct {
 	{ "format_numbers", test_format_numbers },
 	{ "meta", test_meta },
 	{ "tensor_add", test_tensor_add },
+	{ "int_elements", test_int_elements },
 	{ "shape_parse", test_shape_parse },
 	{ "roundtrip", test_roundtrip },
 	{ "stream", test_stream },
