@@ -438,42 +438,28 @@ tool_output_place_held(void)
 	}
 }
 
-static _Noreturn void
-bad_meta(const struct tool_input *in, const char *key, const char *v,
-    const struct fl_error *err)
-{
-	char q[FL_QUOTE];
-
-	tool_die("%s: record %lu: metadata %s '%s': %s", in->name, in->recno,
-	    key, fl_escape(q, sizeof(q), v, strlen(v)), err->msg);
-}
-
 int
 tool_meta_double(const struct fl_record *rec, const struct tool_input *in,
     const char *key, double min, double max, double *out)
 {
-	const char *v = fl_meta_get(rec, key);
 	struct fl_error err;
+	int found = fl_meta_double(rec, key, min, max, out, &err);
 
-	if (v == NULL)
-		return 0;
-	if (fl_parse_double(v, min, max, out, &err) < 0)
-		bad_meta(in, key, v, &err);
-	return 1;
+	if (found < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
+	return found;
 }
 
 int
 tool_meta_u64(const struct fl_record *rec, const struct tool_input *in,
     const char *key, uint64_t min, uint64_t max, uint64_t *out)
 {
-	const char *v = fl_meta_get(rec, key);
 	struct fl_error err;
+	int found = fl_meta_u64(rec, key, min, max, out, &err);
 
-	if (v == NULL)
-		return 0;
-	if (fl_parse_u64(v, min, max, out, &err) < 0)
-		bad_meta(in, key, v, &err);
-	return 1;
+	if (found < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
+	return found;
 }
 
 void

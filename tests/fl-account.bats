@@ -409,6 +409,10 @@ PY
 	run fl-account -q 0.1 lap.flt
 	assert_failure 1
 	assert_output "fl-account: lap.flt: record 1: unknown dp.mechanism 'laplace'"
+	fl-pack -m dp.mechanism=gaussian -m dp.noise=abc -t w:f32=0 -o abc.flt
+	run fl-account -q 0.1 abc.flt
+	assert_failure 1
+	assert_output "fl-account: abc.flt: record 1: metadata dp.noise 'abc': not a number"
 	fl-pack -m dp.mechanism=gaussian -m dp.noise=0 -t w:f32=0 -o zero.flt
 	run fl-account -q 0.1 zero.flt
 	assert_failure 1

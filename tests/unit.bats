@@ -39,6 +39,10 @@ unit() {
 	unit meta
 }
 
+@test "unit: meta_numbers" {
+	unit meta_numbers
+}
+
 @test "unit: tensor_add" {
 	unit tensor_add
 }

@@ -229,6 +229,24 @@ ring_vnmse(const struct fl_record *rec, const struct fl_ring_params *p,
 	return 0;
 }
 
+/* The clip indicator passes through both ways as it is: a u32 count, the
+ * only dtype the copy is sized for (a u64 one overran it). */
+static int
+copy_indicator(struct fl_record *out, const struct fl_tensor *t,
+    struct fl_error *err)
+{
+	struct fl_tensor *u;
+
+	if (t->dtype != FL_U32)
+		return fl_error_set(err, FL_EFORMAT, "tensor '%s' is %s, not "
+		    "u32", t->name, fl_dtype_name(t->dtype));
+	if ((u = fl_tensor_add(out, t->name, FL_U32, t->rank, t->dims,
+	    err)) == NULL)
+		return -1;
+	memcpy(u->data, t->data, t->nbytes);
+	return 0;
+}
+
 /* The encoded record: each float tensor becomes u32 of the same shape,
  * the indicator stays, the padding goes last. */
 static int
@@ -242,16 +260,16 @@ ring_tensors(struct fl_record *out, const struct fl_record *rec,
 		return -1;
 	for (size_t i = 0; i < rec->ntensors; i++) {
 		const struct fl_tensor *t = &rec->tensors[i];
-		int ind = strcmp(t->name, FL_Q_INDICATOR) == 0;
-		struct fl_tensor *u = fl_tensor_add(out, t->name, FL_U32,
-		    t->rank, t->dims, err);
+		struct fl_tensor *u;
 
-		if (u == NULL)
-			return -1;
-		if (ind) {
-			memcpy(u->data, t->data, t->nbytes);
+		if (strcmp(t->name, FL_Q_INDICATOR) == 0) {
+			if (copy_indicator(out, t, err) < 0)
+				return -1;
 			continue;
 		}
+		if ((u = fl_tensor_add(out, t->name, FL_U32, t->rank,
+		    t->dims, err)) == NULL)
+			return -1;
 		memcpy(u->data, ring + off, u->nbytes);
 		off += t->numel;
 	}
@@ -464,24 +482,18 @@ ring_out(struct fl_record *out, const struct fl_record *rec, const float *buf,
 		return -1;
 	for (size_t i = 0; i < rec->ntensors; i++) {
 		const struct fl_tensor *t = &rec->tensors[i];
-		int ind = strcmp(t->name, FL_Q_INDICATOR) == 0;
 		struct fl_tensor *u;
 
-		if (!ind && strcmp(t->name, FL_Q_PAD) == 0)
+		if (strcmp(t->name, FL_Q_PAD) == 0)
 			continue;
-		/* The indicator is copied as it is: it must be the u32 the
-		 * copy is sized for (a u64 one overran it). */
-		if (ind && t->dtype != FL_U32)
-			return fl_error_set(err, FL_EFORMAT, "tensor '%s' is %s,"
-			    " not u32", t->name, fl_dtype_name(t->dtype));
-		u = fl_tensor_add(out, t->name, ind ? FL_U32 : FL_F32,
-		    t->rank, t->dims, err);
-		if (u == NULL)
-			return -1;
-		if (ind) {
-			memcpy(u->data, t->data, t->nbytes);
+		if (strcmp(t->name, FL_Q_INDICATOR) == 0) {
+			if (copy_indicator(out, t, err) < 0)
+				return -1;
 			continue;
 		}
+		if ((u = fl_tensor_add(out, t->name, FL_F32, t->rank, t->dims,
+		    err)) == NULL)
+			return -1;
 		if (rotated)
 			fl_rht_signs_copy(u->data, buf + off, t->numel, off,
 			    key);

@@ -42,27 +42,13 @@ fl_codec_need(const struct fl_record *rec, const char *key,
 	return v;
 }
 
-static int
-bad_meta(const char *key, const char *v, const struct fl_error *why,
-    struct fl_error *err)
-{
-	char q[FL_QUOTE];
-
-	return fl_error_set(err, FL_EFORMAT, "metadata %s '%s': %s", key,
-	    fl_escape(q, sizeof(q), v, strlen(v)), why->msg);
-}
-
 int
 fl_codec_need_u64(const struct fl_record *rec, const char *key,
     uint64_t min, uint64_t max, uint64_t *out, struct fl_error *err)
 {
-	const char *v = fl_codec_need(rec, key, err);
-	struct fl_error why;
-
-	if (v == NULL)
+	if (fl_codec_need(rec, key, err) == NULL ||
+	    fl_meta_u64(rec, key, min, max, out, err) < 0)
 		return -1;
-	if (fl_parse_u64(v, min, max, out, &why) < 0)
-		return bad_meta(key, v, &why, err);
 	return 0;
 }
 
@@ -70,13 +56,9 @@ int
 fl_codec_need_double(const struct fl_record *rec, const char *key,
     double min, double max, double *out, struct fl_error *err)
 {
-	const char *v = fl_codec_need(rec, key, err);
-	struct fl_error why;
-
-	if (v == NULL)
+	if (fl_codec_need(rec, key, err) == NULL ||
+	    fl_meta_double(rec, key, min, max, out, err) < 0)
 		return -1;
-	if (fl_parse_double(v, min, max, out, &why) < 0)
-		return bad_meta(key, v, &why, err);
 	return 0;
 }
 

@@ -183,6 +183,16 @@ int fl_record_write(FILE *fp, const struct fl_record *rec, int zlevel,
 const char *fl_meta_get(const struct fl_record *rec, const char *key);
 
 /*
+ * The number under key, in [min, max]: returns 1 with *out set, 0 when the
+ * key is absent (*out untouched), or -1 (FL_EFORMAT) when the value is not
+ * such a number, as "metadata KEY 'VALUE': why" with the value escaped.
+ */
+int fl_meta_double(const struct fl_record *rec, const char *key, double min,
+    double max, double *out, struct fl_error *err);
+int fl_meta_u64(const struct fl_record *rec, const char *key, uint64_t min,
+    uint64_t max, uint64_t *out, struct fl_error *err);
+
+/*
  * Set key to value (copied), keeping the keys sorted.  key must match
  * [a-z0-9][a-z0-9._-]{0,63} and not be "tensor"; value must be valid UTF-8
  * of at most 4096 bytes without control characters or leading or trailing

@@ -216,3 +216,43 @@ fl_meta_copy(struct fl_record *dst, const struct fl_record *src,
 			return -1;
 	return 0;
 }
+
+/* ---- numbers under a key ---- */
+
+static int
+meta_bad(const char *key, const char *v, const struct fl_error *why,
+    struct fl_error *err)
+{
+	char q[FL_QUOTE];
+
+	return fl_error_set(err, FL_EFORMAT, "metadata %s '%s': %s", key,
+	    fl_escape(q, sizeof(q), v, strlen(v)), why->msg);
+}
+
+int
+fl_meta_double(const struct fl_record *rec, const char *key, double min,
+    double max, double *out, struct fl_error *err)
+{
+	const char *v = fl_meta_get(rec, key);
+	struct fl_error why;
+
+	if (v == NULL)
+		return 0;
+	if (fl_parse_double(v, min, max, out, &why) < 0)
+		return meta_bad(key, v, &why, err);
+	return 1;
+}
+
+int
+fl_meta_u64(const struct fl_record *rec, const char *key, uint64_t min,
+    uint64_t max, uint64_t *out, struct fl_error *err)
+{
+	const char *v = fl_meta_get(rec, key);
+	struct fl_error why;
+
+	if (v == NULL)
+		return 0;
+	if (fl_parse_u64(v, min, max, out, &why) < 0)
+		return meta_bad(key, v, &why, err);
+	return 1;
+}

@@ -25,9 +25,10 @@ fl_clip_adapt_read(struct fl_clip_adapt *a, const struct fl_record *rec,
 
 	memset(a, 0, sizeof(*a));
 	a->clip = NAN;
-	if (fl_dp_meta_double(rec, "dp.clip", 0, INFINITY, &a->clip,
-	    err) < 0 || fl_dp_meta_u64(rec, "clients", &clients, err) < 0 ||
-	    fl_dp_meta_double(rec, "agg.denominator", 0, INFINITY,
+	if (fl_meta_double(rec, "dp.clip", 0, INFINITY, &a->clip,
+	    err) < 0 || fl_meta_u64(rec, "clients", 0, UINT64_MAX, &clients,
+	    err) < 0 ||
+	    fl_meta_double(rec, "agg.denominator", 0, INFINITY,
 	    &denominator, err) < 0)
 		return -1;
 	a->clients = (double)clients;

@@ -21,38 +21,6 @@
 /* ---- metadata, read with the programs' messages ---- */
 
 int
-fl_dp_meta_double(const struct fl_record *rec, const char *key, double min,
-    double max, double *out, struct fl_error *err)
-{
-	const char *v = fl_meta_get(rec, key);
-	struct fl_error e;
-	char q[FL_QUOTE];
-
-	if (v == NULL)
-		return 0;
-	if (fl_parse_double(v, min, max, out, &e) < 0)
-		return fl_error_set(err, FL_EFORMAT, "metadata %s '%s': %s",
-		    key, fl_escape(q, sizeof(q), v, strlen(v)), e.msg);
-	return 0;
-}
-
-int
-fl_dp_meta_u64(const struct fl_record *rec, const char *key, uint64_t *out,
-    struct fl_error *err)
-{
-	const char *v = fl_meta_get(rec, key);
-	struct fl_error e;
-	char q[FL_QUOTE];
-
-	if (v == NULL)
-		return 0;
-	if (fl_parse_u64(v, 0, UINT64_MAX, out, &e) < 0)
-		return fl_error_set(err, FL_EFORMAT, "metadata %s '%s': %s",
-		    key, fl_escape(q, sizeof(q), v, strlen(v)), e.msg);
-	return 0;
-}
-
-int
 fl_dp_ring_modulus(const struct fl_record *rec, uint64_t *modulus,
     struct fl_error *err)
 {
@@ -61,7 +29,8 @@ fl_dp_ring_modulus(const struct fl_record *rec, uint64_t *modulus,
 	*modulus = 0;
 	if (v != NULL && strcmp(v, "18446744073709551616") == 0)
 		return 0;
-	return fl_dp_meta_u64(rec, "modulus", modulus, err);
+	return fl_meta_u64(rec, "modulus", 0, UINT64_MAX, modulus,
+	    err) < 0 ? -1 : 0;
 }
 
 /* A number as the shortest text that reads back (fmt NULL), or printf'd. */
@@ -192,7 +161,7 @@ capped_weight(const struct fl_dp_clip *c, const struct fl_record *rec,
 	if (fl_meta_get(rec, "weight") == NULL)
 		return fl_error_set(err, FL_EFORMAT, "--weight-cap needs the "
 		    "update's example count (weight, from fl-train)");
-	if (fl_dp_meta_double(rec, "weight", 0, INFINITY, &n, err) < 0)
+	if (fl_meta_double(rec, "weight", 0, INFINITY, &n, err) < 0)
 		return -1;
 	if (!(n > 0))
 		return fl_error_set(err, FL_EFORMAT, "weight must be "
@@ -225,7 +194,7 @@ loss_coordinate(const struct fl_dp_clip *c, const struct fl_record *rec,
 		return fl_error_set(err, FL_EFORMAT, "--loss-bound needs the "
 		    "update's training loss (loss, from fl-train without "
 		    "--dp)");
-	if (fl_dp_meta_double(rec, "loss", -INFINITY, INFINITY, &loss,
+	if (fl_meta_double(rec, "loss", -INFINITY, INFINITY, &loss,
 	    err) < 0)
 		return -1;
 	if (!isfinite(loss))
@@ -451,10 +420,10 @@ sensitivity(const struct fl_dp_noise *p, const struct fl_record *rec,
     int is_float, double *sens, struct fl_error *err)
 {
 	*sens = p->sensitivity;
-	if (isnan(*sens) && fl_dp_meta_double(rec, "dp.sensitivity", 0,
+	if (isnan(*sens) && fl_meta_double(rec, "dp.sensitivity", 0,
 	    INFINITY, sens, err) < 0)
 		return -1;
-	if (isnan(*sens) && is_float && fl_dp_meta_double(rec, "dp.clip",
+	if (isnan(*sens) && is_float && fl_meta_double(rec, "dp.clip",
 	    0, INFINITY, sens, err) < 0)
 		return -1;
 	if (isnan(*sens))

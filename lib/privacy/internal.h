@@ -24,13 +24,8 @@ fl_rng_next48(struct fl_rng *r)
 	return le64toh(v) & ((UINT64_C(1) << 48) - 1);
 }
 
-/* Metadata numbers for the DP step (dprecord.c): absent leaves *out as it
- * is; a bad value fails (FL_EFORMAT) as "metadata KEY 'value': why".  The
- * ring modulus reads "modulus", 2^64 written out as 0. */
-int fl_dp_meta_double(const struct fl_record *rec, const char *key,
-    double min, double max, double *out, struct fl_error *err);
-int fl_dp_meta_u64(const struct fl_record *rec, const char *key,
-    uint64_t *out, struct fl_error *err);
+/* The ring modulus of a record: "modulus", 2^64 written out as 0; absent
+ * leaves 0. */
 int fl_dp_ring_modulus(const struct fl_record *rec, uint64_t *modulus,
     struct fl_error *err);
 

@@ -108,38 +108,6 @@ fl_release_honest(const struct fl_release *r)
 	return r->clients > r->colluding ? r->clients - r->colluding : 0;
 }
 
-static int
-meta_double(const struct fl_record *rec, const char *key, double min,
-    double *out, int *found, struct fl_error *err)
-{
-	const char *v = fl_meta_get(rec, key);
-	struct fl_error e;
-
-	*found = v != NULL;
-	if (v == NULL)
-		return 0;
-	if (fl_parse_double(v, min, DBL_MAX, out, &e) < 0)
-		return fl_error_set(err, FL_EINVAL, "invalid %s '%s': %s", key,
-		    v, e.msg);
-	return 0;
-}
-
-static int
-meta_u64(const struct fl_record *rec, const char *key, uint64_t min,
-    uint64_t *out, int *found, struct fl_error *err)
-{
-	const char *v = fl_meta_get(rec, key);
-	struct fl_error e;
-
-	*found = v != NULL;
-	if (v == NULL)
-		return 0;
-	if (fl_parse_u64(v, min, UINT64_MAX, out, &e) < 0)
-		return fl_error_set(err, FL_EINVAL, "invalid %s '%s': %s", key,
-		    v, e.msg);
-	return 0;
-}
-
 /*
  * Clients that collude with the server know their own noise shares and
  * subtract them (Kairouz, Liu, Steinke 2021): of the shares summed, only
@@ -154,8 +122,9 @@ colluding_shares(struct fl_release *r, const struct fl_record *rec,
 	int found;
 
 	if (isnan(corrupt)) {
-		if (meta_u64(rec, "secagg.corrupt", 0, &r->colluding, &found,
-		    err) < 0)
+		found = fl_meta_u64(rec, "secagg.corrupt", 0, UINT64_MAX,
+		    &r->colluding, err);
+		if (found < 0)
 			return -1;
 		if (found)
 			goto check;
@@ -178,7 +147,8 @@ fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
 	const char *mech = fl_meta_get(rec, "dp.mechanism");
 	double sigma = 0, sens = 0, noise = 0, dq = 0, ind = 0;
 	uint64_t shares = 1, clients = 0, steps = 1, round = 0;
-	int has_sigma, has_sens, has_noise, has_q, has_clients, f;
+	int has_sigma, has_sens, has_noise, has_q, has_clients, has_round;
+	char q[FL_QUOTE];
 
 	memset(r, 0, sizeof(*r));
 	r->round = FL_ROUND_NONE;
@@ -187,21 +157,28 @@ fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
 		    "noised release");
 	if (fl_mechanism_parse(mech, &r->mech) < 0)
 		return fl_error_set(err, FL_EINVAL, "unknown dp.mechanism '%s'",
-		    mech);
-	if (meta_double(rec, "dp.sigma", 0, &sigma, &has_sigma, err) < 0 ||
-	    meta_double(rec, "dp.sensitivity", 0, &sens, &has_sens, err) < 0 ||
-	    meta_double(rec, "dp.noise", 0, &noise, &has_noise, err) < 0 ||
-	    meta_double(rec, "dp.q", 0, &dq, &has_q, err) < 0 ||
-	    meta_double(rec, "dp.clip", 0, &r->clip, &f, err) < 0 ||
-	    meta_double(rec, "dp.sensitivity-l1", 0, &r->sens1, &f, err) < 0 ||
-	    meta_double(rec, "dp.indicator-noise", 0, &ind, &f, err) < 0 ||
-	    meta_u64(rec, "dp.shares", 1, &shares, &f, err) < 0 ||
-	    meta_u64(rec, "dp.steps", 1, &steps, &f, err) < 0 ||
-	    meta_u64(rec, "dp.dim", 1, &r->dim, &f, err) < 0 ||
-	    meta_u64(rec, "clients", 1, &clients, &has_clients, err) < 0 ||
-	    meta_u64(rec, "round", 0, &round, &f, err) < 0)
+		    fl_escape(q, sizeof(q), mech, strlen(mech)));
+	if ((has_sigma = fl_meta_double(rec, "dp.sigma", 0, DBL_MAX, &sigma,
+	    err)) < 0 ||
+	    (has_sens = fl_meta_double(rec, "dp.sensitivity", 0, DBL_MAX,
+	    &sens, err)) < 0 ||
+	    (has_noise = fl_meta_double(rec, "dp.noise", 0, DBL_MAX, &noise,
+	    err)) < 0 ||
+	    (has_q = fl_meta_double(rec, "dp.q", 0, DBL_MAX, &dq, err)) < 0 ||
+	    fl_meta_double(rec, "dp.clip", 0, DBL_MAX, &r->clip, err) < 0 ||
+	    fl_meta_double(rec, "dp.sensitivity-l1", 0, DBL_MAX, &r->sens1,
+	    err) < 0 ||
+	    fl_meta_double(rec, "dp.indicator-noise", 0, DBL_MAX, &ind,
+	    err) < 0 ||
+	    fl_meta_u64(rec, "dp.shares", 1, UINT64_MAX, &shares, err) < 0 ||
+	    fl_meta_u64(rec, "dp.steps", 1, UINT64_MAX, &steps, err) < 0 ||
+	    fl_meta_u64(rec, "dp.dim", 1, UINT64_MAX, &r->dim, err) < 0 ||
+	    (has_clients = fl_meta_u64(rec, "clients", 1, UINT64_MAX,
+	    &clients, err)) < 0 ||
+	    (has_round = fl_meta_u64(rec, "round", 0, UINT64_MAX, &round,
+	    err)) < 0)
 		return -1;
-	if (f)
+	if (has_round)
 		r->round = round;
 	if (shares > 1 && !has_clients)
 		return fl_error_set(err, FL_EINVAL, "noise in %llu shares but "

@@ -30,16 +30,11 @@ int
 fl_sa_need_u64(const struct fl_record *rec, const char *key, uint64_t min,
     uint64_t max, uint64_t *out, struct fl_error *err)
 {
-	const char *v = fl_meta_get(rec, key);
-	struct fl_error e;
-	char q[FL_QUOTE];
+	int found = fl_meta_u64(rec, key, min, max, out, err);
 
-	if (v == NULL)
+	if (found == 0)
 		return fl_error_set(err, FL_EFORMAT, "no '%s'", key);
-	if (fl_parse_u64(v, min, max, out, &e) < 0)
-		return fl_error_set(err, FL_EFORMAT, "bad %s '%s': %s", key,
-		    fl_escape(q, sizeof(q), v, strlen(v)), e.msg);
-	return 0;
+	return found < 0 ? -1 : 0;
 }
 
 int

@@ -273,6 +273,34 @@ test_tensor_add(void)
 	fl_record_free(&rec);
 }
 
+/* Numbers under a key: found, absent (untouched), or refused with the
+ * key and the escaped value. */
+static void
+test_meta_numbers(void)
+{
+	struct fl_record rec;
+	struct fl_error err;
+	double d = -1;
+	uint64_t u = 7;
+
+	fl_record_init(&rec);
+	CHECK(fl_meta_set(&rec, "a", "2.5", &err) == 0);
+	CHECK(fl_meta_set(&rec, "n", "12", &err) == 0);
+	CHECK(fl_meta_set(&rec, "bad", "1e", &err) == 0);
+	CHECK(fl_meta_double(&rec, "a", 0, 10, &d, &err) == 1 && d == 2.5);
+	CHECK(fl_meta_double(&rec, "none", 0, 10, &d, &err) == 0 && d == 2.5);
+	CHECK(fl_meta_u64(&rec, "n", 0, 100, &u, &err) == 1 && u == 12);
+	CHECK(fl_meta_u64(&rec, "none", 0, 100, &u, &err) == 0 && u == 12);
+	CHECK(fl_meta_u64(&rec, "n", 13, 100, &u, &err) == -1);
+	CHECK(err.code == FL_EFORMAT &&
+	    strncmp(err.msg, "metadata n '12': ", 17) == 0);
+	CHECK(fl_meta_double(&rec, "a", 0, 1, &d, &err) == -1);
+	CHECK(fl_meta_double(&rec, "bad", 0, 1, &d, &err) == -1);
+	CHECK(strncmp(err.msg, "metadata bad '1e': ", 19) == 0);
+	CHECK(fl_meta_u64(&rec, "a", 0, 100, &u, &err) == -1 && u == 12);
+	fl_record_free(&rec);
+}
+
 /* Integer elements: each dtype's range, and its extremes stored and read
  * back exactly through the widened accessors. */
 static void
@@ -754,6 +782,7 @@ static const struct {
 	{ "parse_numbers", test_parse_numbers },
 	{ "format_numbers", test_format_numbers },
 	{ "meta", test_meta },
+	{ "meta_numbers", test_meta_numbers },
 	{ "tensor_add", test_tensor_add },
 	{ "int_elements", test_int_elements },
 	{ "shape_parse", test_shape_parse },
