@@ -81,24 +81,37 @@ valgrind: all $(UNIT)
 
 fuzz-build: $(addprefix build/fuzz/fuzz-,$(FUZZERS))
 
-build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(LIB_HDR)
+# The library is compiled once for all fuzzers (instrumented for coverage,
+# ASan and UBSan), each harness links it.
+FUZZ_FLAGS = -std=c11 -D_DEFAULT_SOURCE -Ilib -g -O1 -pthread -MMD -MP \
+	-fno-sanitize-recover=all
+FUZZ_OBJ = $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC))
+.SECONDARY: $(FUZZ_OBJ)
+
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
-	clang -std=c11 -D_DEFAULT_SOURCE -Ilib -g -O1 \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $@ $< $(LIB_SRC) -lsodium -lcsv -lz -lm
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+	    -c -o $@ $<
+
+build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJ)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined \
+	    -o $@ $< $(FUZZ_OBJ) -lsodium -lcsv -lz -lm
+
+-include $(FUZZ_OBJ:.o=.d) $(patsubst %,build/fuzz/fuzz-%.d,$(FUZZERS))
 
 # Each fuzzer runs FUZZ_SECONDS from the seed corpus; new inputs it finds go
-# to build/fuzz/corpus-NAME, never into the checked-in seeds.
-fuzz: fuzz-build
-	@for f in $(FUZZERS); do \
-	    mkdir -p build/fuzz/corpus-$$f; \
-	    echo "fuzz-$$f: $(FUZZ_SECONDS) s"; \
-	    build/fuzz/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) \
-	        -max_len=65536 -print_final_stats=1 \
-	        build/fuzz/corpus-$$f tests/fuzz/corpus-$$f \
-	        2>build/fuzz/fuzz-$$f.log || { tail -50 build/fuzz/fuzz-$$f.log; exit 1; }; \
-	    grep -E 'stat::number_of_executed_units|Done' build/fuzz/fuzz-$$f.log; \
-	done
+# to build/fuzz/corpus-NAME, never into the checked-in seeds.  They are
+# independent single-process runs: `make -j2 fuzz` runs two at a time.
+fuzz: $(addprefix fuzz-run-,$(FUZZERS))
+
+fuzz-run-%: build/fuzz/fuzz-%
+	@mkdir -p build/fuzz/corpus-$*
+	@build/fuzz/fuzz-$* -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -print_final_stats=1 \
+	    build/fuzz/corpus-$* tests/fuzz/corpus-$* \
+	    2>build/fuzz/fuzz-$*.log || { tail -50 build/fuzz/fuzz-$*.log; exit 1; }
+	@echo "fuzz-$*: $(FUZZ_SECONDS) s, $$(grep -E 'stat::number_of_executed_units' build/fuzz/fuzz-$*.log | tr -s ' ' | cut -d' ' -f2) inputs"
 
 bench: all
 	bench/run
