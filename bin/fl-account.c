@@ -788,7 +788,7 @@ main(int argc, char **argv)
 	uint64_t anchored = 0;
 	uint32_t anchor_check = 0;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	memset(&a, 0, sizeof(a));
 	while ((c = getopt_long(argc, argv, "a:b:B:d:e:hjl:m:nN:o:q:sT:Vz:",
 	    longopts, NULL)) != -1) {

@@ -498,7 +498,7 @@ main(int argc, char **argv)
 	uint64_t rejected = 0;
 	int c, rc, logfd = -1;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	while ((c = getopt_long(argc, argv, "f:hj:n:o:r:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {

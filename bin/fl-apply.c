@@ -220,7 +220,7 @@ main(int argc, char **argv)
 	char q[FL_QUOTE], num[FL_NUMBUF];
 	double loss;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	while ((c = getopt_long(argc, argv, "hl:m:o:s:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {

@@ -173,7 +173,7 @@ main(int argc, char **argv)
 	unsigned long index = 0;
 	int c, rc;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	while ((c = getopt_long(argc, argv, "c:hj:m:n:o:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {

@@ -332,7 +332,7 @@ main(int argc, char **argv)
 	float *cw = NULL;
 	int c, json = 0, counts = 0, from = 0, threads = 1, zlevel = 0;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	learn_data_init(&ld);
 	while ((c = getopt_long(argc, argv, "hj:l:m:o:Vz", longopts, NULL)) !=
 	    -1) {

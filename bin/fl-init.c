@@ -52,7 +52,7 @@ main(int argc, char **argv)
 	uint64_t round = 0;
 	int c, zlevel = 0;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	while ((c = getopt_long(argc, argv, "a:ho:r:Vz", longopts, NULL)) !=
 	    -1) {
 		switch (c) {

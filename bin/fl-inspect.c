@@ -579,7 +579,7 @@ main(int argc, char **argv)
 	const char *output = NULL;
 	int c, status, nmodes = 0;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	while ((c = getopt_long(argc, argv, "cd:g:hjo:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {

@@ -609,7 +609,7 @@ main(int argc, char **argv)
 	struct fl_error err;
 	int c;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	while ((c = getopt_long(argc, argv, "e:hi:j:k:o:r:s:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {

@@ -138,7 +138,7 @@ main(int argc, char **argv)
 	const char *output = NULL;
 	int c, zlevel = 0;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	fl_record_init(&rec);
 	while ((c = getopt_long(argc, argv, "hm:o:t:Vz", longopts, NULL)) != -1) {
 		switch (c) {

@@ -322,7 +322,7 @@ main(int argc, char **argv)
 	o.clip = o.scale = NAN;
 	o.beta = exp(-0.5);
 	o.modclip = 1e-4;
-	tool_init(usage);
+	tool_init(usage, argv);
 	while ((c = getopt_long(argc, argv, "b:c:de:hn:o:r:Vz", longopts,
 	    NULL)) != -1) {
 		switch (c) {

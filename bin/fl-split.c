@@ -140,7 +140,7 @@ main(int argc, char **argv)
 	uint64_t *order, *start;
 	int c, csv = 0, zlevel = 0, methods = 0, width = 1;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	learn_data_init(&ld);
 	memset(&so, 0, sizeof(so));
 	so.min_size = 10;

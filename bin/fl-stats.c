@@ -261,7 +261,7 @@ main(int argc, char **argv)
 	double min_std = 1e-6;
 	int c, zlevel = 0, cw = 0, norm = 0;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	learn_data_init(&ld);
 	while ((c = getopt_long(argc, argv, "hl:m:o:Vz", longopts, NULL)) !=
 	    -1) {

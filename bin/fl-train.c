@@ -190,7 +190,7 @@ main(int argc, char **argv)
 	uint64_t epochs = 1, steps = 0;
 	int have_epochs = 0;
 
-	tool_init(usage);
+	tool_init(usage, argv);
 	memset(&o, 0, sizeof(o));
 	o.lr = 0.1;
 	o.batch = 32;

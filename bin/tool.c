@@ -115,9 +115,10 @@ cleanup_on_signal(int sig)
 }
 
 void
-tool_init(const char *usage)
+tool_init(const char *usage, char **argv)
 {
 	usage_text = usage;
+	argv[0] = program_invocation_short_name;
 	atexit(cleanup_at_exit);
 	/* A file-size limit (ulimit -f) is a failed write, as a full disk
 	 * is, to report and clean up after; not a signal that kills

@@ -13,8 +13,10 @@
 
 #include "../lib/fl.h"
 
-/* Set once by tool_init: the text after "usage: " (may span lines). */
-void tool_init(const char *usage);
+/* Called first by every program: usage is the text after "usage: " (may
+ * span lines); argv[0] becomes the program's name, which getopt puts
+ * before its messages (not the path it was run by). */
+void tool_init(const char *usage, char **argv);
 
 _Noreturn void tool_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

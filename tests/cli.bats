@@ -259,7 +259,11 @@ tty_text() {
 
 	for p in "${programs[@]}"; do
 		for opt in --no-such-option -%; do
-			run --separate-stderr "$p" "$opt"
+			# Run by its path: getopt's own message names the
+			# program, not the path.
+			run --separate-stderr "$FL_BIN/$p" "$opt"
+			[[ ${stderr_lines[0]} == "$p: "* ]] ||
+			    problem "$p $opt" "getopt's message does not start with '$p: '$(said)"
 			want_status "$p $opt" 2
 			[ -z "$output" ] || problem "$p $opt" "wrote to stdout$(said)"
 			[[ $stderr == *"usage: $p "* ]] ||
