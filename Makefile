@@ -124,10 +124,15 @@ DEMO_ARGS ?=
 demo: all
 	FL_BIN=$(abspath $(B)bin) examples/simulate.sh -d $(abspath $(DEMO_DIR)) $(DEMO_ARGS)
 
-# Man pages, the completions, and libfl's layering (lib/LAYERS) over the
+# Man pages (mandoc and groff, whose mdoc differs: an author named Li is
+# its .Li macro unless escaped), the completions, and libfl's layering (lib/LAYERS) over the
 # built objects.
 lint: all
 	mandoc -T lint -W warning $(MAN1) $(MAN5) $(MAN7)
+	@for m in $(MAN1) $(MAN5) $(MAN7); do \
+	    w=$$(groff -mdoc -ww -z -Tutf8 $$m 2>&1); \
+	    [ -z "$$w" ] || { echo "groff: $$m: $$w"; exit 1; }; \
+	done
 	shellcheck tools/layers
 	tools/layers
 	bash -n completions/fl.bash
