@@ -21,6 +21,20 @@
 # hosts and back; see parallel(1)).
 set -eu
 
+case ${1:-} in
+-h|--help)
+	echo "usage: tree-aggregate.sh [N [DIR]]"
+	echo "  N updates (default 24) aggregated in groups two ways (xargs -P"
+	echo "  and GNU parallel) and compared with one pass, in DIR (default: a"
+	echo "  new temporary one).  FL_BIN: where the fl-* programs are."
+	exit 0 ;;
+-*)
+	echo "usage: tree-aggregate.sh [N [DIR]]" >&2
+	exit 2 ;;
+esac
+if [ -n "${FL_BIN:-}" ]; then
+	PATH=$FL_BIN:$PATH
+fi
 n=${1:-24}
 dir=${2:-}
 if [ -z "$dir" ]; then

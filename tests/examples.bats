@@ -56,7 +56,9 @@ CRON=$TOP/examples/cron
 
 @test "examples: tree-aggregate.sh finds every grouping equal to one pass" {
 	not_under_sanitizers "a whole script"
-	run "$EX/tree-aggregate.sh" 24 tree
+	# The programs from FL_BIN, as the other examples take them.
+	run env PATH=/usr/local/bin:/usr/bin:/bin FL_BIN="${FL_BIN:-$TOP/bin}" \
+	    "$EX/tree-aggregate.sh" 24 tree
 	assert_success
 	assert_line --regexp '^tree-xargs: same as one pass \(2 tensors within 1e-5\)$'
 	assert_line 'ring-tree: byte-identical to one pass'
@@ -66,10 +68,19 @@ CRON=$TOP/examples/cron
 	fi
 }
 
+@test "examples: tree-aggregate.sh --help prints its usage, exit 0; a bad option exits 2" {
+	run -0 "$EX/tree-aggregate.sh" --help
+	assert_line --index 0 "usage: tree-aggregate.sh [N [DIR]]"
+	run -2 --separate-stderr "$EX/tree-aggregate.sh" --bogus
+	assert_output ""
+}
+
 @test "examples: the scripts are shellcheck-clean" {
 	command -v shellcheck > /dev/null || skip "shellcheck is not installed"
 	run shellcheck -x -s bash "$EX/round-by-hand.sh" "$CRON/server.sh" \
 	    "$CRON/client.sh" "$CRON/common.sh"
+	assert_success
+	run shellcheck "$EX/tree-aggregate.sh"
 	assert_success
 }
 
