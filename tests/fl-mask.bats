@@ -221,6 +221,22 @@ chi2() {
 	    END { print "max error", m; exit !(NR == 16 && m < 0.01) }'
 }
 
+@test "secagg.sh: the examples in its header run and the sums are exact" {
+	local cmd n=0
+	# Each "#   examples/secagg.sh ..." command, continuation lines
+	# joined.
+	while IFS= read -r cmd; do
+		n=$((n + 1))
+		eval "run ${cmd/examples\/secagg.sh/\"\$SECAGG\"} -d ex$n"
+		assert_success
+		assert_output --partial "sum exact"
+	done < <(sed -n '/^set -euo/q; s/^#   *//p' "$SECAGG" |
+	    awk '/^examples\/secagg\.sh/ { c = $0; while (c ~ /\\$/) {
+		sub(/\\$/, "", c); getline l; sub(/^ */, " ", l); c = c l }
+		print c }')
+	[ "$n" -eq 2 ] || fail "found $n examples"
+}
+
 @test "secagg.sh: 200 clients, SecAgg+ by the default rule, dropouts at every stage" {
 	run "$SECAGG" -n 200 -j 2 --drop-before-share 10,110 \
 	    --drop-before-mask 20,120 --drop-during-reveal 30,130 -d r
