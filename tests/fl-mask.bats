@@ -999,7 +999,7 @@ EOF
 	refused c4.ring "masked and plain" sum.flt
 	run --separate-stderr fl-aggregate --roster roster.flt \
 	    --shares shares.flt --reveals reveals.flt -o sum.flt c[1-3].masked
-	refused reveals.flt "another set of survivors" sum.flt
+	refused reveals.flt "the masked records given (3 clients) are not the survivors all" sum.flt
 	# Masked records without --roster.
 	run --separate-stderr fl-aggregate -r sum -o sum.flt c[1-4].masked
 	refused c1.masked "--roster" sum.flt

@@ -415,6 +415,24 @@ fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
 		goto out;
 	}
 	fl_sa_set_hash(hash, "survivors", r->session, surv, nsurv);
+	/* Every reveal made for one list, and not the masked records' list:
+	 * the records given are wrong (one missing, or one of a client not
+	 * confirmed), not a revealer. */
+	if (nrv > 0 && strcmp(rv[0].survivors, hash) != 0) {
+		size_t agree = 1;
+
+		while (agree < nrv && strcmp(rv[agree].survivors,
+		    rv[0].survivors) == 0)
+			agree++;
+		if (agree == nrv) {
+			fl_error_set(err, FL_EFORMAT, "the masked records given "
+			    "(%zu clients) are not the survivors all %zu reveals "
+			    "were made for: a masked record is missing, or one "
+			    "is of a client not on the confirmed list", nsurv,
+			    nrv);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < nrv; i++) {
 		if (!in_set(surv, nsurv, rv[i].from)) {
 			fl_error_set(err, FL_EFORMAT, "a reveal from client "
