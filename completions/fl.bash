@@ -40,6 +40,28 @@ _fl_takes_arg()
     return 1
 }
 
+# The words an option's value is one of, for program $1 and option $2; the
+# zsh completion (_fl) lists the same, which tests/docs.bats checks.
+_fl_words()
+{
+    case ${1##*/}:$2 in
+        fl-account:-a | fl-account:--accountant)
+            echo rdp rdp-classic pld exact ;;
+        fl-account:-m | fl-account:--mechanism | \
+            fl-clip-noise:-m | fl-clip-noise:--mechanism)
+            echo gaussian discrete-gaussian skellam ;;
+        fl-account:--orders) echo default opacus dp-accounting ;;
+        fl-aggregate:-r | fl-aggregate:--rule)
+            echo mean sum median trimmed-mean krum ;;
+        fl-apply:--optimizer) echo sgd avgm adagrad adam yogi ;;
+        fl-clip-noise:--per-tensor) echo equal size ;;
+        fl-init:-a | fl-init:--arch) echo logreg:784-10 mlp:784-128-10 ;;
+        fl-quantize:-e | fl-quantize:--eden) echo 1 2 3 4 ;;
+        fl-quantize:--rotation) echo hd none ;;
+        *) return 1 ;;
+    esac
+}
+
 _fl()
 {
     # shellcheck disable=SC2034 # words and cword are set for _init_completion
@@ -90,6 +112,12 @@ _fl()
             return
             ;;
     esac
+    local values
+    if values=$(_fl_words "$1" "$prev"); then
+        mapfile -t COMPREPLY < <(compgen -W "$values" -- "$cur")
+        _fl_ltrim "$cur"
+        return
+    fi
     # Any other option argument is a name, a key or a number.
     if [[ $prev == -* ]] && _fl_takes_arg "$1" "$prev"; then
         return

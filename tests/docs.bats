@@ -201,6 +201,34 @@ zsh_block() {
 	assert_output ""
 }
 
+@test "docs: bash completion offers the values zsh's does, after --opt= and -o" {
+	local p opts words opt n=0
+	# Each zsh spec with a word list: "fl-xxx" then its options and words.
+	while read -r p opts words; do
+		for opt in ${opts//,/ }; do
+			n=$((n + 1))
+			if [[ $opt == --* ]]; then
+				run complete_line "$p $opt="
+			else
+				run complete_line "$p $opt "
+			fi
+			assert_equal "$(sort <<<"$output" | xargs)" \
+			    "$(tr ' ' '\n' <<<"$words" | sort | xargs)"
+		done
+	done < <(awk '/^fl-[a-z-]*\)$/ { p = substr($1, 1, length($1) - 1) }
+	    /:\(.*\)'"'"'/ && !/_files/ {
+		w = $0; sub(/.*:\(/, "", w); sub(/\)'"'"'.*/, "", w); gsub(/\\:/, ":", w)
+		o = $0; sub(/^[ \t]*'"'"'\([^)]*\)/, "", o)
+		sub(/\[.*/, "", o); gsub(/[^-a-z,]+/, " ", o)
+		gsub(/^[^-]*/, "", o); opts = ""
+		n = split(o, parts, /[ ,]+/)
+		for (i = 1; i <= n; i++)
+			if (parts[i] ~ /^--?[a-z]/ && index("," opts ",", "," parts[i] ",") == 0)
+				opts = opts (opts == "" ? "" : ",") parts[i]
+		print p, opts, w }' "$TOP/completions/_fl")
+	[ "$n" -ge 14 ] || fail "only $n option specs with words found in _fl"
+}
+
 @test "docs: completions pass bash -n, shellcheck and zsh -n" {
 	run bash -n "$TOP/completions/fl.bash"
 	assert_success
