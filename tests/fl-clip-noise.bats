@@ -544,6 +544,39 @@ assert (x > 1000).sum() > 1000      # negatives wrapped to the top
 	assert_output --partial "already noised"
 }
 
+@test "noise on a mean or a robust aggregate is refused: its sensitivity is not the clip bound" {
+	# A mean of n clipped updates moves by clip/n when one client
+	# changes: noise sized to dp.clip on it is n times too much (or, with
+	# a fixed denominator, mis-sized); a median's or Krum's sensitivity is
+	# another question.  Noise goes on the sum, before the division.
+	local rule
+	for i in 1 2 3; do
+		fl-pack -m kind=update -m round=1 -m weight=1 -t "w:f32=0.$i,0.2" |
+		    fl-clip-noise -c 1 -o "u$i.flt"
+	done
+	for rule in mean trimmed-mean median krum; do
+		if [ "$rule" = mean ]; then
+			fl-aggregate --unweighted -o agg.flt u1.flt u2.flt u3.flt
+		else
+			fl-aggregate -r "$rule" -o agg.flt u1.flt u2.flt u3.flt
+		fi
+		run -1 --separate-stderr fl-clip-noise --noise 1 --seed s \
+		    -o out.flt agg.flt
+		[[ $stderr == "fl-clip-noise: agg.flt: record 1: noise on an aggregate of agg=$rule, whose sensitivity is not the clip bound"*"fl-aggregate -r sum"*"--sensitivity" ]] ||
+		    fail "$rule: $stderr"
+		[ ! -e out.flt ]
+	done
+	fl-aggregate --denominator 3 -o fixed.flt u1.flt u2.flt u3.flt
+	run -1 fl-clip-noise --noise 1 --seed s fixed.flt
+	# The sum takes the noise; an explicit --sensitivity is the user's.
+	fl-aggregate -r sum -o sum.flt u1.flt u2.flt u3.flt
+	run -0 fl-clip-noise --noise 1 --seed s -o noised.flt sum.flt
+	[ "$(fl-inspect -g dp.sigma noised.flt)" = 1 ]
+	fl-aggregate --unweighted -o mean.flt u1.flt u2.flt u3.flt
+	run -0 fl-clip-noise --noise 1 --sensitivity 0.3333 --seed s \
+	    -o noised.flt mean.flt
+}
+
 @test "a bad record in the middle of a stream: exit 1 and no -o file" {
 	fl-pack -t 'w:f32=1,2' -o a.flt
 	fl-pack -t 'w:f32=1,nan' -o b.flt

@@ -419,7 +419,22 @@ static int
 sensitivity(const struct fl_dp_noise *p, const struct fl_record *rec,
     int is_float, double *sens, struct fl_error *err)
 {
+	const char *agg = fl_meta_get(rec, "agg");
+	char q[FL_QUOTE];
+
 	*sens = p->sensitivity;
+	/* A sum moves by the clip bound when one client changes; a mean by
+	 * the bound over the weight, a robust rule by something else.  The
+	 * record's dp.clip is a sensitivity only for a sum (or one update). */
+	if (isnan(*sens) && agg != NULL && strcmp(agg, "sum") != 0)
+		return fl_error_set(err, FL_EFORMAT, "noise on an aggregate of "
+		    "agg=%s, whose sensitivity is not the clip bound%s: noise "
+		    "the sum before dividing (fl-aggregate -r sum | "
+		    "fl-clip-noise --noise Z | fl-aggregate --denominator W), "
+		    "or give --sensitivity",
+		    fl_escape(q, sizeof(q), agg, strlen(agg)),
+		    strcmp(agg, "mean") == 0 ? " (a mean moves by the bound "
+		    "over the weight)" : "");
 	if (isnan(*sens) && fl_meta_double(rec, "dp.sensitivity", 0,
 	    INFINITY, sens, err) < 0)
 		return -1;
