@@ -322,10 +322,11 @@ PY
 	run fl-train -m m4.flt --seed 1 -l 5 iris4.csv -o b.flt
 	assert_success
 	cmp a.flt b.flt
-	# the default is column "label", else the first: here the first
-	# column holds 5.1, not a class number
+	# The default is the column named "label"; a header without one is
+	# an error that lists the columns (the first column once became the
+	# label, silently).
 	run --separate-stderr fl-train -m m4.flt iris4.csv
-	fails_with "iris4.csv: line 2: column 1: label '5.1' is not a class number"
+	fails_with "iris4.csv: line 1: no column named 'label' (the columns: $(head -1 iris4.csv | sed 's/,/, /g')): give the label column with -l NAME or -l NUMBER"
 	tail -n +2 iris4.csv > nohead.csv
 	run fl-train -m m4.flt --seed 1 -l 5 nohead.csv -o c.flt
 	assert_success
@@ -426,6 +427,9 @@ PY
 	check zero.csv "fl-train: zero.csv: empty: no examples"
 	check wide.csv "fl-train: wide.csv: line 1: 3 features, the model takes 2"
 	check emptycell.csv "fl-train: emptycell.csv: line 1: 3 features, the model takes 2"
+	# An empty cell in the first row is a missing value, not a header.
+	printf '0,,2\n1,2,3\n' > emptyfirst.csv
+	check emptyfirst.csv "fl-train: emptyfirst.csv: line 1: column 2: empty cell"
 	check quote.csv "fl-train: quote.csv: line 1: a quoted cell runs to the end of the file"
 	# The line the quote opened on, the line the NUL is on (not where
 	# the 64 KiB read began), an IDX file with a bad magic said so.

@@ -370,6 +370,30 @@ is_number_cell(const char *s)
 	return parse_number(s, strlen(s), &v) != -1;
 }
 
+/* "a, b, c" of a header's n names, escaped, cut with ", ..." and the
+ * count to fit n bytes. */
+static void
+column_list(char *buf, size_t n, char *const *names, size_t count)
+{
+	size_t used = 0;
+	char q[FL_QUOTE], tail[48];
+
+	buf[0] = '\0';
+	snprintf(tail, sizeof(tail), ", ... (%zu columns)", count);
+	for (size_t i = 0; i < count; i++) {
+		const char *name = fl_escape(q, sizeof(q), names[i],
+		    strlen(names[i]));
+		size_t need = strlen(name) + (i > 0 ? 2 : 0);
+
+		if (used + need + (i + 1 < count ? strlen(tail) : 0) >= n) {
+			snprintf(buf + used, n - used, "%s", tail);
+			return;
+		}
+		used += (size_t)snprintf(buf + used, n - used, "%s%s",
+		    i > 0 ? ", " : "", name);
+	}
+}
+
 /* The first row is done: header or data, which column is the label. */
 static void
 csv_start(struct csv *c)
@@ -391,8 +415,10 @@ csv_start(struct csv *c)
 	if (o->header > 0) {
 		header = 1;
 	} else if (o->header == 0) {
+		/* A header has a name: an empty cell is a missing value. */
 		for (size_t i = 0; i < c->nfirst && !header; i++)
-			header = !is_number_cell(c->first[i]);
+			header = c->first[i][0] != '\0' &&
+			    !is_number_cell(c->first[i]);
 	}
 	if (o->label != NULL) {
 		struct fl_error e;
@@ -425,12 +451,25 @@ csv_start(struct csv *c)
 			return;
 		}
 	} else if (o->label == NULL) {
-		idx = 1;
+		/* Without a header the label is the first column; with one,
+		 * the column named "label" only: taking the first column of
+		 * a header without one trains on whatever it holds. */
+		idx = header ? 0 : 1;
 		for (size_t i = 0; header && i < c->ncols; i++)
 			if (strcmp(c->first[i], "label") == 0) {
 				idx = i + 1;
 				break;
 			}
+		if (idx == 0) {
+			char cols[96];
+
+			column_list(cols, sizeof(cols), c->first, c->ncols);
+			CSV_FAIL(c, "%s: line %llu: no column named 'label' "
+			    "(the columns: %s): give the label column with -l "
+			    "NAME or -l NUMBER", c->name,
+			    (unsigned long long)c->first_line, cols);
+			return;
+		}
 	}
 	c->labelcol = (size_t)idx - 1;
 	d->dim = c->ncols - 1;
