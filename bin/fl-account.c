@@ -5,7 +5,6 @@
  * or read from the dp.* metadata of records, and an append-only ledger
  * that refuses a spend over budget before writing anything.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,14 +112,8 @@ static const char options[] =
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 over the budget.\n";
 
-enum {
-	OPT_CLIENTS = 256, OPT_CLIP, OPT_COHORT, OPT_CORRUPT, OPT_DIM,
-	OPT_EPOCHS, OPT_EVERY, OPT_INDICATOR, OPT_INTERVAL, OPT_NOT_PRIVATE,
-	OPT_ORDERS, OPT_ROUND, OPT_SAMPLE, OPT_SEED, OPT_SENS, OPT_SENS1,
-	OPT_SHUFFLE, OPT_SIGMA, OPT_TARGET, OPT_ANCHOR
-};
-
-/* Option values as given: parsed after getopt, so --help always wins. */
+/* Option values as given: parsed after the options, so --help always
+ * wins. */
 struct args {
 	const char *accountant, *batch, *budget, *clients, *clip, *corrupt;
 	const char *cohort, *delta, *indicator, *seed, *anchor;
@@ -129,6 +122,52 @@ struct args {
 	const char *noise, *orders, *output, *population, *round, *q;
 	const char *sens, *sens1, *sigma, *steps, *target;
 	int dry_run, json, spend, not_private, shuffle_as_poisson, sample;
+};
+
+#define ARG(name, letter, field) \
+	TOOL_OPT(name, letter, TOOL_ARG, struct args, field)
+#define FLAG(name, letter, field) \
+	TOOL_OPT(name, letter, TOOL_FLAG, struct args, field)
+
+static const struct tool_opt opt_table[] = {
+	ARG("accountant", 'a', accountant),
+	ARG("batch", 'b', batch),
+	ARG("budget", 'B', budget),
+	ARG("clients", 0, clients),
+	ARG("clip", 0, clip),
+	ARG("cohort", 0, cohort),
+	ARG("corrupt", 0, corrupt),
+	ARG("delta", 'd', delta),
+	ARG("dim", 0, dim),
+	ARG("anchor", 0, anchor),
+	FLAG("dry-run", 'n', dry_run),
+	ARG("epochs", 0, epochs),
+	ARG("epsilon", 'e', epsilon),
+	ARG("every", 0, every),
+	{ "help", 'h', TOOL_HELP, 0 },
+	ARG("indicator-noise", 0, indicator),
+	ARG("interval", 0, interval),
+	FLAG("json", 'j', json),
+	ARG("ledger", 'l', ledger),
+	ARG("mechanism", 'm', mechanism),
+	ARG("noise", 'z', noise),
+	FLAG("not-private", 0, not_private),
+	ARG("orders", 0, orders),
+	ARG("output", 'o', output),
+	ARG("population", 'N', population),
+	ARG("round", 0, round),
+	FLAG("sample", 0, sample),
+	ARG("sample-rate", 'q', q),
+	ARG("seed", 0, seed),
+	ARG("sensitivity", 0, sens),
+	ARG("sensitivity-l1", 0, sens1),
+	FLAG("shuffle-as-poisson", 0, shuffle_as_poisson),
+	ARG("sigma", 0, sigma),
+	FLAG("spend", 's', spend),
+	ARG("steps", 'T', steps),
+	ARG("target-epsilon", 0, target),
+	{ "version", 'V', TOOL_VERSION, 0 },
+	{ NULL, 0, 0, 0 }
 };
 
 struct opts {
@@ -736,46 +775,6 @@ curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "accountant", required_argument, NULL, 'a' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "budget", required_argument, NULL, 'B' },
-		{ "clients", required_argument, NULL, OPT_CLIENTS },
-		{ "clip", required_argument, NULL, OPT_CLIP },
-		{ "cohort", required_argument, NULL, OPT_COHORT },
-		{ "corrupt", required_argument, NULL, OPT_CORRUPT },
-		{ "delta", required_argument, NULL, 'd' },
-		{ "dim", required_argument, NULL, OPT_DIM },
-		{ "anchor", required_argument, NULL, OPT_ANCHOR },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "epochs", required_argument, NULL, OPT_EPOCHS },
-		{ "epsilon", required_argument, NULL, 'e' },
-		{ "every", required_argument, NULL, OPT_EVERY },
-		{ "help", no_argument, NULL, 'h' },
-		{ "indicator-noise", required_argument, NULL, OPT_INDICATOR },
-		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "json", no_argument, NULL, 'j' },
-		{ "ledger", required_argument, NULL, 'l' },
-		{ "mechanism", required_argument, NULL, 'm' },
-		{ "noise", required_argument, NULL, 'z' },
-		{ "not-private", no_argument, NULL, OPT_NOT_PRIVATE },
-		{ "orders", required_argument, NULL, OPT_ORDERS },
-		{ "output", required_argument, NULL, 'o' },
-		{ "population", required_argument, NULL, 'N' },
-		{ "round", required_argument, NULL, OPT_ROUND },
-		{ "sample", no_argument, NULL, OPT_SAMPLE },
-		{ "sample-rate", required_argument, NULL, 'q' },
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "sensitivity", required_argument, NULL, OPT_SENS },
-		{ "sensitivity-l1", required_argument, NULL, OPT_SENS1 },
-		{ "shuffle-as-poisson", no_argument, NULL, OPT_SHUFFLE },
-		{ "sigma", required_argument, NULL, OPT_SIGMA },
-		{ "spend", no_argument, NULL, 's' },
-		{ "steps", required_argument, NULL, 'T' },
-		{ "target-epsilon", required_argument, NULL, OPT_TARGET },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct args a;
 	struct opts o;
 	struct tool_output out;
@@ -784,60 +783,18 @@ main(int argc, char **argv)
 	struct fl_privacy p;
 	struct fl_error err;
 	size_t nrel = 0;
-	int c, rc = 0;
+	int first, rc = 0;
 	uint64_t anchored = 0;
 	uint32_t anchor_check = 0;
 
 	tool_init(usage);
 	memset(&a, 0, sizeof(a));
-	while ((c = getopt_long(argc, argv, "a:b:B:d:e:hjl:m:nN:o:q:sT:Vz:",
-	    longopts, NULL)) != -1) {
-		switch (c) {
-		case 'a': a.accountant = optarg; break;
-		case OPT_ANCHOR: a.anchor = optarg; break;
-		case 'b': a.batch = optarg; break;
-		case 'B': a.budget = optarg; break;
-		case OPT_CLIENTS: a.clients = optarg; break;
-		case OPT_CLIP: a.clip = optarg; break;
-		case OPT_COHORT: a.cohort = optarg; break;
-		case OPT_CORRUPT: a.corrupt = optarg; break;
-		case 'd': a.delta = optarg; break;
-		case OPT_DIM: a.dim = optarg; break;
-		case 'n': a.dry_run = 1; break;
-		case OPT_EPOCHS: a.epochs = optarg; break;
-		case 'e': a.epsilon = optarg; break;
-		case OPT_EVERY: a.every = optarg; break;
-		case 'h': tool_help(options);
-		case OPT_INDICATOR: a.indicator = optarg; break;
-		case OPT_INTERVAL: a.interval = optarg; break;
-		case 'j': a.json = 1; break;
-		case 'l': a.ledger = optarg; break;
-		case 'm': a.mechanism = optarg; break;
-		case 'z': a.noise = optarg; break;
-		case OPT_NOT_PRIVATE: a.not_private = 1; break;
-		case OPT_ORDERS: a.orders = optarg; break;
-		case 'o': a.output = optarg; break;
-		case 'N': a.population = optarg; break;
-		case OPT_ROUND: a.round = optarg; break;
-		case 'q': a.q = optarg; break;
-		case OPT_SAMPLE: a.sample = 1; break;
-		case OPT_SEED: a.seed = optarg; break;
-		case OPT_SENS: a.sens = optarg; break;
-		case OPT_SENS1: a.sens1 = optarg; break;
-		case OPT_SHUFFLE: a.shuffle_as_poisson = 1; break;
-		case OPT_SIGMA: a.sigma = optarg; break;
-		case 's': a.spend = 1; break;
-		case 'T': a.steps = optarg; break;
-		case OPT_TARGET: a.target = optarg; break;
-		case 'V': tool_version();
-		default: tool_usage_error(NULL);
-		}
-	}
+	first = tool_options(argc, argv, opt_table, &a, options);
 
 	/* Which mode: usage errors before any work. */
 	if (a.sample && (a.ledger != NULL || a.cohort != NULL ||
 	    a.noise != NULL || a.sigma != NULL || a.target != NULL ||
-	    a.every != NULL || optind < argc))
+	    a.every != NULL || first < argc))
 		tool_usage_error("--sample draws a cohort: it takes the rate "
 		    "(-q, or --batch), --population, --round, --seed and -o");
 	if (a.sample && (a.population == NULL || a.round == NULL ||
@@ -872,13 +829,13 @@ main(int argc, char **argv)
 		return draw_cohort(&a, &o);
 	if (a.cohort != NULL && o.has_release)
 		tool_usage_error("--cohort goes with releases from records");
-	if (o.has_release && optind < argc)
+	if (o.has_release && first < argc)
 		tool_usage_error("unexpected operand '%s' (the release is "
-		    "given by options)", argv[optind]);
+		    "given by options)", argv[first]);
 	if (a.every != NULL && !o.has_release)
 		tool_usage_error("--every needs a release given by options");
 	if (a.ledger != NULL && !a.spend && a.target == NULL &&
-	    a.every == NULL && (o.has_release || optind < argc))
+	    a.every == NULL && (o.has_release || first < argc))
 		tool_usage_error("a release with --ledger needs --spend (and "
 		    "--dry-run to try it)");
 	warn_delta(&o);
@@ -889,7 +846,7 @@ main(int argc, char **argv)
 		rel[0] = o.cli;
 		nrel = 1;
 	} else if (a.ledger == NULL || a.spend)
-		rel = read_releases(argc - optind, argv + optind, &a, &o, &nrel);
+		rel = read_releases(argc - first, argv + first, &a, &o, &nrel);
 
 	/* A spend on a ledger that does not exist yet: judge it before
 	 * creating the file, so a refused spend leaves nothing behind. */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -123,6 +124,59 @@ tool_init(const char *usage)
 	 * is, to report and clean up after; not a signal that kills
 	 * mid-way. */
 	signal(SIGXFSZ, SIG_IGN);
+}
+
+int
+tool_options(int argc, char **argv, const struct tool_opt *table,
+    void *dest, const char *help)
+{
+	struct option lo[TOOL_MAX_OPTIONS + 1];
+	char shortopts[2 * TOOL_MAX_OPTIONS + 1];
+	size_t n, k = 0;
+	int c;
+
+	for (n = 0; table[n].name != NULL; n++) {
+		const struct tool_opt *t = &table[n];
+
+		if (n == TOOL_MAX_OPTIONS)
+			tool_die("more than %d options", TOOL_MAX_OPTIONS);
+		/* A long-only option returns 256 + its row. */
+		lo[n] = (struct option){ t->name, t->kind == TOOL_ARG ?
+		    required_argument : no_argument, NULL,
+		    t->letter ? t->letter : 256 + (int)n };
+		if (t->letter) {
+			shortopts[k++] = (char)t->letter;
+			if (t->kind == TOOL_ARG)
+				shortopts[k++] = ':';
+		}
+	}
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+	shortopts[k] = '\0';
+	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+		const struct tool_opt *t = NULL;
+
+		if (c >= 256)
+			t = &table[c - 256];
+		for (size_t i = 0; t == NULL && i < n; i++)
+			if (table[i].letter == c)
+				t = &table[i];
+		if (t == NULL)
+			tool_usage_error(NULL);
+		switch (t->kind) {
+		case TOOL_ARG:
+			*(const char **)(void *)((char *)dest + t->offset) =
+			    optarg;
+			break;
+		case TOOL_FLAG:
+			*(int *)(void *)((char *)dest + t->offset) = 1;
+			break;
+		case TOOL_HELP:
+			tool_help(help);
+		case TOOL_VERSION:
+			tool_version();
+		}
+	}
+	return optind;
 }
 
 double
