@@ -388,6 +388,7 @@ parse_args(const struct args *a, struct opts *o)
 {
 	struct fl_error err;
 	struct fl_release *c = &o->cli;
+	double ind = 0;
 
 	memset(o, 0, sizeof(*o));
 	c->round = FL_ROUND_NONE;
@@ -499,50 +500,11 @@ parse_args(const struct args *a, struct opts *o)
 	if (o->epochs > 0 && fl_steps_epochs(&c->steps, o->epochs,
 	    o->population, o->batch, o->q, &err) < 0)
 		tool_die("invalid --epochs '%s': %s", a->epochs, err.msg);
-	if (c->mech == FL_MECH_GAUSSIAN) {
-		if (a->corrupt != NULL)
-			tool_usage_error("--corrupt is for noise summed from "
-			    "clients' shares (-m discrete-gaussian or skellam, "
-			    "or records with dp.shares)");
-		if (a->sigma != NULL || a->sens != NULL || a->sens1 != NULL ||
-		    a->dim != NULL)
-			tool_usage_error("--sigma, --sensitivity and --dim are "
-			    "for -m discrete-gaussian or skellam");
-		if (a->target != NULL) {
-			if (a->noise != NULL)
-				tool_usage_error("--target-epsilon solves for "
-				    "the noise: drop --noise");
-			c->noise = 1;
-		} else if (a->noise == NULL)
-			tool_usage_error("a gaussian release needs --noise");
-		/* The update's and the indicator's Gaussian queries compose
-		 * into one: z^-2 = z_update^-2 + sigma_b^-2. */
-		if (a->indicator != NULL) {
-			double sb = tool_opt_positive("--indicator-noise",
-			    a->indicator);
-
-			if (a->target != NULL)
-				tool_usage_error("--indicator-noise with "
-				    "--target-epsilon: give --noise");
-			c->noise = fl_noise_indicator(c->noise, sb);
-		}
-	} else {
-		if (a->noise != NULL)
-			tool_usage_error("-m %s takes --sigma, not --noise",
-			    a->mechanism);
-		if (a->target != NULL && a->sigma != NULL)
-			tool_usage_error("--target-epsilon solves for the "
-			    "noise: drop --sigma");
-		if ((a->sigma == NULL && a->target == NULL) ||
-		    a->sens == NULL || a->clients == NULL || a->dim == NULL)
-			tool_usage_error("-m %s needs --sigma (or "
-			    "--target-epsilon), --clients, --sensitivity and "
-			    "--dim", a->mechanism);
-		if (a->indicator != NULL)
-			c->indicator = tool_opt_positive("--indicator-noise",
-			    a->indicator);
-		fl_release_shares(c, o->corrupt, a->target != NULL);
-	}
+	if (a->indicator != NULL)
+		ind = tool_opt_positive("--indicator-noise", a->indicator);
+	if (fl_release_from_options(c, ind, o->corrupt, a->target != NULL,
+	    &err) < 0)
+		tool_usage_error("%s", err.msg);
 	if (fl_release_check(c, &err) < 0)
 		tool_die("%s", err.msg);
 }

@@ -180,6 +180,10 @@ unit() {
 	unit account_charge
 }
 
+@test "unit: account_options" {
+	unit account_options
+}
+
 @test "unit: account_names" {
 	unit account_names
 }

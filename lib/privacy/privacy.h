@@ -486,6 +486,22 @@ int fl_steps_epochs(uint64_t *steps, double epochs, uint64_t population,
  * fl_release_noise. */
 void fl_release_shares(struct fl_release *r, double corrupt, int solve);
 
+/*
+ * A release given by options (fl-account's -m, -z, --sigma, ...) rather
+ * than read from a record: r holds what was given, 0 where a value was
+ * not (noise, sigma, sens2, sens1, clients, dim); indicator is the std of
+ * adaptive clipping's indicator noise (0: none), corrupt the colluding
+ * fraction (NAN: not given), solve set when the noise is to be solved for
+ * (--target-epsilon).  Checks that these go together for r->mech, then
+ * completes r: a Gaussian release gets the multiplier 1 when solving and
+ * the indicator composed in (fl_noise_indicator); noise summed from
+ * clients' shares gets the indicator and fl_release_shares.  -1
+ * (FL_EINVAL, a message naming the options: a usage error) when they do
+ * not go together.  The values' own checks are fl_release_check's.
+ */
+int fl_release_from_options(struct fl_release *r, double indicator,
+    double corrupt, int solve, struct fl_error *err);
+
 /* The cohort (fl_cohort_from_record) a release was drawn from, named name
  * in messages: r takes its round and rate, and FL_NOT_PRIVATE_SAMPLING
  * when it was drawn from a seed.  -1 (FL_EINVAL) when r is of another

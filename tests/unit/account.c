@@ -3,10 +3,10 @@
  * Unit tests of what fl-account's front end handed to the library: steps
  * from epochs (charge.c), a record's release as charged with its cohort
  * and the command line's overrides, the shares of distributed noise and
- * the indicator's composition (mechanism.c), accountant names
- * (account.c), composition after a ledger and the planning curve
- * (plan.c), and a ledger missing where its anchor says releases
- * (ledger.c).
+ * the indicator's composition (mechanism.c), which options make a release
+ * given on the command line (charge.c), accountant names (account.c),
+ * composition after a ledger and the planning curve (plan.c), and a
+ * ledger missing where its anchor says releases (ledger.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -197,6 +197,97 @@ test_account_charge(void)
 	CHECK(fl_release_override(&r, &c, &err) < 0);
 	CHECK(strcmp(err.msg, "noise multiplier '0' is not above 0") == 0);
 	fl_record_free(&rec);
+}
+
+/* A release given by options: its mechanism and what was given. */
+static struct fl_release
+given(enum fl_mechanism mech, double noise, double sigma, double sens2,
+    uint64_t clients, uint64_t dim)
+{
+	struct fl_release r;
+
+	memset(&r, 0, sizeof(r));
+	r.mech = mech;
+	r.q = 0.1;
+	r.steps = 1;
+	r.round = FL_ROUND_NONE;
+	r.noise = noise;
+	r.sigma = sigma;
+	r.sens2 = sens2;
+	r.clients = clients;
+	r.dim = dim;
+	return r;
+}
+
+void
+test_account_options(void)
+{
+	/* What does not go together, and what is said. */
+	static const struct {
+		enum fl_mechanism mech;
+		double noise, sigma, sens2;
+		uint64_t clients, dim;
+		double indicator, corrupt;
+		int solve;
+		const char *msg;
+	} bad[] = {
+		{ FL_MECH_GAUSSIAN, 1, 0, 0, 0, 0, 0, 0.1, 0, "--corrupt is "
+		    "for noise summed from clients' shares (-m "
+		    "discrete-gaussian or skellam, or records with dp.shares)" },
+		{ FL_MECH_GAUSSIAN, 1, 0, 0, 0, 7, 0, NAN, 0, "--sigma, "
+		    "--sensitivity and --dim are for -m discrete-gaussian or "
+		    "skellam" },
+		{ FL_MECH_GAUSSIAN, 1, 0, 0, 0, 0, 0, NAN, 1, "--target-epsilon "
+		    "solves for the noise: drop --noise" },
+		{ FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0, 0, NAN, 0, "a gaussian "
+		    "release needs --noise" },
+		{ FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0, 3, NAN, 1, "--indicator-noise "
+		    "with --target-epsilon: give --noise" },
+		{ FL_MECH_SKELLAM, 1, 500, 5000, 90, 65536, 0, NAN, 0, "-m "
+		    "skellam takes --sigma, not --noise" },
+		{ FL_MECH_SKELLAM, 0, 500, 5000, 90, 65536, 0, NAN, 1,
+		    "--target-epsilon solves for the noise: drop --sigma" },
+		{ FL_MECH_DGAUSS, 0, 500, 5000, 90, 0, 0, NAN, 0, "-m "
+		    "discrete-gaussian needs --sigma (or --target-epsilon), "
+		    "--clients, --sensitivity and --dim" },
+		{ FL_MECH_SKELLAM, 0, 0, 5000, 90, 65536, 0, NAN, 0, "-m "
+		    "skellam needs --sigma (or --target-epsilon), --clients, "
+		    "--sensitivity and --dim" },
+	};
+	struct fl_release r;
+	struct fl_error err;
+
+	/* Gaussian: the multiplier as given, 1 to solve for, the indicator
+	 * composed in. */
+	r = given(FL_MECH_GAUSSIAN, 1.1, 0, 0, 5, 0);
+	CHECK(fl_release_from_options(&r, 0, NAN, 0, &err) == 0);
+	CHECK(r.noise == 1.1 && r.clients == 5 && r.colluding == 0);
+	CHECK(fl_release_check(&r, &err) == 0);
+	r = given(FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0);
+	CHECK(fl_release_from_options(&r, 0, NAN, 1, &err) == 0);
+	CHECK(r.noise == 1);
+	r = given(FL_MECH_GAUSSIAN, 1.2, 0, 0, 0, 0);
+	CHECK(fl_release_from_options(&r, 3, NAN, 0, &err) == 0);
+	CHECK(r.noise == fl_noise_indicator(1.2, 3) && r.indicator == 0);
+
+	/* Shares: sigma, clients, sensitivity and dim, the colluding ones
+	 * (the default fraction, or corrupt), the indicator kept apart. */
+	r = given(FL_MECH_SKELLAM, 0, 500, 5000, 90, 65536);
+	CHECK(fl_release_from_options(&r, 3, NAN, 0, &err) == 0);
+	CHECK(r.colluding == 5 && r.indicator == 3);
+	CHECK(r.noise == fl_release_noise(&r) && r.noise == 500 * sqrt(85.0) /
+	    5000);
+	r = given(FL_MECH_DGAUSS, 0, 0, 10, 100, 1000);
+	CHECK(fl_release_from_options(&r, 0, 0.2, 1, &err) == 0);
+	CHECK(r.sigma == 1 && r.colluding == 20);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = given(bad[i].mech, bad[i].noise, bad[i].sigma,
+		    bad[i].sens2, bad[i].clients, bad[i].dim);
+		CHECK(fl_release_from_options(&r, bad[i].indicator,
+		    bad[i].corrupt, bad[i].solve, &err) < 0);
+		CHECK(err.code == FL_EINVAL && strcmp(err.msg, bad[i].msg) == 0);
+	}
 }
 
 void
