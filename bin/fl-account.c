@@ -173,187 +173,14 @@ static const struct tool_opt opt_table[] = {
 struct opts {
 	struct fl_account acct;
 	struct fl_orders orders;
-	double delta, epsilon, budget, target, q;
+	struct fl_question ask; /* accountant, delta or epsilon, budget */
+	double target, q;
 	double corrupt;         /* NAN: the records' or the default */
 	uint64_t population, batch, every;
-	int given_eps, has_budget, has_release;
+	int has_release;
 	struct fl_release cli;  /* the release of the options */
 	double epochs;
 };
-
-/* ---- output ---- */
-
-/* Text numbers: 6 significant digits ("inf" when unbounded). */
-static void
-text_number(FILE *fp, const char *key, double v)
-{
-	fprintf(fp, "%s %.6g", key, v);
-}
-
-/* The answer line: what was asked first, then its conditions. */
-static void
-print_answer(FILE *fp, const struct opts *o, const struct fl_privacy *p,
-    const double *noise, uint64_t steps, uint64_t release,
-    const char *rlabel, int json)
-{
-	if (json) {
-		fputs("{\"accountant\":\"", fp);
-		fputs(fl_accountant_name(o->acct.accountant), fp);
-		fputs("\",\"epsilon\":", fp);
-		tool_json_number(fp, p->epsilon);
-		fputs(",\"delta\":", fp);
-		tool_json_number(fp, p->delta);
-		if (noise != NULL) {
-			fputs(",\"noise\":", fp);
-			tool_json_number(fp, *noise);
-		}
-		if (!isnan(p->order)) {
-			fputs(",\"order\":", fp);
-			tool_json_number(fp, p->order);
-		}
-		if (!isnan(p->interval)) {
-			fputs(",\"interval\":", fp);
-			tool_json_number(fp, p->interval);
-		}
-		fprintf(fp, ",\"steps\":%llu", (unsigned long long)steps);
-		if (release > 0)
-			fprintf(fp, ",\"%s\":%llu", rlabel,
-			    (unsigned long long)release);
-		if (o->has_budget) {
-			fputs(",\"budget\":", fp);
-			tool_json_number(fp, o->budget);
-		}
-		fputs("}\n", fp);
-		return;
-	}
-	if (noise != NULL) {
-		text_number(fp, "noise", *noise);
-		text_number(fp, " epsilon", p->epsilon);
-		text_number(fp, " delta", p->delta);
-	} else if (o->given_eps) {
-		text_number(fp, "delta", p->delta);
-		text_number(fp, " epsilon", p->epsilon);
-	} else {
-		text_number(fp, "epsilon", p->epsilon);
-		text_number(fp, " delta", p->delta);
-	}
-	fprintf(fp, " accountant %s", fl_accountant_name(o->acct.accountant));
-	if (!isnan(p->order))
-		text_number(fp, " order", p->order);
-	if (!isnan(p->interval))
-		text_number(fp, " interval", p->interval);
-	fprintf(fp, " steps %llu", (unsigned long long)steps);
-	if (release > 0)
-		fprintf(fp, " %s %llu", rlabel, (unsigned long long)release);
-	if (o->has_budget)
-		text_number(fp, " budget", o->budget);
-	fputc('\n', fp);
-}
-
-#define NCOLS 8
-
-/* The report: one row per release with epsilon (or delta) so far. */
-static void
-print_report(FILE *fp, const struct opts *o, const struct fl_release *r,
-    size_t n, const struct fl_privacy *p, int json)
-{
-	static const char *head[NCOLS] = { "release", "round", "mechanism",
-		"q", "steps", "noise", "clients", "epsilon" };
-	char (*cell)[NCOLS][32];
-	size_t width[NCOLS] = { 0 };
-
-	if (json) {
-		fprintf(fp, "{\"accountant\":\"%s\",\"epsilon\":",
-		    fl_accountant_name(o->acct.accountant));
-		tool_json_number(fp, n ? (o->given_eps ? o->epsilon :
-		    p[n - 1].epsilon) : 0);
-		fputs(",\"delta\":", fp);
-		tool_json_number(fp, n ? (o->given_eps ? p[n - 1].delta : o->delta) :
-		    o->delta);
-		if (o->has_budget) {
-			fputs(",\"budget\":", fp);
-			tool_json_number(fp, o->budget);
-		}
-		fputs(",\"releases\":[", fp);
-		for (size_t i = 0; i < n; i++) {
-			fprintf(fp, "%s{\"release\":%llu,\"round\":", i ? "," : "",
-			    (unsigned long long)r[i].release);
-			if (r[i].round == FL_ROUND_NONE)
-				fputs("null", fp);
-			else
-				fprintf(fp, "%llu",
-				    (unsigned long long)r[i].round);
-			fprintf(fp, ",\"mechanism\":\"%s\",\"q\":",
-			    fl_mechanism_name(r[i].mech));
-			tool_json_number(fp, r[i].q);
-			fprintf(fp, ",\"steps\":%llu,\"noise\":",
-			    (unsigned long long)r[i].steps);
-			tool_json_number(fp, fl_release_noise(&r[i]));
-			if (r[i].clip > 0) {
-				fputs(",\"clip\":", fp);
-				tool_json_number(fp, r[i].clip);
-			}
-			if (r[i].clients > 0)
-				fprintf(fp, ",\"clients\":%llu",
-				    (unsigned long long)r[i].clients);
-			if (r[i].mech != FL_MECH_GAUSSIAN) {
-				fputs(",\"sigma\":", fp);
-				tool_json_number(fp, r[i].sigma);
-				fputs(",\"sensitivity\":", fp);
-				tool_json_number(fp, r[i].sens2);
-				fprintf(fp, ",\"dim\":%llu",
-				    (unsigned long long)r[i].dim);
-			}
-			fputs(o->given_eps ? ",\"delta\":" : ",\"epsilon\":", fp);
-			tool_json_number(fp, o->given_eps ? p[i].delta :
-			    p[i].epsilon);
-			if (!isnan(p[i].order)) {
-				fputs(",\"order\":", fp);
-				tool_json_number(fp, p[i].order);
-			}
-			fputc('}', fp);
-		}
-		fputs("]}\n", fp);
-		return;
-	}
-	cell = tool_malloc((n + 1) * sizeof(*cell));
-	for (int c = 0; c < NCOLS; c++)
-		snprintf(cell[0][c], 32, "%s", head[c]);
-	if (o->given_eps)
-		snprintf(cell[0][NCOLS - 1], 32, "delta");
-	for (size_t i = 0; i < n; i++) {
-		char (*row)[32] = cell[i + 1];
-
-		snprintf(row[0], 32, "%llu", (unsigned long long)r[i].release);
-		if (r[i].round == FL_ROUND_NONE)
-			snprintf(row[1], 32, "-");
-		else
-			snprintf(row[1], 32, "%llu",
-			    (unsigned long long)r[i].round);
-		snprintf(row[2], 32, "%s", fl_mechanism_name(r[i].mech));
-		snprintf(row[3], 32, "%.6g", r[i].q);
-		snprintf(row[4], 32, "%llu", (unsigned long long)r[i].steps);
-		snprintf(row[5], 32, "%.6g", fl_release_noise(&r[i]));
-		if (r[i].clients > 0)
-			snprintf(row[6], 32, "%llu",
-			    (unsigned long long)r[i].clients);
-		else
-			snprintf(row[6], 32, "-");
-		snprintf(row[7], 32, "%.6g", o->given_eps ? p[i].delta :
-		    p[i].epsilon);
-	}
-	for (size_t i = 0; i <= n; i++)
-		for (int c = 0; c < NCOLS; c++)
-			if (strlen(cell[i][c]) > width[c])
-				width[c] = strlen(cell[i][c]);
-	for (size_t i = 0; i <= n; i++) {
-		for (int c = 0; c < NCOLS; c++)
-			fprintf(fp, c == 2 ? "  %-*s" : c ? "  %*s" : "%*s",
-			    (int)width[c], cell[i][c]);
-		fputc('\n', fp);
-	}
-	free(cell);
-}
 
 /* ---- parsing ---- */
 
@@ -398,6 +225,7 @@ parse_args(const struct args *a, struct opts *o)
 	    &o->acct.accountant) < 0)
 		tool_die("invalid --accountant '%s': want rdp, rdp-classic, "
 		    "pld or exact", a->accountant);
+	o->ask.accountant = o->acct.accountant;
 	if (fl_orders_parse(&o->orders, a->orders, &err) < 0)
 		tool_die("invalid --orders '%s': %s", a->orders, err.msg);
 	o->acct.orders = &o->orders;
@@ -407,23 +235,23 @@ parse_args(const struct args *a, struct opts *o)
 			tool_die("invalid --interval '%s': must be in "
 			    "[1e-06, 1]", a->interval);
 	}
-	o->delta = 1e-5;
+	o->ask.delta = 1e-5;
 	if (a->delta != NULL) {
-		o->delta = tool_opt_double("--delta", a->delta, -INFINITY,
+		o->ask.delta = tool_opt_double("--delta", a->delta, -INFINITY,
 		    INFINITY);
-		if (!(o->delta > 0 && o->delta < 1))
+		if (!(o->ask.delta > 0 && o->ask.delta < 1))
 			tool_die("invalid --delta '%s': must be in (0, 1)",
 			    a->delta);
 	}
 	if (a->epsilon != NULL) {
-		o->epsilon = tool_opt_double("--epsilon", a->epsilon, 0,
+		o->ask.epsilon = tool_opt_double("--epsilon", a->epsilon, 0,
 		    INFINITY);
-		o->given_eps = 1;
+		o->ask.given_eps = 1;
 	}
 	if (a->budget != NULL) {
-		o->budget = tool_opt_double("--budget", a->budget, 0,
+		o->ask.budget = tool_opt_double("--budget", a->budget, 0,
 		    INFINITY);
-		o->has_budget = 1;
+		o->ask.has_budget = 1;
 	}
 	if (a->target != NULL)
 		o->target = tool_opt_positive("--target-epsilon", a->target);
@@ -653,7 +481,8 @@ account(const struct opts *o, const struct fl_release *fixed, size_t nfixed,
 	struct fl_error err;
 
 	if (fl_account_after(&o->acct, fixed, nfixed, r, n, cumulative,
-	    o->given_eps, o->given_eps ? o->epsilon : o->delta, out,
+	    o->ask.given_eps, o->ask.given_eps ? o->ask.epsilon : o->ask.delta,
+	    out,
 	    &err) < 0) {
 		if (what != NULL)
 			tool_die("%s: %s", what, err.msg);
@@ -666,18 +495,19 @@ warn_delta(const struct opts *o)
 {
 	char b1[FL_NUMBUF], b2[FL_NUMBUF];
 
-	if (o->population > 0 && !o->given_eps &&
-	    o->delta >= 1 / (double)o->population)
+	if (o->population > 0 && !o->ask.given_eps &&
+	    o->ask.delta >= 1 / (double)o->population)
 		tool_warn("warning: delta '%s' is not below 1/population "
 		    "('%s'): a release of one whole record would be allowed",
-		    fl_format_double(b1, o->delta),
+		    fl_format_double(b1, o->ask.delta),
 		    fl_format_double(b2, 1 / (double)o->population));
 }
 
 static int
 over_budget(const struct opts *o, const struct fl_privacy *p)
 {
-	return o->has_budget && !o->given_eps && !(p->epsilon <= o->budget);
+	return o->ask.has_budget && !o->ask.given_eps &&
+	    !(p->epsilon <= o->ask.budget);
 }
 
 /*
@@ -697,39 +527,11 @@ curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
 		    (unsigned long long)K, (unsigned long long)npts);
 	p = tool_malloc(npts * sizeof(*p));
 	at = tool_malloc(npts * sizeof(*at));
-	if (fl_account_curve(&o->acct, fixed, nfixed, &o->cli, K, o->given_eps,
-	    o->given_eps ? o->epsilon : o->delta, p, at, &err) < 0)
+	if (fl_account_curve(&o->acct, fixed, nfixed, &o->cli, K,
+	    o->ask.given_eps, o->ask.given_eps ? o->ask.epsilon :
+	    o->ask.delta, p, at, &err) < 0)
 		tool_die("%s", err.msg);
-	if (json)
-		fprintf(fp, "{\"accountant\":\"%s\",\"%s\":",
-		    fl_accountant_name(o->acct.accountant),
-		    o->given_eps ? "epsilon" : "delta");
-	if (json)
-		tool_json_number(fp, o->given_eps ? o->epsilon : o->delta);
-	else
-		fprintf(fp, "%s %s\n", "steps", o->given_eps ? "delta" :
-		    "epsilon");
-	if (json)
-		fputs(",\"points\":[", fp);
-	for (uint64_t i = 0; i < npts; i++) {
-		const struct fl_privacy *x = &p[i];
-		double v = o->given_eps ? x->delta : x->epsilon;
-
-		if (json) {
-			fprintf(fp, "%s{\"steps\":%llu,\"%s\":", i ? "," : "",
-			    (unsigned long long)at[i], o->given_eps ? "delta" :
-			    "epsilon");
-			tool_json_number(fp, v);
-			if (!isnan(x->order)) {
-				fputs(",\"order\":", fp);
-				tool_json_number(fp, x->order);
-			}
-			fputc('}', fp);
-		} else
-			fprintf(fp, "%llu %.6g\n", (unsigned long long)at[i], v);
-	}
-	if (json)
-		fputs("]}\n", fp);
+	fl_curve_write(fp, &o->ask, p, at, npts, json);
 	free(at);
 	free(p);
 }
@@ -819,7 +621,7 @@ main(int argc, char **argv)
 			tool_die("%s: %s (anchor: %s)", a.ledger, err.msg,
 			    a.anchor);
 	}
-	if (a.spend && o.has_budget && fl_ledger_missing(a.ledger)) {
+	if (a.spend && o.ask.has_budget && fl_ledger_missing(a.ledger)) {
 		account(&o, NULL, 0, rel, nrel, 0, &p, NULL);
 		if (over_budget(&o, &p))
 			goto refuse;
@@ -846,26 +648,17 @@ main(int argc, char **argv)
 		double z;
 
 		if (fl_account_noise(&o.acct, led.rows, led.nrows, &o.cli,
-		    o.target, o.delta, &z, &p, &err) < 0)
+		    o.target, o.ask.delta, &z, &p, &err) < 0)
 			tool_die("%s", err.msg);
-		print_answer(out.fp, &o, &p, &z, o.cli.steps +
+		fl_answer_write(out.fp, &o.ask, &p, &z, o.cli.steps +
 		    fl_release_steps(led.rows, led.nrows), 0, NULL, a.json);
 	} else if (a.ledger != NULL && !a.spend) {
 		struct fl_privacy *ps = tool_malloc((led.nrows + 1) *
 		    sizeof(*ps));
 
 		account(&o, NULL, 0, led.rows, led.nrows, 1, ps, a.ledger);
-		print_report(out.fp, &o, led.rows, led.nrows, ps, a.json);
-		if (!a.json) {
-			if (led.nrows == 0) {
-				p.epsilon = o.given_eps ? o.epsilon : 0;
-				p.delta = o.given_eps ? 0 : o.delta;
-				p.order = p.interval = NAN;
-			} else
-				p = ps[led.nrows - 1];
-			print_answer(out.fp, &o, &p, NULL, fl_release_steps(led.rows,
-			    led.nrows), led.nrows, "releases", 0);
-		}
+		fl_report_write(out.fp, &o.ask, led.rows, led.nrows, ps,
+		    a.json);
 		if (led.nrows > 0 && over_budget(&o, &ps[led.nrows - 1]))
 			rc = EXIT_BUDGET;
 		free(ps);
@@ -880,7 +673,8 @@ main(int argc, char **argv)
 		if (a.spend && !a.dry_run && fl_ledger_append(&led, rel, nrel,
 		    &err) < 0)
 			tool_die("%s: %s", a.ledger, err.msg);
-		print_answer(out.fp, &o, &p, NULL, fl_release_steps(rel, nrel) +
+		fl_answer_write(out.fp, &o.ask, &p, NULL, fl_release_steps(rel,
+		    nrel) +
 		    fl_release_steps(led.rows, led.nrows - (a.spend &&
 		    !a.dry_run ? nrel : 0)), a.spend ? (uint64_t)nall : 0,
 		    "release", a.json);
@@ -899,8 +693,8 @@ refuse:
 		tool_warn("%s: spend refused%s: epsilon would be '%.6g', over "
 		    "the budget '%s' (delta '%s', %s)", a.ledger,
 		    a.dry_run ? " (dry run)" : "", p.epsilon,
-		    fl_format_double(b2, o.budget),
-		    fl_format_double(b3, o.delta),
+		    fl_format_double(b2, o.ask.budget),
+		    fl_format_double(b3, o.ask.delta),
 		    fl_accountant_name(o.acct.accountant));
 		free(rel);
 		return EXIT_BUDGET;

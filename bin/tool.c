@@ -236,14 +236,6 @@ tool_json_string(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
-void
-tool_json_number(FILE *fp, double v)
-{
-	char buf[FL_NUMBUF];
-
-	fputs(isfinite(v) ? fl_format_double(buf, v) : "null", fp);
-}
-
 void *
 tool_malloc(size_t n)
 {

@@ -64,10 +64,9 @@ uint64_t tool_opt_u64(const char *opt, const char *arg, uint64_t min,
 /* A number above 0: "invalid --opt 'x': must be positive", exit 1. */
 double tool_opt_positive(const char *opt, const char *arg);
 
-/* JSON output: a string with the escapes JSON needs, and a number in the
- * shortest text that reads back exactly (null when not finite). */
+/* JSON output: a string with the escapes JSON needs (numbers:
+ * fl_json_number). */
 void tool_json_string(FILE *fp, const char *s);
-void tool_json_number(FILE *fp, double v);
 
 /*
  * The input: file operands read in order as one record stream; none, or

@@ -184,6 +184,10 @@ unit() {
 	unit account_options
 }
 
+@test "unit: account_report" {
+	unit account_report
+}
+
 @test "unit: account_names" {
 	unit account_names
 }

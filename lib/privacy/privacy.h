@@ -588,6 +588,37 @@ int fl_account_curve(const struct fl_account *acct,
     double given, struct fl_privacy *out, uint64_t *at,
     struct fl_error *err);
 
+/* ---- the answers as fl-account prints them (report.c) ---- */
+
+/* What was asked of the accountant, for the answers' text: epsilon at
+ * delta, or delta at epsilon when given_eps; the budget if has_budget. */
+struct fl_question {
+	enum fl_accountant accountant;
+	int given_eps;
+	double epsilon, delta;
+	int has_budget;
+	double budget;
+};
+
+/*
+ * Written to fp as text (fl-account(1), OUTPUT) or, json, as one JSON
+ * object; write errors stay in fp (ferror).  fl_answer_write: the answer
+ * line for p after `steps` steps; noise (NULL: none) first when solved
+ * for; count > 0 adds "label count" (the releases of a spend or a
+ * report).  fl_report_write: a ledger's report, one row per release r[i]
+ * with p[i] the privacy after it (fl_account_after, cumulative), the text
+ * ending with the answer line after them all.  fl_curve_write: the
+ * planning curve of fl_account_curve, p[i] at at[i] steps.
+ */
+void fl_answer_write(FILE *fp, const struct fl_question *q,
+    const struct fl_privacy *p, const double *noise, uint64_t steps,
+    uint64_t count, const char *label, int json);
+void fl_report_write(FILE *fp, const struct fl_question *q,
+    const struct fl_release *r, size_t n, const struct fl_privacy *p,
+    int json);
+void fl_curve_write(FILE *fp, const struct fl_question *q,
+    const struct fl_privacy *p, const uint64_t *at, size_t n, int json);
+
 /* ---- the ledger's file (ledger.c) ---- */
 
 /* 1 when there is no file at path (a ledger not made yet), else 0. */

@@ -5,8 +5,9 @@
  * and the command line's overrides, the shares of distributed noise and
  * the indicator's composition (mechanism.c), which options make a release
  * given on the command line (charge.c), accountant names (account.c),
- * composition after a ledger and the planning curve (plan.c), and a
- * ledger missing where its anchor says releases (ledger.c).
+ * composition after a ledger and the planning curve (plan.c), the answers
+ * as text and JSON (report.c), and a ledger missing where its anchor says
+ * releases (ledger.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -288,6 +289,106 @@ test_account_options(void)
 		    bad[i].corrupt, bad[i].solve, &err) < 0);
 		CHECK(err.code == FL_EINVAL && strcmp(err.msg, bad[i].msg) == 0);
 	}
+}
+
+/* What fn wrote to a stream, compared with want. */
+#define WRITES(want, call) do {						\
+	char *buf_ = NULL;						\
+	size_t len_ = 0;						\
+	FILE *fp = open_memstream(&buf_, &len_);			\
+									\
+	CHECK(fp != NULL);						\
+	if (fp != NULL) {						\
+		call;							\
+		fclose(fp);						\
+		CHECK(strcmp(buf_, (want)) == 0);			\
+		if (strcmp(buf_, (want)) != 0)				\
+			fprintf(stderr, "got:  %s\nwant: %s\n", buf_,	\
+			    (want));					\
+	}								\
+	free(buf_);							\
+} while (0)
+
+void
+test_account_report(void)
+{
+	struct fl_question q = { FL_ACC_RDP, 0, 0, 1e-5, 0, 0 };
+	struct fl_privacy p[3] = { { 0.5, 1e-5, 10.5, NAN },
+		{ 1.25, 1e-5, 8, NAN }, { INFINITY, 1e-5, NAN, 1e-4 } };
+	struct fl_release r[2];
+	uint64_t at[2] = { 10, 25 };
+	double z = 1.5;
+
+	memset(r, 0, sizeof(r));
+	r[0] = given(FL_MECH_GAUSSIAN, 1.1, 0, 0, 0, 0);
+	r[0].release = 1;
+	r[0].round = 12;
+	r[0].clip = 0.5;
+	r[0].steps = 100;
+	r[1] = given(FL_MECH_SKELLAM, 0, 500, 5000, 90, 65536);
+	r[1].release = 2;
+	r[1].q = 0.02;
+	fl_release_shares(&r[1], NAN, 0);
+
+	/* The answer line: what was asked first; JSON numbers exact, null
+	 * when unbounded. */
+	WRITES("epsilon 0.5 delta 1e-05 accountant rdp order 10.5 steps 100\n",
+	    fl_answer_write(fp, &q, &p[0], NULL, 100, 0, NULL, 0));
+	WRITES("{\"accountant\":\"rdp\",\"epsilon\":0.5,\"delta\":1e-05,"
+	    "\"order\":10.5,\"steps\":100,\"release\":3}\n",
+	    fl_answer_write(fp, &q, &p[0], NULL, 100, 3, "release", 1));
+	q.accountant = FL_ACC_PLD;
+	q.has_budget = 1;
+	q.budget = 2;
+	WRITES("noise 1.5 epsilon inf delta 1e-05 accountant pld interval "
+	    "0.0001 steps 7 budget 2\n",
+	    fl_answer_write(fp, &q, &p[2], &z, 7, 0, NULL, 0));
+	WRITES("{\"accountant\":\"pld\",\"epsilon\":null,\"delta\":1e-05,"
+	    "\"noise\":1.5,\"interval\":0.0001,\"steps\":7,\"budget\":2}\n",
+	    fl_answer_write(fp, &q, &p[2], &z, 7, 0, NULL, 1));
+	q.accountant = FL_ACC_RDP;
+	q.has_budget = 0;
+
+	/* A report: columns as wide as their cells, then the answer after
+	 * all the releases; an empty ledger has spent nothing. */
+	WRITES("release  round  mechanism     q  steps     noise  clients  "
+	    "epsilon\n"
+	    "      1     12  gaussian    0.1    100       1.1        -      "
+	    "0.5\n"
+	    "      2      -  skellam    0.02      1  0.921954       90     "
+	    "1.25\n"
+	    "epsilon 1.25 delta 1e-05 accountant rdp order 8 steps 101 "
+	    "releases 2\n",
+	    fl_report_write(fp, &q, r, 2, p, 0));
+	WRITES("{\"accountant\":\"rdp\",\"epsilon\":1.25,\"delta\":1e-05,"
+	    "\"releases\":[{\"release\":1,\"round\":12,\"mechanism\":"
+	    "\"gaussian\",\"q\":0.1,\"steps\":100,\"noise\":1.1,\"clip\":"
+	    "0.5,\"epsilon\":0.5,\"order\":10.5},{\"release\":2,\"round\":"
+	    "null,\"mechanism\":\"skellam\",\"q\":0.02,\"steps\":1,"
+	    "\"noise\":0.9219544457292886,\"clients\":90,\"sigma\":500,"
+	    "\"sensitivity\":5000,\"dim\":65536,\"epsilon\":1.25,"
+	    "\"order\":8}]}\n",
+	    fl_report_write(fp, &q, r, 2, p, 1));
+	WRITES("release  round  mechanism  q  steps  noise  clients  epsilon\n"
+	    "epsilon 0 delta 1e-05 accountant rdp steps 0\n",
+	    fl_report_write(fp, &q, r, 0, p, 0));
+	WRITES("{\"accountant\":\"rdp\",\"epsilon\":0,\"delta\":1e-05,"
+	    "\"releases\":[]}\n", fl_report_write(fp, &q, r, 0, p, 1));
+	/* delta at an epsilon: the last column is delta. */
+	q.given_eps = 1;
+	q.epsilon = 3;
+	WRITES("release  round  mechanism  q  steps  noise  clients  delta\n"
+	    "delta 0 epsilon 3 accountant rdp steps 0\n",
+	    fl_report_write(fp, &q, r, 0, p, 0));
+
+	/* A curve. */
+	WRITES("steps delta\n10 1e-05\n25 1e-05\n",
+	    fl_curve_write(fp, &q, p, at, 2, 0));
+	q.given_eps = 0;
+	WRITES("{\"accountant\":\"rdp\",\"delta\":1e-05,\"points\":["
+	    "{\"steps\":10,\"epsilon\":0.5,\"order\":10.5},{\"steps\":25,"
+	    "\"epsilon\":1.25,\"order\":8}]}\n",
+	    fl_curve_write(fp, &q, p, at, 2, 1));
 }
 
 void
