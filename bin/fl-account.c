@@ -490,26 +490,6 @@ account(const struct opts *o, const struct fl_release *fixed, size_t nfixed,
 	}
 }
 
-static void
-warn_delta(const struct opts *o)
-{
-	char b1[FL_NUMBUF], b2[FL_NUMBUF];
-
-	if (o->population > 0 && !o->ask.given_eps &&
-	    o->ask.delta >= 1 / (double)o->population)
-		tool_warn("warning: delta '%s' is not below 1/population "
-		    "('%s'): a release of one whole record would be allowed",
-		    fl_format_double(b1, o->ask.delta),
-		    fl_format_double(b2, 1 / (double)o->population));
-}
-
-static int
-over_budget(const struct opts *o, const struct fl_privacy *p)
-{
-	return o->ask.has_budget && !o->ask.given_eps &&
-	    !(p->epsilon <= o->ask.budget);
-}
-
 /*
  * epsilon (or delta) after every K steps of the release of the options,
  * following the fixed releases: a planning curve.
@@ -602,7 +582,8 @@ main(int argc, char **argv)
 	    a.every == NULL && (o.has_release || first < argc))
 		tool_usage_error("a release with --ledger needs --spend (and "
 		    "--dry-run to try it)");
-	warn_delta(&o);
+	if (fl_delta_check(&o.ask, o.population, &err) < 0)
+		tool_warn("warning: %s", err.msg);
 
 	/* The releases: from the options, or from records. */
 	if (o.has_release) {
@@ -623,7 +604,7 @@ main(int argc, char **argv)
 	}
 	if (a.spend && o.ask.has_budget && fl_ledger_missing(a.ledger)) {
 		account(&o, NULL, 0, rel, nrel, 0, &p, NULL);
-		if (over_budget(&o, &p))
+		if (fl_over_budget(&o.ask, &p))
 			goto refuse;
 	}
 	/* No ledger, or a dry run on one not yet made: an empty one. */
@@ -659,14 +640,15 @@ main(int argc, char **argv)
 		account(&o, NULL, 0, led.rows, led.nrows, 1, ps, a.ledger);
 		fl_report_write(out.fp, &o.ask, led.rows, led.nrows, ps,
 		    a.json);
-		if (led.nrows > 0 && over_budget(&o, &ps[led.nrows - 1]))
+		if (led.nrows > 0 && fl_over_budget(&o.ask,
+		    &ps[led.nrows - 1]))
 			rc = EXIT_BUDGET;
 		free(ps);
 	} else {
 		size_t nall = led.nrows + nrel;
 
 		account(&o, led.rows, led.nrows, rel, nrel, 0, &p, a.ledger);
-		if (a.spend && over_budget(&o, &p)) {
+		if (a.spend && fl_over_budget(&o.ask, &p)) {
 			fl_ledger_close(&led);
 			goto refuse;
 		}

@@ -564,6 +564,26 @@ int fl_accountant_parse(const char *s, enum fl_accountant *a);
 
 /* ---- accounting after a ledger (plan.c) ---- */
 
+/* What is asked of the accountant: epsilon at delta, or delta at epsilon
+ * when given_eps; the budget (an epsilon) if has_budget. */
+struct fl_question {
+	enum fl_accountant accountant;
+	int given_eps;
+	double epsilon, delta;
+	int has_budget;
+	double budget;
+};
+
+/* 1 when p (after a spend, or a ledger's releases) is over q's budget:
+ * epsilon above it, or not a number; else 0, also when q asks delta. */
+int fl_over_budget(const struct fl_question *q, const struct fl_privacy *p);
+
+/* -1 (FL_EINVAL) when q asks epsilon at a delta not below 1/population
+ * (population > 0): the guarantee would allow a release of one whole
+ * record. */
+int fl_delta_check(const struct fl_question *q, uint64_t population,
+    struct fl_error *err);
+
 /* fl_account_run over the nfixed fixed releases (a ledger's rows) followed
  * by r[0..n): out as fl_account_run's for nfixed + n releases. */
 int fl_account_after(const struct fl_account *acct,
@@ -589,16 +609,6 @@ int fl_account_curve(const struct fl_account *acct,
     struct fl_error *err);
 
 /* ---- the answers as fl-account prints them (report.c) ---- */
-
-/* What was asked of the accountant, for the answers' text: epsilon at
- * delta, or delta at epsilon when given_eps; the budget if has_budget. */
-struct fl_question {
-	enum fl_accountant accountant;
-	int given_eps;
-	double epsilon, delta;
-	int has_budget;
-	double budget;
-};
 
 /*
  * Written to fp as text (fl-account(1), OUTPUT) or, json, as one JSON

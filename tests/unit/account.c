@@ -5,9 +5,9 @@
  * and the command line's overrides, the shares of distributed noise and
  * the indicator's composition (mechanism.c), which options make a release
  * given on the command line (charge.c), accountant names (account.c),
- * composition after a ledger and the planning curve (plan.c), the answers
- * as text and JSON (report.c), and a ledger missing where its anchor says
- * releases (ledger.c).
+ * composition after a ledger, the budget and the planning curve (plan.c),
+ * the answers as text and JSON (report.c), and a ledger missing where its
+ * anchor says releases (ledger.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -242,8 +242,8 @@ test_account_options(void)
 		    "solves for the noise: drop --noise" },
 		{ FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0, 0, NAN, 0, "a gaussian "
 		    "release needs --noise" },
-		{ FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0, 3, NAN, 1, "--indicator-noise "
-		    "with --target-epsilon: give --noise" },
+		{ FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0, 3, NAN, 1,
+		    "--indicator-noise with --target-epsilon: give --noise" },
 		{ FL_MECH_SKELLAM, 1, 500, 5000, 90, 65536, 0, NAN, 0, "-m "
 		    "skellam takes --sigma, not --noise" },
 		{ FL_MECH_SKELLAM, 0, 500, 5000, 90, 65536, 0, NAN, 1,
@@ -412,6 +412,7 @@ void
 test_account_plan(void)
 {
 	struct fl_account acct = { FL_ACC_RDP, NULL, 0 };
+	struct fl_question q = { FL_ACC_RDP, 0, 0, 1e-5, 1, 2 };
 	struct fl_release rel[3], tmpl;
 	struct fl_privacy all[3], p, cum[3], out[4];
 	struct fl_error err;
@@ -460,6 +461,29 @@ test_account_plan(void)
 	CHECK(fl_account_curve(&acct, NULL, 0, &tmpl, 300, 0, 1e-5, out, at,
 	    &err) < 0);
 	CHECK(strncmp(err.msg, "the exact accountant takes", 26) == 0);
+
+	/* Over the budget: epsilon above it, or not a number; delta at an
+	 * epsilon has no budget. */
+	p.epsilon = 2;
+	CHECK(!fl_over_budget(&q, &p));
+	p.epsilon = 2.000001;
+	CHECK(fl_over_budget(&q, &p));
+	p.epsilon = NAN;
+	CHECK(fl_over_budget(&q, &p));
+	q.given_eps = 1;
+	CHECK(!fl_over_budget(&q, &p));
+	q.given_eps = 0;
+	q.has_budget = 0;
+	CHECK(!fl_over_budget(&q, &p));
+	/* delta below 1/population, or the warning. */
+	q.delta = 1e-3;
+	CHECK(fl_delta_check(&q, 999, &err) == 0);
+	CHECK(fl_delta_check(&q, 0, &err) == 0);
+	CHECK(fl_delta_check(&q, 1000, &err) < 0 && err.code == FL_EINVAL);
+	CHECK(strcmp(err.msg, "delta '0.001' is not below 1/population "
+	    "('0.001'): a release of one whole record would be allowed") == 0);
+	q.given_eps = 1;
+	CHECK(fl_delta_check(&q, 1000, &err) == 0);
 }
 
 void
