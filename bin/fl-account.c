@@ -427,12 +427,8 @@ read_releases(int nfiles, char **files, const struct args *a,
 		if (rc < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);
-		if (a->cohort != NULL && cohort.seeded && !ch.allow_seeded)
-			tool_die("%s: a cohort drawn from a seed "
-			    "(cohort.seeded=yes): whoever knows the seed knows "
-			    "who took part, and sampling amplifies nothing "
-			    "against them: not private (spend it with "
-			    "--not-private)", a->cohort);
+		if (fl_charge_check(&ch, &err) < 0)
+			tool_die("%s: %s", a->cohort, err.msg);
 		if (fl_release_override(&x, &ch, &err) < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);

@@ -175,6 +175,17 @@ fl_release_charge(struct fl_release *r, const struct fl_record *rec,
 }
 
 int
+fl_charge_check(const struct fl_charge *c, struct fl_error *err)
+{
+	if (c->cohort != NULL && c->cohort->seeded && !c->allow_seeded)
+		return fl_error_set(err, FL_EINVAL, "a cohort drawn from a "
+		    "seed (cohort.seeded=yes): whoever knows the seed knows "
+		    "who took part, and sampling amplifies nothing against "
+		    "them: not private (spend it with --not-private)");
+	return 0;
+}
+
+int
 fl_release_override(struct fl_release *r, const struct fl_charge *c,
     struct fl_error *err)
 {

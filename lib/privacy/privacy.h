@@ -544,6 +544,11 @@ struct fl_charge {
 int fl_release_charge(struct fl_release *r, const struct fl_record *rec,
     const struct fl_charge *c, unsigned *seen, struct fl_error *err);
 
+/* -1 (FL_EINVAL) when c takes a cohort drawn from a seed
+ * (cohort.seeded) but not releases that are not private (allow_seeded):
+ * sampling amplifies nothing against whoever knows the seed. */
+int fl_charge_check(const struct fl_charge *c, struct fl_error *err);
+
 /* c's overrides applied to r, then fl_release_check; -1 (FL_EINVAL) also
  * when no sampling rate is known. */
 int fl_release_override(struct fl_release *r, const struct fl_charge *c,

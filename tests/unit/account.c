@@ -163,6 +163,13 @@ test_account_charge(void)
 	CHECK(fl_release_charge(&r, &rec, &c, &seen, &err) == 0);
 	CHECK(seen == 0 && r.round == 3 && r.q == 0.5 && r.clients == 10);
 	CHECK(r.not_private == FL_NOT_PRIVATE_SAMPLING);
+	/* Taken only where releases that are not private are. */
+	CHECK(fl_charge_check(&c, &err) == 0);
+	c.allow_seeded = 0;
+	CHECK(fl_charge_check(&c, &err) < 0 && err.code == FL_EINVAL);
+	CHECK(strncmp(err.msg, "a cohort drawn from a seed (cohort.seeded="
+	    "yes)", 44) == 0);
+	c.allow_seeded = 1;
 	co.round = 4;
 	CHECK(fl_release_charge(&r, &rec, &c, &seen, &err) < 0);
 	CHECK(strcmp(err.msg, "round 3, but the cohort c.flt is for round 4")
