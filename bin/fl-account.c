@@ -477,9 +477,8 @@ account(const struct opts *o, const struct fl_release *fixed, size_t nfixed,
 	struct fl_error err;
 
 	if (fl_account_after(&o->acct, fixed, nfixed, r, n, cumulative,
-	    o->ask.given_eps, o->ask.given_eps ? o->ask.epsilon : o->ask.delta,
-	    out,
-	    &err) < 0) {
+	    o->ask.given_eps, o->ask.given_eps ? o->ask.epsilon :
+	    o->ask.delta, out, &err) < 0) {
 		if (what != NULL)
 			tool_die("%s: %s", what, err.msg);
 		tool_die("%s", err.msg);
