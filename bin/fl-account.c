@@ -5,7 +5,6 @@
  * or read from the dp.* metadata of records, and an append-only ledger
  * that refuses a spend over budget before writing anything.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,14 +112,8 @@ static const char options[] =
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 over the budget.\n";
 
-enum {
-	OPT_CLIENTS = 256, OPT_CLIP, OPT_COHORT, OPT_CORRUPT, OPT_DIM,
-	OPT_EPOCHS, OPT_EVERY, OPT_INDICATOR, OPT_INTERVAL, OPT_NOT_PRIVATE,
-	OPT_ORDERS, OPT_ROUND, OPT_SAMPLE, OPT_SEED, OPT_SENS, OPT_SENS1,
-	OPT_SHUFFLE, OPT_SIGMA, OPT_TARGET, OPT_ANCHOR
-};
-
-/* Option values as given: parsed after getopt, so --help always wins. */
+/* Option values as given: parsed after the options, so --help always
+ * wins. */
 struct args {
 	const char *accountant, *batch, *budget, *clients, *clip, *corrupt;
 	const char *cohort, *delta, *indicator, *seed, *anchor;
@@ -131,190 +124,63 @@ struct args {
 	int dry_run, json, spend, not_private, shuffle_as_poisson, sample;
 };
 
+#define ARG(name, letter, field) \
+	TOOL_OPT(name, letter, TOOL_ARG, struct args, field)
+#define FLAG(name, letter, field) \
+	TOOL_OPT(name, letter, TOOL_FLAG, struct args, field)
+
+static const struct tool_opt opt_table[] = {
+	ARG("accountant", 'a', accountant),
+	ARG("batch", 'b', batch),
+	ARG("budget", 'B', budget),
+	ARG("clients", 0, clients),
+	ARG("clip", 0, clip),
+	ARG("cohort", 0, cohort),
+	ARG("corrupt", 0, corrupt),
+	ARG("delta", 'd', delta),
+	ARG("dim", 0, dim),
+	ARG("anchor", 0, anchor),
+	FLAG("dry-run", 'n', dry_run),
+	ARG("epochs", 0, epochs),
+	ARG("epsilon", 'e', epsilon),
+	ARG("every", 0, every),
+	{ "help", 'h', TOOL_HELP, 0 },
+	ARG("indicator-noise", 0, indicator),
+	ARG("interval", 0, interval),
+	FLAG("json", 'j', json),
+	ARG("ledger", 'l', ledger),
+	ARG("mechanism", 'm', mechanism),
+	ARG("noise", 'z', noise),
+	FLAG("not-private", 0, not_private),
+	ARG("orders", 0, orders),
+	ARG("output", 'o', output),
+	ARG("population", 'N', population),
+	ARG("round", 0, round),
+	FLAG("sample", 0, sample),
+	ARG("sample-rate", 'q', q),
+	ARG("seed", 0, seed),
+	ARG("sensitivity", 0, sens),
+	ARG("sensitivity-l1", 0, sens1),
+	FLAG("shuffle-as-poisson", 0, shuffle_as_poisson),
+	ARG("sigma", 0, sigma),
+	FLAG("spend", 's', spend),
+	ARG("steps", 'T', steps),
+	ARG("target-epsilon", 0, target),
+	{ "version", 'V', TOOL_VERSION, 0 },
+	{ NULL, 0, 0, 0 }
+};
+
 struct opts {
 	struct fl_account acct;
 	struct fl_orders orders;
-	double delta, epsilon, budget, target, q;
+	struct fl_question ask; /* accountant, delta or epsilon, budget */
+	double target, q;
 	double corrupt;         /* NAN: the records' or the default */
 	uint64_t population, batch, every;
-	int given_eps, has_budget, has_release;
+	int has_release;
 	struct fl_release cli;  /* the release of the options */
 	double epochs;
 };
-
-/* ---- output ---- */
-
-/* Text numbers: 6 significant digits ("inf" when unbounded). */
-static void
-text_number(FILE *fp, const char *key, double v)
-{
-	fprintf(fp, "%s %.6g", key, v);
-}
-
-/* The answer line: what was asked first, then its conditions. */
-static void
-print_answer(FILE *fp, const struct opts *o, const struct fl_privacy *p,
-    const double *noise, uint64_t steps, uint64_t release,
-    const char *rlabel, int json)
-{
-	if (json) {
-		fputs("{\"accountant\":\"", fp);
-		fputs(fl_accountant_name(o->acct.accountant), fp);
-		fputs("\",\"epsilon\":", fp);
-		tool_json_number(fp, p->epsilon);
-		fputs(",\"delta\":", fp);
-		tool_json_number(fp, p->delta);
-		if (noise != NULL) {
-			fputs(",\"noise\":", fp);
-			tool_json_number(fp, *noise);
-		}
-		if (!isnan(p->order)) {
-			fputs(",\"order\":", fp);
-			tool_json_number(fp, p->order);
-		}
-		if (!isnan(p->interval)) {
-			fputs(",\"interval\":", fp);
-			tool_json_number(fp, p->interval);
-		}
-		fprintf(fp, ",\"steps\":%llu", (unsigned long long)steps);
-		if (release > 0)
-			fprintf(fp, ",\"%s\":%llu", rlabel,
-			    (unsigned long long)release);
-		if (o->has_budget) {
-			fputs(",\"budget\":", fp);
-			tool_json_number(fp, o->budget);
-		}
-		fputs("}\n", fp);
-		return;
-	}
-	if (noise != NULL) {
-		text_number(fp, "noise", *noise);
-		text_number(fp, " epsilon", p->epsilon);
-		text_number(fp, " delta", p->delta);
-	} else if (o->given_eps) {
-		text_number(fp, "delta", p->delta);
-		text_number(fp, " epsilon", p->epsilon);
-	} else {
-		text_number(fp, "epsilon", p->epsilon);
-		text_number(fp, " delta", p->delta);
-	}
-	fprintf(fp, " accountant %s", fl_accountant_name(o->acct.accountant));
-	if (!isnan(p->order))
-		text_number(fp, " order", p->order);
-	if (!isnan(p->interval))
-		text_number(fp, " interval", p->interval);
-	fprintf(fp, " steps %llu", (unsigned long long)steps);
-	if (release > 0)
-		fprintf(fp, " %s %llu", rlabel, (unsigned long long)release);
-	if (o->has_budget)
-		text_number(fp, " budget", o->budget);
-	fputc('\n', fp);
-}
-
-#define NCOLS 8
-
-/* The report: one row per release with epsilon (or delta) so far. */
-static void
-print_report(FILE *fp, const struct opts *o, const struct fl_release *r,
-    size_t n, const struct fl_privacy *p, int json)
-{
-	static const char *head[NCOLS] = { "release", "round", "mechanism",
-		"q", "steps", "noise", "clients", "epsilon" };
-	char (*cell)[NCOLS][32];
-	size_t width[NCOLS] = { 0 };
-
-	if (json) {
-		fprintf(fp, "{\"accountant\":\"%s\",\"epsilon\":",
-		    fl_accountant_name(o->acct.accountant));
-		tool_json_number(fp, n ? (o->given_eps ? o->epsilon :
-		    p[n - 1].epsilon) : 0);
-		fputs(",\"delta\":", fp);
-		tool_json_number(fp, n ? (o->given_eps ? p[n - 1].delta : o->delta) :
-		    o->delta);
-		if (o->has_budget) {
-			fputs(",\"budget\":", fp);
-			tool_json_number(fp, o->budget);
-		}
-		fputs(",\"releases\":[", fp);
-		for (size_t i = 0; i < n; i++) {
-			fprintf(fp, "%s{\"release\":%llu,\"round\":", i ? "," : "",
-			    (unsigned long long)r[i].release);
-			if (r[i].round == FL_ROUND_NONE)
-				fputs("null", fp);
-			else
-				fprintf(fp, "%llu",
-				    (unsigned long long)r[i].round);
-			fprintf(fp, ",\"mechanism\":\"%s\",\"q\":",
-			    fl_mechanism_name(r[i].mech));
-			tool_json_number(fp, r[i].q);
-			fprintf(fp, ",\"steps\":%llu,\"noise\":",
-			    (unsigned long long)r[i].steps);
-			tool_json_number(fp, fl_release_noise(&r[i]));
-			if (r[i].clip > 0) {
-				fputs(",\"clip\":", fp);
-				tool_json_number(fp, r[i].clip);
-			}
-			if (r[i].clients > 0)
-				fprintf(fp, ",\"clients\":%llu",
-				    (unsigned long long)r[i].clients);
-			if (r[i].mech != FL_MECH_GAUSSIAN) {
-				fputs(",\"sigma\":", fp);
-				tool_json_number(fp, r[i].sigma);
-				fputs(",\"sensitivity\":", fp);
-				tool_json_number(fp, r[i].sens2);
-				fprintf(fp, ",\"dim\":%llu",
-				    (unsigned long long)r[i].dim);
-			}
-			fputs(o->given_eps ? ",\"delta\":" : ",\"epsilon\":", fp);
-			tool_json_number(fp, o->given_eps ? p[i].delta :
-			    p[i].epsilon);
-			if (!isnan(p[i].order)) {
-				fputs(",\"order\":", fp);
-				tool_json_number(fp, p[i].order);
-			}
-			fputc('}', fp);
-		}
-		fputs("]}\n", fp);
-		return;
-	}
-	cell = tool_malloc((n + 1) * sizeof(*cell));
-	for (int c = 0; c < NCOLS; c++)
-		snprintf(cell[0][c], 32, "%s", head[c]);
-	if (o->given_eps)
-		snprintf(cell[0][NCOLS - 1], 32, "delta");
-	for (size_t i = 0; i < n; i++) {
-		char (*row)[32] = cell[i + 1];
-
-		snprintf(row[0], 32, "%llu", (unsigned long long)r[i].release);
-		if (r[i].round == FL_ROUND_NONE)
-			snprintf(row[1], 32, "-");
-		else
-			snprintf(row[1], 32, "%llu",
-			    (unsigned long long)r[i].round);
-		snprintf(row[2], 32, "%s", fl_mechanism_name(r[i].mech));
-		snprintf(row[3], 32, "%.6g", r[i].q);
-		snprintf(row[4], 32, "%llu", (unsigned long long)r[i].steps);
-		snprintf(row[5], 32, "%.6g", fl_release_noise(&r[i]));
-		if (r[i].clients > 0)
-			snprintf(row[6], 32, "%llu",
-			    (unsigned long long)r[i].clients);
-		else
-			snprintf(row[6], 32, "-");
-		snprintf(row[7], 32, "%.6g", o->given_eps ? p[i].delta :
-		    p[i].epsilon);
-	}
-	for (size_t i = 0; i <= n; i++)
-		for (int c = 0; c < NCOLS; c++)
-			if (strlen(cell[i][c]) > width[c])
-				width[c] = strlen(cell[i][c]);
-	for (size_t i = 0; i <= n; i++) {
-		for (int c = 0; c < NCOLS; c++)
-			fprintf(fp, c == 2 ? "  %-*s" : c ? "  %*s" : "%*s",
-			    (int)width[c], cell[i][c]);
-		fputc('\n', fp);
-	}
-	free(cell);
-}
 
 /* ---- parsing ---- */
 
@@ -349,6 +215,7 @@ parse_args(const struct args *a, struct opts *o)
 {
 	struct fl_error err;
 	struct fl_release *c = &o->cli;
+	double ind = 0;
 
 	memset(o, 0, sizeof(*o));
 	c->round = FL_ROUND_NONE;
@@ -358,6 +225,7 @@ parse_args(const struct args *a, struct opts *o)
 	    &o->acct.accountant) < 0)
 		tool_die("invalid --accountant '%s': want rdp, rdp-classic, "
 		    "pld or exact", a->accountant);
+	o->ask.accountant = o->acct.accountant;
 	if (fl_orders_parse(&o->orders, a->orders, &err) < 0)
 		tool_die("invalid --orders '%s': %s", a->orders, err.msg);
 	o->acct.orders = &o->orders;
@@ -367,23 +235,23 @@ parse_args(const struct args *a, struct opts *o)
 			tool_die("invalid --interval '%s': must be in "
 			    "[1e-06, 1]", a->interval);
 	}
-	o->delta = 1e-5;
+	o->ask.delta = 1e-5;
 	if (a->delta != NULL) {
-		o->delta = tool_opt_double("--delta", a->delta, -INFINITY,
+		o->ask.delta = tool_opt_double("--delta", a->delta, -INFINITY,
 		    INFINITY);
-		if (!(o->delta > 0 && o->delta < 1))
+		if (!(o->ask.delta > 0 && o->ask.delta < 1))
 			tool_die("invalid --delta '%s': must be in (0, 1)",
 			    a->delta);
 	}
 	if (a->epsilon != NULL) {
-		o->epsilon = tool_opt_double("--epsilon", a->epsilon, 0,
+		o->ask.epsilon = tool_opt_double("--epsilon", a->epsilon, 0,
 		    INFINITY);
-		o->given_eps = 1;
+		o->ask.given_eps = 1;
 	}
 	if (a->budget != NULL) {
-		o->budget = tool_opt_double("--budget", a->budget, 0,
+		o->ask.budget = tool_opt_double("--budget", a->budget, 0,
 		    INFINITY);
-		o->has_budget = 1;
+		o->ask.has_budget = 1;
 	}
 	if (a->target != NULL)
 		o->target = tool_opt_positive("--target-epsilon", a->target);
@@ -460,50 +328,11 @@ parse_args(const struct args *a, struct opts *o)
 	if (o->epochs > 0 && fl_steps_epochs(&c->steps, o->epochs,
 	    o->population, o->batch, o->q, &err) < 0)
 		tool_die("invalid --epochs '%s': %s", a->epochs, err.msg);
-	if (c->mech == FL_MECH_GAUSSIAN) {
-		if (a->corrupt != NULL)
-			tool_usage_error("--corrupt is for noise summed from "
-			    "clients' shares (-m discrete-gaussian or skellam, "
-			    "or records with dp.shares)");
-		if (a->sigma != NULL || a->sens != NULL || a->sens1 != NULL ||
-		    a->dim != NULL)
-			tool_usage_error("--sigma, --sensitivity and --dim are "
-			    "for -m discrete-gaussian or skellam");
-		if (a->target != NULL) {
-			if (a->noise != NULL)
-				tool_usage_error("--target-epsilon solves for "
-				    "the noise: drop --noise");
-			c->noise = 1;
-		} else if (a->noise == NULL)
-			tool_usage_error("a gaussian release needs --noise");
-		/* The update's and the indicator's Gaussian queries compose
-		 * into one: z^-2 = z_update^-2 + sigma_b^-2. */
-		if (a->indicator != NULL) {
-			double sb = tool_opt_positive("--indicator-noise",
-			    a->indicator);
-
-			if (a->target != NULL)
-				tool_usage_error("--indicator-noise with "
-				    "--target-epsilon: give --noise");
-			c->noise = fl_noise_indicator(c->noise, sb);
-		}
-	} else {
-		if (a->noise != NULL)
-			tool_usage_error("-m %s takes --sigma, not --noise",
-			    a->mechanism);
-		if (a->target != NULL && a->sigma != NULL)
-			tool_usage_error("--target-epsilon solves for the "
-			    "noise: drop --sigma");
-		if ((a->sigma == NULL && a->target == NULL) ||
-		    a->sens == NULL || a->clients == NULL || a->dim == NULL)
-			tool_usage_error("-m %s needs --sigma (or "
-			    "--target-epsilon), --clients, --sensitivity and "
-			    "--dim", a->mechanism);
-		if (a->indicator != NULL)
-			c->indicator = tool_opt_positive("--indicator-noise",
-			    a->indicator);
-		fl_release_shares(c, o->corrupt, a->target != NULL);
-	}
+	if (a->indicator != NULL)
+		ind = tool_opt_positive("--indicator-noise", a->indicator);
+	if (fl_release_from_options(c, ind, o->corrupt, a->target != NULL,
+	    &err) < 0)
+		tool_usage_error("%s", err.msg);
 	if (fl_release_check(c, &err) < 0)
 		tool_die("%s", err.msg);
 }
@@ -598,12 +427,8 @@ read_releases(int nfiles, char **files, const struct args *a,
 		if (rc < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);
-		if (a->cohort != NULL && cohort.seeded && !ch.allow_seeded)
-			tool_die("%s: a cohort drawn from a seed "
-			    "(cohort.seeded=yes): whoever knows the seed knows "
-			    "who took part, and sampling amplifies nothing "
-			    "against them: not private (spend it with "
-			    "--not-private)", a->cohort);
+		if (fl_charge_check(&ch, &err) < 0)
+			tool_die("%s: %s", a->cohort, err.msg);
 		if (fl_release_override(&x, &ch, &err) < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);
@@ -652,31 +477,12 @@ account(const struct opts *o, const struct fl_release *fixed, size_t nfixed,
 	struct fl_error err;
 
 	if (fl_account_after(&o->acct, fixed, nfixed, r, n, cumulative,
-	    o->given_eps, o->given_eps ? o->epsilon : o->delta, out,
-	    &err) < 0) {
+	    o->ask.given_eps, o->ask.given_eps ? o->ask.epsilon :
+	    o->ask.delta, out, &err) < 0) {
 		if (what != NULL)
 			tool_die("%s: %s", what, err.msg);
 		tool_die("%s", err.msg);
 	}
-}
-
-static void
-warn_delta(const struct opts *o)
-{
-	char b1[FL_NUMBUF], b2[FL_NUMBUF];
-
-	if (o->population > 0 && !o->given_eps &&
-	    o->delta >= 1 / (double)o->population)
-		tool_warn("warning: delta '%s' is not below 1/population "
-		    "('%s'): a release of one whole record would be allowed",
-		    fl_format_double(b1, o->delta),
-		    fl_format_double(b2, 1 / (double)o->population));
-}
-
-static int
-over_budget(const struct opts *o, const struct fl_privacy *p)
-{
-	return o->has_budget && !o->given_eps && !(p->epsilon <= o->budget);
 }
 
 /*
@@ -696,39 +502,11 @@ curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
 		    (unsigned long long)K, (unsigned long long)npts);
 	p = tool_malloc(npts * sizeof(*p));
 	at = tool_malloc(npts * sizeof(*at));
-	if (fl_account_curve(&o->acct, fixed, nfixed, &o->cli, K, o->given_eps,
-	    o->given_eps ? o->epsilon : o->delta, p, at, &err) < 0)
+	if (fl_account_curve(&o->acct, fixed, nfixed, &o->cli, K,
+	    o->ask.given_eps, o->ask.given_eps ? o->ask.epsilon :
+	    o->ask.delta, p, at, &err) < 0)
 		tool_die("%s", err.msg);
-	if (json)
-		fprintf(fp, "{\"accountant\":\"%s\",\"%s\":",
-		    fl_accountant_name(o->acct.accountant),
-		    o->given_eps ? "epsilon" : "delta");
-	if (json)
-		tool_json_number(fp, o->given_eps ? o->epsilon : o->delta);
-	else
-		fprintf(fp, "%s %s\n", "steps", o->given_eps ? "delta" :
-		    "epsilon");
-	if (json)
-		fputs(",\"points\":[", fp);
-	for (uint64_t i = 0; i < npts; i++) {
-		const struct fl_privacy *x = &p[i];
-		double v = o->given_eps ? x->delta : x->epsilon;
-
-		if (json) {
-			fprintf(fp, "%s{\"steps\":%llu,\"%s\":", i ? "," : "",
-			    (unsigned long long)at[i], o->given_eps ? "delta" :
-			    "epsilon");
-			tool_json_number(fp, v);
-			if (!isnan(x->order)) {
-				fputs(",\"order\":", fp);
-				tool_json_number(fp, x->order);
-			}
-			fputc('}', fp);
-		} else
-			fprintf(fp, "%llu %.6g\n", (unsigned long long)at[i], v);
-	}
-	if (json)
-		fputs("]}\n", fp);
+	fl_curve_write(fp, &o->ask, p, at, npts, json);
 	free(at);
 	free(p);
 }
@@ -736,46 +514,6 @@ curve(FILE *fp, const struct opts *o, const struct fl_release *fixed,
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "accountant", required_argument, NULL, 'a' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "budget", required_argument, NULL, 'B' },
-		{ "clients", required_argument, NULL, OPT_CLIENTS },
-		{ "clip", required_argument, NULL, OPT_CLIP },
-		{ "cohort", required_argument, NULL, OPT_COHORT },
-		{ "corrupt", required_argument, NULL, OPT_CORRUPT },
-		{ "delta", required_argument, NULL, 'd' },
-		{ "dim", required_argument, NULL, OPT_DIM },
-		{ "anchor", required_argument, NULL, OPT_ANCHOR },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "epochs", required_argument, NULL, OPT_EPOCHS },
-		{ "epsilon", required_argument, NULL, 'e' },
-		{ "every", required_argument, NULL, OPT_EVERY },
-		{ "help", no_argument, NULL, 'h' },
-		{ "indicator-noise", required_argument, NULL, OPT_INDICATOR },
-		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "json", no_argument, NULL, 'j' },
-		{ "ledger", required_argument, NULL, 'l' },
-		{ "mechanism", required_argument, NULL, 'm' },
-		{ "noise", required_argument, NULL, 'z' },
-		{ "not-private", no_argument, NULL, OPT_NOT_PRIVATE },
-		{ "orders", required_argument, NULL, OPT_ORDERS },
-		{ "output", required_argument, NULL, 'o' },
-		{ "population", required_argument, NULL, 'N' },
-		{ "round", required_argument, NULL, OPT_ROUND },
-		{ "sample", no_argument, NULL, OPT_SAMPLE },
-		{ "sample-rate", required_argument, NULL, 'q' },
-		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "sensitivity", required_argument, NULL, OPT_SENS },
-		{ "sensitivity-l1", required_argument, NULL, OPT_SENS1 },
-		{ "shuffle-as-poisson", no_argument, NULL, OPT_SHUFFLE },
-		{ "sigma", required_argument, NULL, OPT_SIGMA },
-		{ "spend", no_argument, NULL, 's' },
-		{ "steps", required_argument, NULL, 'T' },
-		{ "target-epsilon", required_argument, NULL, OPT_TARGET },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct args a;
 	struct opts o;
 	struct tool_output out;
@@ -784,60 +522,18 @@ main(int argc, char **argv)
 	struct fl_privacy p;
 	struct fl_error err;
 	size_t nrel = 0;
-	int c, rc = 0;
+	int first, rc = 0;
 	uint64_t anchored = 0;
 	uint32_t anchor_check = 0;
 
 	tool_init(usage, argv);
 	memset(&a, 0, sizeof(a));
-	while ((c = getopt_long(argc, argv, "a:b:B:d:e:hjl:m:nN:o:q:sT:Vz:",
-	    longopts, NULL)) != -1) {
-		switch (c) {
-		case 'a': a.accountant = optarg; break;
-		case OPT_ANCHOR: a.anchor = optarg; break;
-		case 'b': a.batch = optarg; break;
-		case 'B': a.budget = optarg; break;
-		case OPT_CLIENTS: a.clients = optarg; break;
-		case OPT_CLIP: a.clip = optarg; break;
-		case OPT_COHORT: a.cohort = optarg; break;
-		case OPT_CORRUPT: a.corrupt = optarg; break;
-		case 'd': a.delta = optarg; break;
-		case OPT_DIM: a.dim = optarg; break;
-		case 'n': a.dry_run = 1; break;
-		case OPT_EPOCHS: a.epochs = optarg; break;
-		case 'e': a.epsilon = optarg; break;
-		case OPT_EVERY: a.every = optarg; break;
-		case 'h': tool_help(options);
-		case OPT_INDICATOR: a.indicator = optarg; break;
-		case OPT_INTERVAL: a.interval = optarg; break;
-		case 'j': a.json = 1; break;
-		case 'l': a.ledger = optarg; break;
-		case 'm': a.mechanism = optarg; break;
-		case 'z': a.noise = optarg; break;
-		case OPT_NOT_PRIVATE: a.not_private = 1; break;
-		case OPT_ORDERS: a.orders = optarg; break;
-		case 'o': a.output = optarg; break;
-		case 'N': a.population = optarg; break;
-		case OPT_ROUND: a.round = optarg; break;
-		case 'q': a.q = optarg; break;
-		case OPT_SAMPLE: a.sample = 1; break;
-		case OPT_SEED: a.seed = optarg; break;
-		case OPT_SENS: a.sens = optarg; break;
-		case OPT_SENS1: a.sens1 = optarg; break;
-		case OPT_SHUFFLE: a.shuffle_as_poisson = 1; break;
-		case OPT_SIGMA: a.sigma = optarg; break;
-		case 's': a.spend = 1; break;
-		case 'T': a.steps = optarg; break;
-		case OPT_TARGET: a.target = optarg; break;
-		case 'V': tool_version();
-		default: tool_usage_error(NULL);
-		}
-	}
+	first = tool_options(argc, argv, opt_table, &a, options);
 
 	/* Which mode: usage errors before any work. */
 	if (a.sample && (a.ledger != NULL || a.cohort != NULL ||
 	    a.noise != NULL || a.sigma != NULL || a.target != NULL ||
-	    a.every != NULL || optind < argc))
+	    a.every != NULL || first < argc))
 		tool_usage_error("--sample draws a cohort: it takes the rate "
 		    "(-q, or --batch), --population, --round, --seed and -o");
 	if (a.sample && (a.population == NULL || a.round == NULL ||
@@ -872,16 +568,17 @@ main(int argc, char **argv)
 		return draw_cohort(&a, &o);
 	if (a.cohort != NULL && o.has_release)
 		tool_usage_error("--cohort goes with releases from records");
-	if (o.has_release && optind < argc)
+	if (o.has_release && first < argc)
 		tool_usage_error("unexpected operand '%s' (the release is "
-		    "given by options)", argv[optind]);
+		    "given by options)", argv[first]);
 	if (a.every != NULL && !o.has_release)
 		tool_usage_error("--every needs a release given by options");
 	if (a.ledger != NULL && !a.spend && a.target == NULL &&
-	    a.every == NULL && (o.has_release || optind < argc))
+	    a.every == NULL && (o.has_release || first < argc))
 		tool_usage_error("a release with --ledger needs --spend (and "
 		    "--dry-run to try it)");
-	warn_delta(&o);
+	if (fl_delta_check(&o.ask, o.population, &err) < 0)
+		tool_warn("warning: %s", err.msg);
 
 	/* The releases: from the options, or from records. */
 	if (o.has_release) {
@@ -889,7 +586,7 @@ main(int argc, char **argv)
 		rel[0] = o.cli;
 		nrel = 1;
 	} else if (a.ledger == NULL || a.spend)
-		rel = read_releases(argc - optind, argv + optind, &a, &o, &nrel);
+		rel = read_releases(argc - first, argv + first, &a, &o, &nrel);
 
 	/* A spend on a ledger that does not exist yet: judge it before
 	 * creating the file, so a refused spend leaves nothing behind. */
@@ -900,9 +597,9 @@ main(int argc, char **argv)
 			tool_die("%s: %s (anchor: %s)", a.ledger, err.msg,
 			    a.anchor);
 	}
-	if (a.spend && o.has_budget && fl_ledger_missing(a.ledger)) {
+	if (a.spend && o.ask.has_budget && fl_ledger_missing(a.ledger)) {
 		account(&o, NULL, 0, rel, nrel, 0, &p, NULL);
-		if (over_budget(&o, &p))
+		if (fl_over_budget(&o.ask, &p))
 			goto refuse;
 	}
 	/* No ledger, or a dry run on one not yet made: an empty one. */
@@ -927,41 +624,34 @@ main(int argc, char **argv)
 		double z;
 
 		if (fl_account_noise(&o.acct, led.rows, led.nrows, &o.cli,
-		    o.target, o.delta, &z, &p, &err) < 0)
+		    o.target, o.ask.delta, &z, &p, &err) < 0)
 			tool_die("%s", err.msg);
-		print_answer(out.fp, &o, &p, &z, o.cli.steps +
+		fl_answer_write(out.fp, &o.ask, &p, &z, o.cli.steps +
 		    fl_release_steps(led.rows, led.nrows), 0, NULL, a.json);
 	} else if (a.ledger != NULL && !a.spend) {
 		struct fl_privacy *ps = tool_malloc((led.nrows + 1) *
 		    sizeof(*ps));
 
 		account(&o, NULL, 0, led.rows, led.nrows, 1, ps, a.ledger);
-		print_report(out.fp, &o, led.rows, led.nrows, ps, a.json);
-		if (!a.json) {
-			if (led.nrows == 0) {
-				p.epsilon = o.given_eps ? o.epsilon : 0;
-				p.delta = o.given_eps ? 0 : o.delta;
-				p.order = p.interval = NAN;
-			} else
-				p = ps[led.nrows - 1];
-			print_answer(out.fp, &o, &p, NULL, fl_release_steps(led.rows,
-			    led.nrows), led.nrows, "releases", 0);
-		}
-		if (led.nrows > 0 && over_budget(&o, &ps[led.nrows - 1]))
+		fl_report_write(out.fp, &o.ask, led.rows, led.nrows, ps,
+		    a.json);
+		if (led.nrows > 0 && fl_over_budget(&o.ask,
+		    &ps[led.nrows - 1]))
 			rc = EXIT_BUDGET;
 		free(ps);
 	} else {
 		size_t nall = led.nrows + nrel;
 
 		account(&o, led.rows, led.nrows, rel, nrel, 0, &p, a.ledger);
-		if (a.spend && over_budget(&o, &p)) {
+		if (a.spend && fl_over_budget(&o.ask, &p)) {
 			fl_ledger_close(&led);
 			goto refuse;
 		}
 		if (a.spend && !a.dry_run && fl_ledger_append(&led, rel, nrel,
 		    &err) < 0)
 			tool_die("%s: %s", a.ledger, err.msg);
-		print_answer(out.fp, &o, &p, NULL, fl_release_steps(rel, nrel) +
+		fl_answer_write(out.fp, &o.ask, &p, NULL, fl_release_steps(rel,
+		    nrel) +
 		    fl_release_steps(led.rows, led.nrows - (a.spend &&
 		    !a.dry_run ? nrel : 0)), a.spend ? (uint64_t)nall : 0,
 		    "release", a.json);
@@ -980,8 +670,8 @@ refuse:
 		tool_warn("%s: spend refused%s: epsilon would be '%.6g', over "
 		    "the budget '%s' (delta '%s', %s)", a.ledger,
 		    a.dry_run ? " (dry run)" : "", p.epsilon,
-		    fl_format_double(b2, o.budget),
-		    fl_format_double(b3, o.delta),
+		    fl_format_double(b2, o.ask.budget),
+		    fl_format_double(b3, o.ask.delta),
 		    fl_accountant_name(o.acct.accountant));
 		free(rel);
 		return EXIT_BUDGET;

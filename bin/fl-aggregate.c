@@ -441,16 +441,16 @@ write_log(int fd, const char *path, struct agg *a, uint64_t rejected)
 	fprintf(fp, "\"rule\":\"%s\",\"records\":%llu,\"clients\":%llu,"
 	    "\"weight\":", fl_aggregation_label(g),
 	    (unsigned long long)g->records, (unsigned long long)g->clients);
-	tool_json_number(fp, g->all_weighted || (g->rule == FL_AGG_MEAN &&
+	fl_json_number(fp, g->all_weighted || (g->rule == FL_AGG_MEAN &&
 	    g->unweighted) ? g->wsum : NAN);
 	fprintf(fp, ",\"dropped\":%llu,\"rejected\":%llu,\"bounded\":%llu,"
 	    "\"norm\":{\"min\":", (unsigned long long)g->dropped,
 	    (unsigned long long)rejected, (unsigned long long)g->bounded);
-	tool_json_number(fp, lo);
+	fl_json_number(fp, lo);
 	fputs(",\"median\":", fp);
-	tool_json_number(fp, mid);
+	fl_json_number(fp, mid);
 	fputs(",\"max\":", fp);
-	tool_json_number(fp, hi);
+	fl_json_number(fp, hi);
 	fputs("}}\n", fp);
 	if (fclose(fp) != 0)
 		tool_die("out of memory");

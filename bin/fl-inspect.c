@@ -209,16 +209,16 @@ show_json(FILE *fp, const struct tool_input *in, const struct fl_record *rec)
 			    (unsigned long long)st.umin,
 			    (unsigned long long)st.umax);
 		else {
-			tool_json_number(fp, st.min);
+			fl_json_number(fp, st.min);
 			fputs(",\"max\":", fp);
-			tool_json_number(fp, st.max);
+			fl_json_number(fp, st.max);
 		}
 		fputs(",\"mean\":", fp);
-		tool_json_number(fp, st.mean);
+		fl_json_number(fp, st.mean);
 		fputs(",\"std\":", fp);
-		tool_json_number(fp, st.std);
+		fl_json_number(fp, st.std);
 		fputs(",\"l2\":", fp);
-		tool_json_number(fp, st.l2);
+		fl_json_number(fp, st.l2);
 		fprintf(fp, ",\"zeros\":%llu,\"nonfinite\":%llu}",
 		    (unsigned long long)st.zeros,
 		    (unsigned long long)st.nonfinite);
@@ -500,9 +500,9 @@ diff_records(FILE *fp, const struct opts *o, const struct tool_input *ia,
 			fprintf(fp, "{\"record\":%lu,\"tensor\":", ia->recno);
 			tool_json_string(fp, ta->name);
 			fputs(",\"max_abs\":", fp);
-			tool_json_number(fp, d.max_abs);
+			fl_json_number(fp, d.max_abs);
 			fputs(",\"max_rel\":", fp);
-			tool_json_number(fp, d.max_rel);
+			fl_json_number(fp, d.max_rel);
 			fputs("}\n", fp);
 		} else {
 			fprintf(fp, "record %lu: tensor %s: max abs %.6g, "

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -126,6 +127,59 @@ tool_init(const char *usage, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 }
 
+int
+tool_options(int argc, char **argv, const struct tool_opt *table,
+    void *dest, const char *help)
+{
+	struct option lo[TOOL_MAX_OPTIONS + 1];
+	char shortopts[2 * TOOL_MAX_OPTIONS + 1];
+	size_t n, k = 0;
+	int c;
+
+	for (n = 0; table[n].name != NULL; n++) {
+		const struct tool_opt *t = &table[n];
+
+		if (n == TOOL_MAX_OPTIONS)
+			tool_die("more than %d options", TOOL_MAX_OPTIONS);
+		/* A long-only option returns 256 + its row. */
+		lo[n] = (struct option){ t->name, t->kind == TOOL_ARG ?
+		    required_argument : no_argument, NULL,
+		    t->letter ? t->letter : 256 + (int)n };
+		if (t->letter) {
+			shortopts[k++] = (char)t->letter;
+			if (t->kind == TOOL_ARG)
+				shortopts[k++] = ':';
+		}
+	}
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+	shortopts[k] = '\0';
+	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+		const struct tool_opt *t = NULL;
+
+		if (c >= 256)
+			t = &table[c - 256];
+		for (size_t i = 0; t == NULL && i < n; i++)
+			if (table[i].letter == c)
+				t = &table[i];
+		if (t == NULL)
+			tool_usage_error(NULL);
+		switch (t->kind) {
+		case TOOL_ARG:
+			*(const char **)(void *)((char *)dest + t->offset) =
+			    optarg;
+			break;
+		case TOOL_FLAG:
+			*(int *)(void *)((char *)dest + t->offset) = 1;
+			break;
+		case TOOL_HELP:
+			tool_help(help);
+		case TOOL_VERSION:
+			tool_version();
+		}
+	}
+	return optind;
+}
+
 double
 tool_opt_double(const char *opt, const char *arg, double min, double max)
 {
@@ -181,14 +235,6 @@ tool_json_string(FILE *fp, const char *s)
 			fputc(c, fp);
 	}
 	fputc('"', fp);
-}
-
-void
-tool_json_number(FILE *fp, double v)
-{
-	char buf[FL_NUMBUF];
-
-	fputs(isfinite(v) ? fl_format_double(buf, v) : "null", fp);
 }
 
 void *

@@ -8,6 +8,7 @@
 #ifndef FL_TOOL_H
 #define FL_TOOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,6 +28,36 @@ _Noreturn void tool_version(void);
 /* Print "usage: ..." and the option lines to stdout; exit 0. */
 _Noreturn void tool_help(const char *options);
 
+/*
+ * Options from a table: one row per option, the last row's name NULL.
+ * getopt_long's long options and short-option string are built from the
+ * rows, in their order (the order getopt_long lists an ambiguous
+ * abbreviation's possibilities in).  Each option found stores into the
+ * caller's struct dest, at its row's offset: TOOL_ARG the argument as a
+ * const char * (the last one given wins), TOOL_FLAG the int 1; TOOL_HELP
+ * is tool_help(help), TOOL_VERSION tool_version().  Values are left as
+ * strings for the program to convert after the loop, so that --help wins
+ * over a bad value anywhere.  An unknown option or a missing argument is
+ * a usage error (getopt_long's message, then tool_usage_error).  Returns
+ * the index in argv of the first operand.  At most TOOL_MAX_OPTIONS rows.
+ */
+enum tool_opt_kind { TOOL_ARG, TOOL_FLAG, TOOL_HELP, TOOL_VERSION };
+
+struct tool_opt {
+	const char *name;       /* long name, without the "--" */
+	int letter;             /* short option, or 0: long only */
+	enum tool_opt_kind kind;
+	size_t offset;          /* TOOL_ARG, TOOL_FLAG: where in dest */
+};
+
+#define TOOL_MAX_OPTIONS 64
+/* A row storing into the member field of struct type. */
+#define TOOL_OPT(name, letter, kind, type, field) \
+	{ (name), (letter), (kind), offsetof(type, field) }
+
+int tool_options(int argc, char **argv, const struct tool_opt *table,
+    void *dest, const char *help);
+
 /* Option values: on a bad value, "invalid --opt 'x': why", exit 1. */
 double tool_opt_double(const char *opt, const char *arg, double min,
     double max);
@@ -35,10 +66,9 @@ uint64_t tool_opt_u64(const char *opt, const char *arg, uint64_t min,
 /* A number above 0: "invalid --opt 'x': must be positive", exit 1. */
 double tool_opt_positive(const char *opt, const char *arg);
 
-/* JSON output: a string with the escapes JSON needs, and a number in the
- * shortest text that reads back exactly (null when not finite). */
+/* JSON output: a string with the escapes JSON needs (numbers:
+ * fl_json_number). */
 void tool_json_string(FILE *fp, const char *s);
-void tool_json_number(FILE *fp, double v);
 
 /*
  * The input: file operands read in order as one record stream; none, or

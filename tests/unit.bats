@@ -188,6 +188,14 @@ unit() {
 	unit account_charge
 }
 
+@test "unit: account_options" {
+	unit account_options
+}
+
+@test "unit: account_report" {
+	unit account_report
+}
+
 @test "unit: account_names" {
 	unit account_names
 }

@@ -64,6 +64,8 @@ int fl_parse_double(const char *s, double min, double max, double *out,
 #define FL_NUMBUF 32
 char *fl_format_double(char buf[FL_NUMBUF], double v);
 char *fl_format_float(char buf[FL_NUMBUF], float v);
+/* v as a JSON number: fl_format_double's text, null when not finite. */
+void fl_json_number(FILE *fp, double v);
 
 /* ---- parallel work (parallel.c) ---- */
 

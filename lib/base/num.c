@@ -120,6 +120,14 @@ fl_format_double(char buf[FL_NUMBUF], double v)
 	return buf;
 }
 
+void
+fl_json_number(FILE *fp, double v)
+{
+	char buf[FL_NUMBUF];
+
+	fputs(isfinite(v) ? fl_format_double(buf, v) : "null", fp);
+}
+
 char *
 fl_format_float(char buf[FL_NUMBUF], float v)
 {

@@ -4,10 +4,10 @@
  * (fl_release_from_record) held to the rules a spend must follow (noise
  * from a seed, shuffled batches), set by the round's cohort and by what a
  * command line overrides (rate, steps or epochs, round, clip), and the
- * arithmetic of a release given by options (epochs to steps, the shares of
- * distributed noise).  fl-account's record loop and option parsing were
- * where this lived; here it is one place the accountant's input is built,
- * and unit-tested.
+ * rules and arithmetic of a release given by options (which options go
+ * with which mechanism, epochs to steps, the shares of distributed noise).
+ * fl-account's record loop and option parsing were where this lived; here
+ * it is one place the accountant's input is built, and unit-tested.
  */
 #include <math.h>
 #include <string.h>
@@ -63,6 +63,54 @@ fl_release_shares(struct fl_release *r, double corrupt, int solve)
 	r->colluding = (uint64_t)ceil((isnan(corrupt) ?
 	    FL_CORRUPT_DEFAULT : corrupt) * (double)r->clients);
 	r->noise = fl_release_noise(r);
+}
+
+int
+fl_release_from_options(struct fl_release *r, double indicator,
+    double corrupt, int solve, struct fl_error *err)
+{
+	const char *m = fl_mechanism_name(r->mech);
+
+	if (r->mech != FL_MECH_GAUSSIAN) {
+		if (r->noise > 0)
+			return fl_error_set(err, FL_EINVAL, "-m %s takes "
+			    "--sigma, not --noise", m);
+		if (solve && r->sigma > 0)
+			return fl_error_set(err, FL_EINVAL, "--target-epsilon "
+			    "solves for the noise: drop --sigma");
+		if ((r->sigma == 0 && !solve) || r->sens2 == 0 ||
+		    r->clients == 0 || r->dim == 0)
+			return fl_error_set(err, FL_EINVAL, "-m %s needs "
+			    "--sigma (or --target-epsilon), --clients, "
+			    "--sensitivity and --dim", m);
+		r->indicator = indicator;
+		fl_release_shares(r, corrupt, solve);
+		return 0;
+	}
+	if (!isnan(corrupt))
+		return fl_error_set(err, FL_EINVAL, "--corrupt is for noise "
+		    "summed from clients' shares (-m discrete-gaussian or "
+		    "skellam, or records with dp.shares)");
+	if (r->sigma > 0 || r->sens2 > 0 || r->sens1 > 0 || r->dim > 0)
+		return fl_error_set(err, FL_EINVAL, "--sigma, --sensitivity "
+		    "and --dim are for -m discrete-gaussian or skellam");
+	if (solve && r->noise > 0)
+		return fl_error_set(err, FL_EINVAL, "--target-epsilon solves "
+		    "for the noise: drop --noise");
+	if (!solve && r->noise == 0)
+		return fl_error_set(err, FL_EINVAL, "a gaussian release needs "
+		    "--noise");
+	if (solve)
+		r->noise = 1;
+	/* The update's and the indicator's Gaussian queries compose into
+	 * one: z^-2 = z_update^-2 + sigma_b^-2. */
+	if (indicator > 0) {
+		if (solve)
+			return fl_error_set(err, FL_EINVAL, "--indicator-noise "
+			    "with --target-epsilon: give --noise");
+		r->noise = fl_noise_indicator(r->noise, indicator);
+	}
+	return 0;
 }
 
 int
@@ -123,6 +171,17 @@ fl_release_charge(struct fl_release *r, const struct fl_record *rec,
 	if (c->cohort != NULL && fl_cohort_apply(r, c->cohort, c->cohort_name,
 	    err) < 0)
 		return -1;
+	return 0;
+}
+
+int
+fl_charge_check(const struct fl_charge *c, struct fl_error *err)
+{
+	if (c->cohort != NULL && c->cohort->seeded && !c->allow_seeded)
+		return fl_error_set(err, FL_EINVAL, "a cohort drawn from a "
+		    "seed (cohort.seeded=yes): whoever knows the seed knows "
+		    "who took part, and sampling amplifies nothing against "
+		    "them: not private (spend it with --not-private)");
 	return 0;
 }
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Accounting after a ledger: releases composed after the fixed ones
- * already spent (a spend judged before it is written), and a planning
- * curve, the privacy after every K steps of a release still to come.
- * fl-account built these arrays itself; the arithmetic is here, the
- * printing stays in the program.
+ * already spent (a spend judged before it is written, against a budget),
+ * and a planning curve, the privacy after every K steps of a release
+ * still to come.  fl-account built these arrays itself; the arithmetic is
+ * here, the text in report.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +32,27 @@ fl_account_after(const struct fl_account *acct,
 	    given, out, err);
 	free(all);
 	return rc;
+}
+
+int
+fl_over_budget(const struct fl_question *q, const struct fl_privacy *p)
+{
+	return q->has_budget && !q->given_eps && !(p->epsilon <= q->budget);
+}
+
+int
+fl_delta_check(const struct fl_question *q, uint64_t population,
+    struct fl_error *err)
+{
+	char b1[FL_NUMBUF], b2[FL_NUMBUF];
+
+	if (population > 0 && !q->given_eps &&
+	    q->delta >= 1 / (double)population)
+		return fl_error_set(err, FL_EINVAL, "delta '%s' is not below "
+		    "1/population ('%s'): a release of one whole record would "
+		    "be allowed", fl_format_double(b1, q->delta),
+		    fl_format_double(b2, 1 / (double)population));
+	return 0;
 }
 
 uint64_t

@@ -486,6 +486,22 @@ int fl_steps_epochs(uint64_t *steps, double epochs, uint64_t population,
  * fl_release_noise. */
 void fl_release_shares(struct fl_release *r, double corrupt, int solve);
 
+/*
+ * A release given by options (fl-account's -m, -z, --sigma, ...) rather
+ * than read from a record: r holds what was given, 0 where a value was
+ * not (noise, sigma, sens2, sens1, clients, dim); indicator is the std of
+ * adaptive clipping's indicator noise (0: none), corrupt the colluding
+ * fraction (NAN: not given), solve set when the noise is to be solved for
+ * (--target-epsilon).  Checks that these go together for r->mech, then
+ * completes r: a Gaussian release gets the multiplier 1 when solving and
+ * the indicator composed in (fl_noise_indicator); noise summed from
+ * clients' shares gets the indicator and fl_release_shares.  -1
+ * (FL_EINVAL, a message naming the options: a usage error) when they do
+ * not go together.  The values' own checks are fl_release_check's.
+ */
+int fl_release_from_options(struct fl_release *r, double indicator,
+    double corrupt, int solve, struct fl_error *err);
+
 /* The cohort (fl_cohort_from_record) a release was drawn from, named name
  * in messages: r takes its round and rate, and FL_NOT_PRIVATE_SAMPLING
  * when it was drawn from a seed.  -1 (FL_EINVAL) when r is of another
@@ -528,6 +544,11 @@ struct fl_charge {
 int fl_release_charge(struct fl_release *r, const struct fl_record *rec,
     const struct fl_charge *c, unsigned *seen, struct fl_error *err);
 
+/* -1 (FL_EINVAL) when c takes a cohort drawn from a seed
+ * (cohort.seeded) but not releases that are not private (allow_seeded):
+ * sampling amplifies nothing against whoever knows the seed. */
+int fl_charge_check(const struct fl_charge *c, struct fl_error *err);
+
 /* c's overrides applied to r, then fl_release_check; -1 (FL_EINVAL) also
  * when no sampling rate is known. */
 int fl_release_override(struct fl_release *r, const struct fl_charge *c,
@@ -547,6 +568,26 @@ const char *fl_accountant_name(enum fl_accountant a);
 int fl_accountant_parse(const char *s, enum fl_accountant *a);
 
 /* ---- accounting after a ledger (plan.c) ---- */
+
+/* What is asked of the accountant: epsilon at delta, or delta at epsilon
+ * when given_eps; the budget (an epsilon) if has_budget. */
+struct fl_question {
+	enum fl_accountant accountant;
+	int given_eps;
+	double epsilon, delta;
+	int has_budget;
+	double budget;
+};
+
+/* 1 when p (after a spend, or a ledger's releases) is over q's budget:
+ * epsilon above it, or not a number; else 0, also when q asks delta. */
+int fl_over_budget(const struct fl_question *q, const struct fl_privacy *p);
+
+/* -1 (FL_EINVAL) when q asks epsilon at a delta not below 1/population
+ * (population > 0): the guarantee would allow a release of one whole
+ * record. */
+int fl_delta_check(const struct fl_question *q, uint64_t population,
+    struct fl_error *err);
 
 /* fl_account_run over the nfixed fixed releases (a ledger's rows) followed
  * by r[0..n): out as fl_account_run's for nfixed + n releases. */
@@ -571,6 +612,27 @@ int fl_account_curve(const struct fl_account *acct,
     const struct fl_release *tmpl, uint64_t every, int given_eps,
     double given, struct fl_privacy *out, uint64_t *at,
     struct fl_error *err);
+
+/* ---- the answers as fl-account prints them (report.c) ---- */
+
+/*
+ * Written to fp as text (fl-account(1), OUTPUT) or, json, as one JSON
+ * object; write errors stay in fp (ferror).  fl_answer_write: the answer
+ * line for p after `steps` steps; noise (NULL: none) first when solved
+ * for; count > 0 adds "label count" (the releases of a spend or a
+ * report).  fl_report_write: a ledger's report, one row per release r[i]
+ * with p[i] the privacy after it (fl_account_after, cumulative), the text
+ * ending with the answer line after them all.  fl_curve_write: the
+ * planning curve of fl_account_curve, p[i] at at[i] steps.
+ */
+void fl_answer_write(FILE *fp, const struct fl_question *q,
+    const struct fl_privacy *p, const double *noise, uint64_t steps,
+    uint64_t count, const char *label, int json);
+void fl_report_write(FILE *fp, const struct fl_question *q,
+    const struct fl_release *r, size_t n, const struct fl_privacy *p,
+    int json);
+void fl_curve_write(FILE *fp, const struct fl_question *q,
+    const struct fl_privacy *p, const uint64_t *at, size_t n, int json);
 
 /* ---- the ledger's file (ledger.c) ---- */
 

@@ -3,10 +3,11 @@
  * Unit tests of what fl-account's front end handed to the library: steps
  * from epochs (charge.c), a record's release as charged with its cohort
  * and the command line's overrides, the shares of distributed noise and
- * the indicator's composition (mechanism.c), accountant names
- * (account.c), composition after a ledger and the planning curve
- * (plan.c), and a ledger missing where its anchor says releases
- * (ledger.c).
+ * the indicator's composition (mechanism.c), which options make a release
+ * given on the command line (charge.c), accountant names (account.c),
+ * composition after a ledger, the budget and the planning curve (plan.c),
+ * the answers as text and JSON (report.c), and a ledger missing where its
+ * anchor says releases (ledger.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -162,6 +163,13 @@ test_account_charge(void)
 	CHECK(fl_release_charge(&r, &rec, &c, &seen, &err) == 0);
 	CHECK(seen == 0 && r.round == 3 && r.q == 0.5 && r.clients == 10);
 	CHECK(r.not_private == FL_NOT_PRIVATE_SAMPLING);
+	/* Taken only where releases that are not private are. */
+	CHECK(fl_charge_check(&c, &err) == 0);
+	c.allow_seeded = 0;
+	CHECK(fl_charge_check(&c, &err) < 0 && err.code == FL_EINVAL);
+	CHECK(strncmp(err.msg, "a cohort drawn from a seed (cohort.seeded="
+	    "yes)", 44) == 0);
+	c.allow_seeded = 1;
 	co.round = 4;
 	CHECK(fl_release_charge(&r, &rec, &c, &seen, &err) < 0);
 	CHECK(strcmp(err.msg, "round 3, but the cohort c.flt is for round 4")
@@ -199,6 +207,197 @@ test_account_charge(void)
 	fl_record_free(&rec);
 }
 
+/* A release given by options: its mechanism and what was given. */
+static struct fl_release
+given(enum fl_mechanism mech, double noise, double sigma, double sens2,
+    uint64_t clients, uint64_t dim)
+{
+	struct fl_release r;
+
+	memset(&r, 0, sizeof(r));
+	r.mech = mech;
+	r.q = 0.1;
+	r.steps = 1;
+	r.round = FL_ROUND_NONE;
+	r.noise = noise;
+	r.sigma = sigma;
+	r.sens2 = sens2;
+	r.clients = clients;
+	r.dim = dim;
+	return r;
+}
+
+void
+test_account_options(void)
+{
+	/* What does not go together, and what is said. */
+	static const struct {
+		enum fl_mechanism mech;
+		double noise, sigma, sens2;
+		uint64_t clients, dim;
+		double indicator, corrupt;
+		int solve;
+		const char *msg;
+	} bad[] = {
+		{ FL_MECH_GAUSSIAN, 1, 0, 0, 0, 0, 0, 0.1, 0, "--corrupt is "
+		    "for noise summed from clients' shares (-m "
+		    "discrete-gaussian or skellam, or records with dp.shares)" },
+		{ FL_MECH_GAUSSIAN, 1, 0, 0, 0, 7, 0, NAN, 0, "--sigma, "
+		    "--sensitivity and --dim are for -m discrete-gaussian or "
+		    "skellam" },
+		{ FL_MECH_GAUSSIAN, 1, 0, 0, 0, 0, 0, NAN, 1, "--target-epsilon "
+		    "solves for the noise: drop --noise" },
+		{ FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0, 0, NAN, 0, "a gaussian "
+		    "release needs --noise" },
+		{ FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0, 3, NAN, 1,
+		    "--indicator-noise with --target-epsilon: give --noise" },
+		{ FL_MECH_SKELLAM, 1, 500, 5000, 90, 65536, 0, NAN, 0, "-m "
+		    "skellam takes --sigma, not --noise" },
+		{ FL_MECH_SKELLAM, 0, 500, 5000, 90, 65536, 0, NAN, 1,
+		    "--target-epsilon solves for the noise: drop --sigma" },
+		{ FL_MECH_DGAUSS, 0, 500, 5000, 90, 0, 0, NAN, 0, "-m "
+		    "discrete-gaussian needs --sigma (or --target-epsilon), "
+		    "--clients, --sensitivity and --dim" },
+		{ FL_MECH_SKELLAM, 0, 0, 5000, 90, 65536, 0, NAN, 0, "-m "
+		    "skellam needs --sigma (or --target-epsilon), --clients, "
+		    "--sensitivity and --dim" },
+	};
+	struct fl_release r;
+	struct fl_error err;
+
+	/* Gaussian: the multiplier as given, 1 to solve for, the indicator
+	 * composed in. */
+	r = given(FL_MECH_GAUSSIAN, 1.1, 0, 0, 5, 0);
+	CHECK(fl_release_from_options(&r, 0, NAN, 0, &err) == 0);
+	CHECK(r.noise == 1.1 && r.clients == 5 && r.colluding == 0);
+	CHECK(fl_release_check(&r, &err) == 0);
+	r = given(FL_MECH_GAUSSIAN, 0, 0, 0, 0, 0);
+	CHECK(fl_release_from_options(&r, 0, NAN, 1, &err) == 0);
+	CHECK(r.noise == 1);
+	r = given(FL_MECH_GAUSSIAN, 1.2, 0, 0, 0, 0);
+	CHECK(fl_release_from_options(&r, 3, NAN, 0, &err) == 0);
+	CHECK(r.noise == fl_noise_indicator(1.2, 3) && r.indicator == 0);
+
+	/* Shares: sigma, clients, sensitivity and dim, the colluding ones
+	 * (the default fraction, or corrupt), the indicator kept apart. */
+	r = given(FL_MECH_SKELLAM, 0, 500, 5000, 90, 65536);
+	CHECK(fl_release_from_options(&r, 3, NAN, 0, &err) == 0);
+	CHECK(r.colluding == 5 && r.indicator == 3);
+	CHECK(r.noise == fl_release_noise(&r) && r.noise == 500 * sqrt(85.0) /
+	    5000);
+	r = given(FL_MECH_DGAUSS, 0, 0, 10, 100, 1000);
+	CHECK(fl_release_from_options(&r, 0, 0.2, 1, &err) == 0);
+	CHECK(r.sigma == 1 && r.colluding == 20);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = given(bad[i].mech, bad[i].noise, bad[i].sigma,
+		    bad[i].sens2, bad[i].clients, bad[i].dim);
+		CHECK(fl_release_from_options(&r, bad[i].indicator,
+		    bad[i].corrupt, bad[i].solve, &err) < 0);
+		CHECK(err.code == FL_EINVAL && strcmp(err.msg, bad[i].msg) == 0);
+	}
+}
+
+/* What fn wrote to a stream, compared with want. */
+#define WRITES(want, call) do {						\
+	char *buf_ = NULL;						\
+	size_t len_ = 0;						\
+	FILE *fp = open_memstream(&buf_, &len_);			\
+									\
+	CHECK(fp != NULL);						\
+	if (fp != NULL) {						\
+		call;							\
+		fclose(fp);						\
+		CHECK(strcmp(buf_, (want)) == 0);			\
+		if (strcmp(buf_, (want)) != 0)				\
+			fprintf(stderr, "got:  %s\nwant: %s\n", buf_,	\
+			    (want));					\
+	}								\
+	free(buf_);							\
+} while (0)
+
+void
+test_account_report(void)
+{
+	struct fl_question q = { FL_ACC_RDP, 0, 0, 1e-5, 0, 0 };
+	struct fl_privacy p[3] = { { 0.5, 1e-5, 10.5, NAN },
+		{ 1.25, 1e-5, 8, NAN }, { INFINITY, 1e-5, NAN, 1e-4 } };
+	struct fl_release r[2];
+	uint64_t at[2] = { 10, 25 };
+	double z = 1.5;
+
+	memset(r, 0, sizeof(r));
+	r[0] = given(FL_MECH_GAUSSIAN, 1.1, 0, 0, 0, 0);
+	r[0].release = 1;
+	r[0].round = 12;
+	r[0].clip = 0.5;
+	r[0].steps = 100;
+	r[1] = given(FL_MECH_SKELLAM, 0, 500, 5000, 90, 65536);
+	r[1].release = 2;
+	r[1].q = 0.02;
+	fl_release_shares(&r[1], NAN, 0);
+
+	/* The answer line: what was asked first; JSON numbers exact, null
+	 * when unbounded. */
+	WRITES("epsilon 0.5 delta 1e-05 accountant rdp order 10.5 steps 100\n",
+	    fl_answer_write(fp, &q, &p[0], NULL, 100, 0, NULL, 0));
+	WRITES("{\"accountant\":\"rdp\",\"epsilon\":0.5,\"delta\":1e-05,"
+	    "\"order\":10.5,\"steps\":100,\"release\":3}\n",
+	    fl_answer_write(fp, &q, &p[0], NULL, 100, 3, "release", 1));
+	q.accountant = FL_ACC_PLD;
+	q.has_budget = 1;
+	q.budget = 2;
+	WRITES("noise 1.5 epsilon inf delta 1e-05 accountant pld interval "
+	    "0.0001 steps 7 budget 2\n",
+	    fl_answer_write(fp, &q, &p[2], &z, 7, 0, NULL, 0));
+	WRITES("{\"accountant\":\"pld\",\"epsilon\":null,\"delta\":1e-05,"
+	    "\"noise\":1.5,\"interval\":0.0001,\"steps\":7,\"budget\":2}\n",
+	    fl_answer_write(fp, &q, &p[2], &z, 7, 0, NULL, 1));
+	q.accountant = FL_ACC_RDP;
+	q.has_budget = 0;
+
+	/* A report: columns as wide as their cells, then the answer after
+	 * all the releases; an empty ledger has spent nothing. */
+	WRITES("release  round  mechanism     q  steps     noise  clients  "
+	    "epsilon\n"
+	    "      1     12  gaussian    0.1    100       1.1        -      "
+	    "0.5\n"
+	    "      2      -  skellam    0.02      1  0.921954       90     "
+	    "1.25\n"
+	    "epsilon 1.25 delta 1e-05 accountant rdp order 8 steps 101 "
+	    "releases 2\n",
+	    fl_report_write(fp, &q, r, 2, p, 0));
+	WRITES("{\"accountant\":\"rdp\",\"epsilon\":1.25,\"delta\":1e-05,"
+	    "\"releases\":[{\"release\":1,\"round\":12,\"mechanism\":"
+	    "\"gaussian\",\"q\":0.1,\"steps\":100,\"noise\":1.1,\"clip\":"
+	    "0.5,\"epsilon\":0.5,\"order\":10.5},{\"release\":2,\"round\":"
+	    "null,\"mechanism\":\"skellam\",\"q\":0.02,\"steps\":1,"
+	    "\"noise\":0.9219544457292886,\"clients\":90,\"sigma\":500,"
+	    "\"sensitivity\":5000,\"dim\":65536,\"epsilon\":1.25,"
+	    "\"order\":8}]}\n",
+	    fl_report_write(fp, &q, r, 2, p, 1));
+	WRITES("release  round  mechanism  q  steps  noise  clients  epsilon\n"
+	    "epsilon 0 delta 1e-05 accountant rdp steps 0\n",
+	    fl_report_write(fp, &q, r, 0, p, 0));
+	WRITES("{\"accountant\":\"rdp\",\"epsilon\":0,\"delta\":1e-05,"
+	    "\"releases\":[]}\n", fl_report_write(fp, &q, r, 0, p, 1));
+	/* delta at an epsilon: the last column is delta. */
+	q.given_eps = 1;
+	q.epsilon = 3;
+	WRITES("release  round  mechanism  q  steps  noise  clients  delta\n"
+	    "delta 0 epsilon 3 accountant rdp steps 0\n",
+	    fl_report_write(fp, &q, r, 0, p, 0));
+
+	/* A curve. */
+	WRITES("steps delta\n10 1e-05\n25 1e-05\n",
+	    fl_curve_write(fp, &q, p, at, 2, 0));
+	q.given_eps = 0;
+	WRITES("{\"accountant\":\"rdp\",\"delta\":1e-05,\"points\":["
+	    "{\"steps\":10,\"epsilon\":0.5,\"order\":10.5},{\"steps\":25,"
+	    "\"epsilon\":1.25,\"order\":8}]}\n",
+	    fl_curve_write(fp, &q, p, at, 2, 1));
+}
+
 void
 test_account_names(void)
 {
@@ -220,6 +419,7 @@ void
 test_account_plan(void)
 {
 	struct fl_account acct = { FL_ACC_RDP, NULL, 0 };
+	struct fl_question q = { FL_ACC_RDP, 0, 0, 1e-5, 1, 2 };
 	struct fl_release rel[3], tmpl;
 	struct fl_privacy all[3], p, cum[3], out[4];
 	struct fl_error err;
@@ -268,6 +468,29 @@ test_account_plan(void)
 	CHECK(fl_account_curve(&acct, NULL, 0, &tmpl, 300, 0, 1e-5, out, at,
 	    &err) < 0);
 	CHECK(strncmp(err.msg, "the exact accountant takes", 26) == 0);
+
+	/* Over the budget: epsilon above it, or not a number; delta at an
+	 * epsilon has no budget. */
+	p.epsilon = 2;
+	CHECK(!fl_over_budget(&q, &p));
+	p.epsilon = 2.000001;
+	CHECK(fl_over_budget(&q, &p));
+	p.epsilon = NAN;
+	CHECK(fl_over_budget(&q, &p));
+	q.given_eps = 1;
+	CHECK(!fl_over_budget(&q, &p));
+	q.given_eps = 0;
+	q.has_budget = 0;
+	CHECK(!fl_over_budget(&q, &p));
+	/* delta below 1/population, or the warning. */
+	q.delta = 1e-3;
+	CHECK(fl_delta_check(&q, 999, &err) == 0);
+	CHECK(fl_delta_check(&q, 0, &err) == 0);
+	CHECK(fl_delta_check(&q, 1000, &err) < 0 && err.code == FL_EINVAL);
+	CHECK(strcmp(err.msg, "delta '0.001' is not below 1/population "
+	    "('0.001'): a release of one whole record would be allowed") == 0);
+	q.given_eps = 1;
+	CHECK(fl_delta_check(&q, 1000, &err) == 0);
 }
 
 void

@@ -813,6 +813,8 @@ static const struct {
 	{ "account_steps", test_account_steps },
 	{ "account_shares", test_account_shares },
 	{ "account_charge", test_account_charge },
+	{ "account_options", test_account_options },
+	{ "account_report", test_account_report },
 	{ "account_names", test_account_names },
 	{ "account_plan", test_account_plan },
 	{ "account_ledger_path", test_account_ledger_path },

@@ -50,6 +50,8 @@ void test_release_protection(void);
 void test_account_steps(void);
 void test_account_shares(void);
 void test_account_charge(void);
+void test_account_options(void);
+void test_account_report(void);
 void test_account_names(void);
 void test_account_plan(void);
 void test_account_ledger_path(void);
