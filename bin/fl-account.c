@@ -107,7 +107,7 @@ static const char options[] =
     "                              (default 1)\n"
     "      --target-epsilon=EPS    print the smallest noise multiplier that\n"
     "                              keeps epsilon (with the ledger's spend,\n"
-    "                              if -l) at most EPS\n"
+    "                              if -l) at most EPS (6 digits, rounded up)\n"
     "  -V, --version               print the version and exit\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 over the budget.\n";

@@ -11,6 +11,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -711,6 +712,25 @@ set_multiplier(struct fl_release *r, double z)
 	}
 }
 
+/* The smallest number of 6 significant digits at or above x > 0, as
+ * "%.6g" prints it. */
+static double
+round_up_6(double x)
+{
+	char buf[32];
+	double y;
+
+	snprintf(buf, sizeof(buf), "%.5e", x);
+	y = strtod(buf, NULL);
+	if (y < x) {
+		/* One unit in the sixth digit up, snapped to its decimal. */
+		snprintf(buf, sizeof(buf), "%.5e",
+		    y + pow(10, floor(log10(y)) - 5));
+		y = strtod(buf, NULL);
+	}
+	return y;
+}
+
 int
 fl_account_noise(const struct fl_account *acct,
     const struct fl_release *fixed, size_t nfixed,
@@ -764,8 +784,8 @@ fl_account_noise(const struct fl_account *acct,
 			lo /= 2;
 			if (lo < 1e-6) {
 				/* Anything above hi is fine. */
-				*noise = hi;
-				EVAL(hi, fhi);
+				*noise = round_up_6(hi);
+				EVAL(*noise, fhi);
 				*got = p;
 				free(all);
 				return 0;
@@ -796,8 +816,10 @@ fl_account_noise(const struct fl_account *acct,
 			side = 1;
 		}
 	}
-	*noise = hi;
-	EVAL(hi, fhi);
+	/* What a user copies is the text's 6 digits: rounded up, so that the
+	 * printed multiplier meets the target too, and charged as printed. */
+	*noise = round_up_6(hi);
+	EVAL(*noise, fhi);
 	*got = p;
 	free(all);
 	return 0;
