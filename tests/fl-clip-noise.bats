@@ -544,6 +544,18 @@ assert (x > 1000).sum() > 1000      # negatives wrapped to the top
 	assert_output --partial "already noised"
 }
 
+@test "dp.sigma is z x S: the clip bound for floats, dp.sensitivity over sqrt(shares) for ring shares" {
+	fl-pack -m kind=update -m round=1 -t w:f32=0.3,0.4,0.1 -o u.flt
+	fl-clip-noise -c 0.5 -n 1.3 --seed s -o f.flt u.flt
+	near "$(fl-inspect -g dp.sigma f.flt)" 0.65 1e-12
+	# The accountant divides by dp.sensitivity, the bound plus the grid.
+	ge "$(fl-inspect -g dp.sensitivity f.flt)" 0.5
+	fl-clip-noise -c 1 u.flt | fl-quantize --ring 16 -n 4 --seed x |
+	    fl-clip-noise -n 1.3 --shares 4 -m discrete-gaussian -o i.flt
+	near "$(fl-inspect -g dp.sigma i.flt)" \
+	    "$(awk -v s="$(fl-inspect -g dp.sensitivity i.flt)" 'BEGIN { printf "%.17g", 1.3 * s / 2 }')" 1e-6
+}
+
 @test "noise on a mean or a robust aggregate is refused: its sensitivity is not the clip bound" {
 	# A mean of n clipped updates moves by clip/n when one client
 	# changes: noise sized to dp.clip on it is n times too much (or, with
