@@ -25,20 +25,6 @@ num() {
 	output=$out json_field "${FIELD:-epsilon}"
 }
 
-# near GOT WANT REL [ABS]: |GOT - WANT| <= max(REL |WANT|, ABS).
-near() {
-	awk -v g="$1" -v w="$2" -v r="$3" -v a="${4:-0}" 'BEGIN {
-		d = g - w; if (d < 0) d = -d
-		t = r * (w < 0 ? -w : w); if (a > t) t = a
-		if (!(d <= t)) { printf "got %s, want %s (tolerance %g)\n", g, w, t; exit 1 }
-	}'
-}
-
-# ge A B: A >= B.
-ge() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (!(a >= b)) { printf "%s < %s\n", a, b; exit 1 } }'
-}
-
 # The per-step RDP at one order: with a single order and the classic
 # conversion, epsilon = rdp - ln(delta)/(order - 1).
 rdp_at() {

@@ -35,4 +35,18 @@ assert_no_crash() {
 # The system python with numpy (the pyenv python3 on PATH has none).
 PYTHON=/usr/bin/python3
 
+# near GOT WANT REL [ABS]: |GOT - WANT| <= max(REL |WANT|, ABS).
+near() {
+	awk -v g="$1" -v w="$2" -v r="$3" -v a="${4:-0}" 'BEGIN {
+		d = g - w; if (d < 0) d = -d
+		t = r * (w < 0 ? -w : w); if (a > t) t = a
+		if (!(d <= t)) { printf "got %s, want %s (tolerance %g)\n", g, w, t; exit 1 }
+	}'
+}
+
+# ge A B: A >= B.
+ge() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (!(a >= b)) { printf "%s < %s\n", a, b; exit 1 } }'
+}
+
 cd "$BATS_TEST_TMPDIR" || exit 1

@@ -63,11 +63,6 @@ accuracy() {
 	fl-eval "$@" | awk '$1 == "accuracy" { print $2 }'
 }
 
-# ge A B: succeed if A >= B (decimal numbers).
-ge() {
-	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'
-}
-
 # The last run failed with status 1 and one line on stderr containing
 # TEXT (run with --separate-stderr).
 fails_with() {
