@@ -786,7 +786,9 @@ for name in itertools.islice(names, 50000):
 }
 
 @test "hostile: unknown dtype and header lines without '='" {
-	crafted "tensor 'a': unsupported dtype 'bf16'$" -H 'tensor=a bf16 [2] 0\n' \
+	crafted "tensor 'a': unsupported dtype 'f8'$" -H 'tensor=a f8 [2] 0\n' \
+	    --raw-zeros 4
+	crafted "tensor 'a': unsupported dtype 'BF16'$" -H 'tensor=a BF16 [2] 0\n' \
 	    --raw-zeros 4
 	crafted "tensor 'a': unsupported dtype 'F32'$" -H 'tensor=a F32 [2] 0\n' \
 	    --raw-zeros 8
