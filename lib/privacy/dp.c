@@ -127,7 +127,7 @@ find_bad(const struct fl_tensor *t, double limit)
 int
 fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err)
 {
-	uint64_t i = find_bad(t, INFINITY);
+	uint64_t i = find_bad(t, DBL_MAX);     /* inf too */
 
 	if (i < t->numel)
 		return fl_error_set(err, FL_EFORMAT,
