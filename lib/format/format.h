@@ -258,15 +258,15 @@ uint16_t fl_half_toward_zero(enum fl_dtype dt, double x);
 char *fl_format_half(char buf[FL_NUMBUF], enum fl_dtype dt, uint16_t h);
 
 /*
- * Half tensors computed in f32: fl_record_widen turns every f16 and bf16
- * tensor of rec into an f32 tensor of the same name, shape and place
- * (exact), and, if h is not NULL, notes their names and dtypes in h (freed
- * with fl_halves_free).  fl_record_narrow turns back each f32 or f64
- * tensor of rec whose name h holds, rounding to nearest (ties to even);
- * other tensors, new ones included, keep their dtypes.  A finite value
- * that overflows the half dtype fails it (FL_ELIMIT, naming the tensor and
- * the element).  Both replace the payload: saved pointers are invalid
- * afterwards; on failure rec is unchanged.
+ * Half tensors computed in f32 (widen.c): fl_record_widen turns every f16
+ * and bf16 tensor of rec into an f32 tensor of the same name, shape and
+ * place (exact), and, if h is not NULL, notes their names and dtypes in h
+ * (freed with fl_halves_free).  fl_record_narrow turns back each f32 or
+ * f64 tensor of rec whose name h holds, rounding to nearest (ties to
+ * even); other tensors, new ones included, keep their dtypes.  A finite
+ * value that overflows the half dtype fails it (FL_ELIMIT, naming the
+ * tensor and the element).  Both replace the payload: saved pointers are
+ * invalid afterwards; on failure rec is unchanged.
  */
 struct fl_halves {
 	size_t n;
