@@ -363,10 +363,201 @@ test_half_records(void)
 	fl_record_free(&rec);
 }
 
+
+/* ---- computing on half tensors: clipping, noise, sums ---- */
+
+/* n values of dtype dt, normal with mixed magnitudes, from seed. */
+static struct fl_tensor *
+random_tensor(struct fl_record *rec, const char *name, enum fl_dtype dt,
+    uint64_t n, uint64_t seed)
+{
+	struct fl_error err;
+	struct fl_tensor *t = fl_tensor_add(rec, name, dt, 1, &n, &err);
+	unsigned char key[FL_RNG_KEYBYTES];
+	char text[32];
+	struct fl_rng r;
+
+	CHECK(t != NULL);
+	snprintf(text, sizeof(text), "half %llu", (unsigned long long)seed);
+	fl_rng_seed_text(key, text);
+	fl_rng_init(&r, key, 0);
+	for (uint64_t i = 0; t != NULL && i < n; i++) {
+		double x = fl_normal(&r) * exp2(3 * fl_normal(&r));
+
+		if (dt == FL_F32)
+			((float *)t->data)[i] = (float)x;
+		else
+			((uint16_t *)t->data)[i] = fl_half_from_double(dt, x);
+	}
+	fl_rng_wipe(&r);
+	return t;
+}
+
+/* Clipping keeps the bound after the rounding to f16 or bf16 (toward
+ * zero), and does not shrink more than a step per value; noise adds to
+ * the widened values as for f32 and rounds once. */
+static void
+test_half_dp(void)
+{
+	static const uint64_t sizes[] = { 1, 7, 1000, 100000 };
+	struct fl_error err;
+
+	for (int h = 0; h < 2; h++) {
+		enum fl_dtype dt = h ? FL_BF16 : FL_F16;
+		/* a step toward zero loses at most 2^-mant of a value */
+		double lose = h ? 0x1p-7 : 0x1p-10;
+
+		for (size_t z = 0; z < sizeof(sizes) / sizeof(*sizes); z++) {
+			for (uint64_t seed = 0; seed < 5; seed++) {
+				struct fl_record rec;
+				struct fl_tensor *ts[2];
+				double norm;
+				int clipped;
+
+				fl_record_init(&rec);
+				random_tensor(&rec, "a", dt, sizes[z], seed);
+				random_tensor(&rec, "b", FL_F32, 3, seed + 9);
+				ts[0] = &rec.tensors[0];
+				ts[1] = &rec.tensors[1];
+				CHECK(fl_clip_tensors(ts, 2, 0.5, &clipped,
+				    &err) == 0 && clipped);
+				norm = sqrt(fl_tensor_sumsq(ts[0]) +
+				    fl_tensor_sumsq(ts[1]));
+				CHECK(norm <= 0.5 && norm >= 0.5 * (1 - lose));
+				CHECK(rec.tensors[0].dtype == dt);
+				fl_record_free(&rec);
+			}
+		}
+	}
+
+	/* Noise on an f16 tensor and on its f32 twin (the same values, the
+	 * same key): the f16 result is the exact noised value rounded once,
+	 * so within half an f16 step of the f32 result (which rounded it
+	 * once to f32). */
+	for (int h = 0; h < 2; h++) {
+		enum fl_dtype dt = h ? FL_BF16 : FL_F16;
+		struct fl_record a, b;
+		struct fl_noise nz;
+		uint64_t n = 5000;
+
+		fl_record_init(&a);
+		fl_record_init(&b);
+		random_tensor(&a, "w", dt, n, 42);
+		CHECK(fl_tensor_add(&b, "w", FL_F32, 1, &n, &err) != NULL);
+		for (uint64_t i = 0; i < n; i++)
+			((float *)b.tensors[0].data)[i] = (float)fl_tensor_get(
+			    &a.tensors[0], i);
+		memset(&nz, 0, sizeof(nz));
+		nz.mechanism = FL_MECH_GAUSSIAN;
+		nz.sigma = 0.25;
+		nz.threads = 1;
+		fl_rng_seed_text(nz.key, "noise");
+		CHECK(fl_noise_tensor(&a.tensors[0], 0, &nz, &err) == 0);
+		CHECK(fl_noise_tensor(&b.tensors[0], 0, &nz, &err) == 0);
+		for (uint64_t i = 0; i < n; i++) {
+			double x = fl_tensor_get(&a.tensors[0], i);
+			double y = fl_tensor_get(&b.tensors[0], i);
+			int e;
+
+			/* half a step of the dtype at y, plus y's own
+			 * rounding to f32 */
+			frexp(y, &e);
+			if (h == 0 && fabs(y) < 0x1p-14)
+				e = -13;
+			CHECK(fabs(x - y) <= ldexp(1, e - (h ? 9 : 12)) +
+			    ldexp(1, e - 25));
+		}
+		/* Noise past f16's range is refused, not turned to infinity. */
+		nz.sigma = 1000;
+		CHECK(fl_noise_tensor(&a.tensors[0], 0, &nz, &err) ==
+		    (h ? 0 : -1));
+		fl_record_free(&a);
+		fl_record_free(&b);
+	}
+}
+
+/* Sums and robust rules over f16 updates equal those over their f32
+ * twins, bit for bit (the widening is exact), and are written as f32. */
+static void
+test_half_agg(void)
+{
+	struct fl_record u[3], w[3], out1, out2;
+	const void *rows[3], *rows32[3];
+	struct fl_acc acc1, acc2;
+	struct fl_layout l;
+	struct fl_error err;
+	uint64_t n = 700;
+	float med1[700], med2[700];
+
+	for (int k = 0; k < 3; k++) {
+		fl_record_init(&u[k]);
+		fl_record_init(&w[k]);
+		random_tensor(&u[k], "w", FL_F16, n, (uint64_t)k);
+		CHECK(fl_tensor_add(&w[k], "w", FL_F32, 1, &n, &err) != NULL);
+		for (uint64_t i = 0; i < n; i++)
+			((float *)w[k].tensors[0].data)[i] = (float)fl_tensor_get(
+			    &u[k].tensors[0], i);
+		rows[k] = u[k].tensors[0].data;
+		rows32[k] = w[k].tensors[0].data;
+	}
+	CHECK(fl_agg_dtype(FL_F16) == FL_F32 && fl_agg_dtype(FL_BF16) ==
+	    FL_F32 && fl_agg_dtype(FL_F64) == FL_F64 &&
+	    fl_agg_dtype(FL_U32) == FL_U32);
+	CHECK(fl_acc_init(&acc1, &u[0], 0, &err) == 0);
+	CHECK(fl_acc_init(&acc2, &w[0], 0, &err) == 0);
+	for (int k = 0; k < 3; k++) {
+		struct fl_scan s1, s2;
+
+		CHECK(fl_acc_add(&acc1, &u[k], 0.5 + k, &s1, &err) == 0);
+		CHECK(fl_acc_add(&acc2, &w[k], 0.5 + k, &s2, &err) == 0);
+		CHECK(fabs(s1.l2 - s2.l2) <= 1e-12 * s2.l2);
+		/* An f32 record is not an f16 one: layouts must agree. */
+		CHECK(fl_acc_add(&acc1, &w[k], 1, NULL, &err) < 0);
+	}
+	fl_record_init(&out1);
+	fl_record_init(&out2);
+	CHECK(fl_layout_add(&acc1.layout, &out1, &err) == 0);
+	CHECK(out1.tensors[0].dtype == FL_F32);
+	CHECK(fl_layout_add(&acc2.layout, &out2, &err) == 0);
+	CHECK(fl_acc_result(&acc1, &out1, 4.5, &err) == 0);
+	CHECK(fl_acc_result(&acc2, &out2, 4.5, &err) == 0);
+	CHECK(memcmp(out1.tensors[0].data, out2.tensors[0].data, n * 4) == 0);
+	fl_record_clear(&out1);
+	CHECK(fl_acc_take_result(&acc1, &out1, 4.5, &err) == 0);
+	CHECK(out1.tensors[0].dtype == FL_F32 &&
+	    memcmp(out1.tensors[0].data, out2.tensors[0].data, n * 4) == 0);
+
+	CHECK(fl_agg_coordinate(FL_COORD_MEDIAN, 0, rows, NULL, 3, n, FL_F16,
+	    med1, &err) == 0);
+	CHECK(fl_agg_coordinate(FL_COORD_MEDIAN, 0, rows32, NULL, 3, n,
+	    FL_F32, med2, &err) == 0);
+	CHECK(memcmp(med1, med2, sizeof(med1)) == 0);
+	{
+		double d1[9] = { 0 }, d2[9] = { 0 };
+
+		CHECK(fl_agg_sqdist(rows, NULL, 3, n, FL_F16, d1, &err) == 0);
+		CHECK(fl_agg_sqdist(rows32, NULL, 3, n, FL_F32, d2,
+		    &err) == 0);
+		CHECK(memcmp(d1, d2, sizeof(d1)) == 0);
+	}
+	CHECK(fl_layout_init(&l, &u[0], &err) == 0 && l.t[0].dtype == FL_F16);
+	fl_layout_free(&l);
+	fl_acc_free(&acc1);
+	fl_acc_free(&acc2);
+	fl_record_free(&out1);
+	fl_record_free(&out2);
+	for (int k = 0; k < 3; k++) {
+		fl_record_free(&u[k]);
+		fl_record_free(&w[k]);
+	}
+}
+
 void
 test_half(void)
 {
 	test_half_convert();
 	test_half_text();
 	test_half_records();
+	test_half_dp();
+	test_half_agg();
 }
