@@ -64,14 +64,46 @@ fl_half_to_float(enum fl_dtype dt, uint16_t h)
 	return f;
 }
 
-/* The half bits of |x| (finite, not NaN), rounded as asked. */
+/* The half bits of |x| (not NaN), rounded as asked. */
 static uint32_t
 encode(const struct fmt *f, double a, enum round mode)
 {
 	uint32_t inf = (uint32_t)(f->emax - f->emin + 2) << f->mant;
 	double y, q, r;
+	uint64_t u;
 	int e;
 
+	/* A normal result, the common case, from the double's bits: the
+	 * fraction's top mant bits, then the rest decides; the parity of
+	 * q is that of the bits' last one. */
+	memcpy(&u, &a, 8);
+	e = (int)(u >> 52) - 1023;
+	if (e >= f->emin && e <= f->emax) {
+		int shift = 52 - f->mant;
+		uint64_t m = u & ((UINT64_C(1) << 52) - 1);
+		uint64_t rest = m & ((UINT64_C(1) << shift) - 1);
+		uint64_t half = UINT64_C(1) << (shift - 1);
+		uint32_t bits = ((uint32_t)(e - f->emin + 1) << f->mant) +
+		    (uint32_t)(m >> shift);
+
+		switch (mode) {
+		case NEAREST:
+			bits += rest > half || (rest == half && (bits & 1));
+			break;
+		case TIES_UP:
+			bits += rest >= half;
+			break;
+		case TIES_DOWN:
+			bits += rest > half;
+			break;
+		case TOWARD_ZERO:
+			break;
+		}
+		return bits;            /* a carry is the next binade, or inf */
+	}
+	/* Zero, subnormal results, overflow, infinity: the arithmetic way.
+	 * |x| is scaled so that one unit is the last place at its exponent
+	 * (clamped to the subnormal range). */
 	if (a == 0)
 		return 0;
 	if (isinf(a))
