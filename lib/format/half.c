@@ -3,12 +3,14 @@
  * Half precision: f16 (IEEE 754 binary16) and bf16 (bfloat16, the upper
  * half of an f32), held as their 16 bits.
  *
- * Widening to f32 is exact.  Narrowing works on the exact value: |x| is
- * scaled by a power of two so that one unit is the format's last place at
- * x's exponent (clamped to the subnormal range), which leaves the integer
- * part q and the fraction r exact in a double; q is then rounded by r,
- * once, so a double narrows without passing through f32 (no double
- * rounding).  The bits are (e - emin) 2^mant + q: a carry out of q moves to
+ * Widening to f32 is exact.  Narrowing rounds the exact value once, so a
+ * double narrows without passing through f32 (no double rounding).  A
+ * normal result comes from the double's bits: the top fraction bits, and
+ * the rest to round them.  The others (zero, subnormal, past the range)
+ * scale |x| by a power of two so that one unit is the format's last place
+ * at x's exponent (clamped to the subnormal range), which leaves the
+ * integer part q and the fraction r exact in a double, and round q by r.
+ * Either way the bits are (e - emin) 2^mant + q: a carry out of q moves to
  * the next binade, and past the largest finite value to infinity.
  *
  * Text is correctly rounded too: strtod rounds the decimal to a double,
