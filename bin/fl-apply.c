@@ -211,6 +211,7 @@ main(int argc, char **argv)
 	const char *model_path = NULL, *state_path = NULL, *output = NULL;
 	const char *ledger_path = NULL;
 	struct fl_record agg, model, old, ns, extra;
+	struct fl_halves halves;
 	struct tool_input in;
 	struct tool_output out;
 	struct fl_atomic atomic;
@@ -299,9 +300,15 @@ main(int argc, char **argv)
 		tool_die("%s: record %lu: more than one aggregate: fl-apply "
 		    "applies one", in.name, in.recno);
 	fl_record_free(&extra);
+	/* f16 and bf16 are computed in f32: the aggregate (an aggregate
+	 * of them is f32 already), the model, its state. */
+	if (fl_record_widen(&agg, NULL, &err) < 0)
+		tool_die("%s: record 1: %s", in.name, err.msg);
 
 	fl_record_init(&model);
 	read_one(model_path, &model, 0, &in.limits);
+	if (fl_record_widen(&model, &halves, &err) < 0)
+		tool_die("%s: record 1: %s", model_path, err.msg);
 	{
 		const char *kind = fl_meta_get(&model, "kind");
 
@@ -333,6 +340,8 @@ main(int argc, char **argv)
 		uint64_t sr;
 
 		have_state = 1;
+		if (fl_record_widen(&old, NULL, &err) < 0)
+			tool_die("%s: record 1: %s", state_path, err.msg);
 		if (k == NULL || strcmp(k, "state") != 0)
 			tool_die("%s: record 1: not an optimizer state "
 			    "(kind=state)", state_path);
@@ -393,6 +402,12 @@ main(int argc, char **argv)
 		if (fl_opt_step(&opt, x, &agg.tensors[i], m, v, &err) < 0)
 			tool_die("%s: %s", model_path, err.msg);
 	}
+	/* The model keeps its dtypes (f16 and bf16 rounded to nearest);
+	 * the state stays f32, where small second moments live. */
+	if (fl_record_narrow(&model, &halves, &err) < 0)
+		tool_die("%s: the new model does not fit its dtype: %s",
+		    model_path, err.msg);
+	fl_halves_free(&halves);
 	if (fl_meta_setf(&model, &err, "round", "%llu",
 	    (unsigned long long)round + 1) < 0 || (isnan(loss) ?
 	    (fl_meta_del(&model, "loss"), 0) : fl_meta_set(&model, "loss",

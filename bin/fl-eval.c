@@ -400,7 +400,7 @@ main(int argc, char **argv)
 		tool_usage_error("the model and the data cannot both be stdin");
 	learn_check_data(data);
 	fl_record_init(&rec);
-	learn_read_model(model, &m, &rec);
+	learn_read_model(model, &m, &rec, NULL);
 	fl_record_free(&rec);
 	ld.o.features = m.arch.sizes[0];
 	ld.o.classes = (uint32_t)m.arch.sizes[m.arch.layers];

@@ -67,6 +67,11 @@ print_value(FILE *fp, const struct fl_tensor *t, uint64_t i)
 	case FL_F64:
 		fputs(fl_format_double(buf, ((const double *)t->data)[i]), fp);
 		break;
+	case FL_F16:
+	case FL_BF16:
+		fputs(fl_format_half(buf, t->dtype,
+		    ((const uint16_t *)t->data)[i]), fp);
+		break;
 	case FL_I64:
 		fprintf(fp, "%lld", (long long)((const int64_t *)t->data)[i]);
 		break;

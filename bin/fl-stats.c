@@ -329,7 +329,7 @@ main(int argc, char **argv)
 				tool_usage_error("the model and the data cannot "
 				    "both be stdin");
 			fl_record_init(&mrec);
-			learn_read_model(model, &m, &mrec);
+			learn_read_model(model, &m, &mrec, NULL);
 			ld.o.features = m.arch.sizes[0];
 			classes = m.arch.sizes[m.arch.layers];
 			fl_model_free(&m);

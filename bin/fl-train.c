@@ -177,6 +177,7 @@ main(int argc, char **argv)
 	struct fl_train_result res;
 	struct learn_data ld;
 	struct fl_record grec, rec;
+	struct fl_halves halves;
 	struct fl_model global, m;
 	struct fl_data d;
 	struct fl_error err;
@@ -320,7 +321,7 @@ main(int argc, char **argv)
 
 	learn_check_data(data);
 	fl_record_init(&grec);
-	learn_read_model(model, &global, &grec);
+	learn_read_model(model, &global, &grec, &halves);
 	ld.o.features = global.arch.sizes[0];
 	ld.o.classes = (uint32_t)global.arch.sizes[global.arch.layers];
 	learn_load(&d, data, &ld, &o.prep);
@@ -386,9 +387,13 @@ main(int argc, char **argv)
 	    (unsigned long long)m.nparams) < 0 ||
 	    (seed != NULL && fl_meta_set(&rec, "dp.seeded", "yes", &err) < 0)))
 		tool_die("%s", err.msg);
-	if (fl_model_to_record(&m, trained ? NULL : &global, &rec, &err) < 0)
+	/* Trained in f32, written in the global model's dtypes (f16 and
+	 * bf16 rounded to nearest: a DP-SGD update is noised already). */
+	if (fl_model_to_record(&m, trained ? NULL : &global, &rec, &err) < 0 ||
+	    fl_record_narrow(&rec, &halves, &err) < 0)
 		tool_die("%s: not writing the %s: %s", learn_name(data),
 		    trained ? "model" : "update", err.msg);
+	fl_halves_free(&halves);
 	tool_output_record(&out, &rec, zlevel);
 	tool_output_close(&out);
 

@@ -50,14 +50,18 @@ learn_name(const char *path)
 	return strcmp(path, "-") == 0 ? "<stdin>" : path;
 }
 
-/* A model from the file path: a record of kind "model". */
+/* A model from the file path: a record of kind "model".  Its f16 and
+ * bf16 tensors are widened to f32, the models' dtype; h (if not NULL)
+ * notes them, for an output that keeps them (fl_record_narrow). */
 static inline void
-learn_read_model(const char *path, struct fl_model *m, struct fl_record *rec)
+learn_read_model(const char *path, struct fl_model *m, struct fl_record *rec,
+    struct fl_halves *h)
 {
 	struct fl_error err;
 
 	learn_read_one(path, rec);
-	if (fl_model_from_record(m, rec, &err) < 0)
+	if (fl_record_widen(rec, h, &err) < 0 ||
+	    fl_model_from_record(m, rec, &err) < 0)
 		tool_die("%s: record 1: %s", learn_name(path), err.msg);
 }
 

@@ -284,10 +284,12 @@ zsh_block() {
 	fl-pack -m kind=update -m round=12 -t w:f32:2x2=0.5,-1,2,0.25 \
 	    -t b:f32=1,-1 -t s:i64:[]=7 -o plain.flt
 	fl-pack -z -m kind=model -t z:u8:[3]=1,2,3 -t e:f64:[0]= -o packed.flt
-	run bash -c "cat plain.flt packed.flt | $PYTHON flt-read.py"
+	fl-pack -t h:f16=0.1,-65504 -t g:bf16:1x2=0.1,-3 -o half.flt
+	run bash -c "cat plain.flt packed.flt half.flt | $PYTHON flt-read.py"
 	assert_success
 	assert_line --index 0 "{'kind': 'update', 'round': '12'} {'w': [[0.5, -1.0], [2.0, 0.25]], 'b': [1.0, -1.0], 's': 7}"
 	assert_line --index 1 "{'kind': 'model'} {'z': [1, 2, 3], 'e': []}"
+	assert_line --index 2 "{} {'h': [0.0999755859375, -65504.0], 'g': [[0.10009765625, -3.0]]}"
 	# A cut stream is an error, not a short read.
 	run bash -c "head -c 300 plain.flt | $PYTHON flt-read.py"
 	assert_failure

@@ -504,6 +504,9 @@ assert (x > 1000).sum() > 1000      # negatives wrapped to the top
 	fl-pack -t 'w:f32=1,inf' -o inf.flt
 	run -1 fl-clip-noise -n 1 --sensitivity 1 inf.flt
 	assert_output --partial "non-finite value at index 1"
+	# (An infinity is named as such, not as a norm that overflows.)
+	run -1 --separate-stderr fl-clip-noise -c 1 inf.flt
+	assert_equal "$stderr" "fl-clip-noise: inf.flt: record 1: tensor 'w': non-finite value at index 1"
 	# Finite values whose norm overflows a double: refused, with or
 	# without noise (never clipped to zeros).
 	fl-pack -t 'w:f64=1e200,1e200' -o huge.flt

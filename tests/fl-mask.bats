@@ -1017,6 +1017,11 @@ EOF
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
 	    -o out.flt i32.ring
 	refused i32.ring "only u32 ring tensors" out.flt
+	fl-pack -m kind=update -m modulus=65536 -m round=3 -t w:f16=1,2,3 \
+	    -o f16.ring
+	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \
+	    -o out.flt f16.ring
+	refused f16.ring "tensor 'w' is f16: only u32 ring tensors" out.flt
 	fl-pack -m kind=update -m modulus=1000 -m round=3 -t w:u32=1,2,3 \
 	    -o m1000.ring
 	run --separate-stderr fl-mask -k c1.key -r roster.flt -s shares.flt \

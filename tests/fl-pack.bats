@@ -421,9 +421,9 @@ EOF
 	run -1 --separate-stderr pack -t :f32=1
 	refused
 	run -0 fl-pack -t "fc1.weight:f32=1" -t "a/b_c-d.9:f32=1" -o ok.flt
-	run -1 --separate-stderr pack -t x:f16=1
+	run -1 --separate-stderr pack -t x:f8=1
 	refused
-	assert_equal "$stderr" "fl-pack: tensor 'x': unknown dtype 'f16'"
+	assert_equal "$stderr" "fl-pack: tensor 'x': unknown dtype 'f8'"
 	run -1 --separate-stderr pack -t x:F32=1
 	refused
 }

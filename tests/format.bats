@@ -89,7 +89,7 @@ small_rejects() {
 		diff -u "$GOLDEN/${f%.flt}.json" "${f%.flt}.out"
 		n=$((n + 1))
 	done
-	assert_equal "$n" 5
+	assert_equal "$n" 6
 }
 
 @test "golden: make-golden.sh regenerates every record byte for byte" {
@@ -123,7 +123,8 @@ small_rejects() {
 import struct, sys, zlib
 import numpy as np
 DT = {"f32": "<f4", "f64": "<f8", "i8": "i1", "u8": "u1", "i16": "<i2",
-      "u16": "<u2", "i32": "<i4", "u32": "<u4", "i64": "<i8", "u64": "<u8"}
+      "u16": "<u2", "i32": "<i4", "u32": "<u4", "i64": "<i8", "u64": "<u8",
+      "f16": "<f2", "bf16": "<u2"}
 out = {}
 for path in sys.argv[1:]:
     b = open(path, "rb").read()
@@ -163,11 +164,22 @@ assert {str(a.dtype) for k, a in out.items() if k.startswith("dtypes")} == {
     "uint32", "int64", "uint64"}
 assert out["dtypes.flt:w.u64"].tolist() == [[0, 2**64 - 1]]
 assert out["dtypes.flt:w.i64"].tolist() == [-2**63, 2**63 - 1]
+# f16 as numpy rounds the same decimals (correctly, from the double);
+# bf16 as its bits.
+h = out["half.flt:w.f16"]
+assert h.dtype == np.float16 and h.shape == (2, 4)
+want = np.array([0.1, -65504, 6.1035e-5, 6e-8, -0.0, np.inf, np.nan,
+                 1.00048828125], np.float16)
+assert h.reshape(-1).view("<u2").tolist() == want.view("<u2").tolist()
+b = out["half.flt:w.bf16"]
+assert b.tolist() == [0x3dcd, 0xff7f, 0x0080, 0x0001, 0x8000, 0xff80, 0x7fc0]
+f = (b.astype("<u4") << 16).view("<f4")
+assert f[0] == np.float32(0.10009765625) and f[1] == -np.float32(3.3895314e38)
 print(len(out), "tensors")
 EOF
 	run "$PYTHON" check.py "$GOLDEN"/*.flt
 	assert_success
-	assert_output "16 tensors"
+	assert_output "18 tensors"
 }
 
 # ---- streams ----
@@ -786,7 +798,9 @@ for name in itertools.islice(names, 50000):
 }
 
 @test "hostile: unknown dtype and header lines without '='" {
-	crafted "tensor 'a': unsupported dtype 'bf16'$" -H 'tensor=a bf16 [2] 0\n' \
+	crafted "tensor 'a': unsupported dtype 'f8'$" -H 'tensor=a f8 [2] 0\n' \
+	    --raw-zeros 4
+	crafted "tensor 'a': unsupported dtype 'BF16'$" -H 'tensor=a BF16 [2] 0\n' \
 	    --raw-zeros 4
 	crafted "tensor 'a': unsupported dtype 'F32'$" -H 'tensor=a F32 [2] 0\n' \
 	    --raw-zeros 8

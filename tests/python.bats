@@ -260,8 +260,8 @@ head = {"__metadata__": {"format": "pt"},
         "w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}
 h = json.dumps(head).encode()
 open("m.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + w.tobytes() + b.tobytes())
-head["b"]["dtype"] = "BF16"; h = json.dumps(head).encode()
-open("bf16.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + w.tobytes() + b.tobytes())'
+head["b"]["dtype"] = "BOOL"; h = json.dumps(head).encode()
+open("bool.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + w.tobytes() + b.tobytes())'
 	assert_success
 	run fl-inspect m.safetensors
 	assert_failure
@@ -272,10 +272,60 @@ open("bf16.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + w.tobytes()
 	assert_output $'0,1,2\n3,4,5'
 	run fl-inspect --dump b m.flt
 	assert_output $'7\n-8'
-	run "$PYTHON" "$FLT" from-safetensors x.flt bf16.safetensors
+	run "$PYTHON" "$FLT" from-safetensors x.flt bool.safetensors
 	assert_failure 1
-	assert_output "flt.py: tensor 'b': BF16 has no FLT dtype"
+	assert_output "flt.py: tensor 'b': BOOL has no FLT dtype"
 	[ ! -e x.flt ]
+}
+
+@test "python: f16 and bf16 through flt.py: numpy float16, flt.BF16, safetensors F16 and BF16" {
+	# safetensors as PyTorch writes a half model: F16 and BF16 tensors.
+	run "$PYTHON" -c '
+import json, struct, numpy as np, flt
+h = np.array([0.1, -65504, 6e-8], np.float16)
+b = flt.float32_to_bf16(np.array([[0.1, 3.3e38], [-1e-40, 1]], np.float32))
+head = {"__metadata__": {"format": "pt"},
+        "h": {"dtype": "F16", "shape": [3], "data_offsets": [0, 6]},
+        "b": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [6, 14]}}
+t = json.dumps(head).encode()
+open("half.safetensors", "wb").write(struct.pack("<Q", len(t)) + t + h.tobytes() + b.tobytes())
+print(b["bf16"].ravel().tolist())'
+	assert_success
+	assert_output "[15821, 32632, 32769, 16256]"
+	run "$PYTHON" "$FLT" from-safetensors -m kind=model m.flt half.safetensors
+	assert_success
+	run fl-inspect -d h m.flt
+	assert_output $'0.1\n-65504\n6e-08'
+	run fl-inspect -d b m.flt
+	assert_output $'0.1,3.3e+38\n-9e-41,1'
+	run "$PYTHON" "$FLT" show m.flt
+	assert_line "  tensor h f16 [3]"
+	assert_line "  tensor b bf16 [2,2]"
+	# Read back: float16 and BF16 arrays, written again to the same bytes
+	# (and to what fl-pack writes); bf16 widens exactly; float32_to_bf16
+	# rounds as libfl does (ties to even, NaN kept).
+	fl-pack -m kind=model -t h:f16=0.1,-65504,6e-8 -t b:bf16:2x2=0.1,3.3e38,-1e-40,1 -o p.flt
+	run "$PYTHON" -c '
+import io, flt, numpy as np
+(meta, t), = flt.read_records(open("m.flt", "rb"))
+assert t["h"].dtype == np.float16 and t["b"].dtype == flt.BF16
+f = io.BytesIO(); flt.write_record(f, meta, t)
+assert f.getvalue() == open("m.flt", "rb").read() == open("p.flt", "rb").read()
+w = flt.bf16_to_float32(t["b"])
+assert w.dtype == np.float32 and w[1, 1] == 1 and w[0, 0] == np.float32(0.10009765625)
+x = np.array([1 + 2**-8, 1 + 3 * 2**-8, 3.4e38, -0.0, np.nan], np.float32)
+assert flt.float32_to_bf16(x)["bf16"].tolist() == [0x3f80, 0x3f82, 0x7f80, 0x8000, 0x7fc0]
+print("ok")'
+	assert_success
+	assert_output ok
+	# to-npz keeps both: float16, and BF16 as its structured bits.
+	run "$PYTHON" "$FLT" to-npz m.flt m.npz
+	assert_success
+	run "$PYTHON" -c '
+import numpy as np
+z = np.load("m.npz")
+print(z["h"].dtype, z["b"].dtype.descr)'
+	assert_output "float16 [('bf16', '<u2')]"
 }
 
 @test "python: flt.py rejects damaged records (checksums, truncation)" {
@@ -356,7 +406,7 @@ bad = {
     "duplicate-key": rec(hdr("kind=x", "kind=x"), b""),
     "duplicate-name": rec(hdr("tensor=w f32 [3] 0", "tensor=w f32 [3] 64"), pay + pay),
     "meta-after-tensor": rec(hdr("tensor=w f32 [3] 0", "zz=1"), pay),
-    "bf16": rec(hdr("tensor=w bf16 [3] 0"), pay),
+    "f8": rec(hdr("tensor=w f8 [3] 0"), pay),
     "leading-zero": rec(hdr("tensor=w f32 [03] 0"), pay),
     "rank9": rec(hdr("tensor=w f32 [1,1,1,1,1,1,1,1,1] 0"), bytes(64)),
     "blank-line": rec(hdr("kind=x", "", "round=1"), b""),
@@ -396,7 +446,8 @@ print(len(bad))'
 import io, flt, numpy as np
 cases = [({"Bad": "x"}, {}), ({"tensor": "x"}, {}), ({"k": " x"}, {}),
          ({"k": "a\nb"}, {}), ({}, {"-w": np.zeros(1)}), ({}, {"a b": np.zeros(1)}),
-         ({}, {"h": np.zeros(2, np.float16)}), ({}, {"b": np.zeros(2, bool)}),
+         ({}, {"c": np.zeros(2, np.complex64)}), ({}, {"b": np.zeros(2, bool)}),
+         ({}, {"v": np.zeros(2, "V2")}), ({}, {"s": np.zeros(2, [("x", "<u2")])}),
          ({}, {"r": np.zeros((1,) * 9)})]
 for meta, tensors in cases:
     try:

@@ -55,6 +55,10 @@ unit() {
 	unit shape_parse
 }
 
+@test "unit: half" {
+	unit half
+}
+
 @test "unit: roundtrip" {
 	unit roundtrip
 }

@@ -16,6 +16,12 @@ FILE and IN.flt may be "-" for stdin, OUT.flt "-" for stdout.  As a module:
 The reader checks every rule that libfl checks and raises ValueError naming
 the record and the problem; its arrays are read-only views of the payload.
 The writer emits the same bytes as fl-pack (-z: compress=True).
+
+f16 is numpy's float16.  numpy has no bfloat16: a bf16 tensor is an array of
+flt.BF16, a 2-byte structured dtype holding the bits (a["bf16"] is them as
+uint16), so bf16 goes through unchanged; flt.bf16_to_float32(a) widens it
+(exactly), flt.float32_to_bf16(x) rounds floats to it (to nearest, ties to
+even, as libfl).  safetensors F16 and BF16 tensors convert to f16 and bf16.
 """
 import argparse, json, os, re, struct, sys, zipfile, zlib
 
@@ -28,9 +34,12 @@ MAGIC = b"\x89FLT\r\n\x1a\n"
 PREAMBLE = struct.Struct("<8sBBHIQII")
 MAX_HEADER, MAX_VALUE, MAX_META, MAX_TENSORS, MAX_RANK = 1 << 20, 4096, 1024, 65536, 8
 MAX_PAYLOAD = 4 << 30                           # raw bytes per record, as in fl.h
+BF16 = np.dtype([("bf16", "<u2")])              # bfloat16, as its bits
 DTYPES = {"f32": "<f4", "f64": "<f8", "i8": "i1", "u8": "u1", "i16": "<i2",
-          "u16": "<u2", "i32": "<i4", "u32": "<u4", "i64": "<i8", "u64": "<u8"}
-BY_KIND = {(np.dtype(v).kind, np.dtype(v).itemsize): k for k, v in DTYPES.items()}
+          "u16": "<u2", "i32": "<i4", "u32": "<u4", "i64": "<i8", "u64": "<u8",
+          "f16": "<f2", "bf16": BF16}
+BY_KIND = {(np.dtype(v).kind, np.dtype(v).itemsize): k for k, v in DTYPES.items()
+           if k != "bf16"}
 KEY = re.compile(rb"[a-z0-9][a-z0-9._-]{0,63}")
 NAME = re.compile(rb"[A-Za-z0-9_.:/][A-Za-z0-9_.:/-]{0,254}")
 DECIMAL = re.compile(rb"0|[1-9][0-9]{0,19}")    # canonical: no sign, no leading 0
@@ -41,6 +50,25 @@ HINTS = {b"\x1f\x8b": "gzip data", b"\x28\xb5\x2f\xfd": "zstd data",
 
 def align64(n):
     return (n + 63) & ~63
+
+
+def dtype_name(dt):
+    """The FLT dtype of a numpy dtype, or None."""
+    return "bf16" if dt == BF16 else BY_KIND.get((dt.kind, dt.itemsize))
+
+
+def bf16_to_float32(a):
+    """bf16 values (an array of BF16) as float32: exact."""
+    return (np.asarray(a, BF16)["bf16"].astype("<u4") << 16).view("<f4")
+
+
+def float32_to_bf16(x):
+    """Floats rounded to bf16 (to nearest, ties to even; NaN stays NaN)."""
+    u = np.asarray(x, "<f4").view("<u4").astype(np.uint64)
+    h, top = (u + 0x7fff + ((u >> 16) & 1)) >> 16, u >> 16
+    nan = (u & 0x7fffffff) > 0x7f800000         # keep sign and top payload bits
+    h = np.where(nan, top | np.where(top & 0x7f, 0, 0x40).astype(np.uint64), h)
+    return h.astype("<u2").view(BF16)
 
 
 def _check(*rules):
@@ -209,7 +237,7 @@ def write_record(f, meta, tensors, compress=False):
     for name, a in tensors.items():
         _check_name(name.encode())
         a = np.asarray(a)
-        dtype = BY_KIND.get((a.dtype.kind, a.dtype.itemsize))
+        dtype = dtype_name(a.dtype)
         _check((dtype is None or a.ndim > MAX_RANK, f"tensor {name!r}: {a.dtype} of rank "
                 f"{a.ndim} has no FLT dtype (want {' '.join(DTYPES)}, rank <= {MAX_RANK})"))
         data = np.ascontiguousarray(a, DTYPES[dtype]).reshape(-1).view(np.uint8)
@@ -248,7 +276,7 @@ def read_safetensors(path):
     data = np.memmap(path, np.uint8, "r", 8 + n) if os.path.getsize(path) > 8 + n else b""
     out = {}
     for name, t in sorted(head.items(), key=lambda kv: kv[1]["data_offsets"]):
-        dtype = t["dtype"].lower()              # F32 -> f32 ...; BF16, BOOL: no
+        dtype = t["dtype"].lower()              # F32 -> f32, BF16 -> bf16 ...; BOOL: no
         _check((dtype not in DTYPES, f"tensor {name!r}: {t['dtype']} has no FLT dtype"))
         (b, e), size = t["data_offsets"], np.dtype(DTYPES[dtype]).itemsize
         _check((not 0 <= b <= e <= len(data) or e - b != size * int(np.prod(t["shape"])),
@@ -301,7 +329,7 @@ def main(argv):
                         print(f"{path}: record {n}")
                         print("".join(f"  {k}={v}\n" for k, v in meta.items()), end="")
                         for k, v in tensors.items():
-                            print(f"  tensor {k} {BY_KIND[v.dtype.kind, v.itemsize]} "
+                            print(f"  tensor {k} {dtype_name(v.dtype)} "
                                   f"[{','.join(map(str, v.shape))}]")
         elif a.cmd == "to-npz":
             with _open(a.input) as f:

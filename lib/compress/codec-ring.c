@@ -178,6 +178,11 @@ rotate_in(const struct fl_record *rec, int rotate, float *buf, uint64_t d,
 
 			for (uint64_t j = 0; j < t->numel; j++)
 				buf[off + j] = (float)x[j];
+		} else if (fl_dtype_is_half(t->dtype)) {
+			const uint16_t *x = t->data;
+
+			for (uint64_t j = 0; j < t->numel; j++)
+				buf[off + j] = fl_half_to_float(t->dtype, x[j]);
 		} else {
 			continue;
 		}

@@ -163,6 +163,11 @@ fl_codec_gather(const struct fl_record *rec, float *x, struct fl_error *err)
 
 		if (t->dtype == FL_F32) {
 			memcpy(x + off, t->data, t->nbytes);
+		} else if (fl_dtype_is_half(t->dtype)) {
+			const uint16_t *v = t->data;
+
+			for (uint64_t j = 0; j < t->numel; j++)
+				x[off + j] = fl_half_to_float(t->dtype, v[j]);
 		} else if (t->dtype == FL_F64) {
 			const double *v = t->data;
 

@@ -12,6 +12,7 @@ static const struct {
 	[FL_I16] = { "i16", 2 }, [FL_U16] = { "u16", 2 },
 	[FL_I32] = { "i32", 4 }, [FL_U32] = { "u32", 4 },
 	[FL_I64] = { "i64", 8 }, [FL_U64] = { "u64", 8 },
+	[FL_F16] = { "f16", 2 }, [FL_BF16] = { "bf16", 2 },
 };
 
 const char *
@@ -42,7 +43,13 @@ fl_dtype_parse(const char *s, size_t len, enum fl_dtype *out)
 int
 fl_dtype_is_float(enum fl_dtype dt)
 {
-	return dt == FL_F32 || dt == FL_F64;
+	return dt == FL_F32 || dt == FL_F64 || dt == FL_F16 || dt == FL_BF16;
+}
+
+int
+fl_dtype_is_half(enum fl_dtype dt)
+{
+	return dt == FL_F16 || dt == FL_BF16;
 }
 
 int

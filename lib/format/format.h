@@ -22,9 +22,11 @@
 #define FL_MAX_RANK 8                   /* dimensions per tensor */
 #define FL_DEFAULT_MAX_PAYLOAD (UINT64_C(4) << 30) /* raw payload bytes */
 
+/* The codes are stable (fl-mask's transcript hashes them): new dtypes are
+ * appended. */
 enum fl_dtype {
 	FL_F32, FL_F64, FL_I8, FL_U8, FL_I16, FL_U16, FL_I32, FL_U32,
-	FL_I64, FL_U64,
+	FL_I64, FL_U64, FL_F16, FL_BF16,
 	FL_DTYPE_COUNT
 };
 
@@ -98,8 +100,11 @@ size_t fl_dtype_size(enum fl_dtype dt);
 /* Parse a dtype name of len bytes.  Returns 0, or -1 if unknown. */
 int fl_dtype_parse(const char *s, size_t len, enum fl_dtype *out);
 
-/* 1 for f32/f64, 0 for the integer types. */
+/* 1 for f32, f64, f16 and bf16, 0 for the integer types. */
 int fl_dtype_is_float(enum fl_dtype dt);
+
+/* 1 for f16 and bf16, the half-precision floats, 0 otherwise. */
+int fl_dtype_is_half(enum fl_dtype dt);
 
 /* 1 for the signed integer types, 0 otherwise. */
 int fl_dtype_is_signed_int(enum fl_dtype dt);
@@ -241,7 +246,8 @@ int fl_tensor_remove(struct fl_record *rec, const char *name);
 /* Validation of a tensor name alone: 0 if valid, else -1. */
 int fl_tensor_check_name(const char *name, size_t len, struct fl_error *err);
 
-/* Element i of t as a double (exact for every value of 32-bit types). */
+/* Element i of t as a double (exact for every value of 32-bit types and
+ * of f16 and bf16). */
 double fl_tensor_get(const struct fl_tensor *t, uint64_t i);
 
 /* Element i of an unsigned (fl_tensor_get_u64) or signed (_i64) integer
@@ -254,6 +260,50 @@ int64_t fl_tensor_get_i64(const struct fl_tensor *t, uint64_t i);
  * fl_dtype_int_range).  Other dtypes are left alone. */
 void fl_tensor_set_int(struct fl_tensor *t, uint64_t i, int64_t v,
     uint64_t u);
+
+/* ---- half precision (half.c) ---- */
+
+/*
+ * f16 (IEEE 754 binary16: 1 sign, 5 exponent, 10 fraction bits) and bf16
+ * (bfloat16: the upper 16 bits of an f32) elements, as their bits; dt is
+ * FL_F16 or FL_BF16.  Widening to float is exact.  Narrowing rounds the
+ * exact value once, to nearest with ties to even (fl_half_toward_zero:
+ * toward zero, so the magnitude never grows): subnormals are rounded as
+ * well, values past the largest finite (f16 65504) become infinite (toward
+ * zero: the largest finite), and a NaN stays a NaN, keeping its sign and
+ * the top bits of its payload (f16 -> f32 -> f16 gives every pattern back).
+ */
+float fl_half_to_float(enum fl_dtype dt, uint16_t h);
+uint16_t fl_half_from_float(enum fl_dtype dt, float x);
+uint16_t fl_half_from_double(enum fl_dtype dt, double x);
+uint16_t fl_half_toward_zero(enum fl_dtype dt, double x);
+
+/* Shortest text that reads back (fl-pack, fl_values_parse) to the same
+ * bits: at most 5 significant digits for f16, 4 for bf16. */
+char *fl_format_half(char buf[FL_NUMBUF], enum fl_dtype dt, uint16_t h);
+
+/*
+ * Half tensors computed in f32 (widen.c): fl_record_widen turns every f16
+ * and bf16 tensor of rec into an f32 tensor of the same name, shape and
+ * place (exact), and, if h is not NULL, notes their names and dtypes in h
+ * (freed with fl_halves_free).  fl_record_narrow turns back each f32 or
+ * f64 tensor of rec whose name h holds, rounding to nearest (ties to
+ * even); other tensors, new ones included, keep their dtypes.  A finite
+ * value that overflows the half dtype fails it (FL_ELIMIT, naming the
+ * tensor and the element).  Both replace the payload: saved pointers are
+ * invalid afterwards; on failure rec is unchanged.
+ */
+struct fl_halves {
+	size_t n;
+	char **names;           /* sorted */
+	enum fl_dtype *dtypes;
+};
+
+int fl_record_widen(struct fl_record *rec, struct fl_halves *h,
+    struct fl_error *err);
+int fl_record_narrow(struct fl_record *rec, const struct fl_halves *h,
+    struct fl_error *err);
+void fl_halves_free(struct fl_halves *h);
 
 /* ---- shapes ---- */
 
@@ -292,7 +342,8 @@ size_t fl_values_count(const char *text, size_t len);
 
 /*
  * Parse exactly t->numel numbers from text into t's data, checking each
- * against the dtype's range (floats also accept nan and inf).  Errors name
+ * against the dtype's range (floats also accept nan and inf; decimals are
+ * rounded correctly to the dtype, f16 and bf16 included).  Errors name
  * the line and the value's position.
  */
 int fl_values_parse(struct fl_tensor *t, const char *text, size_t len,

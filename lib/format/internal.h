@@ -17,6 +17,10 @@ int fl_header_parse(struct fl_record *rec, const char *text, size_t len,
 int fl_header_format(const struct fl_record *rec, char **out, size_t *len,
     struct fl_error *err);
 
+/* Decimal text (what strtod takes, whole) to f16 or bf16 bits, correctly
+ * rounded (half.c): 0, or -1 if s is not a number. */
+int fl_half_parse(enum fl_dtype dt, const char *s, uint16_t *out);
+
 /* Raw payload size that the tensor table of rec implies; -1 on overflow. */
 int fl_tensors_rawlen(const struct fl_record *rec, size_t *out);
 

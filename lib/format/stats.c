@@ -12,10 +12,14 @@
 
 #include "format/format.h"
 
-#define PASS1_FLOAT(T) do {						\
+/* Element i as a double: as it is, or widened from f16 or bf16. */
+#define AS_IS(v, i) ((double)(v)[i])
+#define HALF(v, i) ((double)fl_half_to_float(t->dtype, (v)[i]))
+
+#define PASS1_FLOAT(T, GET) do {					\
 	const T *v = t->data;						\
 	for (uint64_t i = 0; i < n; i++) {				\
-		double x = v[i];					\
+		double x = GET(v, i);					\
 		if (!isfinite(x)) {					\
 			st->nonfinite++;				\
 			continue;					\
@@ -44,10 +48,10 @@
 	}								\
 } while (0)
 
-#define PASS2(T) do {							\
+#define PASS2(T, GET) do {						\
 	const T *v = t->data;						\
 	for (uint64_t i = 0; i < n; i++) {				\
-		double x = (double)v[i] * scale;			\
+		double x = GET(v, i) * scale;				\
 		if (isfinite(x)) {					\
 			sum += x;					\
 			sumsq += x * x;					\
@@ -55,10 +59,10 @@
 	}								\
 } while (0)
 
-#define PASS3(T) do {							\
+#define PASS3(T, GET) do {						\
 	const T *v = t->data;						\
 	for (uint64_t i = 0; i < n; i++) {				\
-		double d = (double)v[i] * scale - smean;		\
+		double d = GET(v, i) * scale - smean;			\
 		if (isfinite(d))					\
 			dev += d * d;					\
 	}								\
@@ -66,16 +70,17 @@
 
 #define EACH_DTYPE(PASS) do {						\
 	switch (t->dtype) {						\
-	case FL_F32: PASS(float); break;				\
-	case FL_F64: PASS(double); break;				\
-	case FL_I8: PASS(int8_t); break;				\
-	case FL_I16: PASS(int16_t); break;				\
-	case FL_I32: PASS(int32_t); break;				\
-	case FL_I64: PASS(int64_t); break;				\
-	case FL_U8: PASS(uint8_t); break;				\
-	case FL_U16: PASS(uint16_t); break;				\
-	case FL_U32: PASS(uint32_t); break;				\
-	case FL_U64: PASS(uint64_t); break;				\
+	case FL_F32: PASS(float, AS_IS); break;				\
+	case FL_F64: PASS(double, AS_IS); break;			\
+	case FL_F16: case FL_BF16: PASS(uint16_t, HALF); break;		\
+	case FL_I8: PASS(int8_t, AS_IS); break;				\
+	case FL_I16: PASS(int16_t, AS_IS); break;			\
+	case FL_I32: PASS(int32_t, AS_IS); break;			\
+	case FL_I64: PASS(int64_t, AS_IS); break;			\
+	case FL_U8: PASS(uint8_t, AS_IS); break;			\
+	case FL_U16: PASS(uint16_t, AS_IS); break;			\
+	case FL_U32: PASS(uint32_t, AS_IS); break;			\
+	case FL_U64: PASS(uint64_t, AS_IS); break;			\
 	default: break;							\
 	}								\
 } while (0)
@@ -89,8 +94,9 @@ fl_tensor_stats(const struct fl_tensor *t, struct fl_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->count = n;
 	switch (t->dtype) {
-	case FL_F32: PASS1_FLOAT(float); break;
-	case FL_F64: PASS1_FLOAT(double); break;
+	case FL_F32: PASS1_FLOAT(float, AS_IS); break;
+	case FL_F64: PASS1_FLOAT(double, AS_IS); break;
+	case FL_F16: case FL_BF16: PASS1_FLOAT(uint16_t, HALF); break;
 	case FL_I8: PASS1_INT(int8_t, st->imin, st->imax); break;
 	case FL_I16: PASS1_INT(int16_t, st->imin, st->imax); break;
 	case FL_I32: PASS1_INT(int32_t, st->imin, st->imax); break;

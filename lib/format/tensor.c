@@ -188,6 +188,9 @@ fl_tensor_get(const struct fl_tensor *t, uint64_t i)
 	case FL_U32: return ((const uint32_t *)p)[i];
 	case FL_I64: return (double)((const int64_t *)p)[i];
 	case FL_U64: return (double)((const uint64_t *)p)[i];
+	case FL_F16:
+	case FL_BF16:
+		return fl_half_to_float(t->dtype, ((const uint16_t *)p)[i]);
 	default: return 0;
 	}
 }

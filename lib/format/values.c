@@ -69,20 +69,27 @@ nonfinite_word(const char *s)
 
 /*
  * Decimal floats only (no hex floats, no "infinity"), correctly rounded by
- * strtof/strtod; a value that overflows to infinity or underflows to zero
- * is an error, not a silent change.  nan, inf and -inf are accepted as such.
+ * strtof/strtod (fl_half_parse for f16 and bf16); a value that overflows to
+ * infinity or underflows to zero is an error, not a silent change.  nan,
+ * inf and -inf are accepted as such.
  */
 static int
 store_float(struct fl_tensor *t, uint64_t i, const char *s,
     struct fl_error *err)
 {
 	double v;
-	char *end;
+	char *end = NULL;
 	int word = nonfinite_word(s);
 
 	if (!word && strspn(s, "0123456789+-.eE") != strlen(s))
 		return fl_error_set(err, FL_EINVAL, "not a number");
-	if (t->dtype == FL_F32) {
+	if (fl_dtype_is_half(t->dtype)) {
+		uint16_t *h = (uint16_t *)t->data + i;
+
+		if (fl_half_parse(t->dtype, s, h) < 0)
+			return fl_error_set(err, FL_EINVAL, "not a number");
+		v = fl_half_to_float(t->dtype, *h);
+	} else if (t->dtype == FL_F32) {
 		float f = strtof(s, &end);
 
 		((float *)t->data)[i] = f;
@@ -91,7 +98,7 @@ store_float(struct fl_tensor *t, uint64_t i, const char *s,
 		v = strtod(s, &end);
 		((double *)t->data)[i] = v;
 	}
-	if (end == s || *end != '\0')
+	if (end != NULL && (end == s || *end != '\0'))
 		return fl_error_set(err, FL_EINVAL, "not a number");
 	if (word)
 		return 0;
@@ -117,6 +124,8 @@ store(struct fl_tensor *t, uint64_t i, const char *s, struct fl_error *err)
 	switch (t->dtype) {
 	case FL_F32:
 	case FL_F64:
+	case FL_F16:
+	case FL_BF16:
 		return store_float(t, i, s, err);
 	default:
 		end = (char *)s + strlen(s);

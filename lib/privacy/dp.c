@@ -73,6 +73,20 @@ sumsq_f64(const struct fl_tensor *t)
 	return s;
 }
 
+/* f16 and bf16 values are widened (exactly) and computed as f32 ones. */
+#define HALF(t, i) ((double)fl_half_to_float((t)->dtype,		\
+	((const uint16_t *)(t)->data)[i]))
+
+static double
+sumsq_half(const struct fl_tensor *t)
+{
+	double s = 0;
+
+	for (uint64_t i = 0; i < t->numel; i++)
+		s += HALF(t, i) * HALF(t, i);
+	return s;
+}
+
 double
 fl_tensor_sumsq(const struct fl_tensor *t)
 {
@@ -80,6 +94,8 @@ fl_tensor_sumsq(const struct fl_tensor *t)
 		return sumsq_f32(t);
 	if (t->dtype == FL_F64)
 		return sumsq_f64(t);
+	if (fl_dtype_is_half(t->dtype))
+		return sumsq_half(t);
 	return 0;
 }
 
@@ -121,13 +137,17 @@ find_bad(const struct fl_tensor *t, double limit)
 		return find_bad_f32(t, limit);
 	if (t->dtype == FL_F64)
 		return find_bad_f64(t, limit);
+	if (fl_dtype_is_half(t->dtype))
+		for (uint64_t i = 0; i < t->numel; i++)
+			if (!(fabs(HALF(t, i)) <= limit))
+				return i;
 	return t->numel;
 }
 
 int
 fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err)
 {
-	uint64_t i = find_bad(t, INFINITY);
+	uint64_t i = find_bad(t, DBL_MAX);     /* inf too */
 
 	if (i < t->numel)
 		return fl_error_set(err, FL_EFORMAT,
@@ -174,9 +194,32 @@ scale_f64(struct fl_tensor *t, double f)
 	return s;
 }
 
+/* Half values are scaled in double and rounded toward zero: no value
+ * grows, so neither does the norm, and every round of fl_clip_tensors
+ * moves each nonzero value down by a step at least (a rounding to
+ * nearest could leave the norm a hair over, and the next factor, a hair
+ * below 1, would move nothing). */
+static double
+scale_half(struct fl_tensor *t, double f)
+{
+	uint16_t *v = t->data;
+	double s = 0;
+
+	for (uint64_t i = 0; i < t->numel; i++) {
+		double x;
+
+		v[i] = fl_half_toward_zero(t->dtype, HALF(t, i) * f);
+		x = HALF(t, i);
+		s += x * x;
+	}
+	return s;
+}
+
 static double
 scale_tensor(struct fl_tensor *t, double f)
 {
+	if (fl_dtype_is_half(t->dtype))
+		return scale_half(t, f < 1.0 ? f : nextafter(1.0, 0.0));
 	if (t->dtype == FL_F32) {
 		float ff = (float)f;
 
@@ -375,10 +418,20 @@ float_chunk(struct job *j, struct fl_rng *r, uint64_t from, uint64_t n,
 	} else {
 		fl_normal_steps(r, z, n, j->sigma_grid);
 	}
-	if (t->dtype == FL_F32)
+	if (t->dtype == FL_F32) {
 		add_steps_f32((float *)t->data + from, z, n, fi, j->grid);
-	else
+	} else if (t->dtype == FL_F64) {
 		add_steps_f64((double *)t->data + from, z, n, fi, j->grid);
+	} else {
+		/* Half: the noised value as for f32, in double, then rounded
+		 * to the dtype once (post-processing of the noised value). */
+		uint16_t *v = (uint16_t *)t->data + from;
+
+		for (uint64_t i = 0; i < n; i++)
+			v[i] = fl_half_from_double(t->dtype, (fl_round_int(
+			    (double)fl_half_to_float(t->dtype, v[i]) * fi) +
+			    z[i]) * j->grid);
+	}
 }
 
 static void
@@ -493,8 +546,12 @@ fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
 		return fl_error_set(err, FL_EINVAL, "tensor '%s': u32 values "
 		    "need a modulus of at most 2^32", t->name);
 	if (is_float) {
-		double tiny = t->dtype == FL_F32 ? FLT_MIN : DBL_MIN;
-		double huge = t->dtype == FL_F32 ? FLT_MAX : DBL_MAX;
+		/* Half values are noised as f32 ones, then rounded to their
+		 * dtype: the grid is f32's, the overflow the dtype's. */
+		double tiny = t->dtype == FL_F64 ? DBL_MIN : FLT_MIN;
+		double huge = t->dtype == FL_F64 ? DBL_MAX :
+		    t->dtype == FL_F32 ? FLT_MAX :
+		    t->dtype == FL_F16 ? 65504 : 0x1.fep127;
 
 		j.scale = nz->scale > 0 ? nz->scale : 1;
 		j.grid = fl_noise_grid(nz->sigma);

@@ -59,6 +59,7 @@ fl_layout_init(struct fl_layout *l, const struct fl_record *rec,
 		lt->rank = t->rank;
 		memcpy(lt->dims, t->dims, sizeof(lt->dims));
 		lt->numel = t->numel;
+		lt->offset = t->offset;
 	}
 	l->n = rec->ntensors;
 	return 0;
@@ -74,16 +75,24 @@ describe(char *buf, size_t n, enum fl_dtype dt, int rank,
 	snprintf(buf, n, "%s %s", fl_dtype_name(dt), shape);
 }
 
-int
-fl_layout_check(const struct fl_layout *l, const struct fl_record *rec,
-    struct fl_error *err)
+enum fl_dtype
+fl_agg_dtype(enum fl_dtype dt)
+{
+	return fl_dtype_is_half(dt) ? FL_F32 : dt;
+}
+
+/* rec against l: as the inputs are, or (result) as their aggregate is. */
+static int
+layout_check(const struct fl_layout *l, const struct fl_record *rec,
+    int result, struct fl_error *err)
 {
 	char a[300], b[300];
 
 	for (size_t i = 0; i < l->n && i < rec->ntensors; i++) {
 		const struct fl_layout_tensor *lt = &l->t[i];
 		const struct fl_tensor *t = &rec->tensors[i];
-		int same = t->dtype == lt->dtype && t->rank == lt->rank;
+		enum fl_dtype dt = result ? fl_agg_dtype(lt->dtype) : lt->dtype;
+		int same = t->dtype == dt && t->rank == lt->rank;
 
 		if (strcmp(t->name, lt->name) != 0)
 			return fl_error_set(err, FL_EINVAL, "tensor %zu is "
@@ -93,7 +102,7 @@ fl_layout_check(const struct fl_layout *l, const struct fl_record *rec,
 			same = t->dims[d] == lt->dims[d];
 		if (!same) {
 			describe(a, sizeof(a), t->dtype, t->rank, t->dims);
-			describe(b, sizeof(b), lt->dtype, lt->rank, lt->dims);
+			describe(b, sizeof(b), dt, lt->rank, lt->dims);
 			return fl_error_set(err, FL_EINVAL, "tensor '%s' is %s, "
 			    "the first record has %s", t->name, a, b);
 		}
@@ -105,12 +114,20 @@ fl_layout_check(const struct fl_layout *l, const struct fl_record *rec,
 }
 
 int
+fl_layout_check(const struct fl_layout *l, const struct fl_record *rec,
+    struct fl_error *err)
+{
+	return layout_check(l, rec, 0, err);
+}
+
+int
 fl_layout_add(const struct fl_layout *l, struct fl_record *rec,
     struct fl_error *err)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (fl_tensor_add(rec, l->t[i].name, l->t[i].dtype,
-		    l->t[i].rank, l->t[i].dims, err) == NULL)
+		if (fl_tensor_add(rec, l->t[i].name,
+		    fl_agg_dtype(l->t[i].dtype), l->t[i].rank, l->t[i].dims,
+		    err) == NULL)
 			return -1;
 	return 0;
 }
@@ -173,6 +190,36 @@ ssq_f64(const double *x, size_t n)
 	s = a0[0] + a0[1];
 	for (; i < n; i++)
 		s += x[i] * x[i];
+	return s;
+}
+
+/* Half values, widened (exactly) into a float buffer a block at a time
+ * and handed to the f32 kernels.  HALF_BLOCK is a multiple of 8, so the
+ * kernels' steps fall as on an f32 tensor. */
+#define HALF_BLOCK 256
+
+static void
+widen_block(float *f, const struct fl_tensor *t, uint64_t from, size_t n)
+{
+	const uint16_t *h = (const uint16_t *)t->data + from;
+
+	for (size_t k = 0; k < n; k++)
+		f[k] = fl_half_to_float(t->dtype, h[k]);
+}
+
+static double
+ssq_half(const struct fl_tensor *t)
+{
+	float f[HALF_BLOCK];
+	double s = 0;
+
+	for (uint64_t j = 0; j < t->numel; j += HALF_BLOCK) {
+		size_t n = t->numel - j < HALF_BLOCK ? (size_t)(t->numel - j) :
+		    HALF_BLOCK;
+
+		widen_block(f, t, j, n);
+		s += ssq_f32(f, n);
+	}
 	return s;
 }
 
@@ -239,6 +286,8 @@ fl_record_scan(const struct fl_record *rec, struct fl_scan *s)
 			scan_tensor(t, i, ssq_f32(t->data, t->numel), s);
 		else if (t->dtype == FL_F64)
 			scan_tensor(t, i, ssq_f64(t->data, t->numel), s);
+		else if (fl_dtype_is_half(t->dtype))
+			scan_tensor(t, i, ssq_half(t), s);
 	}
 }
 
@@ -357,6 +406,22 @@ name(double *restrict acc, const T *restrict x, size_t n, double w)	\
 DEFINE_ADD(add_f32, float, LOAD2_F32)
 DEFINE_ADD(add_f64, double, LOAD2_F64)
 
+static double
+add_half(double *restrict acc, const struct fl_tensor *t, double w)
+{
+	float f[HALF_BLOCK];
+	double s = 0;
+
+	for (uint64_t j = 0; j < t->numel; j += HALF_BLOCK) {
+		size_t n = t->numel - j < HALF_BLOCK ? (size_t)(t->numel - j) :
+		    HALF_BLOCK;
+
+		widen_block(f, t, j, n);
+		s += add_f32(acc + j, f, n, w);
+	}
+	return s;
+}
+
 /* Error messages count elements from `first`: t may be a piece of the
  * tensor. */
 static int
@@ -474,6 +539,11 @@ add_tensor(struct fl_acc *a, size_t i, const struct fl_tensor *t,
 	if (t->dtype == FL_F64) {
 		scan_tensor(t, i, add_f64((double *)sum_of(a, i) + first,
 		    t->data, t->numel, w), scan);
+		return 0;
+	}
+	if (fl_dtype_is_half(t->dtype)) {
+		scan_tensor(t, i, add_half((double *)sum_of(a, i) + first, t,
+		    w), scan);
 		return 0;
 	}
 	if (w != 1)
@@ -630,16 +700,17 @@ fl_acc_take_result(struct fl_acc *a, struct fl_record *out, double div,
 		return -1;
 	for (size_t i = 0; i < a->layout.n; i++) {
 		const struct fl_layout_tensor *t = &a->layout.t[i];
-		size_t nbytes = (size_t)t->numel * fl_dtype_size(t->dtype);
+		enum fl_dtype dt = fl_agg_dtype(t->dtype);
+		size_t nbytes = (size_t)t->numel * fl_dtype_size(dt);
 		size_t end = (off + nbytes + FL_ALIGN - 1) &
 		    ~(size_t)(FL_ALIGN - 1);
 
-		if (!fl_dtype_is_float(t->dtype) && div != 1)
+		if (!fl_dtype_is_float(dt) && div != 1)
 			return fl_error_set(err, FL_EINVAL, "tensor '%s' is "
 			    "%s: integer sums cannot be divided", t->name,
-			    fl_dtype_name(t->dtype));
+			    fl_dtype_name(dt));
 		if (narrow_forward(a->block + off, sum_of(a, i), t->numel,
-		    t->dtype, div, t->name, err) < 0)
+		    dt, div, t->name, err) < 0)
 			return -1;
 		/* The padding lies before the next tensor's sums. */
 		memset(a->block + off + nbytes, 0, end - off - nbytes);
@@ -655,8 +726,8 @@ fl_acc_take_result(struct fl_acc *a, struct fl_record *out, double div,
 	for (size_t i = 0; i < a->layout.n; i++) {
 		const struct fl_layout_tensor *t = &a->layout.t[i];
 
-		if (fl_tensor_add_over(out, t->name, t->dtype, t->rank, t->dims,
-		    err) == NULL)
+		if (fl_tensor_add_over(out, t->name, fl_agg_dtype(t->dtype),
+		    t->rank, t->dims, err) == NULL)
 			return -1;
 	}
 	return 0;
@@ -698,7 +769,7 @@ int
 fl_acc_result(const struct fl_acc *a, struct fl_record *out, double div,
     struct fl_error *err)
 {
-	if (fl_layout_check(&a->layout, out, err) < 0)
+	if (layout_check(&a->layout, out, 1, err) < 0)
 		return -1;
 	if (!acc_complete(a))
 		return fl_error_set(err, FL_EINVAL, "no whole record summed");
@@ -763,6 +834,12 @@ gather_cols(double *cols, const void *const *rows, const double *scale,
 
 			for (size_t k = 0; k < b; k++)
 				cols[k * n + i] = s * r[k];
+		} else if (fl_dtype_is_half(dt)) {
+			const uint16_t *r = (const uint16_t *)rows[i] + j0;
+
+			for (size_t k = 0; k < b; k++)
+				cols[k * n + i] = s *
+				    (double)fl_half_to_float(dt, r[k]);
 		} else {
 			const double *r = (const double *)rows[i] + j0;
 
@@ -874,7 +951,7 @@ fl_agg_coordinate(enum fl_coord rule, size_t trim, const void *const *rows,
 {
 	double *cols;
 
-	if (n == 0 || (dt != FL_F32 && dt != FL_F64))
+	if (n == 0 || !fl_dtype_is_float(dt))
 		return fl_error_set(err, FL_EINVAL, "no rows or not floats");
 	if (rule == FL_COORD_TRIMMED && trim >= (n + 1) / 2)
 		return fl_error_set(err, FL_EINVAL, "cannot trim %zu values "
@@ -895,7 +972,7 @@ fl_agg_coordinate(enum fl_coord rule, size_t trim, const void *const *rows,
 				v = trimmed(c, n, trim);
 			else
 				v = mean_of(c, n);
-			if (dt == FL_F32)
+			if (fl_agg_dtype(dt) == FL_F32)
 				((float *)out)[j0 + k] = (float)v;
 			else
 				((double *)out)[j0 + k] = v;
@@ -938,7 +1015,7 @@ fl_agg_sqdist(const void *const *rows, const double *scale, size_t n,
 {
 	double *blk;
 
-	if (dt != FL_F32 && dt != FL_F64)
+	if (!fl_dtype_is_float(dt))
 		return fl_error_set(err, FL_EINVAL, "not floats");
 	if (n == 0)
 		return 0;
@@ -958,6 +1035,13 @@ fl_agg_sqdist(const void *const *rows, const double *scale, size_t n,
 
 				for (size_t k = 0; k < b; k++)
 					dst[k] = s * r[k];
+			} else if (fl_dtype_is_half(dt)) {
+				const uint16_t *r = (const uint16_t *)rows[i] +
+				    j0;
+
+				for (size_t k = 0; k < b; k++)
+					dst[k] = s * (double)fl_half_to_float(dt,
+					    r[k]);
 			} else {
 				const double *r = (const double *)rows[i] + j0;
 

@@ -201,7 +201,7 @@ read_fully(int fd, void *buf, size_t n, uint64_t off, struct fl_error *err)
 static int
 read_chunk(struct fl_robust *r, const size_t *which, size_t nwhich,
     const struct piece *pieces, size_t np, unsigned char *buf, size_t stride,
-    struct fl_record *tmp, const struct fl_record *out, struct fl_error *err)
+    struct fl_record *tmp, struct fl_error *err)
 {
 	FILE *fp = NULL;
 	size_t cur = 0;
@@ -238,8 +238,8 @@ read_chunk(struct fl_robust *r, const size_t *which, size_t nwhich,
 			uint64_t base = it->offset + FL_PREAMBLE_SIZE + it->hlen;
 
 			for (size_t p = 0; p < np; p++) {
-				const struct fl_tensor *t =
-				    &out->tensors[pieces[p].tensor];
+				const struct fl_layout_tensor *t =
+				    &r->layout->t[pieces[p].tensor];
 				size_t es = fl_dtype_size(t->dtype);
 
 				if (read_fully(fileno(fp), dst + pieces[p].bufoff,
@@ -280,26 +280,30 @@ out:
 /* The kernel for one piece: coordinate rules write out; Krum's first pass
  * adds distances into d2, its second averages the selected rows. */
 static int
-run_piece(enum fl_agg_rule rule, double trim, int krum_pass,
-    const void **rows, const double *scale, size_t n, const struct piece *pc,
-    struct fl_record *out, double *d2, struct fl_error *err)
+run_piece(const struct fl_layout *r_layout, enum fl_agg_rule rule,
+    double trim, int krum_pass, const void **rows, const double *scale,
+    size_t n, const struct piece *pc, struct fl_record *out, double *d2,
+    struct fl_error *err)
 {
+	/* The rows are of the inputs' dtype, the output of the
+	 * aggregate's (f32 for f16 and bf16). */
+	enum fl_dtype dt = r_layout->t[pc->tensor].dtype;
 	struct fl_tensor *t = &out->tensors[pc->tensor];
 	size_t es = fl_dtype_size(t->dtype);
 	void *dst = (unsigned char *)t->data + pc->start * es;
 
 	if (rule == FL_AGG_KRUM && krum_pass == 1)
-		return fl_agg_sqdist(rows, scale, n, pc->len, t->dtype, d2, err);
+		return fl_agg_sqdist(rows, scale, n, pc->len, dt, d2, err);
 	else if (rule == FL_AGG_MEDIAN)
 		return fl_agg_coordinate(FL_COORD_MEDIAN, 0, rows, scale, n,
-		    pc->len, t->dtype, dst, err);
+		    pc->len, dt, dst, err);
 	else if (rule == FL_AGG_TRIMMED)
 		return fl_agg_coordinate(FL_COORD_TRIMMED,
 		    (size_t)floor(trim * (double)n), rows, scale, n, pc->len,
-		    t->dtype, dst, err);
+		    dt, dst, err);
 	else
 		return fl_agg_coordinate(FL_COORD_MEAN, 0, rows, scale, n,
-		    pc->len, t->dtype, dst, err);
+		    pc->len, dt, dst, err);
 }
 
 /* One pass of a robust rule over the items listed in which. */
@@ -328,9 +332,9 @@ robust_pass(struct fl_robust *r, enum fl_agg_rule rule, double trim,
 
 			for (size_t w = 0; w < n; w++)
 				rows[w] = r->items[which[w]].raw +
-				    out->tensors[t].offset;
-			if (run_piece(rule, trim, krum_pass, rows, scale, n, &pc,
-			    out, d2, err) < 0)
+				    r->layout->t[t].offset;
+			if (run_piece(r->layout, rule, trim, krum_pass, rows,
+			    scale, n, &pc, out, d2, err) < 0)
 				goto out;
 		}
 	} else {
@@ -355,14 +359,15 @@ robust_pass(struct fl_robust *r, enum fl_agg_rule rule, double trim,
 		while ((np = plan_chunk(r->layout, &t, &pos, cap, pieces,
 		    &bytes)) > 0) {
 			if (read_chunk(r, which, n, pieces, np, buf, bytes, &tmp,
-			    out, err) < 0)
+			    err) < 0)
 				goto out;
 			for (size_t p = 0; p < np; p++) {
 				for (size_t w = 0; w < n; w++)
 					rows[w] = buf + w * bytes +
 					    pieces[p].bufoff;
-				if (run_piece(rule, trim, krum_pass, rows, scale,
-				    n, &pieces[p], out, d2, err) < 0)
+				if (run_piece(r->layout, rule, trim, krum_pass,
+				    rows, scale, n, &pieces[p], out, d2,
+				    err) < 0)
 					goto out;
 			}
 		}

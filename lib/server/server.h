@@ -22,6 +22,7 @@ struct fl_layout_tensor {
 	int rank;
 	uint64_t dims[FL_MAX_RANK];
 	uint64_t numel;
+	size_t offset;          /* in the record's payload */
 };
 
 struct fl_layout {
@@ -39,7 +40,15 @@ int fl_layout_init(struct fl_layout *l, const struct fl_record *rec,
 int fl_layout_check(const struct fl_layout *l, const struct fl_record *rec,
     struct fl_error *err);
 
-/* Append l's tensors, zero-filled, to rec (see fl_tensor_add). */
+/*
+ * The dtype an aggregate of dt tensors is written in: f32 for f16 and bf16
+ * (a sum of f16 values soon passes 65504, and a mean of many carries more
+ * precision than either holds), dt itself for the others.
+ */
+enum fl_dtype fl_agg_dtype(enum fl_dtype dt);
+
+/* Append l's tensors, zero-filled, to rec (see fl_tensor_add) in the
+ * dtypes of an aggregate (fl_agg_dtype): the aggregate's tensors. */
 int fl_layout_add(const struct fl_layout *l, struct fl_record *rec,
     struct fl_error *err);
 
@@ -61,14 +70,15 @@ void fl_record_scan(const struct fl_record *rec, struct fl_scan *s);
 
 /*
  * Streaming sums in O(one model) memory, whatever the number of records:
- * float tensors are summed in f64, integer tensors exactly in 64 bits, or
- * modulo `modulus` (unsigned integer tensors only; values must be below
- * it).  fl_acc_add adds w * rec (w must be 1 for integer tensors) and fills
- * scan (if not NULL) as fl_record_scan would, in the same pass; after it
- * fails the sums are unspecified.  fl_acc_result writes sum / div into the
- * tensors of out, which must have the accumulator's layout (fl_layout_add),
- * rounded to their dtype; it fails when a value does not fit the dtype
- * (div must be 1 for integer tensors).
+ * float tensors are summed in f64 (f16 and bf16 widened exactly), integer
+ * tensors exactly in 64 bits, or modulo `modulus` (unsigned integer tensors
+ * only; values must be below it).  fl_acc_add adds w * rec (w must be 1
+ * for integer tensors) and fills scan (if not NULL) as fl_record_scan
+ * would, in the same pass; after it fails the sums are unspecified.
+ * fl_acc_result writes sum / div into the tensors of out, which must be
+ * the accumulator's layout as fl_layout_add makes it (an aggregate's
+ * dtypes), rounded to their dtype; it fails when a value does not fit the
+ * dtype (div must be 1 for integer tensors).
  */
 struct fl_acc {
 	struct fl_layout layout;
@@ -109,13 +119,15 @@ int fl_acc_take_result(struct fl_acc *a, struct fl_record *out, double div,
     struct fl_error *err);
 
 /*
- * Robust rules over n rows of len float values (dtype dt, FL_F32 or
- * FL_F64): row i starts at rows[i] and is multiplied by scale[i] (scale
- * NULL: by 1).  Work goes in blocks of FL_AGG_BLOCK coordinates, so that
- * feeding a long row in pieces whose lengths are multiples of FL_AGG_BLOCK
- * gives bit-identical results.  All return 0, or -1 (FL_ENOMEM, FL_EINVAL).
+ * Robust rules over n rows of len float values (dtype dt, FL_F32, FL_F64,
+ * FL_F16 or FL_BF16): row i starts at rows[i] and is multiplied by
+ * scale[i] (scale NULL: by 1).  Work goes in blocks of FL_AGG_BLOCK
+ * coordinates, so that feeding a long row in pieces whose lengths are
+ * multiples of FL_AGG_BLOCK gives bit-identical results.  All return 0, or
+ * -1 (FL_ENOMEM, FL_EINVAL).
  *
- * fl_agg_coordinate writes len values of dtype dt to out, per coordinate:
+ * fl_agg_coordinate writes len values of dtype fl_agg_dtype(dt) to out,
+ * per coordinate:
  * FL_COORD_MEAN the mean of the n values; FL_COORD_MEDIAN their median
  * (the mean of the two middle values when n is even); FL_COORD_TRIMMED the
  * mean of the values left after cutting the `trim` smallest and the `trim`

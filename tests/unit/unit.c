@@ -60,14 +60,21 @@ test_dtype(void)
 		CHECK(fl_dtype_parse(name, strlen(name), &dt) == 0);
 		CHECK(dt == (enum fl_dtype)i);
 		CHECK(fl_dtype_size(dt) == (size_t)(name[1] == '8' ? 1 :
-		    atoi(name + 1) / 8));
+		    atoi(name + strcspn(name, "0123456789")) / 8));
+		CHECK(fl_dtype_is_half(dt) == (dt == FL_F16 || dt == FL_BF16));
 	}
-	CHECK(fl_dtype_parse("bf16", 4, &dt) < 0);
+	/* The codes are fixed: new dtypes came after the first ten. */
+	CHECK(FL_U64 == 9 && FL_F16 == 10 && FL_BF16 == 11);
+	CHECK(fl_dtype_parse("bf16", 4, &dt) == 0 && dt == FL_BF16);
+	CHECK(fl_dtype_parse("f16", 3, &dt) == 0 && dt == FL_F16);
+	CHECK(fl_dtype_parse("BF16", 4, &dt) < 0);
+	CHECK(fl_dtype_parse("f8", 2, &dt) < 0);
 	CHECK(fl_dtype_parse("f3", 2, &dt) < 0);
 	CHECK(fl_dtype_parse("f32 ", 4, &dt) < 0);
 	CHECK(fl_dtype_name(FL_DTYPE_COUNT) == NULL);
 	CHECK(fl_dtype_size(FL_DTYPE_COUNT) == 0);
 	CHECK(fl_dtype_is_float(FL_F64) && !fl_dtype_is_float(FL_I32));
+	CHECK(fl_dtype_is_float(FL_F16) && fl_dtype_is_float(FL_BF16));
 	CHECK(fl_dtype_is_signed_int(FL_I8) && !fl_dtype_is_signed_int(FL_U8));
 }
 
@@ -792,6 +799,7 @@ static const struct {
 	{ "header_padding", test_header_padding },
 	{ "stats", test_stats },
 	{ "values", test_values },
+	{ "half", test_half },
 	{ "atomic", test_atomic },
 	{ "sniff", test_sniff },
 	{ "crc32", test_crc32 },

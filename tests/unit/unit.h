@@ -17,6 +17,9 @@ extern int failures;
 	}								\
 } while (0)
 
+/* half.c */
+void test_half(void);
+
 /* stream.c */
 void test_read_stream(void);
 void test_acc_pieces(void);

@@ -36,6 +36,15 @@ fl-pack -m kind=model \
     -t 'w.u64:u64:1x2=0,18446744073709551615' \
     -o "$dir/dtypes.flt"
 
+# The half-precision floats: f16's largest, smallest normal and subnormal,
+# a value that rounds (0.1), a tie that rounds to even (1.00048828125 is
+# 1), signed zero, infinity and NaN; bf16 likewise, its largest finite
+# 3.39e38 and its smallest subnormal 9.2e-41.
+fl-pack -m kind=update -m round=3 \
+    -t 'w.f16:f16:2x4=0.1,-65504,6.1035e-5,6e-8,-0,inf,nan,1.00048828125' \
+    -t 'w.bf16:bf16=0.1,-3.39e38,1.1755e-38,9.2e-41,-0,-inf,nan' \
+    -o "$dir/half.flt"
+
 # Metadata only, no tensors (e.g. a privacy-accounting record); values that
 # need JSON escaping and UTF-8.
 fl-pack -m kind=account -m eps=1.5 -m delta=1e-05 -m 'x-note=a=b "q" \ é' \
