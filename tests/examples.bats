@@ -82,6 +82,8 @@ CRON=$TOP/examples/cron
 	assert_success
 	run shellcheck "$EX/tree-aggregate.sh"
 	assert_success
+	run shellcheck "$CRON/https/make-ca.sh" "$CRON/https/start-nginx.sh"
+	assert_success
 }
 
 # ---- the cron deployment ----
