@@ -74,6 +74,12 @@ as() {
 	assert_line --partial 'TLS Web Client Authentication'
 	run -0 openssl x509 -in pki/server.crt -noout -ext subjectAltName
 	assert_line --partial 'DNS:localhost, IP Address:127.0.0.1'
+	# FL_CERT_DAYS: valid for 2 days, not 3.
+	FL_CERT_DAYS=2 "$HTTPS/make-ca.sh" pki client c4
+	openssl x509 -in pki/clients/c4.crt -noout -checkend 86400
+	run -1 openssl x509 -in pki/clients/c4.crt -noout -checkend 259200
+	run -1 env FL_CERT_DAYS=0 "$HTTPS/make-ca.sh" pki client c5
+	assert_output "make-ca.sh: bad FL_CERT_DAYS '0': a number of days"
 	# The client id of a device's public identity.
 	fl-mask --make-identity --client op -i op.id -o op.pub
 	fl-mask --make-identity --client phone-7 -i p.id --operator op.pub \
@@ -230,4 +236,13 @@ as() {
 	run curl -s -o out --cacert pki/ca.crt -w '%{http_code}' "$URL"
 	assert_failure
 	assert_output 000
+	# As root, the workers run as the owner of the uploads.
+	[ "$(id -u)" -eq 0 ] || return 0
+	mkdir up
+	chown nobody up
+	"$HTTPS/start-nginx.sh" -r rounds -u up -k pki -l 127.0.0.1 \
+	    -p "$port" nginx
+	run -0 ps -o user= --ppid "$(cat nginx/nginx.pid)"
+	assert_output nobody
+	"$HTTPS/start-nginx.sh" --stop nginx
 }
