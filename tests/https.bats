@@ -8,16 +8,18 @@
 # in the middle never appears under its name.
 
 load helper
+load cron
 
 HTTPS=$TOP/examples/cron/https
 
-# One CA for the file: the server's certificate, devices c1 and c2.
+# One CA for the file: the server's certificate, devices c0 to c4.
 setup_file() {
 	command -v openssl > /dev/null || return 0
 	"$HTTPS/make-ca.sh" "$BATS_FILE_TMPDIR/pki" ca > /dev/null
 	"$HTTPS/make-ca.sh" "$BATS_FILE_TMPDIR/pki" server localhost \
 	    127.0.0.1 > /dev/null
-	"$HTTPS/make-ca.sh" "$BATS_FILE_TMPDIR/pki" client c1 c2 > /dev/null
+	"$HTTPS/make-ca.sh" "$BATS_FILE_TMPDIR/pki" client c0 c1 c2 c3 c4 \
+	    > /dev/null
 }
 
 setup() {
@@ -63,21 +65,21 @@ as() {
 @test "https: make-ca.sh makes the CA once, keys 0600, certificates of the CA" {
 	run -0 "$HTTPS/make-ca.sh" pki ca
 	assert_output 'pki/ca.crt (kept: a CA is never made again)'
-	run -0 "$HTTPS/make-ca.sh" pki client c1 c3
+	run -0 "$HTTPS/make-ca.sh" pki client c1 c6
 	assert_line 'pki/clients/c1.crt (kept)'
-	assert_line 'pki/clients/c3.crt'
-	[ "$(stat -c %a pki/ca.key pki/server.key pki/clients/c3.key | sort -u)" = 600 ]
+	assert_line 'pki/clients/c6.crt'
+	[ "$(stat -c %a pki/ca.key pki/server.key pki/clients/c6.key | sort -u)" = 600 ]
 	run -0 openssl verify -CAfile pki/ca.crt pki/server.crt \
-	    pki/clients/c1.crt pki/clients/c3.crt
-	run -0 openssl x509 -in pki/clients/c3.crt -noout -subject -ext extendedKeyUsage
-	assert_line 'subject=CN = c3'
+	    pki/clients/c1.crt pki/clients/c6.crt
+	run -0 openssl x509 -in pki/clients/c6.crt -noout -subject -ext extendedKeyUsage
+	assert_line 'subject=CN = c6'
 	assert_line --partial 'TLS Web Client Authentication'
 	run -0 openssl x509 -in pki/server.crt -noout -ext subjectAltName
 	assert_line --partial 'DNS:localhost, IP Address:127.0.0.1'
 	# FL_CERT_DAYS: valid for 2 days, not 3.
-	FL_CERT_DAYS=2 "$HTTPS/make-ca.sh" pki client c4
-	openssl x509 -in pki/clients/c4.crt -noout -checkend 86400
-	run -1 openssl x509 -in pki/clients/c4.crt -noout -checkend 259200
+	FL_CERT_DAYS=2 "$HTTPS/make-ca.sh" pki client c7
+	openssl x509 -in pki/clients/c7.crt -noout -checkend 86400
+	run -1 openssl x509 -in pki/clients/c7.crt -noout -checkend 259200
 	run -1 env FL_CERT_DAYS=0 "$HTTPS/make-ca.sh" pki client c5
 	assert_output "make-ca.sh: bad FL_CERT_DAYS '0': a number of days"
 	# The client id of a device's public identity.
@@ -245,4 +247,85 @@ as() {
 	run -0 ps -o user= --ppid "$(cat nginx/nginx.pid)"
 	assert_output nobody
 	"$HTTPS/start-nginx.sh" --stop nginx
+}
+
+# ---- client.sh and server.sh over HTTPS ----
+
+# https_setup: the cron setup (tests/cron.bash) over this nginx: each
+# device with its certificate, the server taking the uploads.
+https_setup() {
+	local i
+	cron_setup
+	rm -rf rounds/0.1 rounds/current
+	for i in 0 1 2 3 4; do
+		cp pki/ca.crt "clients/c$i/ca.crt"
+		cp "pki/clients/c$i.crt" "clients/c$i/client.crt"
+		cp "pki/clients/c$i.key" "clients/c$i/client.key"
+	done
+	export FL_SERVER_URL=$URL FL_UPLOADS=$PWD/uploads
+}
+
+@test "https: a round over HTTPS with a dropout; another's id refused" {
+	not_under_sanitizers "whole rounds of cron scripts"
+	https_setup
+	# (the keys of all five close the phase, however slow the machine)
+	export FL_KEYS_SECS=600
+	server
+	[ "$(cat rounds/current)" = 0.1 ]
+	for i in 0 1 2 4; do
+		client "$i"
+	done
+	[ -e uploads/c0/0.1/pub.flt ]
+	[ ! -e clients/c0/rounds/0.1/roster.flt ]
+	# c3 sends c0's public keys as its own, and into c0's location.
+	run -0 as c3 -T clients/c0/0.1.pub "${URL}upload/c3/0.1/pub.flt"
+	assert_output 201
+	run -0 as c3 -T clients/c0/0.1.pub "${URL}upload/c0/0.1/masked.flt"
+	assert_output 403
+	server
+	for i in 0 1 2 4; do
+		[ -e "rounds/0.1/pub/c$i.flt" ]
+		cmp "clients/c$i/0.1.pub" "rounds/0.1/pub/c$i.flt"
+	done
+	[ ! -e rounds/0.1/pub/c3.flt ]
+	grep -q "refused c3/0.1/pub.flt: not one secagg-public record of client c3 (client=c0 kind=secagg-public)" server/log
+	# c3 sends its own: taken; then the round goes on, c4 drops.
+	client 3
+	until_done
+	run cat rounds/0.1/survivors
+	assert_output "$(printf 'c%s\n' 0 1 2 3)"
+	run fl-inspect -g clients rounds/0.1/sum.flt
+	assert_output 4
+	[ "$(fl-inspect -g round server/model.flt)" = 1 ]
+	run fl-account -l server/budget.ledger
+	assert_line --regexp 'releases 1$'
+	for i in 0 1 2 3; do
+		cmp "clients/c$i/rounds/0.1/survivors" rounds/0.1/survivors
+		grep -q 'key file forgotten' "clients/c$i/log"
+		for k in masked confirm reveal; do
+			cmp "uploads/c$i/0.1/$k.flt" "rounds/0.1/$k/c$i.flt"
+		done
+	done
+	# Refused once in the log, however many runs saw it.
+	[ "$(grep -c 'refused c3/0.1/pub.flt' server/log)" = 1 ]
+	# Nothing was written into the round directory over HTTPS.
+	! grep -E '"PUT /[^u]' nginx/access.log
+	# Again: nothing changes.
+	snapshot > before
+	pass
+	snapshot > after
+	diff before after
+}
+
+@test "https: client.sh without its certificate, or no server: errors" {
+	https_setup
+	rm clients/c0/client.key
+	run --separate-stderr client 0
+	assert_failure
+	[[ $stderr == *"no clients/c0/client.key"* ]] || fail "stderr: $stderr"
+	"$HTTPS/start-nginx.sh" --stop nginx
+	run --separate-stderr client 1
+	assert_failure
+	[[ $stderr == *"GET ${URL}current: no answer"* ]] || fail "stderr: $stderr"
+	grep -q "GET ${URL}current: no answer" clients/c1/log
 }
