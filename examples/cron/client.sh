@@ -7,6 +7,8 @@
 # phases and crash safety.
 #
 #   FL_ROUNDS=/srv/fl/rounds FL_CLIENT=c1 FL_DATA=~/data.flt client.sh
+#   FL_SERVER_URL=https://fl.example.org:8443/ FL_CLIENT=c1 \
+#       FL_DATA=~/data.flt client.sh                  (over HTTPS)
 #
 # Once, before the first run (README, "Setting up"): the device makes its
 # long-term identity, $FL_CLIENT_DIR/identity (0600), trusting only the
@@ -17,7 +19,14 @@
 #       --operator op.pub -o c1.idpub        # c1.idpub goes to the operator
 #
 # Environment (defaults in brackets):
-#   FL_ROUNDS      the shared round directory (required)
+#   FL_ROUNDS      the shared round directory (required, unless
+#                  FL_SERVER_URL is set)
+#   FL_SERVER_URL  over HTTPS (README, "Over HTTPS"): the server's nginx;
+#                  the server's files are fetched into FL_CLIENT_DIR/rounds
+#                  and the messages PUT into upload/FL_CLIENT/
+#   FL_CA, FL_CERT, FL_KEY       over HTTPS: the CA's certificate, this
+#                  device's certificate and key (make-ca.sh)
+#                  [FL_CLIENT_DIR/ca.crt, client.crt, client.key]
 #   FL_CLIENT      this client's id, [A-Za-z0-9._-] (required)
 #   FL_DATA        the local training data: CSV, IDX or FLT (required)
 #   FL_CLIENT_DIR  private state: identity, key files, lock, log
@@ -35,11 +44,26 @@
 # when another run holds the lock), 1 on an error (the next run retries).
 set -eu -o pipefail
 
-: "${FL_ROUNDS:?set FL_ROUNDS to the shared round directory}"
 : "${FL_CLIENT:?set FL_CLIENT to the id of this client}"
 : "${FL_DATA:?set FL_DATA to the local training data}"
 ID=$FL_CLIENT
 C=${FL_CLIENT_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/fl/$ID}
+URL=${FL_SERVER_URL:-}
+if [ -n "$URL" ]; then
+	# The server's files of the current attempt, as fetched so far.
+	FL_ROUNDS=$C/rounds
+	URL=${URL%/}/
+	for f in "${FL_CA:-$C/ca.crt}" "${FL_CERT:-$C/client.crt}" \
+	    "${FL_KEY:-$C/client.key}"; do
+		if [ ! -r "$f" ]; then
+			echo "client.sh: no $f: the device's certificate and" \
+			    "key, and the CA's certificate (README, \"Over HTTPS\")" >&2
+			exit 1
+		fi
+	done
+else
+	: "${FL_ROUNDS:?set FL_ROUNDS to the shared round directory, or FL_SERVER_URL}"
+fi
 case $ID in
 '' | *[!A-Za-z0-9._-]*) echo "client.sh: bad FL_CLIENT '$ID'" >&2; exit 1 ;;
 esac
@@ -56,9 +80,59 @@ if [ ! -r "$IDENTITY" ]; then
 	exit 1
 fi
 
+# curl ARGS...: curl with this device's certificate, trusting only the
+# CA; prints the HTTP status.
+https() {
+	curl -sS --cacert "${FL_CA:-$C/ca.crt}" --cert "${FL_CERT:-$C/client.crt}" \
+	    --key "${FL_KEY:-$C/client.key}" -w '%{http_code}' "$@"
+}
+# fetch NAME: the server's NAME (relative to the round directory) into
+# FL_ROUNDS/NAME, whole, if it is there (and not rewritten if the same);
+# fails if the server cannot be asked.
+fetch() {
+	local st
+	st=$(https -o "$C/fetch.tmp.$$" "$URL$1") || st=
+	case $st in
+	200)
+		if cmp -s "$C/fetch.tmp.$$" "$FL_ROUNDS/$1"; then
+			rm -f "$C/fetch.tmp.$$"
+		else
+			mv -f "$C/fetch.tmp.$$" "$FL_ROUNDS/$1"
+		fi
+		;;
+	404) rm -f "$C/fetch.tmp.$$" ;;
+	*)
+		rm -f "$C/fetch.tmp.$$"
+		log "GET $URL$1: ${st:-no answer}"
+		echo "client.sh: GET $URL$1: ${st:-no answer}" >&2
+		exit 1
+		;;
+	esac
+}
 # publish SRC DIR: SRC becomes DIR/ID.flt, atomically, unless it is there
-# already (so that a rerun changes nothing).
+# already (so that a rerun changes nothing).  Over HTTPS: SRC is PUT
+# into upload/ID/R.A/KIND.flt (KIND: DIR's name), unless this copy went
+# already (FL_ROUNDS/R.A/.sent.KIND is what went).
 publish() {
+	if [ -n "$URL" ]; then
+		local kind=${2##*/} st
+		! cmp -s "$1" "$d/.sent.$kind" || return 0
+		st=$(https -o /dev/null -T "$1" "${URL}upload/$ID/$id/$kind.flt") ||
+		    st=
+		case $st in
+		201 | 204) ;;
+		*)
+			log "$id: PUT of $kind: ${st:-no answer}"
+			echo "client.sh: PUT ${URL}upload/$ID/$id/$kind.flt:" \
+			    "${st:-no answer}" >&2
+			exit 1
+			;;
+		esac
+		cp "$1" "$C/sent.tmp.$$"
+		mv -f "$C/sent.tmp.$$" "$d/.sent.$kind"
+		log "$id: sent $kind"
+		return 0
+	fi
 	if ! cmp -s "$1" "$2/$ID.flt"; then
 		cp "$1" "$2/.$ID.flt.tmp.$$"
 		mv -f "$2/.$ID.flt.tmp.$$" "$2/$ID.flt"
@@ -78,6 +152,34 @@ param() {
 
 # Leftovers of a run that died while writing.
 rm -f "$C"/*.tmp.* "$FL_ROUNDS"/*/*/".$ID.flt.tmp."*
+if [ -n "$URL" ]; then
+	# Over HTTPS: what changes (current, STOPPED) every time; the
+	# attempt's files, each written once by the server, until fetched:
+	# in the order the server writes them, up to the first not there
+	# yet, and the end of the attempt.
+	mkdir -p "$FL_ROUNDS"
+	fetch current
+	[ -e "$FL_ROUNDS/STOPPED" ] || fetch STOPPED
+	if [ -r "$FL_ROUNDS/current" ]; then
+		id=$(cat "$FL_ROUNDS/current")
+		case $id in
+		[0-9]*.[0-9]*) ;;
+		*) echo "client.sh: bad round '$id' from $URL" >&2; exit 1 ;;
+		esac
+		for f in "$FL_ROUNDS"/*/; do
+			[ "$f" = "$FL_ROUNDS/$id/" ] || rm -rf "$f"
+		done
+		mkdir -p "$FL_ROUNDS/$id"
+		for f in model.flt params enrolment.flt roster.flt shares.flt \
+		    survivors confirms.flt sum.flt; do
+			[ -e "$FL_ROUNDS/$id/$f" ] || fetch "$id/$f"
+			[ -e "$FL_ROUNDS/$id/$f" ] || break
+		done
+		for f in DONE ABORTED; do
+			[ -e "$FL_ROUNDS/$id/$f" ] || fetch "$id/$f"
+		done
+	fi
+fi
 [ ! -e "$FL_ROUNDS/STOPPED" ] || exit 0
 [ -r "$FL_ROUNDS/current" ] || exit 0
 id=$(cat "$FL_ROUNDS/current")
@@ -95,6 +197,11 @@ for f in "$C"/*.key "$C"/*.pub "$C"/*.shares "$C"/*.masked "$C"/*.confirm \
     "$C"/*.reveal; do
 	[ -e "$f" ] || continue
 	r=${f##*/}
+	# (only the files of an attempt, R.A.EXT: not client.key)
+	case $r in
+	[0-9]*.[0-9]*.*) ;;
+	*) continue ;;
+	esac
 	r=${r%.*}
 	if [ "$r" != "$id" ] || [ -e "$d/DONE" ] || [ -e "$d/ABORTED" ]; then
 		case $f in

@@ -37,6 +37,11 @@
 #   FL_KEYS_SECS, FL_SHARE_SECS, FL_MASK_SECS, FL_CONFIRM_SECS,
 #   FL_REVEAL_SECS       phase deadlines in seconds [600, 300, 1800, 300,
 #                        300]
+#   FL_UPLOADS           over HTTPS (README, "Over HTTPS"): the devices'
+#                        uploads (start-nginx.sh -u), ID/R.A/KIND.flt,
+#                        taken into R.A/KIND/ID.flt when their records
+#                        are ID's [none: the devices write into
+#                        FL_ROUNDS]
 #   FL_BIN               put first on PATH
 # Exit status: 0 (also when another run holds the lock), 1 on an error
 # (the next run retries).
@@ -105,6 +110,50 @@ present() {
 	while read -r c; do
 		[ ! -e "$1/$c.flt" ] || echo "$c"
 	done < "$2"
+}
+# collect: over HTTPS, the devices' uploads of the attempt into it.  nginx
+# let only the holder of ID's certificate write FL_UPLOADS/ID/R.A/KIND.flt;
+# it is taken as R.A/KIND/ID.flt only if it is one record of KIND's kind
+# whose client id is ID, else refused (a line in the log, once per
+# upload).  Taken again when it changes, as a device may rewrite its file
+# in a shared directory; the phases read only what they expect.
+collect() {
+	local f c k want got
+	# (no device writes into the round directory: the temporary files
+	# there are a dead run's)
+	rm -f "$d"/*/.*.tmp.*
+	for f in "$FL_UPLOADS"/*/"$id"/*.flt; do
+		[ -f "$f" ] || continue
+		c=${f#"$FL_UPLOADS"/}
+		c=${c%%/*}
+		k=${f##*/}
+		k=${k%.flt}
+		case $k in
+		pub) want=secagg-public ;;
+		shares) want=secagg-shares ;;
+		masked) want=update ;;
+		confirm) want=secagg-confirm ;;
+		reveal) want=secagg-reveal ;;
+		*) continue ;;
+		esac
+		! cmp -s "$f" "$d/$k/$c.flt" || continue
+		cp "$f" "$d/$k/.$c.flt.tmp.$$"
+		got=$(fl-inspect "$d/$k/.$c.flt.tmp.$$" 2> /dev/null |
+		    sed -n 's/^  \(client\|kind\)=/\1=/p' | tr '\n' ' ') ||
+		    got="not a record"
+		if [ "$got" = "client=$c kind=$want " ]; then
+			mv -f "$d/$k/.$c.flt.tmp.$$" "$d/$k/$c.flt"
+			log "$id: took $c's $k"
+		else
+			rm -f "$d/$k/.$c.flt.tmp.$$"
+			got="$id: refused ${f#"$FL_UPLOADS"/}: not one $want record of client $c (${got% })"
+			touch "$S/refused"
+			if ! grep -qxF -- "$got $(cksum < "$f")" "$S/refused"; then
+				echo "$got $(cksum < "$f")" >> "$S/refused"
+				log "$got"
+			fi
+		fi
+	done
 }
 abort() {
 	echo "$*" | write "$d/ABORTED"
@@ -195,6 +244,7 @@ EOF
 fi
 
 # The attempt in progress: its phase is the last file the server wrote.
+[ -z "${FL_UPLOADS:-}" ] || collect
 if [ ! -e "$d/roster.flt" ]; then
 	# Keys: close when every expected client sent its public keys, or
 	# at the deadline.  Only well-formed keys of this round from
