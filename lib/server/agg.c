@@ -136,6 +136,9 @@ fl_layout_add(const struct fl_layout *l, struct fl_record *rec,
 
 /* Sum of squares, with several accumulators for speed; any non-finite
  * value makes the result non-finite. */
+static double half_pass(double *restrict acc, const struct fl_tensor *t,
+    double w);
+
 static double
 ssq_f32(const float *x, size_t n)
 {
@@ -207,22 +210,6 @@ widen_block(float *f, const struct fl_tensor *t, uint64_t from, size_t n)
 		f[k] = fl_half_to_float(t->dtype, h[k]);
 }
 
-static double
-ssq_half(const struct fl_tensor *t)
-{
-	float f[HALF_BLOCK];
-	double s = 0;
-
-	for (uint64_t j = 0; j < t->numel; j += HALF_BLOCK) {
-		size_t n = t->numel - j < HALF_BLOCK ? (size_t)(t->numel - j) :
-		    HALF_BLOCK;
-
-		widen_block(f, t, j, n);
-		s += ssq_f32(f, n);
-	}
-	return s;
-}
-
 /*
  * The slow, exact path, taken only when the fast sum of squares is not
  * finite: count the non-finite values, and compute the norm of finite
@@ -287,7 +274,7 @@ fl_record_scan(const struct fl_record *rec, struct fl_scan *s)
 		else if (t->dtype == FL_F64)
 			scan_tensor(t, i, ssq_f64(t->data, t->numel), s);
 		else if (fl_dtype_is_half(t->dtype))
-			scan_tensor(t, i, ssq_half(t), s);
+			scan_tensor(t, i, half_pass(NULL, t, 0), s);
 	}
 }
 
@@ -406,8 +393,10 @@ name(double *restrict acc, const T *restrict x, size_t n, double w)	\
 DEFINE_ADD(add_f32, float, LOAD2_F32)
 DEFINE_ADD(add_f64, double, LOAD2_F64)
 
+/* A half tensor in f32 blocks: added into acc with weight w, or (acc
+ * NULL) only its sum of squares; either way the sum of squares. */
 static double
-add_half(double *restrict acc, const struct fl_tensor *t, double w)
+half_pass(double *restrict acc, const struct fl_tensor *t, double w)
 {
 	float f[HALF_BLOCK];
 	double s = 0;
@@ -417,7 +406,7 @@ add_half(double *restrict acc, const struct fl_tensor *t, double w)
 		    HALF_BLOCK;
 
 		widen_block(f, t, j, n);
-		s += add_f32(acc + j, f, n, w);
+		s += acc != NULL ? add_f32(acc + j, f, n, w) : ssq_f32(f, n);
 	}
 	return s;
 }
@@ -542,7 +531,7 @@ add_tensor(struct fl_acc *a, size_t i, const struct fl_tensor *t,
 		return 0;
 	}
 	if (fl_dtype_is_half(t->dtype)) {
-		scan_tensor(t, i, add_half((double *)sum_of(a, i) + first, t,
+		scan_tensor(t, i, half_pass((double *)sum_of(a, i) + first, t,
 		    w), scan);
 		return 0;
 	}
