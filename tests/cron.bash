@@ -67,15 +67,21 @@ pass_until() {
 	done
 }
 
-# until_done: passes until round 0.1 is DONE (at most 150, 0.2 s apart).
-until_done() {
+# passes_until FILE: whole passes until FILE exists (at most 150, 0.2 s
+# apart).
+passes_until() {
 	local n=0
-	while [ ! -e rounds/0.1/DONE ]; do
+	while [ ! -e "$1" ]; do
 		n=$((n + 1))
-		[ "$n" -le 150 ] || fail "no DONE after 150 passes: $(cat server/log)"
+		[ "$n" -le 150 ] || fail "no $1 after 150 passes: $(cat server/log)"
 		pass
 		sleep 0.2
 	done
+}
+
+# until_done: passes until round 0.1 is DONE.
+until_done() {
+	passes_until rounds/0.1/DONE
 	# Once more: the server installs nothing new, the clients forget.
 	pass
 }

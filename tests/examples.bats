@@ -266,13 +266,7 @@ EX=$TOP/examples
 	not_under_sanitizers "whole rounds of cron scripts"
 	cron_setup
 	export FL_BUDGET=1
-	n=0
-	while [ ! -e rounds/0.1/ABORTED ]; do
-		n=$((n + 1))
-		[ "$n" -le 150 ] || fail "no ABORTED: $(cat server/log)"
-		pass
-		sleep 0.2
-	done
+	passes_until rounds/0.1/ABORTED
 	run cat rounds/0.1/ABORTED
 	assert_output 'the privacy budget 1 is spent'
 	[ -e rounds/STOPPED ]
