@@ -59,7 +59,15 @@ static const char options[] =
     "  -d, --delta=DELTA           target delta (default 1e-5)\n"
     "      --dim=D                 coordinates noised (distributed noise)\n"
     "  -n, --dry-run               with --spend: check, print, write nothing\n"
+    "      --dropout=P             distributed noise: plan it for the shares\n"
+    "                              that reach the sum with probability 0.99\n"
+    "                              when each of --clients (or of the\n"
+    "                              population's sample) drops with\n"
+    "                              probability P; prints them as shares\n"
     "      --epochs=E              steps = ceil(E / q)\n"
+    "      --force                 with --spend: charge distributed noise\n"
+    "                              from fewer shares than planned (refused\n"
+    "                              otherwise; without --spend, a warning)\n"
     "  -e, --epsilon=EPS           print delta at EPS instead of epsilon\n"
     "      --every=K               a curve: epsilon after every K steps of\n"
     "                              the release (after the ledger, if -l)\n"
@@ -116,12 +124,13 @@ static const char options[] =
  * wins. */
 struct args {
 	const char *accountant, *batch, *budget, *clients, *clip, *corrupt;
-	const char *cohort, *delta, *indicator, *seed, *anchor;
+	const char *cohort, *delta, *dropout, *indicator, *seed, *anchor;
 	const char *dim, *epochs, *epsilon, *every, *interval, *ledger;
 	const char *mechanism;
 	const char *noise, *orders, *output, *population, *round, *q;
 	const char *sens, *sens1, *sigma, *steps, *target;
-	int dry_run, json, spend, not_private, shuffle_as_poisson, sample;
+	int dry_run, force, json, spend, not_private, shuffle_as_poisson;
+	int sample;
 };
 
 #define ARG(name, letter, field) \
@@ -141,6 +150,8 @@ static const struct tool_opt opt_table[] = {
 	ARG("dim", 0, dim),
 	ARG("anchor", 0, anchor),
 	FLAG("dry-run", 'n', dry_run),
+	ARG("dropout", 0, dropout),
+	FLAG("force", 0, force),
 	ARG("epochs", 0, epochs),
 	ARG("epsilon", 'e', epsilon),
 	ARG("every", 0, every),
@@ -208,6 +219,30 @@ parse_rate(const char *opt, const char *arg)
 	if (!(v > 0 && v <= 1))
 		tool_die("invalid %s '%s': must be in (0, 1]", opt, arg);
 	return v;
+}
+
+/* --dropout: distributed noise planned for the shares that reach the sum
+ * (fl_shares_planned): of the population's Poisson sample when -N is
+ * given, else of the --clients a round asks. */
+static void
+plan_shares(const struct args *a, struct opts *o)
+{
+	struct fl_release *c = &o->cli;
+	double d = tool_opt_double("--dropout", a->dropout, 0, 1);
+	int sampled = o->population > 0 && o->batch == 0;
+
+	if (!(d < 1))
+		tool_die("invalid --dropout '%s': must be below 1", a->dropout);
+	if (c->mech == FL_MECH_GAUSSIAN || (c->clients == 0 && !sampled))
+		tool_usage_error("--dropout plans the shares of distributed "
+		    "noise: -m discrete-gaussian or skellam, with --clients "
+		    "or --population");
+	c->clients = sampled ? fl_shares_planned(o->population,
+	    o->q * (1 - d)) : fl_shares_planned(c->clients, 1 - d);
+	if (c->clients == 0)
+		tool_die("--dropout '%s': no share count that enough clients "
+		    "reach with probability %g", a->dropout, 1 - FL_SHORT_RISK);
+	o->ask.shares = c->clients;
 }
 
 static void
@@ -330,6 +365,10 @@ parse_args(const struct args *a, struct opts *o)
 		tool_die("invalid --epochs '%s': %s", a->epochs, err.msg);
 	if (a->indicator != NULL)
 		ind = tool_opt_positive("--indicator-noise", a->indicator);
+	if (a->dropout != NULL)
+		plan_shares(a, o);
+	if (a->target != NULL)
+		o->ask.target = o->target;
 	if (fl_release_from_options(c, ind, o->corrupt, a->target != NULL,
 	    &err) < 0)
 		tool_usage_error("%s", err.msg);
@@ -395,6 +434,7 @@ read_releases(int nfiles, char **files, const struct args *a,
 		.corrupt = o->corrupt,
 		.allow_seeded = !(a->spend && !a->not_private),
 		.allow_shuffle = a->shuffle_as_poisson,
+		.allow_short = !a->spend || a->force,
 		.cohort = a->cohort != NULL ? &cohort : NULL,
 		.cohort_name = a->cohort,
 		.q = o->q, .steps = a->steps != NULL ? o->cli.steps : 0,
@@ -402,6 +442,7 @@ read_releases(int nfiles, char **files, const struct args *a,
 	};
 	size_t cap = 0;
 	unsigned seen, warned = 0;
+	char why[FL_SHORT_TEXT];
 	int rc;
 
 	*n = 0;
@@ -423,6 +464,9 @@ read_releases(int nfiles, char **files, const struct args *a,
 			tool_warn("warning: %s: record %lu: shuffled batches "
 			    "charged as Poisson sampling: an approximation, "
 			    "which may understate epsilon", in.name, in.recno);
+		if (rc == 0 && seen & ~warned & FL_CHARGE_SHORT)
+			tool_warn("warning: %s: record %lu: %s", in.name,
+			    in.recno, fl_release_short(&x, why));
 		warned |= seen;
 		if (rc < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
@@ -549,6 +593,8 @@ main(int argc, char **argv)
 		tool_usage_error("--spend needs --ledger");
 	if (a.dry_run && !a.spend)
 		tool_usage_error("--dry-run goes with --spend");
+	if (a.force && !a.spend)
+		tool_usage_error("--force goes with --spend");
 	if (a.not_private && !a.spend)
 		tool_usage_error("--not-private goes with --spend");
 	if (a.target != NULL && (a.spend || a.epsilon != NULL))

@@ -364,17 +364,50 @@ PY
 	fl-pack -m kind=aggregate -m round=7 -m clients=48 -m dp.mechanism=gaussian \
 	    -m dp.noise=1 -m dp.sigma=0.02 -m dp.sensitivity=0.1 -m dp.shares=50 \
 	    -m dp.clip=0.1 -t w:f32=0 -o agg.flt
-	run bash -c 'fl-account -l L -s -N 1000 < agg.flt'
+	run bash -c 'fl-account -l L -s --force -N 1000 < agg.flt'
 	assert_success
 	# noise 0.02 sqrt(48 - 3) / 0.1: ceil(0.05 x 50) = 3 shares may be
-	# colluding clients'; q = 50 / 1000 (the planned cohort).
+	# colluding clients'; q = 50 / 1000 (the planned cohort).  The ledger
+	# keeps the plan beside it: 50 shares, multiplier 1.
 	run cat L
-	assert_line --index 1 --regexp '^release=1 round=7 mechanism=gaussian q=0.05 steps=1 noise=1.341640786499873[0-9]* clip=0.1 clients=48 colluding=3 check=[0-9a-f]{8}$'
+	assert_line --index 1 --regexp '^release=1 round=7 mechanism=gaussian q=0.05 steps=1 noise=1.341640786499873[0-9]* clip=0.1 clients=48 colluding=3 shares=50 planned-noise=1 check=[0-9a-f]{8}$'
 	near "$(num -l L)" "$(num -q 0.05 -z 1.3416407864998738)" 1e-12
 	# Options override the record: --round, -q, --steps.
-	fl-account -l L -s -q 0.01 -T 3 --round 9 agg.flt > /dev/null
+	fl-account -l L -s --force -q 0.01 -T 3 --round 9 agg.flt > /dev/null
 	run tail -n 1 L
 	assert_output --regexp '^release=2 round=9 mechanism=gaussian q=0.01 steps=3 '
+}
+
+@test "noise from fewer shares than planned: a warning, and with the ledger refused unless --force" {
+	# The attack on the operator: an aggregate holding 2 of the 100
+	# planned noise shares (98 clients dropped, or were made to) carries
+	# a seventh of the planned noise; it was charged epsilon 42 in
+	# silence.
+	fl-pack -m kind=aggregate -m round=3 -m clients=2 -m dp.mechanism=gaussian \
+	    -m dp.noise=1 -m dp.sigma=0.1 -m dp.sensitivity=1 -m dp.shares=100 \
+	    -m secagg.corrupt=0 -t w:f32=0 -o two.flt
+	run --separate-stderr fl-account -q 1 two.flt
+	assert_success
+	assert_equal "$stderr" "fl-account: warning: two.flt: record 1: noise from 2 of the 100 planned shares: multiplier 0.1414, planned 1"
+	run -1 --separate-stderr fl-account -l L -s -B 100 -q 1 two.flt
+	assert_equal "$stderr" "fl-account: two.flt: record 1: noise from 2 of the 100 planned shares: multiplier 0.1414, planned 1 (spend it anyway with --force)"
+	assert_equal "$output" ""
+	[ ! -e L ]
+	run -1 fl-account -l L -s -n -q 1 two.flt
+	run -0 --separate-stderr fl-account -l L -s --force -q 1 two.flt
+	assert_equal "$stderr" "fl-account: warning: two.flt: record 1: noise from 2 of the 100 planned shares: multiplier 0.1414, planned 1"
+	run -0 grep -c ' noise=0.1414213562373095[0-9]* clients=2 shares=100 planned-noise=1 check=' L
+	# The plan kept, and read back: the JSON report carries both.
+	run -0 fl-account -j -l L
+	assert_output --partial '"clients":2,"shares":100,"planned-noise":1,'
+	# As many shares as planned, or more: no word.
+	fl-pack -m kind=aggregate -m round=4 -m clients=100 -m dp.mechanism=gaussian \
+	    -m dp.noise=1 -m dp.sigma=0.1 -m dp.sensitivity=1 -m dp.shares=100 \
+	    -m secagg.corrupt=0 -t w:f32=0 -o all.flt
+	run -0 --separate-stderr fl-account -l L -s -q 1 all.flt
+	assert_equal "$stderr" ""
+	run -2 fl-account --force -q 1 all.flt
+	assert_output --partial "--force goes with --spend"
 }
 
 @test "records: integer noise, dp.q and dp.steps (DP-SGD), adaptive clipping's indicator" {
@@ -395,7 +428,7 @@ PY
 	fl-pack -m dp.mechanism=discrete-gaussian -m dp.sigma=500 -m dp.sensitivity=5000 \
 	    -m dp.dim=1024 -m dp.shares=100 -m clients=90 -m dp.indicator-noise=3 \
 	    -t w:i32=0 -o dind.flt
-	fl-account -l dind.ledger -s -q 0.1 dind.flt
+	fl-account -l dind.ledger -s --force -q 0.1 dind.flt 2> /dev/null
 	run -0 grep -c ' indicator-noise=3 ' dind.ledger
 	# Several records are several releases, composed.
 	cat sgd.flt sgd.flt > two.flt
@@ -534,7 +567,7 @@ EOF
 	    -m dp.sigma=0.2 -m dp.sensitivity=0.1 -m dp.shares=20 -t w:f32=0 -o agg.flt
 	fl-account -l L -s --cohort c.flt agg.flt
 	run -0 tail -n 1 L
-	assert_output --regexp '^release=1 round=7 mechanism=gaussian q=0.05 steps=1 noise=[0-9.]+ clients=20 colluding=1 check='
+	assert_output --regexp '^release=1 round=7 mechanism=gaussian q=0.05 steps=1 noise=[0-9.]+ clients=20 colluding=1 shares=20 check='
 	# A seeded cohort: refused, the ledger untouched; with --not-private,
 	# charged and marked.
 	fl-account --sample -q 0.05 -N 2000 --round 7 --seed x -o sc.flt 2> /dev/null
@@ -873,6 +906,50 @@ PY
 	# Spending it stays within 4.
 	run fl-account -l L -s -n -B 4 -b 50 -N 1000 -z "$z" -T 100
 	assert_success
+}
+
+@test "--dropout: a plan for the shares that survive with probability 0.99 fits its rounds, with its margin" {
+	# The share count: the largest m with P(X < m) <= 0.01, checked
+	# against the binomial summed exactly in rationals.
+	check_shares() { # N P SHARES
+		/usr/bin/python3 -c 'import sys
+from fractions import Fraction as F
+from math import comb
+n, p, m = int(sys.argv[1]), F(sys.argv[2]), int(sys.argv[3])
+cdf = lambda k: sum(comb(n, i) * p**i * (1 - p)**(n - i) for i in range(k))
+assert cdf(m) <= F(1, 100) < cdf(m + 1), (n, p, m)' "$@"
+	}
+	local plan="-m discrete-gaussian --sensitivity 1e6 --dim 65536 -d 1e-5 -T 40"
+	run -0 fl-account $plan -q 0.05 --clients 150 --target-epsilon 6 --dropout 0.05 -j
+	shares=$(json_field shares)
+	check_shares 150 0.95 "$shares"
+	z=$(json_field noise)
+	ge "$(json_field margin)" 0
+	near "$(json_field margin)" "$(echo "$output" | jq -r '6 - .epsilon')" 1e-15
+	# Sampled from a population: X ~ Binomial(N, q (1 - dropout)).
+	run -0 fl-account $plan -q 0.05 -N 3000 --target-epsilon 6 --dropout 0.05 -j
+	check_shares 3000 0.0475 "$(json_field shares)"
+	# The plan holds: 40 rounds each with that many survivors (the
+	# fewest a round goes on with) spend at most 6; a round short of
+	# them is refused (the attack test above), so round 40 is not.
+	sigma=$(awk -v z="$z" -v m="$shares" 'BEGIN { printf "%.17g", z * 1e6 / sqrt(m) }')
+	fl-pack -m kind=aggregate -m clients="$shares" -m dp.mechanism=discrete-gaussian \
+	    -m dp.noise="$z" -m dp.sigma="$sigma" -m dp.sensitivity=1e6 \
+	    -m dp.dim=65536 -m dp.shares="$shares" -t w:i32=0 -o r.flt
+	for t in $(seq 40); do
+		fl-account -l L -s -B 6 -q 0.05 r.flt > /dev/null
+	done
+	run -3 fl-account -l L -s -B 6 -q 0.05 r.flt
+	# Text: the shares and the margin beside the noise.
+	run -0 fl-account $plan -q 0.05 --clients 150 --target-epsilon 6 --dropout 0.05
+	assert_output --regexp "^noise $(printf '%.6g' "$z") epsilon [0-9.]+ delta 1e-05 accountant rdp shares $shares margin [0-9.e-]+ order"
+	# Usage: not for central noise; needs a cohort; below 1.
+	run -2 fl-account -q 0.05 --target-epsilon 6 --dropout 0.05
+	assert_output --partial "--dropout plans the shares of distributed noise"
+	run -1 fl-account $plan -q 0.05 --clients 150 --target-epsilon 6 --dropout 1
+	assert_output "fl-account: invalid --dropout '1': must be below 1"
+	run -1 fl-account $plan -q 0.05 --clients 3 --target-epsilon 6 --dropout 0.9
+	assert_output --partial "fl-account: --dropout '0.9': no share count"
 }
 
 # ---- bad input ----

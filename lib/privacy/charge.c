@@ -167,11 +167,69 @@ fl_release_charge(struct fl_release *r, const struct fl_record *rec,
 	}
 	if (fl_release_from_record(r, rec, c->population, c->corrupt, err) < 0)
 		return -1;
+	/* Fewer shares summed than the noise was split into: each share
+	 * carried 1/shares of the variance, so the sum has less noise than
+	 * the plan, and costs more than the operator budgeted for. */
+	if (r->shares > 1 && r->clients < r->shares) {
+		char why[FL_SHORT_TEXT];
+
+		*seen |= FL_CHARGE_SHORT;
+		if (!c->allow_short)
+			return fl_error_set(err, FL_EINVAL, "%s (spend it anyway "
+			    "with --force)", fl_release_short(r, why));
+	}
 	r->not_private = not_private;
 	if (c->cohort != NULL && fl_cohort_apply(r, c->cohort, c->cohort_name,
 	    err) < 0)
 		return -1;
 	return 0;
+}
+
+/*
+ * The planned share count when clients drop: the largest m with
+ * P(X < m) <= FL_SHORT_RISK, X ~ Binomial(n, p) the clients whose shares
+ * reach the sum.  Exact (the pmf summed in log space) up to 10^6 trials;
+ * beyond, the normal approximation, whose error there is far below one
+ * client.
+ */
+uint64_t
+fl_shares_planned(uint64_t n, double p)
+{
+	const double z = 2.3263478740408408;   /* Phi^-1(0.99) */
+	double lc, cdf = 0, lp = log(p), lq = log1p(-p);
+	uint64_t m;
+
+	if (p >= 1)
+		return n;
+	if (n > 1000000) {
+		double mean = (double)n * p, sd = sqrt(mean * (1 - p));
+		double low = floor(mean - z * sd);
+
+		return low < 1 ? 0 : (uint64_t)low;
+	}
+	lc = lgamma((double)n + 1);
+	for (m = 0; m < n; m++) {
+		double k = (double)m;
+
+		cdf += exp(lc - lgamma(k + 1) - lgamma((double)n - k + 1) +
+		    k * lp + ((double)n - k) * lq);
+		if (cdf > FL_SHORT_RISK)
+			break;
+	}
+	return m;       /* P(X < m) <= risk < P(X < m + 1) */
+}
+
+const char *
+fl_release_short(const struct fl_release *r, char buf[FL_SHORT_TEXT])
+{
+	int k = snprintf(buf, FL_SHORT_TEXT, "noise from %llu of the %llu "
+	    "planned shares: multiplier %.4g", (unsigned long long)r->clients,
+	    (unsigned long long)r->shares, fl_release_noise(r));
+
+	if (r->planned > 0 && k > 0 && k < FL_SHORT_TEXT)
+		snprintf(buf + k, (size_t)(FL_SHORT_TEXT - k), ", planned %.4g",
+		    r->planned);
+	return buf;
 }
 
 int

@@ -13,7 +13,7 @@
  *
  *   # fl-account ledger 1
  *   release=1 round=7 mechanism=gaussian q=0.01 steps=1 noise=1.1 clip=1
- *       clients=100 check=5d0e4b7a
+ *       clients=100 colluding=5 shares=90 planned-noise=1.2 check=5d0e4b7a
  *
  * (one line; the CRC covers the text before " check=", seeded with the
  * previous line's CRC, the header's for the first).
@@ -74,6 +74,10 @@ format_row(char *buf, size_t n, const struct fl_release *r, uint32_t prev,
 		ADD(" clients=%llu", (unsigned long long)r->clients);
 	if (r->colluding > 0)
 		ADD(" colluding=%llu", (unsigned long long)r->colluding);
+	if (r->shares > 1)
+		ADD(" shares=%llu", (unsigned long long)r->shares);
+	if (r->planned > 0)
+		ADD(" planned-noise=%s", fl_format_double(b1, r->planned));
 	if (r->mech != FL_MECH_GAUSSIAN) {
 		ADD(" sigma=%s sensitivity=%s", fl_format_double(b1, r->sigma),
 		    fl_format_double(b2, r->sens2));
@@ -145,7 +149,7 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 	static const char *keys[] = { "release", "round", "mechanism", "q",
 		"steps", "noise", "clip", "clients", "sigma", "sensitivity",
 		"sensitivity-l1", "dim", "indicator-noise", "colluding",
-		"not-private", NULL };
+		"not-private", "shares", "planned-noise", NULL };
 	char canon[MAXLINE + 2], work[MAXLINE + 1], q[FL_QUOTE];
 	struct fl_release r;
 	struct fl_error e;
@@ -266,6 +270,14 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 				return fl_error_set(err, FL_EFORMAT, "line %zu: "
 				    "invalid not-private '%s'", line,
 				    fl_escape(q, sizeof(q), v, strlen(v)));
+			break;
+		case 15:
+			if (field_u64(tok, v, 2, &r.shares, line, err) < 0)
+				return -1;
+			break;
+		case 16:
+			if (field_double(tok, v, &r.planned, line, err) < 0)
+				return -1;
 			break;
 		}
 	}

@@ -186,6 +186,8 @@ fl_release_from_record(struct fl_release *r, const struct fl_record *rec,
 		    (unsigned long long)shares);
 	r->clients = has_clients ? clients : 0;
 	r->steps = steps;
+	r->shares = shares > 1 ? shares : 0;
+	r->planned = has_noise ? noise : 0;
 	if (shares > 1 && colluding_shares(r, rec, shares, corrupt, err) < 0)
 		return -1;
 

@@ -209,6 +209,11 @@ struct fl_release {
 	 * server may know (clients colluding with it subtract their own
 	 * noise); only the other clients - colluding shares are charged. */
 	uint64_t colluding;
+	/* The plan: the share count the noise was split into (dp.shares;
+	 * 0 or 1: not split) and the multiplier the clients were told
+	 * (dp.noise; 0: unknown), beside the one charged (noise). */
+	uint64_t shares;
+	double planned;
 	double sigma, sens2, sens1;
 	uint64_t dim;
 	double indicator;
@@ -522,7 +527,7 @@ int fl_cohort_apply(struct fl_release *r, const struct fl_cohort *c,
 struct fl_charge {
 	uint64_t population;
 	double corrupt;
-	int allow_seeded, allow_shuffle;
+	int allow_seeded, allow_shuffle, allow_short;
 	const struct fl_cohort *cohort;
 	const char *cohort_name;
 	double q;
@@ -535,14 +540,32 @@ struct fl_charge {
 /* What fl_release_charge saw and took: noise from a seed, shuffling. */
 #define FL_CHARGE_SEEDED 1u
 #define FL_CHARGE_SHUFFLED 2u
+/* Distributed noise from fewer shares than planned (clients < dp.shares):
+ * less noise than the plan, charged as it is. */
+#define FL_CHARGE_SHORT 4u
 
 /* The release of rec as c charges it, before the overrides: -1
- * (FL_EINVAL) on seeded noise or shuffled batches not allowed, or as
+ * (FL_EINVAL) on seeded noise, shuffled batches or noise short of its
+ * planned shares (FL_CHARGE_SHORT) not allowed, or as
  * fl_release_from_record and fl_cohort_apply.  *seen gets FL_CHARGE_*
  * bits for what was taken, also when a later step fails.  r->q may be 0
  * (no rate yet): fl_release_override sets and checks it. */
 int fl_release_charge(struct fl_release *r, const struct fl_record *rec,
     const struct fl_charge *c, unsigned *seen, struct fl_error *err);
+
+/* The share count to plan distributed noise for when each of n clients
+ * reaches the sum with probability p (dropouts: 1 - p; Poisson sampling
+ * from a population: n the population, p = q (1 - dropout)): fewer
+ * survive with probability at most FL_SHORT_RISK.  0 if even none is
+ * that likely. */
+#define FL_SHORT_RISK 0.01
+uint64_t fl_shares_planned(uint64_t n, double p);
+
+/* What FL_CHARGE_SHORT means for r, as text: "noise from N of the P
+ * planned shares: multiplier Z[, planned Z0]". */
+#define FL_SHORT_TEXT 160
+const char *fl_release_short(const struct fl_release *r,
+    char buf[FL_SHORT_TEXT]);
 
 /* -1 (FL_EINVAL) when c takes a cohort drawn from a seed
  * (cohort.seeded) but not releases that are not private (allow_seeded):
@@ -577,6 +600,11 @@ struct fl_question {
 	double epsilon, delta;
 	int has_budget;
 	double budget;
+	/* A plan's answer also says (0: not asked): the share count it
+	 * planned for (--dropout), and the target it solved for, printed
+	 * as the margin target - epsilon. */
+	uint64_t shares;
+	double target;
 };
 
 /* 1 when p (after a spend, or a ledger's releases) is over q's budget:

@@ -57,6 +57,10 @@ fl_answer_write(FILE *fp, const struct fl_question *q,
 			    p->delta);
 		fprintf(fp, " accountant %s", acct);
 	}
+	if (q->shares > 0)
+		member_u64(fp, json, "shares", q->shares);
+	if (q->target > 0)
+		member(fp, json, "margin", q->target - p->epsilon);
 	if (!isnan(p->order))
 		member(fp, json, "order", p->order);
 	if (!isnan(p->interval))
@@ -160,6 +164,10 @@ report_json(FILE *fp, const struct fl_question *q, const struct fl_release *r,
 			member(fp, 1, "clip", r[i].clip);
 		if (r[i].clients > 0)
 			member_u64(fp, 1, "clients", r[i].clients);
+		if (r[i].shares > 1)
+			member_u64(fp, 1, "shares", r[i].shares);
+		if (r[i].planned > 0)
+			member(fp, 1, "planned-noise", r[i].planned);
 		if (r[i].mech != FL_MECH_GAUSSIAN) {
 			member(fp, 1, "sigma", r[i].sigma);
 			member(fp, 1, "sensitivity", r[i].sens2);

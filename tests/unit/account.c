@@ -205,6 +205,36 @@ test_account_charge(void)
 	CHECK(fl_release_override(&r, &c, &err) < 0);
 	CHECK(strcmp(err.msg, "noise multiplier '0' is not above 0") == 0);
 	fl_record_free(&rec);
+
+	/* Fewer shares summed than planned: refused unless allowed, then
+	 * marked, with the plan kept beside the charge. */
+	{
+		static const char *const short4[] = { "dp.mechanism",
+		    "gaussian", "dp.noise", "2", "dp.sigma", "0.5",
+		    "dp.sensitivity", "1", "dp.shares", "16", "clients", "4",
+		    "secagg.corrupt", "0", NULL };
+		char why[FL_SHORT_TEXT];
+
+		record_of(&rec, short4);
+		CHECK(fl_release_charge(&r, &rec, &c, &seen, &err) < 0);
+		CHECK(seen == FL_CHARGE_SHORT);
+		CHECK(strcmp(err.msg, "noise from 4 of the 16 planned shares: "
+		    "multiplier 1, planned 2 (spend it anyway with --force)")
+		    == 0);
+		c.allow_short = 1;
+		CHECK(fl_release_charge(&r, &rec, &c, &seen, &err) == 0);
+		CHECK(seen == FL_CHARGE_SHORT && r.shares == 16 &&
+		    r.planned == 2 && r.noise == 1);
+		CHECK(strcmp(fl_release_short(&r, why), "noise from 4 of the "
+		    "16 planned shares: multiplier 1, planned 2") == 0);
+		fl_record_free(&rec);
+	}
+	/* The share count to plan for: exact binomial quantiles, then the
+	 * normal approximation above 10^6 trials. */
+	CHECK(fl_shares_planned(150, 1) == 150);
+	CHECK(fl_shares_planned(150, 0.95) == 136);
+	CHECK(fl_shares_planned(3, 0.1) == 0);
+	CHECK(fl_shares_planned(2000000, 0.5) == 998355);
 }
 
 /* A release given by options: its mechanism and what was given. */
