@@ -30,6 +30,8 @@ static const char options[] =
     "                         several clients add up\n"
     "      --from-counts      report on counts records (or their\n"
     "                         aggregate), added up, instead of evaluating\n"
+    "      --classes=LIST     CSV labels are the names in LIST, 'a,b,c'\n"
+    "                         (class 0, 1, 2), not numbers\n"
     "      --header           the first CSV row is a header (default: if a\n"
     "                         cell of it is not a number)\n"
     "  -h, --help             print this help and exit\n"
@@ -304,6 +306,7 @@ main(int argc, char **argv)
 		{ "class-weights", required_argument, NULL, OPT_CLASS_WEIGHTS },
 		{ "counts", no_argument, NULL, OPT_COUNTS },
 		{ "from-counts", no_argument, NULL, OPT_FROM },
+		{ "classes", required_argument, NULL, LEARN_OPT_CLASSES },
 		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "jobs", required_argument, NULL, 'j' },
@@ -405,6 +408,7 @@ main(int argc, char **argv)
 	fl_record_free(&rec);
 	ld.o.features = m.arch.sizes[0];
 	ld.o.classes = (uint32_t)m.arch.sizes[m.arch.layers];
+	learn_check_classes(&ld, ld.o.classes);
 	if (class_weights != NULL)
 		cw = learn_read_vector(class_weights, "class-weights", "weight",
 		    ld.o.classes, "classes");

@@ -20,7 +20,9 @@ static const char options[] =
     "among clients: one FLT record of kind dataset per client, all on\n"
     "stdout (or -o), or one file per client with --prefix.\n"
     "\n"
-    "      --classes=C        synthetic: classes (default 3)\n"
+    "      --classes=C        synthetic: classes (default 3); CSV data: a\n"
+    "                         LIST 'a,b,c' of the labels' names (class 0,\n"
+    "                         1, 2)\n"
     "      --csv              write CSV (label first, a header row) instead\n"
     "                         of FLT records: needs --prefix or -n 1\n"
     "      --dirichlet=ALPHA  label skew: each class shared out by\n"
@@ -104,15 +106,15 @@ int
 main(int argc, char **argv)
 {
 	enum {
-		OPT_CLASSES = 256, OPT_CSV, OPT_DIRICHLET, OPT_FEATURES,
+		OPT_CSV = 256, OPT_DIRICHLET, OPT_FEATURES,
 		OPT_IID, OPT_MIN, OPT_QUANTITY, OPT_SEED, OPT_SHARDS, OPT_SYNTH
 	};
 	static const struct option longopts[] = {
-		{ "classes", required_argument, NULL, OPT_CLASSES },
 		{ "clients", required_argument, NULL, 'n' },
 		{ "csv", no_argument, NULL, OPT_CSV },
 		{ "dirichlet", required_argument, NULL, OPT_DIRICHLET },
 		{ "features", required_argument, NULL, OPT_FEATURES },
+		{ "classes", required_argument, NULL, LEARN_OPT_CLASSES },
 		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "iid", no_argument, NULL, OPT_IID },
@@ -148,10 +150,6 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "hl:n:o:p:Vz", longopts,
 	    NULL)) != -1) {
 		switch (c) {
-		case OPT_CLASSES:
-			classes = tool_opt_u64("--classes", optarg, 2,
-			    UINT64_C(1) << 24);
-			break;
 		case 'n':
 			clients = tool_opt_u64("--clients", optarg, 1,
 			    UINT64_C(1) << 24);
@@ -222,6 +220,8 @@ main(int argc, char **argv)
 		tool_usage_error("--prefix and --output exclude each other");
 	if (csv && prefix == NULL && clients > 1)
 		tool_usage_error("--csv with several clients needs --prefix");
+	if (ld.classes != 0)
+		classes = ld.classes;
 	if (synthetic && optind != argc)
 		tool_usage_error("--synthetic takes no data file");
 	learn_key(key, seed);

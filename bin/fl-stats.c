@@ -26,7 +26,9 @@ static const char options[] =
     "\n"
     "      --class-weights    write class weights n / (classes x count):\n"
     "                         rare classes weigh more (0 for absent ones)\n"
-    "      --classes=N        the number of classes (default: from -m, else\n"
+    "      --classes=N        the number of classes, or a LIST 'a,b,c' of\n"
+    "                         the CSV labels' names (class 0, 1, 2); default:\n"
+    "                         from -m, else\n"
     "                         1 + the largest label)\n"
     "      --header           the first CSV row is a header (default: if a\n"
     "                         cell of it is not a number)\n"
@@ -232,11 +234,11 @@ int
 main(int argc, char **argv)
 {
 	enum {
-		OPT_CW = 256, OPT_CLASSES, OPT_MIN_STD, OPT_NORMALIZER
+		OPT_CW = 256, OPT_MIN_STD, OPT_NORMALIZER
 	};
 	static const struct option longopts[] = {
 		{ "class-weights", no_argument, NULL, OPT_CW },
-		{ "classes", required_argument, NULL, OPT_CLASSES },
+		{ "classes", required_argument, NULL, LEARN_OPT_CLASSES },
 		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "label", required_argument, NULL, 'l' },
@@ -270,10 +272,6 @@ main(int argc, char **argv)
 		case OPT_CW:
 			cw = 1;
 			break;
-		case OPT_CLASSES:
-			classes = tool_opt_u64("--classes", optarg, 2,
-			    UINT64_C(1) << 24);
-			break;
 		case 'h':
 			tool_help(options);
 		case OPT_MIN_STD:
@@ -299,6 +297,7 @@ main(int argc, char **argv)
 			tool_usage_error(NULL);
 		}
 	}
+	classes = ld.classes;
 	if (cw && norm)
 		tool_usage_error("--normalizer and --class-weights are two "
 		    "runs");

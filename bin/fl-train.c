@@ -35,6 +35,8 @@ static const char options[] =
     "      --dp               DP-SGD: per-example clipping and Gaussian\n"
     "                         noise, for sample-level differential privacy\n"
     "  -e, --epochs=N         passes over the data (default 1)\n"
+    "      --classes=LIST     CSV labels are the names in LIST, 'a,b,c'\n"
+    "                         (class 0, 1, 2), not numbers\n"
     "      --header           the first CSV row is a header (default: if a\n"
     "                         cell of it is not a number)\n"
     "  -h, --help             print this help and exit\n"
@@ -148,6 +150,7 @@ main(int argc, char **argv)
 		{ "cosine", no_argument, NULL, OPT_COSINE },
 		{ "dp", no_argument, NULL, OPT_DP },
 		{ "epochs", required_argument, NULL, 'e' },
+		{ "classes", required_argument, NULL, LEARN_OPT_CLASSES },
 		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "jobs", required_argument, NULL, 'j' },
@@ -325,6 +328,7 @@ main(int argc, char **argv)
 	learn_read_model(model, &global, &grec, &halves);
 	ld.o.features = global.arch.sizes[0];
 	ld.o.classes = (uint32_t)global.arch.sizes[global.arch.layers];
+	learn_check_classes(&ld, ld.o.classes);
 	learn_load(&d, data, &ld, &o.prep);
 	if (class_weights != NULL)
 		o.class_weights = learn_read_vector(class_weights,

@@ -20,6 +20,7 @@
 /* The data options every learning program takes, as parsed. */
 struct learn_data {
 	struct fl_data_opts o;
+	uint32_t classes;       /* --classes: N, or the names' count; 0 */
 	double scale;           /* < 0: the data's default */
 	const char *normalize;  /* normalizer record file, or NULL */
 };
@@ -181,11 +182,21 @@ learn_opt_label(struct learn_data *ld, const char *arg)
 	ld->o.label = arg;
 }
 
+/* --classes against the model's classes (fl-train, fl-eval): the same
+ * count, or a usage error. */
+static inline void
+learn_check_classes(const struct learn_data *ld, uint32_t model_classes)
+{
+	if (ld->classes != 0 && ld->classes != model_classes)
+		tool_usage_error("--classes names %u classes, the model has %u",
+		    (unsigned)ld->classes, (unsigned)model_classes);
+}
+
 /* The data options' getopt codes (and 'l' for -l/--label), above every
  * program's own codes. */
 enum {
 	LEARN_OPT_HEADER = 1024, LEARN_OPT_LABELS, LEARN_OPT_NO_HEADER,
-	LEARN_OPT_NORMALIZE, LEARN_OPT_SCALE
+	LEARN_OPT_NORMALIZE, LEARN_OPT_SCALE, LEARN_OPT_CLASSES
 };
 
 /* Take option c if it is a data option: 1, else 0. */
@@ -193,6 +204,25 @@ static inline int
 learn_data_option(struct learn_data *ld, int c, const char *arg)
 {
 	switch (c) {
+	case LEARN_OPT_CLASSES: {
+		struct fl_error err;
+
+		/* A number: how many classes; names: the CSV labels, class
+		 * 0, 1, ... in their order. */
+		if (*arg != '\0' && strspn(arg, "0123456789") == strlen(arg)) {
+			ld->classes = (uint32_t)tool_opt_u64("--classes", arg, 2,
+			    UINT64_C(1) << 24);
+			return 1;
+		}
+		if (fl_class_names_check(arg, &err) < 0)
+			tool_usage_error("invalid --classes '%s': %s", arg,
+			    err.msg);
+		ld->o.class_names = arg;
+		ld->classes = 1;
+		for (const char *p = arg; *p != '\0'; p++)
+			ld->classes += *p == ',';
+		return 1;
+	}
 	case LEARN_OPT_HEADER:
 		ld->o.header = 1;
 		return 1;

@@ -91,3 +91,49 @@ setup() {
 	run --separate-stderr fl-stats bad.csv
 	fails_with "bad.csv: line 2: column 2: not a number: 'x'"
 }
+
+@test "--classes A,B,C: string labels map to class numbers the same way in fl-train, fl-eval, fl-stats and fl-split" {
+	fl-split --synthetic 60 --features 4 --classes 3 --seed c --csv -n 1 -o num.csv
+	# The same data with names for 0, 1, 2 (in --classes order, not the
+	# order they first appear).
+	awk -F, 'NR == 1 { print; next } { $1 = ($1 == 0 ? "setosa" : $1 == 1 ? "versicolor" : "virginica") } 1' OFS=, num.csv > names.csv
+	local classes=--classes=setosa,versicolor,virginica
+	fl-init -a logreg:4-3 --seed m -o m.flt
+	fl-train -m m.flt --seed t num.csv -o u1.flt
+	fl-train -m m.flt --seed t "$classes" names.csv -o u2.flt
+	cmp u1.flt u2.flt
+	cmp <(fl-eval -m m.flt num.csv) <(fl-eval -m m.flt "$classes" names.csv)
+	fl-stats num.csv -o s1.flt
+	fl-stats "$classes" names.csv -o s2.flt
+	cmp s1.flt s2.flt
+	fl-split -n 3 --dirichlet 1 --seed s num.csv -o p1.flt
+	fl-split -n 3 --dirichlet 1 --seed s "$classes" names.csv -o p2.flt
+	cmp p1.flt p2.flt
+	# Without a header row: the names are data, not a header.
+	tail -n +2 names.csv > nohead.csv
+	fl-stats "$classes" nohead.csv -o s3.flt
+	cmp s1.flt s3.flt
+	# A count instead of names: five classes, two of them empty.
+	fl-stats --classes=5 num.csv -o s5.flt
+	run -0 fl-inspect -d class_count s5.flt
+	assert_equal "${#lines[@]}" 5
+}
+
+@test "--classes: a label not named, names against the model, IDX data, and bad lists" {
+	printf 'label,x\nsetosa,1\nrose,2\n' > bad.csv
+	run -1 --separate-stderr fl-stats --classes=setosa,virginica bad.csv -o out.flt
+	assert_equal "$stderr" "fl-stats: bad.csv: line 3: column 1: label 'rose' is not one of --classes setosa,virginica"
+	[ ! -e out.flt ]
+	fl-init -a logreg:1-3 --seed m -o m.flt
+	run -2 fl-train -m m.flt --classes=setosa,virginica bad.csv -o u.flt
+	assert_line --index 0 "fl-train: --classes names 2 classes, the model has 3"
+	run -2 fl-eval -m m.flt --classes=7 bad.csv
+	assert_line --index 0 "fl-eval: --classes names 7 classes, the model has 3"
+	run -2 fl-stats --classes=a,,b bad.csv
+	assert_line --index 0 "fl-stats: invalid --classes 'a,,b': an empty class name"
+	run -2 fl-split --classes=a,b,a bad.csv
+	assert_line --index 0 "fl-split: invalid --classes 'a,b,a': class 'a' twice"
+	fl-split --synthetic 10 -n 1 -o d.flt
+	run -1 fl-stats --classes=a,b,c d.flt
+	assert_output "fl-stats: d.flt: --classes names the labels of CSV data; this file's labels are class numbers"
+}

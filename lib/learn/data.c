@@ -361,6 +361,47 @@ cb_field(void *s, size_t len, void *arg)
 	csv_cell(c, s ? s : "", s ? len : 0);
 }
 
+/* The class number of label text s in the list "a,b,c" (o->class_names),
+ * or -1. */
+static int32_t
+class_index(const char *list, const char *s, size_t len)
+{
+	int32_t k = 0;
+
+	for (const char *p = list;; k++) {
+		size_t n = strcspn(p, ",");
+
+		if (n == len && memcmp(p, s, len) == 0)
+			return k;
+		if (p[n] == '\0')
+			return -1;
+		p += n + 1;
+	}
+}
+
+int
+fl_class_names_check(const char *list, struct fl_error *err)
+{
+	char q[FL_QUOTE];
+	size_t k = 0;
+
+	for (const char *p = list;; k++) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0)
+			return fl_error_set(err, FL_EINVAL, "an empty class name");
+		if (k >= MAX_CLASSES)
+			return fl_error_set(err, FL_EINVAL, "more than %lu classes",
+			    (unsigned long)MAX_CLASSES);
+		if (class_index(list, p, n) != (int32_t)k)
+			return fl_error_set(err, FL_EINVAL, "class '%s' twice",
+			    fl_escape(q, sizeof(q), p, n));
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
+}
+
 /* For telling a header: "nan" and "1e999" are numbers, if bad ones. */
 static int
 is_number_cell(const char *s)
@@ -418,7 +459,10 @@ csv_start(struct csv *c)
 		/* A header has a name: an empty cell is a missing value. */
 		for (size_t i = 0; i < c->nfirst && !header; i++)
 			header = c->first[i][0] != '\0' &&
-			    !is_number_cell(c->first[i]);
+			    !is_number_cell(c->first[i]) &&
+			    !(o->class_names != NULL && class_index(
+			    o->class_names, c->first[i], strlen(c->first[i]))
+			    >= 0);
 	}
 	if (o->label != NULL) {
 		struct fl_error e;
@@ -522,6 +566,27 @@ csv_cell(struct csv *c, const char *s, size_t len)
 
 	if (col >= c->ncols)
 		return;         /* counted; csv_end_row names the problem */
+	if (col == c->labelcol && c->o->class_names != NULL) {
+		char names[96];
+
+		if ((c->label = class_index(c->o->class_names, s, len)) >= 0 &&
+		    (c->o->classes == 0 || (uint32_t)c->label < c->o->classes))
+			return;
+		if (c->label >= 0)
+			CSV_FAIL(c, "%s: line %llu: column %zu: label '%s' is "
+			    "class %d: the model has %u classes", c->name,
+			    (unsigned long long)c->line, col + 1,
+			    fl_escape(q, 48, s, len), (int)c->label,
+			    c->o->classes);
+		else
+			CSV_FAIL(c, "%s: line %llu: column %zu: label '%s' is "
+			    "not one of --classes %s", c->name,
+			    (unsigned long long)c->line, col + 1,
+			    fl_escape(q, 48, s, len), fl_escape(names,
+			    sizeof(names), c->o->class_names,
+			    strlen(c->o->class_names)));
+		return;
+	}
 	rc = parse_number(s, len, &v);
 	if (rc == -1 && len == 0) {
 		CSV_FAIL(c, "%s: line %llu: column %zu: empty cell", c->name,
@@ -1149,7 +1214,11 @@ fl_data_read(struct fl_data *d, FILE *fp, const char *name, FILE *labels,
 		fl_error_set(err, FL_EFORMAT, "%s: empty: no examples", name);
 		goto out;
 	}
-	if (n >= 8 && memcmp(s.head, FL_MAGIC, 8) == 0) {
+	if (o->class_names != NULL && ((n >= 8 && memcmp(s.head, FL_MAGIC,
+	    8) == 0) || is_idx_magic(s.head, n))) {
+		fl_error_set(err, FL_EINVAL, "%s: --classes names the labels of "
+		    "CSV data; this file's labels are class numbers", name);
+	} else if (n >= 8 && memcmp(s.head, FL_MAGIC, 8) == 0) {
 		rc = read_flt(d, &s, o, max_bytes, err);
 	} else if (is_idx_magic(s.head, n)) {
 		if (read_idx_images(d, &s, o, max_bytes) < 0)

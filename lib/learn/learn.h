@@ -48,9 +48,15 @@ struct fl_data_opts {
 				   name with images-idx3 -> labels-idx1 */
 	uint64_t features;      /* 0, or the features each example must have */
 	uint32_t classes;       /* 0, or labels must be below this */
+	const char *class_names; /* CSV: labels are these names, "a,b,c"
+				   (class 0, 1, 2), not numbers; NULL: numbers */
 	uint64_t max_bytes;     /* a cap on the features' memory; 0: 16 GiB */
 	uint64_t max_cell;      /* CSV: the longest cell in bytes; 0: 1 MiB */
 };
+
+/* 0 if list is a valid --classes list: comma-separated, no empty
+ * name, none twice, at most 2^24; else -1 (FL_EINVAL). */
+int fl_class_names_check(const char *list, struct fl_error *err);
 
 /*
  * Load a data set from path ("-" is standard input): CSV (through libcsv,
