@@ -238,6 +238,7 @@ chi2() {
 }
 
 @test "secagg.sh: 200 clients, SecAgg+ by the default rule, dropouts at every stage" {
+	not_under_sanitizers "200 clients through the whole script"
 	run "$SECAGG" -n 200 -j 2 --drop-before-share 10,110 \
 	    --drop-before-mask 20,120 --drop-during-reveal 30,130 -d r
 	assert_success

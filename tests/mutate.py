@@ -26,7 +26,10 @@ def mutants(kind, data):
         for n in range(1, len(data)):
             yield "t%05d" % n, data[:n]
     elif kind == "flips":
-        for i in range(len(data) * 8):
+        # FL_FLIP_STEP=k: every k-th bit only (the sanitizer build, where
+        # a process costs ten times as much; make check flips them all).
+        step = int(os.environ.get("FL_FLIP_STEP", "1"))
+        for i in range(0, len(data) * 8, step):
             m = bytearray(data)
             m[i // 8] ^= 1 << (i % 8)
             yield "m%05d" % i, bytes(m)
