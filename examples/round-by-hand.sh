@@ -327,8 +327,12 @@ say "fl-account --ledger --spend: charge the release (exit 3 if over budget)"
 # survivors actually summed (fewer survivors, less noise, more epsilon).
 # This round's noise came from --seed, which anyone can replay: the ledger
 # takes it only as --not-private (a real round has no seed, and no flag).
-fl-account -l server/budget.ledger -s --not-private -B "$BUDGET" -q "$Q" \
-    server/sum.flt 2>/dev/null | sed 's/^/    /' |
+# A dropout leaves 3 of the 4 planned noise shares in the sum: less noise
+# than planned, which the ledger charges only when told to (--force); a
+# server would rather plan its shares for the survivors it expects
+# (fl-account --dropout) and abort a round with fewer.
+fl-account -l server/budget.ledger -s --not-private ${drop:+--force} \
+    -B "$BUDGET" -q "$Q" server/sum.flt 2>/dev/null | sed 's/^/    /' |
     { if [ "$quiet" = 1 ]; then cat > /dev/null; else cat; fi; }
 [ "$quiet" = 1 ] || fl-account -l server/budget.ledger | sed 's/^/    /'
 
