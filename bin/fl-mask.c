@@ -31,7 +31,8 @@ static const char usage[] =
     "       fl-mask --share -k keyfile -r roster -e enrolment [--min-clients=n]\n"
     "           [--corrupt=f] [--dropout=f] [--degree=k] [--threshold=t]\n"
     "           [-o file]\n"
-    "       fl-mask -k keyfile -r roster -s shares [-j n] [-o file] [file]\n"
+    "       fl-mask -k keyfile [-k keyfile]... -r roster -s shares [-j n]\n"
+    "           [-o file] [file]\n"
     "       fl-mask --confirm=survivors -k keyfile -i identity -r roster\n"
     "           -s shares [-o file]\n"
     "       fl-mask --reveal=survivors -k keyfile -r roster -s shares\n"
@@ -61,7 +62,8 @@ static const char options[] =
     "  -h, --help                print this help and exit\n"
     "  -i, --identity=FILE       the device's long-term identity (0600)\n"
     "  -j, --threads=N           mask with N threads (same output for any N)\n"
-    "  -k, --key=FILE            this client's key file of the round (0600)\n"
+    "  -k, --key=FILE            this client's key file of the round (0600);\n"
+    "                            masking: several, one per update, in order\n"
     "      --keygen              make this round's key file and print the public\n"
     "                            keys, signed by the identity\n"
     "      --make-enrolment      operator: sign the list of the identities given\n"
@@ -97,6 +99,8 @@ struct opts {
 	int set_mode;
 	const char *client, *key, *roster, *shares, *survivors, *seed;
 	const char *identity, *enrolment, *operator, *confirmations, *output;
+	const char **keys;      /* masking: every -k, in order */
+	int nkeys;
 	uint64_t round;
 	int set_round, set_graph, set_min, threads;
 	struct fl_sa_policy pol;
@@ -407,37 +411,58 @@ mask(const struct opts *o, int nfiles, char **files)
 	struct tool_input in;
 	struct tool_output out;
 	struct step st;
-	struct fl_record rec, extra;
+	struct opts one = *o;
+	struct fl_record *recs, extra;
 	struct fl_error err;
-	int n;
+	int n, k;
 
 	if (nfiles > 1)
-		tool_usage_error("one update to mask");
+		tool_usage_error(o->nkeys > 1 ? "one stream of updates to "
+		    "mask" : "one update to mask");
 	if (o->output == NULL)
 		tool_output_open(&out, NULL, 1);
-	begin(o, &st);
-	fl_record_init(&rec);
+	/* Every update read, and no more than one per key, before a key
+	 * file is touched. */
+	if ((recs = calloc((size_t)o->nkeys, sizeof(*recs))) == NULL)
+		tool_die("out of memory");
 	fl_record_init(&extra);
 	tool_input_init(&in, nfiles, files);
-	if ((n = tool_input_next(&in, &rec)) == 0)
-		tool_die("%s: no update to mask", in.name);
-	if (n < 0 || (n = tool_input_next(&in, &extra)) < 0)
+	for (k = 0; k < o->nkeys; k++) {
+		fl_record_init(&recs[k]);
+		if ((n = tool_input_next(&in, &recs[k])) == 0) {
+			if (o->nkeys == 1)
+				tool_die("%s: no update to mask", in.name);
+			tool_die("%s: %d updates for %d key files", in.name, k,
+			    o->nkeys);
+		}
+		if (n < 0)
+			exit(1);
+	}
+	if ((n = tool_input_next(&in, &extra)) < 0)
 		exit(1);
 	if (n > 0)
-		tool_die("%s: record %lu: one update per client and round",
-		    in.name, in.recno);
-	if (fl_sa_client_mask(&rec, &st.r, &st.kf.s, &st.rc, o->threads,
-	    &err) < 0)
-		tool_die("%s: %s", in.name, err.msg);
-	check(fl_sa_keyfile_commit(&st.kf, o->key, &err), o->key, &err);
-	if (o->output != NULL)
-		tool_output_open(&out, o->output, 1);
-	tool_output_record(&out, &rec, 0);
+		tool_die(o->nkeys == 1 ? "%s: record %lu: one update per "
+		    "client and round" : "%s: record %lu: one update per key "
+		    "file", in.name, in.recno);
+	/* Each update as a call with its key alone would mask it. */
+	for (k = 0; k < o->nkeys; k++) {
+		one.key = o->keys[k];
+		begin(&one, &st);
+		if (fl_sa_client_mask(&recs[k], &st.r, &st.kf.s, &st.rc,
+		    o->threads, &err) < 0)
+			tool_die("%s: %s", in.name, err.msg);
+		check(fl_sa_keyfile_commit(&st.kf, one.key, &err), one.key,
+		    &err);
+		if (k == 0 && o->output != NULL)
+			tool_output_open(&out, o->output, 1);
+		tool_output_record(&out, &recs[k], 0);
+		fl_record_free(&recs[k]);
+		end(&st);
+	}
 	tool_output_close(&out);
-	fl_record_free(&rec);
+	free(recs);
 	fl_record_free(&extra);
 	tool_input_free(&in);
-	end(&st);
 }
 
 static void
@@ -610,6 +635,9 @@ main(int argc, char **argv)
 	int c;
 
 	tool_init(usage, argv);
+	/* At most one -k per argument. */
+	if ((o.keys = calloc((size_t)argc, sizeof(*o.keys))) == NULL)
+		tool_die("out of memory");
 	while ((c = getopt_long(argc, argv, "e:hi:j:k:o:r:s:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {
@@ -645,7 +673,10 @@ main(int argc, char **argv)
 			o.threads = (int)tool_opt_u64("--threads", optarg, 1,
 			    256);
 			break;
-		case 'k': o.key = optarg; break;
+		case 'k':
+			o.keys[o.nkeys++] = optarg;
+			o.key = o.keys[0];
+			break;
 		case OPT_KEYGEN: set_mode(&o, KEYGEN, NULL); break;
 		case OPT_ENROL: set_mode(&o, ENROLMENT, NULL); break;
 		case OPT_IDENTITY: set_mode(&o, IDENTITY, NULL); break;
@@ -680,6 +711,8 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	check_usage(&o, argc);
+	if (o.nkeys > 1 && o.mode != MASK)
+		tool_usage_error("one -k keyfile but for masking");
 
 	if (sodium_init() < 0)
 		tool_die("libsodium failed to start");

@@ -306,6 +306,47 @@ EOF
 	cmp <(fl-inspect -d w s1.flt) <(fl-inspect -d w plain.flt)
 }
 
+@test "fl-mask -k K1 -k K2...: a stream of updates, each masked as by its own call" {
+	round5
+	mask 1 2 3 4
+	cat c1.ring c2.ring c3.ring | fl-mask -k c1.key -k c2.key -k c3.key \
+	    -r roster.flt -s shares.flt -o three.masked
+	cat c1.masked c2.masked c3.masked | cmp - three.masked
+	# The server takes them as one file among the others.
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	confirm survivors 1 2 3 4
+	reveal survivors 1 2 3 4
+	cat c?.reveal > reveals.flt
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o s1.flt c1.masked c2.masked c3.masked \
+	    c4.masked
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o s2.flt three.masked c4.masked
+	cmp s1.flt s2.flt
+	# Fewer or more updates than key files: refused before any key file
+	# is touched, nothing written.
+	cp c5.key c5.before
+	run --separate-stderr fl-mask -k c5.key -k c4.key -r roster.flt \
+	    -s shares.flt -o x.flt < c5.ring
+	assert_equal "$status" 1
+	assert_equal "$stderr" "fl-mask: <stdin>: 1 updates for 2 key files"
+	cat c5.ring c4.ring c4.ring > three.ring
+	run --separate-stderr fl-mask -k c5.key -k c4.key -r roster.flt \
+	    -s shares.flt -o x.flt three.ring
+	assert_equal "$status" 1
+	assert_equal "$stderr" \
+	    "fl-mask: three.ring: record 3: one update per key file"
+	[ ! -e x.flt ]
+	cmp c5.key c5.before
+	# Several key files are for masking only.
+	run --separate-stderr fl-mask --forget -k c4.key -k c5.key
+	assert_equal "$status" 2
+	run --separate-stderr fl-mask --share -k c4.key -k c5.key \
+	    -r roster.flt -e "$ENROL" -o x.flt
+	assert_equal "$status" 2
+	[ -e c4.key ] && [ -e c5.key ] && [ ! -e x.flt ]
+}
+
 # ---- the threshold ----
 
 # With --corrupt 0 the quorum of survivors a round needs is t = 3 here.
