@@ -13,6 +13,8 @@
 # (default 6dfd113, before issue 22), each for BENCH_SIM_ROUNDS rounds
 # (default 2) with the same seeds, one after the other in the same run.
 # The machine is shared: the load (uptime) is printed beside the figures.
+# The stages are strings run by eval, which expands them there.
+# shellcheck disable=SC2016,SC2034,SC2086
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
 . bench/lib.sh
