@@ -17,7 +17,7 @@ static const char usage[] =
     "fl-train -m model [-e epochs | -s steps] [-b batch] [--lr=rate]\n"
     "       [--dp [--clip=c] [--noise=z] [--poisson | --rate=q | --shuffle]]\n"
     "       [options]\n"
-    "       [data | --each data...]";
+    "       [data | --each data ...]";
 
 static const char options[] =
     "Train the model on the data (CSV, IDX or an FLT data set; none or -\n"
