@@ -31,7 +31,8 @@ static const char usage[] =
     "       fl-mask --share -k keyfile -r roster -e enrolment [--min-clients=n]\n"
     "           [--corrupt=f] [--dropout=f] [--degree=k] [--threshold=t]\n"
     "           [-o file]\n"
-    "       fl-mask -k keyfile -r roster -s shares [-j n] [-o file] [file]\n"
+    "       fl-mask -k keyfile [-k keyfile]... -r roster -s shares [-j n]\n"
+    "           [-o file] [file]\n"
     "       fl-mask --confirm=survivors -k keyfile -i identity -r roster\n"
     "           -s shares [-o file]\n"
     "       fl-mask --reveal=survivors -k keyfile -r roster -s shares\n"
@@ -61,7 +62,9 @@ static const char options[] =
     "  -h, --help                print this help and exit\n"
     "  -i, --identity=FILE       the device's long-term identity (0600)\n"
     "  -j, --threads=N           mask with N threads (same output for any N)\n"
-    "  -k, --key=FILE            this client's key file of the round (0600)\n"
+    "  -k, --key=FILE            this client's key file of the round (0600);\n"
+    "                            a device's steps take several, one per\n"
+    "                            device in order (and -i as many)\n"
     "      --keygen              make this round's key file and print the public\n"
     "                            keys, signed by the identity\n"
     "      --make-enrolment      operator: sign the list of the identities given\n"
@@ -97,6 +100,9 @@ struct opts {
 	int set_mode;
 	const char *client, *key, *roster, *shares, *survivors, *seed;
 	const char *identity, *enrolment, *operator, *confirmations, *output;
+	const char **keys;      /* every -k, in order */
+	const char **identities;        /* every -i, in order */
+	int nkeys, nidentities;
 	uint64_t round;
 	int set_round, set_graph, set_min, threads;
 	struct fl_sa_policy pol;
@@ -249,23 +255,20 @@ parse_public(void *item, const struct fl_record *rec, struct fl_error *err)
  * would block a rerun, and an existing one is never overwritten.  Both
  * records are freed, the secret wiped. */
 static void
-publish_and_store(const struct opts *o, struct fl_record *pub,
+publish_and_store(struct tool_output *out, struct fl_record *pub,
     const char *path, struct fl_record *secret)
 {
-	struct tool_output out;
 	struct fl_error err;
 
-	tool_output_open(&out, o->output, 1);
-	tool_output_record(&out, pub, 0);
-	if (!out.is_file && fflush(out.fp) != 0)
-		tool_die("%s: %s", out.name, strerror(errno));
+	tool_output_record(out, pub, 0);
+	if (!out->is_file && fflush(out->fp) != 0)
+		tool_die("%s: %s", out->name, strerror(errno));
 	if (fl_secret_store(path, secret, 1, &err) < 0) {
 		if (err.code == FL_EINVAL)
 			tool_die("%s: exists: made once (remove it to start "
 			    "over)", path);
 		tool_die("%s: %s", path, err.msg);
 	}
-	tool_output_close(&out);
 	fl_record_wipe(secret);
 	fl_record_free(pub);
 }
@@ -275,6 +278,7 @@ publish_and_store(const struct opts *o, struct fl_record *pub,
 static void
 make_identity(const struct opts *o)
 {
+	struct tool_output out;
 	struct fl_record pub, sec;
 	struct fl_error err;
 	struct fl_sa_member op;         /* the operator's public identity */
@@ -296,7 +300,9 @@ make_identity(const struct opts *o)
 	if (fl_sa_identity_create(&pub, &sec, o->client, o->seed,
 	    o->operator != NULL ? op.pk : NULL, &err) < 0)
 		tool_die("%s", err.msg);
-	publish_and_store(o, &pub, o->identity, &sec);
+	tool_output_open(&out, o->output, 1);
+	publish_and_store(&out, &pub, o->identity, &sec);
+	tool_output_close(&out);
 }
 
 static void
@@ -325,7 +331,7 @@ make_enrolment(const struct opts *o, int nfiles, char **files)
 /* ---- keys and the roster ---- */
 
 static void
-keygen(const struct opts *o)
+keygen(const struct opts *o, struct tool_output *out)
 {
 	struct fl_sa_identity ident;
 	struct fl_record pub, sec;
@@ -346,7 +352,7 @@ keygen(const struct opts *o)
 		tool_die("%s", err.msg);
 	}
 	sodium_memzero(&ident, sizeof(ident));
-	publish_and_store(o, &pub, o->key, &sec);
+	publish_and_store(out, &pub, o->key, &sec);
 }
 
 static void
@@ -377,15 +383,13 @@ make_roster(const struct opts *o, int nfiles, char **files)
 /* ---- the client's steps ---- */
 
 static void
-share(const struct opts *o)
+share(const struct opts *o, struct tool_output *out)
 {
-	struct tool_output out;
 	struct step st;
 	struct fl_sa_enrolment e;
 	struct fl_record rec, erec;
 	struct fl_error err;
 
-	tool_output_open(&out, o->output, 1);
 	begin(o, &st);
 	read_enrolment(o->enrolment, st.kf.s.operator_pk, &e, &erec);
 	fl_record_init(&rec);
@@ -394,8 +398,7 @@ share(const struct opts *o)
 		tool_die("%s: %s", o->roster, err.msg);
 	/* Bound before the envelopes leave: from now on no other roster. */
 	check(fl_sa_keyfile_commit(&st.kf, o->key, &err), o->key, &err);
-	tool_output_record(&out, &rec, 0);
-	tool_output_close(&out);
+	tool_output_record(out, &rec, 0);
 	fl_record_free(&rec);
 	fl_record_free(&erec);
 	end(&st);
@@ -407,48 +410,67 @@ mask(const struct opts *o, int nfiles, char **files)
 	struct tool_input in;
 	struct tool_output out;
 	struct step st;
-	struct fl_record rec, extra;
+	struct opts one = *o;
+	struct fl_record *recs, extra;
 	struct fl_error err;
-	int n;
+	int n, k;
 
 	if (nfiles > 1)
-		tool_usage_error("one update to mask");
+		tool_usage_error(o->nkeys > 1 ? "one stream of updates to "
+		    "mask" : "one update to mask");
 	if (o->output == NULL)
 		tool_output_open(&out, NULL, 1);
-	begin(o, &st);
-	fl_record_init(&rec);
+	/* Every update read, and no more than one per key, before a key
+	 * file is touched. */
+	if ((recs = calloc((size_t)o->nkeys, sizeof(*recs))) == NULL)
+		tool_die("out of memory");
 	fl_record_init(&extra);
 	tool_input_init(&in, nfiles, files);
-	if ((n = tool_input_next(&in, &rec)) == 0)
-		tool_die("%s: no update to mask", in.name);
-	if (n < 0 || (n = tool_input_next(&in, &extra)) < 0)
+	for (k = 0; k < o->nkeys; k++) {
+		fl_record_init(&recs[k]);
+		if ((n = tool_input_next(&in, &recs[k])) == 0) {
+			if (o->nkeys == 1)
+				tool_die("%s: no update to mask", in.name);
+			tool_die("%s: %d updates for %d key files", in.name, k,
+			    o->nkeys);
+		}
+		if (n < 0)
+			exit(1);
+	}
+	if ((n = tool_input_next(&in, &extra)) < 0)
 		exit(1);
 	if (n > 0)
-		tool_die("%s: record %lu: one update per client and round",
-		    in.name, in.recno);
-	if (fl_sa_client_mask(&rec, &st.r, &st.kf.s, &st.rc, o->threads,
-	    &err) < 0)
-		tool_die("%s: %s", in.name, err.msg);
-	check(fl_sa_keyfile_commit(&st.kf, o->key, &err), o->key, &err);
-	if (o->output != NULL)
-		tool_output_open(&out, o->output, 1);
-	tool_output_record(&out, &rec, 0);
+		tool_die(o->nkeys == 1 ? "%s: record %lu: one update per "
+		    "client and round" : "%s: record %lu: one update per key "
+		    "file", in.name, in.recno);
+	/* Each update as a call with its key alone would mask it. */
+	for (k = 0; k < o->nkeys; k++) {
+		one.key = o->keys[k];
+		begin(&one, &st);
+		if (fl_sa_client_mask(&recs[k], &st.r, &st.kf.s, &st.rc,
+		    o->threads, &err) < 0)
+			tool_die("%s: %s", in.name, err.msg);
+		check(fl_sa_keyfile_commit(&st.kf, one.key, &err), one.key,
+		    &err);
+		if (k == 0 && o->output != NULL)
+			tool_output_open(&out, o->output, 1);
+		tool_output_record(&out, &recs[k], 0);
+		fl_record_free(&recs[k]);
+		end(&st);
+	}
 	tool_output_close(&out);
-	fl_record_free(&rec);
+	free(recs);
 	fl_record_free(&extra);
 	tool_input_free(&in);
-	end(&st);
 }
 
 static void
-confirm(const struct opts *o)
+confirm(const struct opts *o, struct tool_output *out)
 {
-	struct tool_output out;
 	struct step st;
 	struct fl_record rec;
 	struct fl_error err;
 
-	tool_output_open(&out, o->output, 1);
 	begin(o, &st);
 	fl_record_init(&rec);
 	if (fl_sa_client_confirm(&rec, &st.r, st.me, &st.kf.s, &st.ident,
@@ -457,22 +479,19 @@ confirm(const struct opts *o)
 		    o->survivors, err.msg);
 	sodium_memzero(&st.ident, sizeof(st.ident));
 	check(fl_sa_keyfile_commit(&st.kf, o->key, &err), o->key, &err);
-	tool_output_record(&out, &rec, 0);
-	tool_output_close(&out);
+	tool_output_record(out, &rec, 0);
 	fl_record_free(&rec);
 	end(&st);
 }
 
 static void
-reveal(const struct opts *o)
+reveal(const struct opts *o, struct tool_output *out)
 {
-	struct tool_output out;
 	struct step st;
 	struct fl_record rec;
 	struct fl_error err;
 	FILE *fp;
 
-	tool_output_open(&out, o->output, 1);
 	begin(o, &st);
 	fp = open_file(o->confirmations);
 	fl_record_init(&rec);
@@ -484,10 +503,40 @@ reveal(const struct opts *o)
 		    o->confirmations : o->survivors, err.msg);
 	fclose(fp);
 	fl_sa_keyfile_close(&st.kf);
-	tool_output_record(&out, &rec, 0);
-	tool_output_close(&out);
+	tool_output_record(out, &rec, 0);
 	fl_record_wipe(&rec);
 	end(&st);
+}
+
+/* A device's step (--keygen, --share, --confirm, --reveal, --forget)
+ * for every -k in order (and the -i of the same rank), the records to
+ * one output, each as the call with that key file alone writes it. */
+static void
+devices(const struct opts *o)
+{
+	struct tool_output out;
+	struct opts one = *o;
+	struct fl_error err;
+
+	if (o->mode != FORGET)
+		tool_output_open(&out, o->output, 1);
+	for (int k = 0; k < o->nkeys; k++) {
+		one.key = o->keys[k];
+		if (o->nidentities > 0)
+			one.identity = o->identities[k];
+		switch (o->mode) {
+		case KEYGEN: keygen(&one, &out); break;
+		case SHARE: share(&one, &out); break;
+		case CONFIRM: confirm(&one, &out); break;
+		case REVEAL: reveal(&one, &out); break;
+		default:
+			check(fl_sa_keyfile_forget(one.key, &err), one.key,
+			    &err);
+			break;
+		}
+	}
+	if (o->mode != FORGET)
+		tool_output_close(&out);
 }
 
 /* ---- options ---- */
@@ -606,10 +655,14 @@ main(int argc, char **argv)
 	};
 	struct opts o = { .pol = { .min_clients = 10, .corrupt = 0.05,
 	    .dropout = 0.1 }, .threads = 1 };
-	struct fl_error err;
 	int c;
 
 	tool_init(usage, argv);
+	/* At most one -k per argument. */
+	if ((o.keys = calloc((size_t)argc, sizeof(*o.keys))) == NULL ||
+	    (o.identities = calloc((size_t)argc, sizeof(*o.identities))) ==
+	    NULL)
+		tool_die("out of memory");
 	while ((c = getopt_long(argc, argv, "e:hi:j:k:o:r:s:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {
@@ -640,12 +693,18 @@ main(int argc, char **argv)
 		case 'e': o.enrolment = optarg; break;
 		case OPT_FORGET: set_mode(&o, FORGET, NULL); break;
 		case 'h': tool_help(options);
-		case 'i': o.identity = optarg; break;
+		case 'i':
+			o.identities[o.nidentities++] = optarg;
+			o.identity = o.identities[0];
+			break;
 		case 'j':
 			o.threads = (int)tool_opt_u64("--threads", optarg, 1,
 			    256);
 			break;
-		case 'k': o.key = optarg; break;
+		case 'k':
+			o.keys[o.nkeys++] = optarg;
+			o.key = o.keys[0];
+			break;
 		case OPT_KEYGEN: set_mode(&o, KEYGEN, NULL); break;
 		case OPT_ENROL: set_mode(&o, ENROLMENT, NULL); break;
 		case OPT_IDENTITY: set_mode(&o, IDENTITY, NULL); break;
@@ -680,21 +739,23 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	check_usage(&o, argc);
+	/* Several devices at once: a key file each, and for --keygen and
+	 * --confirm an identity each, paired in order. */
+	if (o.nkeys > 1 && (o.mode == IDENTITY || o.mode == ENROLMENT ||
+	    o.mode == ROSTER))
+		tool_usage_error("several -k are for the devices' steps");
+	if ((o.nidentities > 1 || (o.nkeys > 1 && o.nidentities > 0)) &&
+	    o.nidentities != o.nkeys)
+		tool_usage_error("several -i: one per -k keyfile, in order");
 
 	if (sodium_init() < 0)
 		tool_die("libsodium failed to start");
 	switch (o.mode) {
 	case IDENTITY: make_identity(&o); break;
 	case ENROLMENT: make_enrolment(&o, argc, argv); break;
-	case KEYGEN: keygen(&o); break;
 	case ROSTER: make_roster(&o, argc, argv); break;
-	case SHARE: share(&o); break;
 	case MASK: mask(&o, argc, argv); break;
-	case CONFIRM: confirm(&o); break;
-	case REVEAL: reveal(&o); break;
-	case FORGET:
-		check(fl_sa_keyfile_forget(o.key, &err), o.key, &err);
-		break;
+	default: devices(&o); break;
 	}
 	return 0;
 }

@@ -17,7 +17,7 @@ static const char usage[] =
     "fl-train -m model [-e epochs | -s steps] [-b batch] [--lr=rate]\n"
     "       [--dp [--clip=c] [--noise=z] [--poisson | --rate=q | --shuffle]]\n"
     "       [options]\n"
-    "       [data]";
+    "       [data | --each data ...]";
 
 static const char options[] =
     "Train the model on the data (CSV, IDX or an FLT data set; none or -\n"
@@ -34,6 +34,9 @@ static const char options[] =
     "                         cosine over the steps\n"
     "      --dp               DP-SGD: per-example clipping and Gaussian\n"
     "                         noise, for sample-level differential privacy\n"
+    "      --each             train on each data file apart, from the same\n"
+    "                         model, and write one update per file, in\n"
+    "                         order (each as a run on that file alone)\n"
     "  -e, --epochs=N         passes over the data (default 1)\n"
     "      --classes=LIST     CSV labels are the names in LIST, 'a,b,c'\n"
     "                         (class 0, 1, 2), not numbers\n"
@@ -133,12 +136,107 @@ record_specific(const char *key)
 	    strncmp(key, "ledger.", 7) == 0;
 }
 
+/* What every data set of a run shares. */
+struct run {
+	struct fl_train_opts o;
+	struct learn_data *ld;
+	const struct fl_model *global;
+	const struct fl_record *grec;   /* the model's record: metadata */
+	const struct fl_halves *halves;
+	const char *seed, *client;
+	int trained, zlevel;
+	struct tool_output *out;
+};
+
+/* Train on one data set from the global model and write its update (or
+ * its trained model) to the output. */
+static void
+train_one(struct run *r, const char *data)
+{
+	struct fl_train_result res;
+	struct fl_record rec;
+	struct fl_model m;
+	struct fl_data d;
+	struct fl_error err;
+	char num[FL_NUMBUF];
+
+	learn_load(&d, data, r->ld, &r->o.prep);
+	if (fl_model_copy(&m, r->global, &err) < 0)
+		tool_die("%s", err.msg);
+	learn_key(r->o.key, r->seed);
+	if (fl_train(&m, r->global, &d, &r->o, &res, &err) < 0)
+		tool_die("%s: %s", learn_name(data), err.msg);
+	memset(r->o.key, 0, sizeof(r->o.key));
+
+	fl_record_init(&rec);
+	for (size_t i = 0; i < r->grec->nmeta; i++)
+		if (!record_specific(r->grec->meta[i].key) && fl_meta_set(&rec,
+		    r->grec->meta[i].key, r->grec->meta[i].value, &err) < 0)
+			tool_die("%s", err.msg);
+	if (fl_meta_set(&rec, "kind", r->trained ? "model" : "update",
+	    &err) < 0 ||
+	    fl_meta_set(&rec, "loss", fl_format_double(num, res.loss),
+	    &err) < 0 ||
+	    (!r->trained && fl_meta_setf(&rec, &err, "weight", "%llu",
+	    (unsigned long long)d.n) < 0) ||
+	    (r->client != NULL && fl_meta_set(&rec, "client", r->client,
+	    &err) < 0))
+		tool_die("%s", err.msg);
+	/* A DP-SGD update is a release: the example count and the loss
+	 * would travel in clear beside what the noise protects. */
+	if (r->o.dp)
+		fl_release_strip(&rec);
+	if (r->o.dp && r->o.noise > 0 && (fl_meta_set(&rec, "dp.sigma",
+	    fl_format_double(num, r->o.noise * r->o.clip), &err) < 0 ||
+	    fl_meta_set(&rec, "dp.grid", fl_format_double(num, res.grid),
+	    &err) < 0 ||
+	    /* snapping to the grid moves the sum by at most g sqrt(d) */
+	    fl_meta_set(&rec, "dp.sensitivity", fl_format_double(num,
+	    r->o.clip + res.grid * sqrt((double)m.nparams)), &err) < 0))
+		tool_die("%s", err.msg);
+	if (res.skipped > 0)
+		tool_warn("%s: %llu times an example whose loss or gradient "
+		    "is not finite was left out of a batch (this count stays "
+		    "here)", learn_name(data), (unsigned long long)res.skipped);
+	if (r->o.dp && (fl_meta_set(&rec, "dp.level", "sample", &err) < 0 ||
+	    fl_meta_set(&rec, "dp.mechanism", "gaussian", &err) < 0 ||
+	    fl_meta_set(&rec, "dp.clip", fl_format_double(num, r->o.clip),
+	    &err) < 0 ||
+	    fl_meta_set(&rec, "dp.noise", fl_format_double(num, r->o.noise),
+	    &err) < 0 ||
+	    fl_meta_set(&rec, "dp.q", fl_format_double(num, res.q), &err) < 0 ||
+	    fl_meta_setf(&rec, &err, "dp.steps", "%llu",
+	    (unsigned long long)res.steps) < 0 ||
+	    fl_meta_set(&rec, "dp.sampling", r->o.poisson ? "poisson" :
+	    "shuffle", &err) < 0 ||
+	    (r->o.rate > 0 && fl_meta_set(&rec, "dp.rate", "public",
+	    &err) < 0) ||
+	    fl_meta_set(&rec, "dp.sampler", "ziggurat", &err) < 0 ||
+	    fl_meta_setf(&rec, &err, "dp.dim", "%llu",
+	    (unsigned long long)m.nparams) < 0 ||
+	    (r->seed != NULL && fl_meta_set(&rec, "dp.seeded", "yes",
+	    &err) < 0)))
+		tool_die("%s", err.msg);
+	/* Trained in f32, written in the global model's dtypes (f16 and
+	 * bf16 rounded to nearest: a DP-SGD update is noised already). */
+	if (fl_model_to_record(&m, r->trained ? NULL : r->global, &rec,
+	    &err) < 0 ||
+	    fl_record_narrow(&rec, r->halves, &err) < 0)
+		tool_die("%s: not writing the %s: %s", learn_name(data),
+		    r->trained ? "model" : "update", err.msg);
+	tool_output_record(r->out, &rec, r->zlevel);
+	fl_record_free(&rec);
+	fl_model_free(&m);
+	fl_data_free(&d);
+	learn_prep_free(&r->o.prep);
+}
+
 int
 main(int argc, char **argv)
 {
 	enum {
 		OPT_CLASS_WEIGHTS = 256, OPT_CLIENT, OPT_CLIP, OPT_COSINE,
-		OPT_DP, OPT_LR, OPT_MOMENTUM, OPT_NOISE, OPT_POISSON, OPT_PROX,
+		OPT_DP, OPT_EACH, OPT_LR, OPT_MOMENTUM, OPT_NOISE, OPT_POISSON, OPT_PROX,
 		OPT_RATE, OPT_SHUFFLE,
 		OPT_SEED, OPT_TRAINED, OPT_WD
 	};
@@ -149,6 +247,7 @@ main(int argc, char **argv)
 		{ "clip", required_argument, NULL, OPT_CLIP },
 		{ "cosine", no_argument, NULL, OPT_COSINE },
 		{ "dp", no_argument, NULL, OPT_DP },
+		{ "each", no_argument, NULL, OPT_EACH },
 		{ "epochs", required_argument, NULL, 'e' },
 		{ "classes", required_argument, NULL, LEARN_OPT_CLASSES },
 		{ "header", no_argument, NULL, LEARN_OPT_HEADER },
@@ -178,20 +277,19 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct fl_train_opts o;
-	struct fl_train_result res;
 	struct learn_data ld;
-	struct fl_record grec, rec;
+	struct fl_record grec;
 	struct fl_halves halves;
-	struct fl_model global, m;
-	struct fl_data d;
+	struct fl_model global;
 	struct fl_error err;
 	struct tool_output out;
 	struct progress pr;
-	const char *model = NULL, *output = NULL, *seed = NULL, *data;
+	struct run run;
+	const char *model = NULL, *output = NULL, *seed = NULL;
 	const char *client = NULL, *class_weights = NULL;
-	char num[FL_NUMBUF];
 	int c, zlevel = 0, quiet = 0, trained = 0, dp_opts = 0;
-	int poisson = 0, shuffle = 0;
+	int poisson = 0, shuffle = 0, each = 0, ndata;
+	char **datas, *stdin_name[] = { "-" };
 	uint64_t epochs = 1, steps = 0;
 	int have_epochs = 0;
 
@@ -226,6 +324,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_DP:
 			o.dp = 1;
+			break;
+		case OPT_EACH:
+			each = 1;
 			break;
 		case 'e':
 			epochs = tool_opt_u64("--epochs", optarg, 1,
@@ -301,11 +402,31 @@ main(int argc, char **argv)
 			tool_usage_error(NULL);
 		}
 	}
-	data = learn_operand(argc, argv, optind);
+	/* --each: every operand is a device's data set; otherwise one. */
+	if (each && argc > optind) {
+		datas = argv + optind;
+		ndata = argc - optind;
+	} else {
+		datas = stdin_name;
+		datas[0] = (char *)learn_operand(argc, argv, optind);
+		ndata = 1;
+	}
 	if (model == NULL)
 		tool_usage_error("no model: give -m FILE (fl-init makes one)");
-	if (strcmp(model, "-") == 0 && strcmp(data, "-") == 0)
-		tool_usage_error("the model and the data cannot both be stdin");
+	for (int k = 0; k < ndata; k++) {
+		if (strcmp(datas[k], "-") != 0)
+			continue;
+		if (strcmp(model, "-") == 0)
+			tool_usage_error("the model and the data cannot both "
+			    "be stdin");
+		for (int j = k + 1; j < ndata; j++)
+			if (strcmp(datas[j], "-") == 0)
+				tool_usage_error("--each: the standard input "
+				    "once at most");
+	}
+	if (client != NULL && ndata > 1)
+		tool_usage_error("--client names one update: not with several "
+		    "data files");
 	if (have_epochs && steps)
 		tool_usage_error("--epochs and --steps exclude each other");
 	if (dp_opts && !o.dp)
@@ -323,19 +444,16 @@ main(int argc, char **argv)
 	o.epochs = epochs;
 	o.steps = steps;
 
-	learn_check_data(data);
+	for (int k = 0; k < ndata; k++)
+		learn_check_data(datas[k]);
 	fl_record_init(&grec);
 	learn_read_model(model, &global, &grec, &halves);
 	ld.o.features = global.arch.sizes[0];
 	ld.o.classes = (uint32_t)global.arch.sizes[global.arch.layers];
 	learn_check_classes(&ld, ld.o.classes);
-	learn_load(&d, data, &ld, &o.prep);
 	if (class_weights != NULL)
 		o.class_weights = learn_read_vector(class_weights,
 		    "class-weights", "weight", ld.o.classes, "classes");
-	if (fl_model_copy(&m, &global, &err) < 0)
-		tool_die("%s", err.msg);
-	learn_key(o.key, seed);
 	memset(&pr, 0, sizeof(pr));
 	if (!quiet && isatty(STDERR_FILENO)) {
 		o.progress = show_progress;
@@ -343,71 +461,24 @@ main(int argc, char **argv)
 	}
 	/* Refuse a terminal before the work, not after it. */
 	tool_output_open(&out, output, 1);
-	if (fl_train(&m, &global, &d, &o, &res, &err) < 0)
-		tool_die("%s: %s", learn_name(data), err.msg);
-	memset(o.key, 0, sizeof(o.key));
-
-	fl_record_init(&rec);
-	for (size_t i = 0; i < grec.nmeta; i++)
-		if (!record_specific(grec.meta[i].key) && fl_meta_set(&rec,
-		    grec.meta[i].key, grec.meta[i].value, &err) < 0)
-			tool_die("%s", err.msg);
-	if (fl_meta_set(&rec, "kind", trained ? "model" : "update", &err) < 0 ||
-	    fl_meta_set(&rec, "loss", fl_format_double(num, res.loss),
-	    &err) < 0 ||
-	    (!trained && fl_meta_setf(&rec, &err, "weight", "%llu",
-	    (unsigned long long)d.n) < 0) ||
-	    (client != NULL && fl_meta_set(&rec, "client", client, &err) < 0))
-		tool_die("%s", err.msg);
-	/* A DP-SGD update is a release: the example count and the loss
-	 * would travel in clear beside what the noise protects. */
-	if (o.dp)
-		fl_release_strip(&rec);
-	if (o.dp && o.noise > 0 && (fl_meta_set(&rec, "dp.sigma",
-	    fl_format_double(num, o.noise * o.clip), &err) < 0 ||
-	    fl_meta_set(&rec, "dp.grid", fl_format_double(num, res.grid),
-	    &err) < 0 ||
-	    /* snapping to the grid moves the sum by at most g sqrt(d) */
-	    fl_meta_set(&rec, "dp.sensitivity", fl_format_double(num,
-	    o.clip + res.grid * sqrt((double)m.nparams)), &err) < 0))
-		tool_die("%s", err.msg);
-	if (res.skipped > 0)
-		tool_warn("%s: %llu times an example whose loss or gradient "
-		    "is not finite was left out of a batch (this count stays "
-		    "here)", learn_name(data), (unsigned long long)res.skipped);
-	if (o.dp && (fl_meta_set(&rec, "dp.level", "sample", &err) < 0 ||
-	    fl_meta_set(&rec, "dp.mechanism", "gaussian", &err) < 0 ||
-	    fl_meta_set(&rec, "dp.clip", fl_format_double(num, o.clip),
-	    &err) < 0 ||
-	    fl_meta_set(&rec, "dp.noise", fl_format_double(num, o.noise),
-	    &err) < 0 ||
-	    fl_meta_set(&rec, "dp.q", fl_format_double(num, res.q), &err) < 0 ||
-	    fl_meta_setf(&rec, &err, "dp.steps", "%llu",
-	    (unsigned long long)res.steps) < 0 ||
-	    fl_meta_set(&rec, "dp.sampling", o.poisson ? "poisson" :
-	    "shuffle", &err) < 0 ||
-	    (o.rate > 0 && fl_meta_set(&rec, "dp.rate", "public", &err) < 0) ||
-	    fl_meta_set(&rec, "dp.sampler", "ziggurat", &err) < 0 ||
-	    fl_meta_setf(&rec, &err, "dp.dim", "%llu",
-	    (unsigned long long)m.nparams) < 0 ||
-	    (seed != NULL && fl_meta_set(&rec, "dp.seeded", "yes", &err) < 0)))
-		tool_die("%s", err.msg);
-	/* Trained in f32, written in the global model's dtypes (f16 and
-	 * bf16 rounded to nearest: a DP-SGD update is noised already). */
-	if (fl_model_to_record(&m, trained ? NULL : &global, &rec, &err) < 0 ||
-	    fl_record_narrow(&rec, &halves, &err) < 0)
-		tool_die("%s: not writing the %s: %s", learn_name(data),
-		    trained ? "model" : "update", err.msg);
-	fl_halves_free(&halves);
-	tool_output_record(&out, &rec, zlevel);
+	/* Each data set as if alone: the same model, options and seed. */
+	run.o = o;
+	run.ld = &ld;
+	run.global = &global;
+	run.grec = &grec;
+	run.halves = &halves;
+	run.seed = seed;
+	run.client = client;
+	run.trained = trained;
+	run.zlevel = zlevel;
+	run.out = &out;
+	for (int k = 0; k < ndata; k++)
+		train_one(&run, datas[k]);
 	tool_output_close(&out);
 
-	fl_record_free(&rec);
+	fl_halves_free(&halves);
 	fl_record_free(&grec);
-	fl_model_free(&m);
 	fl_model_free(&global);
-	fl_data_free(&d);
-	learn_prep_free(&o.prep);
 	free((void *)o.class_weights);
 	return 0;
 }

@@ -11,6 +11,10 @@
 #   fl-train | fl-clip-noise --indicator | fl-quantize --ring |
 #     fl-clip-noise --shares (its share of the distributed noise) | fl-mask
 #
+# (run for batches of up to 16 devices, one process per program for the
+# batch: fl-train --each and fl-mask with every device's key file write
+# each device's record as its own run would, and the filters take each
+# record apart)
 # with secure aggregation against a lying server: a long-term identity per
 # device and the operator's enrolment, made once, then per round keys
 # signed by the identity, Shamir shares, the consistency round (the
@@ -40,7 +44,8 @@ usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
   -a ARCH          model (default mlp:784-64-10)
   -b N             client batch size (16)
   -c N             expected cohort: clients sampled per round (150)
-  -d DIR           work directory (default: a new one under /tmp)
+  -d DIR           work directory (default: a new one under $TMPDIR, or
+                   /dev/shm if there is one, or /tmp)
       --delta=D    target delta (1e-5)
       --dropout=P  probability that a sampled client drops, at a stage of
                    the protocol drawn at random (0.05)
@@ -94,8 +99,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -n "${FL_BIN:-}" ] && PATH=$FL_BIN:$PATH
+# By default in memory (/dev/shm) when there is one: nothing of a
+# simulation needs to survive a crash.
 if [ -z "$DIR" ]; then
-	DIR=$(mktemp -d "${TMPDIR:-/tmp}/fl-simulate.XXXXXX")
+	tmp=${TMPDIR:-/tmp}
+	[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
+	    tmp=/dev/shm
+	DIR=$(mktemp -d "$tmp/fl-simulate.XXXXXX")
 fi
 mkdir -p "$DIR"
 cd "$DIR"
@@ -142,7 +152,6 @@ fi
 # fl-split pads the client number to the width of N - 1.
 W=$((N - 1))
 W=${#W}
-shard() { printf 'shards/c%0*d.flt' "$W" "$1"; }
 
 fl-init -a "$ARCH" --seed "$SEED" -o global.flt
 rm -f state.flt budget.ledger
@@ -189,54 +198,82 @@ each() {
 	xargs -r -P "$JOBS" -n 16 bash -c \
 	    'set -o pipefail; for i; do "$0" "$i" || exit 1; done' "$1"
 }
+# batch FUNCTION: FUNCTION I1 I2... once per batch of up to 16 clients,
+# JOBS batches at a time: for the programs that take several devices'
+# files in one call, each device's output as if it ran alone.
+batch() {
+	xargs -r -P "$JOBS" -n 16 bash -c 'set -o pipefail; "$0" "$@"' "$1"
+}
 identity() {
 	fl-mask --make-identity --client "c$1" -i "ids/c$1.id" \
 	    --operator ids/op.pub -o "ids/c$1.idpub"
 }
-# The round's keys, signed by the device's identity.
+# The devices' steps, for a batch of devices I1 I2... in one fl-mask
+# call each (every device's record as its own call would write it, in a
+# file named after the first): the round's keys, signed by the device's
+# identity.
 keygen() {
-	fl-mask --keygen --round "$MR" -k "round/c$1.key" -i "ids/c$1.id" \
-	    -o "round/c$1.pub"
+	local i a=()
+	for i; do a+=(-k "round/c$i.key" -i "ids/c$i.id"); done
+	fl-mask --keygen --round "$MR" "${a[@]}" -o "round/c$1.pub"
 }
 # A client checks the roster against the enrolment and its own policy,
 # which must be the server's: the same --dropout (and the default
 # --corrupt), and a floor on the clients.
 share() {
-	fl-mask --share -k "round/c$1.key" -r round/roster.flt \
+	local i a=()
+	for i; do a+=(-k "round/c$i.key"); done
+	fl-mask --share "${a[@]}" -r round/roster.flt \
 	    -e enrolment.flt --dropout "$TOLERATE" --min-clients "$MINC" \
 	    -o "round/c$1.shares"
 }
 confirm() {
-	fl-mask --confirm round/survivors -k "round/c$1.key" -i "ids/c$1.id" \
+	local i a=()
+	for i; do a+=(-k "round/c$i.key" -i "ids/c$i.id"); done
+	fl-mask --confirm round/survivors "${a[@]}" \
 	    -r round/roster.flt -s round/shares.flt -o "round/c$1.confirm"
 }
 reveal() {
-	fl-mask --reveal round/survivors -k "round/c$1.key" \
+	local i a=()
+	for i; do a+=(-k "round/c$i.key"); done
+	fl-mask --reveal round/survivors "${a[@]}" \
 	    -r round/roster.flt -s round/shares.flt \
 	    --confirmations round/confirms.flt -o "round/c$1.reveal"
 }
 forget() {
-	fl-mask --forget -k "round/c$1.key"
+	local i a=()
+	for i; do a+=(-k "round/c$i.key"); done
+	fl-mask --forget "${a[@]}"
 }
-# Train, clip, encode, add this client's share of the noise, mask.
-client() {
-	local i=$1 d=round
-	local in; in=$(shard "$i")
+# Train, clip, encode, add each client's share of the noise, mask: for a
+# batch of clients at once, one process per program (fl-train --each
+# trains each client's shard apart; the filters take each record apart,
+# each with its own noise; fl-mask masks the n-th update with the n-th
+# key file), each client's record the same as its own pipeline's.  The
+# batch's masked records go to round/mI.flt, I its first client.
+clients() {
+	local i d=round f shards=() keys=()
+	for i; do
+		printf -v f 'shards/c%0*d.flt' "$W" "$i"
+		shards+=("$f")
+		keys+=(-k "$d/c$i.key")
+	done
 	if [ "$PRIVATE" = 0 ]; then
 		fl-train -q -m global.flt -e "$EPOCHS" -b "$BATCH" --lr "$LR" \
-		    --client "c$i" "$in" -o "$d/u$i.flt"
+		    --each "${shards[@]}" -o "$d/u$1.flt"
 		return
 	fi
-	fl-train -q -m global.flt -e "$EPOCHS" -b "$BATCH" --lr "$LR" "$in" |
+	fl-train -q -m global.flt -e "$EPOCHS" -b "$BATCH" --lr "$LR" \
+	    --each "${shards[@]}" |
 	    fl-clip-noise -c "$CLIP" --indicator |
 	    fl-quantize --ring 32 --clients "$COHORT" --noise "$Z" \
 		--rotation-seed "round-$t" |
 	    fl-clip-noise --noise "$Z" --shares "$SHARES" \
 		-m discrete-gaussian --indicator-noise "$SIGMA_B" |
-	    fl-mask -k "$d/c$i.key" -r "$d/roster.flt" -s "$d/shares.flt" \
-		-o "$d/m$i.flt"
+	    fl-mask "${keys[@]}" -r "$d/roster.flt" -s "$d/shares.flt" \
+		-o "$d/m$1.flt"
 }
-export -f client shard identity keygen share confirm reveal forget
+export -f clients identity keygen share confirm reveal forget
 export PRIVATE EPOCHS BATCH LR CLIP Z COHORT SIGMA_B W MINC
 
 # threshold ROSTER: t, the shares that rebuild a secret.
@@ -252,7 +289,7 @@ quorum() {
 # end_round: the round is over, however it ended: every sampled client
 # overwrites and removes its key file.
 end_round() {
-	cut -d' ' -f1 round/stage | each forget
+	cut -d' ' -f1 round/stage | batch forget
 }
 
 if [ "$PRIVATE" = 1 ]; then
@@ -301,7 +338,7 @@ for t in $(seq 1 "$ROUNDS"); do
 		print $1, (st > 3 ? 3 : st) }' round/sampled - > round/stage
 	sampled=$(wc -l < round/sampled)
 	if [ "$PRIVATE" = 0 ]; then
-		cut -d' ' -f1 round/stage | each client
+		cut -d' ' -f1 round/stage | batch clients
 		fl-aggregate round/u*.flt > round/agg.flt
 		fl-apply -m global.flt -s state.flt --optimizer avgm \
 		    --server-lr "$SLR" -o global.flt round/agg.flt
@@ -310,7 +347,7 @@ for t in $(seq 1 "$ROUNDS"); do
 		# Keys for the sampled clients, signed by their identities;
 		# the roster of enrolled clients; then the shares of those
 		# that did not drop before sharing.
-		cut -d' ' -f1 round/stage | each keygen
+		cut -d' ' -f1 round/stage | batch keygen
 		if [ "$sampled" -lt "$MINC" ] ||
 		    ! cat round/c*.pub | fl-mask --make-roster -e enrolment.flt \
 			--dropout "$TOLERATE" -o round/roster.flt; then
@@ -319,7 +356,7 @@ for t in $(seq 1 "$ROUNDS"); do
 			    "stays" >&2
 			continue
 		fi
-		awk '$2 != 1 { print $1 }' round/stage | each share
+		awk '$2 != 1 { print $1 }' round/stage | batch share
 		# Fewer shared than the threshold: no client could mask.
 		shared=$(awk '$2 != 1' round/stage | wc -l)
 		if [ "$shared" -lt "$(threshold round/roster.flt)" ]; then
@@ -336,7 +373,7 @@ for t in $(seq 1 "$ROUNDS"); do
 		# shares add up to).
 		SHARES=$((SURV < sampled ? SURV : sampled))
 		export SHARES
-		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage | each client
+		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage | batch clients
 		awk '$2 == 0 || $2 == 3 { print "c" $1 }' round/stage \
 		    > round/survivors
 		survivors=$(wc -l < round/survivors)
@@ -351,9 +388,9 @@ for t in $(seq 1 "$ROUNDS"); do
 		# The consistency round: the survivors sign the survivor list;
 		# the server forwards the signatures to all of them, and each
 		# reveals only for the list a quorum confirmed.
-		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage | each confirm
+		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage | batch confirm
 		cat round/c*.confirm > round/confirms.flt
-		awk '$2 == 0 { print $1 }' round/stage | each reveal
+		awk '$2 == 0 { print $1 }' round/stage | batch reveal
 		cat round/c*.reveal > round/reveals.flt 2> /dev/null || true
 		# Too few reveals (below the threshold t): the round aborts.
 		if ! fl-aggregate --roster round/roster.flt \

@@ -307,6 +307,92 @@ EOF
 	cmp <(fl-inspect -d w s1.flt) <(fl-inspect -d w plain.flt)
 }
 
+@test "fl-mask -k K1 -k K2...: a stream of updates, each masked as by its own call" {
+	round5
+	mask 1 2 3 4
+	cat c1.ring c2.ring c3.ring | fl-mask -k c1.key -k c2.key -k c3.key \
+	    -r roster.flt -s shares.flt -o three.masked
+	cat c1.masked c2.masked c3.masked | cmp - three.masked
+	# The server takes them as one file among the others.
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	confirm survivors 1 2 3 4
+	reveal survivors 1 2 3 4
+	cat c?.reveal > reveals.flt
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o s1.flt c1.masked c2.masked c3.masked \
+	    c4.masked
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o s2.flt three.masked c4.masked
+	cmp s1.flt s2.flt
+	# Fewer or more updates than key files: refused before any key file
+	# is touched, nothing written.
+	cp c5.key c5.before
+	run --separate-stderr fl-mask -k c5.key -k c4.key -r roster.flt \
+	    -s shares.flt -o x.flt < c5.ring
+	assert_equal "$status" 1
+	assert_equal "$stderr" "fl-mask: <stdin>: 1 updates for 2 key files"
+	cat c5.ring c4.ring c4.ring > three.ring
+	run --separate-stderr fl-mask -k c5.key -k c4.key -r roster.flt \
+	    -s shares.flt -o x.flt three.ring
+	assert_equal "$status" 1
+	assert_equal "$stderr" \
+	    "fl-mask: three.ring: record 3: one update per key file"
+	[ ! -e x.flt ]
+	cmp c5.key c5.before
+}
+
+@test "fl-mask: every step of several devices in one call, as each alone" {
+	local d=$BATS_TEST_TMPDIR
+	ids 5
+	# --keygen: the same public keys (seeded) as one call per device.
+	fl-mask --keygen --round 3 -k c1.key -k c2.key -k c3.key -k c4.key \
+	    -k c5.key -i "$d/c1.id" -i "$d/c2.id" -i "$d/c3.id" \
+	    -i "$d/c4.id" -i "$d/c5.id" --seed t -o pubs.flt
+	mkdir one
+	(cd one && keys 5)
+	cat one/c?.pub | cmp - pubs.flt
+	for i in 1 2 3 4 5; do cmp "c$i.key" "one/c$i.key"; done
+	fl-mask --make-roster -e "$ENROL" "${GRAPH[@]}" -o roster.flt pubs.flt
+	# --share, masking, --confirm, --reveal by batches; the sum is exact.
+	fl-mask --share -k c1.key -k c2.key -k c3.key -r roster.flt \
+	    -e "$ENROL" --min-clients 3 "${GRAPH[@]}" -o s1.flt
+	fl-mask --share -k c4.key -k c5.key -r roster.flt -e "$ENROL" \
+	    --min-clients 3 "${GRAPH[@]}" -o s2.flt
+	cat s1.flt s2.flt > shares.flt
+	[ "$(fl-inspect -g client shares.flt | sort -u | wc -l)" = 5 ]
+	for i in 1 2 3 4; do
+		fl-pack -m kind=update -m modulus=65536 -m round=3 \
+		    -t "w:u32=$i,$((i * 1000)),65535" -o "c$i.ring"
+	done
+	cat c[1-4].ring | fl-mask -k c1.key -k c2.key -k c3.key -k c4.key \
+	    -r roster.flt -s shares.flt -o masked.flt
+	printf 'c1\nc2\nc3\nc4\n' > survivors
+	fl-mask --confirm survivors -k c1.key -k c2.key -k c3.key -k c4.key \
+	    -i "$d/c1.id" -i "$d/c2.id" -i "$d/c3.id" -i "$d/c4.id" \
+	    -r roster.flt -s shares.flt -o confirms.flt
+	fl-mask --reveal survivors -k c1.key -k c2.key -k c3.key \
+	    -r roster.flt -s shares.flt --confirmations confirms.flt \
+	    -o reveals.flt
+	fl-aggregate --roster roster.flt --shares shares.flt \
+	    --reveals reveals.flt -o sum.flt masked.flt
+	fl-aggregate -r sum -o plain.flt c[1-4].ring
+	cmp <(fl-inspect -d w sum.flt) <(fl-inspect -d w plain.flt)
+	# --forget: every key file.
+	fl-mask --forget -k c1.key -k c2.key -k c3.key -k c4.key -k c5.key
+	[ -z "$(find . -maxdepth 1 -name 'c*.key')" ]
+	# An identity per key file for --keygen and --confirm, in order;
+	# several -k are not for the operator's and server's steps.
+	for args in "--keygen --round 3 -k x1.key -k x2.key -i $d/c1.id" \
+	    "--keygen --round 3 -k x1.key -i $d/c1.id -i $d/c2.id" \
+	    "--make-roster -e $ENROL -k x1.key -k x2.key pubs.flt" \
+	    "--make-identity --client n -i n1.id -i n2.id"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr fl-mask $args -o out.flt
+		assert_equal "$status" 2
+		[ ! -e out.flt ] && [ ! -e x1.key ] && [ ! -e n1.id ]
+	done
+}
+
 # ---- the threshold ----
 
 # With --corrupt 0 the quorum of survivors a round needs is t = 3 here.

@@ -87,6 +87,56 @@ PY
 	cmp p1.flt p2.flt
 }
 
+@test "fl-train --each: one update per data file, each the bytes of a run on it alone" {
+	fl-init -a mlp:4-8-3 --seed 1 -o mlp.flt
+	fl-split -n 3 --iid --seed 3 -p part blobs.flt
+	for opts in "-e 2 -b 7" "--dp -b 16 --poisson" "-e 1 --trained"; do
+		rm -f one.flt
+		for p in part0.flt part1.flt part2.flt; do
+			# shellcheck disable=SC2086
+			fl-train -m mlp.flt --seed 1 $opts "$p" >> one.flt
+		done
+		# shellcheck disable=SC2086
+		fl-train -m mlp.flt --seed 1 $opts --each part0.flt \
+		    part1.flt part2.flt -o each.flt
+		cmp one.flt each.flt
+	done
+	run fl-inspect -c each.flt
+	assert_success
+	# One file, and stdin among them.
+	fl-train -m mlp.flt --seed 1 --each part1.flt -o e1.flt
+	fl-train -m mlp.flt --seed 1 part1.flt -o o1.flt
+	cmp e1.flt o1.flt
+	fl-train -m mlp.flt --seed 1 --each part0.flt - < part1.flt > e2.flt
+	fl-train -m mlp.flt --seed 1 part0.flt > o2.flt
+	fl-train -m mlp.flt --seed 1 part1.flt >> o2.flt
+	cmp e2.flt o2.flt
+	# Without a seed, each from its own key: the updates differ.
+	fl-train -m mlp.flt --each part0.flt part0.flt -o r.flt
+	run fl-inspect r.flt
+	[ "$(printf '%s\n' "${lines[@]}" | sed -n 's/.* pcrc \([0-9a-f]*\) .*/\1/p' |
+	    sort -u | wc -l)" = 2 ]
+	# Several files need --each; --client names one update; stdin once.
+	run --separate-stderr fl-train -m mlp.flt part0.flt part1.flt \
+	    -o x.flt
+	assert_equal "$status" 2
+	run --separate-stderr fl-train -m mlp.flt --each --client c \
+	    part0.flt part1.flt -o x.flt
+	assert_equal "$status" 2
+	run --separate-stderr fl-train -m mlp.flt --each - - -o x.flt
+	assert_equal "$status" 2
+	# A bad file among them: exit 1, nothing written.
+	run --separate-stderr fl-train -m mlp.flt --each part0.flt nope.flt \
+	    -o x.flt
+	assert_equal "$status" 1
+	assert_equal "$stderr" "fl-train: nope.flt: No such file or directory"
+	echo junk > bad.flt
+	run --separate-stderr fl-train -m mlp.flt --each part0.flt bad.flt \
+	    -o x.flt
+	assert_equal "$status" 1
+	[ ! -e x.flt ]
+}
+
 @test "fl-train: --steps, --epochs, --batch, momentum, weight decay, cosine" {
 	fl-train -m model.flt --seed 1 -s 3 -b 10 blobs.flt -o a.flt
 	fl-train -m model.flt --seed 1 -s 3 -b 10 --momentum 0.9 \
