@@ -123,24 +123,30 @@ noise_record(const struct opts *o, struct fl_record *rec,
 }
 
 /*
- * The tensors this record's clipping and noise act on.  A ring record is
- * one vector (fl-quantize --ring): all of it.  Otherwise the selection:
- * an integer tensor cannot be clipped or noised, and must be left out by
- * name or pattern.  What is left out is DROPPED, not passed through: the
- * record leaves with a DP claim (dp.*), and a tensor beside the noised
- * ones would travel in clear under it (tests/privacy-attacks.bats).
+ * The tensors this record's clipping and noise act on.  A record of
+ * integer tensors (a ring record of fl-quantize --ring, or integers noised
+ * with their --sensitivity) is one vector: all of it.  Otherwise the
+ * selection: an integer tensor beside float ones cannot be clipped or
+ * noised, and must be left out by name or pattern.  What is left out is
+ * DROPPED, not passed through: the record leaves with a DP claim (dp.*),
+ * and a tensor beside the noised ones would travel in clear under it
+ * (tests/privacy-attacks.bats).
  */
 static void
 select_record(const struct opts *o, struct fl_record *rec,
     const struct tool_input *in)
 {
 	struct fl_error err;
+	int floats = 0;
 
-	if (fl_meta_get(rec, "modulus") != NULL) {
+	for (size_t i = 0; i < rec->ntensors; i++)
+		floats |= fl_dtype_is_float(rec->tensors[i].dtype) &&
+		    strcmp(rec->tensors[i].name, FL_LOSS_TENSOR) != 0;
+	if (fl_meta_get(rec, "modulus") != NULL || !floats) {
 		if (fl_select_active(&o->sel))
-			tool_die("%s: record %lu: --only and --exclude apply "
-			    "before fl-quantize --ring: a ring record is one "
-			    "vector", in->name, in->recno);
+			tool_die("%s: record %lu: --only and --exclude select "
+			    "float tensors: a record of integers (fl-quantize "
+			    "--ring) is noised whole", in->name, in->recno);
 		return;
 	}
 	for (size_t i = 0; i < rec->ntensors; i++) {
