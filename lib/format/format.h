@@ -363,6 +363,17 @@ int fl_select_split(const struct fl_select *s, struct fl_record *rec,
 int fl_select_join(struct fl_record *rec, const struct fl_record *aside,
     struct fl_error *err);
 
+/*
+ * The names of aside's tensors, comma-separated, into buf (n bytes: at
+ * most FL_MAX_VALUE + 1 for a metadata value; FL_ELIMIT when longer), and
+ * back: fl_select_take moves the tensors of rec named in such a list into
+ * aside (FL_EFORMAT for a name rec does not have).
+ */
+int fl_select_names(const struct fl_record *aside, char *buf, size_t n,
+    struct fl_error *err);
+int fl_select_take(struct fl_record *rec, const char *names,
+    struct fl_record *aside, struct fl_error *err);
+
 /* ---- shapes ---- */
 
 /*

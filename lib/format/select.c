@@ -252,3 +252,57 @@ fl_select_join(struct fl_record *rec, const struct fl_record *aside,
 	}
 	return 0;
 }
+
+int
+fl_select_names(const struct fl_record *aside, char *buf, size_t n,
+    struct fl_error *err)
+{
+	size_t len = 0;
+
+	if (n > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < aside->ntensors; i++) {
+		const char *name = aside->tensors[i].name;
+		size_t m = strlen(name);
+
+		if (len + (i > 0) + m + 1 > n)
+			return fl_error_set(err, FL_ELIMIT, "the names of the "
+			    "tensors passed through take more than %zu bytes",
+			    n - 1);
+		if (i > 0)
+			buf[len++] = ',';
+		memcpy(buf + len, name, m + 1);
+		len += m;
+	}
+	return 0;
+}
+
+int
+fl_select_take(struct fl_record *rec, const char *names,
+    struct fl_record *aside, struct fl_error *err)
+{
+	char name[FL_MAX_NAME + 1];
+	const char *p = names;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+		const struct fl_tensor *t;
+		struct fl_tensor *u;
+
+		if (len == 0 || len > FL_MAX_NAME)
+			return fl_error_set(err, FL_EFORMAT, "a bad list of "
+			    "tensor names");
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if ((t = fl_tensor_find(rec, name)) == NULL)
+			return fl_error_set(err, FL_EFORMAT, "no tensor '%s'",
+			    name);
+		if ((u = fl_tensor_add(aside, t->name, t->dtype, t->rank,
+		    t->dims, err)) == NULL)
+			return -1;
+		memcpy(u->data, t->data, u->nbytes);
+		fl_tensor_remove(rec, name);
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}

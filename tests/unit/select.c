@@ -127,6 +127,25 @@ test_select(void)
 	CHECK(((int64_t *)fl_tensor_find(&rec,
 	    "bn.num_batches_tracked")->data)[0] == 117);
 	CHECK(fl_select_join(&rec, &aside, &err) < 0);
+	/* The names of the tensors set aside, and back. */
+	{
+		struct fl_record back;
+		char names[64], small[8];
+
+		CHECK(fl_select_names(&aside, names, sizeof(names), &err) == 0);
+		CHECK(strcmp(names, "conv.weight,bn.num_batches_tracked") == 0);
+		CHECK(fl_select_names(&aside, small, sizeof(small), &err) < 0 &&
+		    err.code == FL_ELIMIT);
+		fl_record_init(&back);
+		CHECK(fl_select_take(&rec, names, &back, &err) == 0);
+		CHECK(rec.ntensors == 3 && back.ntensors == 2);
+		CHECK(((int64_t *)back.tensors[1].data)[0] == 117);
+		CHECK(fl_select_take(&rec, "conv.weight", &back, &err) < 0);
+		CHECK(strcmp(err.msg, "no tensor 'conv.weight'") == 0);
+		CHECK(fl_select_take(&rec, ",x", &back, &err) < 0);
+		CHECK(fl_select_join(&rec, &back, &err) == 0);
+		fl_record_free(&back);
+	}
 	/* Dropped. */
 	CHECK(fl_select_split(&s, &rec, keep, NULL, &err) == 0);
 	CHECK(rec.ntensors == 3 && fl_tensor_find(&rec, "conv.weight") == NULL);
