@@ -623,8 +623,8 @@ main(int argc, char **argv)
 			pass_take(&rec, &in, &aside);
 			if (fl_codec_decode(&outr, &rec, &run, &err) < 0)
 				die_rec(&in, &err);
-			fl_meta_del(&outr, "q.pass");
-			pass_join(&outr, &in, &aside);
+			if (fl_select_join(&outr, &aside, &err) < 0)
+				die_rec(&in, &err);
 		} else {
 			fl_record_clear(&aside);
 			select_record(&o, &sel, &rec, &in, &aside);
