@@ -21,20 +21,18 @@
 
 static const char usage[] =
     "fl-quantize --bits=b [--per-tensor] [--seed=text] [--stats] [-z]\n"
-    "           [-o file] [file ...]\n"
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-quantize --eden=b [--rotation-seed=text] [--stats] [-z]\n"
-    "           [-o file] [file ...]\n"
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-quantize --ring=bits --clients=n [-c clip] [--noise=z] [--scale=s]\n"
     "           [--beta=b] [--modclip-prob=p] [--rotation=hd|none]\n"
     "           [--rotation-seed=text] [--seed=text] [--stats] [-z] [-o file]\n"
     "           [file ...]\n"
     "       fl-quantize --rand-k=k [--sparse-seed=text] [--stats] [-z]\n"
-    "           [-o file] [file ...]\n"
-    "       fl-quantize --top-k=k [--residual=file] [--stats] [-z] [-o file]\n"
-    "           [file ...]\n"
-    "       fl-quantize -d [--mean[=n]] [--stats] [-z] [-o file] [file ...]\n"
-    "       (--bits, --eden, --rand-k and --top-k also take --only=patterns\n"
-    "       and --exclude=patterns)";
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
+    "       fl-quantize --top-k=k [--residual=file] [--stats] [-z]\n"
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
+    "       fl-quantize -d [--mean[=n]] [--stats] [-z] [-o file] [file ...]";
 
 static const char options[] =
     "Encode updates in the ring Z_2^b for secure aggregation, round or sparsify\n"
