@@ -57,6 +57,7 @@ check_pattern(const char *p, size_t len, int exclude, struct fl_error *err)
 		return fl_error_set(err, FL_EINVAL, "invalid %s: a pattern "
 		    "longer than %d bytes", kind_name(exclude), FL_MAX_NAME);
 	fl_escape(q, sizeof(q), p, len);
+	/* Every byte, inside brackets too, before the syntax. */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)p[i];
 
@@ -67,6 +68,10 @@ check_pattern(const char *p, size_t len, int exclude, struct fl_error *err)
 			    "a tensor name has no '%c' (names are "
 			    "[A-Za-z0-9_.:/-])", kind_name(exclude), q,
 			    c >= 0x20 && c < 0x7f ? c : '?');
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
 		if (c == '\\' && (i + 1 == len))
 			return fl_error_set(err, FL_EINVAL, "invalid %s '%s': "
 			    "ends in a backslash", kind_name(exclude), q);
