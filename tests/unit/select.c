@@ -102,6 +102,7 @@ test_select(void)
 	CHECK(fl_select_add(&s, 0, "a b", &err) < 0);
 	CHECK(fl_select_add(&s, 0, "a\\", &err) < 0);
 	CHECK(fl_select_add(&s, 0, "[]]x", &err) == 0);
+	CHECK(fl_select_add(&s, 0, "a[2$3]", &err) < 0);
 	fl_select_free(&s);
 
 	/* Split and join: the left-out tensors come back byte for byte,
