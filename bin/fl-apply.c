@@ -17,7 +17,7 @@
 
 static const char usage[] =
     "fl-apply -m model [-s state] [--optimizer=name] [--ledger=file]\n"
-    "       [option ...] [-o file] [file]";
+    "       [--only=patterns] [--exclude=patterns] [option ...] [-o file] [file]";
 
 static const char options[] =
     "Apply the aggregate update in FILE (default: standard input) to the\n"
@@ -28,6 +28,9 @@ static const char options[] =
     "                         (default 0.9)\n"
     "      --beta2=B          second-moment decay of adam and yogi\n"
     "                         (default 0.99)\n"
+    "      --exclude=GLOBS    leave out the aggregate's tensors whose names\n"
+    "                         match a glob pattern (comma-separated;\n"
+    "                         repeatable): the model keeps those tensors\n"
     "  -h, --help             print this help and exit\n"
     "      --ledger=FILE      anchor the privacy ledger's head in the new\n"
     "                         model (fl-account --anchor checks it)\n"
@@ -35,6 +38,9 @@ static const char options[] =
     "                         avgm, 0.01 for the adaptive optimizers)\n"
     "  -m, --model=FILE       the global model (required)\n"
     "      --momentum=B       server momentum of avgm (default 0.9)\n"
+    "      --only=GLOBS       apply only the aggregate's tensors whose names\n"
+    "                         match (integer tensors are never applied: leave\n"
+    "                         them out by name); the model keeps the others\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
     "      --optimizer=NAME   sgd (default), avgm (FedAvgM), adagrad, adam\n"
     "                         or yogi\n"
@@ -104,9 +110,40 @@ round_of(const char *path, const struct fl_record *rec, int *present)
 	return v;
 }
 
+/*
+ * The aggregate's tensors that update the model: the selection (--only,
+ * --exclude); the others are dropped from the aggregate, and the model
+ * keeps those tensors as they are.  An integer tensor is never applied:
+ * it is a quantized record to decode, or a buffer (num_batches_tracked)
+ * to leave out by name.
+ */
 static void
-check_aggregate(const char *name, const struct fl_record *agg,
-    const struct fl_record *model, const char *mpath)
+select_aggregate(const char *name, struct fl_record *agg,
+    const struct fl_select *sel)
+{
+	struct fl_error err;
+
+	for (size_t i = 0; i < agg->ntensors; i++) {
+		const struct fl_tensor *t = &agg->tensors[i];
+
+		if (fl_dtype_is_float(t->dtype) ||
+		    fl_select_why(sel, t) == FL_SELECT_EXCLUDED)
+			continue;
+		tool_die("%s: record 1: tensor '%s' is %s: fl-apply adds float "
+		    "updates; decode it first (fl-quantize -d), or leave it "
+		    "out (--exclude '%s'; the model keeps its value)", name,
+		    t->name, fl_dtype_name(t->dtype), t->name);
+	}
+	if (fl_select_active(sel))
+		tool_select_check(sel, agg, name, 1, NULL);
+	if (fl_select_split(sel, agg, NULL, NULL, &err) < 0)
+		tool_die("%s: record 1: %s", name, err.msg);
+}
+
+static void
+check_aggregate(const char *name, struct fl_record *agg,
+    const struct fl_record *model, const char *mpath,
+    const struct fl_select *sel)
 {
 	const char *kind = fl_meta_get(agg, "kind");
 	struct fl_scan s;
@@ -118,14 +155,11 @@ check_aggregate(const char *name, const struct fl_record *agg,
 		    fl_escape(q, sizeof(q), kind, strlen(kind)));
 	if (fl_meta_get(agg, "mask") != NULL)
 		tool_die("%s: record 1: is masked: unmask it first", name);
+	select_aggregate(name, agg, sel);
 	for (size_t i = 0; i < agg->ntensors; i++) {
 		const struct fl_tensor *t = &agg->tensors[i], *x;
 		char s1[256], s2[256];
 
-		if (!fl_dtype_is_float(t->dtype))
-			tool_die("%s: record 1: tensor '%s' is %s: decode it "
-			    "first (fl-quantize -d)", name, t->name,
-			    fl_dtype_name(t->dtype));
 		if ((x = fl_tensor_find(model, t->name)) == NULL)
 			tool_die("%s: record 1: tensor '%s' is not in the model "
 			    "%s", name, t->name, mpath);
@@ -205,8 +239,10 @@ main(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "tau", required_argument, NULL, OPT_TAU },
 		{ "version", no_argument, NULL, 'V' },
+		TOOL_SELECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
+	struct fl_select sel;
 	struct fl_opt opt = { FL_OPT_SGD, NAN, 0.9, 0.9, 0.99, 1e-3 };
 	const char *model_path = NULL, *state_path = NULL, *output = NULL;
 	const char *ledger_path = NULL;
@@ -222,8 +258,11 @@ main(int argc, char **argv)
 	double loss;
 
 	tool_init(usage, argv);
+	fl_select_init(&sel);
 	while ((c = getopt_long(argc, argv, "hl:m:o:s:V", longopts,
 	    NULL)) != -1) {
+		if (tool_select_option(c, optarg, &sel))
+			continue;
 		switch (c) {
 		case OPT_BETA1:
 			opt.beta1 = unit("--beta1", optarg, 1);
@@ -328,7 +367,7 @@ main(int argc, char **argv)
 	 * not a tensor of the model, but its monitoring value. */
 	if (fl_release_take_loss(&agg, &loss, &err) < 0)
 		tool_die("%s: record 1: %s", in.name, err.msg);
-	check_aggregate(in.name, &agg, &model, model_path);
+	check_aggregate(in.name, &agg, &model, model_path, &sel);
 
 	/* The state. */
 	fl_record_init(&old);
@@ -448,6 +487,7 @@ main(int argc, char **argv)
 	fl_record_free(&model);
 	fl_record_free(&old);
 	fl_record_free(&ns);
+	fl_select_free(&sel);
 	tool_input_free(&in);
 	return 0;
 }

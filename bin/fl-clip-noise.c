@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -19,7 +20,7 @@ static const char usage[] =
     "           [-n noise [-m mechanism] [--exact] [--shares=n]\n"
     "           [--sensitivity=d] [--indicator-noise=s]] [--weight-cap=w]\n"
     "           [--loss-bound=b] [--seed=text]\n"
-    "           [-o file] [file ...]\n"
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-clip-noise --adapt [--clip-lr=eta] [--indicator-noise=s]\n"
     "           [--target-quantile=q] [--seed=text] [-o file] [file ...]";
 
@@ -31,6 +32,9 @@ static const char options[] =
     "                            as dp.clip-next, drop the indicator\n"
     "  -c, --clip=C              scale the update so its L2 norm is at most C\n"
     "      --clip-lr=ETA         adaptive clipping learning rate (0.2)\n"
+    "      --exclude=PATTERNS    leave out the tensors whose names match a glob\n"
+    "                            pattern (comma-separated; repeatable): they\n"
+    "                            are dropped, since the noise does not cover them\n"
     "      --exact               float noise from the exact discrete Gaussian on\n"
     "                            the grid (slower) instead of the ziggurat\n"
     "  -h, --help                print this help and exit\n"
@@ -48,6 +52,10 @@ static const char options[] =
     "                            clip bound for floats, dp.sensitivity for\n"
     "                            ring integers (dp.sigma; one share's with\n"
     "                            --shares: Z S / sqrt(n))\n"
+    "      --only=PATTERNS       clip and noise only the tensors whose names match\n"
+    "                            (integer tensors only by full name); the rest\n"
+    "                            are dropped.  Default: the float tensors; an\n"
+    "                            integer tensor must be left out (--exclude)\n"
     "  -o, --output=FILE         write to FILE atomically instead of stdout\n"
     "      --per-tensor[=SPLIT]  clip each tensor to its share of C: equal\n"
     "                            (default), size, or NAME=W,... weights\n"
@@ -68,7 +76,11 @@ struct opts {
 	double clip_lr, target_quantile;
 	const char *seed;
 	int adapt;
+	struct fl_select sel;           /* --only, --exclude */
 };
+
+/* The tensors fl-clip-noise makes itself: never selected away. */
+static const char *const own[] = { FL_CLIP_INDICATOR, FL_LOSS_TENSOR, NULL };
 
 /* A record's failure: "FILE: record N: why". */
 static _Noreturn void
@@ -108,6 +120,51 @@ noise_record(const struct opts *o, struct fl_record *rec,
 	 * alone.) */
 	if (fl_dp_noise_marks(rec, p.exact, o->seed != NULL, &err) < 0)
 		tool_die("%s: %s", in->name, err.msg);
+}
+
+/*
+ * The tensors this record's clipping and noise act on.  A record of
+ * integer tensors (a ring record of fl-quantize --ring, or integers noised
+ * with their --sensitivity) is one vector: all of it.  Otherwise the
+ * selection: an integer tensor beside float ones cannot be clipped or
+ * noised, and must be left out by name or pattern.  What is left out is
+ * DROPPED, not passed through: the record leaves with a DP claim (dp.*),
+ * and a tensor beside the noised ones would travel in clear under it
+ * (tests/privacy-attacks.bats).
+ */
+static void
+select_record(const struct opts *o, struct fl_record *rec,
+    const struct tool_input *in)
+{
+	struct fl_error err;
+	int floats = 0;
+
+	for (size_t i = 0; i < rec->ntensors; i++)
+		floats |= fl_dtype_is_float(rec->tensors[i].dtype) &&
+		    strcmp(rec->tensors[i].name, FL_LOSS_TENSOR) != 0;
+	if (fl_meta_get(rec, "modulus") != NULL || !floats) {
+		if (fl_select_active(&o->sel))
+			tool_die("%s: record %lu: --only and --exclude select "
+			    "float tensors: a record of integers (fl-quantize "
+			    "--ring) is noised whole", in->name, in->recno);
+		return;
+	}
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+
+		if (fl_dtype_is_float(t->dtype) ||
+		    fl_select_why(&o->sel, t) == FL_SELECT_EXCLUDED ||
+		    strcmp(t->name, FL_CLIP_INDICATOR) == 0)
+			continue;
+		tool_die("%s: record %lu: tensor '%s' is %s: integer tensors "
+		    "are not clipped or noised; leave it out of the update "
+		    "(--exclude '%s')", in->name, in->recno, t->name,
+		    fl_dtype_name(t->dtype), t->name);
+	}
+	if (fl_select_active(&o->sel))
+		tool_select_check(&o->sel, rec, in->name, in->recno, own);
+	if (fl_select_split(&o->sel, rec, own, NULL, &err) < 0)
+		tool_die("%s: record %lu: %s", in->name, in->recno, err.msg);
 }
 
 /* ---- the server step of adaptive clipping ---- */
@@ -158,6 +215,7 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "weight-cap", required_argument, NULL, OPT_WEIGHT_CAP },
+		TOOL_SELECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
@@ -176,8 +234,11 @@ main(int argc, char **argv)
 	int c, rc;
 
 	tool_init(usage, argv);
+	fl_select_init(&o.sel);
 	while ((c = getopt_long(argc, argv, "c:hj:m:n:o:V", longopts,
 	    NULL)) != -1) {
+		if (tool_select_option(c, optarg, &o.sel))
+			continue;
 		switch (c) {
 		case OPT_ADAPT:
 			o.adapt = 1;
@@ -256,6 +317,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (o.adapt && (!isnan(o.clip.clip) || !isnan(o.noise.noise)))
 		tool_usage_error("--adapt takes no --clip or --noise");
+	if (o.adapt && fl_select_active(&o.sel))
+		tool_usage_error("--adapt takes no --only or --exclude");
 	if (!o.adapt && isnan(o.clip.clip) && isnan(o.noise.noise))
 		tool_usage_error("nothing to do: give --clip, --noise or "
 		    "--adapt");
@@ -287,6 +350,7 @@ main(int argc, char **argv)
 			    o.noise.noise > 0;
 			double *factor = NULL;
 
+			select_record(&o, &rec, &in);
 			if (!isnan(o.clip.clip)) {
 				/* With noise to follow, clipping only finds
 				 * the factors: the noise pass applies them. */
@@ -305,6 +369,7 @@ main(int argc, char **argv)
 	}
 	sodium_memzero(master, sizeof(master));
 	fl_record_free(&rec);
+	fl_select_free(&o.sel);
 	tool_input_free(&in);
 	/* A stream that failed part-way is not published (the -o file is
 	 * removed at exit). */

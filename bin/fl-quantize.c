@@ -21,17 +21,17 @@
 
 static const char usage[] =
     "fl-quantize --bits=b [--per-tensor] [--seed=text] [--stats] [-z]\n"
-    "           [-o file] [file ...]\n"
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-quantize --eden=b [--rotation-seed=text] [--stats] [-z]\n"
-    "           [-o file] [file ...]\n"
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-quantize --ring=bits --clients=n [-c clip] [--noise=z] [--scale=s]\n"
     "           [--beta=b] [--modclip-prob=p] [--rotation=hd|none]\n"
     "           [--rotation-seed=text] [--seed=text] [--stats] [-z] [-o file]\n"
     "           [file ...]\n"
     "       fl-quantize --rand-k=k [--sparse-seed=text] [--stats] [-z]\n"
-    "           [-o file] [file ...]\n"
-    "       fl-quantize --top-k=k [--residual=file] [--stats] [-z] [-o file]\n"
-    "           [file ...]\n"
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
+    "       fl-quantize --top-k=k [--residual=file] [--stats] [-z]\n"
+    "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-quantize -d [--mean[=n]] [--stats] [-z] [-o file] [file ...]";
 
 static const char options[] =
@@ -45,6 +45,10 @@ static const char options[] =
     "  -c, --clip=C              the L2 clip bound (default: the record's dp.clip)\n"
     "  -d, --decode              decode (a modular sum of) ring records, or\n"
     "                            (a sum of) rand-k records, to f32\n"
+    "      --exclude=PATTERNS    with --bits, --eden, --rand-k, --top-k: leave\n"
+    "                            out the tensors whose names match a glob\n"
+    "                            pattern (comma-separated; repeatable); they\n"
+    "                            pass through untouched\n"
     "  -e, --eden=B              EDEN: rotation and Lloyd-Max levels, B bits\n"
     "                            (1 to 4; no secure aggregation)\n"
     "  -h, --help                print this help and exit\n"
@@ -53,6 +57,10 @@ static const char options[] =
     "      --modclip-prob=P      wrap-around probability the scale allows (1e-4)\n"
     "  -n, --clients=N           expected number of clients summed\n"
     "      --noise=Z             noise multiplier fl-clip-noise will add (0)\n"
+    "      --only=PATTERNS       with --bits, --eden, --rand-k, --top-k: encode\n"
+    "                            only the tensors whose names match; the others\n"
+    "                            pass through untouched (integer tensors do by\n"
+    "                            default)\n"
     "  -o, --output=FILE         write to FILE atomically instead of stdout\n"
     "      --per-tensor          with --bits: one scale per tensor\n"
     "      --rand-k=K            keep K coordinates (or P%), the same for all\n"
@@ -244,6 +252,95 @@ encode(const struct opts *o, struct fl_record *rec, struct fl_record *outr,
 		die_rec(in, &err);
 }
 
+/* The tensors the codecs make or carry themselves: never selected away. */
+static const char *const own[] = { FL_CLIP_INDICATOR, FL_LOSS_TENSOR, NULL };
+
+/*
+ * The tensors to encode: the selection (--only, --exclude; by default the
+ * float tensors); the others go into aside, to pass through untouched.  A
+ * ring record is masked whole (fl-mask): nothing may pass beside it, and
+ * an integer tensor must be left out before (fl-clip-noise --exclude).
+ */
+static void
+select_record(const struct opts *o, const struct fl_select *sel,
+    struct fl_record *rec, const struct tool_input *in,
+    struct fl_record *aside)
+{
+	int ring = !o->sr && !o->eden && !o->randk && !o->topk, floats = 0;
+	struct fl_error err;
+
+	/* A record without float values: the codec says what it takes. */
+	for (size_t i = 0; i < rec->ntensors; i++)
+		floats |= fl_dtype_is_float(rec->tensors[i].dtype) &&
+		    strcmp(rec->tensors[i].name, FL_LOSS_TENSOR) != 0;
+	if (!floats)
+		return;
+	if (ring && fl_meta_get(rec, "q.pass") != NULL)
+		tool_die("%s: record %lu: passes tensors through (q.pass): a "
+		    "ring record is masked whole; leave them out before "
+		    "(fl-clip-noise --exclude)", in->name, in->recno);
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		const struct fl_tensor *t = &rec->tensors[i];
+		enum fl_select_why why = fl_select_why(sel, t);
+
+		if (fl_dtype_is_float(t->dtype) || strcmp(t->name,
+		    FL_CLIP_INDICATOR) == 0)
+			continue;
+		if (ring)
+			tool_die("%s: record %lu: tensor '%s' is %s: a ring "
+			    "record holds only ring values (it is masked); "
+			    "leave it out of the update before (fl-clip-noise "
+			    "--exclude '%s')", in->name, in->recno, t->name,
+			    fl_dtype_name(t->dtype), t->name);
+		if (why == FL_SELECT_YES)
+			tool_die("%s: record %lu: tensor '%s' is %s: fl-quantize "
+			    "encodes float tensors; take it out of --only (it "
+			    "then passes through untouched)", in->name,
+			    in->recno, t->name, fl_dtype_name(t->dtype));
+	}
+	if (fl_select_active(sel))
+		tool_select_check(sel, rec, in->name, in->recno, own);
+	if (fl_select_split(sel, rec, own, aside, &err) < 0)
+		die_rec(in, &err);
+}
+
+/* The tensors passed through go after the encoded ones, their names in
+ * q.pass, so that decoding finds them and passes them on. */
+static void
+pass_join(struct fl_record *outr, const struct tool_input *in,
+    const struct fl_record *aside)
+{
+	char names[FL_MAX_VALUE + 1];
+	struct fl_error err;
+
+	if (aside->ntensors == 0)
+		return;
+	if (fl_select_join(outr, aside, &err) < 0 ||
+	    fl_select_names(aside, names, sizeof(names), &err) < 0 ||
+	    fl_meta_set(outr, "q.pass", names, &err) < 0)
+		die_rec(in, &err);
+}
+
+static void
+pass_take(struct fl_record *rec, const struct tool_input *in,
+    struct fl_record *aside)
+{
+	const char *names = fl_meta_get(rec, "q.pass");
+	struct fl_error err;
+
+	fl_record_clear(aside);
+	if (names == NULL)
+		return;
+	if (fl_select_take(rec, names, aside, &err) < 0) {
+		char q[FL_QUOTE];
+
+		tool_die("%s: record %lu: q.pass '%s': %s", in->name,
+		    in->recno, fl_escape(q, sizeof(q), names, strlen(names)),
+		    err.msg);
+	}
+	fl_meta_del(rec, "q.pass");
+}
+
 /* The bytes a record takes when written: a counting sink. */
 static ssize_t
 count_write(void *cookie, const char *buf, size_t n)
@@ -300,8 +397,10 @@ main(int argc, char **argv)
 		{ "top-k", required_argument, NULL, OPT_TOP_K },
 		{ "version", no_argument, NULL, 'V' },
 		{ "zlib", no_argument, NULL, 'z' },
+		TOOL_SELECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
+	struct fl_select sel;
 	struct opts o;
 	unsigned char master[FL_RNG_KEYBYTES];
 	struct fl_decode_run run;
@@ -310,7 +409,7 @@ main(int argc, char **argv)
 	uint64_t kk;
 	struct tool_output out;
 	struct tool_input in;
-	struct fl_record rec, outr;
+	struct fl_record rec, outr, aside;
 	struct fl_error err;
 	const char *output = NULL;
 	unsigned long index = 0;
@@ -323,8 +422,11 @@ main(int argc, char **argv)
 	o.beta = exp(-0.5);
 	o.modclip = 1e-4;
 	tool_init(usage, argv);
+	fl_select_init(&sel);
 	while ((c = getopt_long(argc, argv, "b:c:de:hn:o:r:Vz", longopts,
 	    NULL)) != -1) {
+		if (tool_select_option(c, optarg, &sel))
+			continue;
 		switch (c) {
 		case OPT_BETA:
 			o.beta = tool_opt_double("--beta", optarg, 0, 1);
@@ -431,6 +533,12 @@ main(int argc, char **argv)
 	argv += optind;
 	if (o.randk && o.topk)
 		tool_usage_error("--rand-k and --top-k exclude each other");
+	if (fl_select_active(&sel) && (o.decode || (!o.sr && !o.eden &&
+	    !o.randk && !o.topk)))
+		tool_usage_error("--only and --exclude do not combine with %s",
+		    o.decode ? "-d: a sum is decoded whole" : "--ring: a ring "
+		    "record is masked whole (leave tensors out before, with "
+		    "fl-clip-noise --exclude)");
 	if (o.residual && !o.topk)
 		tool_usage_error("--residual needs --top-k");
 	if (o.sparse_seed && !o.randk)
@@ -494,6 +602,7 @@ main(int argc, char **argv)
 
 	fl_record_init(&rec);
 	fl_record_init(&outr);
+	fl_record_init(&aside);
 	fl_decode_run_init(&run, o.mean, o.denominator);
 	tool_input_init(&in, argc, argv);
 	memset(&rs, 0, sizeof(rs));
@@ -509,11 +618,17 @@ main(int argc, char **argv)
 		if (o.decode) {
 			run.file = in.name;
 			run.recno = in.recno;
+			pass_take(&rec, &in, &aside);
 			if (fl_codec_decode(&outr, &rec, &run, &err) < 0)
 				die_rec(&in, &err);
+			if (fl_select_join(&outr, &aside, &err) < 0)
+				die_rec(&in, &err);
 		} else {
+			fl_record_clear(&aside);
+			select_record(&o, &sel, &rec, &in, &aside);
 			encode(&o, &rec, &outr, &in, o.residual ? &rs : NULL,
 			    master, index, &vnmse);
+			pass_join(&outr, &in, &aside);
 		}
 		index++;
 		if (o.stats) {
@@ -531,6 +646,8 @@ main(int argc, char **argv)
 	fl_decode_run_free(&run);
 	fl_record_free(&rec);
 	fl_record_free(&outr);
+	fl_record_free(&aside);
+	fl_select_free(&sel);
 	tool_input_free(&in);
 	if (in.failed)
 		exit(1);

@@ -220,6 +220,28 @@ tool_opt_positive(const char *opt, const char *arg)
 	return v;
 }
 
+int
+tool_select_option(int c, const char *arg, struct fl_select *sel)
+{
+	struct fl_error err;
+
+	if (c != TOOL_OPT_ONLY && c != TOOL_OPT_EXCLUDE)
+		return 0;
+	if (fl_select_add(sel, c == TOOL_OPT_EXCLUDE, arg, &err) < 0)
+		tool_die("%s", err.msg);
+	return 1;
+}
+
+void
+tool_select_check(const struct fl_select *sel, const struct fl_record *rec,
+    const char *name, unsigned long recno, const char *const *keep)
+{
+	struct fl_error err;
+
+	if (fl_select_check(sel, rec, keep, &err) < 0)
+		tool_die("%s: record %lu: %s", name, recno, err.msg);
+}
+
 void
 tool_json_string(FILE *fp, const char *s)
 {

@@ -66,6 +66,24 @@ uint64_t tool_opt_u64(const char *opt, const char *arg, uint64_t min,
 /* A number above 0: "invalid --opt 'x': must be positive", exit 1. */
 double tool_opt_positive(const char *opt, const char *arg);
 
+/*
+ * --only and --exclude (fl_select: glob patterns on tensor names), shared
+ * by the programs that change values: TOOL_SELECT_LONGOPTS in their
+ * getopt_long table, and tool_select_option for each option getopt_long
+ * returns (1 when it was one of these two; a bad pattern is fatal:
+ * "invalid --only 'x': why", exit 1).  tool_select_check makes
+ * fl_select_check on the record just read: "FILE: record N: why", exit 1.
+ */
+enum { TOOL_OPT_ONLY = 0x4f00, TOOL_OPT_EXCLUDE };
+#define TOOL_SELECT_LONGOPTS \
+	{ "exclude", required_argument, NULL, TOOL_OPT_EXCLUDE }, \
+	{ "only", required_argument, NULL, TOOL_OPT_ONLY }
+
+int tool_select_option(int c, const char *arg, struct fl_select *sel);
+void tool_select_check(const struct fl_select *sel,
+    const struct fl_record *rec, const char *name, unsigned long recno,
+    const char *const *keep);
+
 /* JSON output: a string with the escapes JSON needs (numbers:
  * fl_json_number). */
 void tool_json_string(FILE *fp, const char *s);

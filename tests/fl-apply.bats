@@ -214,7 +214,7 @@ EOF
 	refused "s.flt: record 1: tensor 'b' is f32 [3], the model has f32 [2]"
 	pk i.flt -m round=5 -t b:u32=1,2
 	run --separate-stderr apply -m g.flt i.flt
-	refused "i.flt: record 1: tensor 'b' is u32: decode it first (fl-quantize -d)"
+	refused "i.flt: record 1: tensor 'b' is u32: fl-apply adds float updates; decode it first (fl-quantize -d), or leave it out (--exclude 'b'; the model keeps its value)"
 	pk st.flt -m round=5 -t steps:f32=1
 	run --separate-stderr apply -m g.flt st.flt
 	refused "st.flt: record 1: tensor 'steps' is f32 [1], the model has i64 [1]"

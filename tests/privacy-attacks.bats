@@ -5,6 +5,34 @@
 
 load helper
 
+# ---- tensor selection ----
+
+@test "attack: a tensor left out of the noise (--exclude) would travel in clear under the DP claim; it is dropped instead" {
+	# A PyTorch-like update: a float weight, a BatchNorm buffer and its
+	# i64 batch counter (the example count over the batch size).
+	fl-pack -m kind=update -t 'conv.w:f32=0.3,-0.2,0.1' \
+	    -t 'bn.running_mean:f32=0.25,0.75' \
+	    -t 'bn.num_batches_tracked:i64=117' -o u.flt
+	fl-clip-noise -c 1 -n 1 --exclude 'bn.*' -o n.flt u.flt
+	# The server's view: the record claims DP ...
+	run -0 fl-inspect -g dp.mechanism n.flt
+	assert_output gaussian
+	# ... so nothing in it may be readable in clear: the left-out tensors
+	# must not be there to read.
+	run fl-inspect -d bn.num_batches_tracked n.flt
+	refute_output 117
+	run fl-inspect -d bn.running_mean n.flt
+	refute_line 0.25
+	run -0 fl-inspect --privacy n.flt
+	refute_output --partial "IN CLEAR"
+	run -0 fl-inspect -j n.flt
+	refute_output --partial '"bn.'
+	# The sum the server charges is of the noised tensor alone.
+	fl-aggregate -r sum -o s.flt n.flt
+	run -0 fl-inspect -j s.flt
+	refute_output --partial '"bn.'
+}
+
 # ---- colluding clients and distributed noise ----
 
 @test "attack: colluding clients subtract their noise shares; the ledger charges only the honest shares" {

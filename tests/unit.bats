@@ -176,6 +176,10 @@ unit() {
 	    fail "the Python derivations differ from the pinned vectors"
 }
 
+@test "unit: select" {
+	unit select
+}
+
 @test "unit: release_protection" {
 	unit release_protection
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * format/format.h - the FLT v1 record: dtypes, shapes, metadata, tensors, reading, writing, atomic output, tensor summaries and numbers as text.
+ * format/format.h - the FLT v1 record: dtypes, shapes, metadata, tensors, reading, writing, atomic output, tensor summaries, tensor selection and numbers as text.
  * Part of libfl (fl.h includes every part; see fl(7) for the layers).
  */
 #ifndef FL_FORMAT_H
@@ -304,6 +304,75 @@ int fl_record_widen(struct fl_record *rec, struct fl_halves *h,
 int fl_record_narrow(struct fl_record *rec, const struct fl_halves *h,
     struct fl_error *err);
 void fl_halves_free(struct fl_halves *h);
+
+/* ---- tensor selection (select.c) ---- */
+
+/*
+ * Which tensors of a record a program changes: --only and --exclude glob
+ * patterns (fnmatch(3), no flags: '*' crosses '.' and '/') on tensor
+ * names.  A tensor is selected when it matches an --only pattern (any
+ * tensor, without --only), matches no --exclude pattern, and is a float
+ * tensor (f32, f64, f16, bf16) or is named by an --only pattern without
+ * glob syntax: integer tensors are never selected by a wildcard or by
+ * default.  fl_select_add takes one pattern or a comma-separated list
+ * (names have no commas), checked: tensor-name characters and glob syntax
+ * only, '[' closed (FL_EINVAL).
+ */
+struct fl_select {
+	size_t n;               /* patterns */
+	char **pat;
+	unsigned char *exclude; /* per pattern: 1 --exclude, 0 --only */
+	size_t nonly;           /* --only patterns among them */
+};
+
+enum fl_select_why {
+	FL_SELECT_YES,          /* selected */
+	FL_SELECT_EXCLUDED,     /* left out by the patterns */
+	FL_SELECT_INTEGER       /* an integer tensor not named by --only */
+};
+
+void fl_select_init(struct fl_select *s);
+void fl_select_free(struct fl_select *s);
+int fl_select_add(struct fl_select *s, int exclude, const char *patterns,
+    struct fl_error *err);
+/* 1 when a pattern was given. */
+int fl_select_active(const struct fl_select *s);
+int fl_select_match(const struct fl_select *s, const struct fl_tensor *t);
+enum fl_select_why fl_select_why(const struct fl_select *s,
+    const struct fl_tensor *t);
+
+/*
+ * The selection on one record (FL_EFORMAT): every pattern must act (an
+ * --only pattern select a tensor, an --exclude pattern leave out one
+ * that it matches) and at least one tensor must be selected.  The tensors
+ * named in keep (NULL-terminated list, or NULL), a program's own, are not
+ * counted.
+ */
+int fl_select_check(const struct fl_select *s, const struct fl_record *rec,
+    const char *const *keep, struct fl_error *err);
+
+/*
+ * fl_select_split moves every tensor of rec that is not selected (and not
+ * in keep) into aside, in order (aside NULL: drops them); fl_select_join
+ * appends aside's tensors, untouched, after rec's (FL_EFORMAT when rec
+ * has a tensor of that name).  Both move payloads: saved pointers are
+ * invalid afterwards.
+ */
+int fl_select_split(const struct fl_select *s, struct fl_record *rec,
+    const char *const *keep, struct fl_record *aside, struct fl_error *err);
+int fl_select_join(struct fl_record *rec, const struct fl_record *aside,
+    struct fl_error *err);
+
+/*
+ * The names of aside's tensors, comma-separated, into buf (n bytes: at
+ * most FL_MAX_VALUE + 1 for a metadata value; FL_ELIMIT when longer), and
+ * back: fl_select_take moves the tensors of rec named in such a list into
+ * aside (FL_EFORMAT for a name rec does not have).
+ */
+int fl_select_names(const struct fl_record *aside, char *buf, size_t n,
+    struct fl_error *err);
+int fl_select_take(struct fl_record *rec, const char *names,
+    struct fl_record *aside, struct fl_error *err);
 
 /* ---- shapes ---- */
 

@@ -17,7 +17,14 @@
  *   - fl_shape_parse gives rank <= 8 and a product without overflow, and
  *     the shape written by fl_shape_format parses back to itself;
  *   - the strict number parsers return values in range (finite doubles),
- *     and fl_format_double/float text reads back to the same value.
+ *     and fl_format_double/float text reads back to the same value;
+ *   - tensor selection (lib/format/select.c): a pattern list accepted by
+ *     fl_select_add has only name characters and glob syntax, and its
+ *     patterns match tensors with fnmatch without crashing; the selection
+ *     never takes an integer tensor unless a pattern is its very name;
+ *     the text as a q.pass list for fl_select_take either fails with one
+ *     line, or moves exactly those tensors,
+ *     and fl_select_join puts them back.
  */
 #include <math.h>
 #include <stdint.h>
@@ -245,6 +252,63 @@ fuzz_numbers(const char *s)
 	}
 }
 
+/* A record of names a fuzzer can reach: f32 "a", "a.b", f16 "x/y",
+ * i64 "n:1". */
+static void
+select_record(struct fl_record *rec)
+{
+	static const char *names[] = { "a", "a.b", "x/y", "n:1" };
+	static const enum fl_dtype dts[] = { FL_F32, FL_F32, FL_F16, FL_I64 };
+	uint64_t two = 2;
+
+	fl_record_init(rec);
+	for (size_t i = 0; i < 4; i++)
+		CHECK(fl_tensor_add(rec, names[i], dts[i], 1, &two, NULL) !=
+		    NULL);
+}
+
+static void
+fuzz_select(const char *s, int exclude)
+{
+	struct fl_select sel;
+	struct fl_record rec, aside;
+	struct fl_error err;
+
+	select_record(&rec);
+	fl_select_init(&sel);
+	if (fl_select_add(&sel, exclude, s, &err) < 0) {
+		check_error_quoting(&err, s);
+		CHECK(sel.n <= strlen(s));
+	} else {
+		CHECK(strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_.:/-,*?[]!^\\") == strlen(s));
+		for (size_t i = 0; i < rec.ntensors; i++) {
+			const struct fl_tensor *t = &rec.tensors[i];
+			int named = 0;
+
+			for (size_t k = 0; k < sel.n; k++)
+				named |= !sel.exclude[k] &&
+				    strcmp(sel.pat[k], t->name) == 0;
+			if (!fl_dtype_is_float(t->dtype) && !named)
+				CHECK(!fl_select_match(&sel, t));
+		}
+		if (fl_select_check(&sel, &rec, NULL, &err) < 0)
+			check_error(&err);
+	}
+	/* The text as q.pass. */
+	fl_record_init(&aside);
+	if (fl_select_take(&rec, s, &aside, &err) < 0) {
+		check_error_quoting(&err, s);
+	} else {
+		CHECK(rec.ntensors + aside.ntensors == 4);
+		CHECK(fl_select_join(&rec, &aside, &err) == 0);
+		CHECK(rec.ntensors == 4);
+	}
+	fl_record_free(&aside);
+	fl_record_free(&rec);
+	fl_select_free(&sel);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -264,6 +328,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fl_meta_check_key(s, strlen(s), NULL);
 	fl_meta_check_value(s, strlen(s), NULL);
 	fl_tensor_check_name(s, strlen(s), NULL);
+	fuzz_select(s, data[0] & 1);
 	free(s);
 	return 0;
 }

@@ -800,6 +800,7 @@ static const struct {
 	{ "stats", test_stats },
 	{ "values", test_values },
 	{ "half", test_half },
+	{ "select", test_select },
 	{ "atomic", test_atomic },
 	{ "sniff", test_sniff },
 	{ "crc32", test_crc32 },

@@ -17,6 +17,9 @@ extern int failures;
 	}								\
 } while (0)
 
+/* select.c */
+void test_select(void);
+
 /* half.c */
 void test_half(void);
 
