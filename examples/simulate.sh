@@ -158,27 +158,33 @@ rm -f state.flt budget.ledger
 q=$(awk -v c="$COHORT" -v n="$N" 'BEGIN { printf "%.8g", c / n }')
 if [ "$PRIVATE" = 1 ]; then
 	SIGMA_B=$(awk -v c="$COHORT" 'BEGIN { print c / 10 }')
-	# The noise multiplier that spends the budget over the run, solved
-	# by the accountant that will charge the rounds (--target-epsilon):
-	# the distributed discrete Gaussian summed over the expected
-	# survivors, of which the accountant does not count the 5% assumed
-	# colluding (noise in units of the sensitivity, so 1e6 grid units
-	# stand for any), with adaptive clipping's indicator.  Rounds with
-	# fewer survivors cost more (the cost is convex in them), so the plan
-	# aims 3% below the budget; the ledger stops the run if the budget
-	# runs out.
 	DIM=$(echo "$ARCH" | awk -F'[:-]' '{ n = 0
 		for (i = 2; i < NF; i++) n += ($i + 1) * $(i + 1)
 		d = 1; while (d < n) d *= 2; print d }')
-	# Each client adds 1/SURV of the noise variance, SURV being the
-	# expected survivors: a sampled client that drops before masking
-	# (two of the three stages) adds nothing.
+	# The noise multiplier that spends the budget over the run, solved
+	# by the accountant that will charge the rounds (--target-epsilon):
+	# the distributed discrete Gaussian, of which the accountant does not
+	# count the 5% of shares assumed colluding (noise in units of the
+	# sensitivity, so 1e6 grid units stand for any), with adaptive
+	# clipping's indicator.  The noise is split into SHARES shares, the
+	# survivors that a round reaches with probability 0.99 (--dropout:
+	# of the population's Poisson sample, a sampled client dropping
+	# before masking in two of the three stages); a round with fewer is
+	# aborted before the sum is unmasked, so each round charged costs at
+	# most the plan's share and the ROUNDS rounds fit the budget.
+	plan=$(fl-account -m discrete-gaussian --target-epsilon "$EPS" \
+	    --dropout "$(awk -v p="$DROP" 'BEGIN { printf "%.10g", 2 * p / 3 }')" \
+	    -N "$N" --sensitivity 1e6 --dim "$DIM" -q "$q" -T "$ROUNDS" \
+	    -d "$DELTA" --indicator-noise "$SIGMA_B") || exit 1
+	Z=$(echo "$plan" | awk '{ for (i = 1; i < NF; i++)
+		if ($i == "noise") print $(i + 1) }')
+	SHARES=$(echo "$plan" | awk '{ for (i = 1; i < NF; i++)
+		if ($i == "shares") print $(i + 1) }')
+	# The mean divides by the expected survivors, a public number (the
+	# fixed-denominator estimator).
 	SURV=$(awk -v c="$COHORT" -v p="$DROP" 'BEGIN {
 		s = int(c * (1 - 2 * p / 3)); print (s < 1 ? 1 : s) }')
-	Z=$(fl-account -m discrete-gaussian --target-epsilon "$(awk -v e="$EPS" \
-	    'BEGIN { printf "%.10g", 0.97 * e }')" --clients "$SURV" \
-	    --sensitivity 1e6 --dim "$DIM" -q "$q" -T "$ROUNDS" -d "$DELTA" \
-	    --indicator-noise "$SIGMA_B" | awk '$1 == "noise" { print $2 }')
+	export SHARES
 	CLIP=0.5
 	echo "# $data: $N clients, cohort ~$COHORT (q=$q), $ROUNDS rounds," \
 	    "noise multiplier $Z for epsilon $EPS at delta $DELTA"
@@ -348,7 +354,7 @@ for t in $(seq 1 "$ROUNDS"); do
 		# the roster of enrolled clients; then the shares of those
 		# that did not drop before sharing.
 		cut -d' ' -f1 round/stage | batch keygen
-		if [ "$sampled" -lt "$MINC" ] ||
+		if [ "$sampled" -lt "$MINC" ] || [ "$sampled" -lt "$SHARES" ] ||
 		    ! cat round/c*.pub | fl-mask --make-roster -e enrolment.flt \
 			--dropout "$TOLERATE" -o round/roster.flt; then
 			end_round
@@ -366,20 +372,15 @@ for t in $(seq 1 "$ROUNDS"); do
 			continue
 		fi
 		cat round/c*.shares > round/shares.flt
-		# Each client adds 1/SHARES of the noise variance, planned for
-		# SURV survivors; fl-mask refuses a plan for more clients than
-		# the roster holds, so a small cohort plans for all its keys
-		# (more noise each; the ledger charges what the survivors'
-		# shares add up to).
-		SHARES=$((SURV < sampled ? SURV : sampled))
-		export SHARES
 		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage | batch clients
 		awk '$2 == 0 || $2 == 3 { print "c" $1 }' round/stage \
 		    > round/survivors
 		survivors=$(wc -l < round/survivors)
-		# Too few survivors for the consistency round: the clients
-		# would refuse to confirm, so the server gives up at once.
-		if [ "$survivors" -lt "$(quorum round/roster.flt)" ]; then
+		# Too few survivors for the consistency round (the clients
+		# would refuse to confirm), or fewer noise shares than the plan
+		# (the sum would carry less noise): the server gives up at once.
+		if [ "$survivors" -lt "$(quorum round/roster.flt)" ] ||
+		    [ "$survivors" -lt "$SHARES" ]; then
 			end_round
 			echo "round $t aborted ($survivors survivors): the" \
 			    "model stays" >&2
