@@ -285,8 +285,8 @@ def write_record(f, meta, tensors, compress=False):
 
 
 def read_safetensors(path, with_meta=False):
-    """Tensors of a safetensors file in file order; with with_meta, (its
-    __metadata__ or {}, tensors)."""
+    """Tensors of a safetensors file in the order of its JSON header; with
+    with_meta, (its __metadata__ or {}, tensors)."""
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", _read(f, 8, "safetensors length"))
         _check((n > 100 << 20, f"not a safetensors file (header length {n})"))
@@ -295,7 +295,7 @@ def read_safetensors(path, with_meta=False):
     meta = head.pop("__metadata__", None) or {}
     data = np.memmap(path, np.uint8, "r", 8 + n) if os.path.getsize(path) > 8 + n else b""
     out = {}
-    for name, t in sorted(head.items(), key=lambda kv: kv[1]["data_offsets"]):
+    for name, t in head.items():
         dtype = t["dtype"].lower()              # F32 -> f32, BF16 -> bf16 ...; BOOL: no
         _check((dtype not in DTYPES, f"tensor {name!r}: {t['dtype']} has no FLT dtype"))
         (b, e), size = t["data_offsets"], np.dtype(DTYPES[dtype]).itemsize
@@ -309,7 +309,9 @@ def write_safetensors(f, tensors, meta=None):
     """Write tensors (and meta, str -> str, as __metadata__) to the binary file
     f in the safetensors format: an 8-byte little-endian header length, the
     JSON header (padded with spaces to 8 bytes), the raw little-endian data
-    in dict order."""
+    with no holes.  The header lists the tensors in dict order; the data
+    holds them by falling element size (in dict order within a size), as
+    the safetensors library does, so that each is aligned to its size."""
     head, parts, end = {}, [], 0
     if meta:
         head["__metadata__"] = {str(k): str(v) for k, v in meta.items()}
@@ -318,11 +320,13 @@ def write_safetensors(f, tensors, meta=None):
         dtype = dtype_name(a.dtype)
         _check((dtype is None, f"tensor {name!r}: {a.dtype} has no safetensors dtype"),
                (name == "__metadata__", "a tensor named '__metadata__'"))
+        head[name] = {"dtype": dtype.upper(), "shape": list(a.shape)}
+        parts.append((-a.dtype.itemsize, len(parts), name, a, dtype))
+    parts.sort(key=lambda p: p[:2])
+    for i, (_, _, name, a, dtype) in enumerate(parts):
         data = np.ascontiguousarray(a, DTYPES[dtype]).reshape(-1).view(np.uint8)
-        head[name] = {"dtype": dtype.upper(), "shape": list(a.shape),
-                      "data_offsets": [end, end + data.size]}
-        parts.append(data)
-        end += data.size
+        head[name]["data_offsets"] = [end, end + data.size]
+        parts[i], end = data, end + data.size
     text = json.dumps(head, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
     f.write(struct.pack("<Q", len(text)) + text)
