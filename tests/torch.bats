@@ -341,3 +341,33 @@ np.savez("extra.npz", **{"fc1.w": np.zeros((4, 3), "f4"), "x": np.zeros(1, "f4")
 	run fl-inspect -g clients run/round/sum.flt
 	assert_output 4
 }
+
+@test "torch: the README's Bring your own trainer code runs as written" {
+	need_torch
+	"$PYTHON" "$TRAIN" --init -o global.flt
+	{
+		echo 'import torch, train'
+		echo 'model, data = train.CNN(), range(600)'
+		sed -n '/^    import flt  /,/^    flt.write_file/p' "$TOP/README.md" |
+		    sed 's/^    //; s/^\.\.\. .*/torch.nn.init.zeros_(model.fc.bias)/'
+	} > byo.py
+	grep -q 'flt.update(meta, tensors, trained' byo.py
+	"$PYTHON" byo.py
+	run fl-inspect update.flt
+	assert_line '  kind=update'
+	assert_line '  round=0'
+	assert_line '  weight=600'
+	assert_line --regexp '^  fc.bias +f32 +\[10\] '
+	# The shell lines: update from safetensors, to-safetensors, --dtype.
+	"$PYTHON" "$FLT" to-npz global.flt g.npz
+	"$PYTHON" "$FLT" from-npz t.flt g.npz
+	"$PYTHON" "$FLT" to-safetensors t.flt trained.safetensors
+	cp "$FLT" flt.py
+	run bash -c "$(sed -n '/^    flt.py update -w 600/,/^    flt.py from-safetensors/p' "$TOP/README.md" |
+	    sed 's|^    flt.py|"$PYTHON" flt.py|; s/w.safetensors/global.safetensors/')"
+	assert_success
+	run fl-inspect -g weight update.flt
+	assert_output 600
+	run fl-inspect init.flt
+	assert_line --regexp '^  fc.weight +bf16 +\[10,784\] '
+}
