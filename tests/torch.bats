@@ -371,3 +371,20 @@ np.savez("extra.npz", **{"fc1.w": np.zeros((4, 3), "f4"), "x": np.zeros(1, "f4")
 	run fl-inspect init.flt
 	assert_line --regexp '^  fc.weight +bf16 +\[10,784\] '
 }
+
+@test "torch: round.sh is shellcheck-clean, prints its help and refuses bad options" {
+	command -v shellcheck > /dev/null || skip "shellcheck is not installed"
+	run shellcheck "$ROUND"
+	assert_success
+	run "$ROUND" --help
+	assert_success
+	assert_line --partial 'usage: round.sh'
+	run "$ROUND" -n 3
+	assert_failure 2
+	assert_output 'round.sh: -n: want a whole number >= 4'
+	run "$ROUND" -n 200 --examples 600
+	assert_failure 2
+	assert_output 'round.sh: -n times --examples is above the 60,000 examples'
+	run "$ROUND" --bogus
+	assert_failure 2
+}
