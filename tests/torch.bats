@@ -223,18 +223,27 @@ np.savez("m.npz", w=np.array([0.1, 1/3, 70000], "f8"), n=np.array([7], "i8"))'
 	fl-init -a mlp:4-3-2 --seed 1 -o m0.flt
 	fl-split --synthetic 40 --features 4 --classes 2 --seed 1 -o d.flt
 	fl-train -q -m m0.flt d.flt -o u0.flt
-	fl-apply -m m0.flt -o m.flt u0.flt          # a model of round 1
+	fl-apply -m m0.flt -o m1.flt u0.flt         # a model of round 1
+	# with metadata that fl-train copies into updates, and some it does not.
+	"$PYTHON" -c '
+import flt
+(meta, t), = flt.load_records("m1.flt")
+meta.update({"x-note": "hi", "client": "7", "dp.clip": "1", "q.codec": "sr",
+             "ledger.releases": "2", "ledger.check": "0badcafe", "loss": "3"})
+flt.write_file("m.flt", [(meta, t)])'
 	fl-train -q -m m.flt --seed 2 d.flt -o u.flt
 	fl-train -q -m m.flt --seed 2 --trained d.flt -o t.flt
 	run "$PYTHON" "$FLT" update -w 40 -m "loss=$(fl-inspect -g loss u.flt)" m.flt t.flt mine.flt
 	assert_success
 	assert_output ""
-	# The same metadata as fl-train's (kind=update, the model's round
-	# and arch, the weight) and the same values.
+	# The same metadata as fl-train's (kind=update, the model's round,
+	# arch and x-note, the weight) and the same values.
 	diff <(fl-inspect u.flt | sed -n '3,/^  tensor/p') \
 	    <(fl-inspect mine.flt | sed -n '3,/^  tensor/p')
 	run fl-inspect -g round mine.flt
 	assert_output 1
+	run fl-inspect -g x-note mine.flt
+	assert_output hi
 	fl-inspect --diff u.flt mine.flt --tolerance 1e-6
 	# fl-apply takes it: the trained weights come back.
 	fl-apply -m m.flt -o t2.flt mine.flt

@@ -13,10 +13,10 @@
 --dtype f32, f16 or bf16 casts the float tensors (integers stay as they
 are).  `update` writes the update record of a client that trained MODEL.flt
 (a kind=model record) into TRAINED (.flt, .npz or .safetensors with the
-same tensor names and shapes): kind=update, the model's round and arch,
-weight=WEIGHT (> 0, e.g. the example count), and per float tensor the
-pseudo-gradient TRAINED - MODEL that fl-apply adds (computed in f64, stored
-in the model's dtype); integer tensors (counters such as BatchNorm's
+same tensor names and shapes): kind=update, weight=WEIGHT (> 0, e.g. the
+example count), the model's round, arch and other metadata as fl-train
+copies them, and per float tensor the pseudo-gradient TRAINED - MODEL that
+fl-apply adds (computed in f64, rounded to the model's dtype); integer tensors (counters such as BatchNorm's
 num_batches_tracked) are left out, and fl-apply keeps the model's.
 to-safetensors writes the record's metadata as __metadata__.
 
@@ -335,6 +335,9 @@ def write_safetensors(f, tensors, meta=None):
 
 
 FLOATS = ("f32", "f64", "f16", "bf16")
+# Metadata of the model that an update does not take (nor dp.*, q.*,
+# ledger.*), as fl-train: it describes one record.
+RECORD_SPECIFIC = ("client", "clients", "kind", "loss", "weight", "modulus")
 
 
 def as_float64(a):
@@ -377,8 +380,9 @@ def check_tensors(tensors):
 def update(model_meta, model, trained, weight, meta=None):
     """The update record (meta, tensors) of a client that trained the global
     model (model_meta, model: a kind=model record) into trained (name ->
-    array, e.g. from_state_dict(...)[1]): kind=update, the model's round and
-    arch, weight (> 0), meta added; per float tensor of the model, trained -
+    array, e.g. from_state_dict(...)[1]): kind=update, weight (> 0), the
+    model's metadata as fl-train copies it (round, arch, ...: not client,
+    clients, loss, weight, modulus, dp.*, q.*, ledger.*), meta added; per float tensor of the model, trained -
     model (the pseudo-gradient fl-apply adds), in the model's dtype.  Integer
     tensors are left out (fl-apply keeps the model's)."""
     _check((model_meta.get("kind", "model") != "model",
@@ -403,7 +407,8 @@ def update(model_meta, model, trained, weight, meta=None):
                 f"model's is {dt}"))
         with np.errstate(over="ignore", invalid="ignore"):
             out[name] = cast({name: as_float64(t) - as_float64(g)}, dt)[name]
-    m = {k: model_meta[k] for k in ("arch", "round") if k in model_meta}
+    m = {k: v for k, v in model_meta.items() if k not in RECORD_SPECIFIC and
+         not k.startswith(("dp.", "q.", "ledger."))}
     m.update(meta or {})
     m.update(kind="update", weight=weight)
     return m, out
