@@ -10,14 +10,15 @@
   flt.py to-safetensors IN.flt OUT.safetensors [RECORD]
   flt.py update -w WEIGHT [-z] [-m K=V]... MODEL.flt TRAINED OUT.flt
 
---dtype f32, f16 or bf16 casts the float tensors (integers stay as they
-are).  `update` writes the update record of a client that trained MODEL.flt
-(a kind=model record) into TRAINED (.flt, .npz or .safetensors with the
-same tensor names and shapes): kind=update, weight=WEIGHT (> 0, e.g. the
-example count), the model's round, arch and other metadata as fl-train
-copies them, and per float tensor the pseudo-gradient TRAINED - MODEL that
-fl-apply adds (computed in f64, rounded to the model's dtype); integer tensors (counters such as BatchNorm's
-num_batches_tracked) are left out, and fl-apply keeps the model's.
+--dtype f32, f64, f16 or bf16 casts the float tensors (integers stay as
+they are).  `update` writes the update record of a client that trained
+MODEL.flt (a kind=model record) into TRAINED (.flt, .npz or .safetensors
+with the same tensor names and shapes): kind=update, weight=WEIGHT (> 0,
+e.g. the example count), the model's round, arch and other metadata as
+fl-train copies them, and per float tensor the pseudo-gradient TRAINED -
+MODEL that fl-apply adds (computed in f64, rounded to the model's dtype);
+integer tensors (counters such as BatchNorm's num_batches_tracked) are
+left out, and fl-apply keeps the model's.
 to-safetensors writes the record's metadata as __metadata__.
 
 FILE and IN.flt may be "-" for stdin, OUT.flt "-" for stdout.  Any error is
