@@ -13,9 +13,11 @@ export PATH TOP DATA
 # make sanitize (FL_SANITIZE) skips the tests that are numeric sweeps,
 # statistical tests or whole scripts of many programs: the sanitizers check
 # memory, and these add minutes of the same paths.  make check runs them, and
-# every program's own tests run under the sanitizers.
+# every program's own tests run under the sanitizers.  make valgrind
+# (FL_VALGRIND) skips them too, whichever files VALGRIND_TESTS names.
 not_under_sanitizers() {
 	[ -z "${FL_SANITIZE:-}" ] || skip "under the sanitizers: $1, run by make check"
+	[ -z "${FL_VALGRIND:-}" ] || skip "under valgrind: $1, run by make check"
 }
 
 fl_programs() {

@@ -274,7 +274,7 @@ open("bool.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + w.tobytes()
 	assert_output $'7\n-8'
 	run "$PYTHON" "$FLT" from-safetensors x.flt bool.safetensors
 	assert_failure 1
-	assert_output "flt.py: tensor 'b': BOOL has no FLT dtype"
+	assert_output "flt.py: bool.safetensors: tensor 'b': BOOL has no FLT dtype"
 	[ ! -e x.flt ]
 }
 
@@ -341,7 +341,7 @@ h = bytearray(d); h[40] ^= 0x20; open("hcrc.flt", "wb").write(h)
 z = bytearray(open("goodz.flt", "rb").read()); z[70] ^= 4; open("zcrc.flt", "wb").write(z)'
 	run "$PYTHON" "$FLT" show pcrc.flt
 	assert_failure 1
-	assert_output --regexp '^flt.py: record 1: payload checksum mismatch \(stored [0-9a-f]{8}, computed [0-9a-f]{8}\)$'
+	assert_output --regexp '^flt.py: pcrc.flt: record 1: payload checksum mismatch \(stored [0-9a-f]{8}, computed [0-9a-f]{8}\)$'
 	run "$PYTHON" "$FLT" show hcrc.flt
 	assert_failure 1
 	assert_output --partial 'record 1: header checksum mismatch'
@@ -360,7 +360,7 @@ z = bytearray(open("goodz.flt", "rb").read()); z[70] ^= 4; open("zcrc.flt", "wb"
 	printf 'hello' > short.flt
 	run "$PYTHON" "$FLT" show short.flt
 	assert_failure 1
-	assert_output 'flt.py: record 1: not an FLT record (bad magic)'
+	assert_output 'flt.py: short.flt: record 1: not an FLT record (bad magic)'
 	# The first record of a stream is still delivered before the error.
 	head -c 100 good.flt | cat good.flt - > tail.flt
 	run "$PYTHON" -c '
