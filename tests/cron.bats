@@ -91,3 +91,44 @@ fl-train -q -m "$1" -l y --normalize stats/norm.flt -e 2 -o "$4" "$2"'
 	run find clients -name '*.update*'
 	assert_output ""
 }
+
+@test "cron: the budget is checked before a round opens: a budget of two rounds opens no third" {
+	not_under_sanitizers "whole rounds of cron scripts"
+	cron_setup
+	# A round of this deployment (four noise shares planned, four
+	# survivors) spends epsilon 5.37773; two 8.07941; three more than 9.
+	export FL_BUDGET=9 FL_LAST_ROUND=5
+	passes_until rounds/1.1/DONE
+	grep -q '0.1: opened (clip 1; planned: epsilon 5.37773 ' server/log
+	grep -q '1.1: opened (clip [0-9.e-]*; planned: epsilon 8.07941 ' server/log
+	[ "$(fl-inspect -g round server/model.flt)" = 2 ]
+	cmp server/model.flt rounds/model.flt
+	run fl-account -l server/budget.ledger
+	assert_line --regexp '^epsilon 8\.07941 .* releases 2$'
+	# Round 2 is never opened: no attempt, no roster, no model for it;
+	# the devices see the last round, done.
+	run server
+	assert_success
+	assert_output ""
+	run grep -c 'not opened' server/log
+	assert_output 1
+	grep -q "2.1: not opened: $PWD/server/budget.ledger: spend refused (dry run): epsilon would be '1[0-9.]*', over the budget '9'" \
+	    server/log
+	[ ! -e rounds/2.1 ]
+	[ "$(cat rounds/current)" = 1.1 ]
+	[ ! -e rounds/STOPPED ]
+	# Every script again: nothing changes, the refusal is logged once.
+	snapshot > before
+	pass
+	pass
+	snapshot > after
+	diff before after
+	run grep -c 'not opened' server/log
+	assert_output 1
+	# A bigger budget: the round opens.
+	FL_BUDGET=20 run server
+	assert_success
+	[ "$(cat rounds/current)" = 2.1 ]
+	[ -e rounds/2.1/model.flt ]
+	[ ! -e server/not-opened ]
+}

@@ -31,7 +31,9 @@
 #                        roster's clients) [FL_EXPECT x (1 - FL_DROPOUT)]
 #   FL_BITS              ring bits [32]
 #   FL_SAMPLE_RATE       the rate q at which clients are in a round [1]
-#   FL_BUDGET, FL_DELTA  the privacy budget: epsilon at delta [10, 1e-5]
+#   FL_BUDGET, FL_DELTA  the privacy budget: epsilon at delta [10, 1e-5];
+#                        a round whose planned release (FL_SHARES noise
+#                        shares) would go over it is not opened
 #   FL_SERVER_LR         server learning rate (FedAvg) [1]
 #   FL_LAST_ROUND        stop once the model reaches this round [none]
 #   FL_KEYS_SECS, FL_SHARE_SECS, FL_MASK_SECS, FL_CONFIRM_SECS,
@@ -155,6 +157,33 @@ collect() {
 		fi
 	done
 }
+# anchor: the option that makes fl-account refuse a ledger cut or reset
+# since the model anchored its head (fl-apply --ledger), if it did.
+anchor() {
+	if fl-inspect -g ledger.releases "$S/model.flt" > /dev/null 2>&1; then
+		echo "--anchor=$S/model.flt"
+	fi
+}
+# planned CLIP OUT: the release round R would make, as a record for
+# fl-account: the dp.* metadata that the devices' steps (fl-clip-noise,
+# fl-quantize, fl-clip-noise with the attempt's params) give an update
+# of the model, and the sum of FL_SHARES noise shares that the roster of
+# FL_EXPECT clients, C of them corrupt (fl-mask's C: ceil(FL_CORRUPT
+# FL_EXPECT), at most FL_EXPECT - 1), would carry.
+planned() {
+	local meta
+	meta=$(fl-clip-noise --clip "$1" --indicator < "$S/model.flt" |
+	    fl-quantize --ring "$BITS" --clients "$EXPECT" --noise "$NOISE" |
+	    fl-clip-noise --noise "$NOISE" --shares "$SHARES" \
+		-m discrete-gaussian --indicator-noise "$INOISE" |
+	    fl-inspect - | sed -n 's/^  \(dp\.[^=]*=.*\)$/-m\n\1/p')
+	mapfile -t meta <<< "$meta"
+	fl-pack "${meta[@]}" -m kind=aggregate -m round="$R" \
+	    -m clients="$SHARES" -m secagg.corrupt="$(awk -v f="$CORRUPT" \
+		-v n="$EXPECT" 'BEGIN { c = f * n - 1e-9; i = int(c)
+		if (i < c) i++; if (i < 0) i = 0; if (i > n - 1) i = n - 1
+		print i }')" -t planned:u32=0 -o "$2"
+}
 abort() {
 	echo "$*" | write "$d/ABORTED"
 	log "$id aborted: $*"
@@ -187,7 +216,7 @@ done
 d=$FL_ROUNDS/$R.$a
 id=$R.$a
 # This run's lists of the phase in progress go with it.
-trap 'rm -f "$d"/.*.tmp.$$' EXIT
+trap 'rm -f "$d"/.*.tmp.$$ "$S"/*.tmp.$$' EXIT
 
 # A DONE round whose model is not installed yet: install it (the crash
 # fell between the two).
@@ -217,6 +246,32 @@ if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
 			clip=$(fl-inspect -g dp.clip-next "${prev%/DONE}/mean.flt")
 		fi
 	fi
+	# The budget, before anything of the round happens: a dry-run
+	# spend of the planned release.  A round that could not be paid
+	# for is not opened (one line in the log, until that changes: a
+	# bigger FL_BUDGET, other params).
+	planned "$clip" "$S/planned.tmp.$$"
+	anchor=$(anchor)
+	st=0
+	fl-account -l "$S/budget.ledger" -s -n -B "$BUDGET" -d "$DELTA" \
+	    ${anchor:+"$anchor"} -q "$Q" "$S/planned.tmp.$$" \
+	    > "$S/spend.tmp.$$" 2> "$S/refusal.tmp.$$" || st=$?
+	rm -f "$S/planned.tmp.$$"
+	if [ "$st" -eq 3 ]; then
+		got="$R.$((a + 1)): not opened: $(sed -n '$s/^fl-account: //p' \
+		    "$S/refusal.tmp.$$")"
+		if [ "$(cat "$S/not-opened" 2> /dev/null)" != "$got" ]; then
+			echo "$got" | write "$S/not-opened"
+			log "$got"
+		fi
+		exit 0
+	fi
+	if [ "$st" -ne 0 ]; then
+		cat "$S/refusal.tmp.$$" >> "$S/log"
+		cat "$S/refusal.tmp.$$" >&2
+		exit 1
+	fi
+	rm -f "$S/not-opened"
 	a=$((a + 1))
 	id=$R.$a
 	d=$FL_ROUNDS/$id
@@ -239,7 +294,7 @@ EOF
 	chmod -R a+rX "$t"
 	mv "$t" "$d"
 	echo "$id" | write "$FL_ROUNDS/current"
-	log "$id: opened (clip $clip)"
+	log "$id: opened (clip $clip; planned: $(cat "$S/spend.tmp.$$"))"
 	exit 0
 fi
 
@@ -353,11 +408,7 @@ else
 		st=0
 		# The model anchors the ledger's head (fl-apply --ledger): a
 		# ledger cut or reset since is refused, not read as unspent.
-		anchor=
-		if fl-inspect -g ledger.releases "$S/model.flt" \
-		    > /dev/null 2>&1; then
-			anchor=--anchor=$S/model.flt
-		fi
+		anchor=$(anchor)
 		fl-account -l "$S/budget.ledger" -s -B "$BUDGET" -d "$DELTA" \
 		    ${anchor:+"$anchor"} -q "$Q" "$d/sum.flt" \
 		    > "$d/.spend.tmp.$$" 2>> "$S/log" || st=$?
