@@ -132,3 +132,63 @@ fl-train -q -m "$1" -l y --normalize stats/norm.flt -e 2 -o "$4" "$2"'
 	[ -e rounds/2.1/model.flt ]
 	[ ! -e server/not-opened ]
 }
+
+@test "cron: each new model on a held-out set: one row a round in the TSV, once; its plot" {
+	not_under_sanitizers "whole rounds of cron scripts"
+	cron_setup
+	fl-split --synthetic 200 --features 784 --classes 10 -n 1 \
+	    --seed held-out -o held.flt
+	# (round 0's keys phase waits for all five: the first pass is
+	# slower, with the evaluation of round 0)
+	export FL_LAST_ROUND=2 FL_KEYS_SECS=600
+	# An evaluation that fails is logged once and stops nothing.
+	FL_EVAL_DATA=nosuch.flt run server
+	assert_success
+	FL_EVAL_DATA=nosuch.flt run server
+	assert_success
+	[ "$(cat rounds/current)" = 0.1 ]
+	run grep -c 'model of round 0: fl-eval failed: fl-eval: nosuch.flt' server/log
+	assert_output 1
+	[ ! -e server/eval.tsv ]
+	export FL_EVAL_DATA=$PWD/held.flt
+	passes_until rounds/0.1/roster.flt
+	export FL_KEYS_SECS=3
+	passes_until rounds/1.1/sum.flt
+	# Killed after installing the model of round 2, before its row: the
+	# next run writes it.
+	FL_CRASH_AT=installed run server
+	assert_equal "$status" 137
+	[ -e rounds/1.1/DONE ]
+	[ "$(fl-inspect -g round server/model.flt)" = 2 ]
+	run cut -f 1 server/eval.tsv
+	assert_output "$(printf 'round\n0\n1')"
+	run server
+	assert_success
+	# round, accuracy, loss, epsilon, clients, dropouts: c4 dropped in
+	# round 0 (in the roster, not summed), and was not in round 1's.
+	run cut -f 1,4- server/eval.tsv
+	assert_output "$(printf 'round\tepsilon\tclients\tdropouts\n0\t0\t0\t0\n1\t5.37773\t4\t1\n2\t8.07941\t4\t0')"
+	run fl-eval --json -m server/model.flt held.flt
+	acc=$(echo "$output" | sed -n 's/.*"accuracy":\([^,}]*\).*/\1/p')
+	loss=$(echo "$output" | sed -n 's/.*"loss":\([^,}]*\).*/\1/p')
+	run sed -n 4p server/eval.tsv
+	assert_output --regexp "^2	$acc	$loss	"
+	run grep -c 'model of round 2: accuracy' server/log
+	assert_output 1
+	# Reruns add nothing (once the clients forgot the round).
+	pass
+	snapshot > before
+	pass
+	pass
+	snapshot > after
+	diff before after
+	run grep -c '^round' server/eval.tsv
+	assert_output 1
+	# The plot, by server.sh and by hand.
+	command -v gnuplot > /dev/null || skip "gnuplot is not installed"
+	grep -q '<svg' server/eval.svg
+	run gnuplot -e "tsv='server/eval.tsv'; out='by-hand.svg'" \
+	    "$CRON/plot.gp"
+	assert_success
+	grep -q 'epsilon spent' by-hand.svg
+}

@@ -44,6 +44,14 @@
 #                        taken into R.A/KIND/ID.flt when their records
 #                        are ID's [none: the devices write into
 #                        FL_ROUNDS]
+#   FL_EVAL_DATA         a held-out data set: each new model is
+#                        evaluated on it (fl-eval) [none]
+#   FL_EVAL_OPTS         more options for fl-eval, split at blanks, e.g.
+#                        "-l y --normalize norm.flt" [none]
+#   FL_EVAL_LOG          the evaluation log, a TSV: round, accuracy, loss,
+#                        epsilon, clients, dropouts [FL_SERVER_DIR/eval.tsv]
+#   FL_EVAL_PLOT         its plot, redrawn after each row if gnuplot is
+#                        installed (plot.gp) [FL_EVAL_LOG as .svg]
 #   FL_BIN               put first on PATH
 # Exit status: 0 (also when another run holds the lock), 1 on an error
 # (the next run retries).
@@ -184,6 +192,68 @@ planned() {
 		if (i < c) i++; if (i < 0) i = 0; if (i > n - 1) i = n - 1
 		print i }')" -t planned:u32=0 -o "$2"
 }
+# evaluate: with FL_EVAL_DATA, the server's model on the held-out set, a
+# row in FL_EVAL_LOG once per model (a rerun finds the row and does
+# nothing): the model's round, accuracy, loss, and of the round that
+# made it the ledger's epsilon after it, the clients summed and the
+# dropouts (the roster's clients that were not); then the plot.  A
+# failure is logged (once) and does not stop the rounds.
+evaluate() {
+	local tsv=${FL_EVAL_LOG:-$S/eval.tsv} r out acc loss eps=0 sum=0 drop=0
+	local prev n
+	[ -n "${FL_EVAL_DATA:-}" ] || return 0
+	r=$(fl-inspect -g round "$S/model.flt")
+	if [ -e "$tsv" ] && awk -F '\t' -v r="$r" 'NR > 1 && $1 == r { f = 1 }
+	    END { exit !f }' "$tsv"; then
+		return 0
+	fi
+	# shellcheck disable=SC2086 # options, split at blanks
+	if ! out=$(fl-eval --json ${FL_EVAL_OPTS:-} -m "$S/model.flt" \
+	    "$FL_EVAL_DATA" 2> "$S/eval.tmp.$$"); then
+		out="model of round $r: fl-eval failed: $(head -n 1 "$S/eval.tmp.$$")"
+		if [ "$(cat "$S/eval-failed" 2> /dev/null)" != "$out" ]; then
+			echo "$out" | write "$S/eval-failed"
+			log "$out"
+		fi
+		return 0
+	fi
+	rm -f "$S/eval-failed"
+	acc=$(echo "$out" | sed -n 's/.*"accuracy":\([^,}]*\).*/\1/p')
+	loss=$(echo "$out" | sed -n 's/.*"loss":\([^,}]*\).*/\1/p')
+	if [ "$r" -gt 0 ]; then
+		prev=$(find "$FL_ROUNDS" -maxdepth 2 \
+		    -path "*/$((r - 1)).*/DONE" | head -n 1)
+		prev=${prev%/DONE}
+		sum=$(fl-inspect -g clients "$prev/sum.flt")
+		n=$(fl-inspect "$prev/roster.flt" |
+		    sed -n 's/^  secagg\.n=//p')
+		drop=$((n - sum))
+		eps=$(fl-account -l "$S/budget.ledger" | awk -v r=$((r - 1)) \
+		    '$1 ~ /^[0-9]+$/ && $2 == r { e = $NF } END { print e }')
+	fi
+	{
+		if [ -s "$tsv" ]; then
+			cat "$tsv"
+		else
+			printf 'round\taccuracy\tloss\tepsilon\tclients\tdropouts\n'
+		fi
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$acc" "$loss" "$eps" \
+		    "$sum" "$drop"
+	} | write "$tsv"
+	log "model of round $r: accuracy $acc, loss $loss"
+	# The plot (gnuplot, if installed): FL_EVAL_PLOT, the TSV as SVG.
+	local plot=${FL_EVAL_PLOT:-${tsv%.tsv}.svg}
+	if command -v gnuplot > /dev/null; then
+		if gnuplot -e "tsv='$tsv'; out='$plot.tmp.$$'" \
+		    "$(dirname "$0")/plot.gp" 2> "$S/eval.tmp.$$"; then
+			mv -f "$plot.tmp.$$" "$plot"
+		else
+			rm -f "$plot.tmp.$$"
+			log "model of round $r: gnuplot failed:" \
+			    "$(grep -v '^Warning' "$S/eval.tmp.$$" | head -n 1)"
+		fi
+	fi
+}
 abort() {
 	echo "$*" | write "$d/ABORTED"
 	log "$id aborted: $*"
@@ -224,8 +294,11 @@ if [ "$a" -gt 0 ] && [ -e "$d/DONE" ]; then
 	put "$d/next.flt" "$S/model.flt"
 	put "$d/next.flt" "$FL_ROUNDS/model.flt"
 	log "$id: installed the model of round $((R + 1))"
+	evaluate
 	exit 0
 fi
+# The model on the held-out set, if a run died before its row.
+evaluate
 
 # Open a new attempt when there is none, or the last one aborted.
 if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
@@ -438,4 +511,6 @@ else
 	put "$d/next.flt" "$S/model.flt"
 	put "$d/next.flt" "$FL_ROUNDS/model.flt"
 	log "$id: done: model of round $(fl-inspect -g round "$S/model.flt")"
+	crashpoint installed
+	evaluate
 fi
