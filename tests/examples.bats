@@ -133,9 +133,11 @@ EX=$TOP/examples
 @test "cron: killed runs and half-written files are recovered" {
 	not_under_sanitizers "whole rounds of cron scripts"
 	cron_setup
-	# (all five send their keys, so the keys phase closes without its
-	# deadline, which a loaded machine passes between the runs below)
-	export FL_KEYS_SECS=600
+	# (every phase but the share phase, where c4 is missing, closes when
+	# all its inputs are in, without its deadline, which a loaded
+	# machine passes between the killed runs and their reruns below)
+	export FL_KEYS_SECS=600 FL_MASK_SECS=600 FL_CONFIRM_SECS=600 \
+	    FL_REVEAL_SECS=600
 	# c1 is killed between making its keys and sending them; the next
 	# run sends them.
 	server
