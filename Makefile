@@ -1,5 +1,5 @@
 # fltools - federated learning with real privacy, as Unix tools.
-# make [all] | check | sanitize | valgrind | fuzz | bench | install | deps | lint
+# make [all] | check | sanitize | valgrind | fuzz | bench | install | install-strip | deps | lint
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -9,6 +9,11 @@ ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# The examples that run installed: the cron deployment (with its HTTPS
+# parts) and flt.py.
+DATADIR ?= $(PREFIX)/share/fltools
+# make install-strip: the programs stripped.
+INSTALL_STRIP ?=
 
 # O is the build directory: "." builds in the tree (lib/libfl.a, bin/fl-*);
 # the sanitizer build goes to build/sanitize so both can coexist.
@@ -44,7 +49,7 @@ FUZZERS = record values data secagg ledger
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 
-.PHONY: all check sanitize valgrind fuzz fuzz-build bench demo install deps-bench \
+.PHONY: all check sanitize valgrind fuzz fuzz-build bench demo install install-strip deps-bench \
 	uninstall clean deps lint
 .DELETE_ON_ERROR:
 
@@ -142,7 +147,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
-	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)
+	install -m 755 $(INSTALL_STRIP) $(BIN) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
@@ -160,6 +165,22 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e "s|@VERSION@|$$(sed -n 's/^#define FL_VERSION \"\(.*\)\"$$/\1/p' lib/base/base.h)|" \
 	    lib/fl.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/fl.pc
+	install -d $(DESTDIR)$(DATADIR)/cron/https $(DESTDIR)$(DATADIR)/python
+	install -m 755 examples/cron/server.sh examples/cron/client.sh \
+	    $(DESTDIR)$(DATADIR)/cron
+	install -m 644 examples/cron/common.sh examples/cron/plot.gp \
+	    examples/cron/README $(DESTDIR)$(DATADIR)/cron
+	sed -e 's|/usr/local/share/fltools|$(DATADIR)|g' \
+	    -e 's|^PATH=/usr/local/bin:|PATH=$(BINDIR):|' examples/cron/crontab \
+	    > $(DESTDIR)$(DATADIR)/cron/crontab
+	install -m 755 examples/cron/https/make-ca.sh \
+	    examples/cron/https/start-nginx.sh $(DESTDIR)$(DATADIR)/cron/https
+	install -m 644 examples/cron/https/nginx.conf.in \
+	    $(DESTDIR)$(DATADIR)/cron/https
+	install -m 644 examples/python/flt.py $(DESTDIR)$(DATADIR)/python
+
+install-strip:
+	$(MAKE) install INSTALL_STRIP=-s
 
 uninstall:
 	for p in $(PROGS); do \
@@ -170,7 +191,7 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7))) \
 	    $(DESTDIR)$(ZSHCOMPDIR)/_fl
 	rm -f $(DESTDIR)$(LIBDIR)/libfl.a $(DESTDIR)$(PKGCONFIGDIR)/fl.pc
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/fl
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/fl $(DESTDIR)$(DATADIR)
 
 deps:
 	@tools/deps

@@ -18,7 +18,12 @@
 #       fl-aggregate -o partial/{#}.flt {}
 #
 # (without a shared file system, parallel's --trc copies files to the
-# hosts and back; see parallel(1)).
+# hosts and back; see parallel(1)).  With FL_SSHLOGIN set (parallel's
+# --sshlogin, e.g. "4/host1,4/host2"; FL_SSH: the ssh command, e.g.
+# "ssh -F cfg"), this script also runs the groups of the parallel run and
+# the modular sums on those hosts, which must see DIR at the same path
+# and have the programs on the PATH given here, and checks that they
+# write the same bytes as on this machine.
 set -eu
 
 case ${1:-} in
@@ -27,6 +32,8 @@ case ${1:-} in
 	echo "  N updates (default 24) aggregated in groups two ways (xargs -P"
 	echo "  and GNU parallel) and compared with one pass, in DIR (default: a"
 	echo "  new temporary one).  FL_BIN: where the fl-* programs are."
+	echo "  FL_SSHLOGIN (FL_SSH): also over ssh with parallel --sshlogin"
+	echo "  (--ssh), writing the same bytes as on this machine."
 	exit 0 ;;
 -*)
 	echo "usage: tree-aggregate.sh [N [DIR]]" >&2
@@ -42,7 +49,9 @@ if [ -z "$dir" ]; then
 	trap 'rm -rf "$dir"' EXIT INT TERM
 fi
 mkdir -p "$dir/updates" "$dir/rings" "$dir/level1" "$dir/level2" \
-    "$dir/level3" "$dir/ring1"
+    "$dir/level3" "$dir/ring1" "$dir/ssh2" "$dir/ssh3" "$dir/ring-ssh1"
+# (absolute: a remote shell starts in its home directory)
+dir=$(cd "$dir" && pwd)
 
 # N clients' updates (two tensors, weights 1..N) and their ring-encoded
 # counterparts (u32 modulo 2^32, values near the top so that sums wrap).
@@ -103,4 +112,30 @@ for t in $trees; do
 done
 cmp "$dir/ring-one-pass.flt" "$dir/ring-tree.flt"
 echo "ring-tree: byte-identical to one pass"
+
+# Over ssh: the same groups on the hosts of FL_SSHLOGIN (the engine does
+# the fan-out), the partials merged here.
+if [ -n "${FL_SSHLOGIN:-}" ]; then
+	if ! command -v parallel > /dev/null 2>&1; then
+		echo "tree-aggregate: FL_SSHLOGIN needs GNU parallel" >&2
+		exit 1
+	fi
+	# over ssh GROUP DEST RULE: the files on stdin (NUL-separated) in
+	# groups of GROUP, each aggregated (--rule=RULE) on a host into
+	# DEST/N.flt, the programs found on this PATH.
+	over_ssh() {
+		parallel -0 --will-cite -N "$1" --sshlogin "$FL_SSHLOGIN" \
+		    ${FL_SSH:+--ssh "$FL_SSH"} --env PATH \
+		    fl-aggregate --rule="$3" -o "$2/{#}.flt" {}
+	}
+	printf '%s\0' "$dir"/updates/*.flt | over_ssh 3 "$dir/ssh2" mean
+	printf '%s\0' "$dir"/ssh2/*.flt | over_ssh 2 "$dir/ssh3" mean
+	fl-aggregate "$dir"/ssh3/*.flt -o "$dir/tree-ssh.flt"
+	cmp "$dir/tree-parallel.flt" "$dir/tree-ssh.flt"
+	echo "tree-ssh: byte-identical to the same groups on this machine"
+	printf '%s\0' "$dir"/rings/*.flt | over_ssh 7 "$dir/ring-ssh1" sum
+	fl-aggregate --rule=sum "$dir"/ring-ssh1/*.flt -o "$dir/ring-ssh.flt"
+	cmp "$dir/ring-one-pass.flt" "$dir/ring-ssh.flt"
+	echo "ring-ssh: byte-identical to one pass"
+fi
 fl-inspect -g clients "$dir/one-pass.flt" | sed 's/^/clients: /'

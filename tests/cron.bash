@@ -26,17 +26,21 @@ cron_setup() {
 	export FL_EXPECT=5 FL_LAST_ROUND=1 FL_KEYS_SECS=3 FL_SHARE_SECS=3
 	export FL_MASK_SECS=3 FL_CONFIRM_SECS=3 FL_REVEAL_SECS=3
 	unset FL_CRASH_AT FL_VERBOSE FL_MIN_CLIENTS FL_DROPOUT FL_CORRUPT \
-	    FL_SERVER_URL FL_UPLOADS
+	    FL_SERVER_URL FL_UPLOADS FL_TRAINER FL_LABEL FL_NORMALIZE \
+	    FL_CLASS_WEIGHTS FL_TRAIN_OPTS FL_EVAL_DATA FL_EVAL_OPTS \
+	    CRON_DATA CRON_TRAINER
 }
 
 server() {
 	"$CRON/server.sh"
 }
 
-# client I: one run of client cI.
+# client I: one run of client cI, on data/cI.flt (data/cI.$CRON_DATA if
+# set), with FL_TRAINER=${CRON_TRAINER[I]} if set (a bash array).
 client() {
-	FL_CLIENT=c$1 FL_DATA=data/c$1.flt FL_CLIENT_DIR=clients/c$1 \
-	    "$CRON/client.sh"
+	FL_CLIENT=c$1 FL_DATA=data/c$1.${CRON_DATA:-flt} \
+	    FL_TRAINER=${CRON_TRAINER[$1]:-${FL_TRAINER:-}} \
+	    FL_CLIENT_DIR=clients/c$1 "$CRON/client.sh"
 }
 
 # pass: what cron does in a minute, here in a row: the server, then each

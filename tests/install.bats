@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # make install and uninstall honour PREFIX and DESTDIR: programs, man pages
-# and completions (bash under every program name, zsh's _fl), and libfl
+# and completions (bash under every program name, zsh's _fl), libfl
 # (libfl.a, its public headers, fl.pc), which examples/libfl/mask-sum.c
-# links to clip, noise and mask updates in process.
+# links to clip, noise and mask updates in process, and the examples that
+# run installed (the cron deployment, flt.py) under share/fltools, where
+# the installed crontab points; make install-strip strips the programs.
 
 load helper
 
@@ -26,6 +28,32 @@ load helper
 	run find "$root/opt/fl/include" -name internal.h
 	assert_output ""
 	[ -f "$root/opt/fl/lib/pkgconfig/fl.pc" ] || fail "no fl.pc"
+	# The examples that run installed, under share/fltools.
+	local share=$root/opt/fl/share/fltools f
+	for f in cron/server.sh cron/client.sh cron/https/make-ca.sh \
+	    cron/https/start-nginx.sh; do
+		[ -x "$share/$f" ] || fail "no $f"
+		cmp "$TOP/examples/$f" "$share/$f"
+	done
+	for f in cron/common.sh cron/plot.gp cron/README \
+	    cron/https/nginx.conf.in python/flt.py; do
+		cmp "$TOP/examples/$f" "$share/$f"
+	done
+	[ "$(find "$share" -type f | wc -l)" = 10 ]
+	# The installed crontab: its PATH holds the programs, and every
+	# script it runs is there.
+	run grep -c /opt/fl/ "$share/cron/crontab"
+	assert_output 3
+	grep -qx 'PATH=/opt/fl/bin:/usr/bin:/bin' "$share/cron/crontab"
+	for f in $(grep -o '/opt/fl/[^ ]*\.sh' "$share/cron/crontab"); do
+		[ -x "$root$f" ] || fail "the crontab's $f is not installed"
+	done
+	# server.sh runs from there, with the installed programs: it makes
+	# the model, then wants the operator's enrolment.
+	FL_ROUNDS=$PWD/rounds FL_BIN=$root/opt/fl/bin run "$share/cron/server.sh"
+	assert_failure 1
+	assert_output --partial "no $PWD/rounds/../server/enrolment.flt"
+	[ "$(fl-inspect -g round server/model.flt)" = 0 ]
 	run -0 make -s -C "$TOP" uninstall DESTDIR="$root" PREFIX=/opt/fl
 	run -0 find "$root" -type f
 	assert_output ""
@@ -55,4 +83,20 @@ load helper
 	run -0 ./mask-sum
 	assert_line "the masks cancelled"
 	assert_line --regexp "^device 1's masked vector alone, decoded: mean \|value\| 0\.[1-9]"
+}
+
+@test "make install-strip installs the programs stripped" {
+	command -v readelf > /dev/null || skip "no readelf"
+	local root=$BATS_TEST_TMPDIR/root p
+	run -0 make -s -C "$TOP" install-strip DESTDIR="$root" PREFIX=/opt/fl
+	for p in $(fl_programs); do
+		run -0 readelf -S "$root/opt/fl/bin/$p"
+		refute_output --partial .symtab
+		refute_output --partial .debug_info
+		run -0 "$root/opt/fl/bin/$p" --version
+	done
+	# (the tree's own are not)
+	run -0 readelf -S "${FL_REAL_BIN:-${FL_BIN:-$TOP/bin}}/fl-inspect"
+	assert_output --partial .symtab
+	[ -x "$root/opt/fl/share/fltools/cron/server.sh" ]
 }

@@ -32,6 +32,24 @@
 #   FL_CLIENT_DIR  private state: identity, key files, lock, log
 #                  [${XDG_STATE_HOME:-~/.local/state}/fl/$FL_CLIENT]
 #   FL_EPOCHS, FL_BATCH, FL_LR   local training [1, 32, 0.1]
+#   FL_LABEL       the CSV label column, a header name or a number from
+#                  1 (fl-train -l) [fl-train's: 'label', else the first]
+#   FL_NORMALIZE   a normalizer record (fl-stats --normalizer) to
+#                  standardize the features with [none]
+#   FL_CLASS_WEIGHTS  a class-weights record (fl-stats --class-weights)
+#                  [none]
+#   FL_TRAIN_OPTS  more options for fl-train, split at blanks (no
+#                  quoting), e.g. "--momentum=0.9 --prox-mu=0.01" [none]
+#   FL_TRAINER     instead of fl-train, a command of the device's own,
+#                  split at blanks, run as
+#                      $FL_TRAINER MODEL.flt DATA -o UPDATE.flt
+#                  that reads the model record and writes the update
+#                  record (the trained weights minus the model's, with
+#                  weight = its examples; e.g. examples/pytorch/train.py).
+#                  The data options above are fl-train's: a trainer takes
+#                  its own.  Its output must be one record of kind
+#                  update of the model's round (and architecture), else
+#                  nothing is sent and the run fails [none: fl-train]
 #   FL_MIN_CLIENTS this device's policy: refuse a roster of fewer
 #                  clients [3]
 #   FL_DROPOUT, FL_CORRUPT       this device's policy: the roster's graph
@@ -150,8 +168,49 @@ param() {
 	sed -n "s/^$1=//p" "$d/params"
 }
 
-# Leftovers of a run that died while writing.
+# train OUT: the update of this device's data against the attempt's model
+# into OUT (fl-train, or FL_TRAINER), checked: one record of kind update,
+# of the model's round and architecture; else a line in the log, exit 1.
+train() {
+	local want got
+	if [ -n "${FL_TRAINER:-}" ]; then
+		# shellcheck disable=SC2086 # a command and its arguments
+		if ! $FL_TRAINER "$d/model.flt" "$FL_DATA" -o "$1"; then
+			rm -f "$1"
+			log "$id: FL_TRAINER failed"
+			echo "client.sh: FL_TRAINER ($FL_TRAINER) failed" >&2
+			exit 1
+		fi
+	else
+		# shellcheck disable=SC2086 # options, split at blanks
+		fl-train -q -m "$d/model.flt" -e "${FL_EPOCHS:-1}" \
+		    -b "${FL_BATCH:-32}" --lr "${FL_LR:-0.1}" --client "$ID" \
+		    ${FL_LABEL:+-l "$FL_LABEL"} \
+		    ${FL_NORMALIZE:+--normalize "$FL_NORMALIZE"} \
+		    ${FL_CLASS_WEIGHTS:+--class-weights "$FL_CLASS_WEIGHTS"} \
+		    ${FL_TRAIN_OPTS:-} -o "$1" "$FL_DATA"
+	fi
+	# (fl-inspect prints each record's metadata sorted: two records
+	# give two of each)
+	want=$(fl-inspect "$d/model.flt" | sed -n 's/^  arch=/arch=/p')
+	want="${want:+$want }kind=update round=$(param round)"
+	got=$(fl-inspect "$1" 2> /dev/null |
+	    sed -n 's/^  \(arch\|kind\|round\)=/\1=/p' | tr '\n' ' ') ||
+	    got=
+	if [ "$got" != "$want " ]; then
+		rm -f "$1"
+		log "$id: the trainer's output is not one update record" \
+		    "of round $(param round) (${got% })"
+		echo "client.sh: the trainer's output is not one update" \
+		    "record of round $(param round) (${got% })" >&2
+		exit 1
+	fi
+}
+
+# Leftovers of a run that died while writing; this run's go with it (the
+# update before its noise among them).
 rm -f "$C"/*.tmp.* "$FL_ROUNDS"/*/*/".$ID.flt.tmp."*
+trap 'rm -f "$C"/*.tmp.$$' EXIT
 if [ -n "$URL" ]; then
 	# Over HTTPS: what changes (current, STOPPED) every time; the
 	# attempt's files, each written once by the server, until fetched:
@@ -261,10 +320,9 @@ if [ ! -e "$d/survivors" ]; then
 		shares=$(param shares)
 		n=$(fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.n=//p')
 		[ "$shares" -le "$n" ] || shares=$n
-		fl-train -q -m "$d/model.flt" -e "${FL_EPOCHS:-1}" \
-		    -b "${FL_BATCH:-32}" --lr "${FL_LR:-0.1}" --client "$ID" \
-		    "$FL_DATA" |
-		    fl-clip-noise --clip "$(param clip)" --indicator |
+		train "$k.update.tmp.$$"
+		fl-clip-noise --clip "$(param clip)" --indicator \
+		    < "$k.update.tmp.$$" |
 		    fl-quantize --ring "$(param bits)" \
 			--clients "$(param clients)" --noise "$(param noise)" |
 		    fl-clip-noise --noise "$(param noise)" \
@@ -272,6 +330,7 @@ if [ ! -e "$d/survivors" ]; then
 			--indicator-noise "$(param indicator-noise)" |
 		    fl-mask -k "$k.key" -r "$d/roster.flt" -s "$d/shares.flt" \
 			-o "$k.masked"
+		rm -f "$k.update.tmp.$$"
 		log "$id: update masked"
 	fi
 	crashpoint masked

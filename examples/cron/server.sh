@@ -31,7 +31,9 @@
 #                        roster's clients) [FL_EXPECT x (1 - FL_DROPOUT)]
 #   FL_BITS              ring bits [32]
 #   FL_SAMPLE_RATE       the rate q at which clients are in a round [1]
-#   FL_BUDGET, FL_DELTA  the privacy budget: epsilon at delta [10, 1e-5]
+#   FL_BUDGET, FL_DELTA  the privacy budget: epsilon at delta [10, 1e-5];
+#                        a round whose planned release (FL_SHARES noise
+#                        shares) would go over it is not opened
 #   FL_SERVER_LR         server learning rate (FedAvg) [1]
 #   FL_LAST_ROUND        stop once the model reaches this round [none]
 #   FL_KEYS_SECS, FL_SHARE_SECS, FL_MASK_SECS, FL_CONFIRM_SECS,
@@ -42,6 +44,14 @@
 #                        taken into R.A/KIND/ID.flt when their records
 #                        are ID's [none: the devices write into
 #                        FL_ROUNDS]
+#   FL_EVAL_DATA         a held-out data set: each new model is
+#                        evaluated on it (fl-eval) [none]
+#   FL_EVAL_OPTS         more options for fl-eval, split at blanks, e.g.
+#                        "-l y --normalize norm.flt" [none]
+#   FL_EVAL_LOG          the evaluation log, a TSV: round, accuracy, loss,
+#                        epsilon, clients, dropouts [FL_SERVER_DIR/eval.tsv]
+#   FL_EVAL_PLOT         its plot, redrawn after each row if gnuplot is
+#                        installed (plot.gp) [FL_EVAL_LOG as .svg]
 #   FL_BIN               put first on PATH
 # Exit status: 0 (also when another run holds the lock), 1 on an error
 # (the next run retries).
@@ -155,6 +165,95 @@ collect() {
 		fi
 	done
 }
+# anchor: the option that makes fl-account refuse a ledger cut or reset
+# since the model anchored its head (fl-apply --ledger), if it did.
+anchor() {
+	if fl-inspect -g ledger.releases "$S/model.flt" > /dev/null 2>&1; then
+		echo "--anchor=$S/model.flt"
+	fi
+}
+# planned CLIP OUT: the release round R would make, as a record for
+# fl-account: the dp.* metadata that the devices' steps (fl-clip-noise,
+# fl-quantize, fl-clip-noise with the attempt's params) give an update
+# of the model, and the sum of FL_SHARES noise shares that the roster of
+# FL_EXPECT clients, C of them corrupt (fl-mask's C: ceil(FL_CORRUPT
+# FL_EXPECT), at most FL_EXPECT - 1), would carry.
+planned() {
+	local meta
+	meta=$(fl-clip-noise --clip "$1" --indicator < "$S/model.flt" |
+	    fl-quantize --ring "$BITS" --clients "$EXPECT" --noise "$NOISE" |
+	    fl-clip-noise --noise "$NOISE" --shares "$SHARES" \
+		-m discrete-gaussian --indicator-noise "$INOISE" |
+	    fl-inspect - | sed -n 's/^  \(dp\.[^=]*=.*\)$/-m\n\1/p')
+	mapfile -t meta <<< "$meta"
+	fl-pack "${meta[@]}" -m kind=aggregate -m round="$R" \
+	    -m clients="$SHARES" -m secagg.corrupt="$(awk -v f="$CORRUPT" \
+		-v n="$EXPECT" 'BEGIN { c = f * n - 1e-9; i = int(c)
+		if (i < c) i++; if (i < 0) i = 0; if (i > n - 1) i = n - 1
+		print i }')" -t planned:u32=0 -o "$2"
+}
+# evaluate: with FL_EVAL_DATA, the server's model on the held-out set, a
+# row in FL_EVAL_LOG once per model (a rerun finds the row and does
+# nothing): the model's round, accuracy, loss, and of the round that
+# made it the ledger's epsilon after it, the clients summed and the
+# dropouts (the roster's clients that were not); then the plot.  A
+# failure is logged (once) and does not stop the rounds.
+evaluate() {
+	local tsv=${FL_EVAL_LOG:-$S/eval.tsv} r out acc loss eps=0 sum=0 drop=0
+	local prev n
+	[ -n "${FL_EVAL_DATA:-}" ] || return 0
+	r=$(fl-inspect -g round "$S/model.flt")
+	if [ -e "$tsv" ] && awk -F '\t' -v r="$r" 'NR > 1 && $1 == r { f = 1 }
+	    END { exit !f }' "$tsv"; then
+		return 0
+	fi
+	# shellcheck disable=SC2086 # options, split at blanks
+	if ! out=$(fl-eval --json ${FL_EVAL_OPTS:-} -m "$S/model.flt" \
+	    "$FL_EVAL_DATA" 2> "$S/eval.tmp.$$"); then
+		out="model of round $r: fl-eval failed: $(head -n 1 "$S/eval.tmp.$$")"
+		if [ "$(cat "$S/eval-failed" 2> /dev/null)" != "$out" ]; then
+			echo "$out" | write "$S/eval-failed"
+			log "$out"
+		fi
+		return 0
+	fi
+	rm -f "$S/eval-failed"
+	acc=$(echo "$out" | sed -n 's/.*"accuracy":\([^,}]*\).*/\1/p')
+	loss=$(echo "$out" | sed -n 's/.*"loss":\([^,}]*\).*/\1/p')
+	if [ "$r" -gt 0 ]; then
+		prev=$(find "$FL_ROUNDS" -maxdepth 2 \
+		    -path "*/$((r - 1)).*/DONE" | head -n 1)
+		prev=${prev%/DONE}
+		sum=$(fl-inspect -g clients "$prev/sum.flt")
+		n=$(fl-inspect "$prev/roster.flt" |
+		    sed -n 's/^  secagg\.n=//p')
+		drop=$((n - sum))
+		eps=$(fl-account -l "$S/budget.ledger" | awk -v r=$((r - 1)) \
+		    '$1 ~ /^[0-9]+$/ && $2 == r { e = $NF } END { print e }')
+	fi
+	{
+		if [ -s "$tsv" ]; then
+			cat "$tsv"
+		else
+			printf 'round\taccuracy\tloss\tepsilon\tclients\tdropouts\n'
+		fi
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$acc" "$loss" "$eps" \
+		    "$sum" "$drop"
+	} | write "$tsv"
+	log "model of round $r: accuracy $acc, loss $loss"
+	# The plot (gnuplot, if installed): FL_EVAL_PLOT, the TSV as SVG.
+	local plot=${FL_EVAL_PLOT:-${tsv%.tsv}.svg}
+	if command -v gnuplot > /dev/null; then
+		if gnuplot -e "tsv='$tsv'; out='$plot.tmp.$$'" \
+		    "$(dirname "$0")/plot.gp" 2> "$S/eval.tmp.$$"; then
+			mv -f "$plot.tmp.$$" "$plot"
+		else
+			rm -f "$plot.tmp.$$"
+			log "model of round $r: gnuplot failed:" \
+			    "$(grep -v '^Warning' "$S/eval.tmp.$$" | head -n 1)"
+		fi
+	fi
+}
 abort() {
 	echo "$*" | write "$d/ABORTED"
 	log "$id aborted: $*"
@@ -187,7 +286,7 @@ done
 d=$FL_ROUNDS/$R.$a
 id=$R.$a
 # This run's lists of the phase in progress go with it.
-trap 'rm -f "$d"/.*.tmp.$$' EXIT
+trap 'rm -f "$d"/.*.tmp.$$ "$S"/*.tmp.$$' EXIT
 
 # A DONE round whose model is not installed yet: install it (the crash
 # fell between the two).
@@ -195,8 +294,11 @@ if [ "$a" -gt 0 ] && [ -e "$d/DONE" ]; then
 	put "$d/next.flt" "$S/model.flt"
 	put "$d/next.flt" "$FL_ROUNDS/model.flt"
 	log "$id: installed the model of round $((R + 1))"
+	evaluate
 	exit 0
 fi
+# The model on the held-out set, if a run died before its row.
+evaluate
 
 # Open a new attempt when there is none, or the last one aborted.
 if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
@@ -217,6 +319,32 @@ if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
 			clip=$(fl-inspect -g dp.clip-next "${prev%/DONE}/mean.flt")
 		fi
 	fi
+	# The budget, before anything of the round happens: a dry-run
+	# spend of the planned release.  A round that could not be paid
+	# for is not opened (one line in the log, until that changes: a
+	# bigger FL_BUDGET, other params).
+	planned "$clip" "$S/planned.tmp.$$"
+	anchor=$(anchor)
+	st=0
+	fl-account -l "$S/budget.ledger" -s -n -B "$BUDGET" -d "$DELTA" \
+	    ${anchor:+"$anchor"} -q "$Q" "$S/planned.tmp.$$" \
+	    > "$S/spend.tmp.$$" 2> "$S/refusal.tmp.$$" || st=$?
+	rm -f "$S/planned.tmp.$$"
+	if [ "$st" -eq 3 ]; then
+		got="$R.$((a + 1)): not opened: $(sed -n '$s/^fl-account: //p' \
+		    "$S/refusal.tmp.$$")"
+		if [ "$(cat "$S/not-opened" 2> /dev/null)" != "$got" ]; then
+			echo "$got" | write "$S/not-opened"
+			log "$got"
+		fi
+		exit 0
+	fi
+	if [ "$st" -ne 0 ]; then
+		cat "$S/refusal.tmp.$$" >> "$S/log"
+		cat "$S/refusal.tmp.$$" >&2
+		exit 1
+	fi
+	rm -f "$S/not-opened"
 	a=$((a + 1))
 	id=$R.$a
 	d=$FL_ROUNDS/$id
@@ -239,7 +367,7 @@ EOF
 	chmod -R a+rX "$t"
 	mv "$t" "$d"
 	echo "$id" | write "$FL_ROUNDS/current"
-	log "$id: opened (clip $clip)"
+	log "$id: opened (clip $clip; planned: $(cat "$S/spend.tmp.$$"))"
 	exit 0
 fi
 
@@ -353,11 +481,7 @@ else
 		st=0
 		# The model anchors the ledger's head (fl-apply --ledger): a
 		# ledger cut or reset since is refused, not read as unspent.
-		anchor=
-		if fl-inspect -g ledger.releases "$S/model.flt" \
-		    > /dev/null 2>&1; then
-			anchor=--anchor=$S/model.flt
-		fi
+		anchor=$(anchor)
 		fl-account -l "$S/budget.ledger" -s -B "$BUDGET" -d "$DELTA" \
 		    ${anchor:+"$anchor"} -q "$Q" "$d/sum.flt" \
 		    > "$d/.spend.tmp.$$" 2>> "$S/log" || st=$?
@@ -387,4 +511,6 @@ else
 	put "$d/next.flt" "$S/model.flt"
 	put "$d/next.flt" "$FL_ROUNDS/model.flt"
 	log "$id: done: model of round $(fl-inspect -g round "$S/model.flt")"
+	crashpoint installed
+	evaluate
 fi
