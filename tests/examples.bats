@@ -267,22 +267,40 @@ EX=$TOP/examples
 	grep -q "0.2: keys made" clients/c0/log
 }
 
+@test "cron: fewer survivors than the noise shares planned: aborted before the sum is unmasked" {
+	not_under_sanitizers "whole rounds of cron scripts"
+	cron_setup
+	# Five shares planned, c4 drops: the four survivors' sum would
+	# carry less noise than planned and cost more than the budget check
+	# assumed: the server aborts before unmasking, charges nothing, and
+	# the next attempt opens.
+	export FL_SHARES=5
+	passes_until rounds/0.1/ABORTED
+	run cat rounds/0.1/ABORTED
+	assert_output 'masking: 4 survivors, fewer than the 5 noise shares planned'
+	[ ! -e rounds/0.1/sum.flt ]
+	[ ! -e server/budget.ledger ] ||
+	    [ "$(grep -c release= server/budget.ledger)" = 0 ]
+	passes_until rounds/0.2
+}
+
 @test "cron: the ledger refuses a round over budget: aborted and stopped" {
 	not_under_sanitizers "whole rounds of cron scripts"
 	cron_setup
-	# The round is planned with five noise shares (epsilon 5.22053,
-	# within the budget: it opens), but c4 drops and the sum carries
-	# four of them, less noise than planned: the release, over the
-	# budget, is refused by the ledger.
-	export FL_BUDGET=5.3 FL_SHARES=5
+	# The round is planned within the budget (it opens); once its
+	# survivors are in, something else is charged to the ledger (a
+	# spend by hand), and the release, now over the budget, is refused
+	# by the ledger.
+	export FL_BUDGET=9
+	passes_until rounds/0.1/survivors
+	grep -q '0.1: opened (clip 1; planned: epsilon ' server/log
+	fl-account -l server/budget.ledger -s -q 1 -z 0.5 > /dev/null
 	passes_until rounds/0.1/ABORTED
-	grep -q '0.1: opened (clip 1; planned: epsilon 5.22053 ' server/log
 	run cat rounds/0.1/ABORTED
-	assert_output 'the privacy budget 5.3 is spent'
+	assert_output 'the privacy budget 9 is spent'
 	[ -e rounds/STOPPED ]
 	[ "$(fl-inspect -g round server/model.flt)" = 0 ]
-	[ ! -e server/budget.ledger ] ||
-	    [ "$(grep -c release= server/budget.ledger)" = 0 ]
+	[ "$(grep -c release= server/budget.ledger)" = 1 ]
 	snapshot > before
 	pass
 	snapshot > after

@@ -28,7 +28,10 @@
 #   FL_INDICATOR_NOISE   noise of the summed clip indicator, above Z [2]
 #   FL_SHARES            noise shares planned (a low estimate of the
 #                        survivors; a client plans for at most the
-#                        roster's clients) [FL_EXPECT x (1 - FL_DROPOUT)]
+#                        roster's clients; a round with fewer survivors
+#                        is aborted before its sum is unmasked, as it
+#                        would carry less noise than planned; fl-account
+#                        --dropout computes it) [FL_EXPECT x (1 - FL_DROPOUT)]
 #   FL_BITS              ring bits [32]
 #   FL_SAMPLE_RATE       the rate q at which clients are in a round [1]
 #   FL_BUDGET, FL_DELTA  the privacy budget: epsilon at delta [10, 1e-5];
@@ -430,6 +433,13 @@ elif [ ! -e "$d/survivors" ]; then
 	    "${FL_MASK_SECS:-1800}" || exit 0
 	if [ "$n" -lt "$(quorum)" ]; then
 		abort "masking: $n survivors, below the quorum $(quorum)"
+		exit 0
+	fi
+	# Each client added 1/SHARES of the noise: fewer survivors would
+	# sum less noise than the plan (and the budget check) assumed.
+	if [ "$n" -lt "$SHARES" ]; then
+		abort "masking: $n survivors, fewer than the $SHARES noise" \
+		    "shares planned"
 		exit 0
 	fi
 	write "$d/survivors" < "$d/.got.tmp.$$"
