@@ -192,3 +192,18 @@ fl-train -q -m "$1" -l y --normalize stats/norm.flt -e 2 -o "$4" "$2"'
 	assert_success
 	grep -q 'epsilon spent' by-hand.svg
 }
+
+@test "cron: the scripts' default dropout and corrupt fractions are fl-mask's" {
+	local opt var want f
+	for opt in dropout corrupt; do
+		# fl-mask --help: "--dropout=F ... may drop (0.1)".
+		want=$(fl-mask --help | sed -n "/--$opt=F/,/)/p" |
+		    sed -n 's/.*(\([0-9.]*\)).*/\1/p')
+		[ -n "$want" ]
+		var=$(echo "$opt" | tr a-z A-Z)
+		for f in client.sh server.sh; do
+			run -0 grep -c "^$var=\${FL_$var:-$want}\$" "$TOP/examples/cron/$f"
+			assert_output 1
+		done
+	done
+}

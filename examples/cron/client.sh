@@ -54,7 +54,7 @@
 #                  clients [3]
 #   FL_DROPOUT, FL_CORRUPT       this device's policy: the roster's graph
 #                  and threshold must be those fl-mask derives from these
-#                  fractions, as the server's must [0.2, 0.05]
+#                  fractions, as the server's must [0.1, 0.05: fl-mask's]
 #   FL_BIN         put first on PATH
 # The privacy parameters (clip, noise, shares, ring) come from the round's
 # params file, written by the server; the secure-aggregation policy is the
@@ -86,7 +86,7 @@ case $ID in
 '' | *[!A-Za-z0-9._-]*) echo "client.sh: bad FL_CLIENT '$ID'" >&2; exit 1 ;;
 esac
 MINC=${FL_MIN_CLIENTS:-3}
-DROPOUT=${FL_DROPOUT:-0.2}
+DROPOUT=${FL_DROPOUT:-0.1}
 CORRUPT=${FL_CORRUPT:-0.05}
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"

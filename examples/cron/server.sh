@@ -22,7 +22,7 @@
 #   FL_DROPOUT, FL_CORRUPT  fractions of clients that may drop and that
 #                        may collude with the server (fl-mask --make-roster
 #                        --dropout, --corrupt); the devices must use the
-#                        same [0.2, 0.05]
+#                        same [0.1, 0.05: fl-mask's]
 #   FL_CLIP              the first round's clip bound (then adaptive) [1]
 #   FL_NOISE             noise multiplier Z of the summed update [1]
 #   FL_INDICATOR_NOISE   noise of the summed clip indicator, above Z [2]
@@ -65,7 +65,7 @@ S=${FL_SERVER_DIR:-$FL_ROUNDS/../server}
 ARCH=${FL_ARCH:-logreg:784-10}
 EXPECT=${FL_EXPECT:-5}
 MIN=${FL_MIN_CLIENTS:-3}
-DROPOUT=${FL_DROPOUT:-0.2}
+DROPOUT=${FL_DROPOUT:-0.1}
 CORRUPT=${FL_CORRUPT:-0.05}
 CLIP0=${FL_CLIP:-1}
 NOISE=${FL_NOISE:-1}
