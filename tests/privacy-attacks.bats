@@ -74,7 +74,7 @@ EOF
 	# The ledger charges that: noise sqrt(6/8) with --corrupt 0.25 (the
 	# seeds make it not private, which the ledger records) ...
 	fl-account -l L -s -q 0.01 --not-private --corrupt 0.25 sum.flt
-	run -0 grep -c ' colluding=2 not-private=noise ' L
+	run -0 grep -cE ' colluding=2 shares=8 planned-noise=[0-9.e+-]+ not-private=noise ' L
 	run -0 grep -o ' noise=[^ ]*' L
 	local sigma sens
 	sigma=$(fl-inspect -g dp.sigma sum.flt)
