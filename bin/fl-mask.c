@@ -757,5 +757,7 @@ main(int argc, char **argv)
 	case MASK: mask(&o, argc, argv); break;
 	default: devices(&o); break;
 	}
+	free(o.keys);
+	free(o.identities);
 	return 0;
 }
