@@ -206,6 +206,7 @@ learn_data_option(struct learn_data *ld, int c, const char *arg)
 	switch (c) {
 	case LEARN_OPT_CLASSES: {
 		struct fl_error err;
+		int n;
 
 		/* A number: how many classes; names: the CSV labels, class
 		 * 0, 1, ... in their order. */
@@ -214,13 +215,11 @@ learn_data_option(struct learn_data *ld, int c, const char *arg)
 			    UINT64_C(1) << 24);
 			return 1;
 		}
-		if (fl_class_names_check(arg, &err) < 0)
+		if ((n = fl_class_names_check(arg, &err)) < 0)
 			tool_usage_error("invalid --classes '%s': %s", arg,
 			    err.msg);
 		ld->o.class_names = arg;
-		ld->classes = 1;
-		for (const char *p = arg; *p != '\0'; p++)
-			ld->classes += *p == ',';
+		ld->classes = (uint32_t)n;
 		return 1;
 	}
 	case LEARN_OPT_HEADER:

@@ -397,7 +397,7 @@ fl_class_names_check(const char *list, struct fl_error *err)
 			return fl_error_set(err, FL_EINVAL, "class '%s' twice",
 			    fl_escape(q, sizeof(q), p, n));
 		if (p[n] == '\0')
-			return 0;
+			return (int)k + 1;
 		p += n + 1;
 	}
 }

@@ -54,8 +54,8 @@ struct fl_data_opts {
 	uint64_t max_cell;      /* CSV: the longest cell in bytes; 0: 1 MiB */
 };
 
-/* 0 if list is a valid --classes list: comma-separated, no empty
- * name, none twice, at most 2^24; else -1 (FL_EINVAL). */
+/* The number of names if list is a valid --classes list (comma-separated,
+ * no empty name, none twice, at most 2^24); else -1 (FL_EINVAL). */
 int fl_class_names_check(const char *list, struct fl_error *err);
 
 /*
