@@ -35,6 +35,8 @@ static const char options[] =
     "                         fixed denominator), not by the weights\n"
     "      --drop-nonfinite   skip updates holding NaN or infinite values,\n"
     "                         counting them, instead of failing\n"
+    "      --exclude=GLOBS    mean and sum: leave out the tensors whose names\n"
+    "                         match (comma-separated globs, repeatable)\n"
     "  -h, --help             print this help and exit\n"
     "      --log=FILE         append a JSON line on the aggregation to FILE\n"
     "      --memory=BYTES     robust rules: hold at most BYTES of values\n"
@@ -43,6 +45,9 @@ static const char options[] =
     "  -n, --min-clients=N    fail, writing nothing, below N clients\n"
     "                         (default 1)\n"
     "      --norm-bound=C     scale each update down to L2 norm C first\n"
+    "      --only=GLOBS       mean and sum: aggregate only the tensors whose\n"
+    "                         names match (an integer one by its full name);\n"
+    "                         the others are left out of the aggregate\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
     "      --reveals=FILE     masked input: the survivors' answers to the\n"
     "                         unmask request (fl-mask --reveal), one stream\n"
@@ -75,6 +80,7 @@ struct opts {
 	const char *roster, *reveals, *shares;  /* secure aggregation */
 	int threads;
 	double denominator;     /* --denominator, else NAN */
+	struct fl_select sel;   /* --only, --exclude */
 };
 
 struct agg {
@@ -136,10 +142,7 @@ refused(const struct agg *a, const struct fl_error *err)
 	case FL_AGG_LAYOUT:
 		bad(a, "%s (%s)", err->msg, where);
 	case FL_AGG_INTEGER:
-		t += g->tensor;
-		bad(a, "tensor '%s' is %s: %s takes float tensors (decode "
-		    "integer ones first, or use --rule=sum)", t->name,
-		    fl_dtype_name(t->dtype), fl_agg_rule_name(g->rule));
+		bad(a, "%s", err->msg);
 	case FL_AGG_INTEGER_BOUND:
 		t += g->tensor;
 		bad(a, "tensor '%s' is %s: --norm-bound takes float tensors",
@@ -391,6 +394,33 @@ take_streamed(struct agg *a)
 	return rc;
 }
 
+/*
+ * --only / --exclude: the tensors left out are dropped from the record
+ * before it is checked and added (each record whole in memory, one at a
+ * time: still one model's memory).  An integer tensor must be left out by
+ * name, as everywhere: the mean says so when one is left in.
+ */
+static void
+select_record(struct agg *a)
+{
+	struct fl_error err;
+
+	/* Not selected by default is not enough for an integer tensor: the
+	 * sum of plain integers is exact, and leaving one out is said. */
+	for (size_t i = 0; i < a->rec.ntensors; i++) {
+		const struct fl_tensor *t = &a->rec.tensors[i];
+
+		if (fl_select_why(&a->o->sel, t) == FL_SELECT_INTEGER)
+			bad(a, "tensor '%s' is %s: %s takes float tensors; "
+			    "leave it out (--exclude '%s')", t->name,
+			    fl_dtype_name(t->dtype), fl_agg_rule_name(
+			    a->o->rule), t->name);
+	}
+	tool_select_check(&a->o->sel, &a->rec, a->in.name, a->in.recno, NULL);
+	if (fl_select_split(&a->o->sel, &a->rec, NULL, NULL, &err) < 0)
+		bad(a, "%s", err.msg);
+}
+
 /* ---- robust rules ---- */
 
 static void
@@ -486,6 +516,7 @@ main(int argc, char **argv)
 		{ "trim", required_argument, NULL, OPT_TRIM },
 		{ "unweighted", no_argument, NULL, OPT_UNWEIGHTED },
 		{ "version", no_argument, NULL, 'V' },
+		TOOL_SELECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { FL_AGG_MEAN, 0, 0, 0, 0.2, 0, 1, 1, UINT64_C(1) << 30,
@@ -499,8 +530,11 @@ main(int argc, char **argv)
 	int c, rc, logfd = -1;
 
 	tool_init(usage, argv);
+	fl_select_init(&o.sel);
 	while ((c = getopt_long(argc, argv, "f:hj:n:o:r:V", longopts,
 	    NULL)) != -1) {
+		if (tool_select_option(c, optarg, &o.sel))
+			continue;
 		switch (c) {
 		case 'f':
 			o.byzantine = tool_opt_u64("--byzantine", optarg, 0,
@@ -599,6 +633,13 @@ main(int argc, char **argv)
 		tool_usage_error("--denominator goes with --rule=mean, not "
 		    "with --roster (decode the sum with fl-quantize -d "
 		    "--mean=N)");
+	/* Selection drops tensors from each record as it is read; the
+	 * robust rules re-read files in chunks (the dropped tensors would be
+	 * back), and a masked record is one vector. */
+	if (fl_select_active(&o.sel) && (o.roster != NULL ||
+	    (o.rule != FL_AGG_MEAN && o.rule != FL_AGG_SUM)))
+		tool_usage_error("--only and --exclude go with --rule=mean or "
+		    "sum of plain records");
 	if (o.set_memory && (o.rule == FL_AGG_MEAN || o.rule == FL_AGG_SUM))
 		tool_usage_error("--memory is for the robust rules (mean and "
 		    "sum stream in one model's memory)");
@@ -632,8 +673,8 @@ main(int argc, char **argv)
 			tool_die("libsodium failed to start");
 	}
 	if ((o.rule == FL_AGG_MEAN || o.rule == FL_AGG_SUM) &&
-	    o.norm_bound == 0 &&
-	    !o.drop_nonfinite) {
+	    o.norm_bound == 0 && !o.drop_nonfinite &&
+	    !fl_select_active(&o.sel)) {
 		/* One bad input fails the round. */
 		while ((rc = take_streamed(&a)) != 0)
 			if (rc < 0)
@@ -642,6 +683,8 @@ main(int argc, char **argv)
 		while ((rc = tool_input_next(&a.in, &a.rec)) != 0) {
 			if (rc < 0)
 				exit(1);
+			if (fl_select_active(&o.sel))
+				select_record(&a);
 			take(&a);
 		}
 	}
@@ -695,5 +738,6 @@ main(int argc, char **argv)
 	fl_aggregation_free(&a.g);
 	fl_record_free(&a.rec);
 	tool_input_free(&a.in);
+	fl_select_free(&o.sel);
 	return 0;
 }

@@ -185,3 +185,56 @@ sys.exit(any(abs(a - b * f) > 1e-6 for a, b in zip(v, [0.3, -0.4, 0.5, 0.1])))" 
 	run --separate-stderr fl-clip-noise -n 1 --only q -o out.flt ring.flt
 	one_line_error "fl-clip-noise: ring.flt: record 1: --only and --exclude select float tensors: a record of integers (fl-quantize --ring) is noised whole"
 }
+
+@test "fl-aggregate: plain FedAvg of state_dict updates leaves an integer buffer out by name; the model keeps its counter" {
+	# Two clients' plain updates, as a PyTorch trainer without DP sends
+	# them (BatchNorm's counter beside the weights).
+	fl-pack -m kind=update -m round=4 -m client=a -m weight=1 \
+	    -t 'conv.weight:f32=1,1,1,1' -t 'conv.bias:f32=0,2' \
+	    -t 'bn.running_mean:f16=0.5,0.5' -t 'bn.num_batches_tracked:i64=117' -o a.flt
+	fl-pack -m kind=update -m round=4 -m client=b -m weight=3 \
+	    -t 'conv.weight:f32=3,3,3,3' -t 'conv.bias:f32=4,2' \
+	    -t 'bn.running_mean:f16=0.25,0.25' -t 'bn.num_batches_tracked:i64=9' -o b.flt
+	run --separate-stderr fl-aggregate -o out.flt a.flt b.flt
+	one_line_error "fl-aggregate: a.flt: record 1: tensor 'bn.num_batches_tracked' is i64: mean takes float tensors; leave it out (--exclude 'bn.num_batches_tracked')"
+	fl-aggregate --exclude 'bn.num*' -o m.flt a.flt b.flt
+	run -0 tensors m.flt
+	assert_output "conv.weight conv.bias bn.running_mean"
+	run -0 fl-inspect -d conv.bias m.flt
+	assert_output $'3\n2'
+	fl-apply -m g.flt -o n.flt m.flt
+	same g.flt n.flt bn.num_batches_tracked
+	# --only: the rest is left out of the aggregate (not averaged, not
+	# passed through: several inputs have no one value to pass).
+	fl-aggregate --only 'conv.*' -o c.flt a.flt b.flt
+	run -0 tensors c.flt
+	assert_output "conv.weight conv.bias"
+	# The unselected integer buffer of a sum is left out too.
+	fl-aggregate -r sum --only 'conv.bias' -o s.flt a.flt b.flt
+	run -0 fl-inspect -d conv.bias s.flt
+	assert_output $'4\n4'
+	# Without selection, the records are byte for byte what they were.
+	fl-aggregate --exclude 'bn.*' -o e1.flt a.flt b.flt
+	fl-pack -m kind=update -m round=4 -m client=a -m weight=1 \
+	    -t 'conv.weight:f32=1,1,1,1' -t 'conv.bias:f32=0,2' -o a2.flt
+	fl-pack -m kind=update -m round=4 -m client=b -m weight=3 \
+	    -t 'conv.weight:f32=3,3,3,3' -t 'conv.bias:f32=4,2' -o b2.flt
+	fl-aggregate -o e2.flt a2.flt b2.flt
+	cmp e1.flt e2.flt
+}
+
+@test "fl-aggregate: selection refusals: a pattern that selects nothing, masked or robust inputs, an integer left in" {
+	run --separate-stderr fl-aggregate --only 'fc.*' -o out.flt u.flt
+	one_line_error "fl-aggregate: u.flt: record 1: --only 'fc.*' matches no tensor"
+	run --separate-stderr fl-aggregate --exclude 'conv.*' -o out.flt u.flt
+	one_line_error "fl-aggregate: u.flt: record 1: tensor 'bn.num_batches_tracked' is i64: mean takes float tensors; leave it out (--exclude 'bn.num_batches_tracked')"
+	run --separate-stderr fl-aggregate -r median --exclude 'bn.*' u.flt
+	assert_equal "$status" 2
+	[[ $stderr == *"--only and --exclude go with --rule=mean or sum of plain records"* ]]
+	run --separate-stderr fl-aggregate --roster r --shares s --reveals v --exclude 'bn.*' u.flt
+	assert_equal "$status" 2
+	# A quantized record's integers: decode, not leave out.
+	fl-pack -m q.codec=bits -t 'q:u8=1,2' -o bits.flt
+	run --separate-stderr fl-aggregate -o out.flt bits.flt
+	one_line_error "fl-aggregate: bits.flt: record 1: tensor 'q' is u8: mean takes float tensors; decode the record first (fl-quantize -d), or use --rule=sum"
+}

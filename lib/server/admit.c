@@ -288,11 +288,27 @@ start(struct fl_aggregation *g, const struct fl_record *rec,
 			g->have_float = 1;
 			continue;
 		}
+		/* The way out depends on what the integers are: a codec's
+		 * (decode them), or a model's own counter such as BatchNorm's
+		 * num_batches_tracked (leave it out: the mean, like the other
+		 * rules, takes --exclude, and a sum of plain integers is
+		 * exact). */
+		if (g->rule != FL_AGG_SUM && fl_meta_get(rec, "q.codec"))
+			return refuse(g, FL_AGG_INTEGER, err, "tensor '%s' is %s: "
+			    "%s takes float tensors; decode the record first "
+			    "(fl-quantize -d), or use --rule=sum", t->name,
+			    fl_dtype_name(t->dtype), rule_names[g->rule]);
+		if (g->rule == FL_AGG_MEAN)
+			return refuse(g, FL_AGG_INTEGER, err, "tensor '%s' is %s: "
+			    "%s takes float tensors; leave it out (--exclude "
+			    "'%s')", t->name, fl_dtype_name(t->dtype),
+			    rule_names[g->rule], t->name);
 		if (g->rule != FL_AGG_SUM)
 			return refuse(g, FL_AGG_INTEGER, err, "tensor '%s' is %s: "
-			    "%s takes float tensors (decode integer ones first, "
-			    "or use --rule=sum)", t->name,
-			    fl_dtype_name(t->dtype), rule_names[g->rule]);
+			    "%s takes float tensors; leave it out of the "
+			    "updates (fl-clip-noise --exclude '%s')", t->name,
+			    fl_dtype_name(t->dtype), rule_names[g->rule],
+			    t->name);
 		if (g->norm_bound > 0)
 			return refuse(g, FL_AGG_INTEGER_BOUND, err, "tensor '%s' "
 			    "is %s: --norm-bound takes float tensors", t->name,
