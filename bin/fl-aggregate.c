@@ -35,6 +35,8 @@ static const char options[] =
     "                         fixed denominator), not by the weights\n"
     "      --drop-nonfinite   skip updates holding NaN or infinite values,\n"
     "                         counting them, instead of failing\n"
+    "      --dtype=TYPE       write the float tensors as TYPE (f32, f64, f16,\n"
+    "                         bf16; default: f32 for half inputs, else theirs)\n"
     "      --exclude=GLOBS    mean and sum: leave out the tensors whose names\n"
     "                         match (comma-separated globs, repeatable)\n"
     "  -h, --help             print this help and exit\n"
@@ -81,6 +83,7 @@ struct opts {
 	int threads;
 	double denominator;     /* --denominator, else NAN */
 	struct fl_select sel;   /* --only, --exclude */
+	int dtype;              /* --dtype, else -1 */
 };
 
 struct agg {
@@ -452,6 +455,18 @@ robust(struct agg *a, struct fl_record *out, uint64_t *rejected)
 
 /* ---- output ---- */
 
+/* --dtype: the aggregate's float tensors as dtype (-1: as they are). */
+static void
+cast(struct fl_record *rec, int dtype, const char *output)
+{
+	struct fl_error err;
+
+	if (dtype >= 0 && fl_record_cast(rec, (enum fl_dtype)dtype, &err) < 0)
+		tool_die("%s: the aggregate does not fit --dtype %s: %s",
+		    output ? output : "<stdout>",
+		    fl_dtype_name((enum fl_dtype)dtype), err.msg);
+}
+
 static void
 write_log(int fd, const char *path, struct agg *a, uint64_t rejected)
 {
@@ -496,11 +511,12 @@ main(int argc, char **argv)
 {
 	enum { OPT_DROP = 256, OPT_LOG, OPT_MEMORY, OPT_NORM_BOUND,
 		OPT_REVEALS, OPT_ROSTER, OPT_SELECT, OPT_SHARES, OPT_TRIM,
-		OPT_UNWEIGHTED, OPT_DENOMINATOR };
+		OPT_UNWEIGHTED, OPT_DENOMINATOR, OPT_DTYPE };
 	static const struct option longopts[] = {
 		{ "byzantine", required_argument, NULL, 'f' },
 		{ "denominator", required_argument, NULL, OPT_DENOMINATOR },
 		{ "drop-nonfinite", no_argument, NULL, OPT_DROP },
+		{ "dtype", required_argument, NULL, OPT_DTYPE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "memory", required_argument, NULL, OPT_MEMORY },
@@ -531,6 +547,7 @@ main(int argc, char **argv)
 
 	tool_init(usage, argv);
 	fl_select_init(&o.sel);
+	o.dtype = -1;
 	while ((c = getopt_long(argc, argv, "f:hj:n:o:r:V", longopts,
 	    NULL)) != -1) {
 		if (tool_select_option(c, optarg, &o.sel))
@@ -543,6 +560,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_DROP:
 			o.drop_nonfinite = 1;
+			break;
+		case OPT_DTYPE:
+			o.dtype = (int)tool_opt_dtype("--dtype", optarg);
 			break;
 		case 'h':
 			tool_help(options);
@@ -640,6 +660,9 @@ main(int argc, char **argv)
 	    (o.rule != FL_AGG_MEAN && o.rule != FL_AGG_SUM)))
 		tool_usage_error("--only and --exclude go with --rule=mean or "
 		    "sum of plain records");
+	if (o.dtype >= 0 && o.roster != NULL)
+		tool_usage_error("--dtype: a masked sum is integers (give it to "
+		    "fl-quantize -d --dtype)");
 	if (o.set_memory && (o.rule == FL_AGG_MEAN || o.rule == FL_AGG_SUM))
 		tool_usage_error("--memory is for the robust rules (mean and "
 		    "sum stream in one model's memory)");
@@ -712,6 +735,7 @@ main(int argc, char **argv)
 			tool_die("--roster given, but the records are not "
 			    "masked");
 		fl_acc_free(&a.g.acc);
+		cast(&a.rec, o.dtype, output);
 		if (output != NULL)
 			tool_output_open(&out, output, 1);
 		tool_output_record(&out, &a.rec, 0);
@@ -722,6 +746,7 @@ main(int argc, char **argv)
 		    fl_layout_add(&a.g.layout, &res, &err) < 0)
 			tool_die("%s", err.msg);
 		robust(&a, &res, &rejected);
+		cast(&res, o.dtype, output);
 		if (output != NULL)
 			tool_output_open(&out, output, 1);
 		tool_output_record(&out, &res, 0);

@@ -28,6 +28,8 @@ static const char options[] =
     "                         (default 0.9)\n"
     "      --beta2=B          second-moment decay of adam and yogi\n"
     "                         (default 0.99)\n"
+    "      --dtype=TYPE       write the model's float tensors as TYPE (f32,\n"
+    "                         f64, f16 or bf16; default: the model's own)\n"
     "      --exclude=GLOBS    leave out the aggregate's tensors whose names\n"
     "                         match a glob pattern (comma-separated;\n"
     "                         repeatable): the model keeps those tensors\n"
@@ -225,10 +227,11 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_BETA1 = 256, OPT_BETA2, OPT_LEDGER, OPT_MOMENTUM,
-		OPT_OPTIMIZER, OPT_TAU };
+		OPT_OPTIMIZER, OPT_TAU, OPT_DTYPE };
 	static const struct option longopts[] = {
 		{ "beta1", required_argument, NULL, OPT_BETA1 },
 		{ "beta2", required_argument, NULL, OPT_BETA2 },
+		{ "dtype", required_argument, NULL, OPT_DTYPE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "ledger", required_argument, NULL, OPT_LEDGER },
 		{ "model", required_argument, NULL, 'm' },
@@ -253,7 +256,7 @@ main(int argc, char **argv)
 	struct fl_atomic atomic;
 	struct fl_error err;
 	uint64_t round, r;
-	int c, have_state = 0, has_round, present, nstate;
+	int c, have_state = 0, has_round, present, nstate, dtype = -1;
 	char q[FL_QUOTE], num[FL_NUMBUF];
 	double loss;
 
@@ -269,6 +272,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_BETA2:
 			opt.beta2 = unit("--beta2", optarg, 1);
+			break;
+		case OPT_DTYPE:
+			dtype = (int)tool_opt_dtype("--dtype", optarg);
 			break;
 		case 'h':
 			tool_help(options);
@@ -441,9 +447,14 @@ main(int argc, char **argv)
 		if (fl_opt_step(&opt, x, &agg.tensors[i], m, v, &err) < 0)
 			tool_die("%s: %s", model_path, err.msg);
 	}
-	/* The model keeps its dtypes (f16 and bf16 rounded to nearest);
-	 * the state stays f32, where small second moments live. */
-	if (fl_record_narrow(&model, &halves, &err) < 0)
+	/* The model keeps its dtypes (f16 and bf16 rounded to nearest), or
+	 * takes --dtype's; the state stays f32, where small second moments
+	 * live. */
+	if (dtype >= 0 && fl_record_cast(&model, (enum fl_dtype)dtype,
+	    &err) < 0)
+		tool_die("%s: the new model does not fit --dtype %s: %s",
+		    model_path, fl_dtype_name((enum fl_dtype)dtype), err.msg);
+	if (dtype < 0 && fl_record_narrow(&model, &halves, &err) < 0)
 		tool_die("%s: the new model does not fit its dtype: %s",
 		    model_path, err.msg);
 	fl_halves_free(&halves);

@@ -32,7 +32,8 @@ static const char usage[] =
     "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-quantize --top-k=k [--residual=file] [--stats] [-z]\n"
     "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
-    "       fl-quantize -d [--mean[=n]] [--stats] [-z] [-o file] [file ...]";
+    "       fl-quantize -d [--mean[=n]] [--dtype=type] [--stats] [-z] [-o file]\n"
+    "           [file ...]";
 
 static const char options[] =
     "Encode updates in the ring Z_2^b for secure aggregation, round or sparsify\n"
@@ -45,6 +46,8 @@ static const char options[] =
     "  -c, --clip=C              the L2 clip bound (default: the record's dp.clip)\n"
     "  -d, --decode              decode (a modular sum of) ring records, or\n"
     "                            (a sum of) rand-k records, to f32\n"
+    "      --dtype=TYPE          with -d: write the float tensors as TYPE (f32,\n"
+    "                            f64, f16 or bf16)\n"
     "      --exclude=PATTERNS    with --bits, --eden, --rand-k, --top-k: leave\n"
     "                            out the tensors whose names match a glob\n"
     "                            pattern (comma-separated; repeatable); they\n"
@@ -91,6 +94,7 @@ struct opts {
 	double denominator;     /* --mean=N, else NAN */
 	const char *rotation_seed, *seed;
 	const char *randk, *topk, *residual, *sparse_seed;
+	int dtype;              /* -d --dtype, else -1 */
 };
 
 /* A library failure about the record just read: "FILE: record N: why";
@@ -371,7 +375,7 @@ main(int argc, char **argv)
 {
 	enum { OPT_BETA = 256, OPT_MEAN, OPT_PER_TENSOR, OPT_MODCLIP, OPT_NOISE, OPT_ROTATION,
 	    OPT_ROTATION_SEED, OPT_SCALE, OPT_SEED, OPT_STATS, OPT_RAND_K,
-	    OPT_RESIDUAL, OPT_SPARSE_SEED, OPT_TOP_K };
+	    OPT_RESIDUAL, OPT_SPARSE_SEED, OPT_TOP_K, OPT_DTYPE };
 	static const struct option longopts[] = {
 		{ "beta", required_argument, NULL, OPT_BETA },
 		{ "bits", required_argument, NULL, 'b' },
@@ -380,6 +384,7 @@ main(int argc, char **argv)
 		{ "decode", no_argument, NULL, 'd' },
 		{ "eden", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "dtype", required_argument, NULL, OPT_DTYPE },
 		{ "mean", optional_argument, NULL, OPT_MEAN },
 		{ "modclip-prob", required_argument, NULL, OPT_MODCLIP },
 		{ "noise", required_argument, NULL, OPT_NOISE },
@@ -421,6 +426,7 @@ main(int argc, char **argv)
 	o.clip = o.scale = NAN;
 	o.beta = exp(-0.5);
 	o.modclip = 1e-4;
+	o.dtype = -1;
 	tool_init(usage, argv);
 	fl_select_init(&sel);
 	while ((c = getopt_long(argc, argv, "b:c:de:hn:o:r:Vz", longopts,
@@ -428,6 +434,9 @@ main(int argc, char **argv)
 		if (tool_select_option(c, optarg, &sel))
 			continue;
 		switch (c) {
+		case OPT_DTYPE:
+			o.dtype = (int)tool_opt_dtype("--dtype", optarg);
+			break;
 		case OPT_BETA:
 			o.beta = tool_opt_double("--beta", optarg, 0, 1);
 			if (o.beta >= 1)
@@ -539,6 +548,9 @@ main(int argc, char **argv)
 		    o.decode ? "-d: a sum is decoded whole" : "--ring: a ring "
 		    "record is masked whole (leave tensors out before, with "
 		    "fl-clip-noise --exclude)");
+	if (o.dtype >= 0 && !o.decode)
+		tool_usage_error("--dtype needs -d (an encoding's values are "
+		    "its codec's)");
 	if (o.residual && !o.topk)
 		tool_usage_error("--residual needs --top-k");
 	if (o.sparse_seed && !o.randk)
@@ -560,7 +572,8 @@ main(int argc, char **argv)
 		    o.rotation_seed || o.seed || o.noise > 0 || !o.rotate ||
 		    o.beta != exp(-0.5) || o.modclip != 1e-4)
 			tool_usage_error("-d reads its parameters from the "
-			    "records: it takes only --mean, --stats, -z and -o");
+			    "records: it takes only --mean, --dtype, --stats, -z "
+			    "and -o");
 	} else if (o.eden) {
 		if (o.sr || o.per_tensor || o.bits || o.clients ||
 		    !isnan(o.clip) || !isnan(o.scale) || o.seed ||
@@ -623,6 +636,12 @@ main(int argc, char **argv)
 				die_rec(&in, &err);
 			if (fl_select_join(&outr, &aside, &err) < 0)
 				die_rec(&in, &err);
+			if (o.dtype >= 0 && fl_record_cast(&outr,
+			    (enum fl_dtype)o.dtype, &err) < 0)
+				tool_die("%s: record %lu: the decoded record does "
+				    "not fit --dtype %s: %s", in.name, in.recno,
+				    fl_dtype_name((enum fl_dtype)o.dtype),
+				    err.msg);
 		} else {
 			fl_record_clear(&aside);
 			select_record(&o, &sel, &rec, &in, &aside);

@@ -220,6 +220,18 @@ tool_opt_positive(const char *opt, const char *arg)
 	return v;
 }
 
+enum fl_dtype
+tool_opt_dtype(const char *opt, const char *arg)
+{
+	enum fl_dtype dt;
+	char q[FL_QUOTE];
+
+	if (fl_dtype_parse(arg, strlen(arg), &dt) < 0 || !fl_dtype_is_float(dt))
+		tool_die("invalid %s '%s': a float dtype (f32, f64, f16 or "
+		    "bf16)", opt, fl_escape(q, sizeof(q), arg, strlen(arg)));
+	return dt;
+}
+
 int
 tool_select_option(int c, const char *arg, struct fl_select *sel)
 {

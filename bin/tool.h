@@ -66,6 +66,10 @@ uint64_t tool_opt_u64(const char *opt, const char *arg, uint64_t min,
 /* A number above 0: "invalid --opt 'x': must be positive", exit 1. */
 double tool_opt_positive(const char *opt, const char *arg);
 
+/* --dtype (the outputs' float dtype, fl_record_cast): a float dtype,
+ * else "invalid --dtype 'x': ...", exit 1. */
+enum fl_dtype tool_opt_dtype(const char *opt, const char *arg);
+
 /*
  * --only and --exclude (fl_select: glob patterns on tensor names), shared
  * by the programs that change values: TOOL_SELECT_LONGOPTS in their

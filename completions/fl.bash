@@ -54,6 +54,8 @@ _fl_words()
         fl-aggregate:-r | fl-aggregate:--rule)
             echo mean sum median trimmed-mean krum ;;
         fl-apply:--optimizer) echo sgd avgm adagrad adam yogi ;;
+        fl-aggregate:--dtype | fl-apply:--dtype | fl-quantize:--dtype)
+            echo f32 f64 f16 bf16 ;;
         fl-clip-noise:--per-tensor) echo equal size ;;
         fl-init:-a | fl-init:--arch) echo logreg:784-10 mlp:784-128-10 ;;
         fl-quantize:-e | fl-quantize:--eden) echo 1 2 3 4 ;;

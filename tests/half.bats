@@ -330,6 +330,63 @@ flt.write_file("agg5.flt", [(dict(m, round=5), t)])'
 	[ ! -e out.flt ]
 }
 
+@test "half: --dtype writes an aggregate, a decoded sum or a model in the dtype asked for, rounded once" {
+	make_updates
+	# An f16 aggregate: the f32 mean rounded to nearest, by numpy.
+	fl-aggregate h[1-5].flt -o a32.flt
+	fl-aggregate --dtype f16 h[1-5].flt -o a16.flt
+	py '
+import flt, numpy as np
+(_, w), = flt.read_records(open("a32.flt", "rb"))
+(_, h), = flt.read_records(open("a16.flt", "rb"))
+assert h["w"].dtype == np.float16 and h["b"].dtype == np.float16
+for k in "wb":
+    assert (h[k].view("<u2") == w[k].astype(np.float16).view("<u2")).all(), k'
+	fl-aggregate -r median --dtype bf16 g[1-5].flt -o m16.flt
+	fl-aggregate -r median g[1-5].flt -o m32.flt
+	fl-aggregate --dtype f64 g[1-5].flt -o m64.flt
+	run rounded m32.flt m16.flt
+	assert_output 307
+	run fl-inspect m64.flt
+	assert_line --regexp '^  w +f64 +\[6,50\]'
+	# A decoded ring sum as f16: the f32 decoding rounded.
+	for i in 1 2 3; do
+		fl-quantize --ring 16 --clients 3 -c 100 --seed "s$i" "h$i.flt" -o "r$i.flt"
+	done
+	fl-aggregate -r sum r[1-3].flt -o rs.flt
+	fl-quantize -d --mean rs.flt -o d32.flt
+	fl-quantize -d --mean --dtype f16 rs.flt -o d16.flt
+	run rounded d32.flt d16.flt
+	assert_output 307
+	# An f16 model written as f32: what the f32 twin of the model gives.
+	py '
+import flt
+(m, t), = flt.read_records(open("h1.flt", "rb"))
+flt.write_file("m.flt", [({"kind": "model", "round": 4}, t)])'
+	twin m.flt m32.flt
+	fl-apply -m m.flt --dtype f32 a32.flt -o n.flt
+	fl-apply -m m32.flt a32.flt -o n32.flt
+	cmp n.flt n32.flt
+	# Overflows and bad values: one line, exit 1, nothing written.
+	fl-pack -m kind=update -m round=4 -m weight=1 -t w:f32=70000,1 -o big.flt
+	run -1 --separate-stderr fl-aggregate --dtype f16 big.flt -o out.flt
+	assert_equal "$stderr" "fl-aggregate: out.flt: the aggregate does not fit --dtype f16: tensor 'w' element 0: 70000 overflows f16"
+	[ ! -e out.flt ]
+	fl-pack -m kind=model -t w:f32=60000 -o bigm.flt
+	fl-pack -m kind=aggregate -t w:f32=10000 -o up.flt
+	run -1 --separate-stderr fl-apply -m bigm.flt --dtype f16 up.flt -o out.flt
+	assert_equal "$stderr" "fl-apply: bigm.flt: the new model does not fit --dtype f16: tensor 'w' element 0: 70000 overflows f16"
+	[ ! -e out.flt ]
+	run -1 --separate-stderr fl-aggregate --dtype i32 h1.flt -o out.flt
+	assert_equal "$stderr" "fl-aggregate: invalid --dtype 'i32': a float dtype (f32, f64, f16 or bf16)"
+	run -1 --separate-stderr fl-quantize -d --dtype f8 rs.flt -o out.flt
+	assert_equal "$stderr" "fl-quantize: invalid --dtype 'f8': a float dtype (f32, f64, f16 or bf16)"
+	# Where it has no meaning: usage errors.
+	run -2 --separate-stderr fl-quantize --bits 8 --dtype f16 h1.flt
+	run -2 --separate-stderr fl-aggregate --roster r --shares s --reveals v --dtype f16 rs.flt
+	[ ! -e out.flt ]
+}
+
 @test "half: fl-train, fl-eval and fl-stats take an f16 or bf16 model" {
 	make_blobs
 	fl-init -a mlp:4-8-3 --seed m -o m32.flt

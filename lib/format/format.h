@@ -305,6 +305,15 @@ int fl_record_narrow(struct fl_record *rec, const struct fl_halves *h,
     struct fl_error *err);
 void fl_halves_free(struct fl_halves *h);
 
+/* Every float tensor of rec to the float dtype dt (f16, bf16, f32 or
+ * f64), each value rounded once to nearest (ties to even); integer
+ * tensors keep theirs.  A finite value that overflows dt fails it
+ * (FL_ELIMIT, naming the tensor and the element) and leaves rec as it
+ * was; a dt that is not a float dtype is FL_EINVAL.  Replaces the payload
+ * when anything changes: saved pointers are invalid afterwards. */
+int fl_record_cast(struct fl_record *rec, enum fl_dtype dt,
+    struct fl_error *err);
+
 /* ---- tensor selection (select.c) ---- */
 
 /*

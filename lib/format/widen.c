@@ -2,7 +2,8 @@
 /*
  * Half tensors computed in f32: a record's f16 and bf16 tensors widened to
  * f32 in place (a new payload, the same names, shapes and order), and
- * narrowed back by name (the conversions are half.c's).
+ * narrowed back by name, or every float tensor cast to one dtype (the
+ * outputs' --dtype; the conversions are half.c's).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -42,40 +43,47 @@ halves_find(const struct fl_halves *h, const char *name)
 	return -1;
 }
 
-/* The values of src into dst, whose dtype differs (half to f32 or f64,
- * f32 or f64 to half): 0, or -1 when a finite value overflows dst's. */
+/* Element i of a float tensor, exactly. */
+static double
+float_at(const struct fl_tensor *t, uint64_t i)
+{
+	switch (t->dtype) {
+	case FL_F16:
+	case FL_BF16:
+		return fl_half_to_float(t->dtype, ((const uint16_t *)t->data)[i]);
+	case FL_F32:
+		return ((const float *)t->data)[i];
+	default:
+		return ((const double *)t->data)[i];
+	}
+}
+
+/* The values of src into dst, both float tensors of different dtypes:
+ * each value rounded once to nearest (ties to even; a value that came
+ * from f32 is exact in a double, so rounding it from there is rounding
+ * the float): 0, or -1 when a finite value overflows dst's dtype. */
 static int
 convert(const struct fl_tensor *src, struct fl_tensor *dst,
     struct fl_error *err)
 {
 	for (uint64_t i = 0; i < src->numel; i++) {
-		double x = 0;
-		float f;
+		double x = float_at(src, i), y;
 
-		switch (src->dtype) {
+		switch (dst->dtype) {
 		case FL_F16:
 		case FL_BF16:
-			f = fl_half_to_float(src->dtype,
-			    ((const uint16_t *)src->data)[i]);
-			if (dst->dtype == FL_F32)
-				((float *)dst->data)[i] = f;
-			else
-				((double *)dst->data)[i] = f;
-			continue;
-		case FL_F32:
-			f = ((const float *)src->data)[i];
-			((uint16_t *)dst->data)[i] = fl_half_from_float(
-			    dst->dtype, f);
-			x = f;
-			break;
-		default:
-			x = ((const double *)src->data)[i];
 			((uint16_t *)dst->data)[i] = fl_half_from_double(
 			    dst->dtype, x);
 			break;
+		case FL_F32:
+			((float *)dst->data)[i] = (float)x;
+			break;
+		default:
+			((double *)dst->data)[i] = x;
+			break;
 		}
-		if (isfinite(x) && isinf(fl_half_to_float(dst->dtype,
-		    ((uint16_t *)dst->data)[i]))) {
+		y = float_at(dst, i);
+		if (isfinite(x) && isinf(y)) {
 			char num[FL_NUMBUF];
 
 			return fl_error_set(err, FL_ELIMIT, "tensor '%s' element "
@@ -197,6 +205,30 @@ fl_record_narrow(struct fl_record *rec, const struct fl_halves *h,
 			to[i] = h->dtypes[k];
 			any = 1;
 		}
+	}
+	rc = any ? recast(rec, to, err) : 0;
+	free(to);
+	return rc;
+}
+
+int
+fl_record_cast(struct fl_record *rec, enum fl_dtype dt, struct fl_error *err)
+{
+	enum fl_dtype *to;
+	int rc, any = 0;
+
+	if (!fl_dtype_is_float(dt))
+		return fl_error_set(err, FL_EINVAL, "%s is not a float dtype",
+		    fl_dtype_name(dt));
+	if (rec->ntensors == 0)
+		return 0;
+	if ((to = malloc(rec->ntensors * sizeof(*to))) == NULL)
+		return fl_error_set(err, FL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < rec->ntensors; i++) {
+		enum fl_dtype d = rec->tensors[i].dtype;
+
+		to[i] = fl_dtype_is_float(d) ? dt : d;
+		any |= to[i] != d;
 	}
 	rc = any ? recast(rec, to, err) : 0;
 	free(to);

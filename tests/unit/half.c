@@ -363,6 +363,47 @@ test_half_records(void)
 	fl_record_free(&rec);
 }
 
+/* fl_record_cast: every float tensor to one dtype, rounded once to
+ * nearest; integers stay; an overflow fails and leaves the record. */
+static void
+test_half_cast(void)
+{
+	struct fl_record rec;
+	struct fl_error err;
+
+	fl_record_init(&rec);
+	add(&rec, "d", FL_F64, "0.1, 1e300, -3");
+	add(&rec, "h", FL_F16, "0.5, -2");
+	add(&rec, "i", FL_I64, "117");
+	/* f64 to f32 overflows: nothing changes. */
+	CHECK(fl_record_cast(&rec, FL_F32, &err) < 0 && err.code == FL_ELIMIT &&
+	    strcmp(err.msg, "tensor 'd' element 1: 1e+300 overflows f32") == 0);
+	CHECK(rec.tensors[0].dtype == FL_F64 && rec.tensors[1].dtype == FL_F16);
+	((double *)rec.tensors[0].data)[1] = 1 + 0x1p-24;   /* a tie: even */
+	CHECK(fl_record_cast(&rec, FL_F32, &err) == 0);
+	CHECK(rec.tensors[0].dtype == FL_F32 && rec.tensors[1].dtype == FL_F32 &&
+	    rec.tensors[2].dtype == FL_I64);
+	CHECK(((float *)rec.tensors[0].data)[0] == 0.1f &&
+	    ((float *)rec.tensors[0].data)[1] == 1.0f &&
+	    ((float *)rec.tensors[1].data)[1] == -2.0f);
+	CHECK(fl_tensor_get(&rec.tensors[2], 0) == 117);
+	valid(&rec);
+	/* To bf16 from f64 rounds the double once (0.1 -> 0x3dcd), and
+	 * back to f64 exactly. */
+	fl_record_clear(&rec);
+	add(&rec, "d", FL_F64, "0.1");
+	CHECK(fl_record_cast(&rec, FL_BF16, &err) == 0 &&
+	    rec.tensors[0].dtype == FL_BF16 &&
+	    ((uint16_t *)rec.tensors[0].data)[0] == 0x3dcd);
+	CHECK(fl_record_cast(&rec, FL_F64, &err) == 0 &&
+	    ((double *)rec.tensors[0].data)[0] ==
+	    (double)fl_half_to_float(FL_BF16, 0x3dcd));
+	/* The same dtype: the bytes stay; not a float dtype: refused. */
+	CHECK(fl_record_cast(&rec, FL_F64, &err) == 0);
+	CHECK(fl_record_cast(&rec, FL_I32, &err) < 0 && err.code == FL_EINVAL);
+	valid(&rec);
+	fl_record_free(&rec);
+}
 
 /* ---- computing on half tensors: clipping, noise, sums ---- */
 
@@ -558,6 +599,7 @@ test_half(void)
 	test_half_convert();
 	test_half_text();
 	test_half_records();
+	test_half_cast();
 	test_half_dp();
 	test_half_agg();
 }
