@@ -351,6 +351,59 @@ np.savez("extra.npz", **{"fc1.w": np.zeros((4, 3), "f4"), "x": np.zeros(1, "f4")
 	assert_output 4
 }
 
+@test "torch: round.sh with dropouts and a budget: masks of dropped clients taken out, a short round aborted, every release charged" {
+	not_under_sanitizers "a whole script"
+	need_torch
+	[ -r "$FMNIST/train-images-idx3-ubyte.gz" ] ||
+	    skip "dataset-fashion-mnist is not installed"
+	# Seed 112 (mawk's rand): round 1 keeps 3 of 6 clients, below the
+	# roster's quorum of 4, and is aborted before anything is unmasked;
+	# round 2 keeps 4 (two dropped after the roster was made: their
+	# masks come out through the survivors' reveals).  The checks below
+	# hold for any draw.
+	run "$ROUND" -n 6 -r 2 --examples 100 --test 500 --drop 0.1 \
+	    --epsilon 100 --seed 112 -j 2 -d run
+	assert_success
+	assert_line --regexp '^# noise multiplier [0-9.e-]+ in 3 shares for epsilon 100 over 2 rounds'
+	fl-inspect run/round/roster.flt | grep -qx '  secagg.quorum=4' ||
+	    fail "the roster's quorum is not 4"
+	charged=0
+	while IFS=$'\t' read -r t acc surv eps; do
+		[ "$t" = round ] && continue
+		if [ "$surv" -lt 4 ]; then
+			assert_line "round $t aborted ($surv survivors): the model stays"
+			[ "$acc" = - ] || fail "round $t: aborted with accuracy $acc"
+		else
+			charged=$((charged + 1))
+			assert_line --regexp "^round $t accuracy 0\.[0-9]{4} survivors $surv epsilon [0-9.]+\$"
+		fi
+	done < run/results.tsv
+	# One ledger release per round applied, with its survivors, under
+	# the budget; the model's round counts the rounds applied.
+	run fl-account -l run/budget.ledger
+	assert_success
+	assert_equal "$(awk '$1 ~ /^[0-9]+$/ { print $7 }' <<<"$output" | paste -sd' ')" \
+	    "$(awk -F'\t' 'NR > 1 && $3 >= 4 { print $3 }' run/results.tsv | paste -sd' ')"
+	assert_line --regexp "^epsilon [0-9.]+ delta 1e-05 accountant rdp .* releases $charged\$"
+	eps=$(awk '/^epsilon/ { print $2 }' <<<"$output")
+	ge 100 "$eps" || fail "spent $eps past the budget 100"
+	run fl-inspect -g round run/global.flt
+	assert_output "$charged"
+	if [ "$charged" -gt 0 ]; then
+		run fl-inspect -g clients run/round/sum.flt
+		assert_output "$(awk 'END { print $3 }' run/results.tsv)"
+	fi
+	# Options that do not go together.
+	run "$ROUND" --noise 1 --epsilon 4
+	assert_failure 2
+	assert_output 'round.sh: --noise and --epsilon exclude each other'
+	run "$ROUND" --noise 1 --drop 0.1
+	assert_failure 2
+	run "$ROUND" --drop 0.5
+	assert_failure 2
+	assert_output 'round.sh: --drop: want a probability below 0.5'
+}
+
 @test "torch: the README's Bring your own trainer code runs as written" {
 	need_torch
 	"$PYTHON" "$TRAIN" --init -o global.flt
