@@ -75,12 +75,69 @@ EX=$TOP/examples
 	assert_output ""
 }
 
+# ---- central.sh ----
+
+@test "examples: central.sh runs central-DP rounds as planned, the same bytes for any -j, and a baseline without DP" {
+	not_under_sanitizers "a whole script"
+	[ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ||
+	    skip "dataset-fashion-mnist is not installed"
+	run "$EX/central.sh" -n 40 -c 8 -r 6 --noise-cohort 20 --eval-every 3 -d c1
+	assert_success
+	assert_line --regexp '^# central DP: noise multiplier [0-9.]+ for epsilon 2 at delta 1e-6 over 6 rounds of 20-client cohorts \(q=0\.5\); on the sum of a 8-client cohort: [0-9.]+ x clip 0\.4$'
+	assert_line --regexp "^# this run's releases \(q=0\.2, multiplier [0-9.]+\): epsilon [0-9.]+ delta 1e-06 "
+	assert_line --regexp '^round 3 accuracy 0\.[0-9]+$'
+	assert_line --regexp '^round 6 accuracy 0\.[0-9]+$'
+	# The updates are the cohorts' clients.
+	u=$(awk '{ u += NF - 1 } END { print u }' c1/cohorts)
+	assert_line --regexp "^updates $u seconds [0-9.]+ per-second [0-9.]+\$"
+	# The multiplier on the cohort's sum is the noise cohort's, scaled by
+	# 8/20, and it is what the last release carries.
+	z=$(sed -n 's/^# central DP: noise multiplier \([0-9.]*\) .*/\1/p' <<<"$output")
+	zr=$(sed -n 's/.*8-client cohort: \([0-9.]*\) x clip.*/\1/p' <<<"$output")
+	awk -v z="$z" -v zr="$zr" 'BEGIN { d = zr - z * 8 / 20; exit !(d < 1e-6 * z && d > -1e-6 * z) }' ||
+	    fail "multiplier $zr is not $z x 8/20"
+	run fl-account --target-epsilon 2 -q 0.5 -T 6 -d 1e-6
+	assert_output --regexp "^noise $z "
+	assert_equal "$(fl-inspect -g dp.noise c1/release.flt)" "$zr"
+	assert_equal "$(fl-inspect -g dp.clip c1/release.flt)" 0.4
+	assert_equal "$(fl-inspect -g agg c1/release.flt)" sum
+	# The model's round counts the rounds that had a cohort; the last
+	# release summed the last cohort.
+	assert_equal "$(fl-inspect -g round c1/global.flt)" \
+	    "$(awk 'NF > 1' c1/cohorts | wc -l)"
+	assert_equal "$(fl-inspect -g clients c1/release.flt)" \
+	    "$(awk 'NF > 1 { n = NF - 1 } END { print n }' c1/cohorts)"
+	# Reproducible, and the same with two training threads.
+	cp c1/global.flt first.flt
+	"$EX/central.sh" -n 40 -c 8 -r 6 --noise-cohort 20 --eval-every 3 -j 2 -d c2 > /dev/null
+	cmp first.flt c2/global.flt
+	# The baseline: no clipping, no noise.
+	run "$EX/central.sh" --no-privacy -n 40 -c 8 -r 6 --eval-every 3 -d c3
+	assert_success
+	assert_line '# no privacy: 40 clients, cohorts of ~8, 6 rounds'
+	cmp c1/cohorts c3/cohorts
+	run fl-inspect -g dp.noise c3/release.flt
+	assert_failure
+	! cmp -s first.flt c3/global.flt
+	# Bad options.
+	run "$EX/central.sh" -c 50 -n 40
+	assert_failure 2
+	assert_output 'central.sh: -c: the cohort is above the population'
+	run "$EX/central.sh" -n 40 -c 8 --noise-cohort 4
+	assert_failure 2
+	run "$EX/central.sh" --bogus
+	assert_failure 2
+	run "$EX/central.sh" --help
+	assert_success
+	assert_line --partial 'usage: central.sh'
+}
+
 @test "examples: the scripts are shellcheck-clean" {
 	command -v shellcheck > /dev/null || skip "shellcheck is not installed"
 	run shellcheck -x -s bash "$EX/round-by-hand.sh" "$CRON/server.sh" \
 	    "$CRON/client.sh" "$CRON/common.sh"
 	assert_success
-	run shellcheck "$EX/tree-aggregate.sh"
+	run shellcheck "$EX/tree-aggregate.sh" "$EX/central.sh"
 	assert_success
 	run shellcheck "$CRON/https/make-ca.sh" "$CRON/https/start-nginx.sh"
 	assert_success
