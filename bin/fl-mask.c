@@ -44,7 +44,8 @@ static const char options[] =
     "of a round per call.\n"
     "\n"
     "      --client=ID           --make-identity: the device's id\n"
-    "                            ([A-Za-z0-9._-])\n"
+    "                            ([A-Za-z0-9._-]); several --client, each\n"
+    "                            with its -i in order: several devices\n"
     "      --confirm=FILE        the consistency round: sign the survivor list\n"
     "                            FILE (one id per line); once per round\n"
     "      --confirmations=FILE  --reveal: the survivors' signed confirmations,\n"
@@ -102,7 +103,8 @@ struct opts {
 	const char *identity, *enrolment, *operator, *confirmations, *output;
 	const char **keys;      /* every -k, in order */
 	const char **identities;        /* every -i, in order */
-	int nkeys, nidentities;
+	const char **clients;           /* every --client, in order */
+	int nkeys, nidentities, nclients;
 	uint64_t round;
 	int set_round, set_graph, set_min, threads;
 	struct fl_sa_policy pol;
@@ -275,6 +277,11 @@ publish_and_store(struct tool_output *out, struct fl_record *pub,
 
 /* ---- identities and the enrolment ---- */
 
+/*
+ * A device's identity, or several devices' (--client and -i paired in
+ * order: the public records to one output, each as its own call writes
+ * it).  Every id and identity file is checked before the first is made.
+ */
 static void
 make_identity(const struct opts *o)
 {
@@ -283,11 +290,19 @@ make_identity(const struct opts *o)
 	struct fl_error err;
 	struct fl_sa_member op;         /* the operator's public identity */
 
-	if (fl_sa_check_id(o->client, &err) < 0)
-		tool_die("invalid --client: %s", err.msg);
-	if (access(o->identity, F_OK) == 0)
-		tool_die("%s: exists: a device's identity is made once",
-		    o->identity);
+	for (int k = 0; k < o->nclients; k++) {
+		if (fl_sa_check_id(o->clients[k], &err) < 0)
+			tool_die("invalid --client: %s", err.msg);
+		if (access(o->identities[k], F_OK) == 0)
+			tool_die("%s: exists: a device's identity is made once",
+			    o->identities[k]);
+		for (int j = 0; j < k; j++)
+			if (strcmp(o->clients[j], o->clients[k]) == 0 ||
+			    strcmp(o->identities[j], o->identities[k]) == 0)
+				tool_usage_error("--client '%s' or -i '%s' "
+				    "given twice", o->clients[k],
+				    o->identities[k]);
+	}
 	if (o->operator != NULL) {
 		FILE *fp = open_file(o->operator);
 
@@ -295,13 +310,15 @@ make_identity(const struct opts *o)
 		    o->operator, &err);
 		fclose(fp);
 	}
-	fl_record_init(&pub);
-	fl_record_init(&sec);
-	if (fl_sa_identity_create(&pub, &sec, o->client, o->seed,
-	    o->operator != NULL ? op.pk : NULL, &err) < 0)
-		tool_die("%s", err.msg);
 	tool_output_open(&out, o->output, 1);
-	publish_and_store(&out, &pub, o->identity, &sec);
+	for (int k = 0; k < o->nclients; k++) {
+		fl_record_init(&pub);
+		fl_record_init(&sec);
+		if (fl_sa_identity_create(&pub, &sec, o->clients[k], o->seed,
+		    o->operator != NULL ? op.pk : NULL, &err) < 0)
+			tool_die("%s", err.msg);
+		publish_and_store(&out, &pub, o->identities[k], &sec);
+	}
 	tool_output_close(&out);
 }
 
@@ -660,13 +677,17 @@ main(int argc, char **argv)
 	tool_init(usage, argv);
 	/* At most one -k per argument. */
 	if ((o.keys = calloc((size_t)argc, sizeof(*o.keys))) == NULL ||
+	    (o.clients = calloc((size_t)argc, sizeof(*o.clients))) == NULL ||
 	    (o.identities = calloc((size_t)argc, sizeof(*o.identities))) ==
 	    NULL)
 		tool_die("out of memory");
 	while ((c = getopt_long(argc, argv, "e:hi:j:k:o:r:s:V", longopts,
 	    NULL)) != -1) {
 		switch (c) {
-		case OPT_CLIENT: o.client = optarg; break;
+		case OPT_CLIENT:
+			o.clients[o.nclients++] = optarg;
+			o.client = o.clients[0];
+			break;
 		case OPT_CONFIRM: set_mode(&o, CONFIRM, optarg); break;
 		case OPT_CONFIRMATIONS: o.confirmations = optarg; break;
 		case OPT_CORRUPT:
@@ -744,8 +765,11 @@ main(int argc, char **argv)
 	if (o.nkeys > 1 && (o.mode == IDENTITY || o.mode == ENROLMENT ||
 	    o.mode == ROSTER))
 		tool_usage_error("several -k are for the devices' steps");
-	if ((o.nidentities > 1 || (o.nkeys > 1 && o.nidentities > 0)) &&
-	    o.nidentities != o.nkeys)
+	if (o.mode == IDENTITY && o.nidentities != o.nclients)
+		tool_usage_error("several --client: one -i identity file each, "
+		    "in order");
+	if (o.mode != IDENTITY && (o.nidentities > 1 || (o.nkeys > 1 &&
+	    o.nidentities > 0)) && o.nidentities != o.nkeys)
 		tool_usage_error("several -i: one per -k keyfile, in order");
 
 	if (sodium_init() < 0)
@@ -759,5 +783,6 @@ main(int argc, char **argv)
 	}
 	free(o.keys);
 	free(o.identities);
+	free(o.clients);
 	return 0;
 }

@@ -198,21 +198,21 @@ printf '%5s %8s %7s %9s %7s %7s %7s\n' round accuracy sampled survivors \
     dropped epsilon clip
 
 # ---- a device's steps of a round (run in parallel) ----
-# each FUNCTION: FUNCTION I for every client number I on standard input,
-# JOBS at a time (a batch of them per shell); fails if any call fails.
-each() {
-	xargs -r -P "$JOBS" -n 16 bash -c \
-	    'set -o pipefail; for i; do "$0" "$i" || exit 1; done' "$1"
-}
-# batch FUNCTION: FUNCTION I1 I2... once per batch of up to 16 clients,
-# JOBS batches at a time: for the programs that take several devices'
-# files in one call, each device's output as if it ran alone.
+# batch FUNCTION [SIZE]: FUNCTION I1 I2... once per batch of up to SIZE
+# (16) client numbers from standard input, JOBS batches at a time: for
+# the programs that take several devices' files in one call, each
+# device's output as if it ran alone; fails if any call fails.
 batch() {
-	xargs -r -P "$JOBS" -n 16 bash -c 'set -o pipefail; "$0" "$@"' "$1"
+	xargs -r -P "$JOBS" -n "${2:-16}" bash -c \
+	    'set -o pipefail; "$0" "$@"' "$1"
 }
+# The identities of devices I1 I2... in one call, their public records to
+# ids/cI1.idpub in order (each as the device's own call would write it).
 identity() {
-	fl-mask --make-identity --client "c$1" -i "ids/c$1.id" \
-	    --operator ids/op.pub -o "ids/c$1.idpub"
+	local i a=()
+	for i; do a+=(--client "c$i" -i "ids/c$i.id"); done
+	fl-mask --make-identity "${a[@]}" --operator ids/op.pub \
+	    -o "ids/c$1.idpub"
 }
 # The devices' steps, for a batch of devices I1 I2... in one fl-mask
 # call each (every device's record as its own call would write it, in a
@@ -305,8 +305,10 @@ if [ "$PRIVATE" = 1 ]; then
 	# devices a roster may name.  The secrets (.id) are 0600.
 	mkdir ids
 	fl-mask --make-identity --client op -i ids/op.id -o ids/op.pub
-	seq 0 $((N - 1)) | each identity
-	seq 0 $((N - 1)) | sed 's|.*|ids/c&.idpub|' | xargs cat |
+	# (Made once, by batches of 256: a process costs more than an
+	# identity.)
+	seq 0 $((N - 1)) | batch identity 256
+	seq 0 256 $((N - 1)) | sed 's|.*|ids/c&.idpub|' | xargs cat |
 	    fl-mask --make-enrolment -i ids/op.id -o enrolment.flt
 	# The roster's graph and threshold tolerate twice the expected
 	# dropout, within [0.1, 0.35]: the survivors must stay a majority

@@ -380,12 +380,32 @@ EOF
 	# --forget: every key file.
 	fl-mask --forget -k c1.key -k c2.key -k c3.key -k c4.key -k c5.key
 	[ -z "$(find . -maxdepth 1 -name 'c*.key')" ]
+	# --make-identity: several --client, each with its -i: the public
+	# records of the separate calls, in order; the identity files the
+	# same bytes, 0600.
+	fl-mask --make-identity --client c1 -i m1.id --client c2 -i m2.id \
+	    --client c3 -i m3.id --operator "$d/op.pub" --seed t -o idpubs.flt
+	cat "$d/c1.idpub" "$d/c2.idpub" "$d/c3.idpub" | cmp - idpubs.flt
+	for i in 1 2 3; do
+		cmp "m$i.id" "$d/c$i.id"
+		[ "$(stat -c %a "m$i.id")" = 600 ]
+	done
+	# One that exists: none is made.
+	run --separate-stderr fl-mask --make-identity --client n1 -i n1.id \
+	    --client n2 -i m2.id -o out.flt
+	assert_equal "$status" 1
+	assert_equal "$stderr" "fl-mask: m2.id: exists: a device's identity is made once"
+	[ ! -e n1.id ] && [ ! -e out.flt ]
 	# An identity per key file for --keygen and --confirm, in order;
-	# several -k are not for the operator's and server's steps.
+	# several -k are not for the operator's and server's steps; an
+	# identity file per --client, each client once.
 	for args in "--keygen --round 3 -k x1.key -k x2.key -i $d/c1.id" \
 	    "--keygen --round 3 -k x1.key -i $d/c1.id -i $d/c2.id" \
 	    "--make-roster -e $ENROL -k x1.key -k x2.key pubs.flt" \
-	    "--make-identity --client n -i n1.id -i n2.id"; do
+	    "--make-identity --client n -i n1.id -i n2.id" \
+	    "--make-identity --client n --client o -i n1.id" \
+	    "--make-identity --client n -i n1.id --client n -i n2.id" \
+	    "--make-identity --client n -i n1.id --client o -i n1.id"; do
 		# shellcheck disable=SC2086
 		run --separate-stderr fl-mask $args -o out.flt
 		assert_equal "$status" 2
