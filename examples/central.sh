@@ -95,13 +95,8 @@ while [ $# -gt 0 ]; do
 	*) usage >&2; exit 2 ;;
 	esac
 done
-# num OPTION VALUE MIN: VALUE is a whole number >= MIN, or a usage error.
-num() {
-	if ! [[ $2 =~ ^[0-9]+$ ]] || [ "${#2}" -gt 6 ] || [ "$2" -lt "$3" ]; then
-		echo "$prog: $1: want a whole number >= $3" >&2
-		exit 2
-	fi
-}
+# shellcheck source-path=SCRIPTDIR source=options.sh
+. "$(dirname "$0")/options.sh"
 num -n "$N" 2
 num -c "$COHORT" 1
 num -r "$ROUNDS" 1

@@ -137,7 +137,7 @@ EX=$TOP/examples
 	run shellcheck -x -s bash "$EX/round-by-hand.sh" "$CRON/server.sh" \
 	    "$CRON/client.sh" "$CRON/common.sh"
 	assert_success
-	run shellcheck "$EX/tree-aggregate.sh" "$EX/central.sh"
+	run shellcheck -x "$EX/tree-aggregate.sh" "$EX/central.sh" "$EX/options.sh"
 	assert_success
 	run shellcheck "$CRON/https/make-ca.sh" "$CRON/https/start-nginx.sh"
 	assert_success
