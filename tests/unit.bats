@@ -260,6 +260,22 @@ unit() {
 	unit clip_adapt
 }
 
+@test "unit: tree_cover (DP-FTRL's prefix cover, Honaker's weights)" {
+	unit tree_cover
+}
+
+@test "unit: tree_variance (measured prefix noise variance)" {
+	unit tree_variance
+}
+
+@test "unit: tree_telescope (rounds sum to the prefix noise)" {
+	unit tree_telescope
+}
+
+@test "unit: tree_sens (exact sensitivity vs brute force)" {
+	unit tree_sens
+}
+
 @test "unit: codec_ring" {
 	unit codec_ring
 }

@@ -806,4 +806,85 @@ int fl_clip_adapt_noise(struct fl_clip_adapt *a,
 int fl_clip_adapt_write(struct fl_clip_adapt *a, struct fl_record *rec,
     double lr, double target, struct fl_error *err);
 
+/* ---- DP-FTRL: tree aggregation's noise (tree.c) ---- */
+
+/*
+ * The tree over rounds 1..T (at most FL_TREE_MAX_ROUNDS).  Node (h, j),
+ * height h, covers rounds j 2^h + 1 .. (j + 1) 2^h and is addressed by
+ * fl_tree_node_id = h 2^56 + j.  Its noise for tensor i, chunk c (16Ki
+ * values) is the normal sampler's (fl_normal_steps; fl_normal_fill for
+ * Honaker) on the ChaCha20 stream i 2^32 + c of the key
+ * fl_rng_derive(tree key, "ftrl-nod", id), the tree key being
+ * fl_rng_derive(secret, "ftrl", tree id): the same secret and id give the
+ * same noise in any process.  The prefix n(t) of rounds 1..t sums the
+ * nodes of t's cover: one per set bit h of t, node (h, (t >> h) - 1).
+ * Estimators: plain (the node's noise; variance popcount(t) s^2) or
+ * honaker (each node's estimate from its own noise and its children's
+ * estimates by inverse variances; TF Privacy's efficient tree).
+ */
+#define FL_TREE_MAX_ROUNDS ((uint64_t)1 << 40)
+enum fl_tree_estimator { FL_TREE_PLAIN, FL_TREE_HONAKER };
+
+/* "plain", "honaker"; parse returns 0 or -1. */
+const char *fl_tree_estimator_name(enum fl_tree_estimator e);
+int fl_tree_estimator_parse(const char *s, enum fl_tree_estimator *e);
+
+uint64_t fl_tree_node_id(unsigned h, uint64_t j);
+
+/* The cover of prefix t: (h[i], j[i]), heights descending (room for 64);
+ * returns how many (popcount(t)). */
+size_t fl_tree_cover(uint64_t t, unsigned *h, uint64_t *j);
+
+/* Honaker at height h: *v the variance of a node's estimate in units of
+ * the node noise's variance, *own and *child the weights of its own noise
+ * and of each child's estimate (1 and 0 at the leaves). */
+void fl_tree_honaker(unsigned h, double *v, double *own, double *child);
+
+/* The variance of n(t) in units of the node noise's variance. */
+double fl_tree_prefix_var(uint64_t t, enum fl_tree_estimator e);
+
+/* A tree: its key (wipe with fl_tree_wipe), estimator, the node noise's
+ * std sigma in the tensor's units, threads (1 or more; the same output). */
+struct fl_tree {
+	unsigned char key[FL_RNG_KEYBYTES];
+	enum fl_tree_estimator estimator;
+	double sigma;
+	int threads;
+};
+void fl_tree_init(struct fl_tree *tr, const unsigned char secret[FL_RNG_KEYBYTES],
+    uint64_t tree_id, enum fl_tree_estimator e, double sigma);
+void fl_tree_wipe(struct fl_tree *tr);
+
+/* n(t) of tensor tensor_index's first numel coordinates into out, in the
+ * tensor's units (0 for t = 0), on the grid fl_noise_grid(sigma). */
+int fl_tree_prefix_noise(const struct fl_tree *tr, uint64_t t,
+    uint64_t tensor_index, double *out, uint64_t numel, struct fl_error *err);
+
+/*
+ * Round t's step (1 <= t): the f32 or f64 tensor x, round t's summed
+ * clipped updates, becomes x + n(t) - n(t-1) on the grid g =
+ * fl_noise_grid(sigma): x snapped to g plus whole steps of noise, so the
+ * output is a lattice point.  The sum of the steps of rounds 1..t is the
+ * noisy prefix sum (telescoping).  -1 (FL_EINVAL) on a value that is not
+ * finite or is beyond 2^50 g, before anything changes.
+ */
+int fl_tree_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
+    uint64_t t, const struct fl_tree *tr, struct fl_error *err);
+
+/* ---- DP-FTRL: the release's sensitivity (ftrl-sens.c) ---- */
+
+/*
+ * The squared L2 sensitivity, in units of the clip bound squared, of the
+ * tree's whole release (every complete node of rounds 1..T) when a
+ * client takes part in at most k rounds, any two at least b apart (b 1:
+ * any distinct rounds; k 1: single participation, which gives
+ * ceil(log2(T + 1))): the maximum over the allowed sets S of
+ * sum_v |S n v|^2, exactly (fl-account(1) derives it).  -1 (FL_ELIMIT)
+ * when k^2 b^3 is too large to solve; k above what fits is cut to it.
+ * fl_tree_sens2_brute: the same by enumeration, for tests (T <= 24).
+ */
+int fl_tree_sens2(uint64_t T, uint64_t k, uint64_t b, uint64_t *sens2,
+    struct fl_error *err);
+uint64_t fl_tree_sens2_brute(uint64_t T, uint64_t k, uint64_t b);
+
 #endif
