@@ -887,4 +887,31 @@ int fl_tree_sens2(uint64_t T, uint64_t k, uint64_t b, uint64_t *sens2,
     struct fl_error *err);
 uint64_t fl_tree_sens2_brute(uint64_t T, uint64_t k, uint64_t b);
 
+/* ---- DP-FTRL: the server's state (ftrl-state.c) ---- */
+
+/*
+ * What fl-apply --ftrl keeps between rounds, as a record kind=ftrl-state
+ * (fl-apply(1)): the secret the tree's noise is drawn from, the tree id
+ * (written as 16 hex digits, also on every model the tree made), the
+ * model round of the tree's round 1 (start) and the rounds applied
+ * (done), and the mechanism: rounds declared, participations and
+ * separation, estimator, noise multiplier, clip bound, and whether the
+ * secret came from a seed (not private).  from_record checks every field
+ * (FL_EFORMAT naming it); wipe when done.
+ */
+struct fl_ftrl_state {
+	unsigned char secret[FL_RNG_KEYBYTES];
+	uint64_t tree_id, start, done, rounds, participations, separation;
+	enum fl_tree_estimator estimator;
+	double noise, clip;
+	int seeded;
+};
+int fl_ftrl_state_to_record(struct fl_record *rec,
+    const struct fl_ftrl_state *s, struct fl_error *err);
+int fl_ftrl_state_from_record(struct fl_ftrl_state *s,
+    const struct fl_record *rec, struct fl_error *err);
+void fl_ftrl_state_wipe(struct fl_ftrl_state *s);
+/* 16 lower-case hex digits into *id: 0, else -1. */
+int fl_ftrl_tree_id_parse(const char *s, uint64_t *id);
+
 #endif
