@@ -427,6 +427,12 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 	    (unsigned long long)t) < 0 ||
 	    fl_meta_set(model, "ftrl.noise", fl_format_double(b1, st->noise),
 	    &err) < 0 ||
+	    fl_meta_set(model, "ftrl.clip", fl_format_double(b1, st->clip),
+	    &err) < 0 ||
+	    fl_meta_setf(model, &err, "ftrl.participations", "%llu",
+	    (unsigned long long)st->participations) < 0 ||
+	    fl_meta_setf(model, &err, "ftrl.separation", "%llu",
+	    (unsigned long long)st->separation) < 0 ||
 	    fl_meta_set(model, "ftrl.noise-effective", fl_format_double(b2,
 	    sigma / sens), &err) < 0 ||
 	    (st->seeded && fl_meta_set(model, "ftrl.seeded", "yes",

@@ -218,6 +218,13 @@ struct fl_release {
 	uint64_t dim;
 	double indicator;
 	unsigned not_private;   /* FL_NOT_PRIVATE_* bits */
+	/* DP-FTRL (ftrl-charge.c): tree_round > 0 marks the charge of the
+	 * tree tree_id's rounds after its previous row up to tree_round,
+	 * for tree_parts participations tree_sep apart and the node noise
+	 * multiplier tree_noise: a Gaussian (q 1, one step) whose noise is
+	 * tree_noise / sqrt(sens2(tree_round) - sens2(previous)). */
+	uint64_t tree_id, tree_round, tree_parts, tree_sep;
+	double tree_noise;
 };
 
 /* Why a release is not private, though charged (fl-account
@@ -913,5 +920,73 @@ int fl_ftrl_state_from_record(struct fl_ftrl_state *s,
 void fl_ftrl_state_wipe(struct fl_ftrl_state *s);
 /* 16 lower-case hex digits into *id: 0, else -1. */
 int fl_ftrl_tree_id_parse(const char *s, uint64_t *id);
+
+/* ---- zCDP of a Gaussian mechanism (zcdp.c) ---- */
+
+/*
+ * A Gaussian mechanism of sensitivity D and noise std s is rho-zCDP with
+ * rho = D^2 / (2 s^2), and its privacy curve is exactly the Gaussian's
+ * of mu = D / s = sqrt(2 rho) (Balle and Wang 2018): the tight
+ * conversion, fl_gaussian_epsilon.  fl_zcdp_epsilon and fl_zcdp_delta
+ * convert so; fl_zcdp_bound is the classical bound rho + 2 sqrt(rho
+ * log(1/delta)) (Bun and Steinke 2016), looser, for comparison.
+ * fl_gaussian_mu: the largest mu whose epsilon at delta is at most eps
+ * (bisection to 1e-12 relative; 0 if none).
+ */
+double fl_zcdp_epsilon(double rho, double delta);
+double fl_zcdp_delta(double rho, double epsilon);
+double fl_zcdp_bound(double rho, double delta);
+double fl_gaussian_mu(double epsilon, double delta);
+
+/* ---- DP-FTRL: charging a tree's rounds (ftrl-charge.c) ---- */
+
+/*
+ * The noise multiplier of the Gaussian that charges a tree's rounds
+ * prev+1..t (prev < t): z / sqrt(s(t) - s(prev)), s = fl_tree_sens2 for
+ * k participations b apart; 0 when those rounds add no node a client can
+ * reach (nothing to charge).  Summed over a tree's rows, the RDP is
+ * alpha s(t) / (2 z^2), the Gaussian of the whole release so far (and
+ * the PLDs compose to it exactly).
+ */
+int fl_tree_increment(uint64_t prev, uint64_t t, uint64_t k, uint64_t b,
+    double z, double *noise, struct fl_error *err);
+
+/* The tree's charge r (tree fields set) after the rows[0..n): r becomes
+ * a Gaussian release, q 1, one step, its noise fl_tree_increment's after
+ * the tree's last row.  1 when there is nothing to charge, 0, or -1
+ * (FL_EINVAL) when r's round is not after the last row's, or its pattern
+ * or noise differ from the tree's rows. */
+int fl_tree_charge(struct fl_release *r, const struct fl_release *rows,
+    size_t n, struct fl_error *err);
+
+/* The tree round a model made by fl-apply --ftrl stands for (ftrl.tree,
+ * ftrl.round, ftrl.noise-effective, ftrl.participations,
+ * ftrl.separation, ftrl.clip; round): 1 with r's tree fields set (not
+ * yet charged: fl_tree_charge), 0 when rec has no ftrl.tree, -1
+ * (FL_EFORMAT) on a bad field. */
+int fl_tree_release_from_record(struct fl_release *r,
+    const struct fl_record *rec, struct fl_error *err);
+
+/*
+ * The whole release of a tree of T rounds, k participations b apart, node
+ * noise multiplier z: sens2 (fl_tree_sens2), rho = sens2 / (2 z^2), and
+ * epsilon at delta (or delta at epsilon, given_eps) by fl_zcdp_epsilon,
+ * epsilon10 at delta 1e-10 (as Gboard reports), bound the classical
+ * fl_zcdp_bound at delta.  fl_tree_noise: the smallest z of 6 significant
+ * digits (rounded up) whose epsilon at delta is at most target.
+ */
+struct fl_tree_privacy {
+	uint64_t sens2;
+	double noise, rho, epsilon, delta, epsilon10, bound;
+};
+int fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z,
+    int given_eps, double given, struct fl_tree_privacy *out,
+    struct fl_error *err);
+int fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
+    double delta, double *z, struct fl_error *err);
+
+/* The smallest number of 6 significant digits at or above x > 0, as
+ * "%.6g" prints it (account.c): a solved noise a user may copy. */
+double fl_round_up_6(double x);
 
 #endif
