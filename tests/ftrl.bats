@@ -212,3 +212,193 @@ refused() {
 		near "$got" "$want" 0.05
 	done
 }
+
+# ---- fl-account -m tree ----
+
+# json_field JSON KEY: a number of fl-account -j's object.
+json_field() {
+	$PYTHON -c 'import json, sys; print(repr(json.loads(sys.argv[1])[sys.argv[2]]))' "$1" "$2"
+}
+
+# The exact Gaussian's epsilon at delta for mu (Balle and Wang 2018),
+# written again in Python (no scipy here: erfc from math, bisection).
+GAUSS_PY='
+import math, sys
+def Phi(x): return 0.5 * math.erfc(-x / math.sqrt(2))
+def delta(mu, e): return Phi(-e / mu + mu / 2) - math.exp(e) * Phi(-e / mu - mu / 2)
+def eps(mu, d):
+    lo, hi = 0.0, 1.0
+    while delta(mu, hi) > d: lo, hi = hi, 2 * hi
+    for _ in range(200): 
+        m = (lo + hi) / 2
+        lo, hi = (m, hi) if delta(mu, m) > d else (lo, m)
+    return hi
+'
+
+@test "fl-account -m tree: single participation is the closed form rho = ceil(log2(T+1)) / (2 z^2) to 1e-9" {
+	local T z out
+	for T in 1 7 8 1000 65536; do
+		for z in 0.7 10.5; do
+			out=$(fl-account -m tree -z $z -T $T -j)
+			want=$($PYTHON -c "import math; print(math.ceil(math.log2($T + 1)) / (2 * $z ** 2))")
+			near "$(json_field "$out" rho)" "$want" 1e-9
+		done
+	done
+}
+
+@test "fl-account -m tree: epsilon is the exact Gaussian's of mu = sqrt(2 rho), at delta and at 1e-10 (Python, independently)" {
+	local z T d out mu
+	for z in 0.5 4 20; do
+		for T in 2000; do
+			for d in 1e-5 1e-10; do
+				out=$(fl-account -m tree -z $z -T $T -d $d -j)
+				mu=$($PYTHON -c "import math; print(math.sqrt(2 * $(json_field "$out" rho)))")
+				want=$($PYTHON -c "$GAUSS_PY
+print(eps($mu, $d))")
+				near "$(json_field "$out" epsilon)" "$want" 1e-6
+				want=$($PYTHON -c "$GAUSS_PY
+print(eps($mu, 1e-10))")
+				near "$(json_field "$out" epsilon_at_1e-10)" "$want" 1e-6
+			done
+		done
+	done
+	# Delta at epsilon: the same curve read the other way.
+	out=$(fl-account -m tree -z 2 -T 1000 -e 3 -j)
+	want=$($PYTHON -c "$GAUSS_PY
+print(delta(math.sqrt(2 * 1.25), 3))")
+	near "$(json_field "$out" delta)" "$want" 1e-9
+	run fl-account -m tree -z 2 -T 1000
+	assert_output --partial "conversion exact-gaussian"
+	assert_output --partial "rho 1.25 "
+}
+
+@test "fl-account -m tree: k participations b apart: the sensitivity is Python's brute force over every allowed pattern" {
+	local T k b out
+	for T in 9 12 16; do
+		for k in 2 3; do
+			for b in 1 3 5; do
+				want=$($PYTHON -c "
+import itertools
+T, k, b = $T, $k, $b
+nodes = [(h, j) for h in range(6) for j in range(T) if (j + 1) << h <= T]
+best = 0
+for n in range(1, k + 1):
+    for S in itertools.combinations(range(1, T + 1), n):
+        if any(y - x < b for x, y in zip(S, S[1:])): continue
+        v = sum(sum(1 for i in S if (i - 1) >> h == j) ** 2 for h, j in nodes)
+        best = max(best, v)
+print(best ** 0.5)")
+				out=$(fl-account -m tree -z 1 -T $T --participations=$k --separation=$b -j)
+				near "$(json_field "$out" sensitivity)" "$want" 1e-12
+			done
+		done
+	done
+}
+
+@test "fl-account -m tree --target-epsilon: the smallest noise (6 digits, rounded up) within the target" {
+	local out z
+	out=$(fl-account -m tree --target-epsilon=4 -T 2000 --participations=5 --separation=100 -d 1e-10 -j)
+	z=$(json_field "$out" noise)
+	ge 4 "$(json_field "$out" epsilon)"
+	# One unit of the 6th digit less is over the target.
+	less=$($PYTHON -c "z = $z; import math; e = math.floor(math.log10(z)) - 5; print(z - 10 ** e)")
+	out=$(fl-account -m tree -z "$less" -T 2000 --participations=5 --separation=100 -d 1e-10 -j)
+	ge "$(json_field "$out" epsilon)" 4
+}
+
+@test "fl-account -m tree: usage errors and a sensitivity that is not the clip bound" {
+	for args in "-m tree -z 1 -q 0.1" "-m tree -z 1 -N 100 -b 10" "-m tree -T 5" \
+	    "-m tree -z 1 --target-epsilon=2" "-z 1 -q 1 --participations=2" \
+	    "-m tree -z 1 --separation=2 --sigma=3" "-m tree -z 1 -l L -s" \
+	    "-m tree -z 1 -l L" "-m tree -z 1 --every=2"; do
+		run --separate-stderr fl-account $args
+		assert_equal "$status" 2
+	done
+	[ ! -e L ]
+	run --separate-stderr fl-account -m tree -z 1 -T 10 --clip=1 --sensitivity=2
+	assert_equal "$status" 1
+	[[ $stderr == *"--sensitivity '2' does not match the clip bound '1'"* ]]
+	for bad in "-z 0" "-z -1" "-z x" "-T 0" "--participations=0" "--separation=0"; do
+		run --separate-stderr fl-account -m tree -z 1 -T 10 $bad
+		assert [ "$status" -ge 1 ] && assert [ "$status" -le 2 ]
+	done
+}
+
+# A seeded tree of 6 rounds, models m1..m6 (round r's model mR.flt).
+make_tree() {
+	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3,4 -o m0.flt
+	local r
+	for r in 0 1 2 3 4 5; do
+		fl-pack -m kind=aggregate -m agg=sum -m dp.clip=1 -m round=$r \
+		    -t w:f32=0.1,0,0,0 -o a$r.flt
+	done
+	fl-apply -m m0.flt --ftrl=st.flt --ftrl-init --noise=2 --clip=1 \
+	    --rounds=6 "$@" a0.flt -o m1.flt 2> /dev/null
+	run_rounds st.flt 1 6
+}
+
+@test "fl-account -l -s MODEL: a tree charged round by round; the rows compose to the whole release's Gaussian" {
+	make_tree --seed=ledger
+	run --separate-stderr fl-account -l L -s m1.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"m1.flt: record 1: tree noise from a seed (ftrl.seeded): not private"* ]]
+	[ ! -e L ]
+	for r in 1 2 3 4; do
+		fl-account -l L -s --not-private m$r.flt 2> err$r
+	done
+	# Round 3 completes no node beyond round 2's: no row.
+	grep -q "round 3 completes no node" err3
+	assert_equal "$(grep -c tree-round= L)" 3
+	grep -q 'tree-round=4 participations=1 separation=1' L
+	# PLD of the rows = the exact Gaussian of the tree of 4 rounds.
+	zeff=$(fl-inspect -g ftrl.noise-effective m4.flt)
+	want=$(fl-account -m tree -z "$zeff" -T 4 -j)
+	got=$(fl-account -l L -a pld -j)
+	near "$(json_field "$got" epsilon)" "$(json_field "$want" epsilon)" 1e-3
+	# The model alone, no ledger: the tree's rounds 1..4.
+	got=$(fl-account -a pld -j m4.flt 2> /dev/null)
+	near "$(json_field "$got" epsilon)" "$(json_field "$want" epsilon)" 1e-3
+	# A round again: refused, the ledger untouched.
+	cp L L.before
+	run --separate-stderr fl-account -l L -s --not-private m2.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"round 2 was charged already (the ledger is at round 4)"* ]]
+	cmp L L.before
+}
+
+@test "fl-account -l -s -B: the tree round over the budget is refused, exit 3, the ledger untouched" {
+	make_tree --seed=budget
+	fl-account -l L -s -B 3 --not-private m1.flt 2> /dev/null
+	cp L L.before
+	run --separate-stderr fl-account -l L -s -B 3 --not-private m2.flt
+	assert_equal "$status" 3
+	[[ $stderr == *"spend refused"* ]]
+	cmp L L.before
+}
+
+@test "fl-account: a ledger row whose tree noise is not its pattern's sensitivity is refused (check recomputed)" {
+	make_tree --seed=forge
+	fl-account -l L -s --not-private m1.flt m2.flt 2> /dev/null
+	# Forge row 2 to charge a larger noise, with a valid check.
+	$PYTHON - <<'PY'
+import re, zlib
+lines = open("L").read().splitlines()
+chain = zlib.crc32(lines[0].encode())
+out = [lines[0]]
+for i, l in enumerate(lines[1:]):
+    body = l[:l.index(" check=")]
+    if i == 1:
+        body = re.sub(r" noise=[^ ]+", " noise=4", body, count=1)
+    chain = zlib.crc32(body.encode(), chain)
+    out.append("%s check=%08x" % (body, chain))
+open("L", "w").write("\n".join(out) + "\n")
+PY
+	run --separate-stderr fl-account -l L
+	assert_equal "$status" 1
+	[[ $stderr == *"L: line 3: the tree's charge is not its sensitivity's: noise 4, want"* ]]
+	# An unknown mechanism in a ledger: refused by name.
+	sed -i 's/mechanism=gaussian/mechanism=tree/' L
+	run --separate-stderr fl-account -l L
+	assert_equal "$status" 1
+	[[ $stderr == *"line 2: "* ]]
+}
