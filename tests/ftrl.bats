@@ -402,3 +402,42 @@ PY
 	assert_equal "$status" 1
 	[[ $stderr == *"line 2: "* ]]
 }
+
+@test "fl-clip-noise --participation: a device asked to train again too soon, too often or for an old round refuses" {
+	upd() { fl-pack -m kind=update -m round=$1 -t w:f32=3,4 -o u$1.flt; }
+	for r in 5 6 8 9 12 20; do upd $r; done
+	clip() { fl-clip-noise -c 1 --participation=dev.flt --participations=3 --separation=3 "$@"; }
+	clip u5.flt -o c5.flt
+	assert_equal "$(stat -c %a dev.flt)" 600
+	assert_equal "$(fl-inspect -g participation.last dev.flt)" 5
+	cp dev.flt dev.before
+	run --separate-stderr clip u6.flt -o c6.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"u6.flt: record 1: refused: too soon: round 6 is 1 after this device's last one (5), the separation is 3 (dev.flt)"* ]]
+	[ ! -e c6.flt ]
+	cmp dev.flt dev.before
+	run --separate-stderr clip u5.flt -o c5b.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"round 5 is not after this device's last one, 5"* ]]
+	clip u8.flt -o c8.flt
+	clip u12.flt -o c12.flt
+	assert_equal "$(fl-inspect -g participation.count dev.flt)" 3
+	run --separate-stderr clip u20.flt -o c20.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"this device took part 3 times, the most the pattern allows"* ]]
+	# The update that left is clipped as ever.
+	assert_equal "$(fl-inspect -g dp.clip c12.flt)" 1
+	# Bad input and usage.
+	fl-pack -m kind=model -t w:f32=1 -o notdev.flt
+	run --separate-stderr fl-clip-noise -c 1 --participation=notdev.flt u9.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"notdev.flt: record 1: not a participation record"* ]]
+	fl-pack -m kind=update -t w:f32=1 -o noround.flt
+	run --separate-stderr fl-clip-noise -c 1 --participation=new.flt noround.flt
+	assert_equal "$status" 1
+	[ ! -e new.flt ]
+	run --separate-stderr fl-clip-noise -c 1 --separation=2 u9.flt
+	assert_equal "$status" 2
+	run --separate-stderr fl-clip-noise -n 1 --participation=new.flt u9.flt
+	assert_equal "$status" 2
+}

@@ -989,4 +989,24 @@ int fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
  * "%.6g" prints it (account.c): a solved noise a user may copy. */
 double fl_round_up_6(double x);
 
+/* ---- DP-FTRL: a device's participations (participation.c) ---- */
+
+/*
+ * What a device records of its own participations (a record
+ * kind=participation: participation.last, the last round it sent an
+ * update for, and participation.count; count 0: none yet).
+ * fl_participation_take: -1 (FL_EINVAL, saying why) when taking part in
+ * round would break the pattern of at most k participations at least b
+ * rounds apart (or go back in rounds), else p records it.
+ */
+struct fl_participation {
+	uint64_t last, count;
+};
+int fl_participation_from_record(struct fl_participation *p,
+    const struct fl_record *rec, struct fl_error *err);
+int fl_participation_to_record(struct fl_record *rec,
+    const struct fl_participation *p, struct fl_error *err);
+int fl_participation_take(struct fl_participation *p, uint64_t round,
+    uint64_t k, uint64_t b, struct fl_error *err);
+
 #endif
