@@ -47,13 +47,15 @@ _fl_words()
     case ${1##*/}:$2 in
         fl-account:-a | fl-account:--accountant)
             echo rdp rdp-classic pld exact ;;
-        fl-account:-m | fl-account:--mechanism | \
-            fl-clip-noise:-m | fl-clip-noise:--mechanism)
+        fl-account:-m | fl-account:--mechanism)
+            echo gaussian discrete-gaussian skellam tree ;;
+        fl-clip-noise:-m | fl-clip-noise:--mechanism)
             echo gaussian discrete-gaussian skellam ;;
         fl-account:--orders) echo default opacus dp-accounting ;;
         fl-aggregate:-r | fl-aggregate:--rule)
             echo mean sum median trimmed-mean krum ;;
         fl-apply:--optimizer) echo sgd avgm adagrad adam yogi ;;
+        fl-apply:--estimator) echo plain honaker ;;
         fl-clip-noise:--per-tensor) echo equal size ;;
         fl-init:-a | fl-init:--arch) echo logreg:784-10 mlp:784-128-10 ;;
         fl-quantize:-e | fl-quantize:--eden) echo 1 2 3 4 ;;
@@ -89,7 +91,8 @@ _fl()
     # The learning programs' record and data files.
     case ${1##*/}:$prev in
         fl-eval:-m | fl-stats:-m | fl-train:-m | *:--model | \
-            *:--normalize | *:--class-weights | fl-quantize:--residual)
+            *:--normalize | *:--class-weights | fl-quantize:--residual | \
+            fl-apply:--ftrl | fl-clip-noise:--participation)
             _filedir flt
             _fl_ltrim "$cur"
             return
