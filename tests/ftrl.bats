@@ -441,3 +441,22 @@ PY
 	run --separate-stderr fl-clip-noise -n 1 --participation=new.flt u9.flt
 	assert_equal "$status" 2
 }
+
+@test "ftrl: the README's DP-FTRL commands run as written" {
+	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3 -o global.flt
+	fl-pack -m kind=update -m round=0 -t w:f32=3,4,0 -o update.flt
+	mkdir clipped
+	sed -n '/^<!-- ftrl-example/,/^[^ <]/{/^    /p}' "$TOP/README.md" > block.sh
+	[ "$(wc -l < block.sh)" -ge 8 ]
+	run bash -e block.sh
+	assert_success
+	assert_line --partial "noise 6.67192 rho 0.718867"
+	assert_equal "$(fl-inspect -g ftrl.round next.flt)" 1
+	assert_equal "$(fl-inspect -g participation.last me.flt)" 0
+	assert_equal "$(grep -c 'tree-round=1 participations=4 separation=250' budget.ledger)" 1
+	# The device will not take part again 1 round later.
+	fl-pack -m kind=update -m round=1 -t w:f32=3,4,0 -o update.flt
+	run bash -e block.sh
+	assert_failure
+	assert_output --partial "too soon"
+}
