@@ -11,7 +11,9 @@
  * (h, (t >> h) - 1).  Going from t - 1 to t (j the lowest set bit of t)
  * drops the j nodes below height j of t - 1's cover and adds node
  * (j, (t >> j) - 1): what a round adds is n(t) - n(t - 1) over those
- * j + 1 nodes, 2 on average.
+ * j + 1 nodes, 2 on average.  (For Honaker's estimator those j nodes
+ * are the left children down the new node's right spine: one recursion
+ * over its subtree, 2^(j+1) - 1 nodes, gives all of them.)
  *
  * Honaker's estimator, as TF Privacy's "efficient" tree aggregation uses
  * it online: a complete node's estimate combines its own noisy value
@@ -133,6 +135,9 @@ struct combo {
 	double *out;
 	struct fl_tensor *x;
 	double grid;
+	/* Honaker's step: node 0's estimate less those of the left children
+	 * down its right spine (t - 1's cover below it), in one pass. */
+	int spine;
 	atomic_int failed;      /* a chunk could not get its memory */
 };
 
@@ -181,22 +186,55 @@ estimate(const struct combo *cb, unsigned h, uint64_t j, size_t c,
 		out[i] = a * s[i] + b * out[i];
 }
 
+/* estimate() of node (h, j) into out, and from acc the estimates of the
+ * left children down its right spine: the nodes of the cover of the
+ * round before the subtree's last (what a round's step takes off), found
+ * on the way at no cost of their own. */
+static void
+estimate_spine(const struct combo *cb, unsigned h, uint64_t j, size_t c,
+    double *out, double **scratch, size_t n, double *acc)
+{
+	double v, a, b, *s;
+
+	if (h == 0) {
+		node_noise(cb, 0, j, c, out, n);
+		return;
+	}
+	s = scratch[h - 1];
+	estimate(cb, h - 1, 2 * j, c, out, scratch, n);
+	for (size_t i = 0; i < n; i++)
+		acc[i] -= out[i];
+	estimate_spine(cb, h - 1, 2 * j + 1, c, s, scratch, n, acc);
+	for (size_t i = 0; i < n; i++)
+		out[i] += s[i];
+	node_noise(cb, h, j, c, s, n);
+	fl_tree_honaker(h, &v, &a, &b);
+	for (size_t i = 0; i < n; i++)
+		out[i] = a * s[i] + b * out[i];
+}
+
 static void
 combo_chunk(void *ctx, size_t c)
 {
 	const struct combo *cb = ctx;
 	uint64_t from = (uint64_t)c * CHUNK, n = cb->numel - from;
-	unsigned maxh = 0;
-	double *acc, *buf, *scratch[MAX_HEIGHT];
+	unsigned maxh = 0, levels;
+	double two[2 * CHUNK], *acc, *buf, *scratch[MAX_HEIGHT];
 
 	if (n > CHUNK)
 		n = CHUNK;
-	for (size_t k = 0; k < cb->n; k++)
-		if (cb->h[k] > maxh)
-			maxh = cb->h[k];
-	/* One block: the sum, one node's values, and a level of scratch
-	 * per height for Honaker's recursion. */
-	acc = calloc((size_t)(maxh + 2) * CHUNK, sizeof(double));
+	/* The sum, one node's values, and for Honaker's recursion a level
+	 * of scratch per height. */
+	if (cb->tr->estimator == FL_TREE_HONAKER)
+		for (size_t k = 0; k < cb->n; k++)
+			if (cb->h[k] > maxh)
+				maxh = cb->h[k];
+	levels = maxh + 2;
+	/* The plain tree's two buffers on the stack (as dp.c's): a fresh
+	 * heap block of this size would be mapped, and faulted in, anew for
+	 * every chunk. */
+	acc = maxh == 0 ? two : malloc((size_t)levels * CHUNK *
+	    sizeof(double));
 	if (acc == NULL) {
 		atomic_store(&((struct combo *)ctx)->failed, 1);
 		return;
@@ -204,13 +242,29 @@ combo_chunk(void *ctx, size_t c)
 	buf = acc + CHUNK;
 	for (unsigned k = 0; k < maxh; k++)
 		scratch[k] = buf + (size_t)(k + 1) * CHUNK;
-	for (size_t k = 0; k < cb->n; k++) {
-		if (cb->tr->estimator == FL_TREE_PLAIN)
-			node_noise(cb, cb->h[k], cb->j[k], c, buf, n);
-		else
-			estimate(cb, cb->h[k], cb->j[k], c, buf, scratch, n);
+	if (cb->spine) {
+		memset(acc, 0, n * sizeof(*acc));
+		estimate_spine(cb, cb->h[0], cb->j[0], c, buf, scratch, n, acc);
 		for (uint64_t i = 0; i < n; i++)
-			acc[i] += cb->sign[k] * buf[i];
+			acc[i] += buf[i];
+	}
+	for (size_t k = 0; k < cb->n && !cb->spine; k++) {
+		/* The first node straight into the sum. */
+		double *out = k == 0 ? acc : buf;
+
+		if (cb->tr->estimator == FL_TREE_PLAIN)
+			node_noise(cb, cb->h[k], cb->j[k], c, out, n);
+		else
+			estimate(cb, cb->h[k], cb->j[k], c, out, scratch, n);
+		if (k == 0 && cb->sign[0] < 0)
+			for (uint64_t i = 0; i < n; i++)
+				acc[i] = -acc[i];
+		else if (k > 0 && cb->sign[k] > 0)
+			for (uint64_t i = 0; i < n; i++)
+				acc[i] += buf[i];
+		else if (k > 0)
+			for (uint64_t i = 0; i < n; i++)
+				acc[i] -= buf[i];
 	}
 	if (cb->out != NULL) {
 		for (uint64_t i = 0; i < n; i++)
@@ -233,8 +287,10 @@ combo_chunk(void *ctx, size_t c)
 			v[i] = (fl_round_int(v[i] * fi) +
 			    fl_round_int(acc[i])) * cb->grid;
 	}
-	sodium_memzero(acc, (size_t)(maxh + 2) * CHUNK * sizeof(double));
-	free(acc);
+	/* The noise was the secret's: wipe what held it. */
+	sodium_memzero(acc, (size_t)levels * CHUNK * sizeof(double));
+	if (acc != two)
+		free(acc);
 }
 
 static int
@@ -306,7 +362,8 @@ fl_tree_noise_tensor(struct fl_tensor *x, uint64_t tensor_index, uint64_t t,
 	cb.j[0] = (t >> low) - 1;
 	cb.sign[0] = 1;
 	cb.n = 1;
-	for (unsigned h = 0; h < low; h++) {
+	cb.spine = tr->estimator == FL_TREE_HONAKER;
+	for (unsigned h = 0; h < low && !cb.spine; h++) {
 		cb.h[cb.n] = h;
 		cb.j[cb.n] = ((t - 1) >> h) - 1;
 		cb.sign[cb.n++] = -1;
