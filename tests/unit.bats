@@ -260,19 +260,19 @@ unit() {
 	unit clip_adapt
 }
 
-@test "unit: tree_cover (DP-FTRL's prefix cover, Honaker's weights)" {
+@test "unit: tree_cover" {
 	unit tree_cover
 }
 
-@test "unit: tree_variance (measured prefix noise variance)" {
+@test "unit: tree_variance" {
 	unit tree_variance
 }
 
-@test "unit: tree_telescope (rounds sum to the prefix noise)" {
+@test "unit: tree_telescope" {
 	unit tree_telescope
 }
 
-@test "unit: tree_sens (exact sensitivity vs brute force)" {
+@test "unit: tree_sens" {
 	unit tree_sens
 }
 
