@@ -460,3 +460,38 @@ PY
 	assert_failure
 	assert_output --partial "too soon"
 }
+
+@test "ftrl: a state that is not one, or has a bad field, is refused naming the file and the field" {
+	setup_tree
+	init --seed=bad 2> /dev/null
+	fl-pack -m kind=state -m opt=sgd -t w:f32=1 -o opt.flt
+	run --separate-stderr fl-apply -m m4.flt --ftrl=opt.flt a4.flt -o x.flt
+	refused "opt.flt: record 1: not a DP-FTRL state (kind=ftrl-state)"
+	# Each field edited in turn (the secret kept).
+	fl-inspect -d secret st.flt | paste -sd, - > secret.txt
+	edit() {
+		local args=() k v
+		for k in ftrl.tree ftrl.start ftrl.done ftrl.rounds ftrl.participations \
+		    ftrl.separation ftrl.estimator ftrl.noise ftrl.clip; do
+			v=$(fl-inspect -g $k st.flt)
+			[ "$k" = "$1" ] && v=$2
+			[ -n "$v" ] && args+=(-m "$k=$v")
+		done
+		fl-pack -m kind=ftrl-state "${args[@]}" -t "secret:u8=$(cat secret.txt)" -o bad.flt
+		run --separate-stderr fl-apply -m m4.flt --ftrl=bad.flt a4.flt -o x.flt
+	}
+	edit ftrl.done 7
+	refused "bad.flt: record 1: bad 'ftrl.done'"
+	edit ftrl.tree XYZ
+	refused "bad.flt: record 1: bad or missing 'ftrl.tree'"
+	edit ftrl.noise -1
+	refused "bad.flt: record 1: bad 'ftrl.noise'"
+	edit ftrl.estimator best
+	refused "bad.flt: record 1: bad or missing 'ftrl.estimator'"
+	edit ftrl.clip ""
+	refused "bad.flt: record 1: no 'ftrl.clip'"
+	fl-pack -m kind=ftrl-state -t secret:u8=1,2 -o short.flt
+	run --separate-stderr fl-apply -m m4.flt --ftrl=short.flt a4.flt -o x.flt
+	refused "short.flt: record 1:"
+	[ ! -e x.flt ]
+}
