@@ -25,7 +25,9 @@ static const char usage[] =
     "           [-d delta | -e eps] [--cohort=file] [--anchor=file] [-j]\n"
     "           [-o file] [release] [file ...]\n"
     "       fl-account --sample -q rate | -b K -N population --round=R\n"
-    "           [--seed=text] [-o file]";
+    "           [--seed=text] [-o file]\n"
+    "       fl-account -m tree -z noise | --target-epsilon=eps -T rounds\n"
+    "           [--participations=k --separation=b] [-d delta | -e eps] [-j]";
 
 static const char options[] =
     "Privacy accounting for DP-SGD and DP-FedAvg rounds: epsilon at delta\n"
@@ -82,7 +84,9 @@ static const char options[] =
     "  -m, --mechanism=NAME        gaussian (default), discrete-gaussian or\n"
     "                              skellam (integer noise summed over\n"
     "                              clients: --sigma, --clients,\n"
-    "                              --sensitivity, --dim)\n"
+    "                              --sensitivity, --dim), or tree (DP-FTRL,\n"
+    "                              no sampling: -z, -T rounds, the pattern;\n"
+    "                              prints rho-zCDP)\n"
     "  -z, --noise=Z               noise multiplier: noise std / L2\n"
     "                              sensitivity (gaussian)\n"
     "      --not-private           --spend: take releases whose noise came\n"
@@ -91,6 +95,8 @@ static const char options[] =
     "      --orders=LIST           RDP orders: default, opacus,\n"
     "                              dp-accounting or a list: 1.5,2,4-64,256\n"
     "  -o, --output=FILE           write to FILE atomically instead of stdout\n"
+    "      --participations=K      -m tree: rounds a client takes part in, at\n"
+    "                              most (default 1)\n"
     "  -N, --population=N          clients (user level) or examples (sample\n"
     "                              level) sampled from: q = K/N, K from\n"
     "                              --batch or the records' cohort\n"
@@ -100,6 +106,8 @@ static const char options[] =
     "      --sensitivity=D2        L2 sensitivity in grid units\n"
     "      --sensitivity-l1=D1     L1 sensitivity in grid units (default\n"
     "                              D2 min(sqrt(dim), D2))\n"
+    "      --separation=B          -m tree: rounds between two participations\n"
+    "                              of a client, at least (default 1)\n"
     "      --shuffle-as-poisson    charge shuffled DP-SGD batches\n"
     "                              (dp.sampling=shuffle) as Poisson sampling:\n"
     "                              an approximation, refused otherwise\n"
@@ -129,6 +137,7 @@ struct args {
 	const char *mechanism;
 	const char *noise, *orders, *output, *population, *round, *q;
 	const char *sens, *sens1, *sigma, *steps, *target;
+	const char *participations, *separation;
 	int dry_run, force, json, spend, not_private, shuffle_as_poisson;
 	int sample;
 };
@@ -165,6 +174,7 @@ static const struct tool_opt opt_table[] = {
 	FLAG("not-private", 0, not_private),
 	ARG("orders", 0, orders),
 	ARG("output", 'o', output),
+	ARG("participations", 0, participations),
 	ARG("population", 'N', population),
 	ARG("round", 0, round),
 	FLAG("sample", 0, sample),
@@ -172,6 +182,7 @@ static const struct tool_opt opt_table[] = {
 	ARG("seed", 0, seed),
 	ARG("sensitivity", 0, sens),
 	ARG("sensitivity-l1", 0, sens1),
+	ARG("separation", 0, separation),
 	FLAG("shuffle-as-poisson", 0, shuffle_as_poisson),
 	ARG("sigma", 0, sigma),
 	FLAG("spend", 's', spend),
@@ -191,6 +202,8 @@ struct opts {
 	int has_release;
 	struct fl_release cli;  /* the release of the options */
 	double epochs;
+	int tree;               /* -m tree: cli.steps rounds, the pattern */
+	uint64_t tree_k, tree_b;
 };
 
 /* ---- parsing ---- */
@@ -245,6 +258,157 @@ plan_shares(const struct args *a, struct opts *o)
 	o->ask.shares = c->clients;
 }
 
+/* -m tree: DP-FTRL's tree over -T rounds, no sampling. */
+static void
+parse_tree(const struct args *a, struct opts *o)
+{
+	const char *no[] = { a->q, a->batch, a->population, a->sigma,
+	    a->clients, a->dim, a->sens1, a->indicator, a->epochs, a->dropout,
+	    a->cohort, a->every, a->corrupt, a->epsilon != NULL &&
+	    a->target != NULL ? a->epsilon : NULL };
+	struct fl_release *c = &o->cli;
+
+	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+		if (no[i] != NULL)
+			tool_usage_error("-m tree takes -z (or "
+			    "--target-epsilon), -T rounds, --participations, "
+			    "--separation, --clip, --sensitivity, -d or -e, and "
+			    "-l with --target-epsilon: no sampling, no shares");
+	if (a->noise == NULL && a->target == NULL)
+		tool_usage_error("-m tree needs -z or --target-epsilon");
+	if (a->noise != NULL && a->target != NULL)
+		tool_usage_error("-z and --target-epsilon: give one");
+	o->tree = 1;
+	if (a->noise != NULL)
+		c->noise = tool_opt_positive("--noise", a->noise);
+	c->steps = a->steps == NULL ? 1 : tool_opt_u64("--steps", a->steps, 1,
+	    FL_TREE_MAX_ROUNDS);
+	o->tree_k = a->participations == NULL ? 1 : tool_opt_u64(
+	    "--participations", a->participations, 1, FL_TREE_MAX_ROUNDS);
+	o->tree_b = a->separation == NULL ? 1 : tool_opt_u64("--separation",
+	    a->separation, 1, FL_TREE_MAX_ROUNDS);
+	/* The noise is a multiplier of the per-round sensitivity: a
+	 * sensitivity other than the clip bound is another mechanism. */
+	if (a->sens != NULL && a->clip != NULL &&
+	    tool_opt_positive("--sensitivity", a->sens) !=
+	    tool_opt_positive("--clip", a->clip))
+		tool_die("--sensitivity '%s' does not match the clip bound "
+		    "'%s': a tree round's L2 sensitivity is its clip bound",
+		    a->sens, a->clip);
+}
+
+/* What the tree's release gives, as fl-account(1) OUTPUT says. */
+static void
+tree_write(FILE *fp, const struct fl_tree_privacy *t, const struct opts *o,
+    int solved, int json)
+{
+	const struct fl_question *q = &o->ask;
+
+	if (json) {
+		fprintf(fp, "{\"mechanism\":\"tree\",\"rho\":");
+		fl_json_number(fp, t->rho);
+		fprintf(fp, ",\"epsilon\":");
+		fl_json_number(fp, t->epsilon);
+		fprintf(fp, ",\"delta\":");
+		fl_json_number(fp, t->delta);
+		fprintf(fp, ",\"conversion\":\"exact-gaussian\","
+		    "\"epsilon_at_1e-10\":");
+		fl_json_number(fp, t->epsilon10);
+		fprintf(fp, ",\"noise\":");
+		fl_json_number(fp, t->noise);
+		fprintf(fp, ",\"sensitivity\":");
+		fl_json_number(fp, sqrt((double)t->sens2));
+		fprintf(fp, ",\"rounds\":%llu,\"participations\":%llu,"
+		    "\"separation\":%llu}\n",
+		    (unsigned long long)o->cli.steps,
+		    (unsigned long long)o->tree_k,
+		    (unsigned long long)o->tree_b);
+		return;
+	}
+	if (solved)
+		fprintf(fp, "noise %.6g ", t->noise);
+	if (q->given_eps)
+		fprintf(fp, "rho %.6g delta %.6g epsilon %.6g", t->rho,
+		    t->delta, t->epsilon);
+	else
+		fprintf(fp, "rho %.6g epsilon %.6g delta %.6g", t->rho,
+		    t->epsilon, t->delta);
+	fprintf(fp, " conversion exact-gaussian epsilon-at-1e-10 %.6g",
+	    t->epsilon10);
+	if (!solved)
+		fprintf(fp, " noise %.6g", t->noise);
+	fprintf(fp, " sensitivity %.6g rounds %llu participations %llu "
+	    "separation %llu\n", sqrt((double)t->sens2),
+	    (unsigned long long)o->cli.steps, (unsigned long long)o->tree_k,
+	    (unsigned long long)o->tree_b);
+}
+
+/* -m tree: the release's rho and epsilon, or the noise for a target
+ * (after the ledger's spend, with -l). */
+static int
+tree_mode(const struct args *a, struct opts *o, int nops)
+{
+	struct fl_tree_privacy t;
+	struct tool_output out;
+	struct fl_error err;
+	double z = o->cli.noise;
+
+	if (a->spend)
+		tool_usage_error("a tree's rounds are spent from the models "
+		    "fl-apply --ftrl writes: fl-account -l ledger -s MODEL");
+	if (a->ledger != NULL && a->target == NULL)
+		tool_usage_error("-m tree with --ledger takes --target-epsilon");
+	if (nops > 0)
+		tool_usage_error("unexpected operand (the release is given by "
+		    "options)");
+	if (a->ledger != NULL) {
+		struct fl_ledger led;
+		struct fl_release tmpl;
+		struct fl_privacy p;
+		uint64_t s2;
+		double zg;
+
+		/* The tree is one Gaussian of multiplier z / sqrt(s2),
+		 * composed after the ledger's rows. */
+		if (fl_tree_sens2(o->cli.steps, o->tree_k, o->tree_b, &s2,
+		    &err) < 0)
+			tool_die("%s", err.msg);
+		memset(&tmpl, 0, sizeof(tmpl));
+		tmpl.round = FL_ROUND_NONE;
+		tmpl.mech = FL_MECH_GAUSSIAN;
+		tmpl.q = 1;
+		tmpl.steps = 1;
+		tmpl.noise = 1;
+		memset(&led, 0, sizeof(led));
+		led.fd = -1;
+		if (!fl_ledger_missing(a->ledger) &&
+		    fl_ledger_open(&led, a->ledger, 0, &err) < 0)
+			tool_die("%s: %s", a->ledger, err.msg);
+		if (fl_account_noise(&o->acct, led.rows, led.nrows, &tmpl,
+		    o->target, o->ask.delta, &zg, &p, &err) < 0)
+			tool_die("%s", err.msg);
+		z = fl_round_up_6(zg * sqrt((double)s2));
+		zg = z / sqrt((double)s2);
+		tool_output_open(&out, a->output, 0);
+		fl_answer_write(out.fp, &o->ask, &p, &z, 1 +
+		    fl_release_steps(led.rows, led.nrows), 0, NULL, a->json);
+		tool_output_close(&out);
+		fl_ledger_close(&led);
+		return 0;
+	}
+	if (a->target != NULL && fl_tree_noise(o->cli.steps, o->tree_k,
+	    o->tree_b, o->target, o->ask.delta, &z, &err) < 0)
+		tool_die("--target-epsilon '%s': %s", a->target, err.msg);
+	if (fl_tree_account(o->cli.steps, o->tree_k, o->tree_b, z,
+	    o->ask.given_eps, o->ask.given_eps ? o->ask.epsilon :
+	    o->ask.delta, &t, &err) < 0)
+		tool_die("%s", err.msg);
+	tool_output_open(&out, a->output, 0);
+	tree_write(out.fp, &t, o, a->target != NULL, a->json);
+	tool_output_close(&out);
+	return 0;
+}
+
 static void
 parse_args(const struct args *a, struct opts *o)
 {
@@ -293,6 +457,14 @@ parse_args(const struct args *a, struct opts *o)
 	if (a->every != NULL)
 		o->every = tool_opt_u64("--every", a->every, 1, UINT64_MAX);
 
+	if ((a->participations != NULL || a->separation != NULL) &&
+	    (a->mechanism == NULL || strcmp(a->mechanism, "tree") != 0))
+		tool_usage_error("--participations and --separation go with "
+		    "-m tree");
+	if (a->mechanism != NULL && strcmp(a->mechanism, "tree") == 0) {
+		parse_tree(a, o);
+		return;
+	}
 	/* The release of the options (its fields also override records'). */
 	if (a->mechanism != NULL && fl_mechanism_parse(a->mechanism,
 	    &c->mech) < 0)
@@ -455,6 +627,23 @@ read_releases(int nfiles, char **files, const struct args *a,
 
 		if (rc < 0)
 			exit(1);
+		/* A model of DP-FTRL's tree: charged against the ledger's
+		 * rows once it is open (charge_trees). */
+		if ((rc = fl_tree_release_from_record(&x, &rec, &err)) < 0)
+			tool_die("%s: record %lu: %s", in.name, in.recno,
+			    err.msg);
+		if (rc == 1 && x.not_private && !ch.allow_seeded)
+			tool_die("%s: record %lu: tree noise from a seed "
+			    "(ftrl.seeded): not private (--not-private to "
+			    "charge it anyway)", in.name, in.recno);
+		if (rc == 1 && x.not_private && !(warned & FL_CHARGE_SEEDED)) {
+			tool_warn("warning: %s: record %lu: noise from a seed: "
+			    "not private (accounted as if it were)", in.name,
+			    in.recno);
+			warned |= FL_CHARGE_SEEDED;
+		}
+		if (rc == 1)
+			goto add;
 		rc = fl_release_charge(&x, &rec, &ch, &seen, &err);
 		if (seen & ~warned & FL_CHARGE_SEEDED)
 			tool_warn("warning: %s: record %lu: noise from a seed: "
@@ -476,6 +665,7 @@ read_releases(int nfiles, char **files, const struct args *a,
 		if (fl_release_override(&x, &ch, &err) < 0)
 			tool_die("%s: record %lu: %s", in.name, in.recno,
 			    err.msg);
+add:
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 8;
 			if ((r = realloc(r, cap * sizeof(*r))) == NULL)
@@ -488,6 +678,41 @@ read_releases(int nfiles, char **files, const struct args *a,
 	if (*n == 0)
 		tool_die("no records: nothing to account");
 	return r;
+}
+
+/* The tree rounds among rel[0..*n) charged after rows[0..nrows) (a
+ * ledger's) and the releases before them: each the increment of its
+ * pattern's sensitivity; a round that adds nothing is dropped. */
+static void
+charge_trees(struct fl_release *rel, size_t *n, const struct fl_release *rows,
+    size_t nrows, const char *ledger)
+{
+	struct fl_release *all = tool_malloc((nrows + *n + 1) * sizeof(*all));
+	struct fl_error err;
+	size_t na = nrows, k = 0;
+
+	if (nrows > 0)
+		memcpy(all, rows, nrows * sizeof(*all));
+	for (size_t i = 0; i < *n; i++) {
+		int rc = 0;
+
+		if (rel[i].tree_round > 0 && (rc = fl_tree_charge(&rel[i], all,
+		    na, &err)) < 0)
+			tool_die("%s: %s", ledger != NULL ? ledger : "tree",
+			    err.msg);
+		if (rc == 1) {
+			tool_warn("%s: tree %016llx round %llu completes no "
+			    "node a client's rounds can reach beyond the "
+			    "ledger's: nothing to charge", ledger != NULL ?
+			    ledger : "tree", (unsigned long long)rel[i].tree_id,
+			    (unsigned long long)rel[i].tree_round);
+			continue;
+		}
+		all[na++] = rel[i];
+		rel[k++] = rel[i];
+	}
+	*n = k;
+	free(all);
 }
 
 /* The ledger head anchored in the record of path (a model). */
@@ -610,6 +835,8 @@ main(int argc, char **argv)
 	if (a.budget != NULL && a.epsilon != NULL)
 		tool_usage_error("--budget is an epsilon: drop --epsilon");
 	parse_args(&a, &o);
+	if (o.tree)
+		return tree_mode(&a, &o, argc - first);
 	if (a.sample)
 		return draw_cohort(&a, &o);
 	if (a.cohort != NULL && o.has_release)
@@ -644,6 +871,7 @@ main(int argc, char **argv)
 			    a.anchor);
 	}
 	if (a.spend && o.ask.has_budget && fl_ledger_missing(a.ledger)) {
+		charge_trees(rel, &nrel, NULL, 0, a.ledger);
 		account(&o, NULL, 0, rel, nrel, 0, &p, NULL);
 		if (fl_over_budget(&o.ask, &p))
 			goto refuse;
@@ -662,6 +890,8 @@ main(int argc, char **argv)
 			tool_die("%s: %s (anchor: %s)", a.ledger, err.msg,
 			    a.anchor);
 	}
+	if (rel != NULL)
+		charge_trees(rel, &nrel, led.rows, led.nrows, a.ledger);
 	tool_output_open(&out, a.output, 0);
 
 	if (a.every != NULL) {

@@ -5,6 +5,9 @@
  * write the next model, with its round incremented.  The optimizer's state
  * lives in a record of its own, read if present and replaced atomically;
  * the model is written atomically too: a crash never leaves a half model.
+ * With --ftrl, DP-FTRL: the tree's noise n(t) - n(t-1) is added to round
+ * t's summed clipped updates first, from a 0600 state record that keeps
+ * the tree's secret and round counter (no noise vectors).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,11 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "tool.h"
 
 static const char usage[] =
     "fl-apply -m model [-s state] [--optimizer=name] [--ledger=file]\n"
-    "       [--only=patterns] [--exclude=patterns] [option ...] [-o file] [file]";
+    "       [--only=patterns] [--exclude=patterns] [option ...] [-o file] [file]\n"
+    "       fl-apply -m model --ftrl=state [--ftrl-init --noise=z --clip=c\n"
+    "           --rounds=T [--participations=k --separation=b]\n"
+    "           [--estimator=name] [--seed=text]] [option ...] [-o file] [file]";
 
 static const char options[] =
     "Apply the aggregate update in FILE (default: standard input) to the\n"
@@ -28,11 +36,20 @@ static const char options[] =
     "                         (default 0.9)\n"
     "      --beta2=B          second-moment decay of adam and yogi\n"
     "                         (default 0.99)\n"
+    "      --clip=C           --ftrl-init: the clients' clip bound (the\n"
+    "                         aggregates' dp.clip must be C)\n"
     "      --dtype=TYPE       write the model's float tensors as TYPE (f32,\n"
     "                         f64, f16 or bf16; default: the model's own)\n"
+    "      --estimator=NAME   --ftrl-init: plain (default) or honaker (the\n"
+    "                         variance-optimal tree estimate)\n"
     "      --exclude=GLOBS    leave out the aggregate's tensors whose names\n"
     "                         match a glob pattern (comma-separated;\n"
     "                         repeatable): the model keeps those tensors\n"
+    "      --ftrl=FILE        DP-FTRL: add the tree's noise n(t) - n(t-1) to\n"
+    "                         round t's sum of clipped updates (not noised),\n"
+    "                         from the state FILE (0600, replaced atomically)\n"
+    "      --ftrl-init        start a tree: create the state FILE (it must\n"
+    "                         not exist) with a secret from the OS\n"
     "  -h, --help             print this help and exit\n"
     "      --ledger=FILE      anchor the privacy ledger's head in the new\n"
     "                         model (fl-account --anchor checks it)\n"
@@ -40,12 +57,22 @@ static const char options[] =
     "                         avgm, 0.01 for the adaptive optimizers)\n"
     "  -m, --model=FILE       the global model (required)\n"
     "      --momentum=B       server momentum of avgm (default 0.9)\n"
+    "      --noise=Z          --ftrl-init: noise multiplier of each tree node\n"
+    "                         (std Z x C on the sum)\n"
     "      --only=GLOBS       apply only the aggregate's tensors whose names\n"
     "                         match (integer tensors are never applied: leave\n"
     "                         them out by name); the model keeps the others\n"
     "  -o, --output=FILE      write to FILE atomically instead of stdout\n"
     "      --optimizer=NAME   sgd (default), avgm (FedAvgM), adagrad, adam\n"
     "                         or yogi\n"
+    "      --participations=K  --ftrl-init: rounds a client may take part\n"
+    "                         in (default 1), recorded for the accountant\n"
+    "      --rounds=T         --ftrl-init: the rounds of the tree; round T+1\n"
+    "                         is refused\n"
+    "      --seed=TEXT        --ftrl-init: the secret from TEXT: reproducible\n"
+    "                         and NOT PRIVATE (tests and simulations only)\n"
+    "      --separation=B     --ftrl-init: rounds between two participations\n"
+    "                         of a client, at least (default 1)\n"
     "  -s, --state=FILE       the optimizer state: read if FILE exists,\n"
     "                         then replaced atomically\n"
     "      --tau=T            adaptivity of adagrad, adam and yogi\n"
@@ -57,7 +84,7 @@ static const char options[] =
 
 /* The state's temporary file until it is renamed: removed however the
  * program ends before that. */
-static struct fl_atomic *pending_state;
+static struct fl_atomic *pending_state, *pending_ftrl;
 
 static void
 remove_pending_state(void)
@@ -65,6 +92,9 @@ remove_pending_state(void)
 	if (pending_state != NULL)
 		fl_atomic_abort(pending_state);
 	pending_state = NULL;
+	if (pending_ftrl != NULL)
+		fl_atomic_abort(pending_ftrl);
+	pending_ftrl = NULL;
 }
 
 /* Read the one record of path into rec.  Returns 0, or -1 when the file
@@ -213,6 +243,206 @@ state_tensor(struct fl_record *ns, const struct fl_record *old,
 	}
 }
 
+/* ---- DP-FTRL ---- */
+
+/* What --ftrl-init was given. */
+struct ftrl_args {
+	const char *path, *noise, *clip, *rounds, *parts, *sep, *estimator;
+	const char *seed;
+	int init;
+};
+
+/* A new tree's state: the secret from the OS (or --seed), its id. */
+static void
+ftrl_new(struct fl_ftrl_state *st, const struct ftrl_args *fa,
+    const struct fl_record *model, const char *mpath, uint64_t round)
+{
+	unsigned char id[FL_RNG_KEYBYTES];
+	struct fl_error err;
+	uint64_t s2;
+	FILE *fp;
+
+	if ((fp = fopen(fa->path, "rb")) != NULL) {
+		fclose(fp);
+		tool_die("%s: exists: --ftrl-init starts a new tree, never "
+		    "over one (its rounds would be charged twice)", fa->path);
+	}
+	if (fl_meta_get(model, "ftrl.tree") != NULL)
+		tool_die("%s: record 1: was made by tree '%s': continue it with "
+		    "its state, a new tree's noise would average out", mpath,
+		    fl_meta_get(model, "ftrl.tree"));
+	memset(st, 0, sizeof(*st));
+	st->noise = tool_opt_positive("--noise", fa->noise);
+	st->clip = tool_opt_positive("--clip", fa->clip);
+	st->rounds = tool_opt_u64("--rounds", fa->rounds, 1,
+	    FL_TREE_MAX_ROUNDS);
+	st->participations = fa->parts == NULL ? 1 : tool_opt_u64(
+	    "--participations", fa->parts, 1, FL_TREE_MAX_ROUNDS);
+	st->separation = fa->sep == NULL ? 1 : tool_opt_u64("--separation",
+	    fa->sep, 1, FL_TREE_MAX_ROUNDS);
+	if (fa->estimator != NULL && fl_tree_estimator_parse(fa->estimator,
+	    &st->estimator) < 0)
+		tool_die("invalid --estimator '%s': want plain or honaker",
+		    fa->estimator);
+	if (round > UINT64_MAX - 1 - FL_TREE_MAX_ROUNDS)
+		tool_die("%s: record 1: round %llu is too large for a tree",
+		    mpath, (unsigned long long)round);
+	/* The pattern must be one the accountant can solve. */
+	if (fl_tree_sens2(st->rounds, st->participations, st->separation,
+	    &s2, &err) < 0)
+		tool_die("--participations, --separation: %s", err.msg);
+	st->start = round;
+	if (fa->seed != NULL) {
+		fl_rng_seed_text(st->secret, fa->seed);
+		st->seeded = 1;
+		tool_warn("warning: tree noise from --seed: whoever knows the "
+		    "seed can remove it: NOT PRIVATE");
+		fl_rng_derive(id, st->secret, "ftrl-id", 0);
+	} else if (fl_rng_seed_os(st->secret, &err) < 0 ||
+	    fl_rng_seed_os(id, &err) < 0) {
+		tool_die("%s", err.msg);
+	}
+	memcpy(&st->tree_id, id, sizeof(st->tree_id));
+	sodium_memzero(id, sizeof(id));
+}
+
+/* The state of an ongoing tree, checked against the model. */
+static void
+ftrl_load(struct fl_ftrl_state *st, const char *path,
+    const struct fl_record *model, const char *mpath, uint64_t round,
+    const struct fl_limits *lim)
+{
+	struct fl_record rec;
+	struct fl_error err;
+	const char *mt = fl_meta_get(model, "ftrl.tree");
+	const char *mr = fl_meta_get(model, "ftrl.round");
+	char q[FL_QUOTE];
+	uint64_t id, r;
+
+	fl_record_init(&rec);
+	if (read_one(path, &rec, 1, lim) < 0)
+		tool_die("%s: no DP-FTRL state: a tree's state is never made "
+		    "again (fresh noise would average out); --ftrl-init "
+		    "starts a new tree on a model no tree made", path);
+	if (fl_ftrl_state_from_record(st, &rec, &err) < 0)
+		tool_die("%s: record 1: %s", path, err.msg);
+	fl_record_free(&rec);
+	if (mt == NULL && st->done > 0)
+		tool_die("%s: record 1: no ftrl.tree, but the state %s has "
+		    "applied %llu rounds: not the tree's latest model", mpath,
+		    path, (unsigned long long)st->done);
+	if (mt != NULL && (fl_ftrl_tree_id_parse(mt, &id) < 0 ||
+	    id != st->tree_id))
+		tool_die("%s: record 1: made by tree '%s', the state %s is of "
+		    "tree '%016llx'", mpath, fl_escape(q, sizeof(q), mt,
+		    strlen(mt)), path, (unsigned long long)st->tree_id);
+	if (mt != NULL && (mr == NULL || fl_parse_u64(mr, 0, UINT64_MAX, &r,
+	    &err) < 0 || r != st->done))
+		tool_die("%s: record 1: tree round '%s', the state %s has "
+		    "applied %llu: they do not belong together", mpath,
+		    mr ? fl_escape(q, sizeof(q), mr, strlen(mr)) : "(none)",
+		    path, (unsigned long long)st->done);
+	if (round != st->start + st->done)
+		tool_die("%s: record 1: round %llu, the state %s expects round "
+		    "%llu (tree started at %llu, %llu rounds applied)", mpath,
+		    (unsigned long long)round, path,
+		    (unsigned long long)(st->start + st->done),
+		    (unsigned long long)st->start,
+		    (unsigned long long)st->done);
+}
+
+/*
+ * Round t = done + 1 of the tree: the aggregate, a sum of clipped updates
+ * (or their mean over a public denominator) that carries no noise, gets
+ * n(t) - n(t-1); the model gets ftrl.* (the tree, the round, what the
+ * accountant needs).
+ */
+static void
+ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
+    const char *name, struct fl_record *model, int threads)
+{
+	const char *clip = fl_meta_get(agg, "dp.clip");
+	const char *kind = fl_meta_get(agg, "agg");
+	const char *den = fl_meta_get(agg, "agg.denominator");
+	static const char *noised[] = { "dp.noise", "dp.sigma",
+	    "dp.mechanism", "dp.loss-bound" };
+	struct fl_tree tr;
+	struct fl_error err;
+	double c, scale = 1, sigma, g, sens;
+	uint64_t t = st->done + 1, d = 0;
+	char q[FL_QUOTE], b1[FL_NUMBUF], b2[FL_NUMBUF];
+
+	if (t > st->rounds)
+		tool_die("%s: the tree's %llu rounds are done: round %llu is "
+		    "past what was declared (and accounted)", spath,
+		    (unsigned long long)st->rounds, (unsigned long long)t);
+	for (size_t i = 0; i < sizeof(noised) / sizeof(*noised); i++)
+		if (fl_meta_get(agg, noised[i]) != NULL)
+			tool_die("%s: record 1: already carries noise or a loss "
+			    "(%s): with --ftrl the tree adds the noise to "
+			    "clipped updates", name, noised[i]);
+	if (clip == NULL)
+		tool_die("%s: record 1: no dp.clip: --ftrl takes a sum of "
+		    "updates clipped by fl-clip-noise -c", name);
+	if (fl_parse_double(clip, 0, INFINITY, &c, &err) < 0 ||
+	    c != st->clip)
+		tool_die("%s: record 1: clip bound '%s', the tree's is '%s' "
+		    "(%s): its sensitivity would not be the one accounted",
+		    name, fl_escape(q, sizeof(q), clip, strlen(clip)),
+		    fl_format_double(b1, st->clip), spath);
+	if (kind != NULL && strcmp(kind, "mean") == 0 && den != NULL) {
+		double n;
+
+		if (fl_parse_double(den, 1, INFINITY, &n, &err) < 0)
+			tool_die("%s: record 1: bad agg.denominator: %s", name,
+			    err.msg);
+		scale = 1 / n;
+	} else if (kind == NULL || strcmp(kind, "sum") != 0) {
+		tool_die("%s: record 1: agg '%s': --ftrl takes a sum "
+		    "(fl-aggregate -r sum) or a mean over a public "
+		    "denominator (--denominator)", name, kind ?
+		    fl_escape(q, sizeof(q), kind, strlen(kind)) : "(none)");
+	}
+	sigma = st->noise * st->clip * scale;
+	fl_tree_init(&tr, st->secret, st->tree_id, st->estimator, sigma);
+	tr.threads = threads;
+	for (size_t i = 0; i < agg->ntensors; i++) {
+		struct fl_tensor *x = &agg->tensors[i];
+		uint64_t idx = (uint64_t)(fl_tensor_find(model, x->name) -
+		    model->tensors);
+
+		/* The model's index: the same tensor, the same streams,
+		 * whatever the aggregate holds. */
+		if (fl_tree_noise_tensor(x, idx, t, &tr, &err) < 0)
+			tool_die("%s: record 1: %s", name, err.msg);
+		d += x->numel;
+	}
+	fl_tree_wipe(&tr);
+	/* Snapping to the grid moves a sum by g/2 a coordinate at most: the
+	 * round's sensitivity is C' = C + g sqrt(d) (as fl-clip-noise's
+	 * dp.sensitivity), and the multiplier to account sigma / C'. */
+	g = fl_noise_grid(sigma);
+	sens = st->clip * scale + g * sqrt((double)d);
+	if (fl_meta_setf(model, &err, "ftrl.tree", "%016llx",
+	    (unsigned long long)st->tree_id) < 0 ||
+	    fl_meta_setf(model, &err, "ftrl.round", "%llu",
+	    (unsigned long long)t) < 0 ||
+	    fl_meta_set(model, "ftrl.noise", fl_format_double(b1, st->noise),
+	    &err) < 0 ||
+	    fl_meta_set(model, "ftrl.clip", fl_format_double(b1, st->clip),
+	    &err) < 0 ||
+	    fl_meta_setf(model, &err, "ftrl.participations", "%llu",
+	    (unsigned long long)st->participations) < 0 ||
+	    fl_meta_setf(model, &err, "ftrl.separation", "%llu",
+	    (unsigned long long)st->separation) < 0 ||
+	    fl_meta_set(model, "ftrl.noise-effective", fl_format_double(b2,
+	    sigma / sens), &err) < 0 ||
+	    (st->seeded && fl_meta_set(model, "ftrl.seeded", "yes",
+	    &err) < 0))
+		tool_die("%s", err.msg);
+	st->done = t;
+}
+
 static double
 unit(const char *opt, const char *arg, int open_top)
 {
@@ -227,17 +457,28 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_BETA1 = 256, OPT_BETA2, OPT_LEDGER, OPT_MOMENTUM,
-		OPT_OPTIMIZER, OPT_TAU, OPT_DTYPE };
+		OPT_OPTIMIZER, OPT_TAU, OPT_CLIP, OPT_ESTIMATOR, OPT_FTRL,
+		OPT_FTRL_INIT, OPT_NOISE, OPT_PARTS, OPT_ROUNDS, OPT_SEED,
+		OPT_SEP, OPT_DTYPE };
 	static const struct option longopts[] = {
 		{ "beta1", required_argument, NULL, OPT_BETA1 },
 		{ "beta2", required_argument, NULL, OPT_BETA2 },
+		{ "clip", required_argument, NULL, OPT_CLIP },
 		{ "dtype", required_argument, NULL, OPT_DTYPE },
+		{ "estimator", required_argument, NULL, OPT_ESTIMATOR },
+		{ "ftrl", required_argument, NULL, OPT_FTRL },
+		{ "ftrl-init", no_argument, NULL, OPT_FTRL_INIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "ledger", required_argument, NULL, OPT_LEDGER },
 		{ "model", required_argument, NULL, 'm' },
 		{ "momentum", required_argument, NULL, OPT_MOMENTUM },
+		{ "noise", required_argument, NULL, OPT_NOISE },
 		{ "optimizer", required_argument, NULL, OPT_OPTIMIZER },
 		{ "output", required_argument, NULL, 'o' },
+		{ "participations", required_argument, NULL, OPT_PARTS },
+		{ "rounds", required_argument, NULL, OPT_ROUNDS },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "separation", required_argument, NULL, OPT_SEP },
 		{ "server-lr", required_argument, NULL, 'l' },
 		{ "state", required_argument, NULL, 's' },
 		{ "tau", required_argument, NULL, OPT_TAU },
@@ -251,6 +492,9 @@ main(int argc, char **argv)
 	const char *ledger_path = NULL;
 	struct fl_record agg, model, old, ns, extra;
 	struct fl_halves halves;
+	struct ftrl_args fa;
+	struct fl_ftrl_state fst;
+	struct fl_atomic fatomic;
 	struct tool_input in;
 	struct tool_output out;
 	struct fl_atomic atomic;
@@ -262,6 +506,7 @@ main(int argc, char **argv)
 
 	tool_init(usage, argv);
 	fl_select_init(&sel);
+	memset(&fa, 0, sizeof(fa));
 	while ((c = getopt_long(argc, argv, "hl:m:o:s:V", longopts,
 	    NULL)) != -1) {
 		if (tool_select_option(c, optarg, &sel))
@@ -275,6 +520,33 @@ main(int argc, char **argv)
 			break;
 		case OPT_DTYPE:
 			dtype = (int)tool_opt_dtype("--dtype", optarg);
+			break;
+		case OPT_CLIP:
+			fa.clip = optarg;
+			break;
+		case OPT_ESTIMATOR:
+			fa.estimator = optarg;
+			break;
+		case OPT_FTRL:
+			fa.path = optarg;
+			break;
+		case OPT_FTRL_INIT:
+			fa.init = 1;
+			break;
+		case OPT_NOISE:
+			fa.noise = optarg;
+			break;
+		case OPT_PARTS:
+			fa.parts = optarg;
+			break;
+		case OPT_ROUNDS:
+			fa.rounds = optarg;
+			break;
+		case OPT_SEED:
+			fa.seed = optarg;
+			break;
+		case OPT_SEP:
+			fa.sep = optarg;
 			break;
 		case 'h':
 			tool_help(options);
@@ -325,6 +597,21 @@ main(int argc, char **argv)
 	if (nstate > 0 && state_path == NULL)
 		tool_usage_error("--optimizer=%s keeps a state: give -s FILE",
 		    fl_opt_name(opt.kind));
+	if (fa.init && fa.path == NULL)
+		tool_usage_error("--ftrl-init needs --ftrl=FILE");
+	if (fa.init && (fa.noise == NULL || fa.clip == NULL ||
+	    fa.rounds == NULL))
+		tool_usage_error("--ftrl-init needs --noise, --clip and "
+		    "--rounds");
+	if (!fa.init && (fa.noise != NULL || fa.clip != NULL ||
+	    fa.rounds != NULL || fa.parts != NULL || fa.sep != NULL ||
+	    fa.estimator != NULL || fa.seed != NULL))
+		tool_usage_error("--noise, --clip, --rounds, --participations, "
+		    "--separation, --estimator and --seed go with --ftrl-init "
+		    "(the state keeps them)");
+	if (fa.path != NULL && fl_select_active(&sel))
+		tool_usage_error("--ftrl noises every tensor of the aggregate: "
+		    "no --only or --exclude");
 	if (isnan(opt.lr))
 		opt.lr = opt.kind == FL_OPT_SGD || opt.kind == FL_OPT_AVGM ?
 		    1 : 0.01;
@@ -371,9 +658,20 @@ main(int argc, char **argv)
 		    model_path, (unsigned long long)round);
 	/* The clients' loss, if they carried it inside the noised vector:
 	 * not a tensor of the model, but its monitoring value. */
+	if (fa.path != NULL && fl_meta_get(&agg, "dp.loss-bound") != NULL)
+		tool_die("%s: record 1: carries a loss (dp.loss-bound): --ftrl "
+		    "does not noise it", in.name);
 	if (fl_release_take_loss(&agg, &loss, &err) < 0)
 		tool_die("%s: record 1: %s", in.name, err.msg);
 	check_aggregate(in.name, &agg, &model, model_path, &sel);
+	if (fa.path != NULL) {
+		if (fa.init)
+			ftrl_new(&fst, &fa, &model, model_path, round);
+		else
+			ftrl_load(&fst, fa.path, &model, model_path, round,
+			    &in.limits);
+		ftrl_round(&fst, fa.path, &agg, in.name, &model, 1);
+	}
 
 	/* The state. */
 	fl_record_init(&old);
@@ -485,6 +783,22 @@ main(int argc, char **argv)
 		if (fl_record_write(atomic.fp, &ns, 0, &err) < 0)
 			tool_die("%s: %s", state_path, err.msg);
 	}
+	if (fa.path != NULL) {
+		struct fl_record fr;
+
+		fl_record_init(&fr);
+		if (fl_ftrl_state_to_record(&fr, &fst, &err) < 0)
+			tool_die("%s: %s", fa.path, err.msg);
+		fl_ftrl_state_wipe(&fst);
+		if (fl_atomic_open(&fatomic, fa.path, 0600, &err) < 0)
+			tool_die("%s: %s", fa.path, err.msg);
+		pending_ftrl = &fatomic;
+		atexit(remove_pending_state);
+		if (fl_record_write(fatomic.fp, &fr, 0, &err) < 0)
+			tool_die("%s: %s", fa.path, err.msg);
+		sodium_memzero(fr.tensors[0].data, FL_RNG_KEYBYTES);
+		fl_record_free(&fr);
+	}
 	if (output != NULL)
 		tool_output_open(&out, output, 1);
 	tool_output_record(&out, &model, 0);
@@ -493,6 +807,13 @@ main(int argc, char **argv)
 	if (state_path != NULL && fl_atomic_commit(&atomic, &err) < 0)
 		tool_die("%s: %s (the model was written: the next run will "
 		    "refuse the stale state)", state_path, err.msg);
+	/* After the model: a crash between the two leaves the state behind
+	 * the model, which the next round refuses (never fresh noise). */
+	pending_ftrl = NULL;
+	if (fa.path != NULL && (fa.init ? fl_atomic_commit_new(&fatomic,
+	    &err) : fl_atomic_commit(&fatomic, &err)) < 0)
+		tool_die("%s: %s (the model was written: the next run will "
+		    "refuse the stale state)", fa.path, err.msg);
 
 	fl_record_free(&agg);
 	fl_record_free(&model);

@@ -20,6 +20,7 @@ static const char usage[] =
     "           [-n noise [-m mechanism] [--exact] [--shares=n]\n"
     "           [--sensitivity=d] [--indicator-noise=s]] [--weight-cap=w]\n"
     "           [--loss-bound=b] [--seed=text]\n"
+    "           [--participation=file [--participations=k] [--separation=b]]\n"
     "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-clip-noise --adapt [--clip-lr=eta] [--indicator-noise=s]\n"
     "           [--target-quantile=q] [--seed=text] [-o file] [file ...]";
@@ -57,12 +58,19 @@ static const char options[] =
     "                            are dropped.  Default: the float tensors; an\n"
     "                            integer tensor must be left out (--exclude)\n"
     "  -o, --output=FILE         write to FILE atomically instead of stdout\n"
+    "      --participation=FILE  DP-FTRL: this device's record of the rounds it\n"
+    "                            took part in; refuse an update that breaks\n"
+    "                            the pattern, else record its round (0600)\n"
+    "      --participations=K    with --participation: at most K rounds\n"
+    "                            (default 1)\n"
     "      --per-tensor[=SPLIT]  clip each tensor to its share of C: equal\n"
     "                            (default), size, or NAME=W,... weights\n"
     "      --seed=TEXT           derive the noise from TEXT: reproducible and NOT\n"
     "                            PRIVATE (tests and simulations only)\n"
     "      --sensitivity=D       L2 sensitivity (default: the record's\n"
     "                            dp.sensitivity, or the clip bound)\n"
+    "      --separation=B        with --participation: at least B rounds\n"
+    "                            between two (default 1)\n"
     "      --shares=N            add 1/N of the noise variance: N clients' shares\n"
     "                            sum to the full noise\n"
     "      --target-quantile=Q   adaptive clipping target quantile (0.5)\n"
@@ -75,6 +83,8 @@ struct opts {
 	struct fl_dp_noise noise;       /* noise.noise NAN: no noise */
 	double clip_lr, target_quantile;
 	const char *seed;
+	const char *participation;      /* NULL: no pattern kept */
+	uint64_t parts, sep;
 	int adapt;
 	struct fl_select sel;           /* --only, --exclude */
 };
@@ -102,6 +112,56 @@ clip_record(const struct opts *o, struct fl_record *rec,
 	if (err.code == FL_EINVAL)
 		tool_die("%s", err.msg);
 	record_die(in, &err);
+}
+
+/*
+ * --participation: the update of round R leaves only if this device's
+ * record says the pattern allows it; the record is replaced (0600,
+ * atomically) before the update is written, so that an update that may
+ * have left is never forgotten.  One update a run.
+ */
+static void
+participate(const struct opts *o, struct fl_record *rec,
+    const struct tool_input *in)
+{
+	struct fl_participation p = { 0, 0 };
+	struct fl_record pr;
+	struct fl_atomic at;
+	struct fl_error err;
+	const char *r = fl_meta_get(rec, "round");
+	uint64_t round;
+	FILE *fp;
+
+	if (in->recno > 1)
+		tool_die("%s: record %lu: --participation takes one update a "
+		    "run", in->name, in->recno);
+	if (r == NULL || fl_parse_u64(r, 0, UINT64_MAX - 1, &round, &err) < 0)
+		tool_die("%s: record %lu: no round (or a bad one): "
+		    "--participation needs the update's round", in->name,
+		    in->recno);
+	fl_record_init(&pr);
+	if ((fp = fopen(o->participation, "rb")) != NULL) {
+		fclose(fp);
+		tool_read_one(o->participation, &pr);
+		if (fl_participation_from_record(&p, &pr, &err) < 0)
+			tool_die("%s: record 1: %s", o->participation, err.msg);
+		fl_record_free(&pr);
+		fl_record_init(&pr);
+	}
+	if (fl_participation_take(&p, round, o->parts ? o->parts : 1,
+	    o->sep ? o->sep : 1, &err) < 0)
+		tool_die("%s: record %lu: refused: %s (%s)", in->name,
+		    in->recno, err.msg, o->participation);
+	if (fl_participation_to_record(&pr, &p, &err) < 0 ||
+	    fl_atomic_open(&at, o->participation, 0600, &err) < 0)
+		tool_die("%s: %s", o->participation, err.msg);
+	if (fl_record_write(at.fp, &pr, 0, &err) < 0) {
+		fl_atomic_abort(&at);
+		tool_die("%s: %s", o->participation, err.msg);
+	}
+	if (fl_atomic_commit(&at, &err) < 0)
+		tool_die("%s: %s", o->participation, err.msg);
+	fl_record_free(&pr);
 }
 
 static void
@@ -193,7 +253,8 @@ main(int argc, char **argv)
 {
 	enum { OPT_ADAPT = 256, OPT_CLIP_LR, OPT_EXACT, OPT_INDICATOR,
 	    OPT_INDICATOR_NOISE, OPT_PER_TENSOR, OPT_SEED, OPT_SENSITIVITY,
-	    OPT_SHARES, OPT_TARGET, OPT_WEIGHT_CAP, OPT_LOSS_BOUND };
+	    OPT_SHARES, OPT_TARGET, OPT_WEIGHT_CAP, OPT_LOSS_BOUND,
+	    OPT_PARTICIPATION, OPT_PARTS, OPT_SEP };
 	static const struct option longopts[] = {
 		{ "adapt", no_argument, NULL, OPT_ADAPT },
 		{ "clip", required_argument, NULL, 'c' },
@@ -207,9 +268,12 @@ main(int argc, char **argv)
 		{ "mechanism", required_argument, NULL, 'm' },
 		{ "noise", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "participation", required_argument, NULL, OPT_PARTICIPATION },
+		{ "participations", required_argument, NULL, OPT_PARTS },
 		{ "per-tensor", optional_argument, NULL, OPT_PER_TENSOR },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "sensitivity", required_argument, NULL, OPT_SENSITIVITY },
+		{ "separation", required_argument, NULL, OPT_SEP },
 		{ "shares", required_argument, NULL, OPT_SHARES },
 		{ "target-quantile", required_argument, NULL, OPT_TARGET },
 		{ "threads", required_argument, NULL, 'j' },
@@ -287,6 +351,17 @@ main(int argc, char **argv)
 		case OPT_SEED:
 			o.seed = optarg;
 			break;
+		case OPT_PARTICIPATION:
+			o.participation = optarg;
+			break;
+		case OPT_PARTS:
+			o.parts = tool_opt_u64("--participations", optarg, 1,
+			    UINT64_MAX);
+			break;
+		case OPT_SEP:
+			o.sep = tool_opt_u64("--separation", optarg, 1,
+			    UINT64_MAX);
+			break;
 		case OPT_SENSITIVITY:
 			o.noise.sensitivity = tool_opt_positive("--sensitivity",
 			    optarg);
@@ -332,6 +407,11 @@ main(int argc, char **argv)
 		tool_usage_error("--exact, --mechanism, --shares and "
 		    "--sensitivity need --noise");
 
+	if ((o.parts > 0 || o.sep > 0) && o.participation == NULL)
+		tool_usage_error("--participations and --separation need "
+		    "--participation=FILE");
+	if (o.participation != NULL && (o.adapt || isnan(o.clip.clip)))
+		tool_usage_error("--participation goes with a device's --clip");
 	if (o.seed != NULL)
 		fl_rng_seed_text(master, o.seed);
 	else if (fl_rng_seed_os(master, &err) < 0)
@@ -365,6 +445,8 @@ main(int argc, char **argv)
 			free(factor);
 		}
 		index++;
+		if (o.participation != NULL)
+			participate(&o, &rec, &in);
 		tool_output_record(&out, &rec, 0);
 	}
 	sodium_memzero(master, sizeof(master));

@@ -47,8 +47,9 @@ _fl_words()
     case ${1##*/}:$2 in
         fl-account:-a | fl-account:--accountant)
             echo rdp rdp-classic pld exact ;;
-        fl-account:-m | fl-account:--mechanism | \
-            fl-clip-noise:-m | fl-clip-noise:--mechanism)
+        fl-account:-m | fl-account:--mechanism)
+            echo gaussian discrete-gaussian skellam tree ;;
+        fl-clip-noise:-m | fl-clip-noise:--mechanism)
             echo gaussian discrete-gaussian skellam ;;
         fl-account:--orders) echo default opacus dp-accounting ;;
         fl-aggregate:-r | fl-aggregate:--rule)
@@ -56,6 +57,7 @@ _fl_words()
         fl-apply:--optimizer) echo sgd avgm adagrad adam yogi ;;
         fl-aggregate:--dtype | fl-apply:--dtype | fl-quantize:--dtype)
             echo f32 f64 f16 bf16 ;;
+        fl-apply:--estimator) echo plain honaker ;;
         fl-clip-noise:--per-tensor) echo equal size ;;
         fl-init:-a | fl-init:--arch) echo logreg:784-10 mlp:784-128-10 ;;
         fl-quantize:-e | fl-quantize:--eden) echo 1 2 3 4 ;;
@@ -91,7 +93,8 @@ _fl()
     # The learning programs' record and data files.
     case ${1##*/}:$prev in
         fl-eval:-m | fl-stats:-m | fl-train:-m | *:--model | \
-            *:--normalize | *:--class-weights | fl-quantize:--residual)
+            *:--normalize | *:--class-weights | fl-quantize:--residual | \
+            fl-apply:--ftrl | fl-clip-noise:--participation)
             _filedir flt
             _fl_ltrim "$cur"
             return

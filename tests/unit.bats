@@ -260,6 +260,22 @@ unit() {
 	unit clip_adapt
 }
 
+@test "unit: tree_cover" {
+	unit tree_cover
+}
+
+@test "unit: tree_variance" {
+	unit tree_variance
+}
+
+@test "unit: tree_telescope" {
+	unit tree_telescope
+}
+
+@test "unit: tree_sens" {
+	unit tree_sens
+}
+
 @test "unit: codec_ring" {
 	unit codec_ring
 }

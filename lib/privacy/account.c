@@ -712,10 +712,8 @@ set_multiplier(struct fl_release *r, double z)
 	}
 }
 
-/* The smallest number of 6 significant digits at or above x > 0, as
- * "%.6g" prints it. */
-static double
-round_up_6(double x)
+double
+fl_round_up_6(double x)
 {
 	char buf[32];
 	double y;
@@ -784,7 +782,7 @@ fl_account_noise(const struct fl_account *acct,
 			lo /= 2;
 			if (lo < 1e-6) {
 				/* Anything above hi is fine. */
-				*noise = round_up_6(hi);
+				*noise = fl_round_up_6(hi);
 				EVAL(*noise, fhi);
 				*got = p;
 				free(all);
@@ -818,7 +816,7 @@ fl_account_noise(const struct fl_account *acct,
 	}
 	/* What a user copies is the text's 6 digits: rounded up, so that the
 	 * printed multiplier meets the target too, and charged as printed. */
-	*noise = round_up_6(hi);
+	*noise = fl_round_up_6(hi);
 	EVAL(*noise, fhi);
 	*got = p;
 	free(all);

@@ -88,6 +88,14 @@ format_row(char *buf, size_t n, const struct fl_release *r, uint32_t prev,
 			ADD(" indicator-noise=%s",
 			    fl_format_double(b1, r->indicator));
 	}
+	if (r->tree_round > 0)
+		ADD(" tree=%016llx tree-round=%llu participations=%llu "
+		    "separation=%llu tree-noise=%s",
+		    (unsigned long long)r->tree_id,
+		    (unsigned long long)r->tree_round,
+		    (unsigned long long)r->tree_parts,
+		    (unsigned long long)r->tree_sep,
+		    fl_format_double(b1, r->tree_noise));
 	if (r->not_private != 0)
 		ADD(" not-private=%s", not_private_names[r->not_private & 3]);
 	*check = crc(prev, buf, len);
@@ -149,7 +157,8 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 	static const char *keys[] = { "release", "round", "mechanism", "q",
 		"steps", "noise", "clip", "clients", "sigma", "sensitivity",
 		"sensitivity-l1", "dim", "indicator-noise", "colluding",
-		"not-private", "shares", "planned-noise", NULL };
+		"not-private", "shares", "planned-noise", "tree", "tree-round",
+		"participations", "separation", "tree-noise", NULL };
 	char canon[MAXLINE + 2], work[MAXLINE + 1], q[FL_QUOTE];
 	struct fl_release r;
 	struct fl_error e;
@@ -279,7 +288,51 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 			if (field_double(tok, v, &r.planned, line, err) < 0)
 				return -1;
 			break;
+		case 17:
+			if (fl_ftrl_tree_id_parse(v, &r.tree_id) < 0)
+				return fl_error_set(err, FL_EFORMAT, "line %zu: "
+				    "invalid tree '%s'", line,
+				    fl_escape(q, sizeof(q), v, strlen(v)));
+			break;
+		case 18:
+			if (field_u64(tok, v, 1, &r.tree_round, line, err) < 0)
+				return -1;
+			break;
+		case 19:
+			if (field_u64(tok, v, 1, &r.tree_parts, line, err) < 0)
+				return -1;
+			break;
+		case 20:
+			if (field_u64(tok, v, 1, &r.tree_sep, line, err) < 0)
+				return -1;
+			break;
+		case 21:
+			if (field_double(tok, v, &r.tree_noise, line, err) < 0)
+				return -1;
+			break;
 		}
+	}
+	/* A tree's row: all of its fields, and the noise its pattern gives
+	 * after the tree's rows before (its sensitivity, not a number typed
+	 * in). */
+	if ((seen >> 17 & 0x1f) != 0 && (seen >> 17 & 0x1f) != 0x1f)
+		return fl_error_set(err, FL_EFORMAT, "line %zu: a tree field is "
+		    "missing (tree, tree-round, participations, separation, "
+		    "tree-noise)", line);
+	if (r.tree_round > 0) {
+		struct fl_release x = r;
+
+		e.msg[0] = '\0';
+		if (fl_tree_charge(&x, l->rows, l->nrows, &e) != 0)
+			return fl_error_set(err, FL_EFORMAT, "line %zu: %s",
+			    line, e.msg[0] ? e.msg : "a tree round that "
+			    "charges nothing");
+		if (x.noise != r.noise || r.q != 1 || r.steps != 1 ||
+		    r.mech != FL_MECH_GAUSSIAN)
+			return fl_error_set(err, FL_EFORMAT, "line %zu: the tree's "
+			    "charge is not its sensitivity's: noise %s, want %s "
+			    "(q 1, one step)", line, fl_format_double(canon,
+			    r.noise), fl_format_double(work, x.noise));
 	}
 	if ((seen & 0x3d) != 0x3d)
 		return fl_error_set(err, FL_EFORMAT, "line %zu: a field is "

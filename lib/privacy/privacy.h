@@ -218,6 +218,13 @@ struct fl_release {
 	uint64_t dim;
 	double indicator;
 	unsigned not_private;   /* FL_NOT_PRIVATE_* bits */
+	/* DP-FTRL (ftrl-charge.c): tree_round > 0 marks the charge of the
+	 * tree tree_id's rounds after its previous row up to tree_round,
+	 * for tree_parts participations tree_sep apart and the node noise
+	 * multiplier tree_noise: a Gaussian (q 1, one step) whose noise is
+	 * tree_noise / sqrt(sens2(tree_round) - sens2(previous)). */
+	uint64_t tree_id, tree_round, tree_parts, tree_sep;
+	double tree_noise;
 };
 
 /* Why a release is not private, though charged (fl-account
@@ -805,5 +812,201 @@ int fl_clip_adapt_noise(struct fl_clip_adapt *a,
     struct fl_error *err);
 int fl_clip_adapt_write(struct fl_clip_adapt *a, struct fl_record *rec,
     double lr, double target, struct fl_error *err);
+
+/* ---- DP-FTRL: tree aggregation's noise (tree.c) ---- */
+
+/*
+ * The tree over rounds 1..T (at most FL_TREE_MAX_ROUNDS).  Node (h, j),
+ * height h, covers rounds j 2^h + 1 .. (j + 1) 2^h and is addressed by
+ * fl_tree_node_id = h 2^56 + j.  Its noise for tensor i, chunk c (16Ki
+ * values) is the normal sampler's (fl_normal_steps; fl_normal_fill for
+ * Honaker) on the ChaCha20 stream i 2^32 + c of the key
+ * fl_rng_derive(tree key, "ftrl-nod", id), the tree key being
+ * fl_rng_derive(secret, "ftrl", tree id): the same secret and id give the
+ * same noise in any process.  The prefix n(t) of rounds 1..t sums the
+ * nodes of t's cover: one per set bit h of t, node (h, (t >> h) - 1).
+ * Estimators: plain (the node's noise; variance popcount(t) s^2) or
+ * honaker (each node's estimate from its own noise and its children's
+ * estimates by inverse variances; TF Privacy's efficient tree).
+ */
+#define FL_TREE_MAX_ROUNDS ((uint64_t)1 << 40)
+enum fl_tree_estimator { FL_TREE_PLAIN, FL_TREE_HONAKER };
+
+/* "plain", "honaker"; parse returns 0 or -1. */
+const char *fl_tree_estimator_name(enum fl_tree_estimator e);
+int fl_tree_estimator_parse(const char *s, enum fl_tree_estimator *e);
+
+uint64_t fl_tree_node_id(unsigned h, uint64_t j);
+
+/* The cover of prefix t: (h[i], j[i]), heights descending (room for 64);
+ * returns how many (popcount(t)). */
+size_t fl_tree_cover(uint64_t t, unsigned *h, uint64_t *j);
+
+/* Honaker at height h: *v the variance of a node's estimate in units of
+ * the node noise's variance, *own and *child the weights of its own noise
+ * and of each child's estimate (1 and 0 at the leaves). */
+void fl_tree_honaker(unsigned h, double *v, double *own, double *child);
+
+/* The variance of n(t) in units of the node noise's variance. */
+double fl_tree_prefix_var(uint64_t t, enum fl_tree_estimator e);
+
+/* A tree: its key (wipe with fl_tree_wipe), estimator, the node noise's
+ * std sigma in the tensor's units, threads (1 or more; the same output). */
+struct fl_tree {
+	unsigned char key[FL_RNG_KEYBYTES];
+	enum fl_tree_estimator estimator;
+	double sigma;
+	int threads;
+};
+void fl_tree_init(struct fl_tree *tr, const unsigned char secret[FL_RNG_KEYBYTES],
+    uint64_t tree_id, enum fl_tree_estimator e, double sigma);
+void fl_tree_wipe(struct fl_tree *tr);
+
+/* n(t) of tensor tensor_index's first numel coordinates into out, in the
+ * tensor's units (0 for t = 0), on the grid fl_noise_grid(sigma). */
+int fl_tree_prefix_noise(const struct fl_tree *tr, uint64_t t,
+    uint64_t tensor_index, double *out, uint64_t numel, struct fl_error *err);
+
+/*
+ * Round t's step (1 <= t): the f32 or f64 tensor x, round t's summed
+ * clipped updates, becomes x + n(t) - n(t-1) on the grid g =
+ * fl_noise_grid(sigma): x snapped to g plus whole steps of noise, so the
+ * output is a lattice point.  The sum of the steps of rounds 1..t is the
+ * noisy prefix sum (telescoping).  -1 (FL_EINVAL) on a value that is not
+ * finite or is beyond 2^50 g, before anything changes.
+ */
+int fl_tree_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
+    uint64_t t, const struct fl_tree *tr, struct fl_error *err);
+
+/* ---- DP-FTRL: the release's sensitivity (ftrl-sens.c) ---- */
+
+/*
+ * The squared L2 sensitivity, in units of the clip bound squared, of the
+ * tree's whole release (every complete node of rounds 1..T) when a
+ * client takes part in at most k rounds, any two at least b apart (b 1:
+ * any distinct rounds; k 1: single participation, which gives
+ * ceil(log2(T + 1))): the maximum over the allowed sets S of
+ * sum_v |S n v|^2, exactly (fl-account(1) derives it).  -1 (FL_ELIMIT)
+ * when k^2 b^3 is too large to solve; k above what fits is cut to it.
+ * fl_tree_sens2_brute: the same by enumeration, for tests (T <= 24).
+ */
+int fl_tree_sens2(uint64_t T, uint64_t k, uint64_t b, uint64_t *sens2,
+    struct fl_error *err);
+uint64_t fl_tree_sens2_brute(uint64_t T, uint64_t k, uint64_t b);
+
+/* ---- DP-FTRL: the server's state (ftrl-state.c) ---- */
+
+/*
+ * What fl-apply --ftrl keeps between rounds, as a record kind=ftrl-state
+ * (fl-apply(1)): the secret the tree's noise is drawn from, the tree id
+ * (written as 16 hex digits, also on every model the tree made), the
+ * model round of the tree's round 1 (start) and the rounds applied
+ * (done), and the mechanism: rounds declared, participations and
+ * separation, estimator, noise multiplier, clip bound, and whether the
+ * secret came from a seed (not private).  from_record checks every field
+ * (FL_EFORMAT naming it); wipe when done.
+ */
+struct fl_ftrl_state {
+	unsigned char secret[FL_RNG_KEYBYTES];
+	uint64_t tree_id, start, done, rounds, participations, separation;
+	enum fl_tree_estimator estimator;
+	double noise, clip;
+	int seeded;
+};
+int fl_ftrl_state_to_record(struct fl_record *rec,
+    const struct fl_ftrl_state *s, struct fl_error *err);
+int fl_ftrl_state_from_record(struct fl_ftrl_state *s,
+    const struct fl_record *rec, struct fl_error *err);
+void fl_ftrl_state_wipe(struct fl_ftrl_state *s);
+/* 16 lower-case hex digits into *id: 0, else -1. */
+int fl_ftrl_tree_id_parse(const char *s, uint64_t *id);
+
+/* ---- zCDP of a Gaussian mechanism (zcdp.c) ---- */
+
+/*
+ * A Gaussian mechanism of sensitivity D and noise std s is rho-zCDP with
+ * rho = D^2 / (2 s^2), and its privacy curve is exactly the Gaussian's
+ * of mu = D / s = sqrt(2 rho) (Balle and Wang 2018): the tight
+ * conversion, fl_gaussian_epsilon.  fl_zcdp_epsilon and fl_zcdp_delta
+ * convert so; fl_zcdp_bound is the classical bound rho + 2 sqrt(rho
+ * log(1/delta)) (Bun and Steinke 2016), looser, for comparison.
+ * fl_gaussian_mu: the largest mu whose epsilon at delta is at most eps
+ * (bisection to 1e-12 relative; 0 if none).
+ */
+double fl_zcdp_epsilon(double rho, double delta);
+double fl_zcdp_delta(double rho, double epsilon);
+double fl_zcdp_bound(double rho, double delta);
+double fl_gaussian_mu(double epsilon, double delta);
+
+/* ---- DP-FTRL: charging a tree's rounds (ftrl-charge.c) ---- */
+
+/*
+ * The noise multiplier of the Gaussian that charges a tree's rounds
+ * prev+1..t (prev < t): z / sqrt(s(t) - s(prev)), s = fl_tree_sens2 for
+ * k participations b apart; 0 when those rounds add no node a client can
+ * reach (nothing to charge).  Summed over a tree's rows, the RDP is
+ * alpha s(t) / (2 z^2), the Gaussian of the whole release so far (and
+ * the PLDs compose to it exactly).
+ */
+int fl_tree_increment(uint64_t prev, uint64_t t, uint64_t k, uint64_t b,
+    double z, double *noise, struct fl_error *err);
+
+/* The tree's charge r (tree fields set) after the rows[0..n): r becomes
+ * a Gaussian release, q 1, one step, its noise fl_tree_increment's after
+ * the tree's last row.  1 when there is nothing to charge, 0, or -1
+ * (FL_EINVAL) when r's round is not after the last row's, or its pattern
+ * or noise differ from the tree's rows. */
+int fl_tree_charge(struct fl_release *r, const struct fl_release *rows,
+    size_t n, struct fl_error *err);
+
+/* The tree round a model made by fl-apply --ftrl stands for (ftrl.tree,
+ * ftrl.round, ftrl.noise-effective, ftrl.participations,
+ * ftrl.separation, ftrl.clip; round): 1 with r's tree fields set (not
+ * yet charged: fl_tree_charge), 0 when rec has no ftrl.tree, -1
+ * (FL_EFORMAT) on a bad field. */
+int fl_tree_release_from_record(struct fl_release *r,
+    const struct fl_record *rec, struct fl_error *err);
+
+/*
+ * The whole release of a tree of T rounds, k participations b apart, node
+ * noise multiplier z: sens2 (fl_tree_sens2), rho = sens2 / (2 z^2), and
+ * epsilon at delta (or delta at epsilon, given_eps) by fl_zcdp_epsilon,
+ * epsilon10 at delta 1e-10 (as Gboard reports), bound the classical
+ * fl_zcdp_bound at delta.  fl_tree_noise: the smallest z of 6 significant
+ * digits (rounded up) whose epsilon at delta is at most target.
+ */
+struct fl_tree_privacy {
+	uint64_t sens2;
+	double noise, rho, epsilon, delta, epsilon10, bound;
+};
+int fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z,
+    int given_eps, double given, struct fl_tree_privacy *out,
+    struct fl_error *err);
+int fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
+    double delta, double *z, struct fl_error *err);
+
+/* The smallest number of 6 significant digits at or above x > 0, as
+ * "%.6g" prints it (account.c): a solved noise a user may copy. */
+double fl_round_up_6(double x);
+
+/* ---- DP-FTRL: a device's participations (participation.c) ---- */
+
+/*
+ * What a device records of its own participations (a record
+ * kind=participation: participation.last, the last round it sent an
+ * update for, and participation.count; count 0: none yet).
+ * fl_participation_take: -1 (FL_EINVAL, saying why) when taking part in
+ * round would break the pattern of at most k participations at least b
+ * rounds apart (or go back in rounds), else p records it.
+ */
+struct fl_participation {
+	uint64_t last, count;
+};
+int fl_participation_from_record(struct fl_participation *p,
+    const struct fl_record *rec, struct fl_error *err);
+int fl_participation_to_record(struct fl_record *rec,
+    const struct fl_participation *p, struct fl_error *err);
+int fl_participation_take(struct fl_participation *p, uint64_t round,
+    uint64_t k, uint64_t b, struct fl_error *err);
 
 #endif

@@ -79,6 +79,12 @@ void test_dp_weight_pass(void);
 void test_dp_noise_record(void);
 void test_clip_adapt(void);
 
+/* ftrl.c */
+void test_tree_cover(void);
+void test_tree_variance(void);
+void test_tree_telescope(void);
+void test_tree_sens(void);
+
 /* quantize.c */
 void test_codec_ring(void);
 void test_codec_sr(void);

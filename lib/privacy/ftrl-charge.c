@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Charging DP-FTRL's tree to the ledger round by round.  The release of
+ * rounds 1..t (every complete node so far) is one Gaussian mechanism of
+ * squared sensitivity s(t) = fl_tree_sens2(t, k, b): a row charges the
+ * increment s(t) - s(prev) as a Gaussian of multiplier z / sqrt(that), so
+ * the rows of a tree compose, under any accountant, to the Gaussian of
+ * s(t).  Rounds that complete no node a client can reach add nothing and
+ * get no row.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "privacy/privacy.h"
+
+int
+fl_tree_increment(uint64_t prev, uint64_t t, uint64_t k, uint64_t b,
+    double z, double *noise, struct fl_error *err)
+{
+	uint64_t s0 = 0, s1;
+
+	if (t <= prev)
+		return fl_error_set(err, FL_EINVAL, "tree round %llu is not "
+		    "after %llu", (unsigned long long)t,
+		    (unsigned long long)prev);
+	if (!(z > 0) || !isfinite(z))
+		return fl_error_set(err, FL_EINVAL, "tree noise must be "
+		    "positive");
+	if ((prev > 0 && fl_tree_sens2(prev, k, b, &s0, err) < 0) ||
+	    fl_tree_sens2(t, k, b, &s1, err) < 0)
+		return -1;
+	*noise = s1 > s0 ? z / sqrt((double)(s1 - s0)) : 0;
+	return 0;
+}
+
+int
+fl_tree_charge(struct fl_release *r, const struct fl_release *rows,
+    size_t n, struct fl_error *err)
+{
+	const struct fl_release *last = NULL;
+	char b1[FL_NUMBUF], b2[FL_NUMBUF];
+	double noise;
+
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].tree_round > 0 && rows[i].tree_id == r->tree_id)
+			last = &rows[i];
+	if (last != NULL && (last->tree_parts != r->tree_parts ||
+	    last->tree_sep != r->tree_sep || last->tree_noise != r->tree_noise))
+		return fl_error_set(err, FL_EINVAL, "tree %016llx was charged "
+		    "for %llu participations %llu apart at noise %s, not %llu "
+		    "%llu apart at noise %s", (unsigned long long)r->tree_id,
+		    (unsigned long long)last->tree_parts,
+		    (unsigned long long)last->tree_sep,
+		    fl_format_double(b1, last->tree_noise),
+		    (unsigned long long)r->tree_parts,
+		    (unsigned long long)r->tree_sep,
+		    fl_format_double(b2, r->tree_noise));
+	if (last != NULL && r->tree_round <= last->tree_round)
+		return fl_error_set(err, FL_EINVAL, "tree %016llx: round %llu "
+		    "was charged already (the ledger is at round %llu)",
+		    (unsigned long long)r->tree_id,
+		    (unsigned long long)r->tree_round,
+		    (unsigned long long)last->tree_round);
+	if (fl_tree_increment(last ? last->tree_round : 0, r->tree_round,
+	    r->tree_parts, r->tree_sep, r->tree_noise, &noise, err) < 0)
+		return -1;
+	r->mech = FL_MECH_GAUSSIAN;
+	r->q = 1;
+	r->steps = 1;
+	r->noise = noise;
+	return noise > 0 ? 0 : 1;
+}
+
+static int
+meta_u64(const struct fl_record *rec, const char *key, uint64_t min,
+    uint64_t *v, struct fl_error *err)
+{
+	const char *s = fl_meta_get(rec, key);
+	struct fl_error e;
+
+	if (s == NULL)
+		return fl_error_set(err, FL_EFORMAT, "no '%s' beside "
+		    "ftrl.tree", key);
+	if (fl_parse_u64(s, min, FL_TREE_MAX_ROUNDS, v, &e) < 0)
+		return fl_error_set(err, FL_EFORMAT, "bad '%s': %s", key,
+		    e.msg);
+	return 0;
+}
+
+static int
+meta_positive(const struct fl_record *rec, const char *key, double *v,
+    struct fl_error *err)
+{
+	const char *s = fl_meta_get(rec, key);
+	struct fl_error e;
+
+	if (s == NULL)
+		return fl_error_set(err, FL_EFORMAT, "no '%s' beside "
+		    "ftrl.tree", key);
+	if (fl_parse_double(s, 0, INFINITY, v, &e) < 0 || !(*v > 0) ||
+	    !isfinite(*v))
+		return fl_error_set(err, FL_EFORMAT, "bad '%s': must be a "
+		    "positive number", key);
+	return 0;
+}
+
+int
+fl_tree_release_from_record(struct fl_release *r,
+    const struct fl_record *rec, struct fl_error *err)
+{
+	const char *id = fl_meta_get(rec, "ftrl.tree");
+	const char *round = fl_meta_get(rec, "round");
+	struct fl_error e;
+
+	if (id == NULL)
+		return 0;
+	memset(r, 0, sizeof(*r));
+	r->round = FL_ROUND_NONE;
+	if (fl_ftrl_tree_id_parse(id, &r->tree_id) < 0)
+		return fl_error_set(err, FL_EFORMAT, "bad 'ftrl.tree': want 16 "
+		    "lower-case hex digits");
+	if (meta_u64(rec, "ftrl.round", 1, &r->tree_round, err) < 0 ||
+	    meta_u64(rec, "ftrl.participations", 1, &r->tree_parts,
+	    err) < 0 ||
+	    meta_u64(rec, "ftrl.separation", 1, &r->tree_sep, err) < 0 ||
+	    meta_positive(rec, "ftrl.noise-effective", &r->tree_noise,
+	    err) < 0 ||
+	    meta_positive(rec, "ftrl.clip", &r->clip, err) < 0)
+		return -1;
+	/* The model's round is the next one's: the release is of the one
+	 * before. */
+	if (round != NULL) {
+		if (fl_parse_u64(round, 1, UINT64_MAX - 1, &r->round, &e) < 0)
+			return fl_error_set(err, FL_EFORMAT, "bad 'round': %s",
+			    e.msg);
+		r->round--;
+	}
+	if (fl_meta_get(rec, "ftrl.seeded") != NULL)
+		r->not_private = FL_NOT_PRIVATE_NOISE;
+	r->mech = FL_MECH_GAUSSIAN;
+	r->q = 1;
+	r->steps = 1;
+	return 1;
+}
+
+int
+fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z, int given_eps,
+    double given, struct fl_tree_privacy *out, struct fl_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!(z > 0) || !isfinite(z))
+		return fl_error_set(err, FL_EINVAL, "tree noise must be "
+		    "positive");
+	if (fl_tree_sens2(T, k, b, &out->sens2, err) < 0)
+		return -1;
+	out->noise = z;
+	out->rho = (double)out->sens2 / (2 * z * z);
+	if (given_eps) {
+		out->epsilon = given;
+		out->delta = fl_zcdp_delta(out->rho, given);
+	} else {
+		out->delta = given;
+		out->epsilon = fl_zcdp_epsilon(out->rho, given);
+	}
+	out->epsilon10 = fl_zcdp_epsilon(out->rho, 1e-10);
+	out->bound = given_eps ? NAN : fl_zcdp_bound(out->rho, given);
+	return 0;
+}
+
+int
+fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
+    double delta, double *z, struct fl_error *err)
+{
+	uint64_t s2;
+	double mu;
+
+	if (fl_tree_sens2(T, k, b, &s2, err) < 0)
+		return -1;
+	mu = fl_gaussian_mu(target, delta);
+	if (!(mu > 0) || isinf(mu))
+		return fl_error_set(err, FL_EINVAL, "no noise gives epsilon "
+		    "%g at delta %g", target, delta);
+	*z = fl_round_up_6(sqrt((double)s2) / mu);
+	return 0;
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * DP-FTRL's server state as a record (kind=ftrl-state): the 32-byte
+ * secret (u8 tensor `secret`) and in metadata the tree id, the round
+ * counter and the mechanism's parameters.  The noise is regenerated from
+ * it, so that a restarted server continues the same tree, and a server
+ * that lost it cannot continue at all (fresh noise would average out).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "privacy/privacy.h"
+
+int
+fl_ftrl_state_to_record(struct fl_record *rec, const struct fl_ftrl_state *s,
+    struct fl_error *err)
+{
+	uint64_t dims[1] = { FL_RNG_KEYBYTES };
+	struct fl_tensor *t;
+	char b1[FL_NUMBUF], b2[FL_NUMBUF];
+
+	if (fl_meta_set(rec, "kind", "ftrl-state", err) < 0 ||
+	    fl_meta_setf(rec, err, "ftrl.tree", "%016" PRIx64,
+	    s->tree_id) < 0 ||
+	    fl_meta_setf(rec, err, "ftrl.start", "%" PRIu64, s->start) < 0 ||
+	    fl_meta_setf(rec, err, "ftrl.done", "%" PRIu64, s->done) < 0 ||
+	    fl_meta_setf(rec, err, "ftrl.rounds", "%" PRIu64, s->rounds) < 0 ||
+	    fl_meta_setf(rec, err, "ftrl.participations", "%" PRIu64,
+	    s->participations) < 0 ||
+	    fl_meta_setf(rec, err, "ftrl.separation", "%" PRIu64,
+	    s->separation) < 0 ||
+	    fl_meta_set(rec, "ftrl.estimator",
+	    fl_tree_estimator_name(s->estimator), err) < 0 ||
+	    fl_meta_set(rec, "ftrl.noise", fl_format_double(b1, s->noise),
+	    err) < 0 ||
+	    fl_meta_set(rec, "ftrl.clip", fl_format_double(b2, s->clip),
+	    err) < 0 ||
+	    (s->seeded && fl_meta_set(rec, "ftrl.seeded", "yes", err) < 0))
+		return -1;
+	if ((t = fl_tensor_add(rec, "secret", FL_U8, 1, dims, err)) == NULL)
+		return -1;
+	memcpy(t->data, s->secret, FL_RNG_KEYBYTES);
+	return 0;
+}
+
+static int
+get_u64(const struct fl_record *rec, const char *key, uint64_t min,
+    uint64_t max, uint64_t *v, struct fl_error *err)
+{
+	const char *s = fl_meta_get(rec, key);
+	struct fl_error e;
+
+	if (s == NULL)
+		return fl_error_set(err, FL_EFORMAT, "no '%s': not a DP-FTRL "
+		    "state", key);
+	if (fl_parse_u64(s, min, max, v, &e) < 0)
+		return fl_error_set(err, FL_EFORMAT, "bad '%s': %s", key,
+		    e.msg);
+	return 0;
+}
+
+static int
+get_double(const struct fl_record *rec, const char *key, double *v,
+    struct fl_error *err)
+{
+	const char *s = fl_meta_get(rec, key);
+	struct fl_error e;
+
+	if (s == NULL)
+		return fl_error_set(err, FL_EFORMAT, "no '%s': not a DP-FTRL "
+		    "state", key);
+	if (fl_parse_double(s, 0, INFINITY, v, &e) < 0 || !(*v > 0) ||
+	    !isfinite(*v))
+		return fl_error_set(err, FL_EFORMAT, "bad '%s': must be a "
+		    "positive number", key);
+	return 0;
+}
+
+int
+fl_ftrl_tree_id_parse(const char *s, uint64_t *id)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || strlen(s) != 16)
+		return -1;
+	for (int i = 0; i < 16; i++) {
+		int c = s[i], d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	*id = v;
+	return 0;
+}
+
+int
+fl_ftrl_state_from_record(struct fl_ftrl_state *s,
+    const struct fl_record *rec, struct fl_error *err)
+{
+	const char *kind = fl_meta_get(rec, "kind");
+	const char *est = fl_meta_get(rec, "ftrl.estimator");
+	const char *seeded = fl_meta_get(rec, "ftrl.seeded");
+	const struct fl_tensor *t = fl_tensor_find(rec, "secret");
+
+	memset(s, 0, sizeof(*s));
+	if (kind == NULL || strcmp(kind, "ftrl-state") != 0)
+		return fl_error_set(err, FL_EFORMAT, "not a DP-FTRL state "
+		    "(kind=ftrl-state)");
+	if (fl_ftrl_tree_id_parse(fl_meta_get(rec, "ftrl.tree"),
+	    &s->tree_id) < 0)
+		return fl_error_set(err, FL_EFORMAT, "bad or missing "
+		    "'ftrl.tree': want 16 lower-case hex digits");
+	if (get_u64(rec, "ftrl.rounds", 1, FL_TREE_MAX_ROUNDS, &s->rounds,
+	    err) < 0 ||
+	    get_u64(rec, "ftrl.start", 0, UINT64_MAX - 1 - FL_TREE_MAX_ROUNDS,
+	    &s->start, err) < 0 ||
+	    get_u64(rec, "ftrl.done", 0, s->rounds, &s->done, err) < 0 ||
+	    get_u64(rec, "ftrl.participations", 1, FL_TREE_MAX_ROUNDS,
+	    &s->participations, err) < 0 ||
+	    get_u64(rec, "ftrl.separation", 1, FL_TREE_MAX_ROUNDS,
+	    &s->separation, err) < 0 ||
+	    get_double(rec, "ftrl.noise", &s->noise, err) < 0 ||
+	    get_double(rec, "ftrl.clip", &s->clip, err) < 0)
+		return -1;
+	if (est == NULL || fl_tree_estimator_parse(est, &s->estimator) < 0)
+		return fl_error_set(err, FL_EFORMAT, "bad or missing "
+		    "'ftrl.estimator': want plain or honaker");
+	if (seeded != NULL && strcmp(seeded, "yes") != 0)
+		return fl_error_set(err, FL_EFORMAT, "bad 'ftrl.seeded': "
+		    "want yes");
+	s->seeded = seeded != NULL;
+	if (t == NULL || t->dtype != FL_U8 || t->numel != FL_RNG_KEYBYTES)
+		return fl_error_set(err, FL_EFORMAT, "no 32-byte u8 tensor "
+		    "'secret'");
+	memcpy(s->secret, t->data, FL_RNG_KEYBYTES);
+	return 0;
+}
+
+void
+fl_ftrl_state_wipe(struct fl_ftrl_state *s)
+{
+	sodium_memzero(s, sizeof(*s));
+}

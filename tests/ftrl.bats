@@ -1,0 +1,497 @@
+#!/usr/bin/env bats
+# DP-FTRL (fl-apply --ftrl, fl-account -m tree): the tree's noise from a
+# 0600 state that keeps a secret and a round counter, a server that
+# restarts continuing exactly, and every way to get fresh noise, replay a
+# round or charge the wrong sensitivity refused with the state untouched.
+
+load helper
+
+# A model of round 3 with w (8 values) and aggregates of rounds 3..8:
+# sums of updates clipped to 0.5.
+setup_tree() {
+	fl-pack -m kind=model -m round=3 -t w:f32=1,2,3,4,5,6,7,8 -o m3.flt
+	local r
+	for r in 3 4 5 6 7 8; do
+		fl-pack -m kind=aggregate -m agg=sum -m clients=2 -m dp.clip=0.5 \
+		    -m round=$r -t w:f32=0.$r,-0.1,0,0,0.2,0,0,0.05 -o a$r.flt
+	done
+}
+
+# run_rounds STATE FROM TO: rounds FROM..TO-1 applied to mFROM.flt.
+run_rounds() {
+	local st=$1 r=$2
+	while [ "$r" -lt "$3" ]; do
+		fl-apply -m m$r.flt --ftrl="$st" a$r.flt -o m$((r + 1)).flt
+		r=$((r + 1))
+	done
+}
+
+init() {
+	fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 --clip=0.5 \
+	    --rounds=4 "$@" a3.flt -o m4.flt
+}
+
+refused() {
+	assert_equal "$status" 1
+	assert_equal "${#stderr_lines[@]}" 1
+	[[ $stderr == "fl-apply: "*"$1"* ]] ||
+	    fail "stderr lacks '$1'"$'\n'"stderr: $stderr"
+}
+
+@test "ftrl: a tree of 4 rounds; the state is 0600, the models carry the tree and its round" {
+	setup_tree
+	init --seed=t 2> err
+	grep -q 'NOT PRIVATE' err
+	assert_equal "$(stat -c %a st.flt)" 600
+	assert_equal "$(fl-inspect -g kind st.flt)" ftrl-state
+	assert_equal "$(fl-inspect -g ftrl.done st.flt)" 1
+	assert_equal "$(fl-inspect -g ftrl.round m4.flt)" 1
+	assert_equal "$(fl-inspect -g round m4.flt)" 4
+	assert_equal "$(fl-inspect -g ftrl.tree m4.flt)" "$(fl-inspect -g ftrl.tree st.flt)"
+	run_rounds st.flt 4 7
+	assert_equal "$(fl-inspect -g ftrl.done st.flt)" 4
+	assert_equal "$(fl-inspect -g ftrl.round m7.flt)" 4
+	# The noise is on the grid and of the right scale: not the clear sum.
+	run fl-inspect -d w m4.flt
+	refute_line 1.3
+	# Round 5 of a 4-round tree: refused, nothing changes.
+	cp st.flt st.before
+	run --separate-stderr fl-apply -m m7.flt --ftrl=st.flt a7.flt -o m8.flt
+	refused "the tree's 4 rounds are done"
+	cmp st.flt st.before
+	[ ! -e m8.flt ]
+}
+
+@test "ftrl: a restarted server continues exactly (same bytes as an uninterrupted run)" {
+	setup_tree
+	init --seed=restart 2> /dev/null
+	cp st.flt st0.flt
+	run_rounds st.flt 4 7
+	mkdir b
+	cp m3.flt m4.flt a*.flt b/
+	cp st0.flt b/st.flt
+	cd b
+	# Each round another process; between them the state moves, as
+	# to a new machine, and the process is killed mid-round once.
+	fl-apply -m m4.flt --ftrl=st.flt a4.flt -o m5.flt
+	mv st.flt moved.flt && mv moved.flt st.flt
+	timeout -s KILL 0.001 fl-apply -m m5.flt --ftrl=st.flt a5.flt \
+	    -o m6.flt || true
+	[ "$(fl-inspect -g ftrl.done st.flt)" = 2 ] || rm -f m6.flt
+	[ -e m6.flt ] || fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+	fl-apply -m m6.flt --ftrl=st.flt a6.flt -o m7.flt
+	cd ..
+	cmp m7.flt b/m7.flt
+	cmp st.flt b/st.flt
+}
+
+@test "ftrl: attack: a server that re-draws fresh noise (new state, lost state, another tree) is refused" {
+	setup_tree
+	init 2> /dev/null
+	run_rounds st.flt 4 5
+	cp st.flt st.before
+	# A new tree on a model a tree made: its noise would average out.
+	mv st.flt kept.flt
+	run --separate-stderr fl-apply -m m5.flt --ftrl=new.flt --ftrl-init \
+	    --noise=2 --clip=0.5 --rounds=4 a5.flt -o m6.flt
+	refused "m5.flt: record 1: was made by tree"
+	[ ! -e new.flt ]
+	# The state lost: no way on.
+	run --separate-stderr fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+	refused "st.flt: no DP-FTRL state"
+	# Over an existing state: refused.
+	mv kept.flt st.flt
+	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init \
+	    --noise=2 --clip=0.5 --rounds=4 a3.flt -o m4b.flt
+	refused "st.flt: exists"
+	# Another tree's state (same model round, other secret).
+	fl-apply -m m3.flt --ftrl=other.flt --ftrl-init --noise=2 --clip=0.5 \
+	    --rounds=4 a3.flt -o o4.flt
+	fl-apply -m o4.flt --ftrl=other.flt a4.flt -o o5.flt
+	run --separate-stderr fl-apply -m m5.flt --ftrl=other.flt a5.flt -o m6.flt
+	refused "m5.flt: record 1: made by tree '$(fl-inspect -g ftrl.tree m5.flt)', the state other.flt is of tree"
+	[ ! -e m6.flt ]
+	cmp st.flt st.before
+	# Stripped of its tree id, the model is refused too.
+	fl-pack -m kind=model -m round=5 -t w:f32=1,2,3,4,5,6,7,8 -o bare5.flt
+	run --separate-stderr fl-apply -m bare5.flt --ftrl=st.flt a5.flt -o m6.flt
+	refused "bare5.flt: record 1: no ftrl.tree, but the state st.flt has applied 2 rounds"
+	cmp st.flt st.before
+}
+
+@test "ftrl: attack: replaying a round (an old model) or skipping one is refused" {
+	setup_tree
+	init 2> /dev/null
+	run_rounds st.flt 4 6
+	cp st.flt st.before
+	# Round 4 again, with other data: the same n(2) - n(1) twice would
+	# let the difference of the two models reveal the data's.
+	run --separate-stderr fl-apply -m m4.flt --ftrl=st.flt a4.flt -o x.flt
+	refused "m4.flt: record 1: tree round '1', the state st.flt has applied 3"
+	# A model of a later round with the right tree round cannot exist;
+	# a model whose round skips ahead is refused.
+	fl-pack -m kind=model -m round=9 -m ftrl.tree=$(fl-inspect -g ftrl.tree st.flt) \
+	    -m ftrl.round=3 -t w:f32=1,2,3,4,5,6,7,8 -o m9.flt
+	fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=9 \
+	    -t w:f32=0,0,0,0,0,0,0,0 -o a9.flt
+	run --separate-stderr fl-apply -m m9.flt --ftrl=st.flt a9.flt -o x.flt
+	refused "m9.flt: record 1: round 9, the state st.flt expects round 6"
+	cmp st.flt st.before
+	[ ! -e x.flt ]
+}
+
+@test "ftrl: bad aggregates: noised, another clip bound, a weighted mean, no clip, a loss" {
+	setup_tree
+	init 2> /dev/null
+	cp st.flt st.before
+	bad() {
+		fl-pack -m kind=aggregate -m round=4 "$@" -t w:f32=0,0,0,0,0,0,0,0 -o bad.flt
+		run --separate-stderr fl-apply -m m4.flt --ftrl=st.flt bad.flt -o x.flt
+	}
+	bad -m agg=sum -m dp.clip=0.5 -m dp.noise=1
+	refused "bad.flt: record 1: already carries noise or a loss (dp.noise)"
+	bad -m agg=sum -m dp.clip=0.5 -m dp.sigma=0.5
+	refused "already carries noise or a loss (dp.sigma)"
+	bad -m agg=sum -m dp.clip=1
+	refused "bad.flt: record 1: clip bound '1', the tree's is '0.5'"
+	bad -m agg=sum
+	refused "bad.flt: record 1: no dp.clip"
+	bad -m agg=mean -m dp.clip=0.5
+	refused "bad.flt: record 1: agg 'mean': --ftrl takes a sum"
+	bad -m agg=median -m dp.clip=0.5
+	refused "agg 'median'"
+	bad -m agg=sum -m dp.clip=0.5 -m dp.loss-bound=4
+	refused "carries a loss (dp.loss-bound)"
+	cmp st.flt st.before
+	[ ! -e x.flt ]
+	# A mean over a public denominator is taken: noise over it too.
+	bad -m agg=mean -m agg.denominator=10 -m dp.clip=0.5
+	assert_success
+}
+
+@test "ftrl: usage errors" {
+	setup_tree
+	run --separate-stderr fl-apply -m m3.flt --ftrl-init --noise=1 --clip=1 --rounds=2 a3.flt
+	assert_equal "$status" 2
+	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=1 a3.flt
+	assert_equal "$status" 2
+	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --noise=1 a3.flt
+	assert_equal "$status" 2
+	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --only=w a3.flt
+	assert_equal "$status" 2
+	for bad in "--noise=0" "--noise=x" "--clip=-1" "--rounds=0" \
+	    "--participations=0" "--separation=0" "--estimator=best"; do
+		rm -f st.flt
+		run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init \
+		    --noise=1 --clip=0.5 --rounds=4 "$bad" a3.flt -o x.flt
+		assert_equal "$status" 1
+		[ ! -e st.flt ] && [ ! -e x.flt ]
+	done
+}
+
+# The noise's scale, measured: std of model(t) - model(0) = sqrt(var(n(t)))
+# for zero aggregates: popcount(t) sigma^2 plain, Honaker's sum of v(h).
+@test "ftrl: the prefix noise's variance, plain and honaker, measured on 40000 values" {
+	not_under_sanitizers "statistical test"
+	local est
+	for est in plain honaker; do
+		rm -f st.flt
+		$PYTHON -c 'import sys; sys.stdout.write(",".join(["0"] * 40000))' > zeros
+		fl-pack -m kind=model -m round=0 -t "w:f32=$(cat zeros)" -o m0.flt
+		for r in 0 1 2; do
+			fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=$r \
+			    -t "w:f32=$(cat zeros)" -o a$r.flt
+		done
+		fl-apply -m m0.flt --ftrl=st.flt --ftrl-init --noise=3 --clip=0.5 \
+		    --rounds=3 --estimator=$est a0.flt -o m1.flt
+		run_rounds st.flt 1 3
+		fl-inspect -d w m3.flt > v3
+		# sigma = 1.5; n(3): plain 2 sigma^2, honaker (2/3 + 1) sigma^2.
+		want=$($PYTHON -c "print(2 * 2.25 if '$est' == 'plain' else (2/3 + 1) * 2.25)")
+		got=$($PYTHON -c 'import numpy as np; print(np.loadtxt("v3").var())')
+		near "$got" "$want" 0.05
+	done
+}
+
+# ---- fl-account -m tree ----
+
+# json_field JSON KEY: a number of fl-account -j's object.
+json_field() {
+	$PYTHON -c 'import json, sys; print(repr(json.loads(sys.argv[1])[sys.argv[2]]))' "$1" "$2"
+}
+
+# The exact Gaussian's epsilon at delta for mu (Balle and Wang 2018),
+# written again in Python (no scipy here: erfc from math, bisection).
+GAUSS_PY='
+import math, sys
+def Phi(x): return 0.5 * math.erfc(-x / math.sqrt(2))
+def delta(mu, e): return Phi(-e / mu + mu / 2) - math.exp(e) * Phi(-e / mu - mu / 2)
+def eps(mu, d):
+    lo, hi = 0.0, 1.0
+    while delta(mu, hi) > d: lo, hi = hi, 2 * hi
+    for _ in range(200): 
+        m = (lo + hi) / 2
+        lo, hi = (m, hi) if delta(mu, m) > d else (lo, m)
+    return hi
+'
+
+@test "fl-account -m tree: single participation is the closed form rho = ceil(log2(T+1)) / (2 z^2) to 1e-9" {
+	local T z out
+	for T in 1 7 8 1000 65536; do
+		for z in 0.7 10.5; do
+			out=$(fl-account -m tree -z $z -T $T -j)
+			want=$($PYTHON -c "import math; print(math.ceil(math.log2($T + 1)) / (2 * $z ** 2))")
+			near "$(json_field "$out" rho)" "$want" 1e-9
+		done
+	done
+}
+
+@test "fl-account -m tree: epsilon is the exact Gaussian's of mu = sqrt(2 rho), at delta and at 1e-10 (Python, independently)" {
+	local z T d out mu
+	for z in 0.5 4 20; do
+		for T in 2000; do
+			for d in 1e-5 1e-10; do
+				out=$(fl-account -m tree -z $z -T $T -d $d -j)
+				mu=$($PYTHON -c "import math; print(math.sqrt(2 * $(json_field "$out" rho)))")
+				want=$($PYTHON -c "$GAUSS_PY
+print(eps($mu, $d))")
+				near "$(json_field "$out" epsilon)" "$want" 1e-6
+				want=$($PYTHON -c "$GAUSS_PY
+print(eps($mu, 1e-10))")
+				near "$(json_field "$out" epsilon_at_1e-10)" "$want" 1e-6
+			done
+		done
+	done
+	# Delta at epsilon: the same curve read the other way.
+	out=$(fl-account -m tree -z 2 -T 1000 -e 3 -j)
+	want=$($PYTHON -c "$GAUSS_PY
+print(delta(math.sqrt(2 * 1.25), 3))")
+	near "$(json_field "$out" delta)" "$want" 1e-9
+	run fl-account -m tree -z 2 -T 1000
+	assert_output --partial "conversion exact-gaussian"
+	assert_output --partial "rho 1.25 "
+}
+
+@test "fl-account -m tree: k participations b apart: the sensitivity is Python's brute force over every allowed pattern" {
+	local T k b out
+	for T in 9 12 16; do
+		for k in 2 3; do
+			for b in 1 3 5; do
+				want=$($PYTHON -c "
+import itertools
+T, k, b = $T, $k, $b
+nodes = [(h, j) for h in range(6) for j in range(T) if (j + 1) << h <= T]
+best = 0
+for n in range(1, k + 1):
+    for S in itertools.combinations(range(1, T + 1), n):
+        if any(y - x < b for x, y in zip(S, S[1:])): continue
+        v = sum(sum(1 for i in S if (i - 1) >> h == j) ** 2 for h, j in nodes)
+        best = max(best, v)
+print(best ** 0.5)")
+				out=$(fl-account -m tree -z 1 -T $T --participations=$k --separation=$b -j)
+				near "$(json_field "$out" sensitivity)" "$want" 1e-12
+			done
+		done
+	done
+}
+
+@test "fl-account -m tree --target-epsilon: the smallest noise (6 digits, rounded up) within the target" {
+	local out z
+	out=$(fl-account -m tree --target-epsilon=4 -T 2000 --participations=5 --separation=100 -d 1e-10 -j)
+	z=$(json_field "$out" noise)
+	ge 4 "$(json_field "$out" epsilon)"
+	# One unit of the 6th digit less is over the target.
+	less=$($PYTHON -c "z = $z; import math; e = math.floor(math.log10(z)) - 5; print(z - 10 ** e)")
+	out=$(fl-account -m tree -z "$less" -T 2000 --participations=5 --separation=100 -d 1e-10 -j)
+	ge "$(json_field "$out" epsilon)" 4
+}
+
+@test "fl-account -m tree: usage errors and a sensitivity that is not the clip bound" {
+	for args in "-m tree -z 1 -q 0.1" "-m tree -z 1 -N 100 -b 10" "-m tree -T 5" \
+	    "-m tree -z 1 --target-epsilon=2" "-z 1 -q 1 --participations=2" \
+	    "-m tree -z 1 --separation=2 --sigma=3" "-m tree -z 1 -l L -s" \
+	    "-m tree -z 1 -l L" "-m tree -z 1 --every=2"; do
+		run --separate-stderr fl-account $args
+		assert_equal "$status" 2
+	done
+	[ ! -e L ]
+	run --separate-stderr fl-account -m tree -z 1 -T 10 --clip=1 --sensitivity=2
+	assert_equal "$status" 1
+	[[ $stderr == *"--sensitivity '2' does not match the clip bound '1'"* ]]
+	for bad in "-z 0" "-z -1" "-z x" "-T 0" "--participations=0" "--separation=0"; do
+		run --separate-stderr fl-account -m tree -z 1 -T 10 $bad
+		assert [ "$status" -ge 1 ] && assert [ "$status" -le 2 ]
+	done
+}
+
+# A seeded tree of 6 rounds, models m1..m6 (round r's model mR.flt).
+make_tree() {
+	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3,4 -o m0.flt
+	local r
+	for r in 0 1 2 3 4 5; do
+		fl-pack -m kind=aggregate -m agg=sum -m dp.clip=1 -m round=$r \
+		    -t w:f32=0.1,0,0,0 -o a$r.flt
+	done
+	fl-apply -m m0.flt --ftrl=st.flt --ftrl-init --noise=2 --clip=1 \
+	    --rounds=6 "$@" a0.flt -o m1.flt 2> /dev/null
+	run_rounds st.flt 1 6
+}
+
+@test "fl-account -l -s MODEL: a tree charged round by round; the rows compose to the whole release's Gaussian" {
+	make_tree --seed=ledger
+	run --separate-stderr fl-account -l L -s m1.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"m1.flt: record 1: tree noise from a seed (ftrl.seeded): not private"* ]]
+	[ ! -e L ]
+	for r in 1 2 3 4; do
+		fl-account -l L -s --not-private m$r.flt 2> err$r
+	done
+	# Round 3 completes no node beyond round 2's: no row.
+	grep -q "round 3 completes no node" err3
+	assert_equal "$(grep -c tree-round= L)" 3
+	grep -q 'tree-round=4 participations=1 separation=1' L
+	# PLD of the rows = the exact Gaussian of the tree of 4 rounds.
+	zeff=$(fl-inspect -g ftrl.noise-effective m4.flt)
+	want=$(fl-account -m tree -z "$zeff" -T 4 -j)
+	got=$(fl-account -l L -a pld -j)
+	near "$(json_field "$got" epsilon)" "$(json_field "$want" epsilon)" 1e-3
+	# The model alone, no ledger: the tree's rounds 1..4.
+	got=$(fl-account -a pld -j m4.flt 2> /dev/null)
+	near "$(json_field "$got" epsilon)" "$(json_field "$want" epsilon)" 1e-3
+	# A round again: refused, the ledger untouched.
+	cp L L.before
+	run --separate-stderr fl-account -l L -s --not-private m2.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"round 2 was charged already (the ledger is at round 4)"* ]]
+	cmp L L.before
+}
+
+@test "fl-account -l -s -B: the tree round over the budget is refused, exit 3, the ledger untouched" {
+	make_tree --seed=budget
+	fl-account -l L -s -B 3 --not-private m1.flt 2> /dev/null
+	cp L L.before
+	run --separate-stderr fl-account -l L -s -B 3 --not-private m2.flt
+	assert_equal "$status" 3
+	[[ $stderr == *"spend refused"* ]]
+	cmp L L.before
+}
+
+@test "fl-account: a ledger row whose tree noise is not its pattern's sensitivity is refused (check recomputed)" {
+	make_tree --seed=forge
+	fl-account -l L -s --not-private m1.flt m2.flt 2> /dev/null
+	# Forge row 2 to charge a larger noise, with a valid check.
+	$PYTHON - <<'PY'
+import re, zlib
+lines = open("L").read().splitlines()
+chain = zlib.crc32(lines[0].encode())
+out = [lines[0]]
+for i, l in enumerate(lines[1:]):
+    body = l[:l.index(" check=")]
+    if i == 1:
+        body = re.sub(r" noise=[^ ]+", " noise=4", body, count=1)
+    chain = zlib.crc32(body.encode(), chain)
+    out.append("%s check=%08x" % (body, chain))
+open("L", "w").write("\n".join(out) + "\n")
+PY
+	run --separate-stderr fl-account -l L
+	assert_equal "$status" 1
+	[[ $stderr == *"L: line 3: the tree's charge is not its sensitivity's: noise 4, want"* ]]
+	# An unknown mechanism in a ledger: refused by name.
+	sed -i 's/mechanism=gaussian/mechanism=tree/' L
+	run --separate-stderr fl-account -l L
+	assert_equal "$status" 1
+	[[ $stderr == *"line 2: "* ]]
+}
+
+@test "fl-clip-noise --participation: a device asked to train again too soon, too often or for an old round refuses" {
+	upd() { fl-pack -m kind=update -m round=$1 -t w:f32=3,4 -o u$1.flt; }
+	for r in 5 6 8 9 12 20; do upd $r; done
+	clip() { fl-clip-noise -c 1 --participation=dev.flt --participations=3 --separation=3 "$@"; }
+	clip u5.flt -o c5.flt
+	assert_equal "$(stat -c %a dev.flt)" 600
+	assert_equal "$(fl-inspect -g participation.last dev.flt)" 5
+	cp dev.flt dev.before
+	run --separate-stderr clip u6.flt -o c6.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"u6.flt: record 1: refused: too soon: round 6 is 1 after this device's last one (5), the separation is 3 (dev.flt)"* ]]
+	[ ! -e c6.flt ]
+	cmp dev.flt dev.before
+	run --separate-stderr clip u5.flt -o c5b.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"round 5 is not after this device's last one, 5"* ]]
+	clip u8.flt -o c8.flt
+	clip u12.flt -o c12.flt
+	assert_equal "$(fl-inspect -g participation.count dev.flt)" 3
+	run --separate-stderr clip u20.flt -o c20.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"this device took part 3 times, the most the pattern allows"* ]]
+	# The update that left is clipped as ever.
+	assert_equal "$(fl-inspect -g dp.clip c12.flt)" 1
+	# Bad input and usage.
+	fl-pack -m kind=model -t w:f32=1 -o notdev.flt
+	run --separate-stderr fl-clip-noise -c 1 --participation=notdev.flt u9.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"notdev.flt: record 1: not a participation record"* ]]
+	fl-pack -m kind=update -t w:f32=1 -o noround.flt
+	run --separate-stderr fl-clip-noise -c 1 --participation=new.flt noround.flt
+	assert_equal "$status" 1
+	[ ! -e new.flt ]
+	run --separate-stderr fl-clip-noise -c 1 --separation=2 u9.flt
+	assert_equal "$status" 2
+	run --separate-stderr fl-clip-noise -n 1 --participation=new.flt u9.flt
+	assert_equal "$status" 2
+}
+
+@test "ftrl: the README's DP-FTRL commands run as written" {
+	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3 -o global.flt
+	fl-pack -m kind=update -m round=0 -t w:f32=3,4,0 -o update.flt
+	mkdir clipped
+	sed -n '/^<!-- ftrl-example/,/^[^ <]/{/^    /p}' "$TOP/README.md" > block.sh
+	[ "$(wc -l < block.sh)" -ge 8 ]
+	run bash -e block.sh
+	assert_success
+	assert_line --partial "noise 6.67192 rho 0.718867"
+	assert_equal "$(fl-inspect -g ftrl.round next.flt)" 1
+	assert_equal "$(fl-inspect -g participation.last me.flt)" 0
+	assert_equal "$(grep -c 'tree-round=1 participations=4 separation=250' budget.ledger)" 1
+	# The device will not take part again 1 round later.
+	fl-pack -m kind=update -m round=1 -t w:f32=3,4,0 -o update.flt
+	run bash -e block.sh
+	assert_failure
+	assert_output --partial "too soon"
+}
+
+@test "ftrl: a state that is not one, or has a bad field, is refused naming the file and the field" {
+	setup_tree
+	init --seed=bad 2> /dev/null
+	fl-pack -m kind=state -m opt=sgd -t w:f32=1 -o opt.flt
+	run --separate-stderr fl-apply -m m4.flt --ftrl=opt.flt a4.flt -o x.flt
+	refused "opt.flt: record 1: not a DP-FTRL state (kind=ftrl-state)"
+	# Each field edited in turn (the secret kept).
+	fl-inspect -d secret st.flt | paste -sd, - > secret.txt
+	edit() {
+		local args=() k v
+		for k in ftrl.tree ftrl.start ftrl.done ftrl.rounds ftrl.participations \
+		    ftrl.separation ftrl.estimator ftrl.noise ftrl.clip; do
+			v=$(fl-inspect -g $k st.flt)
+			[ "$k" = "$1" ] && v=$2
+			[ -n "$v" ] && args+=(-m "$k=$v")
+		done
+		fl-pack -m kind=ftrl-state "${args[@]}" -t "secret:u8=$(cat secret.txt)" -o bad.flt
+		run --separate-stderr fl-apply -m m4.flt --ftrl=bad.flt a4.flt -o x.flt
+	}
+	edit ftrl.done 7
+	refused "bad.flt: record 1: bad 'ftrl.done'"
+	edit ftrl.tree XYZ
+	refused "bad.flt: record 1: bad or missing 'ftrl.tree'"
+	edit ftrl.noise -1
+	refused "bad.flt: record 1: bad 'ftrl.noise'"
+	edit ftrl.estimator best
+	refused "bad.flt: record 1: bad or missing 'ftrl.estimator'"
+	edit ftrl.clip ""
+	refused "bad.flt: record 1: no 'ftrl.clip'"
+	fl-pack -m kind=ftrl-state -t secret:u8=1,2 -o short.flt
+	run --separate-stderr fl-apply -m m4.flt --ftrl=short.flt a4.flt -o x.flt
+	refused "short.flt: record 1:"
+	[ ! -e x.flt ]
+}
