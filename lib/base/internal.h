@@ -69,4 +69,15 @@ int fl_use_avx2(void);
 /* crc32 over any length (zlib's takes 32-bit lengths on some builds). */
 uint32_t fl_crc32(uint32_t crc, const void *buf, size_t len);
 
+#ifdef __SIZEOF_INT128__
+/* 128-bit division (quotient; the remainder in *rem unless NULL) and the
+ * conversions from and to double, without the compiler's helpers (base/int128.c). */
+unsigned __int128 fl_u128_divmod(unsigned __int128 n, unsigned __int128 d,
+    unsigned __int128 *rem);
+__int128 fl_f64_to_i128(double a);
+unsigned __int128 fl_f64_to_u128(double a);
+double fl_i128_to_f64(__int128 a);
+double fl_u128_to_f64(unsigned __int128 u);
+#endif
+
 #endif
