@@ -90,11 +90,43 @@ FUZZERS = record values data secagg ledger
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 
-.PHONY: all check check-cross sanitize valgrind fuzz fuzz-build bench demo install install-strip deps-bench \
+comma = ,
+.PHONY: all fl fl-static check check-cross sanitize valgrind fuzz fuzz-build bench demo install install-strip deps-bench \
 	uninstall clean deps lint
 .DELETE_ON_ERROR:
 
 all: $(LIBA) $(BIN)
+
+# The multi-call binary (bin/fl.c): every program once more, compiled with
+# -Dmain=fl_X_main, behind one dispatcher; `fl train` or a link fl-train.
+# `make fl-static` links it static and stripped (the device build; with
+# ARCH= for a board).  The separate programs stay the default build.
+MC_OBJ = $(patsubst bin/%.c,$(B)bin/mc/%.o,$(PROG_SRC))
+FL_PROGS = $(foreach p,$(PROGS),FL_PROG($(subst -,_,$(patsubst fl-%,%,$(p)))))
+MC = $(B)bin/fl
+
+$(B)bin/mc/fl-%.o: bin/fl-%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -Dmain=fl_$(subst -,_,$*)_main $(ALL_CFLAGS) \
+	    -Wno-missing-prototypes -c -o $@ $<
+
+$(B)bin/fl.o: bin/fl.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -DFL_PROGS='$(FL_PROGS)' $(ALL_CFLAGS) -c -o $@ $<
+
+$(MC): $(B)bin/fl.o $(MC_OBJ) $(TOOL_OBJ) $(LIBA)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(B)bin/fl.o $(MC_OBJ) $(TOOL_OBJ) \
+	    $(LIBA) $(LDLIBS_ALL)
+
+fl: $(MC)
+
+# Static and stripped, with its links: $(B)bin/static/fl and fl-X -> fl.
+fl-static: $(B)bin/static/fl
+$(B)bin/static/fl: $(B)bin/fl.o $(MC_OBJ) $(TOOL_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -static -s -o $@ $(B)bin/fl.o $(MC_OBJ) \
+	    $(TOOL_OBJ) $(LIBA) $(filter-out -Wl$(comma)--as-needed,$(LDLIBS_ALL))
+	for p in $(PROGS); do ln -sf fl $(@D)/$$p; done
 
 $(B)%.o: %.c
 	@mkdir -p $(@D)
@@ -111,7 +143,7 @@ $(UNIT): $(patsubst %.c,$(B)%.o,$(sort $(wildcard tests/unit/*.c))) $(LIBA)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # The README's test command.  FL_BIN says where the programs under test are.
-check: all $(UNIT)
+check: all $(MC) $(UNIT)
 	FL_BIN=$(abspath $(B)bin) FL_UNIT=$(abspath $(UNIT)) tests/run
 
 sanitize:
@@ -139,7 +171,7 @@ CROSS_TESTS ?= tests/unit.bats tests/format.bats tests/fl-pack.bats \
 	tests/multicall.bats
 check-cross:
 	@[ -n "$(CROSS)" ] || { echo "make check-cross: say ARCH= ($$(tools/cross list))" >&2; exit 2; }
-	$(MAKE) all $(UNIT)
+	$(MAKE) all $(MC) $(UNIT)
 	FL_BIN=$(abspath $(B)bin) FL_UNIT=$(abspath $(UNIT)) FL_QEMU='$(QEMU)' \
 	    tests/run $(CROSS_TESTS)
 
@@ -259,9 +291,10 @@ deps-bench:
 	@tools/deps --bench
 
 clean:
-	rm -f lib/*/*.o lib/*/*.d lib/libfl.a bin/*.o bin/*.d $(addprefix bin/,$(PROGS)) \
+	rm -rf bin/mc bin/static
+	rm -f lib/*/*.o lib/*/*.d lib/libfl.a bin/*.o bin/*.d bin/fl $(addprefix bin/,$(PROGS)) \
 	    tests/unit/*.o tests/unit/*.d tests/unit/unit
 	rm -rf build
 
--include $(wildcard $(B)lib/*/*.d $(B)bin/*.d $(B)tests/unit/*.d)
-.SECONDARY: $(patsubst %.c,$(B)%.o,$(PROG_SRC))
+-include $(wildcard $(B)lib/*/*.d $(B)bin/*.d $(B)bin/mc/*.d $(B)tests/unit/*.d)
+.SECONDARY: $(patsubst %.c,$(B)%.o,$(PROG_SRC)) $(MC_OBJ)
