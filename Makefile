@@ -234,15 +234,23 @@ lint: all
 	bash -n completions/fl.bash
 	shellcheck -s bash completions/fl.bash
 
-install: all
+# make install MULTICALL=1 (a device's form): fl and links fl-X -> fl
+# instead of the separate programs; by default both are installed.
+MULTICALL ?=
+install: all $(MC)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
-	install -m 755 $(INSTALL_STRIP) $(BIN) $(DESTDIR)$(BINDIR)
+	install -m 755 $(INSTALL_STRIP) $(MC) $(DESTDIR)$(BINDIR)
+	if [ -n "$(MULTICALL)" ]; then \
+	    for p in $(PROGS); do ln -sf fl $(DESTDIR)$(BINDIR)/$$p; done; \
+	else \
+	    install -m 755 $(INSTALL_STRIP) $(BIN) $(DESTDIR)$(BINDIR); \
+	fi
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
-	for p in $(PROGS); do \
+	for p in fl $(PROGS); do \
 	    install -m 644 completions/fl.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; \
 	done
 	install -m 644 completions/_fl $(DESTDIR)$(ZSHCOMPDIR)/_fl
@@ -274,7 +282,7 @@ install-strip:
 	$(MAKE) install INSTALL_STRIP=-s
 
 uninstall:
-	for p in $(PROGS); do \
+	for p in fl $(PROGS); do \
 	    rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(BASHCOMPDIR)/$$p; \
 	done
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
