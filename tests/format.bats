@@ -500,6 +500,26 @@ sys.stdout.buffer.write(struct.pack("<Q", len(h)) + h.encode() + bytes(8))' \
 	run -0 fl-inspect --check empty.flt
 }
 
+@test "hostile: a payload beyond a 32-bit size_t is refused there, never wrapped" {
+	local bits
+	# The programs' word size (under make check-cross, qemu's guest's):
+	# EI_CLASS, the ELF header's fifth byte, is 1 for 32-bit, 2 for 64.
+	bits=$(od -An -tu1 -j4 -N1 "${FL_REAL_BIN:-${FL_BIN:-$TOP/bin}}/fl-inspect" | tr -d ' ')
+	# 2^32 bytes: within the 4 GiB default limit, one above SIZE_MAX
+	# there; 2^32 - 1 bytes: its 64-byte padding reaches 2^32.
+	craft -H 'tensor=a u8 [4294967296] 0\n' --plen 0 -o big32.flt
+	craft -H 'tensor=a u8 [4294967295] 0\n' --plen 0 -o pad32.flt
+	if [ "$bits" = 1 ]; then
+		small_rejects "tensor 'a': payload of 4294967296 bytes does not fit this machine's 32-bit size_t$" \
+		    big32.flt
+		small_rejects "tensor 'a': payload of 4294967296 bytes does not fit this machine's 32-bit size_t$" \
+		    pad32.flt
+	else
+		small_rejects 'payload length 0, the tensors need 4294967296$' big32.flt
+		small_rejects 'payload length 0, the tensors need 4294967296$' pad32.flt
+	fi
+}
+
 @test "hostile: huge dims products that do not overflow" {
 	local shape
 
