@@ -48,12 +48,13 @@ crafted() {
 # run_small SCRIPT: run a shell script with about 300 MB of address space,
 # so that a reader trusting a large claim fails (or is killed) instead of
 # quietly succeeding on a big machine.  ASan and valgrind reserve far more
-# address space than that, so under FL_SANITIZE / FL_VALGRIND the limit is
-# left off (the script still runs and must still fail cleanly).
+# address space than that, and qemu-user reserves the guest's whole 4 GiB
+# for a 32-bit one, so under FL_SANITIZE / FL_VALGRIND / FL_QEMU the limit
+# is left off (the script still runs and must still fail cleanly).
 run_small() {
 	local limit='ulimit -v 300000 || exit 99; '
 
-	if [ -n "${FL_SANITIZE:-}${FL_VALGRIND:-}" ]; then
+	if [ -n "${FL_SANITIZE:-}${FL_VALGRIND:-}${FL_QEMU:-}" ]; then
 		limit=
 	fi
 	run --separate-stderr bash -c "$limit$1"
@@ -291,6 +292,10 @@ EOF
 per_process() {
 	if [ -n "${FL_VALGRIND:-}" ]; then
 		skip "one process per mutant is too slow under valgrind"
+	fi
+	# (the all-at-once tests below still read every mutant emulated)
+	if [ -n "${FL_QEMU:-}" ]; then
+		skip "one process per mutant is too slow under qemu"
 	fi
 }
 
