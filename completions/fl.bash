@@ -1,4 +1,4 @@
-# bash completion for the fltools programs (fl-*)         -*- shell-script -*-
+# bash completion for the fltools programs (fl-*, and fl PROGRAM) -*- shell-script -*-
 # SPDX-License-Identifier: ISC
 #
 # bash-completion loads a command's completion from a file named after the
@@ -152,6 +152,29 @@ _fl()
     _fl_ltrim "$cur"
 }
 
+# fl PROGRAM ... (the multi-call binary): the program's name first (from
+# fl --help), then the words after it completed as fl-PROGRAM's, as if
+# fl-PROGRAM (installed, or a link to fl) had been typed.
+_fl_multi()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]}
+
+    if ((COMP_CWORD == 1)); then
+        mapfile -t COMPREPLY < <(compgen -W "$(LC_ALL=C "$1" --help \
+            2>/dev/null | sed -n 's/^  \([a-z][a-z-]*\)$/\1/p') --help --version" \
+            -- "$cur")
+        return
+    fi
+    local prog=fl-${COMP_WORDS[1]}
+    local pre=${COMP_LINE%%"${COMP_WORDS[1]}"*}${COMP_WORDS[1]}
+    COMP_LINE=$prog${COMP_LINE:${#pre}}
+    COMP_POINT=$((COMP_POINT - ${#pre} + ${#prog}))
+    COMP_WORDS=("$prog" "${COMP_WORDS[@]:2}")
+    COMP_CWORD=$((COMP_CWORD - 1))
+    _fl "$prog"
+}
+
+complete -F _fl_multi fl
 complete -F _fl fl-account fl-aggregate fl-apply fl-clip-noise fl-eval fl-init fl-inspect fl-mask fl-pack fl-quantize fl-split fl-stats fl-train
 if [[ ${BASH_SOURCE[0]##*/} == fl-* ]]; then
     complete -F _fl "${BASH_SOURCE[0]##*/}"

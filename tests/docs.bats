@@ -67,7 +67,9 @@ complete_line() {
 		[[ $line == *[[:space:]] ]] && words+=("")
 		COMP_LINE=$line COMP_POINT=${#line}
 		COMP_WORDS=("${words[@]}") COMP_CWORD=$((${#words[@]} - 1))
-		_fl "${words[0]}" "${words[COMP_CWORD]}" "${words[COMP_CWORD - 1]}"
+		f=_fl
+		[[ ${words[0]} == fl ]] && f=_fl_multi
+		$f "${words[0]}" "${words[COMP_CWORD]}" "${words[COMP_CWORD - 1]}"
 		printf "%s\n" "${COMPREPLY[@]}"
 	' complete_line "$1" 2>/dev/null
 }
@@ -164,6 +166,28 @@ zsh_block() {
 			    fail "bash completion of '$p --' lacks $opt: $offered"
 		done
 	done
+}
+
+@test "docs: bash completion of fl PROGRAM: the names, then the program's own" {
+	local p opt offered
+	PATH=$BATS_TEST_TMPDIR:$PATH
+	ln -s "${FL_REAL_BIN:-${FL_BIN:-$TOP/bin}}/fl" "$BATS_TEST_TMPDIR/fl"
+	offered=$(complete_line "fl ")
+	for p in $(fl_programs); do
+		grep -qx -- "${p#fl-}" <<<"$offered" ||
+		    fail "bash completion of 'fl ' lacks ${p#fl-}: $offered"
+	done
+	run complete_line "fl tr"
+	assert_output "train"
+	offered=$(complete_line "fl train --")
+	for opt in $(long_options fl-train); do
+		grep -Eqx -- "$opt=?" <<<"$offered" ||
+		    fail "bash completion of 'fl train --' lacks $opt"
+	done
+	run complete_line "fl aggregate --rule "
+	assert_output --partial "median"
+	run complete_line "fl apply --optimizer=a"
+	assert_line "adagrad"
 }
 
 @test "docs: bash completion is registered for every program and fl-* name" {

@@ -48,12 +48,13 @@ crafted() {
 # run_small SCRIPT: run a shell script with about 300 MB of address space,
 # so that a reader trusting a large claim fails (or is killed) instead of
 # quietly succeeding on a big machine.  ASan and valgrind reserve far more
-# address space than that, so under FL_SANITIZE / FL_VALGRIND the limit is
-# left off (the script still runs and must still fail cleanly).
+# address space than that, and qemu-user reserves the guest's whole 4 GiB
+# for a 32-bit one, so under FL_SANITIZE / FL_VALGRIND / FL_QEMU the limit
+# is left off (the script still runs and must still fail cleanly).
 run_small() {
 	local limit='ulimit -v 300000 || exit 99; '
 
-	if [ -n "${FL_SANITIZE:-}${FL_VALGRIND:-}" ]; then
+	if [ -n "${FL_SANITIZE:-}${FL_VALGRIND:-}${FL_QEMU:-}" ]; then
 		limit=
 	fi
 	run --separate-stderr bash -c "$limit$1"
@@ -292,6 +293,10 @@ per_process() {
 	if [ -n "${FL_VALGRIND:-}" ]; then
 		skip "one process per mutant is too slow under valgrind"
 	fi
+	# (the all-at-once tests below still read every mutant emulated)
+	if [ -n "${FL_QEMU:-}" ]; then
+		skip "one process per mutant is too slow under qemu"
+	fi
 }
 
 # The bit flips of each sweep: all of them, or every 8th under the
@@ -498,6 +503,26 @@ sys.stdout.buffer.write(struct.pack("<Q", len(h)) + h.encode() + bytes(8))' \
 	# A zero beside a dimension that fits is an empty tensor.
 	craft -H 'tensor=a u8 [0,18446744073709551615] 0\n' -o empty.flt
 	run -0 fl-inspect --check empty.flt
+}
+
+@test "hostile: a payload beyond a 32-bit size_t is refused there, never wrapped" {
+	local bits
+	# The programs' word size (under make check-cross, qemu's guest's):
+	# EI_CLASS, the ELF header's fifth byte, is 1 for 32-bit, 2 for 64.
+	bits=$(od -An -tu1 -j4 -N1 "${FL_REAL_BIN:-${FL_BIN:-$TOP/bin}}/fl-inspect" | tr -d ' ')
+	# 2^32 bytes: within the 4 GiB default limit, one above SIZE_MAX
+	# there; 2^32 - 1 bytes: its 64-byte padding reaches 2^32.
+	craft -H 'tensor=a u8 [4294967296] 0\n' --plen 0 -o big32.flt
+	craft -H 'tensor=a u8 [4294967295] 0\n' --plen 0 -o pad32.flt
+	if [ "$bits" = 1 ]; then
+		small_rejects "tensor 'a': payload of 4294967296 bytes does not fit this machine's 32-bit size_t$" \
+		    big32.flt
+		small_rejects "tensor 'a': payload of 4294967296 bytes does not fit this machine's 32-bit size_t$" \
+		    pad32.flt
+	else
+		small_rejects 'payload length 0, the tensors need 4294967296$' big32.flt
+		small_rejects 'payload length 0, the tensors need 4294967296$' pad32.flt
+	fi
 }
 
 @test "hostile: huge dims products that do not overflow" {

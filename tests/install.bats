@@ -19,6 +19,10 @@ load helper
 		    fail "no bash completion under the name $p"
 		run -0 "$root/opt/fl/bin/$p" --version
 	done
+	# the multi-call binary beside them, with its completion
+	run -0 "$root/opt/fl/bin/fl" --version
+	cmp -s "$TOP/completions/fl.bash" \
+	    "$root/opt/fl/share/bash-completion/completions/fl"
 	[ -f "$root/opt/fl/share/man/man5/flt.5" ] || fail "no flt.5"
 	[ -f "$root/opt/fl/share/man/man7/fl.7" ] || fail "no fl.7"
 	[ -f "$root/opt/fl/share/zsh/site-functions/_fl" ] || fail "no _fl"
@@ -83,6 +87,35 @@ load helper
 	run -0 ./mask-sum
 	assert_line "the masks cancelled"
 	assert_line --regexp "^device 1's masked vector alone, decoded: mean \|value\| 0\.[1-9]"
+}
+
+@test "make install MULTICALL=1 installs fl and links fl-X to it; completions for both forms" {
+	local root=$BATS_TEST_TMPDIR/root p bin
+	run -0 make -s -C "$TOP" install MULTICALL=1 DESTDIR="$root" PREFIX=/opt/fl
+	bin=$root/opt/fl/bin
+	[ -x "$bin/fl" ] && [ ! -L "$bin/fl" ] || fail "no fl in bin"
+	for p in $(fl_programs); do
+		[ "$(readlink "$bin/$p")" = fl ] || fail "$p is not a link to fl"
+		run -0 "$bin/$p" --version
+		assert_output --regexp "^$p \(fltools\) "
+		run -0 "$bin/fl" "${p#fl-}" --version
+		assert_output --regexp "^$p \(fltools\) "
+	done
+	cmp "$TOP/completions/fl.bash" "$root/opt/fl/share/bash-completion/completions/fl"
+	head -n 1 "$root/opt/fl/share/zsh/site-functions/_fl" | grep -q '^#compdef fl '
+	# the bash completion of the installed form, through the links
+	run bash -c 'PATH=$1:$PATH
+		source /usr/share/bash-completion/bash_completion
+		source "$2/fl"
+		COMP_LINE="fl train --epo" COMP_POINT=${#COMP_LINE}
+		COMP_WORDS=(fl train --epo) COMP_CWORD=2
+		_fl_multi fl --epo train 2>/dev/null; printf "%s\n" "${COMPREPLY[@]}"' _ \
+	    "$bin" "$root/opt/fl/share/bash-completion/completions"
+	assert_output "--epochs="
+	run -0 make -s -C "$TOP" uninstall DESTDIR="$root" PREFIX=/opt/fl
+	run find "$root/opt/fl/bin" "$root/opt/fl/share/bash-completion" \
+	    -type f -o -type l
+	assert_output ""
 }
 
 @test "make install-strip installs the programs stripped" {

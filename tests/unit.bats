@@ -95,6 +95,10 @@ unit() {
 	unit crc32
 }
 
+@test "unit: int128" {
+	unit int128
+}
+
 @test "unit: shamir" {
 	unit shamir
 }

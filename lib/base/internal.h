@@ -69,4 +69,32 @@ int fl_use_avx2(void);
 /* crc32 over any length (zlib's takes 32-bit lengths on some builds). */
 uint32_t fl_crc32(uint32_t crc, const void *buf, size_t len);
 
+/* Tensors hold host-order elements; the record format and every byte-level
+ * derivation are little-endian.  Reverse the bytes of each es-byte element
+ * of p[0..n) (a no-op for es 1); callers do it on big-endian hosts only. */
+#define FL_HOST_BIG_ENDIAN (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+
+static inline void
+fl_swap_elements(unsigned char *p, size_t n, size_t es)
+{
+	for (unsigned char *e = p; es > 1 && e + es <= p + n; e += es)
+		for (size_t a = 0, b = es - 1; a < b; a++, b--) {
+			unsigned char c = e[a];
+
+			e[a] = e[b];
+			e[b] = c;
+		}
+}
+
+#ifdef __SIZEOF_INT128__
+/* 128-bit division (quotient; the remainder in *rem unless NULL) and the
+ * conversions from and to double, without the compiler's helpers (base/int128.c). */
+unsigned __int128 fl_u128_divmod(unsigned __int128 n, unsigned __int128 d,
+    unsigned __int128 *rem);
+__int128 fl_f64_to_i128(double a);
+unsigned __int128 fl_f64_to_u128(double a);
+double fl_i128_to_f64(__int128 a);
+double fl_u128_to_f64(unsigned __int128 u);
+#endif
+
 #endif

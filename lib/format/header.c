@@ -5,6 +5,7 @@
  * boundary.  The reader accepts exactly what the writer produces (one
  * canonical form), so a record read and written again is byte-identical.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,13 @@ parse_tensor_line(struct fl_record *rec, const char *s, size_t len,
 		goto toolarge;
 	if (*end > lim->max_payload)
 		goto toolarge;
+	/* Within the limit is not within a 32-bit size_t (armhf: the 4 GiB
+	 * default is one byte more): refused, never wrapped to a small size. */
+	if (*end > SIZE_MAX)
+		return fl_error_set(err, FL_ELIMIT, "tensor '%.*s': payload of "
+		    "%llu bytes does not fit this machine's %zu-bit size_t",
+		    (int)flen[0], f[0], (unsigned long long)*end,
+		    8 * sizeof(size_t));
 	if (rec->ntensors >= FL_MAX_TENSORS)
 		return fl_error_set(err, FL_ELIMIT, "more than %d tensors",
 		    FL_MAX_TENSORS);

@@ -21,6 +21,12 @@ int fl_header_format(const struct fl_record *rec, char **out, size_t *len,
  * rounded (half.c): 0, or -1 if s is not a number. */
 int fl_half_parse(enum fl_dtype dt, const char *s, uint16_t *out);
 
+/* Reverse the bytes of every element of 2 to 8 bytes that rec's tensors
+ * have in payload bytes [off, off + len), held at p (byteorder.c).  The
+ * reader and writer call it on big-endian hosts only (FL_HOST_BIG_ENDIAN). */
+void fl_payload_swap(const struct fl_record *rec, size_t off, unsigned char *p,
+    size_t len);
+
 /* Raw payload size that the tensor table of rec implies; -1 on overflow. */
 int fl_tensors_rawlen(const struct fl_record *rec, size_t *out);
 

@@ -337,6 +337,8 @@ read_record(struct fl_record *rec, struct src *s, const struct fl_limits *lim,
 	rec->rawlen = rawlen;
 	if (check_padding(rec, err) < 0)
 		goto fail;
+	if (FL_HOST_BIG_ENDIAN)
+		fl_payload_swap(rec, 0, rec->raw, rawlen);
 	for (size_t i = 0; i < rec->ntensors; i++)
 		rec->tensors[i].data = rec->raw + rec->tensors[i].offset;
 	rec->pre = p;
@@ -406,10 +408,12 @@ check_piece_padding(const struct fl_record *rec, size_t off,
 
 static int
 deliver(const struct fl_record *rec, const struct fl_stream *fs, size_t off,
-    const unsigned char *p, size_t len, struct fl_error *err)
+    unsigned char *p, size_t len, struct fl_error *err)
 {
 	if (check_piece_padding(rec, off, p, len, err) < 0)
 		return -1;
+	if (FL_HOST_BIG_ENDIAN)
+		fl_payload_swap(rec, off, p, len);
 	return fs->piece(fs->ctx, rec, off, p, len, err);
 }
 

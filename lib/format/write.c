@@ -22,7 +22,7 @@ fl_record_write(FILE *fp, const struct fl_record *rec, int zlevel,
 	static const unsigned char zeros[FL_ALIGN];
 	unsigned char pre[FL_PREAMBLE_SIZE];
 	const unsigned char *payload;
-	unsigned char *zbuf = NULL;
+	unsigned char *zbuf = NULL, *swapped = NULL;
 	char *header = NULL;
 	size_t hlen, rawlen, plen, stored;
 	int rc = -1;
@@ -37,6 +37,15 @@ fl_record_write(FILE *fp, const struct fl_record *rec, int zlevel,
 		return -1;
 	payload = rec->raw;
 	stored = plen = rawlen;
+	if (FL_HOST_BIG_ENDIAN && rawlen > 0) {
+		if ((swapped = malloc(rawlen)) == NULL) {
+			fl_error_set(err, FL_ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(swapped, rec->raw, rawlen);
+		fl_payload_swap(rec, 0, swapped, rawlen);
+		payload = swapped;
+	}
 	if (zlevel > 0) {
 		uLongf zlen = compressBound(rawlen);
 
@@ -45,7 +54,7 @@ fl_record_write(FILE *fp, const struct fl_record *rec, int zlevel,
 			goto out;
 		}
 		/* compress2 slices buffers above 4 GiB itself (zlib >= 1.2.9). */
-		if (compress2(zbuf, &zlen, rawlen ? rec->raw : zeros, rawlen,
+		if (compress2(zbuf, &zlen, rawlen ? payload : zeros, rawlen,
 		    zlevel) != Z_OK) {
 			fl_error_set(err, FL_ENOMEM, "zlib compression failed");
 			goto out;
@@ -72,5 +81,6 @@ fl_record_write(FILE *fp, const struct fl_record *rec, int zlevel,
 out:
 	free(header);
 	free(zbuf);
+	free(swapped);
 	return rc;
 }

@@ -108,8 +108,8 @@ fl_cohort_draw(struct fl_record *out, uint64_t n, double q, uint64_t round,
 		free(idx);
 		return -1;
 	}
-	for (size_t i = 0; i < m; i++)
-		fl_store_le64((unsigned char *)t->data + 8 * i, idx[i]);
+	for (size_t i = 0; i < m; i++)      /* host order, as every tensor */
+		((uint64_t *)t->data)[i] = idx[i];
 	free(idx);
 	return 0;
 }
@@ -150,11 +150,10 @@ fl_cohort_from_record(struct fl_cohort *c, const struct fl_record *rec,
 	c->size = t->numel;
 	/* Ascending client numbers below the population, as drawn. */
 	for (uint64_t i = 0; i < t->numel; i++) {
-		uint64_t x = fl_load_le64((const unsigned char *)t->data +
-		    8 * i);
+		const uint64_t *ids = t->data;
+		uint64_t x = ids[i];
 
-		if (x >= c->population || (i > 0 && x <= fl_load_le64(
-		    (const unsigned char *)t->data + 8 * (i - 1))))
+		if (x >= c->population || (i > 0 && x <= ids[i - 1]))
 			return fl_error_set(err, FL_EINVAL, "cohort: client "
 			    "%llu at position %llu is out of order or not "
 			    "below the population", (unsigned long long)x,

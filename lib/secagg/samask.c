@@ -534,7 +534,8 @@ fl_sa_masked_digest(char out[FL_SA_HEX], const struct fl_record *rec,
 {
 	crypto_generichash_state st;
 	crypto_onetimeauth_state mac;
-	unsigned char key[crypto_onetimeauth_KEYBYTES], h[FL_SA_BYTES], w[8];
+	unsigned char key[crypto_onetimeauth_KEYBYTES], h[FL_SA_BYTES], w[8],
+	    le[4096];
 	unsigned char tag[crypto_onetimeauth_BYTES];
 
 	fl_sa_hash_begin(&st, NULL, 0, sizeof(key), "fl-mask masked v2");
@@ -566,8 +567,18 @@ fl_sa_masked_digest(char out[FL_SA_HEX], const struct fl_record *rec,
 			fl_store_le64(w, t->dims[d]);
 			crypto_onetimeauth_update(&mac, w, 8);
 		}
-		if (t->nbytes)
+		if (t->nbytes && !FL_HOST_BIG_ENDIAN)
 			crypto_onetimeauth_update(&mac, t->data, t->nbytes);
+		/* the elements as little-endian bytes, as the file has them */
+		for (size_t o = 0, es = fl_dtype_size(t->dtype);
+		    FL_HOST_BIG_ENDIAN && o < t->nbytes; o += sizeof(le)) {
+			size_t n = t->nbytes - o < sizeof(le) ? t->nbytes - o :
+			    sizeof(le);
+
+			memcpy(le, (const unsigned char *)t->data + o, n);
+			fl_swap_elements(le, n, es);
+			crypto_onetimeauth_update(&mac, le, n);
+		}
 	}
 	crypto_onetimeauth_final(&mac, tag);
 	fl_sa_hash_begin(&st, key, sizeof(key), sizeof(h), "fl-mask masked tag");

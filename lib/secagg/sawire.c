@@ -149,13 +149,12 @@ fl_sa_put_u32(struct fl_record *rec, const char *name, const uint32_t *v,
     uint64_t n, struct fl_error *err)
 {
 	struct fl_tensor *t = fl_tensor_add(rec, name, FL_U32, 1, &n, err);
-	unsigned char *p;
 
 	if (t == NULL)
 		return -1;
-	p = t->data;
-	for (uint64_t i = 0; i < n; i++)
-		fl_store_le32(p + 4 * i, v[i]);
+	/* host order in memory; the writer makes the file little-endian */
+	if (n > 0)
+		memcpy(t->data, v, (size_t)n * sizeof(*v));
 	return 0;
 }
 

@@ -591,6 +591,23 @@ fl_acc_add_piece(struct fl_acc *a, const struct fl_record *rec, size_t offset,
 	return 0;
 }
 
+/* The low esize bytes of u as a host-order element (a memcpy of the first
+ * esize bytes would take the high ones on a big-endian host). */
+static void
+put_low(unsigned char *dst, uint64_t u, size_t esize)
+{
+	uint8_t b = (uint8_t)u;
+	uint16_t h = (uint16_t)u;
+	uint32_t w = (uint32_t)u;
+
+	switch (esize) {
+	case 1: memcpy(dst, &b, 1); break;
+	case 2: memcpy(dst, &h, 2); break;
+	case 4: memcpy(dst, &w, 4); break;
+	default: memcpy(dst, &u, 8); break;
+	}
+}
+
 /*
  * Write each 8-byte sum of a tensor as an element of its dtype at dst,
  * which is at or before the sums and moves half as fast or as fast: a
@@ -613,7 +630,7 @@ narrow_forward(unsigned char *dst, const unsigned char *src, uint64_t n,
 		for (size_t k = 0; k < m; k++) {
 			double d;
 			float f;
-			int64_t v;
+			int64_t v = 0;
 			uint64_t u = s[k];
 			int ok = 1;
 
@@ -635,12 +652,12 @@ narrow_forward(unsigned char *dst, const unsigned char *src, uint64_t n,
 				ok = esize == 8 || (v >= -(INT64_C(1) <<
 				    (8 * esize - 1)) && v < (INT64_C(1) <<
 				    (8 * esize - 1)));
-				memcpy(out + esize * k, &v, esize);
+				put_low(out + esize * k, (uint64_t)v, esize);
 				break;
 			default:
 				ok = esize == 8 || u < (UINT64_C(1) <<
 				    (8 * esize));
-				memcpy(out + esize * k, &u, esize);
+				put_low(out + esize * k, u, esize);
 				break;
 			}
 			if (ok)

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/internal.h"
 #include "server/server.h"
 
 struct piece {
@@ -246,6 +247,9 @@ read_chunk(struct fl_robust *r, const size_t *which, size_t nwhich,
 				    pieces[p].len * es, base + t->offset +
 				    pieces[p].start * es, err) < 0)
 					goto out;
+				if (FL_HOST_BIG_ENDIAN) /* the file's LE */
+					fl_swap_elements(dst + pieces[p].bufoff,
+					    pieces[p].len * es, es);
 			}
 			continue;
 		}

@@ -271,7 +271,7 @@ print_secagg_vectors(FILE *fp)
 		CHECK(fl_meta_set(&rec, "modulus", "1048576", &err) == 0);
 		t = fl_tensor_add(&rec, "w", FL_U32, 1, &dims, &err);
 		for (uint32_t i = 0; i < 5; i++)
-			fl_store_le32((unsigned char *)t->data + 4 * i, i + 1);
+			((uint32_t *)t->data)[i] = i + 1;
 		fl_sa_set_hash(hash, "shared", r.session, all, 3);
 		fl_sa_masked_digest(digest, &rec, &c[0].sec, r.session, hash);
 		sodium_hex2bin(h, B, digest, strlen(digest), NULL, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "../../lib/fl.h"
+#include "base/internal.h"
 #include "format/internal.h"
 #include "privacy/internal.h"
 #include "unit.h"
@@ -736,6 +737,73 @@ test_crc32(void)
 	free(buf);
 }
 
+/* 128-bit division and the double conversions from base/int128.c, which stand
+ * in for the compiler's helpers on 32-bit ARM: against the compiler's own
+ * operators (on armhf those are these functions) and fixed answers. */
+static void
+test_int128(void)
+{
+	typedef unsigned __int128 u128;
+	const u128 max = ~(u128)0;
+	u128 r, q;
+	uint64_t s = 11;
+
+	q = fl_u128_divmod(max, 3, &r);
+	CHECK((uint64_t)(q >> 64) == UINT64_C(0x5555555555555555) &&
+	    (uint64_t)q == UINT64_C(0x5555555555555555) && r == 0);
+	q = fl_u128_divmod(max, max - 1, &r);
+	CHECK(q == 1 && r == 1);
+	q = fl_u128_divmod((u128)1 << 127 | 12345, (u128)1 << 64 | 7, &r);
+	CHECK((uint64_t)(q >> 64) == 0 && (uint64_t)q ==
+	    UINT64_C(0x7ffffffffffffffc) && (uint64_t)(r >> 64) == 0 &&
+	    (uint64_t)r == UINT64_C(0x8000000000003055));
+	q = fl_u128_divmod(1000, 7, &r);
+	CHECK(q == 142 && r == 6);
+	CHECK(fl_u128_divmod(5, 0, &r) == 0 && r == 0);
+	for (int k = 0; k < 20000; k++) {
+		u128 n = (u128)next_u64(&s) << 64 | next_u64(&s);
+		u128 d = (u128)(next_u64(&s) >> (k % 64)) << (k % 3 ? 64 : 0) |
+		    (next_u64(&s) >> (k % 61));
+
+		if (d == 0)
+			d = 1;
+		q = fl_u128_divmod(n, d, &r);
+		CHECK(q * d + r == n && r < d);
+		CHECK(q == n / d && r == n % d);
+	}
+	CHECK(fl_f64_to_i128(0.0) == 0 && fl_f64_to_i128(-0.9) == 0);
+	CHECK(fl_f64_to_i128(-3.7) == -3 && fl_f64_to_i128(1e18) ==
+	    (__int128)1000000000000000000);
+	CHECK(fl_f64_to_i128(0x1p100) == (__int128)1 << 100);
+	CHECK(fl_f64_to_i128(-0x1p126) == -((__int128)1 << 126));
+	CHECK(fl_f64_to_i128(0x1p200) == (__int128)(max >> 1));
+	CHECK(fl_f64_to_i128(NAN) == 0);
+	for (int k = 0; k < 20000; k++) {
+		double x = ldexp((double)(next_u64(&s) >> 11), k % 120 - 53);
+
+		if (k & 1)
+			x = -x;
+		CHECK(fl_f64_to_i128(x) == (__int128)x);
+		if (x >= 0)
+			CHECK(fl_f64_to_u128(x) == (u128)x);
+	}
+	CHECK(fl_f64_to_u128(0x1p127 + 0x1p100) == ((u128)1 << 127 | (u128)1 << 100));
+	CHECK(fl_f64_to_u128(0x1p128) == max && fl_f64_to_u128(-5.0) == 0);
+	CHECK(fl_f64_to_i128(-0x1p127) == -(__int128)(max >> 1) - 1);
+	CHECK(fl_u128_to_f64(max) == 0x1p128);
+	CHECK(fl_i128_to_f64(-((__int128)1 << 100)) == -0x1p100);
+	/* 2^64 + 2^12 + 1 rounds up: the sticky bit decides a would-be tie */
+	CHECK(fl_i128_to_f64((__int128)1 << 64 | 1 << 11 | 1) == 0x1p64 + 0x1p12);
+	CHECK(fl_i128_to_f64((__int128)1 << 64 | 1 << 11) == 0x1p64);
+	for (int k = 0; k < 20000; k++) {
+		__int128 a = (__int128)((u128)next_u64(&s) << 64 |
+		    next_u64(&s)) >> (k % 127);
+
+		CHECK(fl_i128_to_f64(a) == (double)a);
+		CHECK(fl_u128_to_f64((u128)a) == (double)(u128)a);
+	}
+}
+
 static void
 test_sniff(void)
 {
@@ -804,6 +872,7 @@ static const struct {
 	{ "atomic", test_atomic },
 	{ "sniff", test_sniff },
 	{ "crc32", test_crc32 },
+	{ "int128", test_int128 },
 	{ "read_stream", test_read_stream },
 	{ "acc_pieces", test_acc_pieces },
 	{ "shamir", test_shamir },
