@@ -481,11 +481,11 @@ PY
 		run --separate-stderr fl-apply -m m4.flt --ftrl=bad.flt a4.flt -o x.flt
 	}
 	edit ftrl.done 7
-	refused "bad.flt: record 1: bad 'ftrl.done'"
+	refused "bad.flt: record 1: metadata ftrl.done '7': "
 	edit ftrl.tree XYZ
 	refused "bad.flt: record 1: bad or missing 'ftrl.tree'"
 	edit ftrl.noise -1
-	refused "bad.flt: record 1: bad 'ftrl.noise'"
+	refused "bad.flt: record 1: metadata ftrl.noise '-1': "
 	edit ftrl.estimator best
 	refused "bad.flt: record 1: bad or missing 'ftrl.estimator'"
 	edit ftrl.clip ""

@@ -11,7 +11,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "privacy/privacy.h"
+#include "privacy/internal.h"
+
+#define BESIDE "it goes with ftrl.tree"
 
 int
 fl_tree_increment(uint64_t prev, uint64_t t, uint64_t k, uint64_t b,
@@ -71,39 +73,6 @@ fl_tree_charge(struct fl_release *r, const struct fl_release *rows,
 	return noise > 0 ? 0 : 1;
 }
 
-static int
-meta_u64(const struct fl_record *rec, const char *key, uint64_t min,
-    uint64_t *v, struct fl_error *err)
-{
-	const char *s = fl_meta_get(rec, key);
-	struct fl_error e;
-
-	if (s == NULL)
-		return fl_error_set(err, FL_EFORMAT, "no '%s' beside "
-		    "ftrl.tree", key);
-	if (fl_parse_u64(s, min, FL_TREE_MAX_ROUNDS, v, &e) < 0)
-		return fl_error_set(err, FL_EFORMAT, "bad '%s': %s", key,
-		    e.msg);
-	return 0;
-}
-
-static int
-meta_positive(const struct fl_record *rec, const char *key, double *v,
-    struct fl_error *err)
-{
-	const char *s = fl_meta_get(rec, key);
-	struct fl_error e;
-
-	if (s == NULL)
-		return fl_error_set(err, FL_EFORMAT, "no '%s' beside "
-		    "ftrl.tree", key);
-	if (fl_parse_double(s, 0, INFINITY, v, &e) < 0 || !(*v > 0) ||
-	    !isfinite(*v))
-		return fl_error_set(err, FL_EFORMAT, "bad '%s': must be a "
-		    "positive number", key);
-	return 0;
-}
-
 int
 fl_tree_release_from_record(struct fl_release *r,
     const struct fl_record *rec, struct fl_error *err)
@@ -119,13 +88,16 @@ fl_tree_release_from_record(struct fl_release *r,
 	if (fl_ftrl_tree_id_parse(id, &r->tree_id) < 0)
 		return fl_error_set(err, FL_EFORMAT, "bad 'ftrl.tree': want 16 "
 		    "lower-case hex digits");
-	if (meta_u64(rec, "ftrl.round", 1, &r->tree_round, err) < 0 ||
-	    meta_u64(rec, "ftrl.participations", 1, &r->tree_parts,
-	    err) < 0 ||
-	    meta_u64(rec, "ftrl.separation", 1, &r->tree_sep, err) < 0 ||
-	    meta_positive(rec, "ftrl.noise-effective", &r->tree_noise,
-	    err) < 0 ||
-	    meta_positive(rec, "ftrl.clip", &r->clip, err) < 0)
+	if (fl_ftrl_meta_u64(rec, "ftrl.round", 1, FL_TREE_MAX_ROUNDS,
+	    &r->tree_round, BESIDE, err) < 0 ||
+	    fl_ftrl_meta_u64(rec, "ftrl.participations", 1,
+	    FL_TREE_MAX_ROUNDS, &r->tree_parts, BESIDE, err) < 0 ||
+	    fl_ftrl_meta_u64(rec, "ftrl.separation", 1, FL_TREE_MAX_ROUNDS,
+	    &r->tree_sep, BESIDE, err) < 0 ||
+	    fl_ftrl_meta_positive(rec, "ftrl.noise-effective",
+	    &r->tree_noise, BESIDE, err) < 0 ||
+	    fl_ftrl_meta_positive(rec, "ftrl.clip", &r->clip, BESIDE,
+	    err) < 0)
 		return -1;
 	/* The model's round is the next one's: the release is of the one
 	 * before. */

@@ -13,7 +13,9 @@
 
 #include <sodium.h>
 
-#include "privacy/privacy.h"
+#include "privacy/internal.h"
+
+#define NOT_STATE "not a DP-FTRL state"
 
 int
 fl_ftrl_state_to_record(struct fl_record *rec, const struct fl_ftrl_state *s,
@@ -47,36 +49,35 @@ fl_ftrl_state_to_record(struct fl_record *rec, const struct fl_ftrl_state *s,
 	return 0;
 }
 
-static int
-get_u64(const struct fl_record *rec, const char *key, uint64_t min,
-    uint64_t max, uint64_t *v, struct fl_error *err)
+/* A DP-FTRL record's required number (fl_meta_u64, fl_meta_double, whose
+ * messages name the key and value); absent: "no 'KEY': ABSENT". */
+int
+fl_ftrl_meta_u64(const struct fl_record *rec, const char *key, uint64_t min,
+    uint64_t max, uint64_t *v, const char *absent, struct fl_error *err)
 {
-	const char *s = fl_meta_get(rec, key);
-	struct fl_error e;
+	int rc = fl_meta_u64(rec, key, min, max, v, err);
 
-	if (s == NULL)
-		return fl_error_set(err, FL_EFORMAT, "no '%s': not a DP-FTRL "
-		    "state", key);
-	if (fl_parse_u64(s, min, max, v, &e) < 0)
-		return fl_error_set(err, FL_EFORMAT, "bad '%s': %s", key,
-		    e.msg);
-	return 0;
+	if (rc == 0)
+		return fl_error_set(err, FL_EFORMAT, "no '%s': %s", key,
+		    absent);
+	return rc < 0 ? -1 : 0;
 }
 
-static int
-get_double(const struct fl_record *rec, const char *key, double *v,
-    struct fl_error *err)
+/* The same for a positive finite number. */
+int
+fl_ftrl_meta_positive(const struct fl_record *rec, const char *key,
+    double *v, const char *absent, struct fl_error *err)
 {
-	const char *s = fl_meta_get(rec, key);
-	struct fl_error e;
+	int rc = fl_meta_double(rec, key, 0, INFINITY, v, err);
 
-	if (s == NULL)
-		return fl_error_set(err, FL_EFORMAT, "no '%s': not a DP-FTRL "
-		    "state", key);
-	if (fl_parse_double(s, 0, INFINITY, v, &e) < 0 || !(*v > 0) ||
-	    !isfinite(*v))
-		return fl_error_set(err, FL_EFORMAT, "bad '%s': must be a "
-		    "positive number", key);
+	if (rc == 0)
+		return fl_error_set(err, FL_EFORMAT, "no '%s': %s", key,
+		    absent);
+	if (rc < 0)
+		return -1;
+	if (!(*v > 0) || !isfinite(*v))
+		return fl_error_set(err, FL_EFORMAT, "metadata %s '%s': must "
+		    "be a positive number", key, fl_meta_get(rec, key));
 	return 0;
 }
 
@@ -119,17 +120,21 @@ fl_ftrl_state_from_record(struct fl_ftrl_state *s,
 	    &s->tree_id) < 0)
 		return fl_error_set(err, FL_EFORMAT, "bad or missing "
 		    "'ftrl.tree': want 16 lower-case hex digits");
-	if (get_u64(rec, "ftrl.rounds", 1, FL_TREE_MAX_ROUNDS, &s->rounds,
+	if (fl_ftrl_meta_u64(rec, "ftrl.rounds", 1, FL_TREE_MAX_ROUNDS,
+	    &s->rounds, NOT_STATE, err) < 0 ||
+	    fl_ftrl_meta_u64(rec, "ftrl.start", 0,
+	    UINT64_MAX - 1 - FL_TREE_MAX_ROUNDS, &s->start, NOT_STATE,
 	    err) < 0 ||
-	    get_u64(rec, "ftrl.start", 0, UINT64_MAX - 1 - FL_TREE_MAX_ROUNDS,
-	    &s->start, err) < 0 ||
-	    get_u64(rec, "ftrl.done", 0, s->rounds, &s->done, err) < 0 ||
-	    get_u64(rec, "ftrl.participations", 1, FL_TREE_MAX_ROUNDS,
-	    &s->participations, err) < 0 ||
-	    get_u64(rec, "ftrl.separation", 1, FL_TREE_MAX_ROUNDS,
-	    &s->separation, err) < 0 ||
-	    get_double(rec, "ftrl.noise", &s->noise, err) < 0 ||
-	    get_double(rec, "ftrl.clip", &s->clip, err) < 0)
+	    fl_ftrl_meta_u64(rec, "ftrl.done", 0, s->rounds, &s->done,
+	    NOT_STATE, err) < 0 ||
+	    fl_ftrl_meta_u64(rec, "ftrl.participations", 1,
+	    FL_TREE_MAX_ROUNDS, &s->participations, NOT_STATE, err) < 0 ||
+	    fl_ftrl_meta_u64(rec, "ftrl.separation", 1, FL_TREE_MAX_ROUNDS,
+	    &s->separation, NOT_STATE, err) < 0 ||
+	    fl_ftrl_meta_positive(rec, "ftrl.noise", &s->noise, NOT_STATE,
+	    err) < 0 ||
+	    fl_ftrl_meta_positive(rec, "ftrl.clip", &s->clip, NOT_STATE,
+	    err) < 0)
 		return -1;
 	if (est == NULL || fl_tree_estimator_parse(est, &s->estimator) < 0)
 		return fl_error_set(err, FL_EFORMAT, "bad or missing "

@@ -24,6 +24,15 @@ fl_rng_next48(struct fl_rng *r)
 	return le64toh(v) & ((UINT64_C(1) << 48) - 1);
 }
 
+/* A DP-FTRL record's required metadata number (ftrl-state.c): in [min,
+ * max] (or positive and finite), fl_meta_u64's and fl_meta_double's
+ * messages; absent is "no 'KEY': ABSENT" (FL_EFORMAT). */
+int fl_ftrl_meta_u64(const struct fl_record *rec, const char *key,
+    uint64_t min, uint64_t max, uint64_t *v, const char *absent,
+    struct fl_error *err);
+int fl_ftrl_meta_positive(const struct fl_record *rec, const char *key,
+    double *v, const char *absent, struct fl_error *err);
+
 /* The ring modulus of a record: "modulus", 2^64 written out as 0; absent
  * leaves 0. */
 int fl_dp_ring_modulus(const struct fl_record *rec, uint64_t *modulus,
