@@ -339,6 +339,7 @@ with open("rl.flt", "wb") as f:
 	fl-clip-noise --adapt --seed a -o a.flt agg.flt
 	run -0 fl-inspect --get dp.indicator-noise a.flt
 	assert_output 80
+	not_under_sanitizers "200 draws of a statistical test"
 	# Over many seeds, the noised fraction has the right spread: sd 80/800.
 	for s in $(seq 200); do
 		fl-clip-noise --adapt --seed "$s" agg.flt | fl-inspect --get dp.clip-fraction

@@ -297,6 +297,8 @@ per_process() {
 	if [ -n "${FL_QEMU:-}" ]; then
 		skip "one process per mutant is too slow under qemu"
 	fi
+	# the all-at-once tests below read every mutant with the leak check
+	sweep_without_leak_check
 }
 
 # The bit flips of each sweep: all of them, or every 8th under the
@@ -346,6 +348,17 @@ flips() { # BITS
 	run bash -c 'fl-inspect --check t/*.flt 2>&1 |
 	    grep -Evc "^fl-inspect: t/t[0-9]{5}\.flt: record 1: truncated record: "'
 	assert_output 0
+	# The records of the one-process-per-prefix tests above, all at once
+	# (under the sanitizers, the leak check of their paths is here).
+	for f in update meta-only update-z; do
+		"$PYTHON" "$TOP/tests/mutate.py" write truncations \
+		    "$GOLDEN/$f.flt" "$f"
+		n=$(ls "$f" | wc -l)
+		run --separate-stderr fl-inspect --check "$f"/*.flt
+		assert_no_crash
+		assert_equal "$status" 1
+		assert_equal "${#stderr_lines[@]}" "$n"
+	done
 	# Through a pipe the reader cannot stat the size: a sample.
 	for f in t/t*[05]0.flt t/t*[16]6.flt; do
 		run --separate-stderr bash -c 'cat "$1" | fl-inspect --check' _ "$f"

@@ -118,6 +118,8 @@ PY
 		step=3
 		limit=:
 	fi
+	# (the leak check is below, every case in one process)
+	sweep_without_leak_check
 	# One shell runs them all: ulimit binds each program it starts.
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	bash -c "$limit"'
@@ -147,4 +149,16 @@ PY
 	# Nearly all are refused; the valid ones are the few honest shapes.
 	run grep -c '|fl-inspect|1|' results
 	[ "$output" -ge $((1100 / step)) ] || fail "only $output refused"
+	# Every case in one process (buffers reused from one to the next),
+	# with the sanitizers' leak check: one line per refused record, each
+	# naming its file, nothing else (a sanitizer's report is not).
+	ASAN_OPTIONS=${ASAN_OPTIONS%detect_leaks=0} \
+	    run --separate-stderr fl-inspect --check hh/h*.flt
+	assert_no_crash
+	assert_equal "$status" 1
+	[ "${#stderr_lines[@]}" -ge 1100 ] ||
+	    fail "only ${#stderr_lines[@]} refused at once"
+	run awk '!/^fl-inspect: hh\/h[0-9]+\.flt: / { print; bad = 1 } END { exit bad }' \
+	    <<< "$stderr"
+	assert_success
 }
