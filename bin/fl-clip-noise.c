@@ -60,7 +60,8 @@ static const char options[] =
     "  -o, --output=FILE         write to FILE atomically instead of stdout\n"
     "      --participation=FILE  DP-FTRL: this device's record of the rounds it\n"
     "                            took part in; refuse an update that breaks\n"
-    "                            the pattern, else record its round (0600)\n"
+    "                            the pattern, else record its round (0600);\n"
+    "                            one a device: the Nth for the Nth record\n"
     "      --participations=K    with --participation: at most K rounds\n"
     "                            (default 1)\n"
     "      --per-tensor[=SPLIT]  clip each tensor to its share of C: equal\n"
@@ -83,7 +84,8 @@ struct opts {
 	struct fl_dp_noise noise;       /* noise.noise NAN: no noise */
 	double clip_lr, target_quantile;
 	const char *seed;
-	const char *participation;      /* NULL: no pattern kept */
+	const char **participation;     /* every --participation, in order */
+	size_t nparticipation;          /* 0: no pattern kept */
 	uint64_t parts, sep;
 	int adapt;
 	struct fl_select sel;           /* --only, --exclude */
@@ -118,12 +120,16 @@ clip_record(const struct opts *o, struct fl_record *rec,
  * --participation: the update of round R leaves only if this device's
  * record says the pattern allows it; the record is replaced (0600,
  * atomically) before the update is written, so that an update that may
- * have left is never forgotten.  One update a run.
+ * have left is never forgotten.  The Nth record of the stream is the
+ * device of the Nth --participation (a simulation's batch of devices in
+ * one run, each as its own run would do); a record beyond them is
+ * refused.
  */
 static void
 participate(const struct opts *o, struct fl_record *rec,
-    const struct tool_input *in)
+    const struct tool_input *in, unsigned long index)
 {
+	const char *file;
 	struct fl_participation p = { 0, 0 };
 	struct fl_record pr;
 	struct fl_atomic at;
@@ -132,35 +138,37 @@ participate(const struct opts *o, struct fl_record *rec,
 	uint64_t round;
 	FILE *fp;
 
-	if (in->recno > 1)
-		tool_die("%s: record %lu: --participation takes one update a "
-		    "run", in->name, in->recno);
+	if (index >= o->nparticipation)
+		tool_die("%s: record %lu: --participation takes one update "
+		    "per file (%zu given)", in->name, in->recno,
+		    o->nparticipation);
+	file = o->participation[index];
 	if (r == NULL || fl_parse_u64(r, 0, UINT64_MAX - 1, &round, &err) < 0)
 		tool_die("%s: record %lu: no round (or a bad one): "
 		    "--participation needs the update's round", in->name,
 		    in->recno);
 	fl_record_init(&pr);
-	if ((fp = fopen(o->participation, "rb")) != NULL) {
+	if ((fp = fopen(file, "rb")) != NULL) {
 		fclose(fp);
-		tool_read_one(o->participation, &pr);
+		tool_read_one(file, &pr);
 		if (fl_participation_from_record(&p, &pr, &err) < 0)
-			tool_die("%s: record 1: %s", o->participation, err.msg);
+			tool_die("%s: record 1: %s", file, err.msg);
 		fl_record_free(&pr);
 		fl_record_init(&pr);
 	}
 	if (fl_participation_take(&p, round, o->parts ? o->parts : 1,
 	    o->sep ? o->sep : 1, &err) < 0)
 		tool_die("%s: record %lu: refused: %s (%s)", in->name,
-		    in->recno, err.msg, o->participation);
+		    in->recno, err.msg, file);
 	if (fl_participation_to_record(&pr, &p, &err) < 0 ||
-	    fl_atomic_open(&at, o->participation, 0600, &err) < 0)
-		tool_die("%s: %s", o->participation, err.msg);
+	    fl_atomic_open(&at, file, 0600, &err) < 0)
+		tool_die("%s: %s", file, err.msg);
 	if (fl_record_write(at.fp, &pr, 0, &err) < 0) {
 		fl_atomic_abort(&at);
-		tool_die("%s: %s", o->participation, err.msg);
+		tool_die("%s: %s", file, err.msg);
 	}
 	if (fl_atomic_commit(&at, &err) < 0)
-		tool_die("%s: %s", o->participation, err.msg);
+		tool_die("%s: %s", file, err.msg);
 	fl_record_free(&pr);
 }
 
@@ -299,6 +307,8 @@ main(int argc, char **argv)
 
 	tool_init(usage, argv);
 	fl_select_init(&o.sel);
+	/* Every --participation is one of argv's words: argc bounds them. */
+	o.participation = tool_malloc((size_t)argc * sizeof(*o.participation));
 	while ((c = getopt_long(argc, argv, "c:hj:m:n:o:V", longopts,
 	    NULL)) != -1) {
 		if (tool_select_option(c, optarg, &o.sel))
@@ -352,7 +362,7 @@ main(int argc, char **argv)
 			o.seed = optarg;
 			break;
 		case OPT_PARTICIPATION:
-			o.participation = optarg;
+			o.participation[o.nparticipation++] = optarg;
 			break;
 		case OPT_PARTS:
 			o.parts = tool_opt_u64("--participations", optarg, 1,
@@ -407,10 +417,10 @@ main(int argc, char **argv)
 		tool_usage_error("--exact, --mechanism, --shares and "
 		    "--sensitivity need --noise");
 
-	if ((o.parts > 0 || o.sep > 0) && o.participation == NULL)
+	if ((o.parts > 0 || o.sep > 0) && o.nparticipation == 0)
 		tool_usage_error("--participations and --separation need "
 		    "--participation=FILE");
-	if (o.participation != NULL && (o.adapt || isnan(o.clip.clip)))
+	if (o.nparticipation > 0 && (o.adapt || isnan(o.clip.clip)))
 		tool_usage_error("--participation goes with a device's --clip");
 	if (o.seed != NULL)
 		fl_rng_seed_text(master, o.seed);
@@ -444,14 +454,15 @@ main(int argc, char **argv)
 				    factor);
 			free(factor);
 		}
+		if (o.nparticipation > 0)
+			participate(&o, &rec, &in, index);
 		index++;
-		if (o.participation != NULL)
-			participate(&o, &rec, &in);
 		tool_output_record(&out, &rec, 0);
 	}
 	sodium_memzero(master, sizeof(master));
 	fl_record_free(&rec);
 	fl_select_free(&o.sel);
+	free(o.participation);
 	tool_input_free(&in);
 	/* A stream that failed part-way is not published (the -o file is
 	 * removed at exit). */

@@ -442,6 +442,36 @@ PY
 	assert_equal "$status" 2
 }
 
+@test "fl-clip-noise --participation once per device: a batch's Nth record is the Nth device's, as its own run" {
+	for r in 5 6; do
+		fl-pack -m kind=update -m round=$r -t w:f32=3,4 -o a$r.flt
+		fl-pack -m kind=update -m round=$r -t w:f32=0,2 -o b$r.flt
+	done
+	pat=(--participations=2 --separation=3)
+	cat a5.flt b5.flt | fl-clip-noise -c 1 --participation=A.flt \
+	    --participation=B.flt "${pat[@]}" -o both.flt
+	fl-clip-noise -c 1 --participation=A1.flt "${pat[@]}" -o one-a.flt a5.flt
+	fl-clip-noise -c 1 --participation=B1.flt "${pat[@]}" -o one-b.flt b5.flt
+	cmp both.flt <(cat one-a.flt one-b.flt)
+	cmp A.flt A1.flt
+	cmp B.flt B1.flt
+	# One device too soon: the batch fails, nothing is written, and the
+	# records of the devices before it keep their round (it may have left).
+	cp A.flt A.before
+	run --separate-stderr bash -c 'cat b6.flt a6.flt | fl-clip-noise -c 1 \
+	    --participation=B.flt --participation=A.flt "$@" -o late.flt' _ "${pat[@]}"
+	assert_equal "$status" 1
+	[[ $stderr == *"record 1: refused: too soon: round 6 is 1 after this device's last one (5)"*"(B.flt)"* ]]
+	[ ! -e late.flt ]
+	cmp A.flt A.before
+	# More records than devices: refused, naming the count.
+	run --separate-stderr bash -c 'cat a5.flt b5.flt | fl-clip-noise -c 1 \
+	    --participation=C.flt -o two.flt'
+	assert_equal "$status" 1
+	[[ $stderr == *"<stdin>: record 2: --participation takes one update per file (1 given)"* ]]
+	[ ! -e two.flt ]
+}
+
 @test "ftrl: the README's DP-FTRL commands run as written" {
 	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3 -o global.flt
 	fl-pack -m kind=update -m round=0 -t w:f32=3,4,0 -o update.flt
