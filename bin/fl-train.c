@@ -130,10 +130,11 @@ record_specific(const char *key)
 	for (int i = 0; keys[i]; i++)
 		if (strcmp(key, keys[i]) == 0)
 			return 1;
-	/* ledger.*: the server's anchor of its ledger (fl-apply --ledger)
-	 * stays with the model. */
+	/* ledger.*: the server's anchor of its ledger (fl-apply --ledger),
+	 * and ftrl.*: the DP-FTRL tree that made the model, stay with the
+	 * model (an update carrying them could not be masked). */
 	return strncmp(key, "dp.", 3) == 0 || strncmp(key, "q.", 2) == 0 ||
-	    strncmp(key, "ledger.", 7) == 0;
+	    strncmp(key, "ledger.", 7) == 0 || strncmp(key, "ftrl.", 5) == 0;
 }
 
 /* What every data set of a run shares. */

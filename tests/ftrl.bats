@@ -472,6 +472,19 @@ PY
 	[ ! -e two.flt ]
 }
 
+@test "fl-train: an update from a DP-FTRL model leaves the tree's ftrl.* keys with the model" {
+	fl-init -a mlp:4-3-2 --seed 1 -o m0.flt
+	fl-split --synthetic 40 --features 4 --classes 2 --seed 1 -n 2 -p d > /dev/null
+	fl-train -q -m m0.flt d0.flt | fl-clip-noise -c 1 | fl-aggregate -r sum |
+	    fl-apply -m m0.flt --ftrl=tree.flt --ftrl-init --noise=1 --clip=1 \
+		--rounds=4 -o m1.flt
+	[ -n "$(fl-inspect -g ftrl.tree m1.flt)" ]
+	fl-train -q -m m1.flt -o u.flt d1.flt
+	run fl-inspect u.flt
+	refute_output --partial "ftrl."
+	assert_equal "$(fl-inspect -g round u.flt)" 1
+}
+
 @test "ftrl: the README's DP-FTRL commands run as written" {
 	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3 -o global.flt
 	fl-pack -m kind=update -m round=0 -t w:f32=3,4,0 -o update.flt
