@@ -368,7 +368,7 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 	    "dp.mechanism", "dp.loss-bound" };
 	struct fl_tree tr;
 	struct fl_error err;
-	double c, scale = 1, sigma, g, sens;
+	double c, scale = 1, sigma, sens;
 	uint64_t t = st->done + 1, d = 0;
 	char q[FL_QUOTE], b1[FL_NUMBUF], b2[FL_NUMBUF];
 
@@ -403,7 +403,13 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 		    "denominator (--denominator)", name, kind ?
 		    fl_escape(q, sizeof(q), kind, strlen(kind)) : "(none)");
 	}
-	sigma = st->noise * st->clip * scale;
+	/* Snapping to the grid moves a sum by g/2 a coordinate at most: the
+	 * round's sensitivity is C' = C + g sqrt(d) (as fl-clip-noise's
+	 * dp.sensitivity).  The noise is sized on C', so the multiplier
+	 * accounted is the tree's own (the plan's), not a hair below. */
+	for (size_t i = 0; i < agg->ntensors; i++)
+		d += agg->tensors[i].numel;
+	sigma = fl_noise_sigma_for(st->noise, st->clip * scale, d, &sens);
 	fl_tree_init(&tr, st->secret, st->tree_id, st->estimator, sigma);
 	tr.threads = threads;
 	for (size_t i = 0; i < agg->ntensors; i++) {
@@ -415,14 +421,8 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 		 * whatever the aggregate holds. */
 		if (fl_tree_noise_tensor(x, idx, t, &tr, &err) < 0)
 			tool_die("%s: record 1: %s", name, err.msg);
-		d += x->numel;
 	}
 	fl_tree_wipe(&tr);
-	/* Snapping to the grid moves a sum by g/2 a coordinate at most: the
-	 * round's sensitivity is C' = C + g sqrt(d) (as fl-clip-noise's
-	 * dp.sensitivity), and the multiplier to account sigma / C'. */
-	g = fl_noise_grid(sigma);
-	sens = st->clip * scale + g * sqrt((double)d);
 	if (fl_meta_setf(model, &err, "ftrl.tree", "%016llx",
 	    (unsigned long long)st->tree_id) < 0 ||
 	    fl_meta_setf(model, &err, "ftrl.round", "%llu",

@@ -485,6 +485,23 @@ PY
 	assert_equal "$(fl-inspect -g round u.flt)" 1
 }
 
+@test "fl-apply --ftrl: the multiplier charged is the one asked, not a hair below (the grid's sensitivity is in the noise)" {
+	# 51,000 coordinates: the grid's g sqrt(d) is 0.09% of the clip bound.
+	yes 0 | head -n 51000 | tr '\n' ' ' > zeros
+	fl-pack -m kind=model -m round=0 -t "w:f32=@zeros" -o m0.flt
+	fl-pack -m kind=update -m round=0 -t "w:f32=@zeros" | fl-clip-noise -c 0.5 |
+	    fl-aggregate -r sum -o a.flt
+	fl-apply -m m0.flt --ftrl=st.flt --ftrl-init --noise=1.58806 --clip=0.5 \
+	    --rounds=12 --participations=2 --separation=10 -o m1.flt a.flt
+	zeff=$(fl-inspect -g ftrl.noise-effective m1.flt)
+	ge "$zeff" 1.58806
+	near "$zeff" 1.58806 1e-12
+	# So the ledger's exact epsilon of the whole tree is the plan's.
+	plan=$(fl-account -m tree -z 1.58806 -T 12 --participations=2 --separation=10 -j)
+	got=$(fl-account -m tree -z "$zeff" -T 12 --participations=2 --separation=10 -j)
+	near "$(json_field "$got" epsilon)" "$(json_field "$plan" epsilon)" 1e-9
+}
+
 @test "ftrl: the README's DP-FTRL commands run as written" {
 	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3 -o global.flt
 	fl-pack -m kind=update -m round=0 -t w:f32=3,4,0 -o update.flt

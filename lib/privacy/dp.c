@@ -369,6 +369,21 @@ fl_noise_grid(double sigma)
 	return ldexp(1, e - 1 - GRID_BITS);
 }
 
+double
+fl_noise_sigma_for(double z, double bound, uint64_t d, double *sens)
+{
+	double sigma = z * bound, g = 0, root = sqrt((double)d);
+
+	/* sigma only grows, so g does, through powers of two: a handful
+	 * of steps reach the g of the sigma it gives. */
+	for (int i = 0; i < 64 && fl_noise_grid(sigma) != g; i++) {
+		g = fl_noise_grid(sigma);
+		sigma = z * (bound + g * root);
+	}
+	*sens = bound + g * root;
+	return sigma;
+}
+
 struct job {
 	struct fl_tensor *t;
 	const struct fl_noise *nz;

@@ -162,6 +162,14 @@ void fl_scale_tensors(struct fl_tensor **ts, size_t n, double f);
  * sigma/grid in [2^18, 2^19). */
 double fl_noise_grid(double sigma);
 
+/* The noise std sigma that gives d coordinates snapped to
+ * fl_noise_grid(sigma) the multiplier z: snapping moves a sum by up to
+ * g/2 a coordinate, so the sensitivity is bound + g sqrt(d), and
+ * sigma = z (bound + g sqrt(d)) with g the grid of sigma itself (a fixed
+ * point, found in a few steps: g takes power-of-two values).  Sets
+ * *sens to that sensitivity. */
+double fl_noise_sigma_for(double z, double bound, uint64_t d, double *sens);
+
 /* Add noise to t in place; tensor_index tells its streams apart. */
 int fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
     const struct fl_noise *nz, struct fl_error *err);
