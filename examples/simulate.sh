@@ -28,6 +28,15 @@
 #
 #   examples/simulate.sh [options]      (--help lists them)
 #
+# With --ftrl the cohorts are not sampled: the devices come in the order
+# they are available (here a fixed order from --seed, taken cohort by
+# cohort, round after round), so each takes part at most k times, at
+# least b = clients / cohort rounds apart; each device refuses to break
+# that pattern (fl-clip-noise --participation), adds no noise, and the
+# server adds DP-FTRL's tree noise to the unmasked sum (fl-apply --ftrl,
+# Honaker's estimator): the guarantee of Kairouz et al. 2021, rho-zCDP
+# for the declared pattern, with no sampling to trust.
+#
 # It prints a line per round (test accuracy, cohort, dropouts, epsilon so
 # far) and leaves in the work directory results.tsv, and results.png if
 # gnuplot is installed.
@@ -39,7 +48,7 @@ usage() {
 	cat <<'EOF'
 usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
            [-a arch] [--dropout=p] [--min-clients=m] [--no-privacy]
-           [--iid] [-j jobs] [-d dir] [--seed=text] [--synthetic]
+           [--iid] [-j jobs] [-d dir] [--seed=text] [--synthetic] [--ftrl]
 
   -a ARCH          model (default mlp:784-64-10)
   -b N             client batch size (16)
@@ -50,6 +59,8 @@ usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
       --dropout=P  probability that a sampled client drops, at a stage of
                    the protocol drawn at random (0.05)
   -e EPS           user-level epsilon after all rounds (6)
+      --ftrl       DP-FTRL instead of sampling: cohorts in the order the
+                   devices are available, tree noise added by the server
       --iid        IID clients instead of Dirichlet(0.5) label skew
   -j N             clients run in parallel (default: the CPUs)
       --local-epochs=E  client epochs (1)
@@ -71,7 +82,7 @@ EOF
 
 N=3000 COHORT=150 ROUNDS=40 EPS=6 DELTA=1e-5 ARCH=mlp:784-64-10
 DROP=0.05 PRIVATE=1 JOBS=$(nproc 2>/dev/null || echo 2) DIR='' SEED=demo
-SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0 MINC=10 SEEDED=0
+SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0 MINC=10 SEEDED=0 FTRL=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-a) ARCH=$2; shift ;;
@@ -93,12 +104,25 @@ while [ $# -gt 0 ]; do
 	--server-lr=*) SLR=${1#*=} ;;
 	--synthetic) SYNTH=1 ;;
 	--iid) IID=1 ;;
+	--ftrl) FTRL=1 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 	shift
 done
 [ -n "${FL_BIN:-}" ] && PATH=$FL_BIN:$PATH
+if [ "$FTRL" = 1 ]; then
+	if [ "$PRIVATE" = 0 ] || [ "$SEEDED" = 1 ]; then
+		echo "simulate.sh: --ftrl draws no cohorts and is private:" \
+		    "not with --no-privacy or --seeded-cohorts" >&2
+		exit 2
+	fi
+	if ! [ "$COHORT" -ge 1 ] 2> /dev/null || ! [ "$COHORT" -le "$N" ]; then
+		echo "simulate.sh: --ftrl: the cohort must be 1 to the" \
+		    "population ($N)" >&2
+		exit 2
+	fi
+fi
 # By default in memory (/dev/shm) when there is one: nothing of a
 # simulation needs to survive a crash.
 if [ -z "$DIR" ]; then
@@ -154,9 +178,32 @@ W=$((N - 1))
 W=${#W}
 
 fl-init -a "$ARCH" --seed "$SEED" -o global.flt
-rm -f state.flt budget.ledger
+rm -f state.flt budget.ledger tree.flt
 q=$(awk -v c="$COHORT" -v n="$N" 'BEGIN { printf "%.8g", c / n }')
-if [ "$PRIVATE" = 1 ]; then
+if [ "$FTRL" = 1 ]; then
+	# The participation pattern the availability order keeps: round t
+	# takes the devices at places (t-1) C to t C - 1 (mod N) of the
+	# order, so two rounds of one device are at least floor(N / C)
+	# apart, and ROUNDS rounds hold at most k of them.
+	SEP=$((N / COHORT))
+	PARTS=$(((ROUNDS - 1) / SEP + 1))
+	plan=$(fl-account -m tree --target-epsilon "$EPS" -d "$DELTA" \
+	    -T "$ROUNDS" --participations "$PARTS" --separation "$SEP") ||
+	    exit 1
+	Z=$(echo "$plan" | awk '{ for (i = 1; i < NF; i++)
+		if ($i == "noise") print $(i + 1) }')
+	RHO=$(echo "$plan" | awk '{ for (i = 1; i < NF; i++)
+		if ($i == "rho") print $(i + 1) }')
+	# The update is the noised sum over the cohort, a public number.
+	ETA=$(awk -v e="$SLR" -v c="$COHORT" 'BEGIN { printf "%.10g", e / c }')
+	CLIP=0.5 SHARES=1
+	export PARTS SEP
+	draw avail "$N" | sort -k2,2 -k1,1n | cut -d' ' -f1 > availability
+	echo "# $data: $N clients, cohorts of $COHORT in the order they are" \
+	    "available, $ROUNDS rounds: DP-FTRL, each device at most $PARTS" \
+	    "times, $SEP rounds apart; tree noise multiplier $Z: rho $RHO," \
+	    "epsilon $EPS at delta $DELTA"
+elif [ "$PRIVATE" = 1 ]; then
 	SIGMA_B=$(awk -v c="$COHORT" 'BEGIN { print c / 10 }')
 	DIM=$(echo "$ARCH" | awk -F'[:-]' '{ n = 0
 		for (i = 2; i < NF; i++) n += ($i + 1) * $(i + 1)
@@ -269,6 +316,21 @@ clients() {
 		    --each "${shards[@]}" -o "$d/u$1.flt"
 		return
 	fi
+	if [ "$FTRL" = 1 ]; then
+		# No noise on the device: the server's tree adds it.  Each
+		# device keeps its own record of the rounds it took part in.
+		local parts=()
+		for i; do parts+=(--participation "ids/c$i.part"); done
+		fl-train -q -m global.flt -e "$EPOCHS" -b "$BATCH" --lr "$LR" \
+		    --each "${shards[@]}" |
+		    fl-clip-noise -c "$CLIP" "${parts[@]}" \
+			--participations "$PARTS" --separation "$SEP" |
+		    fl-quantize --ring 32 --clients "$COHORT" \
+			--rotation-seed "round-$t" |
+		    fl-mask "${keys[@]}" -r "$d/roster.flt" -s "$d/shares.flt" \
+			-o "$d/m$1.flt"
+		return
+	fi
 	fl-train -q -m global.flt -e "$EPOCHS" -b "$BATCH" --lr "$LR" \
 	    --each "${shards[@]}" |
 	    fl-clip-noise -c "$CLIP" --indicator |
@@ -280,7 +342,7 @@ clients() {
 		-o "$d/m$1.flt"
 }
 export -f clients identity keygen share confirm reveal forget
-export PRIVATE EPOCHS BATCH LR CLIP Z COHORT SIGMA_B W MINC
+export PRIVATE EPOCHS BATCH LR CLIP Z COHORT SIGMA_B W MINC FTRL
 
 # threshold ROSTER: t, the shares that rebuild a secret.
 threshold() {
@@ -296,6 +358,18 @@ quorum() {
 # overwrites and removes its key file.
 end_round() {
 	cut -d' ' -f1 round/stage | batch forget
+}
+# aborted WHY: the round ends without a model; false when the run must
+# stop there: a DP-FTRL round is not retried with other devices, whose
+# places in the availability order would break the declared separation
+# (a deployment would release the tree's next round on an empty sum).
+aborted() {
+	end_round
+	echo "round $t aborted ($1): the model stays" >&2
+	if [ "$FTRL" = 1 ]; then
+		echo "round $t: DP-FTRL keeps to its schedule; stopping" >&2
+		return 1
+	fi
 }
 
 if [ "$PRIVATE" = 1 ]; then
@@ -331,7 +405,14 @@ for t in $(seq 1 "$ROUNDS"); do
 	# (The round is the model's, which the updates and the sum carry.)
 	MR=$(fl-inspect -g round global.flt)
 	export MR
-	if [ "$SEEDED" = 1 ]; then
+	if [ "$FTRL" = 1 ]; then
+		# Whoever is available next: no coin, nothing to charge for.
+		awk -v t="$t" -v c="$COHORT" -v n="$N" '
+		    { a[NR - 1] = $1 }
+		    END { for (j = 0; j < c; j++) print a[((t - 1) * c + j) % n] }' \
+		    availability | sort -n > round/sampled
+		notprivate=
+	elif [ "$SEEDED" = 1 ]; then
 		fl-account --sample -q "$q" -N "$N" --round "$MR" \
 		    --seed "$SEED:cohort$t" -o round/cohort.flt 2> /dev/null
 		notprivate=--not-private
@@ -340,7 +421,7 @@ for t in $(seq 1 "$ROUNDS"); do
 		    -o round/cohort.flt
 		notprivate=
 	fi
-	fl-inspect -d clients round/cohort.flt > round/sampled
+	[ "$FTRL" = 1 ] || fl-inspect -d clients round/cohort.flt > round/sampled
 	draw "drop$t" "$N" | awk -v p="$DROP" 'NR == FNR { s[$1]; next }
 	    ($1 in s) { st = ($2 < p) ? 1 + int(3 * $2 / p) : 0
 		print $1, (st > 3 ? 3 : st) }' round/sampled - > round/stage
@@ -359,19 +440,15 @@ for t in $(seq 1 "$ROUNDS"); do
 		if [ "$sampled" -lt "$MINC" ] || [ "$sampled" -lt "$SHARES" ] ||
 		    ! cat round/c*.pub | fl-mask --make-roster -e enrolment.flt \
 			--dropout "$TOLERATE" -o round/roster.flt; then
-			end_round
-			echo "round $t aborted ($sampled keys): the model" \
-			    "stays" >&2
-			continue
+			aborted "$sampled keys" && continue
+			break
 		fi
 		awk '$2 != 1 { print $1 }' round/stage | batch share
 		# Fewer shared than the threshold: no client could mask.
 		shared=$(awk '$2 != 1' round/stage | wc -l)
 		if [ "$shared" -lt "$(threshold round/roster.flt)" ]; then
-			end_round
-			echo "round $t aborted ($shared shared): the model" \
-			    "stays" >&2
-			continue
+			aborted "$shared shared" && continue
+			break
 		fi
 		cat round/c*.shares > round/shares.flt
 		awk '$2 == 0 || $2 == 3 { print $1 }' round/stage | batch clients
@@ -383,10 +460,8 @@ for t in $(seq 1 "$ROUNDS"); do
 		# (the sum would carry less noise): the server gives up at once.
 		if [ "$survivors" -lt "$(quorum round/roster.flt)" ] ||
 		    [ "$survivors" -lt "$SHARES" ]; then
-			end_round
-			echo "round $t aborted ($survivors survivors): the" \
-			    "model stays" >&2
-			continue
+			aborted "$survivors survivors" && continue
+			break
 		fi
 		# The consistency round: the survivors sign the survivor list;
 		# the server forwards the signatures to all of them, and each
@@ -400,34 +475,60 @@ for t in $(seq 1 "$ROUNDS"); do
 		    --shares round/shares.flt --reveals round/reveals.flt \
 		    -o round/sum.flt round/m*.flt
 		then
-			end_round
-			echo "round $t aborted: the model stays" >&2
-			continue
-		fi
-		end_round
-		# Charge the release as it happened (the survivors' noise)
-		# before using it.  The ledger is the gate: a release that
-		# would take epsilon over the budget is refused (exit 3), the
-		# sum is discarded and training stops.
-		if ! out=$(fl-account -l budget.ledger -s -B "$EPS" \
-		    -d "$DELTA" ${notprivate:+"$notprivate"} \
-		    --cohort round/cohort.flt round/sum.flt); then
-			rm -f round/sum.flt
-			echo "round $t: the privacy budget is spent; stopping" >&2
+			aborted "too few reveals" && continue
 			break
 		fi
-		eps=$(echo "$out" | awk '{ for (i = 1; i < NF; i++)
-			if ($i == "epsilon") e = $(i + 1) } END { print e }')
-		# The mean over the planned survivors, a public number, not
-		# over the exact count (the fixed-denominator estimator): the
-		# released model then depends on the round's clients only
-		# through the noised sum.
-		fl-quantize -d --mean="$SURV" round/sum.flt |
-		    fl-clip-noise --adapt --indicator-noise "$SIGMA_B" \
-			-o round/mean.flt
-		CLIP=$(fl-inspect -g dp.clip-next round/mean.flt)
-		fl-apply -m global.flt -s state.flt --optimizer avgm \
-		    --server-lr "$SLR" -o global.flt round/mean.flt
+		end_round
+		if [ "$FTRL" = 1 ]; then
+			# The tree's noise on the decoded sum: the new model is
+			# the release, charged to the ledger before it is used.
+			init=()
+			[ -e tree.flt ] || init=(--ftrl-init --noise "$Z" \
+			    --clip "$CLIP" --rounds "$ROUNDS" --participations \
+			    "$PARTS" --separation "$SEP" --estimator honaker)
+			fl-quantize -d round/sum.flt |
+			    fl-apply -m global.flt --ftrl tree.flt "${init[@]}" \
+				--server-lr "$ETA" -o round/next.flt
+			# (-a exact: the tree's releases compose into one
+			# Gaussian mechanism, whose exact epsilon the plan
+			# used; a round that completes no new node charges
+			# nothing, which fl-account says on stderr.)
+			if ! out=$(fl-account -l budget.ledger -a exact -s \
+			    -B "$EPS" -d "$DELTA" round/next.flt \
+			    2> round/account.err); then
+				cat round/account.err >&2
+				echo "round $t: the privacy budget is spent;" \
+				    "stopping" >&2
+				break
+			fi
+			eps=$(echo "$out" | awk '{ for (i = 1; i < NF; i++)
+				if ($i == "epsilon") e = $(i + 1) } END { print e }')
+			mv round/next.flt global.flt
+		else
+			# Charge the release as it happened (the survivors' noise)
+			# before using it.  The ledger is the gate: a release that
+			# would take epsilon over the budget is refused (exit 3), the
+			# sum is discarded and training stops.
+			if ! out=$(fl-account -l budget.ledger -s -B "$EPS" \
+			    -d "$DELTA" ${notprivate:+"$notprivate"} \
+			    --cohort round/cohort.flt round/sum.flt); then
+				rm -f round/sum.flt
+				echo "round $t: the privacy budget is spent; stopping" >&2
+				break
+			fi
+			eps=$(echo "$out" | awk '{ for (i = 1; i < NF; i++)
+				if ($i == "epsilon") e = $(i + 1) } END { print e }')
+			# The mean over the planned survivors, a public number, not
+			# over the exact count (the fixed-denominator estimator): the
+			# released model then depends on the round's clients only
+			# through the noised sum.
+			fl-quantize -d --mean="$SURV" round/sum.flt |
+			    fl-clip-noise --adapt --indicator-noise "$SIGMA_B" \
+				-o round/mean.flt
+			CLIP=$(fl-inspect -g dp.clip-next round/mean.flt)
+			fl-apply -m global.flt -s state.flt --optimizer avgm \
+			    --server-lr "$SLR" -o global.flt round/mean.flt
+		fi
 	fi
 	acc=$(fl-eval -j "$JOBS" -m global.flt "$TEST" |
 	    awk '$1 == "accuracy" { print $2 }')

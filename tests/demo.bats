@@ -105,10 +105,56 @@ EOF
 	assert_equal "$(fl-inspect -g round plain/global.flt)" 2
 }
 
+@test "simulate.sh --ftrl: cohorts by availability, no coin; devices keep the pattern; the tree's rounds spend the plan's epsilon" {
+	not_under_sanitizers "a whole simulation"
+	run -0 "$SIM" --synthetic -n 60 -c 15 -r 6 -e 8 --dropout=0.1 \
+	    --seed=bats --ftrl -j 2 -d sim
+	# 60 clients, 15 a round: each at most twice, 4 rounds apart.
+	assert_line --regexp '^# synthetic data: 60 clients, cohorts of 15 in the order they are available, 6 rounds: DP-FTRL, each device at most 2 times, 4 rounds apart; tree noise multiplier [0-9.]+: rho [0-9.]+, epsilon 8 at delta 1e-5$'
+	[ "$(wc -l < sim/results.tsv)" -eq 7 ]
+	# Every round took 15 devices; the epsilon grows to the plan's 8 at
+	# the last round, exactly (the multiplier charged is the plan's).
+	awk -F'\t' 'NR > 1 { if ($3 != 15 || $4 + $5 != 15 || $6 > 8) exit 1; e = $6 }
+	    END { exit !(e > 7.999) }' sim/results.tsv
+	assert_equal "$(fl-inspect -g round sim/global.flt)" 6
+	assert_equal "$(fl-inspect -g ftrl.round sim/global.flt)" 6
+	# The ledger holds the tree's rows (no sampling) and, exactly, the plan.
+	run -0 fl-account -l sim/budget.ledger -a exact
+	assert_line --regexp '^epsilon 7\.99[0-9]* delta 1e-05 accountant exact'
+	! grep -q 'not-private' sim/budget.ledger
+	# Each device's own record of its rounds: 0600, at most 2 of them;
+	# the order repeats every 4 rounds, so rounds 1 and 5 (the model's
+	# rounds 0 and 4), and 2 and 6, took the same devices.
+	twice=0
+	for f in sim/ids/c*.part; do
+		assert_equal "$(stat -c %a "$f")" 600
+		c=$(fl-inspect -g participation.count "$f")
+		[ "$c" -le 2 ]
+		if [ "$c" = 2 ]; then
+			twice=$((twice + 1))
+			last=$(fl-inspect -g participation.last "$f")
+			[ "$last" = 4 ] || [ "$last" = 5 ]
+		fi
+	done
+	n=$(ls sim/ids/c*.part | wc -l)
+	[ "$n" -le 60 ]
+	[ "$n" -ge 50 ]
+	# (a device that dropped before training recorded nothing: no file,
+	# or one round)
+	[ "$twice" -ge 20 ]
+	[ "$twice" -le 30 ]
+	# The tree's state is the server's, 0600.
+	assert_equal "$(stat -c %a sim/tree.flt)" 600
+}
+
 @test "simulate.sh: usage" {
 	run -0 "$SIM" --help
 	assert_line --partial 'usage: simulate.sh'
 	run -2 "$SIM" --bogus
+	run -2 "$SIM" --ftrl --no-privacy
+	assert_output --partial "--ftrl draws no cohorts and is private"
+	run -2 "$SIM" --ftrl -n 10 -c 20
+	assert_output --partial "--ftrl: the cohort must be 1 to the population (10)"
 }
 
 @test "simulate.sh: shellcheck" {

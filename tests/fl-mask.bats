@@ -398,7 +398,8 @@ EOF
 	    --client n2 -i m2.id -o out.flt
 	assert_equal "$status" 1
 	assert_equal "$stderr" "fl-mask: m2.id: exists: a device's identity is made once"
-	[ ! -e n1.id ] && [ ! -e out.flt ]
+	[ ! -e n1.id ]
+	[ ! -e out.flt ]
 	# An identity per key file for --keygen and --confirm, in order;
 	# several -k are not for the operator's and server's steps; an
 	# identity file per --client, each client once.
@@ -412,7 +413,9 @@ EOF
 		# shellcheck disable=SC2086
 		run --separate-stderr fl-mask $args -o out.flt
 		assert_equal "$status" 2
-		[ ! -e out.flt ] && [ ! -e x1.key ] && [ ! -e n1.id ]
+		[ ! -e out.flt ]
+		[ ! -e x1.key ]
+		[ ! -e n1.id ]
 	done
 }
 
@@ -1192,7 +1195,8 @@ EOF
 	    -i ab.id --operator op.pub -o ab.idpub
 	assert_equal "$status" 1
 	[[ $stderr == *"invalid --client"* ]] || fail "stderr: $stderr"
-	[ ! -e ab.id ] && [ ! -e ab.idpub ]
+	[ ! -e ab.id ]
+	[ ! -e ab.idpub ]
 }
 
 @test "usage errors exit 2" {

@@ -111,7 +111,8 @@ PY
 		[ "$s" -lt "$min" ] && min=$s
 		[ "$s" -gt "$max" ] && max=$s
 	done
-	[ "$min" -ge 20 ] && [ "$max" -gt $((2 * min)) ]
+	[ "$min" -ge 20 ]
+	[ "$max" -gt $((2 * min)) ]
 }
 
 @test "fl-split: IDX input keeps the pixels as bytes" {

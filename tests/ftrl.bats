@@ -185,7 +185,8 @@ refused() {
 		run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init \
 		    --noise=1 --clip=0.5 --rounds=4 "$bad" a3.flt -o x.flt
 		assert_equal "$status" 1
-		[ ! -e st.flt ] && [ ! -e x.flt ]
+		[ ! -e st.flt ]
+		[ ! -e x.flt ]
 	done
 }
 
