@@ -97,7 +97,9 @@ pipeline() {
 		mkdir "$mode"
 		(cd "$mode" && pipeline "$mode") || fail "the $mode pipeline failed"
 	done
-	[ -s sep/ring.flt ] && [ -s sep/cohort.flt ] && [ -s sep/c1.pub ]
+	[ -s sep/ring.flt ]
+	[ -s sep/cohort.flt ]
+	[ -s sep/c1.pub ]
 	assert_equal "$(cat sep/err.txt)" "fl-inspect: missing.flt: No such file or directory"
 	for mode in fl link; do
 		diff -r sep "$mode" || fail "the $mode pipeline's files differ"
