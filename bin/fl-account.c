@@ -314,6 +314,8 @@ tree_write(FILE *fp, const struct fl_tree_privacy *t, const struct opts *o,
 		fprintf(fp, ",\"conversion\":\"exact-gaussian\","
 		    "\"epsilon_at_1e-10\":");
 		fl_json_number(fp, t->epsilon10);
+		fprintf(fp, ",\"zcdp_epsilon_at_1e-10\":");
+		fl_json_number(fp, t->epsilon10_rdp);
 		fprintf(fp, ",\"noise\":");
 		fl_json_number(fp, t->noise);
 		fprintf(fp, ",\"sensitivity\":");
@@ -333,8 +335,8 @@ tree_write(FILE *fp, const struct fl_tree_privacy *t, const struct opts *o,
 	else
 		fprintf(fp, "rho %.6g epsilon %.6g delta %.6g", t->rho,
 		    t->epsilon, t->delta);
-	fprintf(fp, " conversion exact-gaussian epsilon-at-1e-10 %.6g",
-	    t->epsilon10);
+	fprintf(fp, " conversion exact-gaussian epsilon-at-1e-10 %.6g "
+	    "zcdp-epsilon-at-1e-10 %.6g", t->epsilon10, t->epsilon10_rdp);
 	if (!solved)
 		fprintf(fp, " noise %.6g", t->noise);
 	fprintf(fp, " sensitivity %.6g rounds %llu participations %llu "

@@ -273,6 +273,28 @@ print(delta(math.sqrt(2 * 1.25), 3))")
 	assert_output --partial "rho 1.25 "
 }
 
+@test "fl-account -m tree: Gboard's conversion of rho to epsilon at 1e-10 is Python's minimisation over the order (0.81 -> 8.9 as published)" {
+	# T = 1, single participation: D = 1, rho = 1 / (2 z^2).
+	for rho in 0.2 0.81 2; do
+		z=$($PYTHON -c "import math; print(repr(1 / math.sqrt(2 * $rho)))")
+		out=$(fl-account -m tree -z "$z" -T 1 -j)
+		near "$(json_field "$out" rho)" "$rho" 1e-9
+		want=$($PYTHON -c "
+import math
+rho = $rho
+f = lambda a: a * rho + math.log1p(-1 / a) + (-math.log(1e-10) - math.log(a)) / (a - 1)
+lo, hi = 1 + 1e-9, 1e5
+for _ in range(400):
+    m1, m2 = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+    if f(m1) < f(m2): hi = m2
+    else: lo = m1
+print(repr(f((lo + hi) / 2)))")
+		near "$(json_field "$out" zcdp_epsilon_at_1e-10)" "$want" 1e-9
+	done
+	out=$(fl-account -m tree -z "$($PYTHON -c 'print(repr(1 / (1.62 ** 0.5)))')" -T 1)
+	[[ $out == *" zcdp-epsilon-at-1e-10 8.92221 "* ]] || fail "$out"
+}
+
 @test "fl-account -m tree: k participations b apart: the sensitivity is Python's brute force over every allowed pattern" {
 	local T k b out
 	for T in 9 12 16; do

@@ -282,6 +282,10 @@ unit() {
 	unit tree_sens
 }
 
+@test "unit: zcdp_rdp" {
+	unit zcdp_rdp
+}
+
 @test "unit: codec_ring" {
 	unit codec_ring
 }

@@ -135,6 +135,7 @@ fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z, int given_eps,
 		out->epsilon = fl_zcdp_epsilon(out->rho, given);
 	}
 	out->epsilon10 = fl_zcdp_epsilon(out->rho, 1e-10);
+	out->epsilon10_rdp = fl_zcdp_epsilon_rdp(out->rho, 1e-10);
 	out->bound = given_eps ? NAN : fl_zcdp_bound(out->rho, given);
 	return 0;
 }

@@ -938,12 +938,18 @@ int fl_ftrl_tree_id_parse(const char *s, uint64_t *id);
  * conversion, fl_gaussian_epsilon.  fl_zcdp_epsilon and fl_zcdp_delta
  * convert so; fl_zcdp_bound is the classical bound rho + 2 sqrt(rho
  * log(1/delta)) (Bun and Steinke 2016), looser, for comparison.
+ * fl_zcdp_epsilon_rdp: the conversion that knows only rho, through RDP
+ * (a rho at every order a): min over a > 1 of a rho + log(1 - 1/a) +
+ * (log(1/delta) - log a) / (a - 1) (Canonne, Kamath and Steinke 2020;
+ * Asoodeh et al. 2021), as Gboard's reports convert rho (0.81 -> 8.9 at
+ * 1e-10); between the exact one and the classical bound.
  * fl_gaussian_mu: the largest mu whose epsilon at delta is at most eps
  * (bisection to 1e-12 relative; 0 if none).
  */
 double fl_zcdp_epsilon(double rho, double delta);
 double fl_zcdp_delta(double rho, double epsilon);
 double fl_zcdp_bound(double rho, double delta);
+double fl_zcdp_epsilon_rdp(double rho, double delta);
 double fl_gaussian_mu(double epsilon, double delta);
 
 /* ---- DP-FTRL: charging a tree's rounds (ftrl-charge.c) ---- */
@@ -979,13 +985,14 @@ int fl_tree_release_from_record(struct fl_release *r,
  * The whole release of a tree of T rounds, k participations b apart, node
  * noise multiplier z: sens2 (fl_tree_sens2), rho = sens2 / (2 z^2), and
  * epsilon at delta (or delta at epsilon, given_eps) by fl_zcdp_epsilon,
- * epsilon10 at delta 1e-10 (as Gboard reports), bound the classical
- * fl_zcdp_bound at delta.  fl_tree_noise: the smallest z of 6 significant
+ * epsilon10 at delta 1e-10 (as Gboard reports), epsilon10_rdp the same by
+ * fl_zcdp_epsilon_rdp (Gboard's conversion, from rho alone), bound the
+ * classical fl_zcdp_bound at delta.  fl_tree_noise: the smallest z of 6 significant
  * digits (rounded up) whose epsilon at delta is at most target.
  */
 struct fl_tree_privacy {
 	uint64_t sens2;
-	double noise, rho, epsilon, delta, epsilon10, bound;
+	double noise, rho, epsilon, delta, epsilon10, epsilon10_rdp, bound;
 };
 int fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z,
     int given_eps, double given, struct fl_tree_privacy *out,

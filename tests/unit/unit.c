@@ -913,6 +913,7 @@ static const struct {
 	{ "tree_variance", test_tree_variance },
 	{ "tree_telescope", test_tree_telescope },
 	{ "tree_sens", test_tree_sens },
+	{ "zcdp_rdp", test_zcdp_rdp },
 	{ "codec_ring", test_codec_ring },
 	{ "codec_sr", test_codec_sr },
 	{ "codec_eden", test_codec_eden },

@@ -84,6 +84,7 @@ void test_tree_cover(void);
 void test_tree_variance(void);
 void test_tree_telescope(void);
 void test_tree_sens(void);
+void test_zcdp_rdp(void);
 
 /* quantize.c */
 void test_codec_ring(void);
