@@ -6,12 +6,22 @@
  * so strtod sees the C locale's decimal point.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
+
+/* Float arithmetic must be IEEE single precision, as on every machine the
+ * records' bytes are compared across: a compiler that evaluates float in
+ * double (FLT_EVAL_METHOD 1, GCC on s390x under -std=c11) rounds once
+ * where the others round twice, and a clipped update or an encoding would
+ * differ in its last bits (the Makefile passes -fexcess-precision=fast). */
+#if FLT_EVAL_METHOD != 0
+#error "float evaluated in higher precision: build with -fexcess-precision=fast"
+#endif
 
 static int
 all_digits(const char *s)

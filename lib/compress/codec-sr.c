@@ -74,7 +74,7 @@ round_tensor(const struct fl_tensor *t, size_t i, struct fl_tensor *w,
 		uint64_t lv;
 
 		if (j % 4096 == 0)
-			fl_rng_stream(u, 4096 * sizeof(*u), rkey,
+			fl_rng_stream_u32(u, 4096, rkey,
 			    (uint64_t)i << 32 | j / 4096, 0);
 		y = (x + m) * inv;
 		y = y < 0 ? 0 : y > levels ? levels : y;

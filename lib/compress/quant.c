@@ -326,8 +326,8 @@ round_attempt(const float *y, uint64_t n, double mult, uint32_t mask,
 		uint64_t m = n - from < CHUNK ? n - from : CHUNK;
 		int bad;
 
-		fl_rng_stream(u, m * sizeof(*u), key, (uint64_t)a << 32 |
-		    from / CHUNK, 0);
+		fl_rng_stream_u32(u, m, key, (uint64_t)a << 32 | from / CHUNK,
+		    0);
 #ifdef HAVE_AVX2_ROUND
 		if (vector)
 			bad = round_chunk_avx2(y + from, m, mult, u, mask,

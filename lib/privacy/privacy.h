@@ -32,6 +32,12 @@ void fl_rng_derive(unsigned char out[FL_RNG_KEYBYTES],
 void fl_rng_stream(void *out, size_t n, const unsigned char key[FL_RNG_KEYBYTES],
     uint64_t stream, uint64_t block);
 
+/* n 32-bit words of the same keystream, each read little-endian: the
+ * same numbers on any byte order (a word read natively would be another
+ * number on a big-endian CPU, and another rounding or mask). */
+void fl_rng_stream_u32(uint32_t *out, size_t n,
+    const unsigned char key[FL_RNG_KEYBYTES], uint64_t stream, uint64_t block);
+
 /* A sequential generator over one keystream. */
 struct fl_rng {
 	unsigned char key[FL_RNG_KEYBYTES];

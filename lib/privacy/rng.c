@@ -65,6 +65,17 @@ fl_rng_stream(void *out, size_t n, const unsigned char key[FL_RNG_KEYBYTES],
 }
 
 void
+fl_rng_stream_u32(uint32_t *out, size_t n,
+    const unsigned char key[FL_RNG_KEYBYTES], uint64_t stream, uint64_t block)
+{
+	fl_rng_stream(out, n * sizeof(*out), key, stream, block);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	for (size_t i = 0; i < n; i++)
+		out[i] = __builtin_bswap32(out[i]);
+#endif
+}
+
+void
 fl_rng_init(struct fl_rng *r, const unsigned char key[FL_RNG_KEYBYTES],
     uint64_t stream)
 {

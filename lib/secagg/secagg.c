@@ -357,12 +357,7 @@ mask_tile(void *ctx, size_t tile)
 
 	for (size_t t = 0; t < j->nterms; t++) {
 		/* TILE words are 256 ChaCha20 blocks. */
-		fl_rng_stream(ks, len * sizeof(uint32_t), j->terms[t].key, 0,
-		    first / 16);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		for (size_t i = 0; i < len; i++)
-			ks[i] = __builtin_bswap32(ks[i]);
-#endif
+		fl_rng_stream_u32(ks, len, j->terms[t].key, 0, first / 16);
 		if (j->terms[t].negate)
 			for (size_t i = 0; i < len; i++)
 				d[i] -= ks[i];
