@@ -280,6 +280,18 @@ unit() {
 	unit tree_sens
 }
 
+@test "unit: banded_error" {
+	unit banded_error
+}
+
+@test "unit: banded_optimize" {
+	unit banded_optimize
+}
+
+@test "unit: banded_sens" {
+	unit banded_sens
+}
+
 @test "unit: codec_ring" {
 	unit codec_ring
 }

@@ -116,17 +116,16 @@ fl_tree_release_from_record(struct fl_release *r,
 }
 
 int
-fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z, int given_eps,
-    double given, struct fl_tree_privacy *out, struct fl_error *err)
+fl_zcdp_account(double sens2, double z, int given_eps, double given,
+    struct fl_tree_privacy *out, struct fl_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (!(z > 0) || !isfinite(z))
 		return fl_error_set(err, FL_EINVAL, "tree noise must be "
 		    "positive");
-	if (fl_tree_sens2(T, k, b, &out->sens2, err) < 0)
-		return -1;
+	out->sens2 = sens2;
 	out->noise = z;
-	out->rho = (double)out->sens2 / (2 * z * z);
+	out->rho = sens2 / (2 * z * z);
 	if (given_eps) {
 		out->epsilon = given;
 		out->delta = fl_zcdp_delta(out->rho, given);
@@ -140,18 +139,40 @@ fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z, int given_eps,
 }
 
 int
+fl_zcdp_noise(double sens2, double target, double delta, double *z,
+    struct fl_error *err)
+{
+	double mu = fl_gaussian_mu(target, delta);
+
+	if (!(mu > 0) || isinf(mu))
+		return fl_error_set(err, FL_EINVAL, "no noise gives epsilon "
+		    "%g at delta %g", target, delta);
+	*z = fl_round_up_6(sqrt(sens2) / mu);
+	return 0;
+}
+
+int
+fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z, int given_eps,
+    double given, struct fl_tree_privacy *out, struct fl_error *err)
+{
+	uint64_t s2;
+
+	memset(out, 0, sizeof(*out));
+	if (!(z > 0) || !isfinite(z))
+		return fl_error_set(err, FL_EINVAL, "tree noise must be "
+		    "positive");
+	if (fl_tree_sens2(T, k, b, &s2, err) < 0)
+		return -1;
+	return fl_zcdp_account((double)s2, z, given_eps, given, out, err);
+}
+
+int
 fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
     double delta, double *z, struct fl_error *err)
 {
 	uint64_t s2;
-	double mu;
 
 	if (fl_tree_sens2(T, k, b, &s2, err) < 0)
 		return -1;
-	mu = fl_gaussian_mu(target, delta);
-	if (!(mu > 0) || isinf(mu))
-		return fl_error_set(err, FL_EINVAL, "no noise gives epsilon "
-		    "%g at delta %g", target, delta);
-	*z = fl_round_up_6(sqrt((double)s2) / mu);
-	return 0;
+	return fl_zcdp_noise((double)s2, target, delta, z, err);
 }

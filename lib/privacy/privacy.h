@@ -976,14 +976,67 @@ int fl_tree_release_from_record(struct fl_release *r,
  * digits (rounded up) whose epsilon at delta is at most target.
  */
 struct fl_tree_privacy {
-	uint64_t sens2;
-	double noise, rho, epsilon, delta, epsilon10, bound;
+	double sens2, noise, rho, epsilon, delta, epsilon10, bound;
 };
 int fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z,
     int given_eps, double given, struct fl_tree_privacy *out,
     struct fl_error *err);
 int fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
     double delta, double *z, struct fl_error *err);
+
+/* The same for any release of squared sensitivity sens2 (clip units)
+ * and noise multiplier z, rho = sens2 / (2 z^2) (fl_tree_account and
+ * fl_banded_account use them). */
+int fl_zcdp_account(double sens2, double z, int given_eps, double given,
+    struct fl_tree_privacy *out, struct fl_error *err);
+int fl_zcdp_noise(double sens2, double target, double delta, double *z,
+    struct fl_error *err);
+
+/* ---- DP-FTRL: banded matrix factorization (banded.c) ---- */
+
+/*
+ * The second mechanism: the prefix sums A X released as A C^-1 (C X + Z),
+ * C lower-triangular b-banded Toeplitz, c[0] = 1, c[1..b-1] (banded.c
+ * and fl-account(1) derive it).  fl_banded_error: F = |A C^-1|_F^2, the
+ * total variance of the T prefix sums' noise in units of Z's, and with
+ * grad (b entries) its gradient in c[1..b-1].  fl_banded_loss: (sum c^2)
+ * F, what the strategy minimizes (equal privacy), and its gradient.
+ * fl_banded_start: the series of (1 - x)^-1/2 cut to b terms.
+ * fl_banded_optimize: c minimizing the loss from there (L-BFGS, Armijo
+ * backtracking: the loss decreases at every step) until the relative
+ * gradient |g| |c| / loss is at most FL_BANDED_TOL; deterministic.
+ * FL_ELIMIT when T b is above FL_BANDED_MAX_WORK or it does not converge.
+ * fl_banded_sens2: the squared sensitivity (clip units) of C X for k
+ * participations sep apart, exactly: bands above the separation (k > 1)
+ * are refused (FL_EINVAL).  fl_banded_sens2_brute: by enumeration of the
+ * patterns and signs, for tests (small T).
+ */
+#define FL_BANDED_MAX_ROUNDS ((uint64_t)1 << 20)
+#define FL_BANDED_MAX_WORK 1.6e7
+#define FL_BANDED_TOL 1e-8
+struct fl_banded_fit {
+	double start, loss, gradient;   /* loss before and after */
+	uint64_t iterations;
+	int converged;
+	/* In: room for trace_cap losses, one per step taken (or NULL). */
+	double *trace;
+	uint64_t trace_cap;
+};
+int fl_banded_error(uint64_t T, uint64_t b, const double *c, double *F,
+    double *grad, struct fl_error *err);
+int fl_banded_loss(uint64_t T, uint64_t b, const double *c, double *loss,
+    double *grad, struct fl_error *err);
+void fl_banded_start(uint64_t b, double *c);
+int fl_banded_optimize(uint64_t T, uint64_t b, double *c,
+    struct fl_banded_fit *fit, struct fl_error *err);
+int fl_banded_sens2(uint64_t T, uint64_t b, const double *c, uint64_t k,
+    uint64_t sep, double *sens2, struct fl_error *err);
+double fl_banded_sens2_brute(uint64_t T, uint64_t b, const double *c,
+    uint64_t k, uint64_t sep);
+/* fl_tree_account's answer for the banded release. */
+int fl_banded_account(uint64_t T, uint64_t b, const double *c, uint64_t k,
+    uint64_t sep, double z, int given_eps, double given,
+    struct fl_tree_privacy *out, struct fl_error *err);
 
 /* The smallest number of 6 significant digits at or above x > 0, as
  * "%.6g" prints it (account.c): a solved noise a user may copy. */
