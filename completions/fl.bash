@@ -48,7 +48,7 @@ _fl_words()
         fl-account:-a | fl-account:--accountant)
             echo rdp rdp-classic pld exact ;;
         fl-account:-m | fl-account:--mechanism)
-            echo gaussian discrete-gaussian skellam tree ;;
+            echo gaussian discrete-gaussian skellam tree banded ;;
         fl-clip-noise:-m | fl-clip-noise:--mechanism)
             echo gaussian discrete-gaussian skellam ;;
         fl-account:--orders) echo default opacus dp-accounting ;;

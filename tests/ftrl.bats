@@ -495,3 +495,144 @@ PY
 	refused "short.flt: record 1:"
 	[ ! -e x.flt ]
 }
+
+# ---- -m banded: DP-FTRL by banded matrix factorization ----
+
+@test "fl-account -m banded: attack: bands above the separation (shared rows, under-noised) are refused; bad bands" {
+	# k > 1 with bands > separation: the sensitivity would be understated.
+	run --separate-stderr fl-account -m banded --bands=8 -z 1 -T 64 --participations=4 --separation=4
+	assert_equal "$status" 1
+	assert_equal "$output" ""
+	[[ $stderr == "fl-account: --bands 8 exceeds --separation 4: two participations"* ]] ||
+	    fail "stderr: $stderr"
+	assert_equal "${#stderr_lines[@]}" 1
+	# Equal is allowed; so is any bands for a single participation.
+	run -0 fl-account -m banded --bands=4 -z 1 -T 64 --participations=4 --separation=4
+	run -0 fl-account -m banded --bands=64 -z 1 -T 64
+	run --separate-stderr fl-account -m banded --bands=17 -z 1 -T 16
+	assert_equal "$status" 1
+	[[ $stderr == "fl-account: --bands 17: more bands than the 16 rounds" ]] || fail "stderr: $stderr"
+	run --separate-stderr fl-account -m banded --bands=0 -z 1 -T 16
+	assert_equal "$status" 1
+	[[ $stderr == *"invalid --bands '0'"* ]] || fail "stderr: $stderr"
+	for bad in "--bands=x" "--bands=-1" "-z 0" "-T 0" "--participations=0" "--separation=0"; do
+		run --separate-stderr fl-account -m banded --bands=2 -z 1 -T 10 $bad
+		assert_equal "$status" 1
+		assert_equal "${#stderr_lines[@]}" 1
+	done
+	# Too large to optimize: a clear refusal, not a hang.
+	run --separate-stderr fl-account -m banded --bands=1024 -z 1 -T 1000000
+	assert_equal "$status" 1
+	[[ $stderr == *"too many to optimize"* ]] || fail "stderr: $stderr"
+	# Usage: no --bands, --bands elsewhere, sampling options, -l without a target.
+	for args in "-m banded -z 1 -T 8" "-m tree --bands=2 -z 1 -T 8" "--bands=2 -z 1" \
+	    "-m banded --bands=2 -z 1 -T 8 -q 0.1" "-m banded --bands=2 -z 1 -T 8 -l L" \
+	    "-m banded --bands=2 -T 8" "-m banded --bands=2 -z 1 -T 8 -l L -s"; do
+		run --separate-stderr fl-account $args
+		assert_equal "$status" 2
+	done
+	[ ! -e L ]
+}
+
+# The known answer, independently in numpy from the printed coefficients:
+# F = |A C^-1|_F^2 by matrices, the sensitivity by brute force over every
+# allowed pattern (and signs), rho; and the optimum by Newton's method on
+# the matrix loss from the (1 - x)^-1/2 series, which must reach the same
+# loss to 1e-6 relative, fltools' coefficients being a stationary point.
+BANDED_PY='
+import itertools, json, math, sys
+import numpy as np
+d = json.loads(sys.argv[1]); T = d["rounds"]; b = d["bands"]; k = d["participations"]; sep = d["separation"]; z = d["noise"]
+c = np.array(d["coefficients"])
+assert len(c) == b and c[0] == 1
+A = np.tril(np.ones((T, T)))
+def C_of(c):
+    C = np.zeros((T, T))
+    for i, v in enumerate(c):
+        C += v * np.eye(T, k=-i)
+    return C
+def F(c):
+    M = A @ np.linalg.inv(C_of(c))
+    return float((M * M).sum())
+def loss(x):
+    cc = np.concatenate(([1.0], x))
+    return float((cc * cc).sum()) * F(cc)
+C = C_of(c)
+best = 0.0
+for n in range(1, k + 1):
+    for S in itertools.combinations(range(T), n):
+        if any(y - x < sep for x, y in zip(S, S[1:])): continue
+        for sg in itertools.product((1, -1), repeat=n):
+            v = sum(s * C[:, j] for s, j in zip(sg, S))
+            best = max(best, float(v @ v))
+def near(name, got, want, rel):
+    if not abs(got - want) <= rel * abs(want):
+        sys.exit("%s: got %r, want %r" % (name, got, want))
+near("sensitivity", d["sensitivity"], math.sqrt(best), 1e-12)
+near("rho", d["rho"], best / (2 * z * z), 1e-12)
+near("prefix_sum_variance", d["prefix_sum_variance"], z * z * F(c), 1e-9)
+x = np.array([math.comb(2 * i, i) / 4 ** i for i in range(1, b)])
+h = 1e-5
+def grad(x):
+    g = np.zeros_like(x)
+    for i in range(len(x)):
+        e = np.zeros_like(x); e[i] = h
+        g[i] = (loss(x + e) - loss(x - e)) / (2 * h)
+    return g
+for it in range(50):
+    g = grad(x)
+    H = np.zeros((len(x), len(x)))
+    for i in range(len(x)):
+        e = np.zeros_like(x); e[i] = h
+        H[:, i] = (grad(x + e) - grad(x - e)) / (2 * h)
+    step = np.linalg.solve((H + H.T) / 2, g)
+    t = 1.0
+    while loss(x - t * step) > loss(x) and t > 1e-8: t /= 2
+    x = x - t * step
+    if np.linalg.norm(t * step) < 1e-10: break
+mine = loss(c[1:])
+near("loss at the optimum", mine, loss(x), 1e-6)
+rg = np.linalg.norm(grad(c[1:])) * np.linalg.norm(c) / mine
+if rg > 1e-5: sys.exit("not stationary: relative gradient %g" % rg)
+print("ok", mine, loss(x))
+'
+
+@test "fl-account -m banded: the known answer (numpy: |A C^-1|_F^2 by matrices, brute-force sensitivity, Newton's optimum to 1e-6)" {
+	local out
+	for args in "-T 8 --bands=8" "-T 16 --bands=4" "-T 12 --bands=3 --participations=3 --separation=4" \
+	    "-T 12 --bands=4 --participations=3 --separation=4" "-T 10 --bands=5 --participations=2 --separation=6" \
+	    "-T 24 --bands=6"; do
+		out=$(fl-account -m banded -z 1.5 $args -j)
+		run -0 $PYTHON -c "$BANDED_PY" "$out"
+		assert_output --partial "ok "
+	done
+	# Bands 1: the identity, F = T (T + 1) / 2, sensitivity sqrt(k).
+	out=$(fl-account -m banded --bands=1 -z 2 -T 16 --participations=16 --separation=1 -j)
+	near "$(json_field "$out" prefix_sum_variance)" $((4 * 16 * 17 / 2)) 1e-15
+	near "$(json_field "$out" sensitivity)" 4 1e-15
+	near "$(json_field "$out" rho)" 2 1e-15
+}
+
+@test "fl-account -m banded: the strategy is the same bytes on every run; text and JSON agree" {
+	a=$(fl-account -m banded --bands=64 -z 3 -T 512 --participations=4 --separation=64 -j)
+	b=$(fl-account -m banded --bands=64 -z 3 -T 512 --participations=4 --separation=64 -j)
+	assert_equal "$a" "$b"
+	run -0 fl-account -m banded --bands=64 -z 3 -T 512 --participations=4 --separation=64
+	assert_output --regexp "^rho [0-9.e+-]+ epsilon [0-9.e+-]+ delta 1e-05 conversion exact-gaussian epsilon-at-1e-10 [0-9.e+-]+ noise 3 sensitivity [0-9.e+-]+ rounds 512 participations 4 separation 64 bands 64 prefix-sum-variance [0-9.e+-]+$"
+	near "${lines[0]#rho }" "$(json_field "$a" rho)" 1e-5
+}
+
+@test "fl-account -m banded --target-epsilon: the smallest noise (6 digits, rounded up); less error than the tree at the same epsilon" {
+	local out z less tree
+	out=$(fl-account -m banded --bands=100 --target-epsilon=4 -T 2000 --participations=5 --separation=100 -d 1e-10 -j)
+	z=$(json_field "$out" noise)
+	ge 4 "$(json_field "$out" epsilon)"
+	less=$($PYTHON -c "z = $z; import math; e = math.floor(math.log10(z)) - 5; print(z - 10 ** e)")
+	run -0 fl-account -m banded --bands=100 -z "$less" -T 2000 --participations=5 --separation=100 -d 1e-10 -j
+	ge "$(json_field "$output" epsilon)" 4
+	# The tree at the same target: its prefix sums' total variance
+	# (z^2 sum_t popcount(t), clip units) is larger than banded MF's.
+	tree=$(fl-account -m tree --target-epsilon=4 -T 2000 --participations=5 --separation=100 -d 1e-10 -j)
+	tv=$($PYTHON -c "z = $(json_field "$tree" noise); print(z * z * sum(bin(t).count('1') for t in range(1, 2001)))")
+	ge "$tv" "$(json_field "$out" prefix_sum_variance)"
+}
