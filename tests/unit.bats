@@ -292,6 +292,10 @@ unit() {
 	unit banded_sens
 }
 
+@test "unit: banded_noise" {
+	unit banded_noise
+}
+
 @test "unit: codec_ring" {
 	unit codec_ring
 }

@@ -43,7 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "privacy/privacy.h"
+#include <sodium.h>
+
+#include "privacy/internal.h"
 
 #define MEM 8
 #define MAX_ITER 20000
@@ -398,4 +400,61 @@ fl_banded_account(uint64_t T, uint64_t b, const double *c, uint64_t k,
 	if (fl_banded_sens2(T, b, c, k, sep, &s2, err) < 0)
 		return -1;
 	return fl_zcdp_account(s2, z, given_eps, given, out, err);
+}
+
+/* ---- the server's step ---- */
+
+int
+fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
+    uint64_t t, const struct fl_tree *tr, uint64_t b, const double *c,
+    double *hist, struct fl_error *err)
+{
+	double *z, g, steps, fi;
+	uint64_t n = x->numel;
+
+	if (t < 1 || t > FL_BANDED_MAX_ROUNDS)
+		return fl_error_set(err, FL_EINVAL, "round %llu: must be in "
+		    "[1, %llu]", (unsigned long long)t,
+		    (unsigned long long)FL_BANDED_MAX_ROUNDS);
+	if (b < 1 || c[0] != 1)
+		return fl_error_set(err, FL_EINVAL, "not a banded strategy");
+	if (!(tr->sigma > 0) || !isfinite(tr->sigma))
+		return fl_error_set(err, FL_EINVAL, "noise of std %g: must be "
+		    "positive and finite", tr->sigma);
+	if (fl_tree_check_tensor(x, tr->sigma, err) < 0)
+		return -1;
+	if ((z = malloc(FL_TREE_CHUNK * sizeof(*z))) == NULL)
+		return fl_error_set(err, FL_ENOMEM, "out of memory");
+	g = fl_noise_grid(tr->sigma);
+	steps = tr->sigma / g;
+	fi = 1 / g;
+	for (uint64_t from = 0, ch = 0; from < n; from += FL_TREE_CHUNK, ch++) {
+		uint64_t m = n - from < FL_TREE_CHUNK ? n - from :
+		    FL_TREE_CHUNK;
+
+		/* z_t: the leaf of round t, as the tree's. */
+		fl_tree_node_normal(tr, 0, t - 1, tensor_index, ch, z, m);
+		for (uint64_t i = 0; i < m; i++) {
+			uint64_t at = from + i;
+			double w = z[i], v;
+
+			for (uint64_t l = 1; l < b; l++)
+				w -= c[l] * hist[(l - 1) * n + at];
+			for (uint64_t l = b - 1; l > 1; l--)
+				hist[(l - 1) * n + at] = hist[(l - 2) * n + at];
+			if (b > 1)
+				hist[at] = w;
+			/* x snapped to the grid plus whole steps of noise
+			 * (as the tree's: a lattice point). */
+			v = (fl_round_int(fl_tensor_get(x, at) * fi) +
+			    fl_round_int(w * steps)) * g;
+			if (x->dtype == FL_F32)
+				((float *)x->data)[at] = (float)v;
+			else
+				((double *)x->data)[at] = v;
+		}
+	}
+	sodium_memzero(z, FL_TREE_CHUNK * sizeof(*z));
+	free(z);
+	return 0;
 }

@@ -878,6 +878,17 @@ int fl_tree_prefix_noise(const struct fl_tree *tr, uint64_t t,
 int fl_tree_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
     uint64_t t, const struct fl_tree *tr, struct fl_error *err);
 
+/* Node (h, j)'s noise for tensor tensor_index, chunk `chunk` (values
+ * chunk FL_TREE_CHUNK on), as standard normal values (fl_normal_fill on
+ * the node's stream: the noise Honaker's estimator scales), n of them. */
+#define FL_TREE_CHUNK 16384
+void fl_tree_node_normal(const struct fl_tree *tr, unsigned h, uint64_t j,
+    uint64_t tensor_index, uint64_t chunk, double *out, size_t n);
+/* -1 (FL_EINVAL) unless x is f32 or f64 with finite values within 2^50
+ * grid steps of fl_noise_grid(sigma) (what a noise step may take). */
+int fl_tree_check_tensor(const struct fl_tensor *x, double sigma,
+    struct fl_error *err);
+
 /* ---- DP-FTRL: the release's sensitivity (ftrl-sens.c) ---- */
 
 /*
@@ -1033,6 +1044,18 @@ int fl_banded_sens2(uint64_t T, uint64_t b, const double *c, uint64_t k,
     uint64_t sep, double *sens2, struct fl_error *err);
 double fl_banded_sens2_brute(uint64_t T, uint64_t b, const double *c,
     uint64_t k, uint64_t sep);
+/*
+ * Round t's server step (1 <= t): x, round t's summed clipped updates
+ * (f32 or f64), becomes x + w_t on the grid g = fl_noise_grid(tr->sigma),
+ * w_t = z_t - sum_{l=1}^{b-1} c[l] w_{t-l}, z_t the tree's leaf t - 1
+ * noise (fl_tree_node_normal) times sigma: x snapped to g plus w_t in
+ * whole steps.  hist holds (b - 1) x numel doubles, w_{t-l} at (l - 1)
+ * numel, in units of sigma (zeros before round 1); it becomes round t+1's.
+ * The sum of rounds 1..t is A X + A C^-1 Z's row t (to the grid).
+ */
+int fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
+    uint64_t t, const struct fl_tree *tr, uint64_t b, const double *c,
+    double *hist, struct fl_error *err);
 /* fl_tree_account's answer for the banded release. */
 int fl_banded_account(uint64_t T, uint64_t b, const double *c, uint64_t k,
     uint64_t sep, double z, int given_eps, double given,

@@ -421,3 +421,98 @@ test_banded_sens(void)
 	CHECK(fabs(s2 - (2 * (1 + 0.25 + 0.140625 + 0.09765625) + 1.25)) <
 	    1e-14);
 }
+
+/* Banded MF's server step: round by round, w_t = C^-1 z's row t (z the
+ * tree's leaves, solved here directly), added on the grid; the prefix
+ * sums' measured total variance is sigma^2 |A C^-1|_F^2; a restart from
+ * the history gives the same bytes. */
+void
+test_banded_noise(void)
+{
+	enum { N = 40000, T = 8, B = 3 };
+	struct fl_record rec = { 0 };
+	unsigned char secret[FL_RNG_KEYBYTES];
+	struct fl_error err;
+	struct fl_tree tr;
+	struct fl_tensor *x;
+	uint64_t dims[1] = { N };
+	double c[B], F, sigma = 2.5, g, *hist, *hist2, *z, *w, *pre, tot = 0;
+	float *keep = malloc(N * sizeof(*keep));
+
+	memset(secret, 7, sizeof(secret));
+	fl_tree_init(&tr, secret, 42, FL_TREE_PLAIN, sigma);
+	g = fl_noise_grid(sigma);
+	fl_banded_start(B, c);
+	c[1] = 0.55;
+	c[2] = 0.41;
+	CHECK(fl_banded_error(T, B, c, &F, NULL, &err) == 0);
+	hist = calloc((B - 1) * (size_t)N, sizeof(*hist));
+	hist2 = calloc((B - 1) * (size_t)N, sizeof(*hist2));
+	z = malloc((size_t)T * N * sizeof(*z));
+	w = malloc((size_t)T * N * sizeof(*w));
+	pre = calloc(N, sizeof(*pre));
+	for (uint64_t t = 1; t <= T; t++)
+		for (uint64_t ch = 0; ch * FL_TREE_CHUNK < N; ch++) {
+			uint64_t m = N - ch * FL_TREE_CHUNK;
+
+			fl_tree_node_normal(&tr, 0, t - 1, 3, ch,
+			    z + (t - 1) * N + ch * FL_TREE_CHUNK,
+			    m < FL_TREE_CHUNK ? m : FL_TREE_CHUNK);
+		}
+	/* w = C^-1 z by forward substitution. */
+	for (uint64_t t = 0; t < T; t++)
+		for (uint64_t i = 0; i < N; i++) {
+			double v = z[t * N + i];
+
+			for (uint64_t l = 1; l < B && l <= t; l++)
+				v -= c[l] * w[(t - l) * N + i];
+			w[t * N + i] = v;
+		}
+	x = fl_tensor_add(&rec, "w", FL_F32, 1, dims, &err);
+	CHECK(x != NULL);
+	for (uint64_t t = 1; t <= T; t++) {
+		for (uint64_t i = 0; i < N; i++)
+			((float *)x->data)[i] = 0;
+		if (t == 5) {
+			/* A restart: the history as stored, the same step. */
+			memcpy(hist2, hist, (B - 1) * (size_t)N *
+			    sizeof(*hist));
+			CHECK(fl_banded_noise_tensor(x, 3, t, &tr, B, c, hist2,
+			    &err) == 0);
+			memcpy(keep, x->data, N * sizeof(float));
+			for (uint64_t i = 0; i < N; i++)
+				((float *)x->data)[i] = 0;
+		}
+		CHECK(fl_banded_noise_tensor(x, 3, t, &tr, B, c, hist,
+		    &err) == 0);
+		if (t == 5)
+			CHECK(memcmp(keep, x->data, N * sizeof(float)) == 0 &&
+			    memcmp(hist, hist2, (B - 1) * (size_t)N *
+			    sizeof(*hist)) == 0);
+		for (uint64_t i = 0; i < N; i++) {
+			double v = ((float *)x->data)[i];
+
+			CHECK(fabs(v - w[(t - 1) * N + i] * sigma) <=
+			    0.5 * g + 1e-6 * fabs(v));
+			pre[i] += v;
+			tot += pre[i] * pre[i];
+		}
+	}
+	/* Total variance over the T prefixes: sigma^2 F within 5 std errors
+	 * (each prefix's variance estimate has relative error sqrt(2/N)). */
+	tot /= N;
+	CHECK(fabs(tot - sigma * sigma * F) <= 5 * sqrt(2.0 / N) * sigma *
+	    sigma * F);
+	/* Bad input: an integer tensor, round 0, a strategy without c_0 1. */
+	CHECK(fl_banded_noise_tensor(x, 3, 0, &tr, B, c, hist, &err) < 0);
+	c[0] = 2;
+	CHECK(fl_banded_noise_tensor(x, 3, 1, &tr, B, c, hist, &err) < 0);
+	fl_tree_wipe(&tr);
+	fl_record_free(&rec);
+	free(keep);
+	free(hist);
+	free(hist2);
+	free(z);
+	free(w);
+	free(pre);
+}

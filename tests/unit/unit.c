@@ -914,6 +914,7 @@ static const struct {
 	{ "banded_error", test_banded_error },
 	{ "banded_optimize", test_banded_optimize },
 	{ "banded_sens", test_banded_sens },
+	{ "banded_noise", test_banded_noise },
 	{ "codec_ring", test_codec_ring },
 	{ "codec_sr", test_codec_sr },
 	{ "codec_eden", test_codec_eden },

@@ -87,6 +87,7 @@ void test_tree_sens(void);
 void test_banded_error(void);
 void test_banded_optimize(void);
 void test_banded_sens(void);
+void test_banded_noise(void);
 
 /* quantize.c */
 void test_codec_ring(void);
