@@ -636,3 +636,139 @@ print("ok", mine, loss(x))
 	tv=$($PYTHON -c "z = $(json_field "$tree" noise); print(z * z * sum(bin(t).count('1') for t in range(1, 2001)))")
 	ge "$tv" "$(json_field "$out" prefix_sum_variance)"
 }
+
+# ---- fl-apply --ftrl-init --mechanism=banded ----
+
+init_banded() {
+	fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 --clip=0.5 \
+	    --rounds=6 --mechanism=banded --bands=3 "$@" a3.flt -o m4.flt
+}
+
+@test "ftrl banded: 6 rounds; the state (0600) keeps the strategy and bands - 1 noise vectors; a restarted server continues exactly" {
+	setup_tree
+	init_banded --seed=banded 2> /dev/null
+	assert_equal "$(stat -c %a st.flt)" 600
+	assert_equal "$(fl-inspect -g ftrl.mechanism st.flt)" banded
+	assert_equal "$(fl-inspect -g ftrl.bands m4.flt)" 3
+	assert_equal "$(fl-inspect -g ftrl.mechanism m4.flt)" banded
+	# The strategy is fl-account's, to the last digit.
+	run -0 fl-inspect -d coefficients st.flt
+	want=$(fl-account -m banded --bands=3 -z 2 -T 6 -j | $PYTHON -c 'import json, sys; print("\n".join(repr(c) for c in json.load(sys.stdin)["coefficients"]))')
+	$PYTHON - "$output" "$want" <<'PY'
+import sys
+a = [float(x) for x in sys.argv[1].split()]
+b = [float(x) for x in sys.argv[2].split()]
+assert len(a) == 3 and a == b, (a, b)
+PY
+	run -0 fl-inspect st.flt
+	assert_output --partial "w1:w"
+	assert_output --partial "w2:w"
+	cp st.flt st0.flt
+	run_rounds st.flt 4 9
+	assert_equal "$(fl-inspect -g ftrl.done st.flt)" 6
+	mkdir b
+	cp m3.flt m4.flt a*.flt b/
+	cp st0.flt b/st.flt
+	cd b
+	fl-apply -m m4.flt --ftrl=st.flt a4.flt -o m5.flt
+	mv st.flt moved.flt && mv moved.flt st.flt
+	timeout -s KILL 0.001 fl-apply -m m5.flt --ftrl=st.flt a5.flt \
+	    -o m6.flt || true
+	[ "$(fl-inspect -g ftrl.done st.flt)" = 3 ] || rm -f m6.flt
+	[ -e m6.flt ] || fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+	run_rounds st.flt 6 9
+	cd ..
+	cmp m9.flt b/m9.flt
+	cmp st.flt b/st.flt
+	# Round 7 of 6: refused, nothing changes.
+	cp st.flt st.before
+	fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=9 -t w:f32=0,0,0,0,0,0,0,0 -o a9.flt
+	run --separate-stderr fl-apply -m m9.flt --ftrl=st.flt a9.flt -o m10.flt
+	refused "the tree's 6 rounds are done"
+	cmp st.flt st.before
+}
+
+@test "ftrl banded: attack: bands above the separation, a tampered strategy, lost past noise, other tensors; bad options" {
+	setup_tree
+	# Two participations 2 apart cannot share 3 bands: refused, no state.
+	run --separate-stderr init_banded --participations=2 --separation=2
+	refused "--bands 3 exceeds --separation 2"
+	[ ! -e st.flt ] && [ ! -e m4.flt ]
+	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 \
+	    --clip=0.5 --rounds=2 --mechanism=banded --bands=3 a3.flt -o m4.flt
+	refused "--bands 3: more bands than the 2 rounds"
+	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 \
+	    --clip=0.5 --rounds=6 --mechanism=banded --bands=0 a3.flt -o m4.flt
+	refused "invalid --bands '0'"
+	[ ! -e st.flt ]
+	for args in "--mechanism=banded" "--bands=3" "--mechanism=banded --bands=3 --estimator=honaker" \
+	    "--mechanism=blt --bands=3"; do
+		run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 \
+		    --clip=0.5 --rounds=6 $args a3.flt -o m4.flt
+		assert_equal "$status" 2
+	done
+	init_banded 2> /dev/null
+	run_rounds st.flt 4 5
+	run --separate-stderr fl-apply -m m5.flt --ftrl=st.flt --mechanism=banded a5.flt -o m6.flt
+	assert_equal "$status" 2
+	cp st.flt st.before
+	# A strategy other than the one computed (the noise would not be the
+	# accounted factorization's): refused.
+	$PYTHON - <<'PY'
+import sys
+sys.path.insert(0, "%s/examples/python" % __import__("os").environ["TOP"])
+import flt
+with open("st.before", "rb") as f:
+    meta, tensors = flt.read_record(f)
+tensors["coefficients"] = tensors["coefficients"].copy()
+tensors["coefficients"][1] += 1e-9
+with open("st.flt", "wb") as f:
+    flt.write_record(f, meta, tensors)
+past = {k: v for k, v in tensors.items() if not k.startswith("w2:")}
+past["coefficients"][1] -= 1e-9
+with open("lost.flt", "wb") as f:
+    flt.write_record(f, meta, past)
+PY
+	chmod 600 st.flt lost.flt
+	run --separate-stderr fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+	refused "st.flt: record 1: the tensor 'coefficients' is not the strategy of 3 bands over 6 rounds"
+	run --separate-stderr fl-apply -m m5.flt --ftrl=lost.flt a5.flt -o m6.flt
+	refused "lost.flt: record 1: no past noise 'w2:w'"
+	cp st.before st.flt
+	# An aggregate with another tensor set: the past noise would not line up.
+	fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=5 -t w:f32=0,0,0,0,0,0,0,0 -t v:f32=1 -o x5.flt
+	fl-pack -m kind=model -m round=5 -m ftrl.tree=$(fl-inspect -g ftrl.tree st.flt) -m ftrl.round=2 \
+	    -t w:f32=1,2,3,4,5,6,7,8 -t v:f32=0 -o mv5.flt
+	run --separate-stderr fl-apply -m mv5.flt --ftrl=st.flt x5.flt -o m6.flt
+	refused "no past noise 'w1:v'"
+	cmp st.flt st.before
+	[ ! -e m6.flt ]
+}
+
+@test "ftrl banded: the prefix sums' measured noise variance is fl-account's prefix-sum-variance (40000 values)" {
+	not_under_sanitizers "statistical test"
+	$PYTHON -c 'import sys; sys.stdout.write(",".join(["0"] * 40000))' > zeros
+	fl-pack -m kind=model -m round=0 -t "w:f32=$(cat zeros)" -o m0.flt
+	for r in 0 1 2 3 4 5 6 7; do
+		fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=$r \
+		    -t "w:f32=$(cat zeros)" -o a$r.flt
+	done
+	fl-apply -m m0.flt --ftrl=st.flt --ftrl-init --noise=3 --clip=0.5 \
+	    --rounds=8 --mechanism=banded --bands=4 a0.flt -o m1.flt
+	run_rounds st.flt 1 8
+	for r in 1 2 3 4 5 6 7 8; do fl-inspect -d w m$r.flt > v$r; done
+	# Total over the 8 prefixes: z^2 F in clip units, times clip^2.
+	want=$(fl-account -m banded --bands=4 -z 3 -T 8 -j | $PYTHON -c 'import json, sys; print(json.load(sys.stdin)["prefix_sum_variance"] * 0.25)')
+	got=$($PYTHON -c 'import numpy as np; print(sum(np.loadtxt("v%d" % r).var() for r in range(1, 9)))')
+	near "$got" "$want" 0.03
+}
+
+@test "ftrl banded: fl-account -l -s refuses a banded model (its whole release is accounted up front), the ledger untouched" {
+	setup_tree
+	init_banded --seed=l 2> /dev/null
+	run --separate-stderr fl-account -l budget.ledger -s --not-private m4.flt
+	assert_equal "$status" 1
+	assert_equal "${#stderr_lines[@]}" 1
+	[[ $stderr == *"m4.flt"*"a model of DP-FTRL mechanism 'banded'"* ]] || fail "stderr: $stderr"
+	[ ! -e budget.ledger ]
+}

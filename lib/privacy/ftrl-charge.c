@@ -81,8 +81,18 @@ fl_tree_release_from_record(struct fl_release *r,
 	const char *round = fl_meta_get(rec, "round");
 	struct fl_error e;
 
+	const char *mech = fl_meta_get(rec, "ftrl.mechanism");
+
 	if (id == NULL)
 		return 0;
+	/* Banded MF's rounds are not charged one by one (yet): its whole
+	 * release is accounted before training, fl-account -m banded. */
+	if (mech != NULL && strcmp(mech, "tree") != 0)
+		return fl_error_set(err, FL_EFORMAT, "a model of DP-FTRL "
+		    "mechanism '%s': the ledger charges tree rounds only; "
+		    "account the whole release up front with fl-account -m "
+		    "banded", strcmp(mech, "banded") == 0 ? "banded" :
+		    "unknown");
 	memset(r, 0, sizeof(*r));
 	r->round = FL_ROUND_NONE;
 	if (fl_ftrl_tree_id_parse(id, &r->tree_id) < 0)

@@ -914,12 +914,15 @@ uint64_t fl_tree_sens2_brute(uint64_t T, uint64_t k, uint64_t b);
  * model round of the tree's round 1 (start) and the rounds applied
  * (done), and the mechanism: rounds declared, participations and
  * separation, estimator, noise multiplier, clip bound, and whether the
- * secret came from a seed (not private).  from_record checks every field
- * (FL_EFORMAT naming it); wipe when done.
+ * secret came from a seed (not private).  bands > 0: banded matrix
+ * factorization (ftrl.mechanism=banded, ftrl.bands) instead of the tree,
+ * its strategy and past noise in tensors fl-apply keeps beside.
+ * from_record checks every field (FL_EFORMAT naming it); wipe when done.
  */
 struct fl_ftrl_state {
 	unsigned char secret[FL_RNG_KEYBYTES];
 	uint64_t tree_id, start, done, rounds, participations, separation;
+	uint64_t bands;
 	enum fl_tree_estimator estimator;
 	double noise, clip;
 	int seeded;
