@@ -58,6 +58,7 @@ _fl_words()
         fl-aggregate:--dtype | fl-apply:--dtype | fl-quantize:--dtype)
             echo f32 f64 f16 bf16 ;;
         fl-apply:--estimator) echo plain honaker ;;
+        fl-apply:--mechanism) echo tree banded ;;
         fl-clip-noise:--per-tensor) echo equal size ;;
         fl-init:-a | fl-init:--arch) echo logreg:784-10 mlp:784-128-10 ;;
         fl-quantize:-e | fl-quantize:--eden) echo 1 2 3 4 ;;

@@ -772,3 +772,20 @@ PY
 	[[ $stderr == *"m4.flt"*"a model of DP-FTRL mechanism 'banded'"* ]] || fail "stderr: $stderr"
 	[ ! -e budget.ledger ]
 }
+
+@test "ftrl banded: the README's banded MF commands run as written" {
+	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3 -o global.flt
+	fl-pack -m kind=update -m round=0 -t w:f32=3,4,0 -o update.flt
+	mkdir clipped
+	fl-clip-noise -c 1 update.flt > clipped/me.flt
+	sed -n '/^<!-- mf-example/,/^[^ <]/{/^    /p}' "$TOP/README.md" > block.sh
+	[ "$(wc -l < block.sh)" -ge 6 ]
+	run bash -e block.sh
+	assert_success
+	assert_line --partial "noise 3.2038 rho 0.718867"
+	assert_equal "$(fl-inspect -g ftrl.mechanism next.flt)" banded
+	assert_equal "$(fl-inspect -g ftrl.bands mf.flt)" 250
+	# The tree needs 6.67192 for the same epsilon (the README's first block).
+	run -0 fl-account -m tree --target-epsilon=8 -d 1e-10 -T 2000 --participations=4 --separation=250
+	assert_output --partial "noise 6.67192 "
+}

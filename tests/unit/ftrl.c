@@ -371,6 +371,26 @@ test_banded_optimize(void)
 			CHECK(tr_honaker < tr_plain);
 		}
 	}
+	/* What README and fl-account(1) say (bench/RESULTS-83.md): single
+	 * participation, bands = T, at equal rho, 0.16 to 0.30 of the plain
+	 * tree's total prefix-sum variance and 0.28 to 0.43 of Honaker's. */
+	for (uint64_t T = 16; T <= 2048; T *= T == 1024 ? 2 : 4) {
+		double *cc = malloc(T * sizeof(*cc)), r1, r2;
+
+		tr_plain = tr_honaker = 0;
+		for (uint64_t t = 1; t <= T; t++) {
+			tr_plain += fl_tree_prefix_var(t, FL_TREE_PLAIN);
+			tr_honaker += fl_tree_prefix_var(t, FL_TREE_HONAKER);
+		}
+		CHECK(fl_tree_sens2(T, 1, 1, &ts2, &err) == 0);
+		CHECK(fl_banded_optimize(T, T, cc, &fit, &err) == 0);
+		CHECK(fl_banded_error(T, T, cc, &F, NULL, &err) == 0);
+		CHECK(fl_banded_sens2(T, T, cc, 1, 1, &s2, &err) == 0);
+		r1 = s2 * F / ((double)ts2 * tr_plain);
+		r2 = s2 * F / ((double)ts2 * tr_honaker);
+		CHECK(r1 >= 0.16 && r1 <= 0.30 && r2 >= 0.28 && r2 <= 0.435);
+		free(cc);
+	}
 	CHECK(fl_banded_optimize(1 << 21, 2, c, &fit, &err) < 0);
 	CHECK(fl_banded_optimize(1 << 20, 64, c, &fit, &err) < 0 &&
 	    err.code == FL_ELIMIT);
