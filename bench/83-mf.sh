@@ -54,5 +54,25 @@ echo
 echo "| bands | banded MF | MF / plain tree | MF / Honaker tree | steps |"
 echo "|---|---|---|---|---|"
 awk -F'\t' '{ printf "| %s | %.6g | %.3f | %.3f | %s |\n", $4, $7, $7 / $5, $7 / $6, $8 }' "$WORK/mf-bands.tsv"
+# The server step's cost: banded MF's w_t (bands - 1 multiply-adds a
+# coordinate over the past noise, kept in memory here) against the plain
+# tree's step and one Gaussian noise pass, 10M f32 coordinates.
+n=10000000
+"$WORK/mf" time "$n" > "$WORK/mf-time.tsv"
+get() { awk -F'\t' -v k="$1" -v f="$2" '$1 == k { print $f }' "$WORK/mf-time.tsv"; }
+nspc() { awk -v s="$(get "$1" 3)" -v c="$(get "$1" 2)" 'BEGIN { printf "%.2f", s / c * 1e9 }'; }
+pass=$(nspc gaussian-pass)
+echo
+echo "The server step on $n f32 coordinates, one thread, in-process"
+echo "(bench/mf.c, best of 3, averaged over rounds 1 to 16): banded MF's"
+echo "step keeps bands - 1 vectors of f64 past noise (in memory here; in"
+echo "fl-apply's state file, 8 (bands - 1) bytes a coordinate, read and"
+echo "written every round)."
+echo
+table_head
+row "tree noise, plain, per round" "$(nspc tree-plain-16) ns/coord" "one Gaussian noise pass" "$pass ns" "$(ratio "$(nspc tree-plain-16)" "$pass")" "bench/work/mf time $n"
+for b in 2 4 8; do
+	row "banded MF, $b bands, per round" "$(nspc banded-$b-16) ns/coord" "one Gaussian noise pass" "$pass ns" "$(ratio "$(nspc banded-$b-16)" "$pass")" "bench/work/mf time $n"
+done
 best=$(awk -F'\t' 'BEGIN { m = 0 } $4 > 1 && $7 / $6 > m { m = $7 / $6 } END { printf "%.3f", m }' "$WORK/mf.tsv")
 target "banded MF's total prefix-sum error <= Honaker tree's at equal rho, every pattern with bands >= 2" "largest ratio $best" "$(ge 1 "$best")"
