@@ -417,6 +417,14 @@ ftrl_load(struct fl_ftrl_state *st, const char *path,
 		    (unsigned long long)st->done);
 }
 
+static void
+wipe_free(struct fl_record *rec)
+{
+	for (size_t i = 0; i < rec->ntensors; i++)
+		sodium_memzero(rec->tensors[i].data, rec->tensors[i].nbytes);
+	fl_record_free(rec);
+}
+
 /* The state's past-noise tensors of round 1's tensors ("w1:..."). */
 static size_t
 past_count(void)
@@ -987,6 +995,10 @@ main(int argc, char **argv)
 		tool_die("%s: %s (the model was written: the next run will "
 		    "refuse the stale state)", fa.path, err.msg);
 
+	/* Banded MF's past noise is the secret's: wiped, then freed. */
+	wipe_free(&ftrl_past);
+	wipe_free(&ftrl_next);
+	free(ftrl_coef);
 	fl_record_free(&agg);
 	fl_record_free(&model);
 	fl_record_free(&old);
