@@ -769,6 +769,14 @@ charge_trees(struct fl_release *rel, size_t *n, const struct fl_release *rows,
 		    na, &err)) < 0)
 			tool_die("%s: %s", ledger != NULL ? ledger : "tree",
 			    err.msg);
+		if (rc == 1 && rel[i].tree_bands > 0) {
+			tool_warn("%s: banded tree %016llx round %llu adds "
+			    "nothing to the sensitivity beyond the ledger's: "
+			    "nothing to charge", ledger != NULL ? ledger :
+			    "tree", (unsigned long long)rel[i].tree_id,
+			    (unsigned long long)rel[i].tree_round);
+			continue;
+		}
 		if (rc == 1) {
 			tool_warn("%s: tree %016llx round %llu completes no "
 			    "node a client's rounds can reach beyond the "

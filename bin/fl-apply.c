@@ -578,7 +578,9 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 	    (st->seeded && fl_meta_set(model, "ftrl.seeded", "yes",
 	    &err) < 0) || (st->bands > 0 && (fl_meta_set(model,
 	    "ftrl.mechanism", "banded", &err) < 0 || fl_meta_setf(model,
-	    &err, "ftrl.bands", "%llu", (unsigned long long)st->bands) < 0)))
+	    &err, "ftrl.bands", "%llu", (unsigned long long)st->bands) < 0 ||
+	    fl_meta_setf(model, &err, "ftrl.rounds", "%llu",
+	    (unsigned long long)st->rounds) < 0)))
 		tool_die("%s", err.msg);
 	st->done = t;
 }

@@ -763,14 +763,67 @@ PY
 	near "$got" "$want" 0.03
 }
 
-@test "ftrl banded: fl-account -l -s refuses a banded model (its whole release is accounted up front), the ledger untouched" {
+@test "ftrl banded: fl-account -l -s charges banded rounds; the rows compose to fl-account -m banded's Gaussian; bad rows refused" {
 	setup_tree
-	init_banded --seed=l 2> /dev/null
-	run --separate-stderr fl-account -l budget.ledger -s --not-private m4.flt
+	fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 --clip=0.5 \
+	    --rounds=6 --mechanism=banded --bands=3 --participations=2 \
+	    --separation=3 --seed=l a3.flt -o m4.flt 2> /dev/null
+	run_rounds st.flt 4 9
+	assert_equal "$(fl-inspect -g ftrl.rounds m9.flt)" 6
+	for r in 4 5 6 7 8 9; do
+		fl-account -l L -s --not-private m$r.flt 2> err$r
+	done
+	assert_equal "$(grep -c 'bands=3 tree-rounds=6' L)" 6
+	# The rows' rho add up to the whole release's (PLD: the same Gaussian).
+	zeff=$(fl-inspect -g ftrl.noise-effective m9.flt)
+	want=$(fl-account -m banded --bands=3 -z "$zeff" -T 6 --participations=2 --separation=3 -j)
+	rho=$($PYTHON -c '
+import re, sys
+print(sum(1 / (2 * float(n) ** 2) for n in re.findall(r" noise=([^ ]+)", open("L").read())))')
+	near "$rho" "$(json_field "$want" rho)" 1e-9
+	got=$(fl-account -l L -a pld -j)
+	near "$(json_field "$got" epsilon)" "$(json_field "$want" epsilon)" 1e-3
+	# A round again: refused, the ledger untouched.
+	cp L L.before
+	run --separate-stderr fl-account -l L -s --not-private m6.flt
 	assert_equal "$status" 1
-	assert_equal "${#stderr_lines[@]}" 1
-	[[ $stderr == *"m4.flt"*"a model of DP-FTRL mechanism 'banded'"* ]] || fail "stderr: $stderr"
-	[ ! -e budget.ledger ]
+	[[ $stderr == *"round 3 was charged already (the ledger is at round 6)"* ]] || fail "stderr: $stderr"
+	cmp L L.before
+	# Rows forged with a valid check: bands or rounds edited (row 2's
+	# noise is then not its sensitivity's), one without the other, the
+	# bands dropped (a tree's row), a noise the pattern does not give.
+	for edit in 's/bands=3/bands=2/' 's/tree-rounds=6/tree-rounds=7/' \
+	    's/ tree-rounds=6//' 's/ bands=3 tree-rounds=6//' 's/ noise=[^ ]*/ noise=9/'; do
+		$PYTHON - "$edit" <<'PY'
+import re, sys, zlib
+pat, rep = sys.argv[1].split("/")[1:3]
+lines = open("L.before").read().splitlines()
+chain = zlib.crc32(lines[0].encode())
+out = [lines[0]]
+for i, l in enumerate(lines[1:]):
+    body = l[:l.index(" check=")]
+    if i == 1:
+        body = re.sub(pat, rep, body, count=1)
+    chain = zlib.crc32(body.encode(), chain)
+    out.append("%s check=%08x" % (body, chain))
+open("L2", "w").write("\n".join(out) + "\n")
+PY
+		run --separate-stderr fl-account -l L2 -j
+		assert_equal "$status" 1
+		[[ $stderr == "fl-account: L2: line 3: "* ]] || fail "$edit: $stderr"
+		echo "$edit: $stderr" >> forged
+	done
+	grep -q "bands and tree-rounds go together" forged
+	grep -q "was charged with 3 bands over 6 rounds, not 0 over 0" forged
+	grep -q "was charged with 3 bands over 6 rounds, not 2 over 6" forged
+	grep -q "the tree's charge is not its sensitivity's" forged
+	# A model of an unknown mechanism.
+	fl-pack -m kind=model -m round=9 -m ftrl.tree=$(fl-inspect -g ftrl.tree st.flt) -m ftrl.round=6 \
+	    -m ftrl.mechanism=blt -t w:f32=1 -o x.flt
+	run --separate-stderr fl-account -l L -s --not-private x.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"unknown DP-FTRL mechanism 'ftrl.mechanism=blt'"* ]] || fail "stderr: $stderr"
+	cmp L L.before
 }
 
 @test "ftrl banded: the README's banded MF commands run as written" {

@@ -390,17 +390,6 @@ fl_banded_sens2_brute(uint64_t T, uint64_t b, const double *c, uint64_t k,
 	return brute(T, b, c, S, 0, 0, k, sep < 1 ? 1 : sep);
 }
 
-int
-fl_banded_account(uint64_t T, uint64_t b, const double *c, uint64_t k,
-    uint64_t sep, double z, int given_eps, double given,
-    struct fl_tree_privacy *out, struct fl_error *err)
-{
-	double s2;
-
-	if (fl_banded_sens2(T, b, c, k, sep, &s2, err) < 0)
-		return -1;
-	return fl_zcdp_account(s2, z, given_eps, given, out, err);
-}
 
 /* ---- the server's step ---- */
 

@@ -222,9 +222,12 @@ struct fl_release {
 	 * tree tree_id's rounds after its previous row up to tree_round,
 	 * for tree_parts participations tree_sep apart and the node noise
 	 * multiplier tree_noise: a Gaussian (q 1, one step) whose noise is
-	 * tree_noise / sqrt(sens2(tree_round) - sens2(previous)). */
+	 * tree_noise / sqrt(sens2(tree_round) - sens2(previous)).
+	 * tree_bands > 0: banded MF of tree_bands bands over tree_rounds
+	 * rounds instead, sens2 fl_banded_sens2's of its strategy. */
 	uint64_t tree_id, tree_round, tree_parts, tree_sep;
 	double tree_noise;
+	uint64_t tree_bands, tree_rounds;
 };
 
 /* Why a release is not private, though charged (fl-account
@@ -964,6 +967,12 @@ double fl_gaussian_mu(double epsilon, double delta);
  */
 int fl_tree_increment(uint64_t prev, uint64_t t, uint64_t k, uint64_t b,
     double z, double *noise, struct fl_error *err);
+/* The same for banded MF of `bands` bands over T rounds: s(t) =
+ * fl_banded_sens2 of the first t rows of its strategy (the one
+ * fl_banded_optimize computes, cached per thread for bands <= 1024). */
+int fl_banded_increment(uint64_t prev, uint64_t t, uint64_t T,
+    uint64_t bands, uint64_t k, uint64_t b, double z, double *noise,
+    struct fl_error *err);
 
 /* The tree's charge r (tree fields set) after the rows[0..n): r becomes
  * a Gaussian release, q 1, one step, its noise fl_tree_increment's after
@@ -999,8 +1008,8 @@ int fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
     double delta, double *z, struct fl_error *err);
 
 /* The same for any release of squared sensitivity sens2 (clip units)
- * and noise multiplier z, rho = sens2 / (2 z^2) (fl_tree_account and
- * fl_banded_account use them). */
+ * and noise multiplier z, rho = sens2 / (2 z^2) (the tree's and, with
+ * fl_banded_sens2, banded MF's). */
 int fl_zcdp_account(double sens2, double z, int given_eps, double given,
     struct fl_tree_privacy *out, struct fl_error *err);
 int fl_zcdp_noise(double sens2, double target, double delta, double *z,
@@ -1059,10 +1068,6 @@ double fl_banded_sens2_brute(uint64_t T, uint64_t b, const double *c,
 int fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
     uint64_t t, const struct fl_tree *tr, uint64_t b, const double *c,
     double *hist, struct fl_error *err);
-/* fl_tree_account's answer for the banded release. */
-int fl_banded_account(uint64_t T, uint64_t b, const double *c, uint64_t k,
-    uint64_t sep, double z, int given_eps, double given,
-    struct fl_tree_privacy *out, struct fl_error *err);
 
 /* The smallest number of 6 significant digits at or above x > 0, as
  * "%.6g" prints it (account.c): a solved noise a user may copy. */
