@@ -79,6 +79,12 @@ fl_banded_increment(uint64_t prev, uint64_t t, uint64_t T, uint64_t bands,
 		return fl_error_set(err, FL_EINVAL, "bands %llu: must be in "
 		    "[1, rounds %llu]", (unsigned long long)bands,
 		    (unsigned long long)T);
+	/* The strategy's bands, not the first rows' (fewer early on). */
+	if (k > 1 && bands > b)
+		return fl_error_set(err, FL_EINVAL, "bands %llu exceed the "
+		    "separation %llu: two participations of a client would "
+		    "share rows of the strategy", (unsigned long long)bands,
+		    (unsigned long long)b);
 	if ((c = malloc(bands * sizeof(*c))) == NULL)
 		return fl_error_set(err, FL_ENOMEM, "out of memory");
 	/* The release of rounds 1..t is the first t rows of C X + Z: the

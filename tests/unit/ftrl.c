@@ -431,6 +431,38 @@ test_banded_sens(void)
 	    err.code == FL_EINVAL && strstr(err.msg, "separation") != NULL);
 	CHECK(fl_banded_sens2_brute(10, 4, c, 2, 3) >
 	    2 * (1 + 0.25 + 0.140625 + 0.09765625) + 0.1);
+	/* The ledger's increments (first t rows of the strategy): their
+	 * rho add up to the whole release's, and each is the sensitivity
+	 * of the first t rows, the brute force's. */
+	{
+		double cc[3], whole, sum = 0, noise, prev = 0;
+		struct fl_banded_fit fit = { 0 };
+
+		CHECK(fl_banded_optimize(12, 3, cc, &fit, &err) == 0);
+		CHECK(fl_banded_sens2(12, 3, cc, 3, 4, &whole, &err) == 0);
+		for (uint64_t t = 1; t <= 12; t++) {
+			double st = fl_banded_sens2_brute(t, t < 3 ? t : 3, cc,
+			    3, 4);
+
+			CHECK(fl_banded_increment(t - 1, t, 12, 3, 3, 4, 2,
+			    &noise, &err) == 0);
+			if (noise > 0) {
+				sum += 1 / (noise * noise);
+				CHECK(fabs(4 / (noise * noise) - (st - prev)) <=
+				    1e-12 * st);
+			} else {
+				CHECK(fabs(st - prev) <= 1e-12 * st);
+			}
+			prev = st;
+		}
+		CHECK(fabs(sum * 4 - whole) <= 1e-12 * whole);
+		CHECK(fl_banded_increment(3, 3, 12, 3, 3, 4, 2, &noise,
+		    &err) < 0);
+		CHECK(fl_banded_increment(3, 13, 12, 3, 3, 4, 2, &noise,
+		    &err) < 0);
+		CHECK(fl_banded_increment(3, 4, 12, 5, 3, 4, 2, &noise,
+		    &err) < 0);
+	}
 	/* Bands 0, bands above the rounds, no participation. */
 	CHECK(fl_banded_sens2(10, 0, c, 1, 1, &s2, &err) < 0);
 	CHECK(fl_banded_sens2(3, 4, c, 1, 1, &s2, &err) < 0);
