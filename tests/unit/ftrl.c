@@ -391,6 +391,30 @@ test_banded_optimize(void)
 		CHECK(r1 >= 0.16 && r1 <= 0.30 && r2 >= 0.28 && r2 <= 0.435);
 		free(cc);
 	}
+	/* And with several participations (bands = separation): 0.045 to
+	 * 0.26 of the plain tree's (the bench's patterns, T <= 256, and
+	 * every round of 2048). */
+	{
+		static const uint64_t pat[][3] = { { 16, 4, 4 }, { 16, 2, 8 },
+		    { 16, 16, 1 }, { 64, 4, 16 }, { 64, 8, 8 }, { 64, 2, 32 },
+		    { 256, 4, 64 }, { 256, 32, 8 }, { 256, 16, 16 },
+		    { 256, 8, 32 }, { 2048, 2048, 1 } };
+
+		for (size_t p = 0; p < sizeof(pat) / sizeof(*pat); p++) {
+			uint64_t T = pat[p][0], k = pat[p][1], b = pat[p][2];
+			double r;
+
+			tr_plain = 0;
+			for (uint64_t t = 1; t <= T; t++)
+				tr_plain += fl_tree_prefix_var(t, FL_TREE_PLAIN);
+			CHECK(fl_tree_sens2(T, k, b, &ts2, &err) == 0);
+			CHECK(fl_banded_optimize(T, b, c, &fit, &err) == 0);
+			CHECK(fl_banded_error(T, b, c, &F, NULL, &err) == 0);
+			CHECK(fl_banded_sens2(T, b, c, k, b, &s2, &err) == 0);
+			r = s2 * F / ((double)ts2 * tr_plain);
+			CHECK(r >= 0.045 && r <= 0.26);
+		}
+	}
 	CHECK(fl_banded_optimize(1 << 21, 2, c, &fit, &err) < 0);
 	CHECK(fl_banded_optimize(1 << 20, 64, c, &fit, &err) < 0 &&
 	    err.code == FL_ELIMIT);
