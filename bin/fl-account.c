@@ -27,7 +27,10 @@ static const char usage[] =
     "       fl-account --sample -q rate | -b K -N population --round=R\n"
     "           [--seed=text] [-o file]\n"
     "       fl-account -m tree -z noise | --target-epsilon=eps -T rounds\n"
-    "           [--participations=k --separation=b] [-d delta | -e eps] [-j]";
+    "           [--participations=k --separation=b] [-d delta | -e eps] [-j]\n"
+    "       fl-account -m banded --bands=B -z noise | --target-epsilon=eps\n"
+    "           -T rounds [--participations=k --separation=b]\n"
+    "           [-d delta | -e eps] [-j]";
 
 static const char options[] =
     "Privacy accounting for DP-SGD and DP-FedAvg rounds: epsilon at delta\n"
@@ -45,6 +48,8 @@ static const char options[] =
     "                              (fl-apply --ledger writes it)\n"
     "  -b, --batch=K               expected sample per step: clients per\n"
     "                              round or examples per batch; q = K/N\n"
+    "      --bands=B               -m banded: the strategy's bands, at most\n"
+    "                              the rounds and (k > 1) the separation\n"
     "  -B, --budget=EPS            refuse a spend that would take epsilon\n"
     "                              above EPS: exit 3, the ledger untouched\n"
     "      --cohort=FILE           the round's cohort (from --sample): its\n"
@@ -86,7 +91,9 @@ static const char options[] =
     "                              clients: --sigma, --clients,\n"
     "                              --sensitivity, --dim), or tree (DP-FTRL,\n"
     "                              no sampling: -z, -T rounds, the pattern;\n"
-    "                              prints rho-zCDP)\n"
+    "                              prints rho-zCDP), or banded (DP-FTRL by\n"
+    "                              banded matrix factorization: the same\n"
+    "                              and --bands)\n"
     "  -z, --noise=Z               noise multiplier: noise std / L2\n"
     "                              sensitivity (gaussian)\n"
     "      --not-private           --spend: take releases whose noise came\n"
@@ -95,7 +102,7 @@ static const char options[] =
     "      --orders=LIST           RDP orders: default, opacus,\n"
     "                              dp-accounting or a list: 1.5,2,4-64,256\n"
     "  -o, --output=FILE           write to FILE atomically instead of stdout\n"
-    "      --participations=K      -m tree: rounds a client takes part in, at\n"
+    "      --participations=K      -m tree, banded: rounds a client takes part in, at\n"
     "                              most (default 1)\n"
     "  -N, --population=N          clients (user level) or examples (sample\n"
     "                              level) sampled from: q = K/N, K from\n"
@@ -106,7 +113,7 @@ static const char options[] =
     "      --sensitivity=D2        L2 sensitivity in grid units\n"
     "      --sensitivity-l1=D1     L1 sensitivity in grid units (default\n"
     "                              D2 min(sqrt(dim), D2))\n"
-    "      --separation=B          -m tree: rounds between two participations\n"
+    "      --separation=B          -m tree, banded: rounds between two participations\n"
     "                              of a client, at least (default 1)\n"
     "      --shuffle-as-poisson    charge shuffled DP-SGD batches\n"
     "                              (dp.sampling=shuffle) as Poisson sampling:\n"
@@ -137,7 +144,7 @@ struct args {
 	const char *mechanism;
 	const char *noise, *orders, *output, *population, *round, *q;
 	const char *sens, *sens1, *sigma, *steps, *target;
-	const char *participations, *separation;
+	const char *participations, *separation, *bands;
 	int dry_run, force, json, spend, not_private, shuffle_as_poisson;
 	int sample;
 };
@@ -150,6 +157,7 @@ struct args {
 static const struct tool_opt opt_table[] = {
 	ARG("accountant", 'a', accountant),
 	ARG("batch", 'b', batch),
+	ARG("bands", 0, bands),
 	ARG("budget", 'B', budget),
 	ARG("clients", 0, clients),
 	ARG("clip", 0, clip),
@@ -204,6 +212,8 @@ struct opts {
 	double epochs;
 	int tree;               /* -m tree: cli.steps rounds, the pattern */
 	uint64_t tree_k, tree_b;
+	int banded;             /* -m banded (tree set too): the bands */
+	uint64_t bands;
 };
 
 /* ---- parsing ---- */
@@ -258,10 +268,11 @@ plan_shares(const struct args *a, struct opts *o)
 	o->ask.shares = c->clients;
 }
 
-/* -m tree: DP-FTRL's tree over -T rounds, no sampling. */
+/* -m tree or banded: DP-FTRL over -T rounds, no sampling. */
 static void
-parse_tree(const struct args *a, struct opts *o)
+parse_tree(const struct args *a, struct opts *o, int banded)
 {
+	const char *m = banded ? "-m banded" : "-m tree";
 	const char *no[] = { a->q, a->batch, a->population, a->sigma,
 	    a->clients, a->dim, a->sens1, a->indicator, a->epochs, a->dropout,
 	    a->cohort, a->every, a->corrupt, a->epsilon != NULL &&
@@ -270,12 +281,15 @@ parse_tree(const struct args *a, struct opts *o)
 
 	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
 		if (no[i] != NULL)
-			tool_usage_error("-m tree takes -z (or "
+			tool_usage_error("%s takes -z (or "
 			    "--target-epsilon), -T rounds, --participations, "
 			    "--separation, --clip, --sensitivity, -d or -e, and "
-			    "-l with --target-epsilon: no sampling, no shares");
+			    "-l with --target-epsilon: no sampling, no shares",
+			    m);
 	if (a->noise == NULL && a->target == NULL)
-		tool_usage_error("-m tree needs -z or --target-epsilon");
+		tool_usage_error("%s needs -z or --target-epsilon", m);
+	if (banded && a->bands == NULL)
+		tool_usage_error("-m banded needs --bands");
 	if (a->noise != NULL && a->target != NULL)
 		tool_usage_error("-z and --target-epsilon: give one");
 	o->tree = 1;
@@ -287,25 +301,31 @@ parse_tree(const struct args *a, struct opts *o)
 	    "--participations", a->participations, 1, FL_TREE_MAX_ROUNDS);
 	o->tree_b = a->separation == NULL ? 1 : tool_opt_u64("--separation",
 	    a->separation, 1, FL_TREE_MAX_ROUNDS);
+	if (banded) {
+		o->banded = 1;
+		o->bands = tool_opt_u64("--bands", a->bands, 1,
+		    FL_BANDED_MAX_ROUNDS);
+	}
 	/* The noise is a multiplier of the per-round sensitivity: a
 	 * sensitivity other than the clip bound is another mechanism. */
 	if (a->sens != NULL && a->clip != NULL &&
 	    tool_opt_positive("--sensitivity", a->sens) !=
 	    tool_opt_positive("--clip", a->clip))
 		tool_die("--sensitivity '%s' does not match the clip bound "
-		    "'%s': a tree round's L2 sensitivity is its clip bound",
-		    a->sens, a->clip);
+		    "'%s': a %s round's L2 sensitivity is its clip bound",
+		    a->sens, a->clip, banded ? "banded" : "tree");
 }
 
 /* What the tree's release gives, as fl-account(1) OUTPUT says. */
 static void
 tree_write(FILE *fp, const struct fl_tree_privacy *t, const struct opts *o,
-    int solved, int json)
+    int solved, int json, const double *c, double F)
 {
 	const struct fl_question *q = &o->ask;
 
 	if (json) {
-		fprintf(fp, "{\"mechanism\":\"tree\",\"rho\":");
+		fprintf(fp, "{\"mechanism\":\"%s\",\"rho\":", o->banded ?
+		    "banded" : "tree");
 		fl_json_number(fp, t->rho);
 		fprintf(fp, ",\"epsilon\":");
 		fl_json_number(fp, t->epsilon);
@@ -319,12 +339,25 @@ tree_write(FILE *fp, const struct fl_tree_privacy *t, const struct opts *o,
 		fprintf(fp, ",\"noise\":");
 		fl_json_number(fp, t->noise);
 		fprintf(fp, ",\"sensitivity\":");
-		fl_json_number(fp, sqrt((double)t->sens2));
+		fl_json_number(fp, sqrt(t->sens2));
 		fprintf(fp, ",\"rounds\":%llu,\"participations\":%llu,"
-		    "\"separation\":%llu}\n",
+		    "\"separation\":%llu",
 		    (unsigned long long)o->cli.steps,
 		    (unsigned long long)o->tree_k,
 		    (unsigned long long)o->tree_b);
+		if (o->banded) {
+			fprintf(fp, ",\"bands\":%llu,\"prefix_sum_variance\":",
+			    (unsigned long long)o->bands);
+			fl_json_number(fp, t->noise * t->noise * F);
+			fprintf(fp, ",\"coefficients\":[");
+			for (uint64_t i = 0; i < o->bands; i++) {
+				if (i > 0)
+					fputc(',', fp);
+				fl_json_number(fp, c[i]);
+			}
+			fputc(']', fp);
+		}
+		fprintf(fp, "}\n");
 		return;
 	}
 	if (solved)
@@ -340,9 +373,13 @@ tree_write(FILE *fp, const struct fl_tree_privacy *t, const struct opts *o,
 	if (!solved)
 		fprintf(fp, " noise %.6g", t->noise);
 	fprintf(fp, " sensitivity %.6g rounds %llu participations %llu "
-	    "separation %llu\n", sqrt((double)t->sens2),
+	    "separation %llu", sqrt(t->sens2),
 	    (unsigned long long)o->cli.steps, (unsigned long long)o->tree_k,
 	    (unsigned long long)o->tree_b);
+	if (o->banded)
+		fprintf(fp, " bands %llu prefix-sum-variance %.6g",
+		    (unsigned long long)o->bands, t->noise * t->noise * F);
+	fputc('\n', fp);
 }
 
 /* -m tree: the release's rho and epsilon, or the noise for a target
@@ -353,28 +390,54 @@ tree_mode(const struct args *a, struct opts *o, int nops)
 	struct fl_tree_privacy t;
 	struct tool_output out;
 	struct fl_error err;
-	double z = o->cli.noise;
+	double z = o->cli.noise, s2, F = 0, *c = NULL;
+	uint64_t ts2;
 
 	if (a->spend)
 		tool_usage_error("a tree's rounds are spent from the models "
 		    "fl-apply --ftrl writes: fl-account -l ledger -s MODEL");
 	if (a->ledger != NULL && a->target == NULL)
-		tool_usage_error("-m tree with --ledger takes --target-epsilon");
+		tool_usage_error("-m %s with --ledger takes --target-epsilon",
+		    o->banded ? "banded" : "tree");
 	if (nops > 0)
 		tool_usage_error("unexpected operand (the release is given by "
 		    "options)");
+	/* The release's squared sensitivity: the tree's for the pattern,
+	 * or the banded strategy's (computed here, deterministically). */
+	if (o->banded) {
+		struct fl_banded_fit fit = { 0 };
+
+		if (o->bands > o->cli.steps)
+			tool_die("--bands %llu: more bands than the %llu rounds",
+			    (unsigned long long)o->bands,
+			    (unsigned long long)o->cli.steps);
+		if (o->tree_k > 1 && o->bands > o->tree_b)
+			tool_die("--bands %llu exceeds --separation %llu: two "
+			    "participations of a client would share rows of "
+			    "the strategy (bands must be at most the "
+			    "separation)", (unsigned long long)o->bands,
+			    (unsigned long long)o->tree_b);
+		if ((c = malloc(o->bands * sizeof(*c))) == NULL)
+			tool_die("out of memory");
+		if (fl_banded_optimize(o->cli.steps, o->bands, c, &fit,
+		    &err) < 0 || fl_banded_error(o->cli.steps, o->bands, c,
+		    &F, NULL, &err) < 0 || fl_banded_sens2(o->cli.steps,
+		    o->bands, c, o->tree_k, o->tree_b, &s2, &err) < 0)
+			tool_die("%s", err.msg);
+	} else {
+		if (fl_tree_sens2(o->cli.steps, o->tree_k, o->tree_b, &ts2,
+		    &err) < 0)
+			tool_die("%s", err.msg);
+		s2 = (double)ts2;
+	}
 	if (a->ledger != NULL) {
 		struct fl_ledger led;
 		struct fl_release tmpl;
 		struct fl_privacy p;
-		uint64_t s2;
 		double zg;
 
-		/* The tree is one Gaussian of multiplier z / sqrt(s2),
+		/* The release is one Gaussian of multiplier z / sqrt(s2),
 		 * composed after the ledger's rows. */
-		if (fl_tree_sens2(o->cli.steps, o->tree_k, o->tree_b, &s2,
-		    &err) < 0)
-			tool_die("%s", err.msg);
 		memset(&tmpl, 0, sizeof(tmpl));
 		tmpl.round = FL_ROUND_NONE;
 		tmpl.mech = FL_MECH_GAUSSIAN;
@@ -389,25 +452,26 @@ tree_mode(const struct args *a, struct opts *o, int nops)
 		if (fl_account_noise(&o->acct, led.rows, led.nrows, &tmpl,
 		    o->target, o->ask.delta, &zg, &p, &err) < 0)
 			tool_die("%s", err.msg);
-		z = fl_round_up_6(zg * sqrt((double)s2));
-		zg = z / sqrt((double)s2);
+		z = fl_round_up_6(zg * sqrt(s2));
+		zg = z / sqrt(s2);
 		tool_output_open(&out, a->output, 0);
 		fl_answer_write(out.fp, &o->ask, &p, &z, 1 +
 		    fl_release_steps(led.rows, led.nrows), 0, NULL, a->json);
 		tool_output_close(&out);
 		fl_ledger_close(&led);
+		free(c);
 		return 0;
 	}
-	if (a->target != NULL && fl_tree_noise(o->cli.steps, o->tree_k,
-	    o->tree_b, o->target, o->ask.delta, &z, &err) < 0)
+	if (a->target != NULL && fl_zcdp_noise(s2, o->target, o->ask.delta,
+	    &z, &err) < 0)
 		tool_die("--target-epsilon '%s': %s", a->target, err.msg);
-	if (fl_tree_account(o->cli.steps, o->tree_k, o->tree_b, z,
-	    o->ask.given_eps, o->ask.given_eps ? o->ask.epsilon :
-	    o->ask.delta, &t, &err) < 0)
+	if (fl_zcdp_account(s2, z, o->ask.given_eps, o->ask.given_eps ?
+	    o->ask.epsilon : o->ask.delta, &t, &err) < 0)
 		tool_die("%s", err.msg);
 	tool_output_open(&out, a->output, 0);
-	tree_write(out.fp, &t, o, a->target != NULL, a->json);
+	tree_write(out.fp, &t, o, a->target != NULL, a->json, c, F);
 	tool_output_close(&out);
+	free(c);
 	return 0;
 }
 
@@ -460,11 +524,16 @@ parse_args(const struct args *a, struct opts *o)
 		o->every = tool_opt_u64("--every", a->every, 1, UINT64_MAX);
 
 	if ((a->participations != NULL || a->separation != NULL) &&
-	    (a->mechanism == NULL || strcmp(a->mechanism, "tree") != 0))
+	    (a->mechanism == NULL || (strcmp(a->mechanism, "tree") != 0 &&
+	    strcmp(a->mechanism, "banded") != 0)))
 		tool_usage_error("--participations and --separation go with "
-		    "-m tree");
-	if (a->mechanism != NULL && strcmp(a->mechanism, "tree") == 0) {
-		parse_tree(a, o);
+		    "-m tree or banded");
+	if (a->bands != NULL && (a->mechanism == NULL ||
+	    strcmp(a->mechanism, "banded") != 0))
+		tool_usage_error("--bands goes with -m banded");
+	if (a->mechanism != NULL && (strcmp(a->mechanism, "tree") == 0 ||
+	    strcmp(a->mechanism, "banded") == 0)) {
+		parse_tree(a, o, strcmp(a->mechanism, "banded") == 0);
 		return;
 	}
 	/* The release of the options (its fields also override records'). */
@@ -702,6 +771,14 @@ charge_trees(struct fl_release *rel, size_t *n, const struct fl_release *rows,
 		    na, &err)) < 0)
 			tool_die("%s: %s", ledger != NULL ? ledger : "tree",
 			    err.msg);
+		if (rc == 1 && rel[i].tree_bands > 0) {
+			tool_warn("%s: banded tree %016llx round %llu adds "
+			    "nothing to the sensitivity beyond the ledger's: "
+			    "nothing to charge", ledger != NULL ? ledger :
+			    "tree", (unsigned long long)rel[i].tree_id,
+			    (unsigned long long)rel[i].tree_round);
+			continue;
+		}
 		if (rc == 1) {
 			tool_warn("%s: tree %016llx round %llu completes no "
 			    "node a client's rounds can reach beyond the "

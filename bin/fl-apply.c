@@ -7,7 +7,10 @@
  * the model is written atomically too: a crash never leaves a half model.
  * With --ftrl, DP-FTRL: the tree's noise n(t) - n(t-1) is added to round
  * t's summed clipped updates first, from a 0600 state record that keeps
- * the tree's secret and round counter (no noise vectors).
+ * the tree's secret and round counter (no noise vectors).  With
+ * --mechanism=banded, banded matrix factorization instead: round t gets
+ * w_t = z_t - sum c_l w_{t-l}, the state keeping the strategy and the
+ * last bands - 1 noise vectors.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,13 +28,17 @@ static const char usage[] =
     "       [--only=patterns] [--exclude=patterns] [option ...] [-o file] [file]\n"
     "       fl-apply -m model --ftrl=state [--ftrl-init --noise=z --clip=c\n"
     "           --rounds=T [--participations=k --separation=b]\n"
-    "           [--estimator=name] [--seed=text]] [option ...] [-o file] [file]";
+    "           [--estimator=name | --mechanism=banded --bands=B]\n"
+    "           [--seed=text]] [option ...] [-o file] [file]";
 
 static const char options[] =
     "Apply the aggregate update in FILE (default: standard input) to the\n"
     "model: new = model + step, where the step is server-lr x aggregate for\n"
     "sgd (FedAvg), or given by the optimizer (Reddi et al. 2021).\n"
     "\n"
+    "      --bands=B          --ftrl-init --mechanism=banded: the strategy's\n"
+    "                         bands (at most --rounds, and --separation when\n"
+    "                         --participations is above 1)\n"
     "      --beta1=B          first-moment decay of adagrad, adam and yogi\n"
     "                         (default 0.9)\n"
     "      --beta2=B          second-moment decay of adam and yogi\n"
@@ -56,6 +63,9 @@ static const char options[] =
     "  -l, --server-lr=ETA    server learning rate (default 1 for sgd and\n"
     "                         avgm, 0.01 for the adaptive optimizers)\n"
     "  -m, --model=FILE       the global model (required)\n"
+    "      --mechanism=NAME   --ftrl-init: tree (default) or banded (banded\n"
+    "                         matrix factorization: less noise, bands - 1\n"
+    "                         model-sized vectors of f64 in the state)\n"
     "      --momentum=B       server momentum of avgm (default 0.9)\n"
     "      --noise=Z          --ftrl-init: noise multiplier of each tree node\n"
     "                         (std Z x C on the sum)\n"
@@ -248,9 +258,31 @@ state_tensor(struct fl_record *ns, const struct fl_record *old,
 /* What --ftrl-init was given. */
 struct ftrl_args {
 	const char *path, *noise, *clip, *rounds, *parts, *sep, *estimator;
-	const char *seed;
+	const char *seed, *mechanism, *bands;
 	int init;
 };
+
+/* Banded MF: the strategy (fl_banded_optimize's, checked against the
+ * state's), the state record read (its past noise, "w<l>:<tensor>") and
+ * the tensors of the next one. */
+static double *ftrl_coef;
+static struct fl_record ftrl_past, ftrl_next;
+
+/* The strategy of st's rounds and bands, into ftrl_coef. */
+static void
+banded_strategy(const struct fl_ftrl_state *st, const char *what)
+{
+	struct fl_banded_fit fit = { 0 };
+	struct fl_error err;
+	double s2;
+
+	if ((ftrl_coef = malloc(st->bands * sizeof(*ftrl_coef))) == NULL)
+		tool_die("out of memory");
+	if (fl_banded_optimize(st->rounds, st->bands, ftrl_coef, &fit,
+	    &err) < 0 || fl_banded_sens2(st->rounds, st->bands, ftrl_coef,
+	    st->participations, st->separation, &s2, &err) < 0)
+		tool_die("%s: %s", what, err.msg);
+}
 
 /* A new tree's state: the secret from the OS (or --seed), its id. */
 static void
@@ -287,10 +319,26 @@ ftrl_new(struct fl_ftrl_state *st, const struct ftrl_args *fa,
 	if (round > UINT64_MAX - 1 - FL_TREE_MAX_ROUNDS)
 		tool_die("%s: record 1: round %llu is too large for a tree",
 		    mpath, (unsigned long long)round);
-	/* The pattern must be one the accountant can solve. */
-	if (fl_tree_sens2(st->rounds, st->participations, st->separation,
-	    &s2, &err) < 0)
+	if (fa->bands != NULL) {
+		/* Banded MF: bands the pattern allows (no shared rows). */
+		st->bands = tool_opt_u64("--bands", fa->bands, 1,
+		    FL_BANDED_MAX_ROUNDS);
+		if (st->bands > st->rounds)
+			tool_die("--bands %llu: more bands than the %llu rounds",
+			    (unsigned long long)st->bands,
+			    (unsigned long long)st->rounds);
+		if (st->participations > 1 && st->bands > st->separation)
+			tool_die("--bands %llu exceeds --separation %llu: two "
+			    "participations of a client would share rows of "
+			    "the strategy (bands must be at most the "
+			    "separation)", (unsigned long long)st->bands,
+			    (unsigned long long)st->separation);
+		banded_strategy(st, "--bands");
+	} else if (fl_tree_sens2(st->rounds, st->participations,
+	    st->separation, &s2, &err) < 0) {
+		/* The pattern must be one the accountant can solve. */
 		tool_die("--participations, --separation: %s", err.msg);
+	}
 	st->start = round;
 	if (fa->seed != NULL) {
 		fl_rng_seed_text(st->secret, fa->seed);
@@ -326,7 +374,25 @@ ftrl_load(struct fl_ftrl_state *st, const char *path,
 		    "starts a new tree on a model no tree made", path);
 	if (fl_ftrl_state_from_record(st, &rec, &err) < 0)
 		tool_die("%s: record 1: %s", path, err.msg);
-	fl_record_free(&rec);
+	if (st->bands > 0) {
+		const struct fl_tensor *ct = fl_tensor_find(&rec,
+		    "coefficients");
+
+		/* The strategy is recomputed, and must be the one whose
+		 * noise the state holds, to the byte. */
+		banded_strategy(st, path);
+		if (ct == NULL || ct->dtype != FL_F64 ||
+		    ct->numel != st->bands || memcmp(ct->data, ftrl_coef,
+		    st->bands * sizeof(double)) != 0)
+			tool_die("%s: record 1: the tensor 'coefficients' is not "
+			    "the strategy of %llu bands over %llu rounds this "
+			    "fltools computes", path,
+			    (unsigned long long)st->bands,
+			    (unsigned long long)st->rounds);
+		ftrl_past = rec;
+	} else {
+		fl_record_free(&rec);
+	}
 	if (mt == NULL && st->done > 0)
 		tool_die("%s: record 1: no ftrl.tree, but the state %s has "
 		    "applied %llu rounds: not the tree's latest model", mpath,
@@ -349,6 +415,72 @@ ftrl_load(struct fl_ftrl_state *st, const char *path,
 		    (unsigned long long)(st->start + st->done),
 		    (unsigned long long)st->start,
 		    (unsigned long long)st->done);
+}
+
+static void
+wipe_free(struct fl_record *rec)
+{
+	for (size_t i = 0; i < rec->ntensors; i++)
+		sodium_memzero(rec->tensors[i].data, rec->tensors[i].nbytes);
+	fl_record_free(rec);
+}
+
+/* The state's past-noise tensors of round 1's tensors ("w1:..."). */
+static size_t
+past_count(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ftrl_past.ntensors; i++)
+		n += strncmp(ftrl_past.tensors[i].name, "w1:", 3) == 0;
+	return n;
+}
+
+/* Banded MF's round t on the aggregate's tensor x: the past noise
+ * w_{t-1}..w_{t-b+1} from the state (zeros in round 1), w_t added, the
+ * new past into ftrl_next. */
+static void
+banded_tensor(const struct fl_ftrl_state *st, const char *spath,
+    const char *name, struct fl_tensor *x, uint64_t idx, uint64_t t,
+    const struct fl_tree *tr)
+{
+	uint64_t b = st->bands, n = x->numel;
+	char tn[FL_MAX_NAME + 32];
+	struct fl_error err;
+	double *hist;
+
+	if ((hist = calloc(b > 1 ? (b - 1) * n : 1, sizeof(*hist))) == NULL)
+		tool_die("out of memory for the past noise (%llu bands of "
+		    "%llu values)", (unsigned long long)b,
+		    (unsigned long long)n);
+	for (uint64_t l = 1; l < b && t > 1; l++) {
+		const struct fl_tensor *p;
+
+		snprintf(tn, sizeof(tn), "w%llu:%s", (unsigned long long)l,
+		    x->name);
+		p = fl_tensor_find(&ftrl_past, tn);
+		if (p == NULL || p->dtype != FL_F64 || p->numel != n)
+			tool_die("%s: record 1: no past noise '%s' of %llu f64 "
+			    "for tensor '%s' of %s: a banded tree noises the "
+			    "same tensors every round", spath, tn,
+			    (unsigned long long)n, x->name, name);
+		memcpy(hist + (l - 1) * n, p->data, n * sizeof(double));
+	}
+	if (fl_banded_noise_tensor(x, idx, t, tr, b, ftrl_coef, hist,
+	    &err) < 0)
+		tool_die("%s: record 1: %s", name, err.msg);
+	for (uint64_t l = 1; l < b; l++) {
+		struct fl_tensor *o;
+
+		snprintf(tn, sizeof(tn), "w%llu:%s", (unsigned long long)l,
+		    x->name);
+		if ((o = fl_tensor_add(&ftrl_next, tn, FL_F64, x->rank,
+		    x->dims, &err)) == NULL)
+			tool_die("%s: %s", spath, err.msg);
+		memcpy(o->data, hist + (l - 1) * n, n * sizeof(double));
+	}
+	sodium_memzero(hist, (b > 1 ? (b - 1) * n : 1) * sizeof(*hist));
+	free(hist);
 }
 
 /*
@@ -419,9 +551,15 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 
 		/* The model's index: the same tensor, the same streams,
 		 * whatever the aggregate holds. */
-		if (fl_tree_noise_tensor(x, idx, t, &tr, &err) < 0)
+		if (st->bands > 0)
+			banded_tensor(st, spath, name, x, idx, t, &tr);
+		else if (fl_tree_noise_tensor(x, idx, t, &tr, &err) < 0)
 			tool_die("%s: record 1: %s", name, err.msg);
 	}
+	if (st->bands > 0 && t > 1 && past_count() != agg->ntensors)
+		tool_die("%s: record 1: %zu tensors, the state %s keeps the "
+		    "noise of %zu: a banded tree noises the same tensors every "
+		    "round", name, agg->ntensors, spath, past_count());
 	fl_tree_wipe(&tr);
 	if (fl_meta_setf(model, &err, "ftrl.tree", "%016llx",
 	    (unsigned long long)st->tree_id) < 0 ||
@@ -438,7 +576,11 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 	    fl_meta_set(model, "ftrl.noise-effective", fl_format_double(b2,
 	    sigma / sens), &err) < 0 ||
 	    (st->seeded && fl_meta_set(model, "ftrl.seeded", "yes",
-	    &err) < 0))
+	    &err) < 0) || (st->bands > 0 && (fl_meta_set(model,
+	    "ftrl.mechanism", "banded", &err) < 0 || fl_meta_setf(model,
+	    &err, "ftrl.bands", "%llu", (unsigned long long)st->bands) < 0 ||
+	    fl_meta_setf(model, &err, "ftrl.rounds", "%llu",
+	    (unsigned long long)st->rounds) < 0)))
 		tool_die("%s", err.msg);
 	st->done = t;
 }
@@ -459,8 +601,9 @@ main(int argc, char **argv)
 	enum { OPT_BETA1 = 256, OPT_BETA2, OPT_LEDGER, OPT_MOMENTUM,
 		OPT_OPTIMIZER, OPT_TAU, OPT_CLIP, OPT_ESTIMATOR, OPT_FTRL,
 		OPT_FTRL_INIT, OPT_NOISE, OPT_PARTS, OPT_ROUNDS, OPT_SEED,
-		OPT_SEP, OPT_DTYPE };
+		OPT_SEP, OPT_DTYPE, OPT_MECH, OPT_BANDS };
 	static const struct option longopts[] = {
+		{ "bands", required_argument, NULL, OPT_BANDS },
 		{ "beta1", required_argument, NULL, OPT_BETA1 },
 		{ "beta2", required_argument, NULL, OPT_BETA2 },
 		{ "clip", required_argument, NULL, OPT_CLIP },
@@ -470,6 +613,7 @@ main(int argc, char **argv)
 		{ "ftrl-init", no_argument, NULL, OPT_FTRL_INIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "ledger", required_argument, NULL, OPT_LEDGER },
+		{ "mechanism", required_argument, NULL, OPT_MECH },
 		{ "model", required_argument, NULL, 'm' },
 		{ "momentum", required_argument, NULL, OPT_MOMENTUM },
 		{ "noise", required_argument, NULL, OPT_NOISE },
@@ -526,6 +670,12 @@ main(int argc, char **argv)
 			break;
 		case OPT_ESTIMATOR:
 			fa.estimator = optarg;
+			break;
+		case OPT_MECH:
+			fa.mechanism = optarg;
+			break;
+		case OPT_BANDS:
+			fa.bands = optarg;
 			break;
 		case OPT_FTRL:
 			fa.path = optarg;
@@ -609,6 +759,19 @@ main(int argc, char **argv)
 		tool_usage_error("--noise, --clip, --rounds, --participations, "
 		    "--separation, --estimator and --seed go with --ftrl-init "
 		    "(the state keeps them)");
+	if (!fa.init && (fa.mechanism != NULL || fa.bands != NULL))
+		tool_usage_error("--mechanism and --bands go with --ftrl-init "
+		    "(the state keeps them)");
+	if (fa.mechanism != NULL && strcmp(fa.mechanism, "tree") != 0 &&
+	    strcmp(fa.mechanism, "banded") != 0)
+		tool_usage_error("unknown --mechanism '%s': tree or banded",
+		    fa.mechanism);
+	if ((fa.mechanism != NULL && strcmp(fa.mechanism, "banded") == 0) !=
+	    (fa.bands != NULL))
+		tool_usage_error("--mechanism=banded and --bands go together");
+	if (fa.bands != NULL && fa.estimator != NULL)
+		tool_usage_error("--estimator is the tree's: not with "
+		    "--mechanism=banded");
 	if (fa.path != NULL && fl_select_active(&sel))
 		tool_usage_error("--ftrl noises every tensor of the aggregate: "
 		    "no --only or --exclude");
@@ -789,6 +952,24 @@ main(int argc, char **argv)
 		fl_record_init(&fr);
 		if (fl_ftrl_state_to_record(&fr, &fst, &err) < 0)
 			tool_die("%s: %s", fa.path, err.msg);
+		if (fst.bands > 0) {
+			uint64_t dims[1] = { fst.bands };
+			struct fl_tensor *t;
+
+			/* The strategy, then the past noise. */
+			if ((t = fl_tensor_add(&fr, "coefficients", FL_F64, 1,
+			    dims, &err)) == NULL)
+				tool_die("%s: %s", fa.path, err.msg);
+			memcpy(t->data, ftrl_coef, fst.bands * sizeof(double));
+			for (size_t i = 0; i < ftrl_next.ntensors; i++) {
+				const struct fl_tensor *s = &ftrl_next.tensors[i];
+
+				if ((t = fl_tensor_add(&fr, s->name, s->dtype,
+				    s->rank, s->dims, &err)) == NULL)
+					tool_die("%s: %s", fa.path, err.msg);
+				memcpy(t->data, s->data, s->nbytes);
+			}
+		}
 		fl_ftrl_state_wipe(&fst);
 		if (fl_atomic_open(&fatomic, fa.path, 0600, &err) < 0)
 			tool_die("%s: %s", fa.path, err.msg);
@@ -796,7 +977,8 @@ main(int argc, char **argv)
 		atexit(remove_pending_state);
 		if (fl_record_write(fatomic.fp, &fr, 0, &err) < 0)
 			tool_die("%s: %s", fa.path, err.msg);
-		sodium_memzero(fr.tensors[0].data, FL_RNG_KEYBYTES);
+		for (size_t i = 0; i < fr.ntensors; i++)
+			sodium_memzero(fr.tensors[i].data, fr.tensors[i].nbytes);
 		fl_record_free(&fr);
 	}
 	if (output != NULL)
@@ -815,6 +997,10 @@ main(int argc, char **argv)
 		tool_die("%s: %s (the model was written: the next run will "
 		    "refuse the stale state)", fa.path, err.msg);
 
+	/* Banded MF's past noise is the secret's: wiped, then freed. */
+	wipe_free(&ftrl_past);
+	wipe_free(&ftrl_next);
+	free(ftrl_coef);
 	fl_record_free(&agg);
 	fl_record_free(&model);
 	fl_record_free(&old);

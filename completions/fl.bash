@@ -48,7 +48,7 @@ _fl_words()
         fl-account:-a | fl-account:--accountant)
             echo rdp rdp-classic pld exact ;;
         fl-account:-m | fl-account:--mechanism)
-            echo gaussian discrete-gaussian skellam tree ;;
+            echo gaussian discrete-gaussian skellam tree banded ;;
         fl-clip-noise:-m | fl-clip-noise:--mechanism)
             echo gaussian discrete-gaussian skellam ;;
         fl-account:--orders) echo default opacus dp-accounting ;;
@@ -58,6 +58,7 @@ _fl_words()
         fl-aggregate:--dtype | fl-apply:--dtype | fl-quantize:--dtype)
             echo f32 f64 f16 bf16 ;;
         fl-apply:--estimator) echo plain honaker ;;
+        fl-apply:--mechanism) echo tree banded ;;
         fl-clip-noise:--per-tensor) echo equal size ;;
         fl-init:-a | fl-init:--arch) echo logreg:784-10 mlp:784-128-10 ;;
         fl-quantize:-e | fl-quantize:--eden) echo 1 2 3 4 ;;

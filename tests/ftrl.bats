@@ -578,3 +578,350 @@ PY
 	refused "short.flt: record 1:"
 	[ ! -e x.flt ]
 }
+
+# ---- -m banded: DP-FTRL by banded matrix factorization ----
+
+@test "fl-account -m banded: attack: bands above the separation (shared rows, under-noised) are refused; bad bands" {
+	# k > 1 with bands > separation: the sensitivity would be understated.
+	run --separate-stderr fl-account -m banded --bands=8 -z 1 -T 64 --participations=4 --separation=4
+	assert_equal "$status" 1
+	assert_equal "$output" ""
+	[[ $stderr == "fl-account: --bands 8 exceeds --separation 4: two participations"* ]] ||
+	    fail "stderr: $stderr"
+	assert_equal "${#stderr_lines[@]}" 1
+	# Equal is allowed; so is any bands for a single participation.
+	run -0 fl-account -m banded --bands=4 -z 1 -T 64 --participations=4 --separation=4
+	run -0 fl-account -m banded --bands=64 -z 1 -T 64
+	run --separate-stderr fl-account -m banded --bands=17 -z 1 -T 16
+	assert_equal "$status" 1
+	[[ $stderr == "fl-account: --bands 17: more bands than the 16 rounds" ]] || fail "stderr: $stderr"
+	run --separate-stderr fl-account -m banded --bands=0 -z 1 -T 16
+	assert_equal "$status" 1
+	[[ $stderr == *"invalid --bands '0'"* ]] || fail "stderr: $stderr"
+	for bad in "--bands=x" "--bands=-1" "-z 0" "-T 0" "--participations=0" "--separation=0"; do
+		run --separate-stderr fl-account -m banded --bands=2 -z 1 -T 10 $bad
+		assert_equal "$status" 1
+		assert_equal "${#stderr_lines[@]}" 1
+	done
+	# Too large to optimize: a clear refusal, not a hang.
+	run --separate-stderr fl-account -m banded --bands=1024 -z 1 -T 1000000
+	assert_equal "$status" 1
+	[[ $stderr == *"too many to optimize"* ]] || fail "stderr: $stderr"
+	# Usage: no --bands, --bands elsewhere, sampling options, -l without a target.
+	for args in "-m banded -z 1 -T 8" "-m tree --bands=2 -z 1 -T 8" "--bands=2 -z 1" \
+	    "-m banded --bands=2 -z 1 -T 8 -q 0.1" "-m banded --bands=2 -z 1 -T 8 -l L" \
+	    "-m banded --bands=2 -T 8" "-m banded --bands=2 -z 1 -T 8 -l L -s"; do
+		run --separate-stderr fl-account $args
+		assert_equal "$status" 2
+	done
+	[ ! -e L ]
+}
+
+# The known answer, independently in numpy from the printed coefficients:
+# F = |A C^-1|_F^2 by matrices, the sensitivity by brute force over every
+# allowed pattern (and signs), rho; and the optimum by Newton's method on
+# the matrix loss from the (1 - x)^-1/2 series, which must reach the same
+# loss to 1e-6 relative, fltools' coefficients being a stationary point.
+BANDED_PY='
+import itertools, json, math, sys
+import numpy as np
+d = json.loads(sys.argv[1]); T = d["rounds"]; b = d["bands"]; k = d["participations"]; sep = d["separation"]; z = d["noise"]
+c = np.array(d["coefficients"])
+assert len(c) == b and c[0] == 1
+A = np.tril(np.ones((T, T)))
+def C_of(c):
+    C = np.zeros((T, T))
+    for i, v in enumerate(c):
+        C += v * np.eye(T, k=-i)
+    return C
+def F(c):
+    M = A @ np.linalg.inv(C_of(c))
+    return float((M * M).sum())
+def loss(x):
+    cc = np.concatenate(([1.0], x))
+    return float((cc * cc).sum()) * F(cc)
+C = C_of(c)
+best = 0.0
+for n in range(1, k + 1):
+    for S in itertools.combinations(range(T), n):
+        if any(y - x < sep for x, y in zip(S, S[1:])): continue
+        for sg in itertools.product((1, -1), repeat=n):
+            v = sum(s * C[:, j] for s, j in zip(sg, S))
+            best = max(best, float(v @ v))
+def near(name, got, want, rel):
+    if not abs(got - want) <= rel * abs(want):
+        sys.exit("%s: got %r, want %r" % (name, got, want))
+near("sensitivity", d["sensitivity"], math.sqrt(best), 1e-12)
+near("rho", d["rho"], best / (2 * z * z), 1e-12)
+near("prefix_sum_variance", d["prefix_sum_variance"], z * z * F(c), 1e-9)
+x = np.array([math.comb(2 * i, i) / 4 ** i for i in range(1, b)])
+h = 1e-5
+def grad(x):
+    g = np.zeros_like(x)
+    for i in range(len(x)):
+        e = np.zeros_like(x); e[i] = h
+        g[i] = (loss(x + e) - loss(x - e)) / (2 * h)
+    return g
+for it in range(50):
+    g = grad(x)
+    H = np.zeros((len(x), len(x)))
+    for i in range(len(x)):
+        e = np.zeros_like(x); e[i] = h
+        H[:, i] = (grad(x + e) - grad(x - e)) / (2 * h)
+    step = np.linalg.solve((H + H.T) / 2, g)
+    t = 1.0
+    while loss(x - t * step) > loss(x) and t > 1e-8: t /= 2
+    x = x - t * step
+    if np.linalg.norm(t * step) < 1e-10: break
+mine = loss(c[1:])
+near("loss at the optimum", mine, loss(x), 1e-6)
+rg = np.linalg.norm(grad(c[1:])) * np.linalg.norm(c) / mine
+if rg > 1e-5: sys.exit("not stationary: relative gradient %g" % rg)
+print("ok", mine, loss(x))
+'
+
+@test "fl-account -m banded: the known answer (numpy: |A C^-1|_F^2 by matrices, brute-force sensitivity, Newton's optimum to 1e-6)" {
+	local out
+	for args in "-T 8 --bands=8" "-T 16 --bands=4" "-T 12 --bands=3 --participations=3 --separation=4" \
+	    "-T 12 --bands=4 --participations=3 --separation=4" "-T 10 --bands=5 --participations=2 --separation=6" \
+	    "-T 24 --bands=6"; do
+		out=$(fl-account -m banded -z 1.5 $args -j)
+		run -0 $PYTHON -c "$BANDED_PY" "$out"
+		assert_output --partial "ok "
+	done
+	# Bands 1: the identity, F = T (T + 1) / 2, sensitivity sqrt(k).
+	out=$(fl-account -m banded --bands=1 -z 2 -T 16 --participations=16 --separation=1 -j)
+	near "$(json_field "$out" prefix_sum_variance)" $((4 * 16 * 17 / 2)) 1e-15
+	near "$(json_field "$out" sensitivity)" 4 1e-15
+	near "$(json_field "$out" rho)" 2 1e-15
+}
+
+@test "fl-account -m banded: the strategy is the same bytes on every run; text and JSON agree" {
+	a=$(fl-account -m banded --bands=64 -z 3 -T 512 --participations=4 --separation=64 -j)
+	b=$(fl-account -m banded --bands=64 -z 3 -T 512 --participations=4 --separation=64 -j)
+	assert_equal "$a" "$b"
+	run -0 fl-account -m banded --bands=64 -z 3 -T 512 --participations=4 --separation=64
+	assert_output --regexp "^rho [0-9.e+-]+ epsilon [0-9.e+-]+ delta 1e-05 conversion exact-gaussian epsilon-at-1e-10 [0-9.e+-]+ zcdp-epsilon-at-1e-10 [0-9.e+-]+ noise 3 sensitivity [0-9.e+-]+ rounds 512 participations 4 separation 64 bands 64 prefix-sum-variance [0-9.e+-]+$"
+	near "${lines[0]#rho }" "$(json_field "$a" rho)" 1e-5
+}
+
+@test "fl-account -m banded --target-epsilon: the smallest noise (6 digits, rounded up); less error than the tree at the same epsilon" {
+	local out z less tree
+	out=$(fl-account -m banded --bands=100 --target-epsilon=4 -T 2000 --participations=5 --separation=100 -d 1e-10 -j)
+	z=$(json_field "$out" noise)
+	ge 4 "$(json_field "$out" epsilon)"
+	less=$($PYTHON -c "z = $z; import math; e = math.floor(math.log10(z)) - 5; print(z - 10 ** e)")
+	run -0 fl-account -m banded --bands=100 -z "$less" -T 2000 --participations=5 --separation=100 -d 1e-10 -j
+	ge "$(json_field "$output" epsilon)" 4
+	# The tree at the same target: its prefix sums' total variance
+	# (z^2 sum_t popcount(t), clip units) is larger than banded MF's.
+	tree=$(fl-account -m tree --target-epsilon=4 -T 2000 --participations=5 --separation=100 -d 1e-10 -j)
+	tv=$($PYTHON -c "z = $(json_field "$tree" noise); print(z * z * sum(bin(t).count('1') for t in range(1, 2001)))")
+	ge "$tv" "$(json_field "$out" prefix_sum_variance)"
+}
+
+# ---- fl-apply --ftrl-init --mechanism=banded ----
+
+init_banded() {
+	fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 --clip=0.5 \
+	    --rounds=6 --mechanism=banded --bands=3 "$@" a3.flt -o m4.flt
+}
+
+@test "ftrl banded: 6 rounds; the state (0600) keeps the strategy and bands - 1 noise vectors; a restarted server continues exactly" {
+	setup_tree
+	init_banded --seed=banded 2> /dev/null
+	assert_equal "$(stat -c %a st.flt)" 600
+	assert_equal "$(fl-inspect -g ftrl.mechanism st.flt)" banded
+	assert_equal "$(fl-inspect -g ftrl.bands m4.flt)" 3
+	assert_equal "$(fl-inspect -g ftrl.mechanism m4.flt)" banded
+	# The strategy is fl-account's, to the last digit.
+	run -0 fl-inspect -d coefficients st.flt
+	want=$(fl-account -m banded --bands=3 -z 2 -T 6 -j | $PYTHON -c 'import json, sys; print("\n".join(repr(c) for c in json.load(sys.stdin)["coefficients"]))')
+	$PYTHON - "$output" "$want" <<'PY'
+import sys
+a = [float(x) for x in sys.argv[1].split()]
+b = [float(x) for x in sys.argv[2].split()]
+assert len(a) == 3 and a == b, (a, b)
+PY
+	run -0 fl-inspect st.flt
+	assert_output --partial "w1:w"
+	assert_output --partial "w2:w"
+	cp st.flt st0.flt
+	run_rounds st.flt 4 9
+	assert_equal "$(fl-inspect -g ftrl.done st.flt)" 6
+	mkdir b
+	cp m3.flt m4.flt a*.flt b/
+	cp st0.flt b/st.flt
+	cd b
+	fl-apply -m m4.flt --ftrl=st.flt a4.flt -o m5.flt
+	mv st.flt moved.flt && mv moved.flt st.flt
+	timeout -s KILL 0.001 fl-apply -m m5.flt --ftrl=st.flt a5.flt \
+	    -o m6.flt || true
+	[ "$(fl-inspect -g ftrl.done st.flt)" = 3 ] || rm -f m6.flt
+	[ -e m6.flt ] || fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+	run_rounds st.flt 6 9
+	cd ..
+	cmp m9.flt b/m9.flt
+	cmp st.flt b/st.flt
+	# Round 7 of 6: refused, nothing changes.
+	cp st.flt st.before
+	fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=9 -t w:f32=0,0,0,0,0,0,0,0 -o a9.flt
+	run --separate-stderr fl-apply -m m9.flt --ftrl=st.flt a9.flt -o m10.flt
+	refused "the tree's 6 rounds are done"
+	cmp st.flt st.before
+}
+
+@test "ftrl banded: attack: bands above the separation, a tampered strategy, lost past noise, other tensors; bad options" {
+	setup_tree
+	# Two participations 2 apart cannot share 3 bands: refused, no state.
+	run --separate-stderr init_banded --participations=2 --separation=2
+	refused "--bands 3 exceeds --separation 2"
+	[ ! -e st.flt ] && [ ! -e m4.flt ]
+	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 \
+	    --clip=0.5 --rounds=2 --mechanism=banded --bands=3 a3.flt -o m4.flt
+	refused "--bands 3: more bands than the 2 rounds"
+	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 \
+	    --clip=0.5 --rounds=6 --mechanism=banded --bands=0 a3.flt -o m4.flt
+	refused "invalid --bands '0'"
+	[ ! -e st.flt ]
+	for args in "--mechanism=banded" "--bands=3" "--mechanism=banded --bands=3 --estimator=honaker" \
+	    "--mechanism=blt --bands=3"; do
+		run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 \
+		    --clip=0.5 --rounds=6 $args a3.flt -o m4.flt
+		assert_equal "$status" 2
+	done
+	init_banded 2> /dev/null
+	run_rounds st.flt 4 5
+	run --separate-stderr fl-apply -m m5.flt --ftrl=st.flt --mechanism=banded a5.flt -o m6.flt
+	assert_equal "$status" 2
+	cp st.flt st.before
+	# A strategy other than the one computed (the noise would not be the
+	# accounted factorization's): refused.
+	$PYTHON - <<'PY'
+import sys
+sys.path.insert(0, "%s/examples/python" % __import__("os").environ["TOP"])
+import flt
+with open("st.before", "rb") as f:
+    meta, tensors = flt.read_record(f)
+tensors["coefficients"] = tensors["coefficients"].copy()
+tensors["coefficients"][1] += 1e-9
+with open("st.flt", "wb") as f:
+    flt.write_record(f, meta, tensors)
+past = {k: v for k, v in tensors.items() if not k.startswith("w2:")}
+past["coefficients"][1] -= 1e-9
+with open("lost.flt", "wb") as f:
+    flt.write_record(f, meta, past)
+PY
+	chmod 600 st.flt lost.flt
+	run --separate-stderr fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+	refused "st.flt: record 1: the tensor 'coefficients' is not the strategy of 3 bands over 6 rounds"
+	run --separate-stderr fl-apply -m m5.flt --ftrl=lost.flt a5.flt -o m6.flt
+	refused "lost.flt: record 1: no past noise 'w2:w'"
+	cp st.before st.flt
+	# An aggregate with another tensor set: the past noise would not line up.
+	fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=5 -t w:f32=0,0,0,0,0,0,0,0 -t v:f32=1 -o x5.flt
+	fl-pack -m kind=model -m round=5 -m ftrl.tree=$(fl-inspect -g ftrl.tree st.flt) -m ftrl.round=2 \
+	    -t w:f32=1,2,3,4,5,6,7,8 -t v:f32=0 -o mv5.flt
+	run --separate-stderr fl-apply -m mv5.flt --ftrl=st.flt x5.flt -o m6.flt
+	refused "no past noise 'w1:v'"
+	cmp st.flt st.before
+	[ ! -e m6.flt ]
+}
+
+@test "ftrl banded: the prefix sums' measured noise variance is fl-account's prefix-sum-variance (40000 values)" {
+	not_under_sanitizers "statistical test"
+	$PYTHON -c 'import sys; sys.stdout.write(",".join(["0"] * 40000))' > zeros
+	fl-pack -m kind=model -m round=0 -t "w:f32=$(cat zeros)" -o m0.flt
+	for r in 0 1 2 3 4 5 6 7; do
+		fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=$r \
+		    -t "w:f32=$(cat zeros)" -o a$r.flt
+	done
+	fl-apply -m m0.flt --ftrl=st.flt --ftrl-init --noise=3 --clip=0.5 \
+	    --rounds=8 --mechanism=banded --bands=4 a0.flt -o m1.flt
+	run_rounds st.flt 1 8
+	for r in 1 2 3 4 5 6 7 8; do fl-inspect -d w m$r.flt > v$r; done
+	# Total over the 8 prefixes: z^2 F in clip units, times clip^2.
+	want=$(fl-account -m banded --bands=4 -z 3 -T 8 -j | $PYTHON -c 'import json, sys; print(json.load(sys.stdin)["prefix_sum_variance"] * 0.25)')
+	got=$($PYTHON -c 'import numpy as np; print(sum(np.loadtxt("v%d" % r).var() for r in range(1, 9)))')
+	near "$got" "$want" 0.03
+}
+
+@test "ftrl banded: fl-account -l -s charges banded rounds; the rows compose to fl-account -m banded's Gaussian; bad rows refused" {
+	setup_tree
+	fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 --clip=0.5 \
+	    --rounds=6 --mechanism=banded --bands=3 --participations=2 \
+	    --separation=3 --seed=l a3.flt -o m4.flt 2> /dev/null
+	run_rounds st.flt 4 9
+	assert_equal "$(fl-inspect -g ftrl.rounds m9.flt)" 6
+	for r in 4 5 6 7 8 9; do
+		fl-account -l L -s --not-private m$r.flt 2> err$r
+	done
+	assert_equal "$(grep -c 'bands=3 tree-rounds=6' L)" 6
+	# The rows' rho add up to the whole release's (PLD: the same Gaussian).
+	zeff=$(fl-inspect -g ftrl.noise-effective m9.flt)
+	want=$(fl-account -m banded --bands=3 -z "$zeff" -T 6 --participations=2 --separation=3 -j)
+	rho=$($PYTHON -c '
+import re, sys
+print(sum(1 / (2 * float(n) ** 2) for n in re.findall(r" noise=([^ ]+)", open("L").read())))')
+	near "$rho" "$(json_field "$want" rho)" 1e-9
+	got=$(fl-account -l L -a pld -j)
+	near "$(json_field "$got" epsilon)" "$(json_field "$want" epsilon)" 1e-3
+	# A round again: refused, the ledger untouched.
+	cp L L.before
+	run --separate-stderr fl-account -l L -s --not-private m6.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"round 3 was charged already (the ledger is at round 6)"* ]] || fail "stderr: $stderr"
+	cmp L L.before
+	# Rows forged with a valid check: bands or rounds edited (row 2's
+	# noise is then not its sensitivity's), one without the other, the
+	# bands dropped (a tree's row), a noise the pattern does not give.
+	for edit in 's/bands=3/bands=2/' 's/tree-rounds=6/tree-rounds=7/' \
+	    's/ tree-rounds=6//' 's/ bands=3 tree-rounds=6//' 's/ noise=[^ ]*/ noise=9/'; do
+		$PYTHON - "$edit" <<'PY'
+import re, sys, zlib
+pat, rep = sys.argv[1].split("/")[1:3]
+lines = open("L.before").read().splitlines()
+chain = zlib.crc32(lines[0].encode())
+out = [lines[0]]
+for i, l in enumerate(lines[1:]):
+    body = l[:l.index(" check=")]
+    if i == 1:
+        body = re.sub(pat, rep, body, count=1)
+    chain = zlib.crc32(body.encode(), chain)
+    out.append("%s check=%08x" % (body, chain))
+open("L2", "w").write("\n".join(out) + "\n")
+PY
+		run --separate-stderr fl-account -l L2 -j
+		assert_equal "$status" 1
+		[[ $stderr == "fl-account: L2: line 3: "* ]] || fail "$edit: $stderr"
+		echo "$edit: $stderr" >> forged
+	done
+	grep -q "bands and tree-rounds go together" forged
+	grep -q "was charged with 3 bands over 6 rounds, not 0 over 0" forged
+	grep -q "was charged with 3 bands over 6 rounds, not 2 over 6" forged
+	grep -q "the tree's charge is not its sensitivity's" forged
+	# A model of an unknown mechanism.
+	fl-pack -m kind=model -m round=9 -m ftrl.tree=$(fl-inspect -g ftrl.tree st.flt) -m ftrl.round=6 \
+	    -m ftrl.mechanism=blt -t w:f32=1 -o x.flt
+	run --separate-stderr fl-account -l L -s --not-private x.flt
+	assert_equal "$status" 1
+	[[ $stderr == *"unknown DP-FTRL mechanism 'ftrl.mechanism=blt'"* ]] || fail "stderr: $stderr"
+	cmp L L.before
+}
+
+@test "ftrl banded: the README's banded MF commands run as written" {
+	fl-pack -m kind=model -m round=0 -t w:f32=1,2,3 -o global.flt
+	fl-pack -m kind=update -m round=0 -t w:f32=3,4,0 -o update.flt
+	mkdir clipped
+	fl-clip-noise -c 1 update.flt > clipped/me.flt
+	sed -n '/^<!-- mf-example/,/^[^ <]/{/^    /p}' "$TOP/README.md" > block.sh
+	[ "$(wc -l < block.sh)" -ge 6 ]
+	run bash -e block.sh
+	assert_success
+	assert_line --partial "noise 3.2038 rho 0.718867"
+	assert_equal "$(fl-inspect -g ftrl.mechanism next.flt)" banded
+	assert_equal "$(fl-inspect -g ftrl.bands mf.flt)" 250
+	# The tree needs 6.67192 for the same epsilon (the README's first block).
+	run -0 fl-account -m tree --target-epsilon=8 -d 1e-10 -T 2000 --participations=4 --separation=250
+	assert_output --partial "noise 6.67192 "
+}

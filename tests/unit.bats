@@ -286,6 +286,22 @@ unit() {
 	unit zcdp_rdp
 }
 
+@test "unit: banded_error" {
+	unit banded_error
+}
+
+@test "unit: banded_optimize" {
+	unit banded_optimize
+}
+
+@test "unit: banded_sens" {
+	unit banded_sens
+}
+
+@test "unit: banded_noise" {
+	unit banded_noise
+}
+
 @test "unit: codec_ring" {
 	unit codec_ring
 }

@@ -9,6 +9,7 @@
  * get no row.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "privacy/internal.h"
@@ -35,6 +36,71 @@ fl_tree_increment(uint64_t prev, uint64_t t, uint64_t k, uint64_t b,
 	return 0;
 }
 
+/* The strategy of T rounds and `bands` bands into c: the last one
+ * computed on this thread when it is the same (a ledger's rows ask for
+ * it once each). */
+#define CACHE_BANDS 1024
+static _Thread_local double cache_c[CACHE_BANDS];
+static _Thread_local uint64_t cache_T, cache_b;
+
+static int
+strategy(uint64_t T, uint64_t bands, double *c, struct fl_error *err)
+{
+	struct fl_banded_fit fit = { 0 };
+
+	if (bands <= CACHE_BANDS && cache_T == T && cache_b == bands) {
+		memcpy(c, cache_c, bands * sizeof(*c));
+		return 0;
+	}
+	if (fl_banded_optimize(T, bands, c, &fit, err) < 0)
+		return -1;
+	if (bands <= CACHE_BANDS) {
+		memcpy(cache_c, c, bands * sizeof(*c));
+		cache_T = T;
+		cache_b = bands;
+	}
+	return 0;
+}
+
+int
+fl_banded_increment(uint64_t prev, uint64_t t, uint64_t T, uint64_t bands,
+    uint64_t k, uint64_t b, double z, double *noise, struct fl_error *err)
+{
+	double s0 = 0, s1, *c;
+
+	if (t <= prev || t > T)
+		return fl_error_set(err, FL_EINVAL, "banded round %llu is not "
+		    "after %llu and within the %llu rounds",
+		    (unsigned long long)t, (unsigned long long)prev,
+		    (unsigned long long)T);
+	if (!(z > 0) || !isfinite(z))
+		return fl_error_set(err, FL_EINVAL, "noise must be positive");
+	if (bands < 1 || bands > T)
+		return fl_error_set(err, FL_EINVAL, "bands %llu: must be in "
+		    "[1, rounds %llu]", (unsigned long long)bands,
+		    (unsigned long long)T);
+	/* The strategy's bands, not the first rows' (fewer early on). */
+	if (k > 1 && bands > b)
+		return fl_error_set(err, FL_EINVAL, "bands %llu exceed the "
+		    "separation %llu: two participations of a client would "
+		    "share rows of the strategy", (unsigned long long)bands,
+		    (unsigned long long)b);
+	if ((c = malloc(bands * sizeof(*c))) == NULL)
+		return fl_error_set(err, FL_ENOMEM, "out of memory");
+	/* The release of rounds 1..t is the first t rows of C X + Z: the
+	 * strategy's leading t x t block, min(bands, t) bands. */
+	if (strategy(T, bands, c, err) < 0 ||
+	    (prev > 0 && fl_banded_sens2(prev, bands < prev ? bands : prev,
+	    c, k, b, &s0, err) < 0) ||
+	    fl_banded_sens2(t, bands < t ? bands : t, c, k, b, &s1, err) < 0) {
+		free(c);
+		return -1;
+	}
+	free(c);
+	*noise = s1 > s0 ? z / sqrt(s1 - s0) : 0;
+	return 0;
+}
+
 int
 fl_tree_charge(struct fl_release *r, const struct fl_release *rows,
     size_t n, struct fl_error *err)
@@ -46,6 +112,15 @@ fl_tree_charge(struct fl_release *r, const struct fl_release *rows,
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].tree_round > 0 && rows[i].tree_id == r->tree_id)
 			last = &rows[i];
+	if (last != NULL && (last->tree_bands != r->tree_bands ||
+	    last->tree_rounds != r->tree_rounds))
+		return fl_error_set(err, FL_EINVAL, "tree %016llx was charged "
+		    "with %llu bands over %llu rounds, not %llu over %llu "
+		    "(0 bands: the tree)", (unsigned long long)r->tree_id,
+		    (unsigned long long)last->tree_bands,
+		    (unsigned long long)last->tree_rounds,
+		    (unsigned long long)r->tree_bands,
+		    (unsigned long long)r->tree_rounds);
 	if (last != NULL && (last->tree_parts != r->tree_parts ||
 	    last->tree_sep != r->tree_sep || last->tree_noise != r->tree_noise))
 		return fl_error_set(err, FL_EINVAL, "tree %016llx was charged "
@@ -63,7 +138,10 @@ fl_tree_charge(struct fl_release *r, const struct fl_release *rows,
 		    (unsigned long long)r->tree_id,
 		    (unsigned long long)r->tree_round,
 		    (unsigned long long)last->tree_round);
-	if (fl_tree_increment(last ? last->tree_round : 0, r->tree_round,
+	if (r->tree_bands > 0 ? fl_banded_increment(last ? last->tree_round :
+	    0, r->tree_round, r->tree_rounds, r->tree_bands, r->tree_parts,
+	    r->tree_sep, r->tree_noise, &noise, err) < 0 :
+	    fl_tree_increment(last ? last->tree_round : 0, r->tree_round,
 	    r->tree_parts, r->tree_sep, r->tree_noise, &noise, err) < 0)
 		return -1;
 	r->mech = FL_MECH_GAUSSIAN;
@@ -81,8 +159,16 @@ fl_tree_release_from_record(struct fl_release *r,
 	const char *round = fl_meta_get(rec, "round");
 	struct fl_error e;
 
+	const char *mech = fl_meta_get(rec, "ftrl.mechanism");
+	char q[FL_QUOTE];
+
 	if (id == NULL)
 		return 0;
+	if (mech != NULL && strcmp(mech, "tree") != 0 &&
+	    strcmp(mech, "banded") != 0)
+		return fl_error_set(err, FL_EFORMAT, "unknown DP-FTRL "
+		    "mechanism 'ftrl.mechanism=%s': want tree or banded",
+		    fl_escape(q, sizeof(q), mech, strlen(mech)));
 	memset(r, 0, sizeof(*r));
 	r->round = FL_ROUND_NONE;
 	if (fl_ftrl_tree_id_parse(id, &r->tree_id) < 0)
@@ -98,6 +184,13 @@ fl_tree_release_from_record(struct fl_release *r,
 	    &r->tree_noise, BESIDE, err) < 0 ||
 	    fl_ftrl_meta_positive(rec, "ftrl.clip", &r->clip, BESIDE,
 	    err) < 0)
+		return -1;
+	/* Banded MF: its bands and rounds give the strategy. */
+	if (mech != NULL && strcmp(mech, "banded") == 0 &&
+	    (fl_ftrl_meta_u64(rec, "ftrl.rounds", 1, FL_BANDED_MAX_ROUNDS,
+	    &r->tree_rounds, "it goes with ftrl.mechanism=banded", err) < 0 ||
+	    fl_ftrl_meta_u64(rec, "ftrl.bands", 1, r->tree_rounds,
+	    &r->tree_bands, "it goes with ftrl.mechanism=banded", err) < 0))
 		return -1;
 	/* The model's round is the next one's: the release is of the one
 	 * before. */
@@ -116,17 +209,16 @@ fl_tree_release_from_record(struct fl_release *r,
 }
 
 int
-fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z, int given_eps,
-    double given, struct fl_tree_privacy *out, struct fl_error *err)
+fl_zcdp_account(double sens2, double z, int given_eps, double given,
+    struct fl_tree_privacy *out, struct fl_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (!(z > 0) || !isfinite(z))
 		return fl_error_set(err, FL_EINVAL, "tree noise must be "
 		    "positive");
-	if (fl_tree_sens2(T, k, b, &out->sens2, err) < 0)
-		return -1;
+	out->sens2 = sens2;
 	out->noise = z;
-	out->rho = (double)out->sens2 / (2 * z * z);
+	out->rho = sens2 / (2 * z * z);
 	if (given_eps) {
 		out->epsilon = given;
 		out->delta = fl_zcdp_delta(out->rho, given);
@@ -141,18 +233,40 @@ fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z, int given_eps,
 }
 
 int
+fl_zcdp_noise(double sens2, double target, double delta, double *z,
+    struct fl_error *err)
+{
+	double mu = fl_gaussian_mu(target, delta);
+
+	if (!(mu > 0) || isinf(mu))
+		return fl_error_set(err, FL_EINVAL, "no noise gives epsilon "
+		    "%g at delta %g", target, delta);
+	*z = fl_round_up_6(sqrt(sens2) / mu);
+	return 0;
+}
+
+int
+fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z, int given_eps,
+    double given, struct fl_tree_privacy *out, struct fl_error *err)
+{
+	uint64_t s2;
+
+	memset(out, 0, sizeof(*out));
+	if (!(z > 0) || !isfinite(z))
+		return fl_error_set(err, FL_EINVAL, "tree noise must be "
+		    "positive");
+	if (fl_tree_sens2(T, k, b, &s2, err) < 0)
+		return -1;
+	return fl_zcdp_account((double)s2, z, given_eps, given, out, err);
+}
+
+int
 fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
     double delta, double *z, struct fl_error *err)
 {
 	uint64_t s2;
-	double mu;
 
 	if (fl_tree_sens2(T, k, b, &s2, err) < 0)
 		return -1;
-	mu = fl_gaussian_mu(target, delta);
-	if (!(mu > 0) || isinf(mu))
-		return fl_error_set(err, FL_EINVAL, "no noise gives epsilon "
-		    "%g at delta %g", target, delta);
-	*z = fl_round_up_6(sqrt((double)s2) / mu);
-	return 0;
+	return fl_zcdp_noise((double)s2, target, delta, z, err);
 }

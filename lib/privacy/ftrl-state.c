@@ -41,7 +41,10 @@ fl_ftrl_state_to_record(struct fl_record *rec, const struct fl_ftrl_state *s,
 	    err) < 0 ||
 	    fl_meta_set(rec, "ftrl.clip", fl_format_double(b2, s->clip),
 	    err) < 0 ||
-	    (s->seeded && fl_meta_set(rec, "ftrl.seeded", "yes", err) < 0))
+	    (s->seeded && fl_meta_set(rec, "ftrl.seeded", "yes", err) < 0) ||
+	    (s->bands > 0 && (fl_meta_set(rec, "ftrl.mechanism", "banded",
+	    err) < 0 || fl_meta_setf(rec, err, "ftrl.bands", "%" PRIu64,
+	    s->bands) < 0)))
 		return -1;
 	if ((t = fl_tensor_add(rec, "secret", FL_U8, 1, dims, err)) == NULL)
 		return -1;
@@ -110,6 +113,7 @@ fl_ftrl_state_from_record(struct fl_ftrl_state *s,
 	const char *kind = fl_meta_get(rec, "kind");
 	const char *est = fl_meta_get(rec, "ftrl.estimator");
 	const char *seeded = fl_meta_get(rec, "ftrl.seeded");
+	const char *mech = fl_meta_get(rec, "ftrl.mechanism");
 	const struct fl_tensor *t = fl_tensor_find(rec, "secret");
 
 	memset(s, 0, sizeof(*s));
@@ -143,6 +147,18 @@ fl_ftrl_state_from_record(struct fl_ftrl_state *s,
 		return fl_error_set(err, FL_EFORMAT, "bad 'ftrl.seeded': "
 		    "want yes");
 	s->seeded = seeded != NULL;
+	if (mech != NULL && strcmp(mech, "banded") == 0) {
+		if (fl_ftrl_meta_u64(rec, "ftrl.bands", 1, s->rounds <
+		    FL_BANDED_MAX_ROUNDS ? s->rounds : FL_BANDED_MAX_ROUNDS,
+		    &s->bands, "it goes with ftrl.mechanism=banded", err) < 0)
+			return -1;
+	} else if (mech != NULL && strcmp(mech, "tree") != 0) {
+		return fl_error_set(err, FL_EFORMAT, "bad 'ftrl.mechanism': "
+		    "want tree or banded");
+	} else if (fl_meta_get(rec, "ftrl.bands") != NULL) {
+		return fl_error_set(err, FL_EFORMAT, "'ftrl.bands' without "
+		    "ftrl.mechanism=banded");
+	}
 	if (t == NULL || t->dtype != FL_U8 || t->numel != FL_RNG_KEYBYTES)
 		return fl_error_set(err, FL_EFORMAT, "no 32-byte u8 tensor "
 		    "'secret'");

@@ -96,6 +96,10 @@ format_row(char *buf, size_t n, const struct fl_release *r, uint32_t prev,
 		    (unsigned long long)r->tree_parts,
 		    (unsigned long long)r->tree_sep,
 		    fl_format_double(b1, r->tree_noise));
+	if (r->tree_round > 0 && r->tree_bands > 0)
+		ADD(" bands=%llu tree-rounds=%llu",
+		    (unsigned long long)r->tree_bands,
+		    (unsigned long long)r->tree_rounds);
 	if (r->not_private != 0)
 		ADD(" not-private=%s", not_private_names[r->not_private & 3]);
 	*check = crc(prev, buf, len);
@@ -158,7 +162,8 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 		"steps", "noise", "clip", "clients", "sigma", "sensitivity",
 		"sensitivity-l1", "dim", "indicator-noise", "colluding",
 		"not-private", "shares", "planned-noise", "tree", "tree-round",
-		"participations", "separation", "tree-noise", NULL };
+		"participations", "separation", "tree-noise", "bands",
+		"tree-rounds", NULL };
 	char canon[MAXLINE + 2], work[MAXLINE + 1], q[FL_QUOTE];
 	struct fl_release r;
 	struct fl_error e;
@@ -310,6 +315,14 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 			if (field_double(tok, v, &r.tree_noise, line, err) < 0)
 				return -1;
 			break;
+		case 22:
+			if (field_u64(tok, v, 1, &r.tree_bands, line, err) < 0)
+				return -1;
+			break;
+		case 23:
+			if (field_u64(tok, v, 1, &r.tree_rounds, line, err) < 0)
+				return -1;
+			break;
 		}
 	}
 	/* A tree's row: all of its fields, and the noise its pattern gives
@@ -319,6 +332,11 @@ parse_row(struct fl_ledger *l, char *s, size_t len, size_t line,
 		return fl_error_set(err, FL_EFORMAT, "line %zu: a tree field is "
 		    "missing (tree, tree-round, participations, separation, "
 		    "tree-noise)", line);
+	/* Banded MF's row: a tree's, and its bands and rounds. */
+	if ((seen >> 22 & 3) != 0 && ((seen >> 22 & 3) != 3 ||
+	    r.tree_round == 0))
+		return fl_error_set(err, FL_EFORMAT, "line %zu: bands and "
+		    "tree-rounds go together, in a tree's row", line);
 	if (r.tree_round > 0) {
 		struct fl_release x = r;
 

@@ -236,9 +236,12 @@ struct fl_release {
 	 * tree tree_id's rounds after its previous row up to tree_round,
 	 * for tree_parts participations tree_sep apart and the node noise
 	 * multiplier tree_noise: a Gaussian (q 1, one step) whose noise is
-	 * tree_noise / sqrt(sens2(tree_round) - sens2(previous)). */
+	 * tree_noise / sqrt(sens2(tree_round) - sens2(previous)).
+	 * tree_bands > 0: banded MF of tree_bands bands over tree_rounds
+	 * rounds instead, sens2 fl_banded_sens2's of its strategy. */
 	uint64_t tree_id, tree_round, tree_parts, tree_sep;
 	double tree_noise;
+	uint64_t tree_bands, tree_rounds;
 };
 
 /* Why a release is not private, though charged (fl-account
@@ -892,6 +895,17 @@ int fl_tree_prefix_noise(const struct fl_tree *tr, uint64_t t,
 int fl_tree_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
     uint64_t t, const struct fl_tree *tr, struct fl_error *err);
 
+/* Node (h, j)'s noise for tensor tensor_index, chunk `chunk` (values
+ * chunk FL_TREE_CHUNK on), as standard normal values (fl_normal_fill on
+ * the node's stream: the noise Honaker's estimator scales), n of them. */
+#define FL_TREE_CHUNK 16384
+void fl_tree_node_normal(const struct fl_tree *tr, unsigned h, uint64_t j,
+    uint64_t tensor_index, uint64_t chunk, double *out, size_t n);
+/* -1 (FL_EINVAL) unless x is f32 or f64 with finite values within 2^50
+ * grid steps of fl_noise_grid(sigma) (what a noise step may take). */
+int fl_tree_check_tensor(const struct fl_tensor *x, double sigma,
+    struct fl_error *err);
+
 /* ---- DP-FTRL: the release's sensitivity (ftrl-sens.c) ---- */
 
 /*
@@ -917,12 +931,15 @@ uint64_t fl_tree_sens2_brute(uint64_t T, uint64_t k, uint64_t b);
  * model round of the tree's round 1 (start) and the rounds applied
  * (done), and the mechanism: rounds declared, participations and
  * separation, estimator, noise multiplier, clip bound, and whether the
- * secret came from a seed (not private).  from_record checks every field
- * (FL_EFORMAT naming it); wipe when done.
+ * secret came from a seed (not private).  bands > 0: banded matrix
+ * factorization (ftrl.mechanism=banded, ftrl.bands) instead of the tree,
+ * its strategy and past noise in tensors fl-apply keeps beside.
+ * from_record checks every field (FL_EFORMAT naming it); wipe when done.
  */
 struct fl_ftrl_state {
 	unsigned char secret[FL_RNG_KEYBYTES];
 	uint64_t tree_id, start, done, rounds, participations, separation;
+	uint64_t bands;
 	enum fl_tree_estimator estimator;
 	double noise, clip;
 	int seeded;
@@ -970,6 +987,12 @@ double fl_gaussian_mu(double epsilon, double delta);
  */
 int fl_tree_increment(uint64_t prev, uint64_t t, uint64_t k, uint64_t b,
     double z, double *noise, struct fl_error *err);
+/* The same for banded MF of `bands` bands over T rounds: s(t) =
+ * fl_banded_sens2 of the first t rows of its strategy (the one
+ * fl_banded_optimize computes, cached per thread for bands <= 1024). */
+int fl_banded_increment(uint64_t prev, uint64_t t, uint64_t T,
+    uint64_t bands, uint64_t k, uint64_t b, double z, double *noise,
+    struct fl_error *err);
 
 /* The tree's charge r (tree fields set) after the rows[0..n): r becomes
  * a Gaussian release, q 1, one step, its noise fl_tree_increment's after
@@ -997,14 +1020,76 @@ int fl_tree_release_from_record(struct fl_release *r,
  * digits (rounded up) whose epsilon at delta is at most target.
  */
 struct fl_tree_privacy {
-	uint64_t sens2;
-	double noise, rho, epsilon, delta, epsilon10, epsilon10_rdp, bound;
+	double sens2, noise, rho, epsilon, delta, epsilon10, epsilon10_rdp,
+	    bound;
 };
 int fl_tree_account(uint64_t T, uint64_t k, uint64_t b, double z,
     int given_eps, double given, struct fl_tree_privacy *out,
     struct fl_error *err);
 int fl_tree_noise(uint64_t T, uint64_t k, uint64_t b, double target,
     double delta, double *z, struct fl_error *err);
+
+/* The same for any release of squared sensitivity sens2 (clip units)
+ * and noise multiplier z, rho = sens2 / (2 z^2) (the tree's and, with
+ * fl_banded_sens2, banded MF's). */
+int fl_zcdp_account(double sens2, double z, int given_eps, double given,
+    struct fl_tree_privacy *out, struct fl_error *err);
+int fl_zcdp_noise(double sens2, double target, double delta, double *z,
+    struct fl_error *err);
+
+/* ---- DP-FTRL: banded matrix factorization (banded.c) ---- */
+
+/*
+ * The second mechanism: the prefix sums A X released as A C^-1 (C X + Z),
+ * C lower-triangular b-banded Toeplitz, c[0] = 1, c[1..b-1] (banded.c
+ * and fl-account(1) derive it).  fl_banded_error: F = |A C^-1|_F^2, the
+ * total variance of the T prefix sums' noise in units of Z's, and with
+ * grad (b entries) its gradient in c[1..b-1].  fl_banded_loss: (sum c^2)
+ * F, what the strategy minimizes (equal privacy), and its gradient.
+ * fl_banded_start: the series of (1 - x)^-1/2 cut to b terms.
+ * fl_banded_optimize: c minimizing the loss from there (L-BFGS, Armijo
+ * backtracking: the loss decreases at every step) until the relative
+ * gradient |g| |c| / loss is at most FL_BANDED_TOL; deterministic.
+ * FL_ELIMIT when T b is above FL_BANDED_MAX_WORK or it does not converge.
+ * fl_banded_sens2: the squared sensitivity (clip units) of C X for k
+ * participations sep apart, exactly: bands above the separation (k > 1)
+ * are refused (FL_EINVAL).  fl_banded_sens2_brute: by enumeration of the
+ * patterns and signs, for tests (small T).
+ */
+#define FL_BANDED_MAX_ROUNDS ((uint64_t)1 << 20)
+#define FL_BANDED_MAX_WORK 1.6e7
+#define FL_BANDED_TOL 1e-8
+struct fl_banded_fit {
+	double start, loss, gradient;   /* loss before and after */
+	uint64_t iterations;
+	int converged;
+	/* In: room for trace_cap losses, one per step taken (or NULL). */
+	double *trace;
+	uint64_t trace_cap;
+};
+int fl_banded_error(uint64_t T, uint64_t b, const double *c, double *F,
+    double *grad, struct fl_error *err);
+int fl_banded_loss(uint64_t T, uint64_t b, const double *c, double *loss,
+    double *grad, struct fl_error *err);
+void fl_banded_start(uint64_t b, double *c);
+int fl_banded_optimize(uint64_t T, uint64_t b, double *c,
+    struct fl_banded_fit *fit, struct fl_error *err);
+int fl_banded_sens2(uint64_t T, uint64_t b, const double *c, uint64_t k,
+    uint64_t sep, double *sens2, struct fl_error *err);
+double fl_banded_sens2_brute(uint64_t T, uint64_t b, const double *c,
+    uint64_t k, uint64_t sep);
+/*
+ * Round t's server step (1 <= t): x, round t's summed clipped updates
+ * (f32 or f64), becomes x + w_t on the grid g = fl_noise_grid(tr->sigma),
+ * w_t = z_t - sum_{l=1}^{b-1} c[l] w_{t-l}, z_t the tree's leaf t - 1
+ * noise (fl_tree_node_normal) times sigma: x snapped to g plus w_t in
+ * whole steps.  hist holds (b - 1) x numel doubles, w_{t-l} at (l - 1)
+ * numel, in units of sigma (zeros before round 1); it becomes round t+1's.
+ * The sum of rounds 1..t is A X + A C^-1 Z's row t (to the grid).
+ */
+int fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
+    uint64_t t, const struct fl_tree *tr, uint64_t b, const double *c,
+    double *hist, struct fl_error *err);
 
 /* The smallest number of 6 significant digits at or above x > 0, as
  * "%.6g" prints it (account.c): a solved noise a user may copy. */

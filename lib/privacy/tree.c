@@ -33,7 +33,7 @@
 
 #include "privacy/internal.h"
 
-#define CHUNK 16384
+#define CHUNK FL_TREE_CHUNK
 #define MAX_HEIGHT 48
 
 const char *
@@ -141,26 +141,46 @@ struct combo {
 	atomic_int failed;      /* a chunk could not get its memory */
 };
 
+/* Node (h, j)'s stream for tensor tensor_index, chunk c. */
+static void
+node_stream(struct fl_rng *r, const struct fl_tree *tr, unsigned h,
+    uint64_t j, uint64_t tensor_index, uint64_t c)
+{
+	unsigned char key[FL_RNG_KEYBYTES];
+
+	fl_rng_derive(key, tr->key, "ftrl-nod", fl_tree_node_id(h, j));
+	fl_rng_init(r, key, tensor_index << 32 | c);
+	sodium_memzero(key, sizeof(key));
+}
+
+void
+fl_tree_node_normal(const struct fl_tree *tr, unsigned h, uint64_t j,
+    uint64_t tensor_index, uint64_t chunk, double *out, size_t n)
+{
+	struct fl_rng r;
+
+	node_stream(&r, tr, h, j, tensor_index, chunk);
+	fl_normal_fill(&r, out, n);
+	fl_rng_wipe(&r);
+}
+
 /* Node (h, j)'s noise for chunk c: n values, in grid steps (rounded to
  * whole steps for the plain tree, whose sums stay exact integers). */
 static void
 node_noise(const struct combo *cb, unsigned h, uint64_t j, size_t c,
     double *out, size_t n)
 {
-	unsigned char key[FL_RNG_KEYBYTES];
 	struct fl_rng r;
 
-	fl_rng_derive(key, cb->tr->key, "ftrl-nod", fl_tree_node_id(h, j));
-	fl_rng_init(&r, key, cb->tensor_index << 32 | (uint64_t)c);
-	if (cb->tr->estimator == FL_TREE_PLAIN) {
-		fl_normal_steps(&r, out, n, cb->sigma_steps);
-	} else {
-		fl_normal_fill(&r, out, n);
+	if (cb->tr->estimator != FL_TREE_PLAIN) {
+		fl_tree_node_normal(cb->tr, h, j, cb->tensor_index, c, out, n);
 		for (size_t i = 0; i < n; i++)
 			out[i] *= cb->sigma_steps;
+		return;
 	}
+	node_stream(&r, cb->tr, h, j, cb->tensor_index, c);
+	fl_normal_steps(&r, out, n, cb->sigma_steps);
 	fl_rng_wipe(&r);
-	sodium_memzero(key, sizeof(key));
 }
 
 /* Honaker's estimate of node (h, j) into out; scratch[k] (k < h) is the
@@ -336,20 +356,45 @@ fl_tree_prefix_noise(const struct fl_tree *tr, uint64_t t,
 }
 
 int
+fl_tree_check_tensor(const struct fl_tensor *x, double sigma,
+    struct fl_error *err)
+{
+	double limit;
+
+	if (x->dtype != FL_F32 && x->dtype != FL_F64)
+		return fl_error_set(err, FL_EINVAL, "tensor '%s': tree noise "
+		    "takes f32 or f64, not %s", x->name,
+		    fl_dtype_name(x->dtype));
+	/* Snapped values and the noise must stay exact integers in a
+	 * double: below 2^50 grid steps, as dp.c asks. */
+	if (sigma > 0 && isfinite(sigma)) {
+		limit = ldexp(fl_noise_grid(sigma), 50);
+		for (uint64_t i = 0; i < x->numel; i++) {
+			double v = fl_tensor_get(x, i);
+
+			if (!(fabs(v) <= limit))
+				return fl_error_set(err, FL_EINVAL, isfinite(v) ?
+				    "tensor '%s': value at index %llu is too "
+				    "large for the noise grid" : "tensor '%s': "
+				    "non-finite value at index %llu", x->name,
+				    (unsigned long long)i);
+		}
+	}
+	return 0;
+}
+
+int
 fl_tree_noise_tensor(struct fl_tensor *x, uint64_t tensor_index, uint64_t t,
     const struct fl_tree *tr, struct fl_error *err)
 {
 	struct combo cb;
 	unsigned low;
-	double limit;
 
 	if (t < 1 || t > FL_TREE_MAX_ROUNDS)
 		return fl_error_set(err, FL_EINVAL, "tree round %llu: must "
 		    "be in [1, 2^40]", (unsigned long long)t);
-	if (x->dtype != FL_F32 && x->dtype != FL_F64)
-		return fl_error_set(err, FL_EINVAL, "tensor '%s': tree noise "
-		    "takes f32 or f64, not %s", x->name,
-		    fl_dtype_name(x->dtype));
+	if (fl_tree_check_tensor(x, tr->sigma, err) < 0)
+		return -1;
 	memset(&cb, 0, sizeof(cb));
 	cb.tr = tr;
 	cb.tensor_index = tensor_index;
@@ -367,21 +412,6 @@ fl_tree_noise_tensor(struct fl_tensor *x, uint64_t tensor_index, uint64_t t,
 		cb.h[cb.n] = h;
 		cb.j[cb.n] = ((t - 1) >> h) - 1;
 		cb.sign[cb.n++] = -1;
-	}
-	/* Snapped values and the noise must stay exact integers in a
-	 * double: below 2^50 grid steps, as dp.c asks. */
-	if (tr->sigma > 0 && isfinite(tr->sigma)) {
-		limit = ldexp(fl_noise_grid(tr->sigma), 50);
-		for (uint64_t i = 0; i < x->numel; i++) {
-			double v = fl_tensor_get(x, i);
-
-			if (!(fabs(v) <= limit))
-				return fl_error_set(err, FL_EINVAL, isfinite(v) ?
-				    "tensor '%s': value at index %llu is too "
-				    "large for the noise grid" : "tensor '%s': "
-				    "non-finite value at index %llu", x->name,
-				    (unsigned long long)i);
-		}
 	}
 	return run(&cb, err);
 }

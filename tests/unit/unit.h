@@ -85,6 +85,10 @@ void test_tree_variance(void);
 void test_tree_telescope(void);
 void test_tree_sens(void);
 void test_zcdp_rdp(void);
+void test_banded_error(void);
+void test_banded_optimize(void);
+void test_banded_sens(void);
+void test_banded_noise(void);
 
 /* quantize.c */
 void test_codec_ring(void);
