@@ -265,11 +265,11 @@ https_setup() {
 	export FL_SERVER_URL=$URL FL_UPLOADS=$PWD/uploads
 }
 
-@test "https: a round over HTTPS with a dropout; another's id refused" {
+@test "https: two rounds over HTTPS, a dropout in each; another's id refused" {
 	not_under_sanitizers "whole rounds of cron scripts"
 	https_setup
 	# (the keys of all five close the phase, however slow the machine)
-	export FL_KEYS_SECS=600
+	export FL_KEYS_SECS=600 FL_LAST_ROUND=2
 	server
 	[ "$(cat rounds/current)" = 0.1 ]
 	for i in 0 1 2 4; do
@@ -291,7 +291,7 @@ https_setup() {
 	grep -q "refused c3/0.1/pub.flt: not one secagg-public record of client c3 (client=c0 kind=secagg-public)" server/log
 	# c3 sends its own: taken; then the round goes on, c4 drops.
 	client 3
-	until_done
+	passes_until rounds/0.1/DONE
 	run cat rounds/0.1/survivors
 	assert_output "$(printf 'c%s\n' 0 1 2 3)"
 	run fl-inspect -g clients rounds/0.1/sum.flt
@@ -310,11 +310,50 @@ https_setup() {
 	[ "$(grep -c 'refused c3/0.1/pub.flt' server/log)" = 1 ]
 	# Nothing was written into the round directory over HTTPS.
 	! grep -E '"PUT /[^u]' nginx/access.log
-	# Again: nothing changes.
+	# Round 1: all five send their keys and shares, then c2 drops (it
+	# never masks): the survivors' reveals repair its masks.
+	local n=0
+	until [ -e rounds/1.1/DONE ]; do
+		n=$((n + 1))
+		[ "$n" -le 150 ] || fail "no 1.1/DONE: $(cat server/log)"
+		server
+		for i in 0 1 3 4; do
+			client "$i"
+		done
+		[ -e rounds/1.1/shares/c2.flt ] || client 2
+		sleep 0.2
+	done
+	run -0 bash -c "fl-inspect rounds/1.1/roster.flt | sed -n 's/^  secagg\.n=//p'"
+	assert_output 5
+	run -0 bash -c "fl-inspect rounds/1.1/shares.flt | sed -n 's/^  client=//p' | sort"
+	assert_output "$(printf 'c%s\n' 0 1 2 3 4)"
+	run cat rounds/1.1/survivors
+	assert_output "$(printf 'c%s\n' 0 1 3 4)"
+	[ ! -e uploads/c2/1.1/masked.flt ]
+	run fl-inspect -g clients rounds/1.1/sum.flt
+	assert_output 4
+	[ "$(fl-inspect -g round server/model.flt)" = 2 ]
+	cmp rounds/1.1/next.flt server/model.flt
+	run fl-account -l server/budget.ledger
+	assert_line --regexp 'releases 2$'
+	for i in 0 1 3 4; do
+		for k in pub shares masked confirm reveal; do
+			cmp "uploads/c$i/1.1/$k.flt" "rounds/1.1/$k/c$i.flt"
+		done
+	done
+	# Again: nothing changes (c2 too, once the rounds are over).
+	server
+	for i in 0 1 2 3 4; do
+		client "$i"
+	done
 	snapshot > before
-	pass
+	server
+	for i in 0 1 2 3 4; do
+		client "$i"
+	done
 	snapshot > after
 	diff before after
+	[ -z "$(find clients -name '*.key' ! -name client.key)" ]
 }
 
 @test "https: client.sh without its certificate, or no server: errors" {

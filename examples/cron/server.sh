@@ -128,8 +128,9 @@ present() {
 # let only the holder of ID's certificate write FL_UPLOADS/ID/R.A/KIND.flt;
 # it is taken as R.A/KIND/ID.flt only if it is one record of KIND's kind
 # whose client id is ID, else refused (a line in the log, once per
-# upload).  Taken again when it changes, as a device may rewrite its file
-# in a shared directory; the phases read only what they expect.
+# upload).  Taken again when it changes (written after it was taken), as
+# a device may rewrite its file in a shared directory; the phases read
+# only what they expect.
 collect() {
 	local f c k want got
 	# (no device writes into the round directory: the temporary files
@@ -149,6 +150,12 @@ collect() {
 		reveal) want=secagg-reveal ;;
 		*) continue ;;
 		esac
+		# (taken, and not written again since: nothing to do; a
+		# test of the times, as a process per file per run would
+		# cost a round of many devices more than the transport)
+		if [ -e "$d/$k/$c.flt" ] && ! [ "$f" -nt "$d/$k/$c.flt" ]; then
+			continue
+		fi
 		! cmp -s "$f" "$d/$k/$c.flt" || continue
 		cp "$f" "$d/$k/.$c.flt.tmp.$$"
 		got=$(fl-inspect "$d/$k/.$c.flt.tmp.$$" 2> /dev/null |
