@@ -12,11 +12,12 @@
 # outside the clock; each round starts from the same fresh state.
 #
 #   BENCH_HTTPS_RUNS  rounds per transport [2]
+#   BENCH_HTTPS_N     devices [100] (fewer: to profile)
 # bench: no inputs
 set -eu
 . bench/lib.sh
 
-n=100 runs=${BENCH_HTTPS_RUNS:-2}
+n=${BENCH_HTTPS_N:-100} runs=${BENCH_HTTPS_RUNS:-2}
 W=$WORK/19-https
 # (BENCH_CRON: another copy of examples/cron, to compare versions)
 CRON=${BENCH_CRON:-examples/cron}
@@ -30,7 +31,7 @@ ids=$(seq -f 'c%02g' 0 $((n - 1)))
 
 # Once per deployment: data, identities, enrolment, certificates.
 mkdir -p "$W/data"
-"$B/fl-split" --synthetic $((n * 50)) --features 784 --classes 10 -n $n \
+"$B/fl-split" --synthetic $((n * 50)) --features 784 --classes 10 -n "$n" \
     --seed https -p "$W/data/c" > /dev/null
 "$B/fl-split" --synthetic 1000 --features 784 --classes 10 -n 1 \
     --seed held-out -o "$W/held.flt" > /dev/null
@@ -69,7 +70,7 @@ trap '"$CRON/https/start-nginx.sh" --stop "$W/nginx"' EXIT
 
 # The environment of both scripts: 100 expected, every phase closes when
 # all are in (the deadlines are never reached), one round, evaluated.
-export FL_BIN="$B" FL_EXPECT=$n FL_LAST_ROUND=1 FL_KEYS_SECS=3600 \
+export FL_BIN="$B" FL_EXPECT="$n" FL_LAST_ROUND=1 FL_KEYS_SECS=3600 \
     FL_SHARE_SECS=3600 FL_MASK_SECS=3600 FL_CONFIRM_SECS=3600 \
     FL_REVEAL_SECS=3600 FL_EVAL_DATA="$W/held.flt"
 unset FL_VERBOSE FL_CRASH_AT FL_TRAINER FL_SERVER_URL FL_UPLOADS
@@ -90,7 +91,7 @@ round() {
 		set -- FL_TRANSPORT=shared
 	fi
 	t0=$(now)
-	p=0
+	p=0 srv=0
 	until [ -e "$w/rounds/0.1/DONE" ]; do
 		p=$((p + 1))
 		if [ "$p" -gt 20 ]; then
@@ -98,17 +99,21 @@ round() {
 			tail "$w/server/log" >&2
 			exit 1
 		fi
+		ts=$(now)
 		env "$@" FL_ROUNDS="$w/rounds" FL_SERVER_DIR="$w/server" \
 		    "$CRON/server.sh"
+		tc=$(now)
+		srv=$(awk -v s="$srv" -v a="$ts" -v b="$tc" 'BEGIN { print s + b - a }')
 		[ ! -e "$w/rounds/0.1/DONE" ] || break
 		xargs -P 2 -I{} env "$@" FL_ROUNDS="$w/rounds" FL_CLIENT={} \
 		    FL_DATA="$W/data/{}.flt" FL_CLIENT_DIR="$w/clients/{}" \
 		    "$CRON/client.sh" < "$W/ids"
 	done
 	t1=$(now)
+	echo "$srv" >> "$W/$t.server"
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }' >> "$W/$t.secs"
 	echo "$p" > "$W/$t.passes"
-	[ "$("$B/fl-inspect" -g clients "$w/rounds/0.1/sum.flt")" = $n ] ||
+	[ "$("$B/fl-inspect" -g clients "$w/rounds/0.1/sum.flt")" = "$n" ] ||
 	    { echo "19-https: $t: not $n clients summed" >&2; exit 1; }
 	[ "$("$B/fl-inspect" -g round "$w/server/model.flt")" = 1 ]
 	grep -q '^1	' "$w/server/eval.tsv"

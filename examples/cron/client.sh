@@ -148,11 +148,11 @@ fetch() {
 ORDER="model.flt params enrolment.flt roster.flt shares.flt survivors
 confirms.flt sum.flt"
 # missing ID: the files of attempt ID not fetched yet (ORDER, then DONE
-# and ABORTED), as ID/NAME, one a line.
+# and ABORTED), as ID/NAME, added to the array want (no subshell).
 missing() {
 	local f
 	for f in $ORDER DONE ABORTED; do
-		[ -e "$FL_ROUNDS/$1/$f" ] || echo "$1/$f"
+		[ -e "$FL_ROUNDS/$1/$f" ] || want+=("$1/$f")
 	done
 }
 # publish SRC DIR: SRC becomes DIR/ID.flt, atomically, unless it is there
@@ -162,7 +162,9 @@ missing() {
 publish() {
 	if [ -n "$URL" ]; then
 		local kind=${2##*/} st
-		! cmp -s "$1" "$d/.sent.$kind" || return 0
+		if [ -e "$d/.sent.$kind" ] && cmp -s "$1" "$d/.sent.$kind"; then
+			return 0
+		fi
 		st=$(https -o /dev/null -w '%{http_code}' -T "$1" \
 		    "${URL}upload/$ID/$id/$kind.flt") || st=
 		case $st in
@@ -174,8 +176,8 @@ publish() {
 			exit 1
 			;;
 		esac
-		cp "$1" "$C/sent.tmp.$$"
-		mv -f "$C/sent.tmp.$$" "$d/.sent.$kind"
+		# (a message is made once and never changed: a link will do)
+		ln -f "$1" "$d/.sent.$kind"
 		log "$id: sent $kind"
 		return 0
 	fi
@@ -242,7 +244,7 @@ trap 'rm -f "$C"/*.tmp.$$' EXIT
 if [ -n "$URL" ]; then
 	# Over HTTPS: what changes (current, STOPPED) every time; the
 	# attempt's files, each written once by the server, until fetched,
-	# and the end of the attempt (DONE, ABORTED).  All in one request
+	# and the end of the attempt (DONE, ABORTED).  All in one curl
 	# for the attempt fetched last time (which is current most of the
 	# time), and one more if current names another.
 	[ -d "$FL_ROUNDS" ] || mkdir -p "$FL_ROUNDS"
@@ -256,7 +258,7 @@ if [ -n "$URL" ]; then
 	[ -e "$FL_ROUNDS/STOPPED" ] || want+=(STOPPED)
 	if [ -n "$old" ]; then
 		[ -d "$FL_ROUNDS/$old" ] || mkdir -p "$FL_ROUNDS/$old"
-		mapfile -t -O 2 want < <(missing "$old")
+		missing "$old"
 	fi
 	fetch "${want[@]}"
 	if [ -r "$FL_ROUNDS/current" ]; then
@@ -270,7 +272,8 @@ if [ -n "$URL" ]; then
 		done
 		if [ "$id" != "$old" ]; then
 			mkdir -p "$FL_ROUNDS/$id"
-			mapfile -t want < <(missing "$id")
+			want=()
+			missing "$id"
 			fetch "${want[@]}"
 		fi
 		# Kept only up to the first one missing (one written
