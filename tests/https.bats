@@ -419,10 +419,19 @@ https_setup() {
 		n=$((n + 1))
 		[ "$n" -le 150 ] || fail "no 1.1/DONE: $(cat server/log)"
 		server
+		# (the devices at the same time, as they would be)
+		pids=()
 		for i in 0 1 3 4; do
-			client "$i"
+			client "$i" &
+			pids+=($!)
 		done
-		[ -e rounds/1.1/shares/c2.flt ] || client 2
+		if [ ! -e rounds/1.1/shares/c2.flt ]; then
+			client 2 &
+			pids+=($!)
+		fi
+		for p in "${pids[@]}"; do
+			wait "$p"
+		done
 		sleep 0.2
 	done
 	run -0 bash -c "fl-inspect rounds/1.1/roster.flt | sed -n 's/^  secagg\.n=//p'"
