@@ -137,7 +137,8 @@ EX=$TOP/examples
 	run shellcheck -x -s bash "$EX/round-by-hand.sh" "$CRON/server.sh" \
 	    "$CRON/client.sh" "$CRON/common.sh"
 	assert_success
-	run shellcheck -x "$EX/tree-aggregate.sh" "$EX/central.sh" "$EX/options.sh"
+	run shellcheck -x "$EX/tree-aggregate.sh" "$EX/central.sh" "$EX/options.sh" \
+	    "$EX/secagg-groups.sh"
 	assert_success
 	run shellcheck "$CRON/https/make-ca.sh" "$CRON/https/start-nginx.sh"
 	assert_success

@@ -185,6 +185,108 @@ as() {
 	grep -q 'verify=FAILED:unable to verify the first certificate "PUT /upload/c1/0.1/pub.flt' nginx/access.log
 }
 
+@test "https: a revoked device is refused (GET, PUT) and never joins a round" {
+	not_under_sanitizers "cron scripts"
+	https_setup
+	export FL_EXPECT=4
+	server
+	# The attack first: c1 is still trusted.
+	run -0 as c1 "${URL}current"
+	assert_output 200
+	run -0 "$HTTPS/make-ca.sh" pki revoke c1
+	assert_line --regexp '^revoked c1 \(serial [0-9A-F]+\)$'
+	assert_line pki/ca.crl
+	# Revoked twice: the same.
+	run -0 "$HTTPS/make-ca.sh" pki revoke c1
+	run -0 openssl crl -in pki/ca.crl -noout -text
+	[ "$(grep -c 'Serial Number' <<< "$output")" = 1 ]
+	run -1 "$HTTPS/make-ca.sh" pki revoke c9
+	assert_output 'make-ca.sh: no certificate of c9 (pki/clients/c9.crt)'
+	run -0 --separate-stderr "$HTTPS/start-nginx.sh" --reload nginx
+	[[ $stderr == *reloaded* ]] || fail "stderr: $stderr"
+	# (the old worker goes once its connections are closed)
+	sleep 0.5
+	run -0 as c1 "${URL}current"
+	assert_output 400
+	run -0 as c1 -T "clients/c0/identity" "${URL}upload/c1/0.1/pub.flt"
+	assert_output 400
+	grep -q 'verify=FAILED:certificate revoked "GET /current' nginx/access.log
+	run client 1
+	assert_failure
+	assert_output --partial "GET ${URL}current: 400"
+	# The others run the round's keys phase: a roster of four without c1.
+	for i in 0 2 3 4; do
+		client "$i"
+	done
+	client 1 || :
+	server
+	[ -e rounds/0.1/roster.flt ]
+	[ ! -e uploads/c1 ]
+	[ ! -e rounds/0.1/pub/c1.flt ]
+	run -0 bash -c "fl-inspect rounds/0.1/roster.flt | sed -n 's/^  client=//p' | sort"
+	assert_output "$(printf 'c%s\n' 0 2 3 4)"
+	# The others are still served.
+	run -0 as c2 "${URL}current"
+	assert_output 200
+	# A bad configuration is not loaded: nginx goes on as it was.
+	rm pki/ca.crl
+	run -1 "$HTTPS/start-nginx.sh" --reload nginx
+	assert_output --partial 'the configuration does not load'
+	run -0 as c2 "${URL}current"
+	assert_output 200
+	run -1 "$HTTPS/start-nginx.sh" --reload nowhere
+	assert_output 'start-nginx.sh: nginx is not running for nowhere'
+}
+
+@test "https: a device's own key and request, signed by the CA; bad requests refused" {
+	# The device: its key (0600) and request; the key never leaves it.
+	run -0 "$HTTPS/make-ca.sh" dev request c5
+	assert_output dev/c5.csr
+	[ "$(stat -c %a dev/c5.key)" = 600 ]
+	run -0 "$HTTPS/make-ca.sh" dev request c5
+	assert_output 'dev/c5.csr (kept)'
+	# The operator signs the request (only the .csr goes there).
+	mkdir req
+	cp dev/c5.csr req/
+	run -0 "$HTTPS/make-ca.sh" pki sign req/c5.csr
+	assert_output pki/clients/c5.crt
+	[ ! -e pki/clients/c5.key ]
+	run -0 "$HTTPS/make-ca.sh" pki sign req/c5.csr
+	assert_output 'pki/clients/c5.crt (kept)'
+	run -0 curl -sS -o out --cacert pki/ca.crt --cert pki/clients/c5.crt \
+	    --key dev/c5.key -w '%{http_code}' -T rounds/current \
+	    "${URL}upload/c5/0.1/pub.flt"
+	assert_output 201
+	cmp rounds/current uploads/c5/0.1/pub.flt
+	# Another key for an enrolled id (c5's, or c1's of make-ca.sh
+	# client): refused.
+	"$HTTPS/make-ca.sh" other request c5 > /dev/null
+	"$HTTPS/make-ca.sh" other request c1 > /dev/null
+	run -1 "$HTTPS/make-ca.sh" pki sign other/c5.csr
+	assert_output 'make-ca.sh: other/c5.csr: c5 is enrolled to another key (pki/clients/c5.crt): revoke it and remove pki/clients/c5.crt first'
+	run -1 "$HTTPS/make-ca.sh" pki sign other/c1.csr
+	assert_output --partial 'c1 is enrolled to another key'
+	cmp <(openssl x509 -in pki/clients/c1.crt -noout -pubkey) \
+	    <(openssl pkey -in pki/clients/c1.key -pubout)
+	# A CN that is not a client id, a subject of more than the CN, a
+	# request whose signature is not its key's.
+	openssl req -new -key dev/c5.key -subj '/CN=.c6' -out bad1.csr
+	run -1 "$HTTPS/make-ca.sh" pki sign bad1.csr
+	assert_output "make-ca.sh: bad1.csr: the subject 'CN=.c6' is not CN=ID of a client id ([A-Za-z0-9._-], not first a dot)"
+	openssl req -new -key dev/c5.key -subj '/O=x/CN=c6' -out bad2.csr
+	run -1 "$HTTPS/make-ca.sh" pki sign bad2.csr
+	assert_output --partial "the subject 'CN=c6,O=x' is not CN=ID"
+	sed '2s/^M/N/' dev/c5.csr > bad3.csr
+	run -1 "$HTTPS/make-ca.sh" pki sign bad3.csr
+	assert_output 'make-ca.sh: bad3.csr: not a certificate request signed by its key'
+	run -1 "$HTTPS/make-ca.sh" pki sign nosuch.csr
+	assert_output 'make-ca.sh: nosuch.csr: no such request'
+	run -1 "$HTTPS/make-ca.sh" dev request '../x'
+	assert_output --partial "bad client id '../x'"
+	[ ! -e pki/clients/c6.crt ] && [ ! -e pki/clients/.c6.crt ]
+	run -2 "$HTTPS/make-ca.sh" dev request
+}
+
 @test "https: an upload cut in the middle never appears under its name" {
 	head -c 2000000 /dev/urandom > big
 	# At 200 kB/s, cut by curl itself after 1.5 s, some 300 kB in (the
@@ -265,11 +367,11 @@ https_setup() {
 	export FL_SERVER_URL=$URL FL_UPLOADS=$PWD/uploads
 }
 
-@test "https: a round over HTTPS with a dropout; another's id refused" {
+@test "https: two rounds over HTTPS, a dropout in each; another's id refused" {
 	not_under_sanitizers "whole rounds of cron scripts"
 	https_setup
 	# (the keys of all five close the phase, however slow the machine)
-	export FL_KEYS_SECS=600
+	export FL_KEYS_SECS=600 FL_LAST_ROUND=2
 	server
 	[ "$(cat rounds/current)" = 0.1 ]
 	for i in 0 1 2 4; do
@@ -291,7 +393,7 @@ https_setup() {
 	grep -q "refused c3/0.1/pub.flt: not one secagg-public record of client c3 (client=c0 kind=secagg-public)" server/log
 	# c3 sends its own: taken; then the round goes on, c4 drops.
 	client 3
-	until_done
+	passes_until rounds/0.1/DONE
 	run cat rounds/0.1/survivors
 	assert_output "$(printf 'c%s\n' 0 1 2 3)"
 	run fl-inspect -g clients rounds/0.1/sum.flt
@@ -310,11 +412,59 @@ https_setup() {
 	[ "$(grep -c 'refused c3/0.1/pub.flt' server/log)" = 1 ]
 	# Nothing was written into the round directory over HTTPS.
 	! grep -E '"PUT /[^u]' nginx/access.log
-	# Again: nothing changes.
+	# Round 1: all five send their keys and shares, then c2 drops (it
+	# never masks): the survivors' reveals repair its masks.
+	local n=0
+	until [ -e rounds/1.1/DONE ]; do
+		n=$((n + 1))
+		[ "$n" -le 150 ] || fail "no 1.1/DONE: $(cat server/log)"
+		server
+		# (the devices at the same time, as they would be)
+		pids=()
+		for i in 0 1 3 4; do
+			client "$i" &
+			pids+=($!)
+		done
+		if [ ! -e rounds/1.1/shares/c2.flt ]; then
+			client 2 &
+			pids+=($!)
+		fi
+		for p in "${pids[@]}"; do
+			wait "$p"
+		done
+		sleep 0.2
+	done
+	run -0 bash -c "fl-inspect rounds/1.1/roster.flt | sed -n 's/^  secagg\.n=//p'"
+	assert_output 5
+	run -0 bash -c "fl-inspect rounds/1.1/shares.flt | sed -n 's/^  client=//p' | sort"
+	assert_output "$(printf 'c%s\n' 0 1 2 3 4)"
+	run cat rounds/1.1/survivors
+	assert_output "$(printf 'c%s\n' 0 1 3 4)"
+	[ ! -e uploads/c2/1.1/masked.flt ]
+	run fl-inspect -g clients rounds/1.1/sum.flt
+	assert_output 4
+	[ "$(fl-inspect -g round server/model.flt)" = 2 ]
+	cmp rounds/1.1/next.flt server/model.flt
+	run fl-account -l server/budget.ledger
+	assert_line --regexp 'releases 2$'
+	for i in 0 1 3 4; do
+		for k in pub shares masked confirm reveal; do
+			cmp "uploads/c$i/1.1/$k.flt" "rounds/1.1/$k/c$i.flt"
+		done
+	done
+	# Again: nothing changes (c2 too, once the rounds are over).
+	server
+	for i in 0 1 2 3 4; do
+		client "$i"
+	done
 	snapshot > before
-	pass
+	server
+	for i in 0 1 2 3 4; do
+		client "$i"
+	done
 	snapshot > after
 	diff before after
+	[ -z "$(find clients -name '*.key' ! -name client.key)" ]
 }
 
 @test "https: client.sh without its certificate, or no server: errors" {

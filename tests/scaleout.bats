@@ -96,6 +96,28 @@ teardown() {
 	[ "$output" -ge 16 ] || fail "only $output ssh logins: $(cat ssh/sshd.log)"
 }
 
+@test "scale-out: secagg-groups.sh unmasks each group on a host of parallel --sshlogin; the merged sum is exact" {
+	not_under_sanitizers "a whole script over ssh"
+	FL_BIN=$(cd "${FL_BIN:-$TOP/bin}" && pwd) \
+	    FL_SSHLOGIN=1/host1,1/host2 FL_SSH="ssh -F $PWD/ssh/config" \
+	    run "$TOP/examples/secagg-groups.sh" -g 3 -n 5 -d groups
+	assert_success
+	assert_line 'groups: 3 of 5 clients, 12 survivors'
+	assert_line 'unmasked: each group on a host of 1/host1,1/host2'
+	assert_line 'partial sums: the same bytes as each group unmasked here'
+	assert_line "merged: the modular sum of 12 clients' inputs, exact"
+	[ "$(find groups -name partial.flt | wc -l)" = 3 ]
+	run grep -c 'Accepted publickey' ssh/sshd.log
+	[ "$output" -ge 3 ] || fail "only $output ssh logins: $(cat ssh/sshd.log)"
+	# A host that refuses the key: the run fails.
+	: > ssh/authorized_keys
+	FL_BIN=$(cd "${FL_BIN:-$TOP/bin}" && pwd) \
+	    FL_SSHLOGIN=host1 FL_SSH="ssh -F $PWD/ssh/config" \
+	    run "$TOP/examples/secagg-groups.sh" -g 2 -n 4 -d groups
+	assert_failure
+	refute_line --partial 'merged:'
+}
+
 @test "scale-out: a host that refuses the key fails the run" {
 	not_under_sanitizers "a whole script over ssh"
 	: > ssh/authorized_keys

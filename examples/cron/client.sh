@@ -99,33 +99,61 @@ if [ ! -r "$IDENTITY" ]; then
 fi
 
 # curl ARGS...: curl with this device's certificate, trusting only the
-# CA; prints the HTTP status.
+# CA (ARGS has -w '%{http_code}' to print the HTTP status).
 https() {
 	curl -sS --cacert "${FL_CA:-$C/ca.crt}" --cert "${FL_CERT:-$C/client.crt}" \
-	    --key "${FL_KEY:-$C/client.key}" -w '%{http_code}' "$@"
+	    --key "${FL_KEY:-$C/client.key}" "$@"
 }
-# fetch NAME: the server's NAME (relative to the round directory) into
-# FL_ROUNDS/NAME, whole, if it is there (and not rewritten if the same);
-# fails if the server cannot be asked.
+# fetch NAME...: the server's NAMEs (relative to the round directory)
+# into FL_ROUNDS/NAME, each whole, if it is there (and not rewritten if
+# the same), all over one connection (one curl, one TLS handshake); fails
+# if the server cannot be asked.  (Few processes: on a device, each costs
+# about what a request does.  What is not kept is left for the exit's
+# rm of this run's temporary files.)
 fetch() {
-	local st
-	st=$(https -o "$C/fetch.tmp.$$" "$URL$1") || st=
-	case $st in
-	200)
-		if cmp -s "$C/fetch.tmp.$$" "$FL_ROUNDS/$1"; then
-			rm -f "$C/fetch.tmp.$$"
-		else
-			mv -f "$C/fetch.tmp.$$" "$FL_ROUNDS/$1"
-		fi
-		;;
-	404) rm -f "$C/fetch.tmp.$$" ;;
-	*)
-		rm -f "$C/fetch.tmp.$$"
-		log "GET $URL$1: ${st:-no answer}"
-		echo "client.sh: GET $URL$1: ${st:-no answer}" >&2
-		exit 1
-		;;
-	esac
+	local i=0 st args=() sts a b
+	for f in "$@"; do
+		args+=(-o "$C/fetch.$i.tmp.$$" "$URL$f")
+		i=$((i + 1))
+	done
+	https "${args[@]}" -w '%{http_code}\n' > "$C/status.tmp.$$" || :
+	mapfile -t sts < "$C/status.tmp.$$"
+	i=0
+	for f in "$@"; do
+		st=${sts[$i]:-}
+		[ "$st" != 000 ] || st=
+		case $st in
+		200)
+			a='' b=x
+			if [ -e "$FL_ROUNDS/$f" ]; then
+				# (only current, a line of text, is fetched
+				# again while there)
+				IFS= read -r -d '' a < "$C/fetch.$i.tmp.$$" || :
+				IFS= read -r -d '' b < "$FL_ROUNDS/$f" || :
+			fi
+			[ "$a" = "$b" ] ||
+			    mv -f "$C/fetch.$i.tmp.$$" "$FL_ROUNDS/$f"
+			;;
+		404) ;;
+		*)
+			log "GET $URL$f: ${st:-no answer}"
+			echo "client.sh: GET $URL$f: ${st:-no answer}" >&2
+			exit 1
+			;;
+		esac
+		i=$((i + 1))
+	done
+}
+# The server's files of an attempt, in the order it writes them.
+ORDER="model.flt params enrolment.flt roster.flt shares.flt survivors
+confirms.flt sum.flt"
+# missing ID: the files of attempt ID not fetched yet (ORDER, then DONE
+# and ABORTED), as ID/NAME, added to the array want (no subshell).
+missing() {
+	local f
+	for f in $ORDER DONE ABORTED; do
+		[ -e "$FL_ROUNDS/$1/$f" ] || want+=("$1/$f")
+	done
 }
 # publish SRC DIR: SRC becomes DIR/ID.flt, atomically, unless it is there
 # already (so that a rerun changes nothing).  Over HTTPS: SRC is PUT
@@ -134,9 +162,11 @@ fetch() {
 publish() {
 	if [ -n "$URL" ]; then
 		local kind=${2##*/} st
-		! cmp -s "$1" "$d/.sent.$kind" || return 0
-		st=$(https -o /dev/null -T "$1" "${URL}upload/$ID/$id/$kind.flt") ||
-		    st=
+		if [ -e "$d/.sent.$kind" ] && cmp -s "$1" "$d/.sent.$kind"; then
+			return 0
+		fi
+		st=$(https -o /dev/null -w '%{http_code}' -T "$1" \
+		    "${URL}upload/$ID/$id/$kind.flt") || st=
 		case $st in
 		201 | 204) ;;
 		*)
@@ -146,8 +176,8 @@ publish() {
 			exit 1
 			;;
 		esac
-		cp "$1" "$C/sent.tmp.$$"
-		mv -f "$C/sent.tmp.$$" "$d/.sent.$kind"
+		# (a message is made once and never changed: a link will do)
+		ln -f "$1" "$d/.sent.$kind"
 		log "$id: sent $kind"
 		return 0
 	fi
@@ -213,14 +243,26 @@ rm -f "$C"/*.tmp.* "$FL_ROUNDS"/*/*/".$ID.flt.tmp."*
 trap 'rm -f "$C"/*.tmp.$$' EXIT
 if [ -n "$URL" ]; then
 	# Over HTTPS: what changes (current, STOPPED) every time; the
-	# attempt's files, each written once by the server, until fetched:
-	# in the order the server writes them, up to the first not there
-	# yet, and the end of the attempt.
-	mkdir -p "$FL_ROUNDS"
-	fetch current
-	[ -e "$FL_ROUNDS/STOPPED" ] || fetch STOPPED
+	# attempt's files, each written once by the server, until fetched,
+	# and the end of the attempt (DONE, ABORTED).  All in one curl
+	# for the attempt fetched last time (which is current most of the
+	# time), and one more if current names another.
+	[ -d "$FL_ROUNDS" ] || mkdir -p "$FL_ROUNDS"
+	old=
+	[ ! -r "$FL_ROUNDS/current" ] || read -r old < "$FL_ROUNDS/current" || :
+	case $old in
+	[0-9]*.[0-9]*) ;;
+	*) old= ;;
+	esac
+	want=(current)
+	[ -e "$FL_ROUNDS/STOPPED" ] || want+=(STOPPED)
+	if [ -n "$old" ]; then
+		[ -d "$FL_ROUNDS/$old" ] || mkdir -p "$FL_ROUNDS/$old"
+		missing "$old"
+	fi
+	fetch "${want[@]}"
 	if [ -r "$FL_ROUNDS/current" ]; then
-		id=$(cat "$FL_ROUNDS/current")
+		read -r id < "$FL_ROUNDS/current" || :
 		case $id in
 		[0-9]*.[0-9]*) ;;
 		*) echo "client.sh: bad round '$id' from $URL" >&2; exit 1 ;;
@@ -228,14 +270,21 @@ if [ -n "$URL" ]; then
 		for f in "$FL_ROUNDS"/*/; do
 			[ "$f" = "$FL_ROUNDS/$id/" ] || rm -rf "$f"
 		done
-		mkdir -p "$FL_ROUNDS/$id"
-		for f in model.flt params enrolment.flt roster.flt shares.flt \
-		    survivors confirms.flt sum.flt; do
-			[ -e "$FL_ROUNDS/$id/$f" ] || fetch "$id/$f"
-			[ -e "$FL_ROUNDS/$id/$f" ] || break
-		done
-		for f in DONE ABORTED; do
-			[ -e "$FL_ROUNDS/$id/$f" ] || fetch "$id/$f"
+		if [ "$id" != "$old" ]; then
+			mkdir -p "$FL_ROUNDS/$id"
+			want=()
+			missing "$id"
+			fetch "${want[@]}"
+		fi
+		# Kept only up to the first one missing (one written
+		# between two requests waits for the next run).
+		gap=
+		for f in $ORDER; do
+			if [ -n "$gap" ]; then
+				rm -f "$FL_ROUNDS/$id/$f"
+			elif [ ! -e "$FL_ROUNDS/$id/$f" ]; then
+				gap=1
+			fi
 		done
 	fi
 fi

@@ -22,7 +22,8 @@ start() {
 }
 
 log() {
-	echo "$(date '+%F %T') $WHO: $*" >> "$STATE/log"
+	# (printf's date: no process, as runs of many devices log a lot)
+	printf '%(%F %T)T %s: %s\n' -1 "$WHO" "$*" >> "$STATE/log"
 	[ -z "${FL_VERBOSE:-}" ] || echo "$WHO: $*" >&2
 }
 

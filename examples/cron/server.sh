@@ -128,17 +128,62 @@ present() {
 # let only the holder of ID's certificate write FL_UPLOADS/ID/R.A/KIND.flt;
 # it is taken as R.A/KIND/ID.flt only if it is one record of KIND's kind
 # whose client id is ID, else refused (a line in the log, once per
-# upload).  Taken again when it changes, as a device may rewrite its file
-# in a shared directory; the phases read only what they expect.
+# upload).  Taken again when it changes (written after it was taken), as
+# a device may rewrite its file in a shared directory; the phases read
+# only what they expect.  Few processes, as a round of many devices
+# would feel one per file per run more than the transport: the times
+# tell what is new (no cmp of what was taken), one cp snapshots the new
+# uploads (a new upload replaces the file, not the copy) and one
+# fl-inspect reads them all (one at a time only if one is no record).
 collect() {
 	local f c k want got
+	local stage=$d/.collect.tmp.$$ files=() checked=()
 	# (no device writes into the round directory: the temporary files
 	# there are a dead run's)
-	rm -f "$d"/*/.*.tmp.*
+	rm -rf "$d"/*/.*.tmp.* "$d"/.collect.tmp.*
 	for f in "$FL_UPLOADS"/*/"$id"/*.flt; do
 		[ -f "$f" ] || continue
 		c=${f#"$FL_UPLOADS"/}
 		c=${c%%/*}
+		k=${f##*/}
+		k=${k%.flt}
+		case $k in
+		pub | shares | masked | confirm | reveal) ;;
+		*) continue ;;
+		esac
+		if [ -e "$d/$k/$c.flt" ] && ! [ "$f" -nt "$d/$k/$c.flt" ]; then
+			continue
+		fi
+		files+=("$c/$id/$k.flt")
+	done
+	[ "${#files[@]}" -gt 0 ] || return 0
+	case $stage in
+	/*) ;;
+	*) stage=$PWD/$stage ;;
+	esac
+	mkdir "$stage"
+	(cd "$FL_UPLOADS" && cp --parents -t "$stage" -- "${files[@]}")
+	# One fl-inspect: each file's client and kind lines, joined.
+	declare -A rec=()
+	if fl-inspect "${files[@]/#/$stage/}" > "$stage.out" 2> /dev/null; then
+		while IFS=$'\t' read -r f got; do
+			rec[$f]=$got
+		done < <(awk -v p="$stage/" '
+		    /^[^ ].*: record [0-9]+: / { f = $0; sub(/: record [0-9]+: .*/, "", f)
+			if (index(f, p) == 1) f = substr(f, length(p) + 1)
+			if (!(f in g)) { o[++n] = f; g[f] = "" } next }
+		    /^  (client|kind)=/ { sub(/^  /, ""); g[f] = g[f] $0 " " }
+		    END { for (i = 1; i <= n; i++) printf "%s\t%s\n", o[i], g[o[i]] }' \
+		    "$stage.out")
+	else
+		for f in "${files[@]}"; do
+			rec[$f]=$(fl-inspect "$stage/$f" 2> /dev/null |
+			    sed -n 's/^  \(client\|kind\)=/\1=/p' | tr '\n' ' ') ||
+			    rec[$f]="not a record"
+		done
+	fi
+	for f in "${files[@]}"; do
+		c=${f%%/*}
 		k=${f##*/}
 		k=${k%.flt}
 		case $k in
@@ -147,24 +192,29 @@ collect() {
 		masked) want=update ;;
 		confirm) want=secagg-confirm ;;
 		reveal) want=secagg-reveal ;;
-		*) continue ;;
 		esac
-		! cmp -s "$f" "$d/$k/$c.flt" || continue
-		cp "$f" "$d/$k/.$c.flt.tmp.$$"
-		got=$(fl-inspect "$d/$k/.$c.flt.tmp.$$" 2> /dev/null |
-		    sed -n 's/^  \(client\|kind\)=/\1=/p' | tr '\n' ' ') ||
-		    got="not a record"
+		got=${rec[$f]:-not a record}
 		if [ "$got" = "client=$c kind=$want " ]; then
-			mv -f "$d/$k/.$c.flt.tmp.$$" "$d/$k/$c.flt"
+			# (written again but the same: the copy is only
+			# renewed, so that it is newer than the upload)
+			if [ -e "$d/$k/$c.flt" ] && cmp -s "$stage/$f" "$d/$k/$c.flt"; then
+				mv -f "$stage/$f" "$d/$k/$c.flt"
+				continue
+			fi
+			mv -f "$stage/$f" "$d/$k/$c.flt"
 			log "$id: took $c's $k"
 		else
-			rm -f "$d/$k/.$c.flt.tmp.$$"
-			got="$id: refused ${f#"$FL_UPLOADS"/}: not one $want record of client $c (${got% })"
-			touch "$S/refused"
-			if ! grep -qxF -- "$got $(cksum < "$f")" "$S/refused"; then
-				echo "$got $(cksum < "$f")" >> "$S/refused"
-				log "$got"
-			fi
+			got="$id: refused $f: not one $want record of client $c (${got% })"
+			checked+=("$got $(cksum < "$stage/$f")")
+		fi
+	done
+	rm -rf "$stage" "$stage.out"
+	[ "${#checked[@]}" -gt 0 ] || return 0
+	touch "$S/refused"
+	for got in "${checked[@]}"; do
+		if ! grep -qxF -- "$got" "$S/refused"; then
+			echo "$got" >> "$S/refused"
+			log "${got% * *}"
 		fi
 	done
 }
@@ -289,7 +339,7 @@ done
 d=$FL_ROUNDS/$R.$a
 id=$R.$a
 # This run's lists of the phase in progress go with it.
-trap 'rm -f "$d"/.*.tmp.$$ "$S"/*.tmp.$$' EXIT
+trap 'rm -rf "$d"/.*.tmp.$$ "$S"/*.tmp.$$' EXIT
 
 # A DONE round whose model is not installed yet: install it (the crash
 # fell between the two).

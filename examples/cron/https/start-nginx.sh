@@ -7,26 +7,30 @@
 # script).  See examples/cron/README, "Over HTTPS".
 #
 #   start-nginx.sh -r ROUNDS -u UPLOADS -k PKI [-l ADDR] [-p PORT] STATE
+#   start-nginx.sh --reload STATE
 #   start-nginx.sh --stop STATE
 #
 #   -r ROUNDS   the round directory, served for GET
 #   -u UPLOADS  where devices PUT their files (UPLOADS/ID/R.A/KIND.flt);
 #               not inside ROUNDS
-#   -k PKI      the directory of ca.crt, server.crt and server.key
-#               (make-ca.sh; the CA's key need not be there)
+#   -k PKI      the directory of ca.crt, ca.crl, server.crt and
+#               server.key (make-ca.sh; the CA's key need not be there)
 #   -l ADDR     the address to listen on [127.0.0.1]
 #   -p PORT     the port [8443]
 #
 # It prints the URL the devices use (FL_SERVER_URL) and exits; nginx runs
 # on as a daemon until --stop (or a TERM to the pid in STATE/nginx.pid).
 # Started again while it runs, it prints the URL and changes nothing.
+# --reload: nginx reads PKI again (a new ca.crl after make-ca.sh revoke,
+# a renewed server certificate) without stopping; a connection made
+# with a certificate revoked since is closed after its request.
 # Run as root, nginx's workers run as the owner of UPLOADS (give it to an
 # unprivileged user).  Exit status: 0, 1 on an error, 2 on a usage error.
 set -eu -o pipefail
 
 usage() {
 	echo "usage: start-nginx.sh -r ROUNDS -u UPLOADS -k PKI [-l ADDR] [-p PORT] STATE" >&2
-	echo "       start-nginx.sh --stop STATE" >&2
+	echo "       start-nginx.sh --reload STATE | --stop STATE" >&2
 	exit 2
 }
 die() {
@@ -52,6 +56,18 @@ if [ "${1:-}" = --stop ]; then
 		sleep 0.1
 	done
 	die "nginx (pid $pid) did not stop"
+fi
+
+if [ "${1:-}" = --reload ]; then
+	[ $# -eq 2 ] || usage
+	pid=$(running "$2") || die "nginx is not running for $2"
+	command -v nginx > /dev/null || PATH=$PATH:/usr/sbin
+	nginx -q -t -p "$2" -e "$2/error.log" -c "$(realpath "$2")/nginx.conf" \
+	    2> "$2/reload.err" ||
+	    die "the configuration does not load, nginx left as it was: $(tail -n 2 "$2/reload.err")"
+	kill -HUP "$pid"
+	echo "start-nginx.sh: reloaded (pid $pid)" >&2
+	exit 0
 fi
 
 ROUNDS='' UPLOADS='' PKI='' ADDR=127.0.0.1 PORT=8443
@@ -83,7 +99,7 @@ case $ADDR in
 esac
 command -v nginx > /dev/null || PATH=$PATH:/usr/sbin
 command -v nginx > /dev/null || die "nginx is not installed (Debian: nginx-core)"
-for f in ca.crt server.crt server.key; do
+for f in ca.crt ca.crl server.crt server.key; do
 	[ -r "$PKI/$f" ] || die "no $PKI/$f: make it with make-ca.sh"
 done
 [ -d "$ROUNDS" ] || die "no round directory $ROUNDS"
