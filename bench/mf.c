@@ -35,7 +35,6 @@ static int
 timing(uint64_t n)
 {
 	struct fl_record rec = { 0 };
-	struct fl_noise nz;
 	struct fl_tree tr;
 	struct fl_error err;
 	struct fl_tensor *x;
@@ -45,21 +44,8 @@ timing(uint64_t n)
 	if (sodium_init() < 0 ||
 	    (x = fl_tensor_add(&rec, "w", FL_F32, 1, &n, &err)) == NULL)
 		return 1;
-	memset(x->data, 0, x->nbytes);
-	memset(&nz, 0, sizeof(nz));
-	fl_rng_seed_text(nz.key, "bench");
-	nz.mechanism = FL_MECH_GAUSSIAN;
-	nz.sigma = 1;
-	nz.max_abs = 1;
-	nz.threads = 1;
-	for (int r = 0; r < REPS; r++) {
-		double t0 = now();
-
-		if (fl_noise_tensor(x, 0, &nz, &err) < 0)
-			return 1;
-		t[r] = now() - t0;
-	}
-	report("gaussian-pass", (double)n, t, REPS);
+	if (gaussian_pass(x, t, REPS) < 0)
+		return 1;
 	fl_rng_seed_text(secret, "bench mf");
 	fl_tree_init(&tr, secret, 1, FL_TREE_PLAIN, 1);
 	for (int r = 0; r < REPS; r++) {

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "fl.h"
@@ -47,6 +48,35 @@ bench_die(const char *prog, const struct fl_error *err)
 {
 	fprintf(stderr, "%s: %s\n", prog, err->msg);
 	exit(1);
+}
+
+/*
+ * The baseline of the DP-FTRL server steps (tree.c, mf.c): reps passes of
+ * one Gaussian noise tensor over x (zeroed first), one thread, reported
+ * as "gaussian-pass".  0, or -1 when a pass fails.
+ */
+static inline int
+gaussian_pass(struct fl_tensor *x, double *t, int reps)
+{
+	struct fl_noise nz;
+	struct fl_error err;
+
+	memset(x->data, 0, x->nbytes);
+	memset(&nz, 0, sizeof(nz));
+	fl_rng_seed_text(nz.key, "bench");
+	nz.mechanism = FL_MECH_GAUSSIAN;
+	nz.sigma = 1;
+	nz.max_abs = 1;
+	nz.threads = 1;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+
+		if (fl_noise_tensor(x, 0, &nz, &err) < 0)
+			return -1;
+		t[r] = now() - t0;
+	}
+	report("gaussian-pass", (double)x->numel, t, reps);
+	return 0;
 }
 
 #endif

@@ -31,7 +31,6 @@ main(int argc, char **argv)
 {
 	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 10000000;
 	struct fl_record rec = { 0 };
-	struct fl_noise nz;
 	struct fl_tree tr;
 	struct fl_error err;
 	struct fl_tensor *x;
@@ -43,21 +42,8 @@ main(int argc, char **argv)
 	x = fl_tensor_add(&rec, "w", FL_F32, 1, &n, &err);
 	if (x == NULL)
 		return 1;
-	memset(x->data, 0, x->nbytes);
-	memset(&nz, 0, sizeof(nz));
-	fl_rng_seed_text(nz.key, "bench");
-	nz.mechanism = FL_MECH_GAUSSIAN;
-	nz.sigma = 1;
-	nz.max_abs = 1;
-	nz.threads = 1;
-	for (int r = 0; r < REPS; r++) {
-		double t0 = now();
-
-		if (fl_noise_tensor(x, 0, &nz, &err) < 0)
-			return 1;
-		t[r] = now() - t0;
-	}
-	report("gaussian-pass", (double)n, t, REPS);
+	if (gaussian_pass(x, t, REPS) < 0)
+		return 1;
 	fl_rng_seed_text(secret, "bench tree");
 	for (int e = 0; e <= 1; e++) {
 		fl_tree_init(&tr, secret, 1, e ? FL_TREE_HONAKER :

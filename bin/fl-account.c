@@ -407,16 +407,9 @@ tree_mode(const struct args *a, struct opts *o, int nops)
 	if (o->banded) {
 		struct fl_banded_fit fit = { 0 };
 
-		if (o->bands > o->cli.steps)
-			tool_die("--bands %llu: more bands than the %llu rounds",
-			    (unsigned long long)o->bands,
-			    (unsigned long long)o->cli.steps);
-		if (o->tree_k > 1 && o->bands > o->tree_b)
-			tool_die("--bands %llu exceeds --separation %llu: two "
-			    "participations of a client would share rows of "
-			    "the strategy (bands must be at most the "
-			    "separation)", (unsigned long long)o->bands,
-			    (unsigned long long)o->tree_b);
+		if (fl_banded_check(o->cli.steps, o->bands, o->tree_k,
+		    o->tree_b, &err) < 0)
+			tool_die("%s", err.msg);
 		if ((c = malloc(o->bands * sizeof(*c))) == NULL)
 			tool_die("out of memory");
 		if (fl_banded_optimize(o->cli.steps, o->bands, c, &fit,

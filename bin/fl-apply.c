@@ -323,16 +323,9 @@ ftrl_new(struct fl_ftrl_state *st, const struct ftrl_args *fa,
 		/* Banded MF: bands the pattern allows (no shared rows). */
 		st->bands = tool_opt_u64("--bands", fa->bands, 1,
 		    FL_BANDED_MAX_ROUNDS);
-		if (st->bands > st->rounds)
-			tool_die("--bands %llu: more bands than the %llu rounds",
-			    (unsigned long long)st->bands,
-			    (unsigned long long)st->rounds);
-		if (st->participations > 1 && st->bands > st->separation)
-			tool_die("--bands %llu exceeds --separation %llu: two "
-			    "participations of a client would share rows of "
-			    "the strategy (bands must be at most the "
-			    "separation)", (unsigned long long)st->bands,
-			    (unsigned long long)st->separation);
+		if (fl_banded_check(st->rounds, st->bands,
+		    st->participations, st->separation, &err) < 0)
+			tool_die("%s", err.msg);
 		banded_strategy(st, "--bands");
 	} else if (fl_tree_sens2(st->rounds, st->participations,
 	    st->separation, &s2, &err) < 0) {

@@ -586,7 +586,7 @@ PY
 	run --separate-stderr fl-account -m banded --bands=8 -z 1 -T 64 --participations=4 --separation=4
 	assert_equal "$status" 1
 	assert_equal "$output" ""
-	[[ $stderr == "fl-account: --bands 8 exceeds --separation 4: two participations"* ]] ||
+	[[ $stderr == "fl-account: bands 8 exceed the separation 4: two participations"* ]] ||
 	    fail "stderr: $stderr"
 	assert_equal "${#stderr_lines[@]}" 1
 	# Equal is allowed; so is any bands for a single participation.
@@ -594,7 +594,7 @@ PY
 	run -0 fl-account -m banded --bands=64 -z 1 -T 64
 	run --separate-stderr fl-account -m banded --bands=17 -z 1 -T 16
 	assert_equal "$status" 1
-	[[ $stderr == "fl-account: --bands 17: more bands than the 16 rounds" ]] || fail "stderr: $stderr"
+	[[ $stderr == "fl-account: bands 17: more than the 16 rounds" ]] || fail "stderr: $stderr"
 	run --separate-stderr fl-account -m banded --bands=0 -z 1 -T 16
 	assert_equal "$status" 1
 	[[ $stderr == *"invalid --bands '0'"* ]] || fail "stderr: $stderr"
@@ -775,11 +775,12 @@ PY
 	setup_tree
 	# Two participations 2 apart cannot share 3 bands: refused, no state.
 	run --separate-stderr init_banded --participations=2 --separation=2
-	refused "--bands 3 exceeds --separation 2"
-	[ ! -e st.flt ] && [ ! -e m4.flt ]
+	refused "bands 3 exceed the separation 2"
+	[ ! -e st.flt ]
+	[ ! -e m4.flt ]
 	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 \
 	    --clip=0.5 --rounds=2 --mechanism=banded --bands=3 a3.flt -o m4.flt
-	refused "--bands 3: more bands than the 2 rounds"
+	refused "bands 3: more than the 2 rounds"
 	run --separate-stderr fl-apply -m m3.flt --ftrl=st.flt --ftrl-init --noise=2 \
 	    --clip=0.5 --rounds=6 --mechanism=banded --bands=0 a3.flt -o m4.flt
 	refused "invalid --bands '0'"

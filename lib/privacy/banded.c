@@ -302,24 +302,37 @@ fl_banded_optimize(uint64_t T, uint64_t b, double *c,
 }
 
 int
-fl_banded_sens2(uint64_t T, uint64_t b, const double *c, uint64_t k,
-    uint64_t sep, double *sens2, struct fl_error *err)
+fl_banded_check(uint64_t T, uint64_t b, uint64_t k, uint64_t sep,
+    struct fl_error *err)
 {
-	uint64_t kk;
-
+	if (T >= 1 && T <= FL_BANDED_MAX_ROUNDS && b > T)
+		return fl_error_set(err, FL_EINVAL, "bands %llu: more than the "
+		    "%llu rounds", (unsigned long long)b,
+		    (unsigned long long)T);
 	if (check_shape(T, b, err) < 0)
 		return -1;
 	if (k < 1)
 		return fl_error_set(err, FL_EINVAL, "participations: must be "
 		    "at least 1");
-	if (sep < 1)
-		sep = 1;
-	if (k > 1 && b > sep)
+	if (k > 1 && b > (sep < 1 ? 1 : sep))
 		return fl_error_set(err, FL_EINVAL, "bands %llu exceed the "
 		    "separation %llu: two participations of a client would "
 		    "share rows of the strategy (bands must be at most the "
 		    "separation)", (unsigned long long)b,
 		    (unsigned long long)sep);
+	return 0;
+}
+
+int
+fl_banded_sens2(uint64_t T, uint64_t b, const double *c, uint64_t k,
+    uint64_t sep, double *sens2, struct fl_error *err)
+{
+	uint64_t kk;
+
+	if (fl_banded_check(T, b, k, sep, err) < 0)
+		return -1;
+	if (sep < 1)
+		sep = 1;
 	kk = (T - 1) / sep + 1;
 	if (k < kk)
 		kk = k;

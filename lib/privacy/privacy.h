@@ -1051,9 +1051,12 @@ int fl_zcdp_noise(double sens2, double target, double delta, double *z,
  * backtracking: the loss decreases at every step) until the relative
  * gradient |g| |c| / loss is at most FL_BANDED_TOL; deterministic.
  * FL_ELIMIT when T b is above FL_BANDED_MAX_WORK or it does not converge.
+ * fl_banded_check: whether b bands fit T rounds and k participations sep
+ * apart (FL_EINVAL, saying why, when bands exceed the rounds, or the
+ * separation with k > 1: two participations would share rows of C).
  * fl_banded_sens2: the squared sensitivity (clip units) of C X for k
- * participations sep apart, exactly: bands above the separation (k > 1)
- * are refused (FL_EINVAL).  fl_banded_sens2_brute: by enumeration of the
+ * participations sep apart, exactly, for a pattern fl_banded_check
+ * takes.  fl_banded_sens2_brute: by enumeration of the
  * patterns and signs, for tests (small T).
  */
 #define FL_BANDED_MAX_ROUNDS ((uint64_t)1 << 20)
@@ -1074,6 +1077,8 @@ int fl_banded_loss(uint64_t T, uint64_t b, const double *c, double *loss,
 void fl_banded_start(uint64_t b, double *c);
 int fl_banded_optimize(uint64_t T, uint64_t b, double *c,
     struct fl_banded_fit *fit, struct fl_error *err);
+int fl_banded_check(uint64_t T, uint64_t b, uint64_t k, uint64_t sep,
+    struct fl_error *err);
 int fl_banded_sens2(uint64_t T, uint64_t b, const double *c, uint64_t k,
     uint64_t sep, double *sens2, struct fl_error *err);
 double fl_banded_sens2_brute(uint64_t T, uint64_t b, const double *c,
