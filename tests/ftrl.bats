@@ -38,6 +38,24 @@ refused() {
 	    fail "stderr lacks '$1'"$'\n'"stderr: $stderr"
 }
 
+# resume_elsewhere DONE: rounds 4 and 5 again from st0.flt (the state
+# after round 3) in b/, which it enters: each round another process,
+# the state moved between them as to a new machine, and round 5's
+# process killed mid-round once (DONE: the state's ftrl.done had that
+# round finished; else its model is made again).
+resume_elsewhere() {
+	mkdir b
+	cp m3.flt m4.flt a*.flt b/
+	cp st0.flt b/st.flt
+	cd b || return 1
+	fl-apply -m m4.flt --ftrl=st.flt a4.flt -o m5.flt
+	mv st.flt moved.flt && mv moved.flt st.flt
+	timeout -s KILL 0.001 fl-apply -m m5.flt --ftrl=st.flt a5.flt \
+	    -o m6.flt || true
+	[ "$(fl-inspect -g ftrl.done st.flt)" = "$1" ] || rm -f m6.flt
+	[ -e m6.flt ] || fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+}
+
 @test "ftrl: a tree of 4 rounds; the state is 0600, the models carry the tree and its round" {
 	setup_tree
 	init --seed=t 2> err
@@ -67,18 +85,7 @@ refused() {
 	init --seed=restart 2> /dev/null
 	cp st.flt st0.flt
 	run_rounds st.flt 4 7
-	mkdir b
-	cp m3.flt m4.flt a*.flt b/
-	cp st0.flt b/st.flt
-	cd b
-	# Each round another process; between them the state moves, as
-	# to a new machine, and the process is killed mid-round once.
-	fl-apply -m m4.flt --ftrl=st.flt a4.flt -o m5.flt
-	mv st.flt moved.flt && mv moved.flt st.flt
-	timeout -s KILL 0.001 fl-apply -m m5.flt --ftrl=st.flt a5.flt \
-	    -o m6.flt || true
-	[ "$(fl-inspect -g ftrl.done st.flt)" = 2 ] || rm -f m6.flt
-	[ -e m6.flt ] || fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+	resume_elsewhere 2
 	fl-apply -m m6.flt --ftrl=st.flt a6.flt -o m7.flt
 	cd ..
 	cmp m7.flt b/m7.flt
@@ -749,16 +756,7 @@ PY
 	cp st.flt st0.flt
 	run_rounds st.flt 4 9
 	assert_equal "$(fl-inspect -g ftrl.done st.flt)" 6
-	mkdir b
-	cp m3.flt m4.flt a*.flt b/
-	cp st0.flt b/st.flt
-	cd b
-	fl-apply -m m4.flt --ftrl=st.flt a4.flt -o m5.flt
-	mv st.flt moved.flt && mv moved.flt st.flt
-	timeout -s KILL 0.001 fl-apply -m m5.flt --ftrl=st.flt a5.flt \
-	    -o m6.flt || true
-	[ "$(fl-inspect -g ftrl.done st.flt)" = 3 ] || rm -f m6.flt
-	[ -e m6.flt ] || fl-apply -m m5.flt --ftrl=st.flt a5.flt -o m6.flt
+	resume_elsewhere 3
 	run_rounds st.flt 6 9
 	cd ..
 	cmp m9.flt b/m9.flt
