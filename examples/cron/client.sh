@@ -55,6 +55,16 @@
 #   FL_DROPOUT, FL_CORRUPT       this device's policy: the roster's graph
 #                  and threshold must be those fl-mask derives from these
 #                  fractions, as the server's must [0.1, 0.05: fl-mask's]
+#   FL_FTRL        set (to anything) to take part in DP-FTRL rounds
+#                  (params mechanism=dp-ftrl): the device adds no noise,
+#                  the server adds the tree's to the sum, which secure
+#                  aggregation still keeps this device's update out of.
+#                  Without it the device sits such rounds out [unset]
+#   FL_PARTICIPATIONS, FL_SEPARATION  this device's policy for DP-FTRL:
+#                  at most K rounds, B apart, and never more often than
+#                  the round's params declare (the pattern the server's
+#                  accountant charged); kept in FL_CLIENT_DIR/participation
+#                  (fl-clip-noise --participation) [1, 1]
 #   FL_BIN         put first on PATH
 # The privacy parameters (clip, noise, shares, ring) come from the round's
 # params file, written by the server; the secure-aggregation policy is the
@@ -197,6 +207,49 @@ listed() {
 param() {
 	sed -n "s/^$1=//p" "$d/params"
 }
+# pattern: with DP-FTRL, the participation pattern this device keeps, K
+# and B, into PK and PB: its own policy or the round's, the stricter.
+pattern() {
+	PK=${FL_PARTICIPATIONS:-1} PB=${FL_SEPARATION:-1}
+	[ "$(param participations)" -ge "$PK" ] || PK=$(param participations)
+	[ "$(param separation)" -le "$PB" ] || PB=$(param separation)
+}
+# sits_out: with DP-FTRL, whether this device stays out of the attempt:
+# it did not agree to rounds noised by the server (FL_FTRL), or taking
+# part would break its pattern (fl-clip-noise --participation would
+# refuse the update after training; deciding before the keys keeps the
+# roster to devices that will answer).  Logged once per attempt.
+sits_out() {
+	local why='' last count
+	case $(param mechanism) in
+	'') return 1 ;;
+	dp-ftrl) ;;
+	*)
+		echo "client.sh: $d/params: unknown mechanism" \
+		    "'$(param mechanism)'" >&2
+		exit 1
+		;;
+	esac
+	if [ -z "${FL_FTRL:-}" ]; then
+		why="the round is DP-FTRL (noise by the server, none by this device) and FL_FTRL is not set"
+	elif [ -e "$C/participation" ]; then
+		pattern
+		last=$(fl-inspect -g participation.last "$C/participation")
+		count=$(fl-inspect -g participation.count "$C/participation")
+		if [ "$(param round)" -le "$last" ] ||
+		    [ $(($(param round) - last)) -lt "$PB" ]; then
+			why="round $(param round) is too soon after round $last (separation $PB)"
+		elif [ "$count" -ge "$PK" ]; then
+			why="took part $count times, the most the pattern allows ($PK)"
+		fi
+	fi
+	[ -n "$why" ] || return 1
+	if [ ! -e "$k.out" ]; then
+		: > "$k.out"
+		log "$id: sits out: $why"
+	fi
+	return 0
+}
 
 # train OUT: the update of this device's data against the attempt's model
 # into OUT (fl-train, or FL_TRAINER), checked: one record of kind update,
@@ -302,7 +355,7 @@ k=$C/$id
 # removed (fl-mask --forget), the messages are deleted.  The identity
 # stays: it is for every round.
 for f in "$C"/*.key "$C"/*.pub "$C"/*.shares "$C"/*.masked "$C"/*.confirm \
-    "$C"/*.reveal; do
+    "$C"/*.reveal "$C"/*.out; do
 	[ -e "$f" ] || continue
 	r=${f##*/}
 	# (only the files of an attempt, R.A.EXT: not client.key)
@@ -328,6 +381,7 @@ if [ ! -e "$d/roster.flt" ]; then
 	# public keys (a crash between the two) cannot join: this client
 	# sits the round out.
 	if [ ! -e "$k.key" ]; then
+		! sits_out || exit 0
 		fl-mask --keygen --round "$(param round)" -k "$k.key" \
 		    -i "$IDENTITY" -o "$k.pub"
 		log "$id: keys made"
@@ -365,7 +419,24 @@ if [ ! -e "$d/survivors" ]; then
 	# is planned for the params' shares, but never for more clients than
 	# the roster holds (fl-mask refuses that plan: the sum could not
 	# carry the noise it claims).
-	if [ ! -e "$k.masked" ]; then
+	if [ ! -e "$k.masked" ] && [ "$(param mechanism)" = dp-ftrl ]; then
+		# DP-FTRL: clipped and recorded against the pattern
+		# (fl-clip-noise refuses an update that breaks it), no noise:
+		# the server adds the tree's to the sum.
+		! sits_out || exit 0
+		pattern
+		train "$k.update.tmp.$$"
+		fl-clip-noise --clip "$(param clip)" \
+		    --participation "$C/participation" \
+		    --participations "$PK" --separation "$PB" \
+		    < "$k.update.tmp.$$" |
+		    fl-quantize --ring "$(param bits)" \
+			--clients "$(param clients)" |
+		    fl-mask -k "$k.key" -r "$d/roster.flt" -s "$d/shares.flt" \
+			-o "$k.masked"
+		rm -f "$k.update.tmp.$$"
+		log "$id: update masked (DP-FTRL)"
+	elif [ ! -e "$k.masked" ]; then
 		shares=$(param shares)
 		n=$(fl-inspect "$d/roster.flt" | sed -n 's/^  secagg\.n=//p')
 		[ "$shares" -le "$n" ] || shares=$n

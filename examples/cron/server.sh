@@ -47,6 +47,19 @@
 #                        taken into R.A/KIND/ID.flt when their records
 #                        are ID's [none: the devices write into
 #                        FL_ROUNDS]
+#   FL_FTRL              DP-FTRL instead of sampling (README, "Without
+#                        sampling: DP-FTRL"): tree (Honaker's estimator)
+#                        or banded; the devices add no noise, the server
+#                        adds the tree's (fl-apply --ftrl) [none]
+#   FL_FTRL_ROUNDS       DP-FTRL: the rounds T of the tree [FL_LAST_ROUND]
+#   FL_PARTICIPATIONS, FL_SEPARATION  DP-FTRL: the pattern the accountant
+#                        charges: a device in at most K rounds, B apart;
+#                        the devices keep to it [1, 1]
+#   FL_BANDS             FL_FTRL=banded: the strategy's bands [none]
+#                        (with FL_FTRL, FL_NOISE is the tree's noise
+#                        multiplier, by default the one that spends
+#                        FL_BUDGET over the T rounds after the ledger,
+#                        and FL_CLIP the fixed clip bound)
 #   FL_EVAL_DATA         a held-out data set: each new model is
 #                        evaluated on it (fl-eval) [none]
 #   FL_EVAL_OPTS         more options for fl-eval, split at blanks, e.g.
@@ -78,6 +91,29 @@ BUDGET=${FL_BUDGET:-10}
 DELTA=${FL_DELTA:-1e-5}
 LR=${FL_SERVER_LR:-1}
 LAST=${FL_LAST_ROUND:-}
+FTRL=${FL_FTRL:-}
+ACCT=() QOPT=()
+if [ -n "$FTRL" ]; then
+	case $FTRL in
+	tree) MECH=(--mechanism tree) ;;
+	banded)
+		: "${FL_BANDS:?FL_FTRL=banded: set FL_BANDS}"
+		MECH=(--mechanism banded --bands "$FL_BANDS")
+		;;
+	*) echo "server.sh: FL_FTRL=$FTRL: tree or banded" >&2; exit 1 ;;
+	esac
+	T=${FL_FTRL_ROUNDS:-$LAST}
+	: "${T:?FL_FTRL: set FL_FTRL_ROUNDS, the rounds of the tree}"
+	PARTS=${FL_PARTICIPATIONS:-1}
+	SEP=${FL_SEPARATION:-1}
+	PATTERN=(-T "$T" --participations "$PARTS" --separation "$SEP")
+	# The tree's releases compose into one Gaussian mechanism, whose
+	# exact epsilon is the plan's.
+	ACCT=(-a exact)
+	QOPT=()
+else
+	QOPT=(-q "$Q")
+fi
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 mkdir -p "$FL_ROUNDS"
@@ -245,6 +281,44 @@ planned() {
 		if (i < c) i++; if (i < 0) i = 0; if (i > n - 1) i = n - 1
 		print i }')" -t planned:u32=0 -o "$2"
 }
+# tree_noise: with FL_FTRL, the tree's noise multiplier: the tree's own
+# once it exists, else FL_NOISE, else the one that spends FL_BUDGET
+# over the T rounds after the ledger's spend (the same answer on every
+# run until the tree starts: the ledger does not change meanwhile).
+tree_noise() {
+	if [ -e "$S/tree.flt" ]; then
+		fl-inspect -g ftrl.noise "$S/tree.flt"
+	elif [ -n "${FL_NOISE:-}" ]; then
+		echo "$FL_NOISE"
+	else
+		fl-account "${MECH[@]}" "${PATTERN[@]}" "${ACCT[@]}" \
+		    -l "$S/budget.ledger" --target-epsilon "$BUDGET" -d "$DELTA" |
+		    awk '{ for (i = 1; i < NF; i++)
+			if ($i == "noise") print $(i + 1) }'
+	fi
+}
+# planned_tree OUT: with FL_FTRL, the release of the tree's last round as
+# fl-apply --ftrl would write it (its ftrl.* metadata): charged after the
+# ledger's rows of the same tree, it is the whole rest of the plan, so a
+# round is opened only if the tree can finish within the budget.  A
+# tree not started yet gets an id of its own (no row of it exists).
+planned_tree() {
+	local tree z bands=()
+	if [ -e "$S/tree.flt" ]; then
+		tree=$(fl-inspect -g ftrl.tree "$S/tree.flt")
+	else
+		tree=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+	fi
+	z=$(tree_noise)
+	[ "$FTRL" = tree ] ||
+	    bands=(-m ftrl.mechanism=banded -m ftrl.rounds="$T" \
+		-m ftrl.bands="$FL_BANDS")
+	fl-pack -m kind=model -m round=$((R + 1)) -m ftrl.tree="$tree" \
+	    -m ftrl.round="$T" -m ftrl.participations="$PARTS" \
+	    -m ftrl.separation="$SEP" -m ftrl.noise="$z" \
+	    -m ftrl.noise-effective="$z" -m ftrl.clip="$CLIP0" "${bands[@]}" \
+	    -t planned:u32=0 -o "$1"
+}
 # evaluate: with FL_EVAL_DATA, the server's model on the held-out set, a
 # row in FL_EVAL_LOG once per model (a rerun finds the row and does
 # nothing): the model's round, accuracy, loss, and of the round that
@@ -281,8 +355,11 @@ evaluate() {
 		n=$(fl-inspect "$prev/roster.flt" |
 		    sed -n 's/^  secagg\.n=//p')
 		drop=$((n - sum))
-		eps=$(fl-account -l "$S/budget.ledger" | awk -v r=$((r - 1)) \
-		    '$1 ~ /^[0-9]+$/ && $2 == r { e = $NF } END { print e }')
+		# (the last row up to that round: a DP-FTRL round that
+		# completes no node of the tree adds no row)
+		eps=$(fl-account -l "$S/budget.ledger" "${ACCT[@]}" |
+		    awk -v r=$((r - 1)) '$1 ~ /^[0-9]+$/ && $2 <= r { e = $NF }
+			END { print e }')
 	fi
 	{
 		if [ -s "$tsv" ]; then
@@ -306,6 +383,16 @@ evaluate() {
 			    "$(grep -v '^Warning' "$S/eval.tmp.$$" | head -n 1)"
 		fi
 	fi
+}
+# install: the attempt's new model becomes the server's and the
+# devices'; with DP-FTRL its tree state first (a crash between the two
+# leaves the attempt DONE and the old model: the next run installs
+# again, the tree's state already moved).
+install() {
+	[ ! -e "$S/tree.$id.flt" ] || mv -f "$S/tree.$id.flt" "$S/tree.flt"
+	put "$d/next.flt" "$S/model.flt"
+	put "$d/next.flt" "$FL_ROUNDS/model.flt"
+	rm -f "$S/next.$id.flt"
 }
 abort() {
 	echo "$*" | write "$d/ABORTED"
@@ -344,8 +431,7 @@ trap 'rm -rf "$d"/.*.tmp.$$ "$S"/*.tmp.$$' EXIT
 # A DONE round whose model is not installed yet: install it (the crash
 # fell between the two).
 if [ "$a" -gt 0 ] && [ -e "$d/DONE" ]; then
-	put "$d/next.flt" "$S/model.flt"
-	put "$d/next.flt" "$FL_ROUNDS/model.flt"
+	install
 	log "$id: installed the model of round $((R + 1))"
 	evaluate
 	exit 0
@@ -363,8 +449,18 @@ if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
 		    "enrolment (README, \"Setting up\")" >&2
 		exit 1
 	fi
+	if [ -n "$FTRL" ] && [ -e "$S/tree.flt" ] &&
+	    [ "$(fl-inspect -g ftrl.done "$S/tree.flt")" -ge \
+	    "$(fl-inspect -g ftrl.rounds "$S/tree.flt")" ]; then
+		got="$R.$((a + 1)): not opened: the tree's rounds are done"
+		if [ "$(cat "$S/not-opened" 2> /dev/null)" != "$got" ]; then
+			echo "$got" | write "$S/not-opened"
+			log "$got"
+		fi
+		exit 0
+	fi
 	clip=$CLIP0
-	if [ "$R" -gt 0 ]; then
+	if [ "$R" -gt 0 ] && [ -z "$FTRL" ]; then
 		# The clip bound adapted by the last completed round.
 		prev=$(find "$FL_ROUNDS" -maxdepth 2 -path "*/$((R - 1)).*/DONE" |
 		    head -n 1)
@@ -376,12 +472,17 @@ if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
 	# spend of the planned release.  A round that could not be paid
 	# for is not opened (one line in the log, until that changes: a
 	# bigger FL_BUDGET, other params).
-	planned "$clip" "$S/planned.tmp.$$"
+	if [ -n "$FTRL" ]; then
+		planned_tree "$S/planned.tmp.$$"
+	else
+		planned "$clip" "$S/planned.tmp.$$"
+	fi
 	anchor=$(anchor)
 	st=0
 	fl-account -l "$S/budget.ledger" -s -n -B "$BUDGET" -d "$DELTA" \
-	    ${anchor:+"$anchor"} -q "$Q" "$S/planned.tmp.$$" \
-	    > "$S/spend.tmp.$$" 2> "$S/refusal.tmp.$$" || st=$?
+	    "${ACCT[@]}" ${anchor:+"$anchor"} "${QOPT[@]}" \
+	    "$S/planned.tmp.$$" > "$S/spend.tmp.$$" 2> "$S/refusal.tmp.$$" ||
+	    st=$?
 	rm -f "$S/planned.tmp.$$"
 	if [ "$st" -eq 3 ]; then
 		got="$R.$((a + 1)): not opened: $(sed -n '$s/^fl-account: //p' \
@@ -408,7 +509,20 @@ if [ "$a" -eq 0 ] || [ -e "$d/ABORTED" ]; then
 	# enrol more devices meanwhile); the clients check the roster
 	# against it, and its signature against the operator's key.
 	cp "$S/enrolment.flt" "$t/enrolment.flt"
-	cat > "$t/params" <<EOF
+	if [ -n "$FTRL" ]; then
+		# The devices clip and keep to the pattern; the noise is
+		# the server's (a device must agree to that: FL_FTRL on it).
+		cat > "$t/params" <<EOF
+round=$R
+mechanism=dp-ftrl
+clip=$clip
+clients=$EXPECT
+participations=$PARTS
+separation=$SEP
+bits=$BITS
+EOF
+	else
+		cat > "$t/params" <<EOF
 round=$R
 clip=$clip
 clients=$EXPECT
@@ -417,6 +531,7 @@ noise=$NOISE
 indicator-noise=$INOISE
 bits=$BITS
 EOF
+	fi
 	chmod -R a+rX "$t"
 	mv "$t" "$d"
 	echo "$id" | write "$FL_ROUNDS/current"
@@ -531,6 +646,72 @@ elif [ ! -e "$d/sum.flt" ]; then
 	fi
 	mv -f "$d/.reveals.tmp.$$" "$d/reveals.flt"
 	log "$id: unmasked the sum of $(fl-inspect -g clients "$d/sum.flt")"
+elif [ -n "$FTRL" ]; then
+	# Release with DP-FTRL: the tree's noise on the decoded sum
+	# (fl-apply --ftrl), into the server's own directory; the new model
+	# is the release, charged to the ledger before it goes into the
+	# round directory.  The tree's state of this attempt is a copy, the
+	# installed one stays the last round's until the install: a run
+	# that dies before the model is made starts again from it, and the
+	# noise, addressed by the tree's secret and node, is the same (a
+	# tree not started yet gets a new secret: nothing of the dead run's
+	# was released).
+	if [ ! -e "$d/next.flt" ]; then
+		if [ ! -e "$S/next.$id.flt" ]; then
+			rm -f "$S/tree.$id.flt"
+			init=()
+			if [ -e "$S/tree.flt" ]; then
+				cp "$S/tree.flt" "$S/tree.$id.flt"
+			else
+				init=(--ftrl-init --noise "$(tree_noise)" \
+				    --clip "$CLIP0" --rounds "$T" \
+				    --participations "$PARTS" \
+				    --separation "$SEP" "${MECH[@]}")
+				[ "$FTRL" = banded ] ||
+				    init+=(--estimator honaker)
+			fi
+			# (the mean over the planned clients, a public number;
+			# the model anchors the ledger's head as it was before
+			# this round's row, none before the first)
+			ledger=()
+			[ ! -e "$S/budget.ledger" ] ||
+			    ledger=(--ledger "$S/budget.ledger")
+			fl-quantize -d "$d/sum.flt" |
+			    fl-apply -m "$S/model.flt" --ftrl "$S/tree.$id.flt" \
+				"${init[@]}" --server-lr "$(awk -v l="$LR" \
+				-v n="$EXPECT" 'BEGIN { printf "%.10g", l / n }')" \
+				"${ledger[@]}" -o "$S/next.$id.flt"
+		fi
+		crashpoint applied
+		# (a round that completes no node of the tree adds no row:
+		# charging it again adds none either)
+		if ! fl-account -l "$S/budget.ledger" -a exact 2> /dev/null |
+		    awk -v r="$R" '$1 ~ /^[0-9]+$/ && $2 == r { f = 1 }
+			END { exit !f }'; then
+			st=0
+			anchor=$(anchor)
+			fl-account -l "$S/budget.ledger" -s -a exact \
+			    -B "$BUDGET" -d "$DELTA" ${anchor:+"$anchor"} \
+			    "$S/next.$id.flt" > "$d/.spend.tmp.$$" \
+			    2>> "$S/log" || st=$?
+			if [ "$st" -eq 3 ]; then
+				rm -f "$S/next.$id.flt" "$S/tree.$id.flt"
+				abort "the privacy budget $BUDGET is spent"
+				echo "budget" | write "$FL_ROUNDS/STOPPED"
+				exit 0
+			fi
+			[ "$st" -eq 0 ] || exit 1
+			log "$id: charged: $(cat "$d/.spend.tmp.$$")"
+		fi
+		crashpoint charged
+		put "$S/next.$id.flt" "$d/next.flt"
+	fi
+	: > "$d/DONE"
+	crashpoint marked-done
+	install
+	log "$id: done: model of round $(fl-inspect -g round "$S/model.flt")"
+	crashpoint installed
+	evaluate
 else
 	# Release: the ledger is the gate.  The round is charged once (the
 	# ledger is keyed by the model's round R), before the sum is used;
@@ -568,8 +749,7 @@ else
 	crashpoint applied
 	: > "$d/DONE"
 	crashpoint marked-done
-	put "$d/next.flt" "$S/model.flt"
-	put "$d/next.flt" "$FL_ROUNDS/model.flt"
+	install
 	log "$id: done: model of round $(fl-inspect -g round "$S/model.flt")"
 	crashpoint installed
 	evaluate
