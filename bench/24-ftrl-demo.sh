@@ -34,11 +34,14 @@ echo "| mechanism | epsilon | delta | noise multiplier | round 10 | round 20 | r
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for delta in ${FL_FTRL_DELTAS:-1e-10 1e-5}; do
 	for eps in ${FL_FTRL_EPS:-8 4 2}; do
-		for mech in ftrl poisson; do
+		for mech in ${FL_FTRL_MECHS:-banded ftrl poisson}; do
 			d=$mem/fl-ftrl-demo
 			rm -rf "$d"
-			flag=
-			[ "$mech" = ftrl ] && flag=--ftrl
+			case $mech in
+			banded) flag="--ftrl --bands=$((3000 / 150))" ;;
+			ftrl) flag=--ftrl ;;
+			*) flag= ;;
+			esac
 			t0=$(date +%s.%N)
 			FL_BIN=$bin examples/simulate.sh $flag -e "$eps" \
 			    --delta="$delta" -r "$R" -d "$d" > "$d.out" 2>&1 ||
@@ -49,7 +52,8 @@ for delta in ${FL_FTRL_DELTAS:-1e-10 1e-5}; do
 			    -v w="$(echo "$t1 - $t0" | bc)" -v r="$R" '
 			    NR > 1 { a[$1] = $2; last = $1; spent = $6 }
 			    END { printf "| %s | %s | %s | %s | %s | %s | %s | %s (%d) | %s | %.0f |\n",
-				m == "ftrl" ? "DP-FTRL (tree, Honaker)" : "DP-FedAvg (Poisson)",
+				m == "ftrl" ? "DP-FTRL (tree, Honaker)" : m == "banded" ? \
+				"DP-FTRL (banded MF, 20 bands)" : "DP-FedAvg (Poisson)",
 				e, dl, z, a[10], a[20], a[30], a[last], last, spent, w }' \
 			    "$d/results.tsv"
 			cp "$d/results.tsv" "$WORK/ftrl-demo-$mech-$eps-$delta.tsv"

@@ -34,8 +34,11 @@
 # least b = clients / cohort rounds apart; each device refuses to break
 # that pattern (fl-clip-noise --participation), adds no noise, and the
 # server adds DP-FTRL's tree noise to the unmasked sum (fl-apply --ftrl,
-# Honaker's estimator): the guarantee of Kairouz et al. 2021, rho-zCDP
-# for the declared pattern, with no sampling to trust.
+# Honaker's estimator; with --bands=B banded matrix factorization's
+# correlated noise instead): the guarantee of Kairouz et al. 2021,
+# rho-zCDP for the declared pattern, with no sampling to trust.  The
+# server's momentum (FedAvgM, 0.9, as the sampled runs use) acts on the
+# noised sums only: post-processing (DP-FTRLM in Kairouz et al.).
 #
 # It prints a line per round (test accuracy, cohort, dropouts, epsilon so
 # far) and leaves in the work directory results.tsv, and results.png if
@@ -49,9 +52,12 @@ usage() {
 usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
            [-a arch] [--dropout=p] [--min-clients=m] [--no-privacy]
            [--iid] [-j jobs] [-d dir] [--seed=text] [--synthetic] [--ftrl]
+           [--bands=B]
 
   -a ARCH          model (default mlp:784-64-10)
   -b N             client batch size (16)
+      --bands=B    with --ftrl: banded matrix factorization with B bands
+                   (at most clients / cohort) instead of the tree
   -c N             expected cohort: clients sampled per round (150)
   -d DIR           work directory (default: a new one under $TMPDIR, or
                    /dev/shm if there is one, or /tmp)
@@ -82,11 +88,12 @@ EOF
 
 N=3000 COHORT=150 ROUNDS=40 EPS=6 DELTA=1e-5 ARCH=mlp:784-64-10
 DROP=0.05 PRIVATE=1 JOBS=$(nproc 2>/dev/null || echo 2) DIR='' SEED=demo
-SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0 MINC=10 SEEDED=0 FTRL=0
+SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0 MINC=10 SEEDED=0 FTRL=0 BANDS=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-a) ARCH=$2; shift ;;
 	-b) BATCH=$2; shift ;;
+	--bands=*) BANDS=${1#*=} ;;
 	-c) COHORT=$2; shift ;;
 	-d) DIR=$2; shift ;;
 	--delta=*) DELTA=${1#*=} ;;
@@ -122,6 +129,16 @@ if [ "$FTRL" = 1 ]; then
 		    "population ($N)" >&2
 		exit 2
 	fi
+	if [ -n "$BANDS" ] && { ! [ "$BANDS" -ge 1 ] 2> /dev/null ||
+	    ! [ "$BANDS" -le $((N / COHORT)) ]; }; then
+		echo "simulate.sh: --bands=$BANDS: 1 to clients / cohort" \
+		    "($((N / COHORT)), the rounds between two turns of a" \
+		    "device)" >&2
+		exit 2
+	fi
+elif [ -n "$BANDS" ]; then
+	echo "simulate.sh: --bands goes with --ftrl" >&2
+	exit 2
 fi
 # By default in memory (/dev/shm) when there is one: nothing of a
 # simulation needs to survive a crash.
@@ -187,7 +204,15 @@ if [ "$FTRL" = 1 ]; then
 	# apart, and ROUNDS rounds hold at most k of them.
 	SEP=$((N / COHORT))
 	PARTS=$(((ROUNDS - 1) / SEP + 1))
-	plan=$(fl-account -m tree --target-epsilon "$EPS" -d "$DELTA" \
+	# The tree with Honaker's estimator, or banded MF's strategy.
+	if [ -n "$BANDS" ]; then
+		MECH=(--mechanism banded --bands "$BANDS")
+		how="banded MF ($BANDS bands) noise"
+	else
+		MECH=(--mechanism tree)
+		how="tree noise"
+	fi
+	plan=$(fl-account "${MECH[@]}" --target-epsilon "$EPS" -d "$DELTA" \
 	    -T "$ROUNDS" --participations "$PARTS" --separation "$SEP") ||
 	    exit 1
 	Z=$(echo "$plan" | awk '{ for (i = 1; i < NF; i++)
@@ -201,7 +226,7 @@ if [ "$FTRL" = 1 ]; then
 	draw avail "$N" | sort -k2,2 -k1,1n | cut -d' ' -f1 > availability
 	echo "# $data: $N clients, cohorts of $COHORT in the order they are" \
 	    "available, $ROUNDS rounds: DP-FTRL, each device at most $PARTS" \
-	    "times, $SEP rounds apart; tree noise multiplier $Z: rho $RHO," \
+	    "times, $SEP rounds apart; $how multiplier $Z: rho $RHO," \
 	    "epsilon $EPS at delta $DELTA"
 elif [ "$PRIVATE" = 1 ]; then
 	SIGMA_B=$(awk -v c="$COHORT" 'BEGIN { print c / 10 }')
@@ -482,12 +507,16 @@ for t in $(seq 1 "$ROUNDS"); do
 		if [ "$FTRL" = 1 ]; then
 			# The tree's noise on the decoded sum: the new model is
 			# the release, charged to the ledger before it is used.
+			# Momentum acts on the noised sums, after the noise.
 			init=()
 			[ -e tree.flt ] || init=(--ftrl-init --noise "$Z" \
 			    --clip "$CLIP" --rounds "$ROUNDS" --participations \
-			    "$PARTS" --separation "$SEP" --estimator honaker)
+			    "$PARTS" --separation "$SEP" "${MECH[@]}")
+			[ -e tree.flt ] || [ -n "$BANDS" ] ||
+			    init+=(--estimator honaker)
 			fl-quantize -d round/sum.flt |
 			    fl-apply -m global.flt --ftrl tree.flt "${init[@]}" \
+				-s state.flt --optimizer avgm \
 				--server-lr "$ETA" -o round/next.flt
 			# (-a exact: the tree's releases compose into one
 			# Gaussian mechanism, whose exact epsilon the plan

@@ -147,6 +147,25 @@ EOF
 	assert_equal "$(stat -c %a sim/tree.flt)" 600
 }
 
+@test "simulate.sh --ftrl --bands: banded MF's noise by the server, momentum on the noised sums; the plan's epsilon at the last round" {
+	not_under_sanitizers "a whole simulation"
+	run -0 "$SIM" --synthetic -n 60 -c 15 -r 6 -e 8 --dropout=0.1 \
+	    --seed=bats --ftrl --bands=4 -j 2 -d sim
+	assert_line --regexp '^# synthetic data: 60 clients, cohorts of 15 in the order they are available, 6 rounds: DP-FTRL, each device at most 2 times, 4 rounds apart; banded MF \(4 bands\) noise multiplier [0-9.]+: rho [0-9.]+, epsilon 8 at delta 1e-5$'
+	z=$(fl-account -m banded --bands 4 --target-epsilon 8 -d 1e-5 -T 6 \
+	    --participations 2 --separation 4 | awk '{ print $2 }')
+	assert_equal "$(fl-inspect -g ftrl.mechanism sim/tree.flt)" banded
+	assert_equal "$(fl-inspect -g ftrl.bands sim/tree.flt)" 4
+	assert_equal "$(fl-inspect -g ftrl.noise sim/tree.flt)" "$z"
+	assert_equal "$(fl-inspect -g ftrl.round sim/global.flt)" 6
+	# The server's momentum (FedAvgM) kept its state beside the model.
+	assert_equal "$(fl-inspect -g opt sim/state.flt)" avgm
+	assert_equal "$(fl-inspect -g round sim/state.flt)" 6
+	run -0 fl-account -l sim/budget.ledger -a exact
+	assert_line --regexp '^epsilon (7\.99[0-9]*|8) delta 1e-05 accountant exact'
+	awk -F'\t' 'NR > 1 { if ($3 != 15 || $6 > 8) exit 1 }' sim/results.tsv
+}
+
 @test "simulate.sh: usage" {
 	run -0 "$SIM" --help
 	assert_line --partial 'usage: simulate.sh'
@@ -155,6 +174,12 @@ EOF
 	assert_output --partial "--ftrl draws no cohorts and is private"
 	run -2 "$SIM" --ftrl -n 10 -c 20
 	assert_output --partial "--ftrl: the cohort must be 1 to the population (10)"
+	run -2 "$SIM" --bands=4
+	assert_output --partial "--bands goes with --ftrl"
+	run -2 "$SIM" --ftrl -n 60 -c 15 --bands=5
+	assert_output --partial "--bands=5: 1 to clients / cohort (4, the rounds between two turns of a device)"
+	run -2 "$SIM" --ftrl --bands=x
+	assert_output --partial "--bands=x: 1 to clients / cohort"
 }
 
 @test "simulate.sh: shellcheck" {
