@@ -59,7 +59,7 @@ timing(uint64_t n)
 	report("tree-plain-16", 16.0 * n, t, REPS);
 	for (uint64_t b = 2; b <= 8; b *= 2) {
 		struct fl_banded_fit fit = { 0 };
-		double c[8], *hist;
+		double c[8], *hist, *past[8];
 		char name[32];
 
 		if (fl_banded_optimize(16, b, c, &fit, &err) < 0 ||
@@ -69,9 +69,11 @@ timing(uint64_t n)
 			double t0 = now();
 
 			memset(hist, 0, (b - 1) * n * sizeof(*hist));
+			for (uint64_t l = 0; l + 1 < b; l++)
+				past[l] = hist + l * n;
 			for (uint64_t k = 1; k <= 16; k++)
 				if (fl_banded_noise_tensor(x, 0, k, &tr, b, c,
-				    hist, &err) < 0)
+				    past, &err) < 0)
 					return 1;
 			t[r] = now() - t0;
 		}

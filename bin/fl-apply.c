@@ -263,10 +263,18 @@ struct ftrl_args {
 };
 
 /* Banded MF: the strategy (fl_banded_optimize's, checked against the
- * state's), the state record read (its past noise, "w<l>:<tensor>") and
- * the tensors of the next one. */
+ * state's), the state record read (its past noise, "w<l>:<tensor>"), and
+ * for each tensor of the aggregate the rows of its past noise, updated in
+ * place (rows of ftrl_past, or in round 1 zeros of its own), in the order
+ * of the next state: w[0] is w_t after the step. */
 static double *ftrl_coef;
-static struct fl_record ftrl_past, ftrl_next;
+static struct fl_record ftrl_past;
+static struct banded_rows {
+	const struct fl_tensor *x;
+	double **w, *own;
+} *ftrl_rows;
+static size_t ftrl_nrows;
+static uint64_t ftrl_bands;
 
 /* The strategy of st's rounds and bands, into ftrl_coef. */
 static void
@@ -429,26 +437,35 @@ past_count(void)
 	return n;
 }
 
-/* Banded MF's round t on the aggregate's tensor x: the past noise
- * w_{t-1}..w_{t-b+1} from the state (zeros in round 1), w_t added, the
- * new past into ftrl_next. */
+/* Banded MF's round t on the aggregate's tensor x: its rows of past
+ * noise w_{t-1}..w_{t-b+1} (the state's; zeros in round 1), w_t added to
+ * x, the rows left as the next state's (fl_banded_noise_tensor: in place,
+ * nothing copied). */
 static void
 banded_tensor(const struct fl_ftrl_state *st, const char *spath,
     const char *name, struct fl_tensor *x, uint64_t idx, uint64_t t,
     const struct fl_tree *tr)
 {
 	uint64_t b = st->bands, n = x->numel;
+	struct banded_rows *r = &ftrl_rows[ftrl_nrows++];
 	char tn[FL_MAX_NAME + 32];
 	struct fl_error err;
-	double *hist;
 
-	if ((hist = calloc(b > 1 ? (b - 1) * n : 1, sizeof(*hist))) == NULL)
+	r->x = x;
+	r->w = tool_malloc((b > 1 ? b - 1 : 1) * sizeof(*r->w));
+	r->own = NULL;
+	if (t == 1 && b > 1 &&
+	    (r->own = calloc((b - 1) * n, sizeof(*r->own))) == NULL)
 		tool_die("out of memory for the past noise (%llu bands of "
 		    "%llu values)", (unsigned long long)b,
 		    (unsigned long long)n);
-	for (uint64_t l = 1; l < b && t > 1; l++) {
+	for (uint64_t l = 1; l < b; l++) {
 		const struct fl_tensor *p;
 
+		if (r->own != NULL) {
+			r->w[l - 1] = r->own + (l - 1) * n;
+			continue;
+		}
 		snprintf(tn, sizeof(tn), "w%llu:%s", (unsigned long long)l,
 		    x->name);
 		p = fl_tensor_find(&ftrl_past, tn);
@@ -457,23 +474,49 @@ banded_tensor(const struct fl_ftrl_state *st, const char *spath,
 			    "for tensor '%s' of %s: a banded tree noises the "
 			    "same tensors every round", spath, tn,
 			    (unsigned long long)n, x->name, name);
-		memcpy(hist + (l - 1) * n, p->data, n * sizeof(double));
+		r->w[l - 1] = p->data;
 	}
-	if (fl_banded_noise_tensor(x, idx, t, tr, b, ftrl_coef, hist,
+	if (fl_banded_noise_tensor(x, idx, t, tr, b, ftrl_coef, r->w,
 	    &err) < 0)
 		tool_die("%s: record 1: %s", name, err.msg);
-	for (uint64_t l = 1; l < b; l++) {
-		struct fl_tensor *o;
+}
 
-		snprintf(tn, sizeof(tn), "w%llu:%s", (unsigned long long)l,
-		    x->name);
-		if ((o = fl_tensor_add(&ftrl_next, tn, FL_F64, x->rank,
-		    x->dims, &err)) == NULL)
-			tool_die("%s: %s", spath, err.msg);
-		memcpy(o->data, hist + (l - 1) * n, n * sizeof(double));
+/* The rows of banded_tensor, as the next state's tensors. */
+static void
+banded_rows_to_record(struct fl_record *fr, uint64_t bands, const char *spath)
+{
+	char tn[FL_MAX_NAME + 32];
+	struct fl_error err;
+
+	for (size_t i = 0; i < ftrl_nrows; i++) {
+		const struct fl_tensor *x = ftrl_rows[i].x;
+
+		for (uint64_t l = 1; l < bands; l++) {
+			struct fl_tensor *o;
+
+			snprintf(tn, sizeof(tn), "w%llu:%s",
+			    (unsigned long long)l, x->name);
+			if ((o = fl_tensor_add(fr, tn, FL_F64, x->rank,
+			    x->dims, &err)) == NULL)
+				tool_die("%s: %s", spath, err.msg);
+			memcpy(o->data, ftrl_rows[i].w[l - 1], o->nbytes);
+		}
 	}
-	sodium_memzero(hist, (b > 1 ? (b - 1) * n : 1) * sizeof(*hist));
-	free(hist);
+}
+
+/* Banded MF's rows of round 1 are the secret's: wiped, then freed. */
+static void
+banded_rows_free(void)
+{
+	for (size_t i = 0; i < ftrl_nrows; i++) {
+		if (ftrl_rows[i].own != NULL) {
+			sodium_memzero(ftrl_rows[i].own, (ftrl_bands - 1) *
+			    ftrl_rows[i].x->numel * sizeof(double));
+			free(ftrl_rows[i].own);
+		}
+		free(ftrl_rows[i].w);
+	}
+	free(ftrl_rows);
 }
 
 /*
@@ -535,6 +578,15 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 	for (size_t i = 0; i < agg->ntensors; i++)
 		d += agg->tensors[i].numel;
 	sigma = fl_noise_sigma_for(st->noise, st->clip * scale, d, &sens);
+	if (st->bands > 0 && t > 1 && past_count() != agg->ntensors)
+		tool_die("%s: record 1: %zu tensors, the state %s keeps the "
+		    "noise of %zu: a banded tree noises the same tensors every "
+		    "round", name, agg->ntensors, spath, past_count());
+	if (st->bands > 0) {
+		ftrl_rows = tool_malloc((agg->ntensors ? agg->ntensors : 1) *
+		    sizeof(*ftrl_rows));
+		ftrl_bands = st->bands;
+	}
 	fl_tree_init(&tr, st->secret, st->tree_id, st->estimator, sigma);
 	tr.threads = threads;
 	for (size_t i = 0; i < agg->ntensors; i++) {
@@ -549,10 +601,6 @@ ftrl_round(struct fl_ftrl_state *st, const char *spath, struct fl_record *agg,
 		else if (fl_tree_noise_tensor(x, idx, t, &tr, &err) < 0)
 			tool_die("%s: record 1: %s", name, err.msg);
 	}
-	if (st->bands > 0 && t > 1 && past_count() != agg->ntensors)
-		tool_die("%s: record 1: %zu tensors, the state %s keeps the "
-		    "noise of %zu: a banded tree noises the same tensors every "
-		    "round", name, agg->ntensors, spath, past_count());
 	fl_tree_wipe(&tr);
 	if (fl_meta_setf(model, &err, "ftrl.tree", "%016llx",
 	    (unsigned long long)st->tree_id) < 0 ||
@@ -954,14 +1002,7 @@ main(int argc, char **argv)
 			    dims, &err)) == NULL)
 				tool_die("%s: %s", fa.path, err.msg);
 			memcpy(t->data, ftrl_coef, fst.bands * sizeof(double));
-			for (size_t i = 0; i < ftrl_next.ntensors; i++) {
-				const struct fl_tensor *s = &ftrl_next.tensors[i];
-
-				if ((t = fl_tensor_add(&fr, s->name, s->dtype,
-				    s->rank, s->dims, &err)) == NULL)
-					tool_die("%s: %s", fa.path, err.msg);
-				memcpy(t->data, s->data, s->nbytes);
-			}
+			banded_rows_to_record(&fr, fst.bands, fa.path);
 		}
 		fl_ftrl_state_wipe(&fst);
 		if (fl_atomic_open(&fatomic, fa.path, 0600, &err) < 0)
@@ -991,8 +1032,9 @@ main(int argc, char **argv)
 		    "refuse the stale state)", fa.path, err.msg);
 
 	/* Banded MF's past noise is the secret's: wiped, then freed. */
+	if (ftrl_rows != NULL)
+		banded_rows_free();
 	wipe_free(&ftrl_past);
-	wipe_free(&ftrl_next);
 	free(ftrl_coef);
 	fl_record_free(&agg);
 	fl_record_free(&model);

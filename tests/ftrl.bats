@@ -822,6 +822,10 @@ PY
 	fl-pack -m kind=model -m round=5 -m ftrl.tree=$(fl-inspect -g ftrl.tree st.flt) -m ftrl.round=2 \
 	    -t w:f32=1,2,3,4,5,6,7,8 -t v:f32=0 -o mv5.flt
 	run --separate-stderr fl-apply -m mv5.flt --ftrl=st.flt x5.flt -o m6.flt
+	refused "x5.flt: record 1: 2 tensors, the state st.flt keeps the noise of 1: a banded tree noises the same tensors every round"
+	# As many tensors as the state's, another one.
+	fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=5 -t v:f32=1 -o y5.flt
+	run --separate-stderr fl-apply -m mv5.flt --ftrl=st.flt y5.flt -o m6.flt
 	refused "no past noise 'w1:v'"
 	cmp st.flt st.before
 	[ ! -e m6.flt ]

@@ -409,8 +409,9 @@ fl_banded_sens2_brute(uint64_t T, uint64_t b, const double *c, uint64_t k,
 int
 fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
     uint64_t t, const struct fl_tree *tr, uint64_t b, const double *c,
-    double *hist, struct fl_error *err)
+    double **past, struct fl_error *err)
 {
+	double *oldest = b > 1 ? past[b - 2] : NULL;
 	double *z, g, steps, fi;
 	uint64_t n = x->numel;
 
@@ -441,11 +442,11 @@ fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
 			double w = z[i], v;
 
 			for (uint64_t l = 1; l < b; l++)
-				w -= c[l] * hist[(l - 1) * n + at];
-			for (uint64_t l = b - 1; l > 1; l--)
-				hist[(l - 1) * n + at] = hist[(l - 2) * n + at];
+				w -= c[l] * past[l - 1][at];
+			/* w_{t-b+1} is read for the last time: its place
+			 * takes w_t (the rows are renamed below, not moved). */
 			if (b > 1)
-				hist[at] = w;
+				oldest[at] = w;
 			/* x snapped to the grid plus whole steps of noise
 			 * (as the tree's: a lattice point). */
 			v = (fl_round_int(fl_tensor_get(x, at) * fi) +
@@ -458,5 +459,10 @@ fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
 	}
 	sodium_memzero(z, FL_TREE_CHUNK * sizeof(*z));
 	free(z);
+	/* Round t+1's past: w_t first, then w_{t-1}, ... */
+	if (b > 2)
+		memmove(past + 1, past, (b - 2) * sizeof(*past));
+	if (b > 1)
+		past[0] = oldest;
 	return 0;
 }

@@ -1088,13 +1088,16 @@ double fl_banded_sens2_brute(uint64_t T, uint64_t b, const double *c,
  * (f32 or f64), becomes x + w_t on the grid g = fl_noise_grid(tr->sigma),
  * w_t = z_t - sum_{l=1}^{b-1} c[l] w_{t-l}, z_t the tree's leaf t - 1
  * noise (fl_tree_node_normal) times sigma: x snapped to g plus w_t in
- * whole steps.  hist holds (b - 1) x numel doubles, w_{t-l} at (l - 1)
- * numel, in units of sigma (zeros before round 1); it becomes round t+1's.
+ * whole steps.  past[l - 1] (l = 1..b-1) points to numel doubles of
+ * w_{t-l}, in units of sigma (zeros before round 1).  In place: w_t is
+ * written over w_{t-b+1}, the last reader of which is this step, and the
+ * pointers are rotated, so that past is round t+1's (past[0] -> w_t): no
+ * row of the past is copied.
  * The sum of rounds 1..t is A X + A C^-1 Z's row t (to the grid).
  */
 int fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
     uint64_t t, const struct fl_tree *tr, uint64_t b, const double *c,
-    double *hist, struct fl_error *err);
+    double **past, struct fl_error *err);
 
 /* The smallest number of 6 significant digits at or above x > 0, as
  * "%.6g" prints it (account.c): a solved noise a user may copy. */

@@ -546,6 +546,7 @@ test_banded_noise(void)
 	struct fl_tensor *x;
 	uint64_t dims[1] = { N };
 	double c[B], F, sigma = 2.5, g, *hist, *hist2, *z, *w, *pre, tot = 0;
+	double *past[B - 1], *past2[B - 1];
 	float *keep = malloc(N * sizeof(*keep));
 
 	memset(secret, 7, sizeof(secret));
@@ -557,6 +558,8 @@ test_banded_noise(void)
 	CHECK(fl_banded_error(T, B, c, &F, NULL, &err) == 0);
 	hist = calloc((B - 1) * (size_t)N, sizeof(*hist));
 	hist2 = calloc((B - 1) * (size_t)N, sizeof(*hist2));
+	for (size_t l = 0; l < B - 1; l++)
+		past[l] = hist + l * (size_t)N;
 	z = malloc((size_t)T * N * sizeof(*z));
 	w = malloc((size_t)T * N * sizeof(*w));
 	pre = calloc(N, sizeof(*pre));
@@ -583,21 +586,30 @@ test_banded_noise(void)
 		for (uint64_t i = 0; i < N; i++)
 			((float *)x->data)[i] = 0;
 		if (t == 5) {
-			/* A restart: the history as stored, the same step. */
-			memcpy(hist2, hist, (B - 1) * (size_t)N *
-			    sizeof(*hist));
-			CHECK(fl_banded_noise_tensor(x, 3, t, &tr, B, c, hist2,
+			/* A restart: the history as stored (row by row, in
+			 * the order of the pointers), the same step. */
+			for (size_t l = 0; l < B - 1; l++) {
+				past2[l] = hist2 + l * (size_t)N;
+				memcpy(past2[l], past[l], N * sizeof(*hist));
+			}
+			CHECK(fl_banded_noise_tensor(x, 3, t, &tr, B, c, past2,
 			    &err) == 0);
 			memcpy(keep, x->data, N * sizeof(float));
 			for (uint64_t i = 0; i < N; i++)
 				((float *)x->data)[i] = 0;
 		}
-		CHECK(fl_banded_noise_tensor(x, 3, t, &tr, B, c, hist,
+		CHECK(fl_banded_noise_tensor(x, 3, t, &tr, B, c, past,
 		    &err) == 0);
-		if (t == 5)
-			CHECK(memcmp(keep, x->data, N * sizeof(float)) == 0 &&
-			    memcmp(hist, hist2, (B - 1) * (size_t)N *
-			    sizeof(*hist)) == 0);
+		if (t == 5) {
+			CHECK(memcmp(keep, x->data, N * sizeof(float)) == 0);
+			for (size_t l = 0; l < B - 1; l++)
+				CHECK(memcmp(past[l], past2[l], N *
+				    sizeof(*hist)) == 0);
+		}
+		/* The rows rotated: past[l - 1] is w_{t+1-l}, exactly. */
+		for (uint64_t l = 1; l < B && l <= t; l++)
+			for (uint64_t i = 0; i < N; i += 997)
+				CHECK(past[l - 1][i] == w[(t - l) * N + i]);
 		for (uint64_t i = 0; i < N; i++) {
 			double v = ((float *)x->data)[i];
 
@@ -613,9 +625,9 @@ test_banded_noise(void)
 	CHECK(fabs(tot - sigma * sigma * F) <= 5 * sqrt(2.0 / N) * sigma *
 	    sigma * F);
 	/* Bad input: an integer tensor, round 0, a strategy without c_0 1. */
-	CHECK(fl_banded_noise_tensor(x, 3, 0, &tr, B, c, hist, &err) < 0);
+	CHECK(fl_banded_noise_tensor(x, 3, 0, &tr, B, c, past, &err) < 0);
 	c[0] = 2;
-	CHECK(fl_banded_noise_tensor(x, 3, 1, &tr, B, c, hist, &err) < 0);
+	CHECK(fl_banded_noise_tensor(x, 3, 1, &tr, B, c, past, &err) < 0);
 	fl_tree_wipe(&tr);
 	fl_record_free(&rec);
 	free(keep);
