@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # The seeded derivations of a device's update (ring encoding, stochastic
-# rounding, discrete Gaussian share, Gaussian noise) against the records
+# rounding, discrete Gaussian share, Gaussian noise) and of the server's
+# DP-FTRL rounds (fl-apply --ftrl: plain tree, Honaker, banded MF with the
+# strategy it optimizes) against the records
 # in tests/data/derived: the same seed, the same bytes, natively and under
 # qemu-user for every cross build (make check-cross), big-endian s390x
 # included (the keystream is read as little-endian words everywhere).
