@@ -136,16 +136,17 @@ ftrl_setup() {
 	[ "$(fl-inspect -g round server/model.flt)" = 1 ]
 	assert_equal "$(fl-inspect -g ftrl.done server/tree.flt)" 1
 	# Round 1: the model made, then the run dies; and as if it had died
-	# inside fl-apply, between its state and its model: the model is
-	# made again from the installed state, the same bytes.
+	# inside fl-apply, after its model and before its state: the model
+	# is made again from the installed state, the same bytes.
 	passes_until rounds/1.1/sum.flt
 	FL_CRASH_AT=applied run server
 	assert_failure
 	cp server/next.1.1.flt made
-	rm server/next.1.1.flt
+	cp server/tree.flt server/tree.1.1.flt
 	FL_CRASH_AT=applied run server
 	assert_failure
 	cmp made server/next.1.1.flt
+	assert_equal "$(fl-inspect -g ftrl.done server/tree.1.1.flt)" 2
 	run -0 server
 	cmp made server/model.flt
 	cmp made rounds/model.flt

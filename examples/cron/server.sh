@@ -657,6 +657,14 @@ elif [ -n "$FTRL" ]; then
 	# tree not started yet gets a new secret: nothing of the dead run's
 	# was released).
 	if [ ! -e "$d/next.flt" ]; then
+		# fl-apply writes the model, then the tree's state: a model
+		# whose state is not there (a run that died in between) is
+		# made again.
+		if [ -e "$S/next.$id.flt" ] &&
+		    [ "$(fl-inspect -g ftrl.done "$S/tree.$id.flt" 2> /dev/null)" != \
+		    "$(fl-inspect -g ftrl.round "$S/next.$id.flt")" ]; then
+			rm -f "$S/next.$id.flt"
+		fi
 		if [ ! -e "$S/next.$id.flt" ]; then
 			rm -f "$S/tree.$id.flt"
 			init=()
