@@ -130,8 +130,8 @@ find_bad_f64(const struct fl_tensor *t, double limit)
 	return t->numel;
 }
 
-static uint64_t
-find_bad(const struct fl_tensor *t, double limit)
+uint64_t
+fl_find_bad(const struct fl_tensor *t, double limit)
 {
 	if (t->dtype == FL_F32)
 		return find_bad_f32(t, limit);
@@ -147,7 +147,7 @@ find_bad(const struct fl_tensor *t, double limit)
 int
 fl_tensor_check_finite(const struct fl_tensor *t, struct fl_error *err)
 {
-	uint64_t i = find_bad(t, DBL_MAX);     /* inf too */
+	uint64_t i = fl_find_bad(t, DBL_MAX);     /* inf too */
 
 	if (i < t->numel)
 		return fl_error_set(err, FL_EFORMAT,
@@ -401,15 +401,16 @@ struct job {
 		v[i] = (T)((fl_round_int(v[i] * fi) + z[i]) * g);		\
 } while (0)
 
-KERNEL static void
-add_steps_f32(float *restrict v, const double *restrict z, uint64_t n,
+/* (Also the DP-FTRL tree's last step: tree.c.) */
+KERNEL void
+fl_add_steps_f32(float *restrict v, const double *restrict z, uint64_t n,
     double fi, double g)
 {
 	ADD_STEPS(float);
 }
 
-KERNEL static void
-add_steps_f64(double *restrict v, const double *restrict z, uint64_t n,
+KERNEL void
+fl_add_steps_f64(double *restrict v, const double *restrict z, uint64_t n,
     double fi, double g)
 {
 	ADD_STEPS(double);
@@ -434,9 +435,9 @@ float_chunk(struct job *j, struct fl_rng *r, uint64_t from, uint64_t n,
 		fl_normal_steps(r, z, n, j->sigma_grid);
 	}
 	if (t->dtype == FL_F32) {
-		add_steps_f32((float *)t->data + from, z, n, fi, j->grid);
+		fl_add_steps_f32((float *)t->data + from, z, n, fi, j->grid);
 	} else if (t->dtype == FL_F64) {
-		add_steps_f64((double *)t->data + from, z, n, fi, j->grid);
+		fl_add_steps_f64((double *)t->data + from, z, n, fi, j->grid);
 	} else {
 		/* Half: the noised value as for f32, in double, then rounded
 		 * to the dtype once (post-processing of the noised value). */
@@ -592,7 +593,7 @@ fl_noise_tensor(struct fl_tensor *t, uint64_t tensor_index,
 		 * scan. */
 		double limit = fmin(ldexp(j.grid, 50), huge / 2);
 		uint64_t bad = nz->max_abs > 0 && nz->max_abs <= limit ?
-		    t->numel : find_bad(t, limit / j.scale);
+		    t->numel : fl_find_bad(t, limit / j.scale);
 
 		if (bad < t->numel) {
 			double x = fl_tensor_get(t, bad);

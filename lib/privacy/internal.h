@@ -38,4 +38,16 @@ int fl_ftrl_meta_positive(const struct fl_record *rec, const char *key,
 int fl_dp_ring_modulus(const struct fl_record *rec, uint64_t *modulus,
     struct fl_error *err);
 
+/* The index of t's first value whose magnitude is not <= limit (NaN,
+ * infinite or too large), or t's numel; vectorised (dp.c). */
+uint64_t fl_find_bad(const struct fl_tensor *t, double limit);
+
+/* v[i] snapped to the grid g (fi = 1/g times a scale) plus z[i] whole
+ * steps: (round(v[i] fi) + z[i]) g, in v's type; the noise passes' last
+ * step (dp.c), vectorised, the scalar roundings. */
+void fl_add_steps_f32(float *restrict v, const double *restrict z,
+    uint64_t n, double fi, double g);
+void fl_add_steps_f64(double *restrict v, const double *restrict z,
+    uint64_t n, double fi, double g);
+
 #endif

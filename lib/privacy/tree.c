@@ -289,23 +289,20 @@ combo_chunk(void *ctx, size_t c)
 	if (cb->out != NULL) {
 		for (uint64_t i = 0; i < n; i++)
 			cb->out[from + i] = acc[i] * cb->grid;
-	} else if (cb->x->dtype == FL_F32) {
-		float *v = (float *)cb->x->data + from;
-		const double fi = 1 / cb->grid;
-
+	} else {
 		/* x snapped to the grid plus whole steps of noise: the
 		 * output is a lattice point (see dp.c); rounding the noise
-		 * to whole steps rounds the sum, x being on the grid. */
-		for (uint64_t i = 0; i < n; i++)
-			v[i] = (float)((fl_round_int(v[i] * fi) +
-			    fl_round_int(acc[i])) * cb->grid);
-	} else {
-		double *v = (double *)cb->x->data + from;
-		const double fi = 1 / cb->grid;
-
-		for (uint64_t i = 0; i < n; i++)
-			v[i] = (fl_round_int(v[i] * fi) +
-			    fl_round_int(acc[i])) * cb->grid;
+		 * to whole steps rounds the sum, x being on the grid.  The
+		 * plain tree's sum is whole steps already. */
+		if (cb->tr->estimator != FL_TREE_PLAIN)
+			for (uint64_t i = 0; i < n; i++)
+				acc[i] = fl_round_int(acc[i]);
+		if (cb->x->dtype == FL_F32)
+			fl_add_steps_f32((float *)cb->x->data + from, acc, n,
+			    1 / cb->grid, cb->grid);
+		else
+			fl_add_steps_f64((double *)cb->x->data + from, acc, n,
+			    1 / cb->grid, cb->grid);
 	}
 	/* The noise was the secret's: wipe what held it. */
 	sodium_memzero(acc, (size_t)levels * CHUNK * sizeof(double));
@@ -368,17 +365,16 @@ fl_tree_check_tensor(const struct fl_tensor *x, double sigma,
 	/* Snapped values and the noise must stay exact integers in a
 	 * double: below 2^50 grid steps, as dp.c asks. */
 	if (sigma > 0 && isfinite(sigma)) {
-		limit = ldexp(fl_noise_grid(sigma), 50);
-		for (uint64_t i = 0; i < x->numel; i++) {
-			double v = fl_tensor_get(x, i);
+		uint64_t i;
 
-			if (!(fabs(v) <= limit))
-				return fl_error_set(err, FL_EINVAL, isfinite(v) ?
-				    "tensor '%s': value at index %llu is too "
-				    "large for the noise grid" : "tensor '%s': "
-				    "non-finite value at index %llu", x->name,
-				    (unsigned long long)i);
-		}
+		limit = ldexp(fl_noise_grid(sigma), 50);
+		if ((i = fl_find_bad(x, limit)) < x->numel)
+			return fl_error_set(err, FL_EINVAL,
+			    isfinite(fl_tensor_get(x, i)) ?
+			    "tensor '%s': value at index %llu is too "
+			    "large for the noise grid" : "tensor '%s': "
+			    "non-finite value at index %llu", x->name,
+			    (unsigned long long)i);
 	}
 	return 0;
 }
