@@ -928,3 +928,27 @@ PY
 	run -0 fl-account -m tree --target-epsilon=8 -d 1e-10 -T 2000 --participations=4 --separation=250
 	assert_output --partial "noise 6.67192 "
 }
+
+@test "ftrl banded: a round holds the state twice, not more (fl-apply(1)): peak RSS of 1M parameters at 5 bands" {
+	not_under_sanitizers "peak memory"
+	# 1M f32 parameters: model and sum 4 MB each, the state's past noise
+	# 4 x 8 MB = 32 MB, read and written once each (64 MB; measured 73
+	# MB in all); a third copy of it would pass 100.
+	$PYTHON -c 'import sys; sys.stdout.write(",".join(["0"] * 1000000))' > zeros
+	fl-pack -m kind=model -m round=0 -t w:f32:1000x1000=@zeros -o m0.flt
+	for r in 0 1; do
+		fl-pack -m kind=aggregate -m agg=sum -m dp.clip=0.5 -m round=$r \
+		    -t w:f32:1000x1000=@zeros -o a$r.flt
+	done
+	fl-apply -m m0.flt --ftrl=st.flt --ftrl-init --noise=1 --clip=0.5 \
+	    --rounds=10 --participations=2 --separation=5 --mechanism=banded \
+	    --bands=5 -o m1.flt a0.flt
+	rss=$($PYTHON -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' \
+	    fl-apply -m m1.flt --ftrl=st.flt -o m2.flt a1.flt)
+	assert_equal "$(fl-inspect -g ftrl.round m2.flt)" 2
+	[ "$rss" -le 100 ] || fail "peak RSS $rss MB, want <= 100"
+	[ "$rss" -ge 64 ] || fail "peak RSS $rss MB: the state is 32 MB, read and written"
+}
