@@ -394,6 +394,43 @@ install() {
 	put "$d/next.flt" "$FL_ROUNDS/model.flt"
 	rm -f "$S/next.$id.flt"
 }
+# finish: the attempt's next.flt made (and charged): DONE, then the
+# install (a run that dies in between finds DONE and installs), then
+# the evaluation.
+finish() {
+	: > "$d/DONE"
+	crashpoint marked-done
+	install
+	log "$id: done: model of round $(fl-inspect -g round "$S/model.flt")"
+	crashpoint installed
+	evaluate
+}
+# charge RELEASE: the release of round R charged to the ledger, once
+# (the ledger is keyed by the model's round: a run that died after
+# charging does not charge again).  Over the budget (exit 3), the attempt
+# is aborted, what it made is dropped and STOPPED written.
+charge() {
+	local st=0 anchor
+	if fl-account -l "$S/budget.ledger" "${ACCT[@]}" 2> /dev/null |
+	    awk -v r="$R" '$1 ~ /^[0-9]+$/ && $2 == r { f = 1 }
+		END { exit !f }'; then
+		return 0
+	fi
+	# The model anchors the ledger's head (fl-apply --ledger): a ledger
+	# cut or reset since is refused, not read as unspent.
+	anchor=$(anchor)
+	fl-account -l "$S/budget.ledger" -s -B "$BUDGET" -d "$DELTA" \
+	    "${ACCT[@]}" ${anchor:+"$anchor"} "${QOPT[@]}" "$1" \
+	    > "$d/.spend.tmp.$$" 2>> "$S/log" || st=$?
+	if [ "$st" -eq 3 ]; then
+		rm -f "$S/next.$id.flt" "$S/tree.$id.flt"
+		abort "the privacy budget $BUDGET is spent"
+		echo "budget" | write "$FL_ROUNDS/STOPPED"
+		exit 0
+	fi
+	[ "$st" -eq 0 ] || exit 1
+	log "$id: charged: $(cat "$d/.spend.tmp.$$")"
+}
 abort() {
 	echo "$*" | write "$d/ABORTED"
 	log "$id aborted: $*"
@@ -693,55 +730,16 @@ elif [ -n "$FTRL" ]; then
 		crashpoint applied
 		# (a round that completes no node of the tree adds no row:
 		# charging it again adds none either)
-		if ! fl-account -l "$S/budget.ledger" -a exact 2> /dev/null |
-		    awk -v r="$R" '$1 ~ /^[0-9]+$/ && $2 == r { f = 1 }
-			END { exit !f }'; then
-			st=0
-			anchor=$(anchor)
-			fl-account -l "$S/budget.ledger" -s -a exact \
-			    -B "$BUDGET" -d "$DELTA" ${anchor:+"$anchor"} \
-			    "$S/next.$id.flt" > "$d/.spend.tmp.$$" \
-			    2>> "$S/log" || st=$?
-			if [ "$st" -eq 3 ]; then
-				rm -f "$S/next.$id.flt" "$S/tree.$id.flt"
-				abort "the privacy budget $BUDGET is spent"
-				echo "budget" | write "$FL_ROUNDS/STOPPED"
-				exit 0
-			fi
-			[ "$st" -eq 0 ] || exit 1
-			log "$id: charged: $(cat "$d/.spend.tmp.$$")"
-		fi
+		charge "$S/next.$id.flt"
 		crashpoint charged
 		put "$S/next.$id.flt" "$d/next.flt"
 	fi
-	: > "$d/DONE"
-	crashpoint marked-done
-	install
-	log "$id: done: model of round $(fl-inspect -g round "$S/model.flt")"
-	crashpoint installed
-	evaluate
+	finish
 else
 	# Release: the ledger is the gate.  The round is charged once (the
 	# ledger is keyed by the model's round R), before the sum is used;
 	# a spend over the budget stops the training.
-	if ! fl-account -l "$S/budget.ledger" 2> /dev/null |
-	    awk -v r="$R" '$1 ~ /^[0-9]+$/ && $2 == r { f = 1 }
-		END { exit !f }'; then
-		st=0
-		# The model anchors the ledger's head (fl-apply --ledger): a
-		# ledger cut or reset since is refused, not read as unspent.
-		anchor=$(anchor)
-		fl-account -l "$S/budget.ledger" -s -B "$BUDGET" -d "$DELTA" \
-		    ${anchor:+"$anchor"} -q "$Q" "$d/sum.flt" \
-		    > "$d/.spend.tmp.$$" 2>> "$S/log" || st=$?
-		if [ "$st" -eq 3 ]; then
-			abort "the privacy budget $BUDGET is spent"
-			echo "budget" | write "$FL_ROUNDS/STOPPED"
-			exit 0
-		fi
-		[ "$st" -eq 0 ] || exit 1
-		log "$id: charged: $(cat "$d/.spend.tmp.$$")"
-	fi
+	charge "$d/sum.flt"
 	crashpoint charged
 	# Decode, adapt the clip (noise from the OS: made once, kept), apply.
 	if [ ! -e "$d/mean.flt" ]; then
@@ -755,10 +753,5 @@ else
 		    --ledger "$S/budget.ledger" -o "$d/next.flt" "$d/mean.flt"
 	fi
 	crashpoint applied
-	: > "$d/DONE"
-	crashpoint marked-done
-	install
-	log "$id: done: model of round $(fl-inspect -g round "$S/model.flt")"
-	crashpoint installed
-	evaluate
+	finish
 fi
