@@ -145,6 +145,10 @@ unit() {
 	unit clip_factor
 }
 
+@test "unit: dgauss_bits" {
+	unit dgauss_bits
+}
+
 @test "unit: fwht_blocked" {
 	unit fwht_blocked
 }

@@ -887,6 +887,7 @@ static const struct {
 	{ "sparse_record", test_sparse_record },
 	{ "normal_paths", test_normal_paths },
 	{ "clip_factor", test_clip_factor },
+	{ "dgauss_bits", test_dgauss_bits },
 	{ "fwht_blocked", test_fwht_blocked },
 	{ "quant_paths", test_quant_paths },
 	{ "release_protection", test_release_protection },

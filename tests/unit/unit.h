@@ -38,6 +38,9 @@ void print_secagg_vectors(FILE *fp);
 void test_normal_paths(void);
 void test_clip_factor(void);
 
+/* dgauss.c */
+void test_dgauss_bits(void);
+
 /* quant.c */
 void test_fwht_blocked(void);
 void test_quant_paths(void);
