@@ -8,6 +8,8 @@
  * What this cannot stop, a compromised operator key or device, is in
  * fl-mask(1).
  */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,13 +113,68 @@ fl_sa_sign(unsigned char sig[FL_SA_SIGBYTES],
 	sodium_memzero(sk, sizeof(sk));
 }
 
+/*
+ * The signatures this process verified: a verification is a function of
+ * the signature, the digest and the key alone, so the same three byte
+ * strings verified again pass again.  One process checking the same
+ * roster or confirmations for each of a batch of devices (fl-mask with
+ * many -k) then pays one Ed25519 verification per signature, not one per
+ * signature and device.  Only passes are remembered, by their whole bytes
+ * (a slot's collision evicts, never passes); all public values.
+ */
+#define VERIFIED_SLOTS 512
+#define TRIPLE (FL_SA_SIGBYTES + 2 * FL_SA_BYTES)
+static struct {
+	unsigned char triple[TRIPLE];
+	int used;
+} verified[VERIFIED_SLOTS];
+static atomic_flag verified_lock = ATOMIC_FLAG_INIT;
+
+static size_t
+verified_slot(const unsigned char t[TRIPLE])
+{
+	uint64_t h = 0;
+
+	/* The signature's R and the digest: hash outputs, spread already. */
+	for (size_t i = 0; i < TRIPLE; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, t + i, 8);
+		h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+	}
+	return (size_t)(h >> 55) % VERIFIED_SLOTS;
+}
+
 int
 fl_sa_verify(const unsigned char sig[FL_SA_SIGBYTES],
     const unsigned char digest[FL_SA_BYTES],
     const unsigned char pk[FL_SA_BYTES])
 {
-	return crypto_sign_verify_detached(sig, digest, FL_SA_BYTES, pk) == 0 ?
-	    0 : -1;
+	unsigned char t[TRIPLE];
+	size_t slot;
+	int known;
+
+	memcpy(t, sig, FL_SA_SIGBYTES);
+	memcpy(t + FL_SA_SIGBYTES, digest, FL_SA_BYTES);
+	memcpy(t + FL_SA_SIGBYTES + FL_SA_BYTES, pk, FL_SA_BYTES);
+	slot = verified_slot(t);
+	while (atomic_flag_test_and_set_explicit(&verified_lock,
+	    memory_order_acquire)) {
+	}
+	known = verified[slot].used &&
+	    memcmp(verified[slot].triple, t, TRIPLE) == 0;
+	atomic_flag_clear_explicit(&verified_lock, memory_order_release);
+	if (known)
+		return 0;
+	if (crypto_sign_verify_detached(sig, digest, FL_SA_BYTES, pk) != 0)
+		return -1;
+	while (atomic_flag_test_and_set_explicit(&verified_lock,
+	    memory_order_acquire)) {
+	}
+	memcpy(verified[slot].triple, t, TRIPLE);
+	verified[slot].used = 1;
+	atomic_flag_clear_explicit(&verified_lock, memory_order_release);
+	return 0;
 }
 
 /* ---- the enrolment ---- */
