@@ -109,6 +109,10 @@ unit() {
 	unit secagg_params
 }
 
+@test "unit: verify_memory" {
+	unit verify_memory
+}
+
 @test "unit: class_weighted" {
 	unit class_weighted
 }

@@ -879,6 +879,7 @@ static const struct {
 	{ "acc_pieces", test_acc_pieces },
 	{ "shamir", test_shamir },
 	{ "secagg_params", test_secagg_params },
+	{ "verify_memory", test_verify_memory },
 	{ "class_weighted", test_class_weighted },
 	{ "sparse_k", test_sparse_k },
 	{ "randk", test_randk },

@@ -30,6 +30,7 @@ void test_acc_pieces(void);
 /* secagg.c */
 void test_shamir(void);
 void test_secagg_params(void);
+void test_verify_memory(void);
 
 /* sakat.c: the secure-aggregation known-answer vectors, "name hex". */
 void print_secagg_vectors(FILE *fp);
