@@ -11,10 +11,10 @@
 #   fl-train | fl-clip-noise --indicator | fl-quantize --ring |
 #     fl-clip-noise --shares (its share of the distributed noise) | fl-mask
 #
-# (run for batches of up to 16 devices, one process per program for the
-# batch: fl-train --each and fl-mask with every device's key file write
-# each device's record as its own run would, and the filters take each
-# record apart)
+# (run for as many batches of devices as jobs, one process per program
+# for the batch: fl-train --each and fl-mask with every device's key
+# file write each device's record as its own run would, and the filters
+# take each record apart)
 # with secure aggregation against a lying server: a long-term identity per
 # device and the operator's enrolment, made once, then per round keys
 # signed by the identity, Shamir shares, the consistency round (the
@@ -271,11 +271,18 @@ printf '%5s %8s %7s %9s %7s %7s %7s\n' round accuracy sampled survivors \
 
 # ---- a device's steps of a round (run in parallel) ----
 # batch FUNCTION [SIZE]: FUNCTION I1 I2... once per batch of up to SIZE
-# (16) client numbers from standard input, JOBS batches at a time: for
-# the programs that take several devices' files in one call, each
-# device's output as if it ran alone; fails if any call fails.
+# client numbers from standard input, JOBS batches at a time: for the
+# programs that take several devices' files in one call, each device's
+# output as if it ran alone; fails if any call fails.  By default the
+# devices are cut into JOBS equal batches: a process costs more than a
+# device's step, and one process checks the signatures that all its
+# devices see once (bench/RESULTS-22.md).
 batch() {
-	xargs -r -P "$JOBS" -n "${2:-16}" bash -c \
+	local ids size
+	ids=$(cat)
+	[ -n "$ids" ] || return 0
+	size=${2:-$((($(wc -w <<< "$ids") + JOBS - 1) / JOBS))}
+	printf '%s\n' "$ids" | xargs -r -P "$JOBS" -n "$size" bash -c \
 	    'set -o pipefail; "$0" "$@"' "$1"
 }
 # The identities of devices I1 I2... in one call, their public records to

@@ -109,6 +109,10 @@ unit() {
 	unit secagg_params
 }
 
+@test "unit: verify_memory" {
+	unit verify_memory
+}
+
 @test "unit: class_weighted" {
 	unit class_weighted
 }
@@ -143,6 +147,10 @@ unit() {
 
 @test "unit: clip_factor" {
 	unit clip_factor
+}
+
+@test "unit: dgauss_bits" {
+	unit dgauss_bits
 }
 
 @test "unit: fwht_blocked" {

@@ -21,7 +21,10 @@ typedef unsigned __int128 u128;
 /*
  * Random bits one at a time, from 64-bit words: the samplers below spend
  * about two bits per Bernoulli trial instead of a word, which makes them
- * several times faster and leaves them exact.
+ * several times faster and leaves them exact.  A word's bits are used
+ * from its least significant up; the word is kept reversed, so that the
+ * next bits are its top ones and several can be taken at once (a new
+ * word is read exactly when the next bit is needed, as one at a time).
  */
 struct bits {
 	struct fl_rng *r;
@@ -29,47 +32,89 @@ struct bits {
 	int left;
 };
 
+static inline uint64_t
+reverse64(uint64_t x)
+{
+	x = (x >> 1 & UINT64_C(0x5555555555555555)) |
+	    (x & UINT64_C(0x5555555555555555)) << 1;
+	x = (x >> 2 & UINT64_C(0x3333333333333333)) |
+	    (x & UINT64_C(0x3333333333333333)) << 2;
+	x = (x >> 4 & UINT64_C(0x0f0f0f0f0f0f0f0f)) |
+	    (x & UINT64_C(0x0f0f0f0f0f0f0f0f)) << 4;
+	return __builtin_bswap64(x);
+}
+
+static inline void
+refill(struct bits *b)
+{
+	b->word = reverse64(fl_rng_u64(b->r));
+	b->left = 64;
+}
+
 static inline unsigned
 bit(struct bits *b)
 {
 	unsigned v;
 
-	if (b->left == 0) {
-		b->word = fl_rng_u64(b->r);
-		b->left = 64;
-	}
-	v = (unsigned)(b->word & 1);
-	b->word >>= 1;
+	if (b->left == 0)
+		refill(b);
+	v = (unsigned)(b->word >> 63);
+	b->word <<= 1;
 	b->left--;
 	return v;
 }
 
-/* Bernoulli(num/den), num <= den <= 2^126, exactly: compare uniform random
- * bits with the binary expansion of num/den, produced by long division,
- * until they differ (expected two steps). */
+/* The next len bits (1 <= len <= 63), the first the most significant:
+ * the value of len calls of bit() shifted in one after another. */
+static inline uint64_t
+bits_take(struct bits *b, int len)
+{
+	uint64_t v = 0;
+
+	if (b->left < len) {
+		int have = b->left;
+
+		if (have > 0)
+			v = b->word >> (64 - have);
+		len -= have;
+		refill(b);
+		v <<= len;
+	}
+	v |= b->word >> (64 - len);
+	b->word <<= len;
+	b->left -= len;
+	return v;
+}
+
+/* Bernoulli(num/den) for num < den < 2^63 (num << 1 fits): compare uniform
+ * random bits with the binary expansion of num/den, produced by long
+ * division, until they differ (expected two steps). */
+static inline int
+bernoulli64(struct bits *b, uint64_t n, uint64_t d)
+{
+	for (;;) {
+		unsigned digit;
+
+		n <<= 1;
+		digit = n >= d;
+		if (digit)
+			n -= d;
+		if (bit(b) != digit)
+			return (int)digit;      /* the random bit is below */
+		if (n == 0)
+			return 0;               /* p's expansion ended: u >= p */
+	}
+}
+
+/* Bernoulli(num/den), num <= den <= 2^126, exactly: the same steps in
+ * 128-bit numbers. */
 static int
 bernoulli(struct bits *b, u128 num, u128 den)
 {
 	if (num >= den)
 		return 1;
-	if ((den >> 63) == 0) {
-		/* The same steps in 64-bit words (num < den < 2^63, so
-		 * num << 1 fits): the common case, about twice as fast. */
-		uint64_t n = (uint64_t)num, d = (uint64_t)den;
-
-		for (;;) {
-			unsigned digit;
-
-			n <<= 1;
-			digit = n >= d;
-			if (digit)
-				n -= d;
-			if (bit(b) != digit)
-				return (int)digit;
-			if (n == 0)
-				return 0;
-		}
-	}
+	if ((den >> 63) == 0)
+		return bernoulli64(b, (uint64_t)num, (uint64_t)den);
 	for (;;) {
 		unsigned digit;
 
@@ -78,9 +123,9 @@ bernoulli(struct bits *b, u128 num, u128 den)
 		if (digit)
 			num -= den;
 		if (bit(b) != digit)
-			return (int)digit;      /* the random bit is below */
+			return (int)digit;
 		if (num == 0)
-			return 0;               /* p's expansion ended: u >= p */
+			return 0;
 	}
 }
 
@@ -91,23 +136,26 @@ uniform_below(struct bits *b, uint64_t n)
 {
 	int len = n <= 1 ? 0 : 64 - __builtin_clzll(n - 1);
 
+	if (len == 0)
+		return 0;
 	for (;;) {
-		uint64_t v = 0;
+		uint64_t v;
 
-		for (int i = 0; i < len; i++)
-			v = v << 1 | bit(b);
+		if (len == 64)
+			v = bits_take(b, 32) << 32 | bits_take(b, 32);
+		else
+			v = bits_take(b, len);
 		if (v < n)
 			return v;
 	}
 }
 
 /* Bernoulli(exp(-num/den)) for 0 <= num/den <= 1 (CKS algorithm 1): draw
- * Bernoulli(gamma/k) for k = 1, 2, ... until one fails; P[k odd] = e^-gamma. */
+ * Bernoulli(gamma/k) for k = 1, 2, ... until one fails; P[k odd] = e^-gamma.
+ * This is the rest of the draws from k on, dk = den k. */
 static int
-bern_exp_small(struct bits *b, u128 num, u128 den)
+bern_exp_wide(struct bits *b, u128 num, u128 den, u128 k, u128 dk)
 {
-	u128 k = 1, dk = den;
-
 	for (;;) {
 		if ((dk >> 126) != 0)
 			break;  /* gamma/k below 2^-100: the draw fails */
@@ -119,6 +167,26 @@ bern_exp_small(struct bits *b, u128 num, u128 den)
 		dk += den;
 	}
 	return (int)(k & 1);
+}
+
+/* The same draws, while den k stays below 2^63 in 64-bit words (num <=
+ * den < 2^62); the rest 128-bit. */
+static inline int
+bern_exp_small(struct bits *b, u128 num, u128 den)
+{
+	uint64_t n = (uint64_t)num, d = (uint64_t)den, dk = d;
+	unsigned k = 1;
+
+	if ((den >> 62) != 0)
+		return bern_exp_wide(b, num, den, 1, den);
+	for (;;) {
+		if (n < dk && !bernoulli64(b, n, dk))
+			return (int)(k & 1);
+		k++;
+		if (dk >= (UINT64_C(1) << 63) - d)  /* den k reaches 2^63 */
+			return bern_exp_wide(b, num, den, k, (u128)dk + d);
+		dk += d;
+	}
 }
 
 /* Bernoulli(exp(-num/den)) for any num/den >= 0. */

@@ -8,6 +8,8 @@
  * What this cannot stop, a compromised operator key or device, is in
  * fl-mask(1).
  */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,13 +113,89 @@ fl_sa_sign(unsigned char sig[FL_SA_SIGBYTES],
 	sodium_memzero(sk, sizeof(sk));
 }
 
+/*
+ * The signatures this process verified: a verification is a function of
+ * the signature, the digest and the key alone, so the same three byte
+ * strings verified again pass again.  One process checking the same
+ * roster or confirmations for each of a batch of devices (fl-mask with
+ * many -k) then pays one Ed25519 verification per signature, not one per
+ * signature and device.  Only passes are remembered, by their whole bytes
+ * (a collision evicts, never passes), up to 1024, each in one of 4 slots
+ * its hash picks; all public values.
+ */
+#define VERIFIED_SLOTS 1024
+#define VERIFIED_WAYS 4
+#define TRIPLE (FL_SA_SIGBYTES + 2 * FL_SA_BYTES)
+static struct {
+	unsigned char triple[TRIPLE];
+	int used;
+} verified[VERIFIED_SLOTS];
+static unsigned verified_next;  /* the way to evict next */
+static atomic_flag verified_lock = ATOMIC_FLAG_INIT;
+
+/* The first of the triple's slots. */
+static size_t
+verified_set(const unsigned char t[TRIPLE])
+{
+	uint64_t h = 0;
+
+	for (size_t i = 0; i < TRIPLE; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, t + i, 8);
+		h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+	}
+	return (size_t)(h >> 54) % (VERIFIED_SLOTS / VERIFIED_WAYS) *
+	    VERIFIED_WAYS;
+}
+
+static void
+verified_lock_take(void)
+{
+	while (atomic_flag_test_and_set_explicit(&verified_lock,
+	    memory_order_acquire)) {
+	}
+}
+
+static void
+verified_lock_drop(void)
+{
+	atomic_flag_clear_explicit(&verified_lock, memory_order_release);
+}
+
 int
 fl_sa_verify(const unsigned char sig[FL_SA_SIGBYTES],
     const unsigned char digest[FL_SA_BYTES],
     const unsigned char pk[FL_SA_BYTES])
 {
-	return crypto_sign_verify_detached(sig, digest, FL_SA_BYTES, pk) == 0 ?
-	    0 : -1;
+	unsigned char t[TRIPLE];
+	size_t set, w, slot;
+	int known = 0;
+
+	memcpy(t, sig, FL_SA_SIGBYTES);
+	memcpy(t + FL_SA_SIGBYTES, digest, FL_SA_BYTES);
+	memcpy(t + FL_SA_SIGBYTES + FL_SA_BYTES, pk, FL_SA_BYTES);
+	set = verified_set(t);
+	verified_lock_take();
+	for (w = 0; w < VERIFIED_WAYS && !known; w++)
+		known = verified[set + w].used &&
+		    memcmp(verified[set + w].triple, t, TRIPLE) == 0;
+	verified_lock_drop();
+	if (known)
+		return 0;
+	if (crypto_sign_verify_detached(sig, digest, FL_SA_BYTES, pk) != 0)
+		return -1;
+	verified_lock_take();
+	slot = set + verified_next++ % VERIFIED_WAYS;
+	for (w = 0; w < VERIFIED_WAYS; w++)
+		if (!verified[set + w].used) {
+			slot = set + w;
+			break;
+		}
+	memcpy(verified[slot].triple, t, TRIPLE);
+	verified[slot].used = 1;
+	verified_lock_drop();
+	return 0;
 }
 
 /* ---- the enrolment ---- */

@@ -482,3 +482,52 @@ test_secagg_params(void)
 	CHECK(fl_secagg_params(1000, 0.5, 0.5, &p, &err) == -1);
 	CHECK(err.code == FL_EINVAL);
 }
+
+/* fl_sa_verify remembers the signatures it passed: a remembered pass must
+ * never pass anything else.  After a signature passed (and is
+ * remembered), each of its bytes, the digest's and the key's flipped in
+ * turn is refused; so are they after more signatures than it remembers
+ * have passed (evictions), and the original passes all along. */
+void
+test_verify_memory(void)
+{
+	unsigned char seed[FL_SA_BYTES], digest[FL_SA_BYTES];
+	unsigned char sig[FL_SA_SIGBYTES], bad[FL_SA_SIGBYTES];
+	unsigned char d2[FL_SA_BYTES], pk2[FL_SA_BYTES];
+	struct fl_sa_identity a, b;
+	struct fl_error err;
+
+	memset(seed, 7, sizeof(seed));
+	CHECK(fl_sa_identity_make(&a, "a", seed, NULL, &err) == 0);
+	seed[0] = 8;
+	CHECK(fl_sa_identity_make(&b, "b", seed, NULL, &err) == 0);
+	memset(digest, 0x5a, sizeof(digest));
+	fl_sa_sign(sig, digest, &a);
+	for (int pass = 0; pass < 2; pass++) {
+		CHECK(fl_sa_verify(sig, digest, a.pk) == 0);
+		CHECK(fl_sa_verify(sig, digest, a.pk) == 0);
+		CHECK(fl_sa_verify(sig, digest, b.pk) < 0);
+		for (size_t i = 0; i < FL_SA_SIGBYTES; i++) {
+			memcpy(bad, sig, sizeof(bad));
+			bad[i] ^= 1;
+			CHECK(fl_sa_verify(bad, digest, a.pk) < 0);
+		}
+		for (size_t i = 0; i < FL_SA_BYTES; i++) {
+			memcpy(d2, digest, sizeof(d2));
+			d2[i] ^= 0x80;
+			CHECK(fl_sa_verify(sig, d2, a.pk) < 0);
+			memcpy(pk2, a.pk, sizeof(pk2));
+			pk2[i] ^= 0x80;
+			CHECK(fl_sa_verify(sig, digest, pk2) < 0);
+		}
+		/* More passes than are remembered: a's is evicted. */
+		for (int k = 0; k < 1500 && pass == 0; k++) {
+			unsigned char s2[FL_SA_SIGBYTES];
+
+			fl_store_le64(d2, (uint64_t)k);
+			fl_sa_sign(s2, d2, &b);
+			CHECK(fl_sa_verify(s2, d2, b.pk) == 0);
+			CHECK(fl_sa_verify(s2, d2, a.pk) < 0);
+		}
+	}
+}

@@ -30,6 +30,7 @@ void test_acc_pieces(void);
 /* secagg.c */
 void test_shamir(void);
 void test_secagg_params(void);
+void test_verify_memory(void);
 
 /* sakat.c: the secure-aggregation known-answer vectors, "name hex". */
 void print_secagg_vectors(FILE *fp);
@@ -37,6 +38,9 @@ void print_secagg_vectors(FILE *fp);
 /* noise.c */
 void test_normal_paths(void);
 void test_clip_factor(void);
+
+/* dgauss.c */
+void test_dgauss_bits(void);
 
 /* quant.c */
 void test_fwht_blocked(void);
