@@ -195,8 +195,8 @@ check-cross-ci:
 check-cross:
 	@[ -n "$(CROSS)" ] || { echo "make check-cross: say ARCH= ($$(tools/cross list))" >&2; exit 2; }
 	$(MAKE) all $(MC) $(UNIT)
-	FL_BIN=$(abspath $(B)bin) FL_UNIT=$(abspath $(UNIT)) FL_QEMU='$(QEMU)' \
-	    tests/run $(CROSS_TESTS)
+	FL_BIN=$(abspath $(B)bin) FL_UNIT=$(abspath $(UNIT)) \
+	    FL_QEMU='$(QEMU)' FL_CC='$(CC)' tests/run $(CROSS_TESTS)
 
 fuzz-build: $(addprefix build/fuzz/fuzz-,$(FUZZERS))
 
