@@ -48,13 +48,13 @@ crafted() {
 # run_small SCRIPT: run a shell script with about 300 MB of address space,
 # so that a reader trusting a large claim fails (or is killed) instead of
 # quietly succeeding on a big machine.  ASan and valgrind reserve far more
-# address space than that, and qemu-user reserves the guest's whole 4 GiB
-# for a 32-bit one, so under FL_SANITIZE / FL_VALGRIND / FL_QEMU the limit
-# is left off (the script still runs and must still fail cleanly).
+# address space than that, so under FL_SANITIZE / FL_VALGRIND the limit is
+# left off (the script still runs and must still fail cleanly); under
+# FL_QEMU it is 300 MB over the emulator's own (vm_limit).
 run_small() {
-	local limit='ulimit -v 300000 || exit 99; '
+	local limit="ulimit -v $(vm_limit 300000) || exit 99; "
 
-	if [ -n "${FL_SANITIZE:-}${FL_VALGRIND:-}${FL_QEMU:-}" ]; then
+	if [ -n "${FL_SANITIZE:-}${FL_VALGRIND:-}" ]; then
 		limit=
 	fi
 	run --separate-stderr bash -c "$limit$1"

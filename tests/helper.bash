@@ -32,6 +32,41 @@ sweep_without_leak_check() {
 	fi
 }
 
+# vm_limit KB: the ulimit -v argument that leaves a program about KB
+# kilobytes of address space.  Natively KB.  Under FL_QEMU the emulator's
+# own mappings count against the limit too (qemu-user 7.2 maps a 128 MiB
+# JIT buffer and its libraries before the program's first instruction:
+# fl-inspect needs 272 MB under qemu-aarch64, 4 MB natively), so KB is
+# added to what the emulator needs to start fl-inspect, measured once per
+# file; "unlimited" where that is over 4 GiB (qemu for a 32-bit guest
+# reserves the guest's whole address space up front, and the guest's
+# allocations are then inside it, out of the limit's reach).
+vm_limit() {
+	local floor=${BATS_FILE_TMPDIR:-$BATS_TEST_TMPDIR}/qemu-vm-floor lo=0 hi m
+	if [ -z "${FL_QEMU:-}" ]; then
+		echo "$1"
+		return
+	fi
+	if [ ! -s "$floor" ]; then
+		hi=$((16 << 20))
+		while [ $((hi - lo)) -gt 1024 ]; do
+			m=$(((lo + hi) / 2))
+			if (ulimit -v "$m" && exec fl-inspect --help) > /dev/null 2>&1; then
+				hi=$m
+			else
+				lo=$m
+			fi
+		done
+		echo "$hi" > "$floor"
+	fi
+	read -r m < "$floor"
+	if [ "$m" -gt $((4 << 20)) ]; then
+		echo unlimited
+	else
+		echo $((m + $1))
+	fi
+}
+
 fl_programs() {
 	local p
 	for p in "${FL_REAL_BIN:-${FL_BIN:-$TOP/bin}}"/fl-*; do

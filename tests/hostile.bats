@@ -93,13 +93,14 @@ PY
 
 @test "hostile corpus: no crash under a 1 GiB address-space limit" {
 	[ -z "${FL_SANITIZE:-}" ] || skip "ASan reserves more address space than the limit"
-	local file cmd want msg mb path
+	local file cmd want msg mb path limit
+	limit=$(vm_limit 1048576)
 	make_generated
 	while IFS=$'\t' read -r file cmd want msg mb; do
 		case $file in ''|'#'*) continue ;; esac
 		case_words "$file" "$cmd"
 		set -- "${words[@]}"
-		run bash -c 'ulimit -v 1048576; exec "$@"' sh "$@"
+		run bash -c 'ulimit -v "$0"; exec "$@"' "$limit" "$@"
 		assert_no_crash
 		# the same answer as without the limit: nothing was sized by
 		# the claim (before: "out of memory" for an IDX claim)
@@ -109,7 +110,8 @@ PY
 }
 
 @test "hostile headers: over 1,100 lying headers and preambles, each refused in one line or valid, alike by both readers, under a 64 MB address space" {
-	local n step=1 limit='ulimit -v 65536'
+	local n step=1 limit
+	limit="ulimit -v $(vm_limit 65536)"
 	n=$($PYTHON "$DATA/hostile/headers.py" hh)
 	[ "$n" -ge 1100 ] || fail "only $n cases"
 	# The sanitizers reserve terabytes of address space and run slower:
