@@ -100,6 +100,20 @@ ftrl_setup() {
 	[ ! -e rounds/0.1 ]
 	grep -q "0.1: not opened: $PWD/server/budget.ledger: spend refused (dry run): epsilon would be '[0-9.]*', over the budget '8'" \
 	    server/log
+	# Banded MF's plan the same way: bands above the separation refused
+	# by its accountant, the round not opened; then a plan that fits.
+	FL_FTRL=banded FL_BANDS=2 run -1 server
+	[ ! -e rounds/0.1 ]
+	FL_FTRL=banded FL_SEPARATION=2 FL_BANDS=2 FL_NOISE=0.5 run -0 server
+	[ ! -e rounds/0.1 ]
+	run grep -c "0.1: not opened: .*spend refused (dry run)" server/log
+	assert_output 2
+	# Bad settings: one line, exit 1, nothing opened.
+	FL_FTRL=lattice run -1 server
+	assert_output "server.sh: FL_FTRL=lattice: tree or banded"
+	FL_FTRL=banded run -1 server
+	assert_output --partial "FL_FTRL=banded: set FL_BANDS"
+	[ ! -e rounds/0.1 ]
 	# Enough noise for the whole plan: the round opens.
 	FL_NOISE=3 run -0 server
 	[ -e rounds/0.1/params ]

@@ -439,7 +439,7 @@ fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
 		fl_tree_node_normal(tr, 0, t - 1, tensor_index, ch, z, m);
 		for (uint64_t i = 0; i < m; i++) {
 			uint64_t at = from + i;
-			double w = z[i], v;
+			double w = z[i];
 
 			for (uint64_t l = 1; l < b; l++)
 				w -= c[l] * past[l - 1][at];
@@ -447,15 +447,14 @@ fl_banded_noise_tensor(struct fl_tensor *x, uint64_t tensor_index,
 			 * takes w_t (the rows are renamed below, not moved). */
 			if (b > 1)
 				oldest[at] = w;
-			/* x snapped to the grid plus whole steps of noise
-			 * (as the tree's: a lattice point). */
-			v = (fl_round_int(fl_tensor_get(x, at) * fi) +
-			    fl_round_int(w * steps)) * g;
-			if (x->dtype == FL_F32)
-				((float *)x->data)[at] = (float)v;
-			else
-				((double *)x->data)[at] = v;
+			z[i] = fl_round_int(w * steps);
 		}
+		/* x snapped to the grid plus whole steps of noise (as the
+		 * tree's: a lattice point), by dp.c's vectorised pass. */
+		if (x->dtype == FL_F32)
+			fl_add_steps_f32((float *)x->data + from, z, m, fi, g);
+		else
+			fl_add_steps_f64((double *)x->data + from, z, m, fi, g);
 	}
 	sodium_memzero(z, FL_TREE_CHUNK * sizeof(*z));
 	free(z);
