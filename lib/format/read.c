@@ -550,11 +550,23 @@ fl_record_read_stream(struct fl_record *rec, FILE *fp,
 	rec->size = FL_PREAMBLE_SIZE + p.hlen + p.plen;
 	if (fs->head != NULL && fs->head(fs->ctx, rec, err) < 0)
 		goto fail;
-	if ((in = fl_alloc_aligned(PIECE)) == NULL ||
-	    ((p.flags & FL_FLAG_ZLIB) &&
-	    (out = fl_alloc_aligned(PIECE)) == NULL)) {
-		fl_error_set(err, FL_ENOMEM, "out of memory");
-		goto fail;
+	/* The pieces live in the record's scratch buffers, kept from one
+	 * record to the next: a buffer per call would be fresh memory each
+	 * time (posix_memalign's leftovers do not fit the next request, so
+	 * the heap grew by a piece a record, every page of it faulted in
+	 * anew: bench/RESULTS-22.md).  A plain payload needs no more than
+	 * itself, up to a piece. */
+	if (p.flags & FL_FLAG_ZLIB) {
+		if (fl_grow(&rec->zbuf, &rec->zcap, PIECE, 0, err) < 0 ||
+		    fl_grow(&rec->raw, &rec->rawcap, PIECE, 0, err) < 0)
+			goto fail;
+		in = rec->zbuf;
+		out = rec->raw;
+	} else {
+		if (fl_grow(&rec->raw, &rec->rawcap, rawlen < PIECE ? rawlen :
+		    PIECE, 0, err) < 0)
+			goto fail;
+		in = rec->raw;
 	}
 	if (p.flags & FL_FLAG_ZLIB) {
 		if (stream_inflate(rec, &s, fs, p.plen, rawlen, in, out, &crc,
@@ -579,13 +591,9 @@ fl_record_read_stream(struct fl_record *rec, FILE *fp,
 		    "(stored %08x, computed %08x)", p.pcrc, crc);
 		goto fail;
 	}
-	free(in);
-	free(out);
 	return 1;
 
 fail:
-	free(in);
-	free(out);
 	fl_record_clear(rec);
 	return -1;
 }

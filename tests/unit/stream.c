@@ -173,6 +173,35 @@ test_read_stream(void)
 	CHECK(strcmp(err.msg, "stopped by the test") == 0);
 	fclose(fp);
 
+	/* Record after record, the pieces live in the record's own
+	 * buffers: no allocation a record (a buffer a call used to leave
+	 * the heap a piece larger each record, every page faulted in anew:
+	 * bench/RESULTS-22.md).  The buffers stay those of the first stored
+	 * and the first compressed record. */
+	c.fail_at = -1;
+	fl_record_free(&r);
+	fp = fmemopen(buf, len, "rb");
+	CHECK(fl_record_read_stream(&r, fp, NULL, &fs, &err) == 1);
+	CHECK(fl_record_read_stream(&r, fp, NULL, &fs, &err) == 1);
+	{
+		unsigned char *raw = r.raw, *zbuf = r.zbuf;
+		size_t rawcap = r.rawcap, zcap = r.zcap;
+
+		CHECK(raw != NULL && zbuf != NULL);
+		for (int k = 0; k < 20; k++) {
+			rewind(fp);
+			CHECK(fl_record_read_stream(&r, fp, NULL, &fs, &err) ==
+			    1);
+			CHECK(fl_record_read_stream(&r, fp, NULL, &fs, &err) ==
+			    1);
+			CHECK(c.len == b.rawlen &&
+			    memcmp(c.buf, b.raw, b.rawlen) == 0);
+			CHECK(r.raw == raw && r.rawcap == rawcap &&
+			    r.zbuf == zbuf && r.zcap == zcap);
+		}
+	}
+	fclose(fp);
+
 	free(c.buf);
 	free(buf);
 	fl_record_free(&a);
