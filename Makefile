@@ -242,11 +242,12 @@ bench: all
 
 # A private federated training on Fashion-MNIST (synthetic data without
 # the dataset package): DEMO_DIR keeps the results, DEMO_ARGS are passed to
-# examples/simulate.sh (its --help lists them).
+# examples/simulate.sh (its --help lists them).  The simulation works in
+# memory (/dev/shm when there is one) and copies its results to DEMO_DIR.
 DEMO_DIR ?= demo
 DEMO_ARGS ?=
 demo: all
-	FL_BIN=$(abspath $(B)bin) examples/simulate.sh -d $(abspath $(DEMO_DIR)) $(DEMO_ARGS)
+	FL_BIN=$(abspath $(B)bin) examples/simulate.sh --results $(abspath $(DEMO_DIR)) $(DEMO_ARGS)
 
 # Man pages (mandoc and groff, whose mdoc differs: an author named Li is
 # its .Li macro unless escaped), the completions, and libfl's layering (lib/LAYERS) over the

@@ -42,7 +42,9 @@
 #
 # It prints a line per round (test accuracy, cohort, dropouts, epsilon so
 # far) and leaves in the work directory results.tsv, and results.png if
-# gnuplot is installed.
+# gnuplot is installed.  With --results DIR (make demo), the work directory
+# is a temporary one in memory, removed at the end, and those results,
+# the model and the ledger are copied into DIR.
 # The clients run as bash -c 'client "$1"': the quotes are for that shell.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -51,8 +53,8 @@ usage() {
 	cat <<'EOF'
 usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
            [-a arch] [--dropout=p] [--min-clients=m] [--no-privacy]
-           [--iid] [-j jobs] [-d dir] [--seed=text] [--synthetic] [--ftrl]
-           [--bands=B]
+           [--iid] [-j jobs] [-d dir | --results dir] [--seed=text]
+           [--synthetic] [--ftrl] [--bands=B]
 
   -a ARCH          model (default mlp:784-64-10)
   -b N             client batch size (16)
@@ -76,6 +78,9 @@ usage: simulate.sh [-n clients] [-c cohort] [-r rounds] [-e epsilon]
   -n N             clients in the population (3000)
       --no-privacy the same training without clipping, noise or masking
   -r N             rounds (40)
+      --results=DIR  work in a temporary directory (as without -d),
+                   removed at the end, and copy results.tsv, results.png,
+                   global.flt and budget.ledger into DIR
       --seed=TEXT  seed of the data split and the dropouts (the cohorts,
                    the noise, identities and keys come from the OS)
       --seeded-cohorts  draw the cohorts from the seed too: a reproducible
@@ -88,6 +93,7 @@ EOF
 
 N=3000 COHORT=150 ROUNDS=40 EPS=6 DELTA=1e-5 ARCH=mlp:784-64-10
 DROP=0.05 PRIVATE=1 JOBS=$(nproc 2>/dev/null || echo 2) DIR='' SEED=demo
+RESULTS=''
 SYNTH=0 EPOCHS=1 LR=0.1 SLR=1 BATCH=16 IID=0 MINC=10 SEEDED=0 FTRL=0 BANDS=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -106,6 +112,8 @@ while [ $# -gt 0 ]; do
 	-n) N=$2; shift ;;
 	--no-privacy) PRIVATE=0 ;;
 	-r) ROUNDS=$2; shift ;;
+	--results=*) RESULTS=${1#*=} ;;
+	--results) RESULTS=$2; shift ;;
 	--seed=*) SEED=${1#*=} ;;
 	--seeded-cohorts) SEEDED=1 ;;
 	--server-lr=*) SLR=${1#*=} ;;
@@ -141,12 +149,25 @@ elif [ -n "$BANDS" ]; then
 	exit 2
 fi
 # By default in memory (/dev/shm) when there is one: nothing of a
-# simulation needs to survive a crash.
+# simulation needs to survive a crash (and on tmpfs an fsync costs
+# nothing: make demo on the disk took 142 s against 122 s,
+# bench/RESULTS-22.md).
+if [ -n "$RESULTS" ]; then
+	if [ -n "$DIR" ]; then
+		echo "simulate.sh: -d or --results, not both" >&2
+		exit 2
+	fi
+	mkdir -p "$RESULTS"
+	RESULTS=$(cd "$RESULTS" && pwd)
+fi
 if [ -z "$DIR" ]; then
 	tmp=${TMPDIR:-/tmp}
 	[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
 	    tmp=/dev/shm
 	DIR=$(mktemp -d "$tmp/fl-simulate.XXXXXX")
+	# (removed however the run ends; its results are copied first)
+	WORK=$DIR
+	[ -z "$RESULTS" ] || trap 'rm -rf "$WORK"' EXIT
 fi
 mkdir -p "$DIR"
 cd "$DIR"
@@ -590,4 +611,10 @@ plot 'results.tsv' using 1:2 skip 1 with lines lw 2 title 'accuracy', \
      '' using 1:6 skip 1 axes x1y2 with lines lw 2 title 'epsilon'
 EOF
 fi
-echo "# results: $DIR/results.tsv${DIR:+}"
+if [ -n "$RESULTS" ]; then
+	for f in results.tsv results.png global.flt budget.ledger; do
+		[ ! -e "$f" ] || cp "$f" "$RESULTS/"
+	done
+	DIR=$RESULTS
+fi
+echo "# results: $DIR/results.tsv"

@@ -95,14 +95,22 @@ EOF
 	refute_output --partial not-private
 }
 
-@test "simulate.sh: the same run without privacy" {
+@test "simulate.sh: the same run without privacy; --results (make demo) keeps the results, not the work directory" {
 	not_under_sanitizers "a whole simulation"
-	run -0 "$SIM" --synthetic -n 60 -c 20 -r 2 --no-privacy --seed=bats \
-	    -j 2 -d plain
+	mkdir tmp
+	TMPDIR=$PWD/tmp run -0 "$SIM" --synthetic -n 60 -c 20 -r 2 \
+	    --no-privacy --seed=bats -j 2 --results plain
 	assert_line --regexp '^# synthetic data: 60 clients, cohort ~20 \(q=0.333[0-9]*\), 2 rounds, no privacy$'
+	assert_line "# results: $PWD/plain/results.tsv"
 	[ "$(wc -l < plain/results.tsv)" -eq 3 ]
 	[ ! -e plain/budget.ledger ]
 	assert_equal "$(fl-inspect -g round plain/global.flt)" 2
+	# The work directory (under TMPDIR) is gone, shards and all.
+	[ -z "$(ls -A tmp)" ] || fail "left in TMPDIR: $(ls -A tmp)"
+	[ ! -e plain/shards ]
+	run -2 "$SIM" --synthetic -d work --results plain
+	assert_output "simulate.sh: -d or --results, not both"
+	[ ! -e work ]
 }
 
 @test "simulate.sh --ftrl: cohorts by availability, no coin; devices keep the pattern; the tree's rounds spend the plan's epsilon" {
