@@ -144,12 +144,24 @@ read_enrolment(const char *path, const unsigned char *pin,
 	fclose(fp);
 }
 
+/* What every device of a call reads alike, the roster and the shares
+ * file, read and parsed once (a call with several -k; the demo's batches
+ * of 75 devices spent a tenth of their masking re-reading them): each
+ * device's own checks still run on them (fl_sa_client_find,
+ * fl_sa_received_take), and a file is read when the first device needs
+ * it, as a call with that device alone would. */
+static struct {
+	int have_roster, have_shares;
+	struct fl_sa_roster r;
+	struct fl_sa_shares_file sf;
+} common;
+
 /* What a client's step holds: its key file, the roster and its number
  * in it, what the shares file has for it, the survivor list. */
 struct step {
 	struct fl_sa_keyfile kf;
 	struct fl_sa_identity ident;    /* --confirm's */
-	struct fl_sa_roster r;
+	const struct fl_sa_roster *r;
 	uint32_t me;
 	struct fl_sa_received rc;
 	uint32_t *surv;
@@ -174,21 +186,30 @@ begin(const struct opts *o, struct step *st)
 	if (o->mode == CONFIRM)
 		check(fl_sa_identity_load(&st->ident, o->identity, &err),
 		    o->identity, &err);
-	fp = open_file(o->roster);
-	check(fl_sa_roster_read(&st->r, fp, &err), o->roster, &err);
-	fclose(fp);
-	check(fl_sa_client_find(&st->r, &st->kf.s, o->mode != SHARE, &st->me,
+	if (!common.have_roster) {
+		fp = open_file(o->roster);
+		check(fl_sa_roster_read(&common.r, fp, &err), o->roster, &err);
+		fclose(fp);
+		common.have_roster = 1;
+	}
+	st->r = &common.r;
+	check(fl_sa_client_find(st->r, &st->kf.s, o->mode != SHARE, &st->me,
 	    &err), o->roster, &err);
 	if (o->mode == SHARE)
 		return;
-	fp = open_file(o->shares);
-	check(fl_sa_received_read(&st->rc, fp, &st->r, &st->kf.s, st->me,
-	    o->mode != CONFIRM, &err), o->shares, &err);
-	fclose(fp);
+	if (!common.have_shares) {
+		fp = open_file(o->shares);
+		check(fl_sa_shares_file_read(&common.sf, fp, st->r, &err),
+		    o->shares, &err);
+		fclose(fp);
+		common.have_shares = 1;
+	}
+	check(fl_sa_received_take(&st->rc, &common.sf, st->r, &st->kf.s,
+	    st->me, o->mode != CONFIRM, &err), o->shares, &err);
 	if (o->survivors == NULL)
 		return;
 	fp = open_file(o->survivors);
-	check(fl_sa_survivors_read(fp, &st->r, &st->surv, &st->m, &err),
+	check(fl_sa_survivors_read(fp, st->r, &st->surv, &st->m, &err),
 	    o->survivors, &err);
 	fclose(fp);
 }
@@ -198,8 +219,18 @@ end(struct step *st)
 {
 	fl_sa_keyfile_close(&st->kf);
 	free(st->surv);
-	fl_sa_received_free(&st->rc, st->r.n);
-	fl_sa_roster_free(&st->r);
+	fl_sa_received_free(&st->rc, st->r->n);
+}
+
+/* The files every device read, when the call ends. */
+static void
+common_free(void)
+{
+	if (common.have_shares)
+		fl_sa_shares_file_free(&common.sf);
+	if (common.have_roster)
+		fl_sa_roster_free(&common.r);
+	memset(&common, 0, sizeof(common));
 }
 
 /* Every record of the file operands (or the standard input), parsed by
@@ -410,8 +441,8 @@ share(const struct opts *o, struct tool_output *out)
 	begin(o, &st);
 	read_enrolment(o->enrolment, st.kf.s.operator_pk, &e, &erec);
 	fl_record_init(&rec);
-	if (fl_sa_client_accept(&st.r, st.me, &e, &o->pol, &err) < 0 ||
-	    fl_sa_client_share(&rec, &st.r, st.me, &st.kf.s, &err) < 0)
+	if (fl_sa_client_accept(st.r, st.me, &e, &o->pol, &err) < 0 ||
+	    fl_sa_client_share(&rec, st.r, st.me, &st.kf.s, &err) < 0)
 		tool_die("%s: %s", o->roster, err.msg);
 	/* Bound before the envelopes leave: from now on no other roster. */
 	check(fl_sa_keyfile_commit(&st.kf, o->key, &err), o->key, &err);
@@ -464,7 +495,7 @@ mask(const struct opts *o, int nfiles, char **files)
 	for (k = 0; k < o->nkeys; k++) {
 		one.key = o->keys[k];
 		begin(&one, &st);
-		if (fl_sa_client_mask(&recs[k], &st.r, &st.kf.s, &st.rc,
+		if (fl_sa_client_mask(&recs[k], st.r, &st.kf.s, &st.rc,
 		    o->threads, &err) < 0)
 			tool_die("%s: %s", in.name, err.msg);
 		check(fl_sa_keyfile_commit(&st.kf, one.key, &err), one.key,
@@ -490,7 +521,7 @@ confirm(const struct opts *o, struct tool_output *out)
 
 	begin(o, &st);
 	fl_record_init(&rec);
-	if (fl_sa_client_confirm(&rec, &st.r, st.me, &st.kf.s, &st.ident,
+	if (fl_sa_client_confirm(&rec, st.r, st.me, &st.kf.s, &st.ident,
 	    &st.rc, st.surv, st.m, &err) < 0)
 		tool_die("%s: %s", err.code == FL_EINVAL ? o->key :
 		    o->survivors, err.msg);
@@ -514,7 +545,7 @@ reveal(const struct opts *o, struct tool_output *out)
 	fl_record_init(&rec);
 	/* Only the confirmations are read as records: a message about a
 	 * record is about them, any other about the survivor list. */
-	if (fl_sa_client_reveal(&rec, &st.r, st.me, &st.kf.s, &st.rc, st.surv,
+	if (fl_sa_client_reveal(&rec, st.r, st.me, &st.kf.s, &st.rc, st.surv,
 	    st.m, fp, &err) < 0)
 		tool_die("%s: %s", strncmp(err.msg, "record ", 7) == 0 ?
 		    o->confirmations : o->survivors, err.msg);
@@ -781,6 +812,7 @@ main(int argc, char **argv)
 	case MASK: mask(&o, argc, argv); break;
 	default: devices(&o); break;
 	}
+	common_free();
 	free(o.keys);
 	free(o.identities);
 	free(o.clients);

@@ -367,6 +367,10 @@ EOF
 		fl-pack -m kind=update -m modulus=65536 -m round=3 \
 		    -t "w:u32=$i,$((i * 1000)),65535" -o "c$i.ring"
 	done
+	# (the key files as they are before masking: each device alone
+	# below, for the same bytes)
+	mkdir alone
+	cp c[1-4].key alone/
 	cat c[1-4].ring | fl-mask -k c1.key -k c2.key -k c3.key -k c4.key \
 	    -r roster.flt -s shares.flt -o masked.flt
 	printf 'c1\nc2\nc3\nc4\n' > survivors
@@ -380,6 +384,25 @@ EOF
 	    --reveals reveals.flt -o sum.flt masked.flt
 	fl-aggregate -r sum -o plain.flt c[1-4].ring
 	cmp <(fl-inspect -d w sum.flt) <(fl-inspect -d w plain.flt)
+	# The roster and the shares file are read once for a batch: each
+	# device's masked update, confirmation and reveal are the bytes of
+	# its call alone.
+	for i in 1 2 3 4; do
+		fl-mask -k "alone/c$i.key" -r roster.flt -s shares.flt \
+		    -o "alone/m$i.flt" "c$i.ring"
+	done
+	cat alone/m[1-4].flt | cmp - masked.flt
+	for i in 1 2 3 4; do
+		fl-mask --confirm survivors -k "alone/c$i.key" -i "$d/c$i.id" \
+		    -r roster.flt -s shares.flt -o "alone/f$i.flt"
+	done
+	cat alone/f[1-4].flt | cmp - confirms.flt
+	for i in 1 2 3; do
+		fl-mask --reveal survivors -k "alone/c$i.key" -r roster.flt \
+		    -s shares.flt --confirmations confirms.flt \
+		    -o "alone/r$i.flt"
+	done
+	cat alone/r[1-3].flt | cmp - reveals.flt
 	# --forget: every key file.
 	fl-mask --forget -k c1.key -k c2.key -k c3.key -k c4.key -k c5.key
 	[ -z "$(find . -maxdepth 1 -name 'c*.key')" ]

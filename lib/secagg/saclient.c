@@ -163,34 +163,28 @@ out:
 /* ---- the shares file ---- */
 
 int
-fl_sa_received_read(struct fl_sa_received *rc, FILE *fp,
-    const struct fl_sa_roster *r, const struct fl_sa_secret *s, uint32_t me,
-    int open, struct fl_error *err)
+fl_sa_shares_file_read(struct fl_sa_shares_file *f, FILE *fp,
+    const struct fl_sa_roster *r, struct fl_error *err)
 {
-	struct fl_record rec;
-	struct fl_sa_shares sh;
 	unsigned char *seen = calloc(r->n, 1);
-	unsigned char pk[FL_SA_BYTES], sk[FL_SA_BYTES];
-	uint32_t *h = malloc(((size_t)r->k + 1) * sizeof(*h));
-	unsigned long recno = 0;
-	size_t m, live = 0;
-	int n, ok = -1;
+	struct fl_record rec;
+	char m0[sizeof(err->msg)];
+	int n;
 
-	memset(rc, 0, sizeof(*rc));
-	rc->mine = calloc(r->n, sizeof(*rc->mine));
-	rc->has = calloc(r->n, 1);
-	rc->shared = malloc(r->n * sizeof(*rc->shared));
-	fl_record_init(&rec);
-	if (seen == NULL || h == NULL || rc->mine == NULL || rc->has == NULL ||
-	    rc->shared == NULL) {
-		fl_error_set(err, FL_ENOMEM, "out of memory");
-		goto out;
+	memset(f, 0, sizeof(*f));
+	/* One record per client of the roster at most (a second from the
+	 * same client is refused): r bounds what is kept. */
+	f->recs = calloc(r->n, sizeof(*f->recs));
+	f->sh = calloc(r->n, sizeof(*f->sh));
+	if (seen == NULL || f->recs == NULL || f->sh == NULL) {
+		free(seen);
+		fl_sa_shares_file_free(f);
+		return fl_error_set(err, FL_ENOMEM, "out of memory");
 	}
-	fl_sa_box_keypair(pk, sk, s->box_seed);
+	fl_record_init(&rec);
 	while ((n = fl_record_read(&rec, fp, NULL, err)) != 0) {
-		char m0[sizeof(err->msg)];
+		struct fl_sa_shares sh;
 
-		recno++;
 		if (n < 0 || fl_sa_shares_from_record(&sh, &rec, r, err) < 0)
 			goto bad;
 		if (seen[sh.from - 1]) {
@@ -199,31 +193,87 @@ fl_sa_received_read(struct fl_sa_received *rc, FILE *fp,
 			goto bad;
 		}
 		seen[sh.from - 1] = 1;
-		for (size_t i = 0; i < sh.m; i++) {
-			if (sh.to[i] != me)
+		/* The record moves into the array (sh points into its
+		 * buffers, which move with it). */
+		f->recs[f->n] = rec;
+		f->sh[f->n] = sh;
+		f->n++;
+		fl_record_init(&rec);
+	}
+	free(seen);
+	return 0;
+bad:
+	memcpy(m0, err->msg, sizeof(m0));
+	fl_error_set(err, FL_EFORMAT, "record %zu: %s", f->n + 1, m0);
+	fl_record_free(&rec);
+	free(seen);
+	fl_sa_shares_file_free(f);
+	return -1;
+}
+
+void
+fl_sa_shares_file_free(struct fl_sa_shares_file *f)
+{
+	if (f->recs != NULL)
+		for (size_t i = 0; i < f->n; i++)
+			fl_record_free(&f->recs[i]);
+	free(f->recs);
+	free(f->sh);
+	memset(f, 0, sizeof(*f));
+}
+
+int
+fl_sa_received_take(struct fl_sa_received *rc,
+    const struct fl_sa_shares_file *f, const struct fl_sa_roster *r,
+    const struct fl_sa_secret *s, uint32_t me, int open,
+    struct fl_error *err)
+{
+	unsigned char *seen = calloc(r->n, 1);
+	unsigned char pk[FL_SA_BYTES], sk[FL_SA_BYTES];
+	uint32_t *h = malloc(((size_t)r->k + 1) * sizeof(*h));
+	size_t m, live = 0;
+	int ok = -1;
+
+	memset(rc, 0, sizeof(*rc));
+	rc->mine = calloc(r->n, sizeof(*rc->mine));
+	rc->has = calloc(r->n, 1);
+	rc->shared = malloc(r->n * sizeof(*rc->shared));
+	if (seen == NULL || h == NULL || rc->mine == NULL || rc->has == NULL ||
+	    rc->shared == NULL) {
+		fl_error_set(err, FL_ENOMEM, "out of memory");
+		goto out;
+	}
+	fl_sa_box_keypair(pk, sk, s->box_seed);
+	for (size_t j = 0; j < f->n; j++) {
+		const struct fl_sa_shares *sh = &f->sh[j];
+		char m0[sizeof(err->msg)];
+
+		seen[sh->from - 1] = 1;
+		for (size_t i = 0; i < sh->m; i++) {
+			if (sh->to[i] != me)
 				continue;
-			if (sh.from != me && !fl_sa_adjacent(&r->graph, me,
-			    sh.from)) {
+			if (sh->from != me && !fl_sa_adjacent(&r->graph, me,
+			    sh->from)) {
 				fl_error_set(err, FL_EFORMAT, "client '%s' is "
 				    "not a neighbour of this client",
-				    r->pub[sh.from - 1].id);
+				    r->pub[sh->from - 1].id);
 				goto bad;
 			}
-			if (rc->has[sh.from - 1]) {
+			if (rc->has[sh->from - 1]) {
 				fl_error_set(err, FL_EFORMAT, "two envelopes "
 				    "for this client");
 				goto bad;
 			}
-			if (open && fl_sa_open(&rc->mine[sh.from - 1],
-			    sh.box[i], r->session, sh.from, me, sk,
-			    r->pub[sh.from - 1].pk_box, err) < 0)
+			if (open && fl_sa_open(&rc->mine[sh->from - 1],
+			    sh->box[i], r->session, sh->from, me, sk,
+			    r->pub[sh->from - 1].pk_box, err) < 0)
 				goto bad;
-			rc->has[sh.from - 1] = 1;
+			rc->has[sh->from - 1] = 1;
 		}
 		continue;
 bad:
 		memcpy(m0, err->msg, sizeof(m0));
-		fl_error_set(err, FL_EFORMAT, "record %lu: %s", recno, m0);
+		fl_error_set(err, FL_EFORMAT, "record %zu: %s", j + 1, m0);
 		goto out;
 	}
 	if (!seen[me - 1]) {
@@ -256,12 +306,27 @@ bad:
 	ok = 0;
 out:
 	sodium_memzero(sk, sizeof(sk));
-	fl_record_free(&rec);
 	free(seen);
 	free(h);
 	if (ok < 0)
 		fl_sa_received_free(rc, r->n);
 	return ok;
+}
+
+int
+fl_sa_received_read(struct fl_sa_received *rc, FILE *fp,
+    const struct fl_sa_roster *r, const struct fl_sa_secret *s, uint32_t me,
+    int open, struct fl_error *err)
+{
+	struct fl_sa_shares_file f;
+	int rc_take;
+
+	memset(rc, 0, sizeof(*rc));
+	if (fl_sa_shares_file_read(&f, fp, r, err) < 0)
+		return -1;
+	rc_take = fl_sa_received_take(rc, &f, r, s, me, open, err);
+	fl_sa_shares_file_free(&f);
+	return rc_take;
 }
 
 void

@@ -524,7 +524,11 @@ int fl_sa_unmask_record(struct fl_record *sum, const struct fl_sa_roster *r,
  * fl_sa_received_read: the shares file: who shared (U2) and the
  * envelopes for this client, opened and checked when open is 1 (else
  * only counted); fails when fewer than t of its holders shared.
- * Messages about a record start "record N: ".
+ * Messages about a record start "record N: ".  It is
+ * fl_sa_shares_file_read (every record parsed against r, each client
+ * sharing once: at most r's n records are kept) then fl_sa_received_take
+ * (this client's part), which a process serving several clients of one
+ * round calls once and once per client.
  * fl_sa_client_mask: mask the update rec (refusing what the release
  * policy refuses, noise planned for more shares than the roster has
  * clients, and a second, different update in the session).
@@ -559,6 +563,18 @@ int fl_sa_client_share(struct fl_record *rec, const struct fl_sa_roster *r,
 int fl_sa_received_read(struct fl_sa_received *rc, FILE *fp,
     const struct fl_sa_roster *r, const struct fl_sa_secret *s, uint32_t me,
     int open, struct fl_error *err);
+struct fl_sa_shares_file {
+	struct fl_record *recs;         /* the records, in file order */
+	struct fl_sa_shares *sh;        /* sh[i] points into recs[i] */
+	size_t n;
+};
+int fl_sa_shares_file_read(struct fl_sa_shares_file *f, FILE *fp,
+    const struct fl_sa_roster *r, struct fl_error *err);
+void fl_sa_shares_file_free(struct fl_sa_shares_file *f);
+int fl_sa_received_take(struct fl_sa_received *rc,
+    const struct fl_sa_shares_file *f, const struct fl_sa_roster *r,
+    const struct fl_sa_secret *s, uint32_t me, int open,
+    struct fl_error *err);
 void fl_sa_received_free(struct fl_sa_received *rc, uint32_t n);
 int fl_sa_client_mask(struct fl_record *rec, const struct fl_sa_roster *r,
     struct fl_sa_secret *s, const struct fl_sa_received *rc, int nthreads,
