@@ -23,7 +23,9 @@ static const char usage[] =
     "           [--participation=file [--participations=k] [--separation=b]]\n"
     "           [--only=patterns] [--exclude=patterns] [-o file] [file ...]\n"
     "       fl-clip-noise --adapt [--clip-lr=eta] [--indicator-noise=s]\n"
-    "           [--target-quantile=q] [--seed=text] [-o file] [file ...]";
+    "           [--target-quantile=q] [--seed=text] [-o file] [file ...]\n"
+    "       fl-clip-noise --may-join=round --participation=file\n"
+    "           [--participations=k] [--separation=b]";
 
 static const char options[] =
     "Clip updates to an L2 bound and add differential-privacy noise.\n"
@@ -47,6 +49,9 @@ static const char options[] =
     "  -j, --threads=N           noise with N threads (same output for any N)\n"
     "      --loss-bound=B        carry the training loss, clamped to [0, B], as\n"
     "                            the coordinate fl.loss inside the clip bound\n"
+    "      --may-join=R          with one --participation: read no records; exit\n"
+    "                            0 if the pattern lets this device send an\n"
+    "                            update of round R, else 3 saying why\n"
     "  -m, --mechanism=M         gaussian (float tensors), discrete-gaussian or\n"
     "                            skellam (integer tensors)\n"
     "  -n, --noise=Z             add noise of std Z x S, S the sensitivity: the\n"
@@ -87,6 +92,8 @@ struct opts {
 	const char **participation;     /* every --participation, in order */
 	size_t nparticipation;          /* 0: no pattern kept */
 	uint64_t parts, sep;
+	uint64_t may_join;              /* --may-join's round */
+	int check_only;                 /* --may-join: no records */
 	int adapt;
 	struct fl_select sel;           /* --only, --exclude */
 };
@@ -125,18 +132,56 @@ clip_record(const struct opts *o, struct fl_record *rec,
  * one run, each as its own run would do); a record beyond them is
  * refused.
  */
+/* The device's record of its participations in file (none yet when
+ * there is no file). */
+static struct fl_participation
+participation_read(const char *file)
+{
+	struct fl_participation p = { 0, 0 };
+	struct fl_record pr;
+	struct fl_error err;
+	FILE *fp;
+
+	if ((fp = fopen(file, "rb")) == NULL)
+		return p;
+	fclose(fp);
+	fl_record_init(&pr);
+	tool_read_one(file, &pr);
+	if (fl_participation_from_record(&p, &pr, &err) < 0)
+		tool_die("%s: record 1: %s", file, err.msg);
+	fl_record_free(&pr);
+	return p;
+}
+
+/* --may-join=R: whether the pattern lets this device send an update of
+ * round R, the file unchanged: what a device asks before it joins a
+ * round (examples/cron/client.sh), by the rule the update will meet. */
+static _Noreturn void
+may_join(const struct opts *o)
+{
+	struct fl_participation p = participation_read(o->participation[0]);
+	struct fl_error err;
+
+	if (fl_participation_take(&p, o->may_join, o->parts ? o->parts : 1,
+	    o->sep ? o->sep : 1, &err) < 0) {
+		tool_warn("%s: round %llu refused: %s", o->participation[0],
+		    (unsigned long long)o->may_join, err.msg);
+		exit(3);
+	}
+	exit(0);
+}
+
 static void
 participate(const struct opts *o, struct fl_record *rec,
     const struct tool_input *in, unsigned long index)
 {
 	const char *file;
-	struct fl_participation p = { 0, 0 };
+	struct fl_participation p;
 	struct fl_record pr;
 	struct fl_atomic at;
 	struct fl_error err;
 	const char *r = fl_meta_get(rec, "round");
 	uint64_t round;
-	FILE *fp;
 
 	if (index >= o->nparticipation)
 		tool_die("%s: record %lu: --participation takes one update "
@@ -147,15 +192,8 @@ participate(const struct opts *o, struct fl_record *rec,
 		tool_die("%s: record %lu: no round (or a bad one): "
 		    "--participation needs the update's round", in->name,
 		    in->recno);
+	p = participation_read(file);
 	fl_record_init(&pr);
-	if ((fp = fopen(file, "rb")) != NULL) {
-		fclose(fp);
-		tool_read_one(file, &pr);
-		if (fl_participation_from_record(&p, &pr, &err) < 0)
-			tool_die("%s: record 1: %s", file, err.msg);
-		fl_record_free(&pr);
-		fl_record_init(&pr);
-	}
 	if (fl_participation_take(&p, round, o->parts ? o->parts : 1,
 	    o->sep ? o->sep : 1, &err) < 0)
 		tool_die("%s: record %lu: refused: %s (%s)", in->name,
@@ -262,7 +300,7 @@ main(int argc, char **argv)
 	enum { OPT_ADAPT = 256, OPT_CLIP_LR, OPT_EXACT, OPT_INDICATOR,
 	    OPT_INDICATOR_NOISE, OPT_PER_TENSOR, OPT_SEED, OPT_SENSITIVITY,
 	    OPT_SHARES, OPT_TARGET, OPT_WEIGHT_CAP, OPT_LOSS_BOUND,
-	    OPT_PARTICIPATION, OPT_PARTS, OPT_SEP };
+	    OPT_PARTICIPATION, OPT_PARTS, OPT_SEP, OPT_MAY_JOIN };
 	static const struct option longopts[] = {
 		{ "adapt", no_argument, NULL, OPT_ADAPT },
 		{ "clip", required_argument, NULL, 'c' },
@@ -273,6 +311,7 @@ main(int argc, char **argv)
 		{ "indicator-noise", required_argument, NULL,
 		    OPT_INDICATOR_NOISE },
 		{ "loss-bound", required_argument, NULL, OPT_LOSS_BOUND },
+		{ "may-join", required_argument, NULL, OPT_MAY_JOIN },
 		{ "mechanism", required_argument, NULL, 'm' },
 		{ "noise", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
@@ -364,6 +403,11 @@ main(int argc, char **argv)
 		case OPT_PARTICIPATION:
 			o.participation[o.nparticipation++] = optarg;
 			break;
+		case OPT_MAY_JOIN:
+			o.may_join = tool_opt_u64("--may-join", optarg, 0,
+			    UINT64_MAX - 1);
+			o.check_only = 1;
+			break;
 		case OPT_PARTS:
 			o.parts = tool_opt_u64("--participations", optarg, 1,
 			    UINT64_MAX);
@@ -400,6 +444,18 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (o.check_only) {
+		if (o.nparticipation != 1)
+			tool_usage_error("--may-join needs one "
+			    "--participation=FILE");
+		if (argc > 0 || o.adapt || !isnan(o.clip.clip) ||
+		    !isnan(o.noise.noise) || fl_select_active(&o.sel) ||
+		    output != NULL)
+			tool_usage_error("--may-join reads and writes no "
+			    "records: only --participation, --participations "
+			    "and --separation go with it");
+		may_join(&o);
+	}
 	if (o.adapt && (!isnan(o.clip.clip) || !isnan(o.noise.noise)))
 		tool_usage_error("--adapt takes no --clip or --noise");
 	if (o.adapt && fl_select_active(&o.sel))

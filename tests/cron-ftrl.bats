@@ -151,7 +151,7 @@ ftrl_setup() {
 	grep -qx 'participations=2' rounds/1.1/params
 	pass
 	[ -z "$(ls rounds/1.1/pub)" ]
-	grep -q '1.1: sits out: took part 1 times, the most the pattern allows (1)' \
+	grep -q '1.1: sits out: this device took part 1 times, the most the pattern allows (at most 1 rounds, 1 apart)' \
 	    clients/c0/log
 	# A device asked again by a lying server (its update trained, then
 	# the round redone) still refuses: fl-clip-noise keeps the record.

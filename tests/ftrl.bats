@@ -472,6 +472,55 @@ PY
 	assert_equal "$status" 2
 }
 
+@test "fl-clip-noise --may-join: the answer the update would get, the record untouched; bad input and usage" {
+	# Every round 1..14 asked before it is sent, for a device at most 3
+	# times 3 rounds apart that sends whenever it may: --may-join says
+	# yes (0) exactly when the update is then taken, no (3) when it is
+	# refused, and leaves the file as it was.
+	local r said got
+	pat=(--participation=dev.flt --participations=3 --separation=3)
+	for r in $(seq 1 14); do
+		fl-pack -m kind=update -m round="$r" -t w:f32=3,4 -o "u$r.flt"
+		[ ! -e dev.flt ] || cp dev.flt before.flt
+		run --separate-stderr fl-clip-noise --may-join="$r" "${pat[@]}"
+		said=$status
+		[ ! -e dev.flt ] || cmp dev.flt before.flt
+		got=0
+		fl-clip-noise -c 1 "${pat[@]}" -o "c$r.flt" "u$r.flt" 2> /dev/null ||
+		    got=3
+		[ "$said" = "$got" ] || fail "round $r: --may-join $said, the update $got"
+		if [ "$said" = 3 ]; then
+			[[ $stderr == "fl-clip-noise: dev.flt: round $r refused: "* ]] ||
+			    fail "round $r: $stderr"
+		fi
+	done
+	# Taken in rounds 1, 4 and 7, then never again.
+	assert_equal "$(ls c*.flt | sort -V | tr '\n' ' ')" "c1.flt c4.flt c7.flt "
+	run --separate-stderr fl-clip-noise --may-join=20 "${pat[@]}"
+	assert_equal "$status" 3
+	assert_equal "$stderr" "fl-clip-noise: dev.flt: round 20 refused: this device took part 3 times, the most the pattern allows"
+	# A device that never took part may join (no file: none made).
+	run -0 fl-clip-noise --may-join=1 --participation=none.flt
+	[ ! -e none.flt ]
+	# Bad input: one line naming the file, exit 1.
+	fl-pack -m kind=model -t w:f32=1 -o notdev.flt
+	run --separate-stderr fl-clip-noise --may-join=2 --participation=notdev.flt
+	assert_equal "$status" 1
+	assert_equal "$stderr" "fl-clip-noise: notdev.flt: record 1: not a participation record (kind=participation)"
+	# Usage: one file, no records, nothing else.
+	for args in "--may-join=2" "--may-join=x --participation=dev.flt" \
+	    "--may-join=2 --participation=dev.flt --participation=b.flt" \
+	    "--may-join=2 --participation=dev.flt u1.flt" \
+	    "--may-join=2 --participation=dev.flt -c 1" \
+	    "--may-join=2 --participation=dev.flt -o out.flt"; do
+		# shellcheck disable=SC2086 # the words of args
+		run --separate-stderr fl-clip-noise $args
+		[ "$status" -ge 1 ] && [ "$status" -le 2 ] ||
+		    fail "$args: exit $status"
+		[ ! -e out.flt ]
+	done
+}
+
 @test "fl-clip-noise --participation once per device: a batch's Nth record is the Nth device's, as its own run" {
 	for r in 5 6; do
 		fl-pack -m kind=update -m round=$r -t w:f32=3,4 -o a$r.flt

@@ -220,7 +220,7 @@ pattern() {
 # refuse the update after training; deciding before the keys keeps the
 # roster to devices that will answer).  Logged once per attempt.
 sits_out() {
-	local why='' last count
+	local why='' st=0
 	case $(param mechanism) in
 	'') return 1 ;;
 	dp-ftrl) ;;
@@ -232,16 +232,21 @@ sits_out() {
 	esac
 	if [ -z "${FL_FTRL:-}" ]; then
 		why="the round is DP-FTRL (noise by the server, none by this device) and FL_FTRL is not set"
-	elif [ -e "$C/participation" ]; then
+	else
+		# fl-clip-noise's own rule, the one the update would meet:
+		# 3 and why when the pattern refuses the round.
 		pattern
-		last=$(fl-inspect -g participation.last "$C/participation")
-		count=$(fl-inspect -g participation.count "$C/participation")
-		if [ "$(param round)" -le "$last" ] ||
-		    [ $(($(param round) - last)) -lt "$PB" ]; then
-			why="round $(param round) is too soon after round $last (separation $PB)"
-		elif [ "$count" -ge "$PK" ]; then
-			why="took part $count times, the most the pattern allows ($PK)"
-		fi
+		why=$(fl-clip-noise --may-join="$(param round)" \
+		    --participation="$C/participation" \
+		    --participations="$PK" --separation="$PB" 2>&1) || st=$?
+		case $st in
+		0) why= ;;
+		3) why="${why#*refused: } (at most $PK rounds, $PB apart)" ;;
+		*)
+			echo "client.sh: $why" >&2
+			exit 1
+			;;
+		esac
 	fi
 	[ -n "$why" ] || return 1
 	if [ ! -e "$k.out" ]; then
