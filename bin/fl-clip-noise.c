@@ -123,15 +123,6 @@ clip_record(const struct opts *o, struct fl_record *rec,
 	record_die(in, &err);
 }
 
-/*
- * --participation: the update of round R leaves only if this device's
- * record says the pattern allows it; the record is replaced (0600,
- * atomically) before the update is written, so that an update that may
- * have left is never forgotten.  The Nth record of the stream is the
- * device of the Nth --participation (a simulation's batch of devices in
- * one run, each as its own run would do); a record beyond them is
- * refused.
- */
 /* The device's record of its participations in file (none yet when
  * there is no file). */
 static struct fl_participation
@@ -171,6 +162,15 @@ may_join(const struct opts *o)
 	exit(0);
 }
 
+/*
+ * --participation: the update of round R leaves only if this device's
+ * record says the pattern allows it; the record is replaced (0600,
+ * atomically) before the update is written, so that an update that may
+ * have left is never forgotten.  The Nth record of the stream is the
+ * device of the Nth --participation (a simulation's batch of devices in
+ * one run, each as its own run would do); a record beyond them is
+ * refused.
+ */
 static void
 participate(const struct opts *o, struct fl_record *rec,
     const struct tool_input *in, unsigned long index)
