@@ -507,16 +507,19 @@ PY
 	run --separate-stderr fl-clip-noise --may-join=2 --participation=notdev.flt
 	assert_equal "$status" 1
 	assert_equal "$stderr" "fl-clip-noise: notdev.flt: record 1: not a participation record (kind=participation)"
-	# Usage: one file, no records, nothing else.
-	for args in "--may-join=2" "--may-join=x --participation=dev.flt" \
+	# A round that is not a number: the option's value, exit 1.
+	run --separate-stderr fl-clip-noise --may-join=x --participation=dev.flt
+	assert_equal "$status" 1
+	assert_equal "$stderr" "fl-clip-noise: invalid --may-join 'x': not a whole number"
+	# Usage (exit 2): one file, no records, nothing else.
+	for args in "--may-join=2" \
 	    "--may-join=2 --participation=dev.flt --participation=b.flt" \
 	    "--may-join=2 --participation=dev.flt u1.flt" \
 	    "--may-join=2 --participation=dev.flt -c 1" \
 	    "--may-join=2 --participation=dev.flt -o out.flt"; do
 		# shellcheck disable=SC2086 # the words of args
 		run --separate-stderr fl-clip-noise $args
-		[ "$status" -ge 1 ] && [ "$status" -le 2 ] ||
-		    fail "$args: exit $status"
+		assert_equal "$status" 2
 		[ ! -e out.flt ]
 	done
 }
