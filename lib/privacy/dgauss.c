@@ -13,6 +13,7 @@
  * exact.  fl-clip-noise(1) says so; the discrete Gaussian is the default.
  */
 #include <math.h>
+#include <pthread.h>
 
 #include "privacy/privacy.h"
 
@@ -86,11 +87,58 @@ bits_take(struct bits *b, int len)
 	return v;
 }
 
+static inline int bernoulli64_bits(struct bits *b, uint64_t n, uint64_t d);
+
+#if defined(__x86_64__)
+/*
+ * Bernoulli(n/d) as bernoulli64_bits below draws it, the digits of n/d
+ * produced a word at a time: one division gives as many digits of n/d
+ * as the current word has bits left, and the first random bit that
+ * differs from its digit is found at once (count leading zeros), where
+ * the bit-at-a-time loop took a mispredicted branch or two per digit.
+ * The same bits are consumed and the same value returned: the loop also
+ * stops where n/d's expansion ends, which a division's zero remainder
+ * shows (rare: then the loop itself runs).  x86-64 has the 128-by-64-bit
+ * division in one instruction; elsewhere the loop is kept.
+ */
+static inline int
+bernoulli64(struct bits *b, uint64_t n, uint64_t d)
+{
+	for (;;) {
+		uint64_t q, rem, diff, hi, lo;
+		int len, used;
+
+		if (b->left == 0)
+			refill(b);
+		len = b->left;
+		hi = len == 64 ? n : n >> (64 - len);   /* n 2^len, n < d: */
+		lo = len == 64 ? 0 : n << len;          /* q < 2^len fits */
+		__asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(lo), "d"(hi),
+		    "rm"(d));
+		if (rem == 0)
+			return bernoulli64_bits(b, n, d);
+		diff = (b->word >> (64 - len)) ^ q;
+		if (diff == 0) {                        /* all equal: go on */
+			b->word = 0;
+			b->left = 0;
+			n = rem;
+			continue;
+		}
+		used = __builtin_clzll(diff) - (64 - len) + 1;
+		b->word = used == 64 ? 0 : b->word << used;
+		b->left -= used;
+		return (int)(q >> (len - used) & 1);
+	}
+}
+#else
+#define bernoulli64 bernoulli64_bits
+#endif
+
 /* Bernoulli(num/den) for num < den < 2^63 (num << 1 fits): compare uniform
  * random bits with the binary expansion of num/den, produced by long
  * division, until they differ (expected two steps). */
 static inline int
-bernoulli64(struct bits *b, uint64_t n, uint64_t d)
+bernoulli64_bits(struct bits *b, uint64_t n, uint64_t d)
 {
 	for (;;) {
 		unsigned digit;
@@ -211,6 +259,60 @@ bern_exp(struct bits *b, u128 num, u128 den)
 	return bern_exp_small(b, frac, den);
 }
 
+/*
+ * The geometric part of the discrete Laplace, v = the successes of
+ * Bernoulli(exp(-1)) before its first failure, depends on nothing but
+ * the random bits: for each GEO_BITS-bit prefix of them the loop's v and
+ * the bits it consumed are tabulated (once, from the loop itself), when
+ * it ends within the prefix.  A lookup replaces some eight branches on
+ * random bits; the values and the bits consumed are the loop's.
+ */
+#define GEO_BITS 12
+static uint16_t geo_table[1 << GEO_BITS];       /* v << 4 | bits, or 0 */
+static pthread_once_t geo_once = PTHREAD_ONCE_INIT;
+
+static uint64_t
+geometric_loop(struct bits *b)
+{
+	uint64_t v = 0;
+
+	while (bern_exp(b, 1, 1))
+		v++;
+	return v;
+}
+
+static void
+geo_table_fill(void)
+{
+	for (uint64_t prefix = 0; prefix < (1u << GEO_BITS); prefix++) {
+		/* Ones after the prefix end the loop within a few bits
+		 * (every Bernoulli(1/k), k >= 2, then fails), so it never
+		 * reads a word; an outcome past the prefix is not kept. */
+		struct bits b = { NULL, prefix << (64 - GEO_BITS) |
+		    ((UINT64_C(1) << (64 - GEO_BITS)) - 1), 64 };
+		uint64_t v = geometric_loop(&b);
+		int used = 64 - b.left;
+
+		geo_table[prefix] = used <= GEO_BITS && v < 4096 ?
+		    (uint16_t)(v << 4 | (uint64_t)used) : 0;
+	}
+}
+
+static inline uint64_t
+geometric(struct bits *b)
+{
+	if (b->left >= GEO_BITS) {
+		unsigned e = geo_table[b->word >> (64 - GEO_BITS)];
+
+		if (e != 0) {
+			b->word <<= e & 15;
+			b->left -= (int)(e & 15);
+			return e >> 4;
+		}
+	}
+	return geometric_loop(b);
+}
+
 /* Discrete Laplace, P[x] proportional to exp(-|x|/t) (CKS algorithm 2). */
 static int64_t
 discrete_laplace(struct bits *b, uint64_t t)
@@ -221,8 +323,7 @@ discrete_laplace(struct bits *b, uint64_t t)
 
 		if (!bern_exp(b, u, t))
 			continue;
-		while (bern_exp(b, 1, 1))
-			v++;
+		v = geometric(b);
 		x = u + t * v;
 		negative = (int)bit(b);
 		if (negative && x == 0)
@@ -256,6 +357,7 @@ fl_dgauss_init(struct fl_dgauss *dg, double sigma, struct fl_error *err)
 		t++;
 	dg->t = t + 1;
 	dg->sigma = sqrt((double)dg->num / (double)dg->den);
+	pthread_once(&geo_once, geo_table_fill);
 	return 0;
 }
 
