@@ -13,6 +13,7 @@
 # (default 2), so that the machine's changing speed hits both alike.
 #
 #   BENCH_DEMO_RUNS   whole demos (default 1; 0 skips them)
+# bench: no inputs
 # shellcheck disable=SC2086
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
