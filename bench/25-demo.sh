@@ -116,7 +116,7 @@ echo "|---|---|---|"
 for who in old new; do
 	name=this
 	[ "$who" = old ] && name=$base
-	rounds=$(awk '{ printf "%s%d/%.2f=%.1f", NR > 1 ? ", " : "", $1, $2,
+	rounds=$(awk '{ printf "%s%d/%.2f=%.1f", (NR > 1 ? ", " : ""), $1, $2,
 	    $1 / $2 }' "$WORK/step-$who.rates")
 	m=$(awk '{ print $1 / $2 }' "$WORK/step-$who.rates" | median)
 	printf '| %s | %s | %.1f |\n' "$name" "$rounds" "$m"
