@@ -9,15 +9,8 @@
 set -eu
 . bench/lib.sh
 
-FMNIST=/usr/share/datasets/fashion-mnist
 R=${FL_CENTRAL_ROUNDS:-1500}
-echo "## Central DP at simulation speed (examples/central.sh)"
-echo
-if [ ! -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
-	echo "Skipped: needs dataset-fashion-mnist."
-	echo
-	exit 0
-fi
+fmnist_section "Central DP at simulation speed (examples/central.sh)"
 bin=$(cd "$FL_BIN" && pwd)
 # The work directories on memory (durability means nothing to a
 # simulation), as central.sh chooses by itself.

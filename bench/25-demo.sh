@@ -19,14 +19,7 @@
 set -eu
 . bench/lib.sh
 
-FMNIST=/usr/share/datasets/fashion-mnist
-echo "## The demo's speed (make demo, the devices' step)"
-echo
-if [ ! -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
-	echo "Skipped: needs dataset-fashion-mnist."
-	echo
-	exit 0
-fi
+fmnist_section "The demo's speed (make demo, the devices' step)"
 top=$(pwd)
 B=$(cd "$FL_BIN" && pwd)
 mem=$WORK

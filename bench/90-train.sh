@@ -8,15 +8,8 @@
 set -eu
 . bench/lib.sh
 
-FMNIST=/usr/share/datasets/fashion-mnist
 BLAS=/usr/lib/x86_64-linux-gnu/openblas-pthread
-echo "## Local training (fl-train) on Fashion-MNIST"
-echo
-if [ ! -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
-	echo "Skipped: dataset-fashion-mnist is not installed."
-	echo
-	exit 0
-fi
+fmnist_section "Local training (fl-train) on Fashion-MNIST"
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte; do
 	[ -s "$WORK/$f" ] || zcat "$FMNIST/$f.gz" > "$WORK/$f"
 done

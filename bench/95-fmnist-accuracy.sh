@@ -10,14 +10,7 @@
 set -eu
 . bench/lib.sh
 
-FMNIST=/usr/share/datasets/fashion-mnist
-echo "## Accuracy on Fashion-MNIST (fl-train, fl-eval)"
-echo
-if [ ! -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
-	echo "Skipped: dataset-fashion-mnist is not installed."
-	echo
-	exit 0
-fi
+fmnist_section "Accuracy on Fashion-MNIST (fl-train, fl-eval)"
 B=$FL_BIN
 train=$FMNIST/train-images-idx3-ubyte.gz
 test=$FMNIST/t10k-images-idx3-ubyte.gz

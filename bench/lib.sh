@@ -104,3 +104,17 @@ build_base() {
 		make -C "$_old" -s -j2 all > /dev/null
 	fi
 }
+
+# fmnist_section TITLE: the section's heading; without Fashion-MNIST (the
+# package dataset-fashion-mnist, at $FMNIST), a line saying the section
+# was skipped, and the script ends there.
+FMNIST=/usr/share/datasets/fashion-mnist
+fmnist_section() {
+	echo "## $1"
+	echo
+	if [ ! -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
+		echo "Skipped: needs dataset-fashion-mnist ($FMNIST)."
+		echo
+		exit 0
+	fi
+}
